@@ -1,0 +1,73 @@
+# Thin wrapper over CMake.  `make` builds everything into build/;
+# `make run` starts kfkd on :9092 with data in ./data; `make test` runs
+# the whole suite.  Each target first installs missing Debian packages.
+
+BUILD    ?= build
+JOBS     ?= $(shell nproc)
+CMAKE    ?= cmake
+CTEST    ?= ctest
+CONFIG   ?= config/server.properties
+CMAKE_FLAGS ?=
+
+.PHONY: all deps test-deps build run test unit asan tsan fuzz bench bench-quick \
+        gen format format-check clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+
+build: deps
+	@test -f $(BUILD)/Makefile || $(CMAKE) -S . -B $(BUILD) $(CMAKE_FLAGS)
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+run: build
+	@mkdir -p data
+	$(BUILD)/bin/kfkd $(CONFIG)
+
+test: test-deps build
+	cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+unit: build
+	cd $(BUILD) && $(CTEST) --output-on-failure -L 'unit|proto' -j $(JOBS)
+
+asan: test-deps
+	$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug \
+	    -DCMAKE_C_COMPILER=clang -DKFK_SANITIZER=address,undefined
+	$(CMAKE) --build build-asan -j $(JOBS)
+	cd build-asan && $(CTEST) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+tsan: test-deps
+	$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug \
+	    -DCMAKE_C_COMPILER=clang -DKFK_SANITIZER=thread
+	$(CMAKE) --build build-tsan -j $(JOBS)
+	cd build-tsan && $(CTEST) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(CMAKE) -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
+	    -DCMAKE_C_COMPILER=clang -DKFK_FUZZ=ON \
+	    -DKFK_SANITIZER=address,undefined
+	$(CMAKE) --build build-fuzz -j $(JOBS)
+	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+bench: test-deps build
+	bench/run.sh
+
+bench-quick: test-deps build
+	bench/run.sh --quick
+
+gen:
+	python3 scripts/gen_protocol.py src/protocol/messages.def src/protocol/gen
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v /gen/)
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' | grep -v /gen/)
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

@@ -1,0 +1,10 @@
+/*
+ * kfk.h -- the umbrella header of libkfk, the kfk client library.
+ */
+#ifndef KFK_KFK_H
+#define KFK_KFK_H
+
+#include "kfk/err.h"
+#include "kfk/version.h"
+
+#endif
