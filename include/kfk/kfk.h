@@ -6,5 +6,9 @@
 
 #include "kfk/err.h"
 #include "kfk/version.h"
+#include "kfk/conn.h"
+#include "kfk/balancer.h"
+#include "kfk/conf.h"
+#include "kfk/writer.h"
 
 #endif

@@ -1,0 +1,154 @@
+/*
+ * client.h -- the private umbrella header of src/client (libkfk): the
+ * conn internals shared by the Writer and the Reader (a generic request /
+ * response round trip over one broker connection, with version
+ * negotiation), the configuration values, and small helpers.
+ *
+ * Nothing here is installed; the public API is in include/kfk/.
+ */
+#ifndef KFK_CLIENT_H
+#define KFK_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kfk/kfk.h"
+#include "common/common.h"
+#include "protocol/protocol.h"
+
+#define KFK_CLIENT_SOFTWARE_NAME "kfk"
+#define KFK_DEFAULT_PORT         9092
+#define KFK_DEFAULT_TIMEOUT_MS   10000
+/* Largest response frame we accept (Kafka's fetch.max.bytes is 50 MiB;
+ * leave room for framing of many partitions). */
+#define KFK_MAX_RESPONSE_SIZE (100 * 1024 * 1024)
+
+/* ---- configuration values (conf.c) ------------------------------------ */
+
+typedef enum {
+    KFK_BUFFER_FULL_BLOCK = 0,
+    KFK_BUFFER_FULL_FAIL = 1
+} kfk_buffer_full_policy;
+
+struct kfk_conf {
+    char *bootstrap_servers;
+    char *client_id;
+    char *topic;
+    int balancer; /* kfk_balancer_type */
+    int acks;     /* kfk_acks */
+    bool async;
+    int max_attempts;
+    int retry_backoff_ms;
+    int retry_backoff_max_ms;
+    bool allow_auto_topic_creation;
+    int batch_size;
+    int batch_bytes;
+    int batch_timeout_ms;
+    int compression; /* kfk_compression */
+    int compression_level; /* reserved: -1 codec default */
+    int dial_timeout_ms;
+    int read_timeout_ms;  /* metadata requests */
+    int write_timeout_ms; /* produce requests */
+    int delivery_timeout_ms;
+    int buffer_max_messages;
+    int64_t buffer_max_bytes;
+    int buffer_full; /* kfk_buffer_full_policy */
+    int buffer_full_timeout_ms;
+    int metadata_max_age_ms;
+    int close_timeout_ms;
+    /* Not settable by name. */
+    kfk_writer_completion_cb *completion_cb;
+    void *completion_opaque;
+    kfk_balancer *balancer_obj;
+};
+
+/* ---- connection --------------------------------------------------------- */
+
+/* Client-side caps on top of kfk_api_table: versions that would need
+ * features libkfk does not have yet (Fetch v13+ and Metadata v10+ address
+ * topics by id; Produce v12+ changes semantics). */
+int16_t kfk_client_max_version(int16_t api_key);
+
+struct kfk_conn {
+    int fd;
+    char *host;
+    int port;
+    char *client_id;
+    int32_t broker_id;
+    int32_t corr;
+    int timeout_ms;
+    /* Negotiated: usable version range per key (lo > hi: unsupported). */
+    int16_t v_lo[KFK_API_KEY_MAX + 1];
+    int16_t v_hi[KFK_API_KEY_MAX + 1];
+    char errstr[512];
+    /* State of the kafka-go style partition API. */
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    int16_t acks;
+    int8_t codec;
+};
+
+/* A decoded response: the frame owns the bytes strings point to, the
+ * arena owns the arrays. */
+typedef struct kfk_resp {
+    uint8_t *frame;
+    size_t len;
+    kfk_arena ar;
+} kfk_resp;
+
+void kfk_resp_init(kfk_resp *rs);
+void kfk_resp_free(kfk_resp *rs);
+
+/* Open a socket to host:port and negotiate versions; deadline is on the
+ * monotonic ms clock. */
+kfk_err kfk_conn_open(const char *host, int port, const char *client_id,
+                      int64_t deadline, kfk_conn **kcp, char *errstr,
+                      size_t errstr_size);
+
+/* Record a failure on the conn (sticky errstr); returns err. */
+kfk_err kfk_conn_fail(kfk_conn *kc, kfk_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Close the socket (after an I/O failure), keeping the struct. */
+void kfk_conn_disconnect(kfk_conn *kc);
+bool kfk_conn_connected(const kfk_conn *kc);
+/* Monotonic deadline for a call starting now with the conn's timeout. */
+int64_t kfk_conn_deadline(const kfk_conn *kc);
+
+/* The version to use for api_key: highest both sides support, capped at
+ * max (-1: no cap); -1 if there is none. */
+int16_t kfk_conn_version(const kfk_conn *kc, int16_t api_key, int16_t max);
+
+/* Encode header + body of a request at version v and send it, framed.
+ * *corrp gets the correlation id. */
+kfk_err kfk_conn_send(kfk_conn *kc, int16_t api_key, int16_t v,
+                      const void *req, int64_t deadline, int32_t *corrp);
+/* Read one framed response, check its correlation id and decode the body
+ * of api_key/v into out (of the response struct type) in rs. */
+kfk_err kfk_conn_recv(kfk_conn *kc, int16_t api_key, int16_t v, int32_t corr,
+                      int64_t deadline, kfk_resp *rs, void *out);
+/* Send then receive. */
+kfk_err kfk_conn_roundtrip(kfk_conn *kc, int16_t api_key, int16_t v,
+                           const void *req, int64_t deadline, kfk_resp *rs,
+                           void *out);
+
+/* Split "host:port" (port default 9092).  host is allocated. */
+kfk_err kfk_parse_hostport(const char *s, size_t n, char **hostp, int *portp);
+
+/* Build the record batch (or legacy message set for Produce < v3) of msgs
+ * for a Produce request of version v. */
+kfk_err kfk_client_build_records(const kfk_message *msgs, size_t n,
+                                 kfk_compression codec, int16_t produce_v,
+                                 int64_t now_ms, kfk_buf *out);
+
+/* Metadata request for topics (n may be 0: all topics when all is true). */
+kfk_err kfk_conn_metadata(kfk_conn *kc, const char *const *topics, size_t n,
+                          bool allow_auto_create, int64_t deadline,
+                          kfk_resp *rs, kfk_MetadataResponse *md,
+                          int16_t *vp);
+
+/* Error classes. */
+bool kfk_client_err_retriable(kfk_err err);
+bool kfk_client_err_refresh_metadata(kfk_err err);
+
+#endif

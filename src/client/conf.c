@@ -1,0 +1,330 @@
+/*
+ * conf.c -- kfk_conf: the one table of client properties (name, type,
+ * range, default, doc) and the string setters/getters driven by it.
+ *
+ * Adding an option is adding a row here and a field in struct kfk_conf
+ * (client.h); the public ABI does not change.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+
+typedef enum { CT_STR, CT_INT, CT_INT64, CT_BOOL, CT_ENUM } ctype;
+
+typedef struct conf_prop {
+    const char *name;
+    ctype type;
+    size_t off;
+    int64_t lo, hi;
+    const char *def;
+    const char *const *enames; /* CT_ENUM: names, NULL-terminated */
+    const int *evals;          /* CT_ENUM: their values */
+    const char *doc;
+} conf_prop;
+
+static const char *const acks_names[] = {"none", "one", "all", "0", "1", "-1",
+                                         NULL};
+static const int acks_vals[] = {0, 1, -1, 0, 1, -1};
+static const char *const balancer_names[] = {
+    "round_robin", "least_bytes", "hash", "reference_hash", "crc32",
+    "crc32_consistent", "murmur2", NULL};
+static const int balancer_vals[] = {0, 1, 2, 3, 4, 5, 6};
+static const char *const codec_names[] = {"none", "gzip", "snappy", "lz4",
+                                          "zstd", NULL};
+static const int codec_vals[] = {0, 1, 2, 3, 4};
+static const char *const full_names[] = {"block", "fail", NULL};
+static const int full_vals[] = {KFK_BUFFER_FULL_BLOCK, KFK_BUFFER_FULL_FAIL};
+
+#define O(f) offsetof(struct kfk_conf, f)
+#define I32  INT32_MAX
+
+static const conf_prop props[] = {
+    {"bootstrap.servers", CT_STR, O(bootstrap_servers), 0, 0, "", NULL, NULL,
+     "Initial brokers, \"host:port,host:port\" (port defaults to 9092)."},
+    {"client.id", CT_STR, O(client_id), 0, 0, "kfk", NULL, NULL,
+     "client_id sent in every request header."},
+    {"topic", CT_STR, O(topic), 0, 0, "", NULL, NULL,
+     "Topic of every message; empty: each message names its topic."},
+    {"balancer", CT_ENUM, O(balancer), 0, 0, "round_robin", balancer_names,
+     balancer_vals, "Partitioner (see balancer.h)."},
+    {"acks", CT_ENUM, O(acks), 0, 0, "all", acks_names, acks_vals,
+     "Required acks: none (0), one (1), all (-1)."},
+    {"async", CT_BOOL, O(async), 0, 1, "false", NULL, NULL,
+     "Write returns once messages are buffered; outcomes go to the "
+     "completion callback."},
+    {"max.attempts", CT_INT, O(max_attempts), 1, 1000, "10", NULL, NULL,
+     "Produce attempts per message (1: no retry)."},
+    {"retry.backoff.ms", CT_INT, O(retry_backoff_ms), 0, 600000, "100", NULL,
+     NULL, "Backoff after attempt n is min(n*n*this, retry.backoff.max.ms)."},
+    {"retry.backoff.max.ms", CT_INT, O(retry_backoff_max_ms), 0, 600000,
+     "1000", NULL, NULL, "Cap of the retry backoff."},
+    {"allow.auto.topic.creation", CT_BOOL, O(allow_auto_topic_creation), 0, 1,
+     "false", NULL, NULL,
+     "Ask the broker to create unknown topics (Metadata v4+)."},
+    {"batch.size", CT_INT, O(batch_size), 1, 1000000, "100", NULL, NULL,
+     "Max messages per partition batch."},
+    {"batch.bytes", CT_INT, O(batch_bytes), 1024, 1 << 30, "1048576", NULL,
+     NULL, "Max bytes per partition batch; a larger message is rejected."},
+    {"batch.timeout.ms", CT_INT, O(batch_timeout_ms), 0, 600000, "5", NULL,
+     NULL, "Longest a non-full batch waits (async mode; sync writes are "
+           "sent at once)."},
+    {"compression", CT_ENUM, O(compression), 0, 0, "none", codec_names,
+     codec_vals, "none, gzip, snappy, lz4 or zstd."},
+    {"dial.timeout.ms", CT_INT, O(dial_timeout_ms), 1, 600000, "10000", NULL,
+     NULL, "Connect + version negotiation timeout."},
+    {"read.timeout.ms", CT_INT, O(read_timeout_ms), 1, 600000, "10000", NULL,
+     NULL, "Timeout of metadata requests."},
+    {"write.timeout.ms", CT_INT, O(write_timeout_ms), 1, 600000, "10000",
+     NULL, NULL, "Timeout of one Produce request (also sent to the broker)."},
+    {"delivery.timeout.ms", CT_INT, O(delivery_timeout_ms), 1, I32, "120000",
+     NULL, NULL,
+     "A message not delivered this long after the write fails with "
+     "_TIMED_OUT, and is never sent later."},
+    {"buffer.max.messages", CT_INT, O(buffer_max_messages), 1, I32, "100000",
+     NULL, NULL, "Max messages buffered in the writer (written, not yet "
+                 "completed)."},
+    {"buffer.max.bytes", CT_INT64, O(buffer_max_bytes), 1024, INT64_MAX,
+     "67108864", NULL, NULL, "Max payload bytes buffered in the writer."},
+    {"buffer.full", CT_ENUM, O(buffer_full), 0, 0, "block", full_names,
+     full_vals, "When the buffer is full: block (up to "
+                "buffer.full.timeout.ms) or fail (_QUEUE_FULL)."},
+    {"buffer.full.timeout.ms", CT_INT, O(buffer_full_timeout_ms), 0, I32,
+     "10000", NULL, NULL, "Longest a write blocks for buffer space."},
+    {"metadata.max.age.ms", CT_INT, O(metadata_max_age_ms), 100, I32,
+     "60000", NULL, NULL, "Metadata of used topics is refreshed this often "
+                          "(and at once on leader errors)."},
+    {"close.timeout.ms", CT_INT, O(close_timeout_ms), 0, I32, "30000", NULL,
+     NULL, "kfk_writer_destroy() flushes at most this long."},
+};
+
+static const conf_prop *
+find_prop(const char *name)
+{
+    for (size_t i = 0; i < KFK_ARRAY_LEN(props); i++)
+        if (!strcmp(props[i].name, name))
+            return &props[i];
+    return NULL;
+}
+
+static void
+errf(char *errstr, size_t n, const char *fmt, const char *a, const char *b)
+{
+    if (errstr && n)
+        snprintf(errstr, n, fmt, a, b);
+}
+
+static kfk_err
+set_prop(kfk_conf *conf, const conf_prop *p, const char *value, char *errstr,
+         size_t errstr_size)
+{
+    char *base = (char *)conf;
+    switch (p->type) {
+    case CT_STR: {
+        char *s = kfk_strdup(value);
+        if (!s)
+            return KFK_ERR__NOMEM;
+        char **dst = (char **)(base + p->off);
+        kfk_free(*dst);
+        *dst = s;
+        return KFK_ERR_NONE;
+    }
+    case CT_BOOL: {
+        bool v;
+        if (!strcmp(value, "true") || !strcmp(value, "1"))
+            v = true;
+        else if (!strcmp(value, "false") || !strcmp(value, "0"))
+            v = false;
+        else {
+            errf(errstr, errstr_size, "%s: expected true or false, not \"%s\"",
+                 p->name, value);
+            return KFK_ERR__INVALID_ARG;
+        }
+        *(bool *)(base + p->off) = v;
+        return KFK_ERR_NONE;
+    }
+    case CT_INT:
+    case CT_INT64: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end || v < p->lo || v > p->hi) {
+            char range[64];
+            snprintf(range, sizeof(range), "%lld..%lld", (long long)p->lo,
+                     (long long)p->hi);
+            errf(errstr, errstr_size, "%s: expected an integer in %s",
+                 p->name, range);
+            return KFK_ERR__INVALID_ARG;
+        }
+        if (p->type == CT_INT)
+            *(int *)(base + p->off) = (int)v;
+        else
+            *(int64_t *)(base + p->off) = v;
+        return KFK_ERR_NONE;
+    }
+    case CT_ENUM:
+        for (size_t i = 0; p->enames[i]; i++)
+            if (!strcmp(p->enames[i], value)) {
+                *(int *)(base + p->off) = p->evals[i];
+                return KFK_ERR_NONE;
+            }
+        errf(errstr, errstr_size, "%s: unknown value \"%s\"", p->name, value);
+        return KFK_ERR__INVALID_ARG;
+    }
+    return KFK_ERR__INVALID_ARG;
+}
+
+kfk_conf *
+kfk_conf_new(void)
+{
+    kfk_conf *conf = kfk_calloc(1, sizeof(*conf));
+    if (!conf)
+        return NULL;
+    for (size_t i = 0; i < KFK_ARRAY_LEN(props); i++)
+        if (set_prop(conf, &props[i], props[i].def, NULL, 0)) {
+            kfk_conf_destroy(conf);
+            return NULL;
+        }
+    return conf;
+}
+
+void
+kfk_conf_destroy(kfk_conf *conf)
+{
+    if (!conf)
+        return;
+    for (size_t i = 0; i < KFK_ARRAY_LEN(props); i++)
+        if (props[i].type == CT_STR)
+            kfk_free(*(char **)((char *)conf + props[i].off));
+    kfk_free(conf);
+}
+
+kfk_conf *
+kfk_conf_dup(const kfk_conf *conf)
+{
+    kfk_conf *c = kfk_malloc(sizeof(*c));
+    if (!c)
+        return NULL;
+    *c = *conf;
+    bool oom = false;
+    for (size_t i = 0; i < KFK_ARRAY_LEN(props); i++)
+        if (props[i].type == CT_STR) {
+            char **dst = (char **)((char *)c + props[i].off);
+            if (*dst && !(*dst = kfk_strdup(*dst)))
+                oom = true;
+        }
+    if (oom) {
+        kfk_conf_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+kfk_err
+kfk_conf_set(kfk_conf *conf, const char *name, const char *value,
+             char *errstr, size_t errstr_size)
+{
+    if (!conf || !name || !value)
+        return KFK_ERR__INVALID_ARG;
+    const conf_prop *p = find_prop(name);
+    if (!p) {
+        errf(errstr, errstr_size, "unknown property \"%s\"%s", name, "");
+        return KFK_ERR__NOT_FOUND;
+    }
+    return set_prop(conf, p, value, errstr, errstr_size);
+}
+
+/* The string form of p's value into buf[n]; returns the length needed. */
+static size_t
+prop_str(const kfk_conf *conf, const conf_prop *p, char *buf, size_t n)
+{
+    const char *base = (const char *)conf;
+    switch (p->type) {
+    case CT_STR: {
+        const char *s = *(char *const *)(base + p->off);
+        return (size_t)snprintf(buf, n, "%s", s ? s : "");
+    }
+    case CT_BOOL:
+        return (size_t)snprintf(buf, n, "%s",
+                                *(const bool *)(base + p->off) ? "true"
+                                                                : "false");
+    case CT_INT:
+        return (size_t)snprintf(buf, n, "%d", *(const int *)(base + p->off));
+    case CT_INT64:
+        return (size_t)snprintf(
+            buf, n, "%lld", (long long)*(const int64_t *)(base + p->off));
+    case CT_ENUM: {
+        int v = *(const int *)(base + p->off);
+        for (size_t i = 0; p->enames[i]; i++)
+            if (p->evals[i] == v)
+                return (size_t)snprintf(buf, n, "%s", p->enames[i]);
+        return (size_t)snprintf(buf, n, "%d", v);
+    }
+    }
+    return 0;
+}
+
+kfk_err
+kfk_conf_get(const kfk_conf *conf, const char *name, char *dest,
+             size_t *dest_sizep)
+{
+    if (!conf || !name || !dest_sizep)
+        return KFK_ERR__INVALID_ARG;
+    const conf_prop *p = find_prop(name);
+    if (!p)
+        return KFK_ERR__NOT_FOUND;
+    size_t need = prop_str(conf, p, dest, dest ? *dest_sizep : 0) + 1;
+    kfk_err err = dest && need > *dest_sizep ? KFK_ERR__TOO_LARGE
+                                             : KFK_ERR_NONE;
+    *dest_sizep = need;
+    return err;
+}
+
+const char **
+kfk_conf_dump(const kfk_conf *conf, size_t *countp)
+{
+    size_t n = KFK_ARRAY_LEN(props);
+    const char **arr = kfk_calloc(2 * n, sizeof(*arr));
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t need = prop_str(conf, &props[i], NULL, 0) + 1;
+        char *v = kfk_malloc(need);
+        if (!v) {
+            kfk_conf_dump_free(arr, 2 * i);
+            return NULL;
+        }
+        prop_str(conf, &props[i], v, need);
+        arr[2 * i] = props[i].name;
+        arr[2 * i + 1] = v;
+    }
+    *countp = 2 * n;
+    return arr;
+}
+
+void
+kfk_conf_dump_free(const char **arr, size_t count)
+{
+    if (!arr)
+        return;
+    for (size_t i = 1; i < count; i += 2)
+        kfk_free((void *)arr[i]);
+    kfk_free(arr);
+}
+
+void
+kfk_conf_set_completion_cb(kfk_conf *conf, kfk_writer_completion_cb *cb,
+                           void *opaque)
+{
+    conf->completion_cb = cb;
+    conf->completion_opaque = opaque;
+}
+
+void
+kfk_conf_set_balancer(kfk_conf *conf, kfk_balancer *kb)
+{
+    conf->balancer_obj = kb;
+}
