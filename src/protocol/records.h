@@ -183,16 +183,24 @@ int kfk_msgset_iter_next(kfk_msgset_iter *it, kfk_record *r);
 kfk_err kfk_msgset_iter_err(const kfk_msgset_iter *it);
 void kfk_msgset_iter_destroy(kfk_msgset_iter *it);
 
-/* Compression (compress.c).  kfk_decompress refuses output over max_out
- * (KFK_ERR__TOO_LARGE): a compression bomb costs at most max_out bytes.
+/* Compression (compress.c).  Output is appended to out; on failure out is
+ * left as it was.  kfk_decompress refuses output over max_out
+ * (KFK_ERR__TOO_LARGE) and never holds more than about max_out bytes while
+ * finding that out: a compression bomb costs at most max_out bytes.
+ * Malformed input gives KFK_ERR__BAD_COMPRESSION, a codec number beyond
+ * zstd KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE.
  * Snappy input may be raw or xerial-framed (Java clients, librdkafka);
- * kfk_compress writes xerial framing for snappy when xerial is true.
- * LZ4 is the frame format; legacy_lz4 accepts/writes the magic-0/1 quirk
- * (header checksum computed over the magic bytes too). */
+ * kfk_compress writes xerial framing for snappy (what Java writes and every
+ * reader accepts), kfk_compress_snappy lets the caller choose.
+ * LZ4 is the frame format; legacy_lz4 accepts/writes the magic-0 quirk
+ * (header checksum computed over the magic bytes too); on decode it takes
+ * both the quirky and the correct checksum. */
 kfk_err kfk_compress(kfk_codec codec, const void *in, size_t len,
                      kfk_buf *out);
 kfk_err kfk_decompress(kfk_codec codec, const void *in, size_t len,
                        size_t max_out, kfk_buf *out);
+kfk_err kfk_compress_snappy(const void *in, size_t len, bool xerial,
+                            kfk_buf *out);
 kfk_err kfk_compress_legacy_lz4(const void *in, size_t len, kfk_buf *out);
 kfk_err kfk_decompress_legacy_lz4(const void *in, size_t len, size_t max_out,
                                   kfk_buf *out);
