@@ -229,8 +229,9 @@ snappy_raw_decompress(const uint8_t *in, size_t len, size_t start,
         !grow_to(out, out->len + KFK_MIN(KFK_MAX(n, used), max_out - used)))
         return KFK_ERR__NOMEM;
     size_t got = n;
-    if (snappy_uncompress((const char *)in, len, (char *)out->p + out->len,
-                          &got) != SNAPPY_OK ||
+    char none; /* an empty block still has to be validated */
+    char *dst = n ? (char *)out->p + out->len : &none;
+    if (snappy_uncompress((const char *)in, len, dst, &got) != SNAPPY_OK ||
         got != n)
         return KFK_ERR__BAD_COMPRESSION;
     out->len += n;
@@ -409,7 +410,7 @@ lz4_decompress_hdr(const uint8_t *hdr, size_t hdr_len, const uint8_t *in,
     size_t start = out->len;
     kfk_err err = KFK_ERR_NONE;
     const uint8_t *ip = in + hdr_len, *iend = in + len;
-    const uint8_t *hp = hdr, *hend = hdr + hdr_len;
+    const uint8_t *hp = hdr, *hend = hdr ? hdr + hdr_len : NULL;
     size_t ret = 1;
     for (;;) {
         const uint8_t *src;
