@@ -26,7 +26,7 @@
  * that a damaged length cannot make recovery allocate a gigabyte. */
 #define WHOLE_BATCH_MAX   (8u << 20)
 #define RECOVER_CHUNK     (1u << 20)
-#define LOOKUP_CHUNK      (16u << 10)
+#define LOOKUP_CHUNK      (8u << 10)
 #define BATCH_LENGTH_MIN  (KFK_BATCH_HEADER_SIZE - KFK_BATCH_LOG_OVERHEAD)
 
 void
@@ -658,7 +658,7 @@ kfk_log_segment_find(kfk_log *log, kfk_log_segment *seg, int64_t offset,
     *posp = seg->size;
     *basep = seg->next_offset;
     while (pos < seg->size) {
-        int64_t base, last, ts, size;
+        int64_t base = 0, last = 0, ts = 0, size = 0;
         if ((err = read_header(log, seg, &r, pos, &base, &last, &ts, &size)))
             break;
         if (last >= offset) {
@@ -696,7 +696,7 @@ kfk_log_segment_find_ts(kfk_log *log, kfk_log_segment *seg, int64_t from,
     kfk_log_reader r;
     kfk_log_reader_init(&r, seg->fd, seg->size, LOOKUP_CHUNK);
     while (pos < seg->size) {
-        int64_t last, max_ts, size;
+        int64_t last = 0, max_ts = 0, size = 0;
         if ((err = read_header(log, seg, &r, pos, &base, &last, &max_ts,
                                &size)))
             break;
@@ -717,7 +717,7 @@ kfk_log_segment_span(kfk_log *log, kfk_log_segment *seg, int64_t pos,
 {
     kfk_log_reader r;
     kfk_log_reader_init(&r, seg->fd, seg->size, LOOKUP_CHUNK);
-    int64_t base, last, ts, size;
+    int64_t base = 0, last = 0, ts = 0, size = 0;
     kfk_err err = read_header(log, seg, &r, pos, &base, &last, &ts, &size);
     if (err)
         goto out;
@@ -762,7 +762,7 @@ kfk_log_segment_first_ts(kfk_log *log, kfk_log_segment *seg)
         return -1;
     kfk_log_reader r;
     kfk_log_reader_init(&r, seg->fd, seg->size, KFK_BATCH_HEADER_SIZE);
-    int64_t base, last, ts = -1, size;
+    int64_t base = 0, last = 0, ts = -1, size = 0;
     if (read_header(log, seg, &r, 0, &base, &last, &ts, &size))
         ts = -1;
     kfk_log_reader_free(&r);
