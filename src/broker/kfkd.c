@@ -1,11 +1,268 @@
 /*
- * kfkd.c -- the broker's main(): placeholder until the server lands.
+ * kfkd.c -- the broker's main(): command line, configuration, the data
+ * directory and its lock, signals, periodic work (flush policy, retention)
+ * and the event loop.
+ *
+ *   kfkd [server.properties] [--override key=value]...
+ *
+ * Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a run-time
+ * failure (cannot listen, cannot open the data directory), 2 on a bad
+ * command line or configuration (nothing is touched on disk then).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/log.h"
+#include "kfk/version.h"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: kfkd [server.properties] [--override key=value]...\n"
+            "\n"
+            "Runs the kfk broker.  Properties use Apache Kafka's names,\n"
+            "e.g. listeners=PLAINTEXT://:9092, log.dirs=./data,\n"
+            "num.partitions=1, log.retention.hours=168.\n"
+            "\n"
+            "  --override key=value   set a property (after the file)\n"
+            "  --log-level LEVEL      debug, info, warn or error\n"
+            "  --version              print the version and exit\n");
+}
+
+/* mkdir -p */
+static int
+mkdirs(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static void
+flush_one(kfk_topic *t, void *arg)
+{
+    int64_t now = *(int64_t *)arg;
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        struct kfk_log *log = t->partitions[i]->log;
+        if (log && kfk_log_needs_flush(log, now) && kfk_log_flush(log, now))
+            kfk_error("log", "%s-%d: flush failed: %s", t->name, i,
+                      kfk_log_errstr(log));
+    }
+}
+
+static void
+on_flush_timer(kfk_ev *ev, kfk_ev_timer *tm, void *arg)
+{
+    kfk_broker *b = arg;
+    int64_t now = kfk_now_ms();
+    kfk_topics_foreach(b, flush_one, &now);
+    kfk_ev_timer_rearm(ev, tm, 100);
+}
+
+static void
+retain_one(kfk_topic *t, void *arg)
+{
+    int64_t now = *(int64_t *)arg;
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        struct kfk_log *log = t->partitions[i]->log;
+        int deleted = 0;
+        if (log && kfk_log_retain(log, now, &deleted))
+            kfk_error("log", "%s-%d: retention failed: %s", t->name, i,
+                      kfk_log_errstr(log));
+        else if (deleted)
+            kfk_info("log", "%s-%d: retention deleted %d segment(s)",
+                     t->name, i, deleted);
+    }
+}
+
+static void
+on_retention_timer(kfk_ev *ev, kfk_ev_timer *tm, void *arg)
+{
+    kfk_broker *b = arg;
+    int64_t now = kfk_now_ms();
+    kfk_topics_foreach(b, retain_one, &now);
+    kfk_ev_timer_rearm(ev, tm, b->conf.log_retention_check_interval_ms);
+}
+
+static void
+before_sleep(kfk_ev *ev, void *arg)
+{
+    (void)ev;
+    kfk_server_reap(arg);
+}
+
+static void
+on_signal(kfk_ev *ev, int fd, int mask, void *arg)
+{
+    (void)mask;
+    kfk_broker *b = arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        kfk_info("kfkd", "received %s, shutting down",
+                 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        b->stopping = true;
+        kfk_ev_stop(ev);
+    }
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-    fprintf(stderr, "kfkd: not yet\n");
-    return 1;
+    kfk_broker b;
+    memset(&b, 0, sizeof(b));
+    b.lfd = -1;
+    kfk_conf_defaults(&b.conf);
+    char err[1024];
+    const char *file = NULL;
+
+    /* Pass 1: the file; pass 2: overrides, so they win whatever the
+     * order on the command line. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--version")) {
+            printf("kfkd %s\n", KFK_VERSION_STR);
+            return 0;
+        }
+        if (!strcmp(a, "--override") || !strcmp(a, "--log-level")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "kfkd: %s needs an argument\n", a);
+                return 2;
+            }
+            i++;
+            continue;
+        }
+        if (a[0] == '-') {
+            fprintf(stderr, "kfkd: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (file) {
+            fprintf(stderr, "kfkd: more than one config file given\n");
+            return 2;
+        }
+        file = a;
+    }
+    if (file && kfk_conf_load(&b.conf, file, err, sizeof(err))) {
+        fprintf(stderr, "kfkd: %s\n", err);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--log-level")) {
+            const char *l = argv[++i];
+            if (!strcmp(l, "debug"))
+                kfk_log_min = KFK_LOG_DEBUG;
+            else if (!strcmp(l, "info"))
+                kfk_log_min = KFK_LOG_INFO;
+            else if (!strcmp(l, "warn"))
+                kfk_log_min = KFK_LOG_WARN;
+            else if (!strcmp(l, "error"))
+                kfk_log_min = KFK_LOG_ERROR;
+            else {
+                fprintf(stderr, "kfkd: invalid log level '%s'\n", l);
+                return 2;
+            }
+            continue;
+        }
+        if (strcmp(argv[i], "--override"))
+            continue;
+        char *kv = argv[++i];
+        char *eq = strchr(kv, '=');
+        if (!eq || eq == kv) {
+            fprintf(stderr, "kfkd: --override expects key=value, got '%s'\n",
+                    kv);
+            return 2;
+        }
+        *eq = '\0';
+        if (kfk_conf_set(&b.conf, kv, eq + 1, err, sizeof(err))) {
+            fprintf(stderr, "kfkd: %s\n", err);
+            return 2;
+        }
+        *eq = '=';
+    }
+
+    /* The first of log.dirs is the data directory. */
+    char *dirs = kfk_xstrdup(b.conf.log_dirs);
+    dirs[strcspn(dirs, ",")] = '\0';
+    b.datadir = dirs;
+    if (mkdirs(b.datadir) < 0) {
+        kfk_error("kfkd", "cannot create log dir %s: %s", b.datadir,
+                  strerror(errno));
+        return 1;
+    }
+    char lockpath[4200];
+    snprintf(lockpath, sizeof(lockpath), "%s/.lock", b.datadir);
+    int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+        kfk_error("kfkd",
+                  "log dir %s is in use by another kfkd (cannot lock %s)",
+                  b.datadir, lockpath);
+        return 1;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    b.ev = kfk_ev_new();
+    if (!b.ev)
+        return 1;
+    kfk_ev_watch(b.ev, sfd, KFK_EV_READ, on_signal, &b);
+    kfk_ev_set_before_sleep(b.ev, before_sleep, &b);
+    kfk_handlers_init(&b);
+
+    int64_t t0 = kfk_mono_ms();
+    if (kfk_topics_load(&b) < 0)
+        return 1;
+    if (kfk_server_start(&b) < 0)
+        return 1;
+    kfk_ev_timer_add(b.ev, 100, on_flush_timer, &b);
+    kfk_ev_timer_add(b.ev, b.conf.log_retention_check_interval_ms,
+                     on_retention_timer, &b);
+    kfk_info("kfkd", "kfkd %s node %d started in %lld ms, data in %s",
+             KFK_VERSION_STR, b.conf.node_id,
+             (long long)(kfk_mono_ms() - t0), b.datadir);
+    /* Tests and scripts wait for this line on stdout. */
+    printf("kfkd listening on port %d\n", b.port);
+    fflush(stdout);
+
+    kfk_ev_run(b.ev);
+
+    int64_t t1 = kfk_mono_ms();
+    kfk_server_stop(&b);
+    kfk_server_reap(&b);
+    kfk_topics_close(&b); /* flushes and closes every segment */
+    kfk_ev_destroy(b.ev);
+    kfk_info("kfkd", "stopped in %lld ms", (long long)(kfk_mono_ms() - t1));
+    kfk_conf_free(&b.conf);
+    kfk_free(dirs);
+    close(lockfd);
+    close(sfd);
+    return 0;
 }

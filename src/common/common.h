@@ -54,16 +54,16 @@ typedef enum {
     KFK_LOG_ERROR
 } kfk_log_level;
 extern kfk_log_level kfk_log_min;
-void kfk_log(kfk_log_level lvl, const char *sub, const char *fmt, ...)
+void kfk_logmsg(kfk_log_level lvl, const char *sub, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define kfk_dbg(sub, ...)                                                      \
     do {                                                                       \
         if (kfk_log_min <= KFK_LOG_DEBUG)                                      \
-            kfk_log(KFK_LOG_DEBUG, sub, __VA_ARGS__);                          \
+            kfk_logmsg(KFK_LOG_DEBUG, sub, __VA_ARGS__);                          \
     } while (0)
-#define kfk_info(sub, ...)  kfk_log(KFK_LOG_INFO, sub, __VA_ARGS__)
-#define kfk_warn(sub, ...)  kfk_log(KFK_LOG_WARN, sub, __VA_ARGS__)
-#define kfk_error(sub, ...) kfk_log(KFK_LOG_ERROR, sub, __VA_ARGS__)
+#define kfk_info(sub, ...)  kfk_logmsg(KFK_LOG_INFO, sub, __VA_ARGS__)
+#define kfk_warn(sub, ...)  kfk_logmsg(KFK_LOG_WARN, sub, __VA_ARGS__)
+#define kfk_error(sub, ...) kfk_logmsg(KFK_LOG_ERROR, sub, __VA_ARGS__)
 
 /* CRC32C (Castagnoli), hardware accelerated where the CPU has SSE4.2. */
 uint32_t kfk_crc32c(uint32_t crc, const void *data, size_t len);

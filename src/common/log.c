@@ -15,7 +15,7 @@ kfk_log_level kfk_log_min = KFK_LOG_INFO;
 static const char *names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
 
 void
-kfk_log(kfk_log_level lvl, const char *sub, const char *fmt, ...)
+kfk_logmsg(kfk_log_level lvl, const char *sub, const char *fmt, ...)
 {
     if (lvl < kfk_log_min)
         return;

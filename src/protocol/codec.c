@@ -321,6 +321,7 @@ typedef struct ectx {
     kfk_buf *wb;
     bool flex;
     int16_t v;
+    const kfk_encode_hooks *hooks;
 } ectx;
 
 static void encode_struct(ectx *e, const kfk_struct_desc *sd, const void *in);
@@ -379,7 +380,11 @@ encode_value(ectx *e, const kfk_field_desc *f, int type, bool nullable,
             break;
         }
         write_len(e, b->len, 4);
-        kfk_buf_put(wb, b->p, (size_t)b->len);
+        if (!b->p && b->len > 0 && type == KFK_FT_RECORDS && e->hooks &&
+            e->hooks->records)
+            e->hooks->records(e->hooks->opaque, wb, b);
+        else
+            kfk_buf_put(wb, b->p, (size_t)b->len);
         break;
     }
     case KFK_FT_STRUCT: encode_struct(e, f->sd, p); break;
@@ -479,7 +484,7 @@ encode_tags(ectx *e, const kfk_struct_desc *sd, const void *in)
     for (int i = 0; i < nt; i++) {
         kfk_buf tmp;
         kfk_buf_init(&tmp);
-        ectx e2 = {&tmp, e->flex, e->v};
+        ectx e2 = {&tmp, e->flex, e->v, NULL};
         encode_field(&e2, tf[i], in);
         kfk_buf_put_uvarint(e->wb, (uint64_t)tf[i]->tag);
         kfk_buf_put_uvarint(e->wb, tmp.len);
@@ -507,7 +512,14 @@ encode_struct(ectx *e, const kfk_struct_desc *sd, const void *in)
 void
 kfk_encode(const kfk_msg_desc *md, int16_t v, kfk_buf *wb, const void *in)
 {
-    ectx e = {wb, kfk_msg_flexible(md, v), v};
+    kfk_encode_ex(md, v, wb, in, NULL);
+}
+
+void
+kfk_encode_ex(const kfk_msg_desc *md, int16_t v, kfk_buf *wb, const void *in,
+              const kfk_encode_hooks *hooks)
+{
+    ectx e = {wb, kfk_msg_flexible(md, v), v, hooks};
     encode_struct(&e, md->body, in);
 }
 

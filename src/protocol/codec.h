@@ -122,6 +122,18 @@ kfk_err kfk_decode(const kfk_msg_desc *md, int16_t v, kfk_rbuf *rb,
 void kfk_encode(const kfk_msg_desc *md, int16_t v, kfk_buf *wb,
                 const void *in);
 
+/* Hooks for kfk_encode_ex: a records field whose p is NULL but len > 0
+ * is not copied; after its length prefix is written, records() is called
+ * to supply the bytes some other way (kfkd sends them from the segment
+ * file with sendfile). */
+typedef struct kfk_encode_hooks {
+    void (*records)(void *opaque, kfk_buf *wb, const kfk_bytes *rec);
+    void *opaque;
+} kfk_encode_hooks;
+
+void kfk_encode_ex(const kfk_msg_desc *md, int16_t v, kfk_buf *wb,
+                   const void *in, const kfk_encode_hooks *hooks);
+
 /* Fill a struct with the defaults of version v (numbers, nulls, the
  * described defaults; arrays empty).  Use before building a message. */
 void kfk_msg_init(const kfk_msg_desc *md, int16_t v, void *out);

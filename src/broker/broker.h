@@ -1,0 +1,186 @@
+/*
+ * broker.h -- the private umbrella header of kfkd.
+ *
+ * kfkd follows Redis: one event-loop thread owns all broker state
+ * (connections, topics, partitions, groups), so none of it is locked.
+ * A connection (kfk_peer) reads size-prefixed frames, decodes each into a
+ * kfk_req with the generated codec and hands it to the API's handler.  A
+ * handler answers at once (kfk_req_respond) or parks the request (a Fetch
+ * waiting for data, a JoinGroup waiting for the group) and answers later;
+ * either way responses leave each connection in request order.
+ */
+#ifndef KFK_BROKER_H
+#define KFK_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/config.h"
+#include "common/common.h"
+#include "common/ev.h"
+#include "protocol/protocol.h"
+
+struct kfk_log;
+typedef struct kfk_broker kfk_broker;
+typedef struct kfk_peer kfk_peer;
+typedef struct kfk_req kfk_req;
+typedef struct kfk_topic kfk_topic;
+typedef struct kfk_partition kfk_partition;
+
+/* A region of a file sent as part of a response (zero copy). */
+typedef struct kfk_hole {
+    size_t pos;   /* where in the response buffer it goes */
+    int fd;       /* our own dup of the segment's descriptor */
+    int64_t off;
+    size_t len;
+} kfk_hole;
+
+/* One request in flight on a connection. */
+struct kfk_req {
+    kfk_peer *peer;
+    kfk_req *next;         /* FIFO of the connection */
+    kfk_req_header hdr;
+    uint8_t *frame;        /* owns the request bytes */
+    size_t frame_len;
+    kfk_arena ar;          /* decoded body and response scratch */
+    void *body;            /* decoded request (NULL if not decoded) */
+    kfk_buf out;           /* response header + body, no size prefix */
+    kfk_hole *holes;
+    int nholes, capholes;
+    bool done;             /* response ready (or none to send) */
+    bool no_response;      /* acks=0 produce */
+    int64_t recv_us;       /* for latency stats */
+    /* Parking (long-poll).  Set by handlers that answer later. */
+    kfk_ev_timer *timer;
+    void *park;            /* handler-specific state */
+    void (*park_free)(kfk_req *rq);
+    kfk_req *wait_next;    /* waiter lists (fetch) */
+};
+
+struct kfk_peer {
+    kfk_broker *b;
+    int fd;
+    char addr[64];          /* "ip:port" of the client */
+    uint32_t ip;            /* IPv4 for per-IP limits (0 if v6) */
+    uint8_t *rbuf;          /* input, grows to the frame being read */
+    size_t rlen, rcap;
+    kfk_req *head, *tail;   /* requests in order */
+    int nreqs;
+    /* Output progress of the head request. */
+    uint8_t sizebuf[4];
+    size_t wpos;            /* bytes of the head response written */
+    bool closing;           /* close once output is flushed */
+    bool reading_paused;
+    bool want_write;
+    bool dead;              /* closed; freed by kfk_server_reap() */
+    int64_t last_active_ms;
+    kfk_peer *prev, *next;
+};
+
+struct kfk_topic {
+    char *name;
+    kfk_uuid id;
+    int32_t npartitions;
+    kfk_partition **partitions;
+    kfk_topic_conf conf;
+    char **conf_keys;       /* explicit overrides, for DescribeConfigs */
+    char **conf_vals;
+    int nconf;
+    bool internal;
+    kfk_topic *hnext;       /* hash chain */
+};
+
+struct kfk_partition {
+    kfk_topic *topic;
+    int32_t index;
+    int32_t leader_epoch;
+    struct kfk_log *log;
+    struct kfk_fwait *waiters; /* parked fetches reading this partition */
+};
+
+/* A handler answers rq (kfk_req_respond / kfk_req_respond_struct) now or
+ * later. */
+typedef void kfk_handler(kfk_req *rq);
+
+typedef struct kfk_api_impl {
+    kfk_handler *handler;
+    int16_t min, max; /* advertised versions */
+} kfk_api_impl;
+
+struct kfk_broker {
+    kfk_broker_conf conf;
+    kfk_ev *ev;
+    int lfd;                 /* listening socket */
+    char adv_host[256];
+    int adv_port;
+    int port;                /* bound port (0 in config = ephemeral) */
+    kfk_peer *peers;
+    kfk_peer *dead_peers;
+    int npeers;
+    char *datadir;
+    kfk_topic **tbuckets;    /* topics hash */
+    size_t nbuckets;
+    int ntopics;
+    kfk_api_impl apis[KFK_API_KEY_MAX + 1];
+    kfk_ev_timer *retention_timer;
+    kfk_ev_timer *flush_timer;
+    bool stopping;
+    struct kfk_groups *groups;
+    /* Stats. */
+    uint64_t nrequests;
+};
+
+/* server.c */
+int kfk_server_start(kfk_broker *b);
+void kfk_server_stop(kfk_broker *b);
+/* Free connections closed since the last call (from before-sleep). */
+void kfk_server_reap(kfk_broker *b);
+/* Finish a request: encode the response struct md at the request's
+ * version behind the response header. */
+void kfk_req_respond(kfk_req *rq, const kfk_msg_desc *md, const void *resp);
+/* Finish a request with no response (acks=0). */
+void kfk_req_finish_silent(kfk_req *rq);
+/* Allocate scratch memory that lives as long as the request. */
+void *kfk_req_alloc(kfk_req *rq, size_t n);
+/* Queue a file region to be sent (sendfile) as the bytes of the next
+ * records field that is encoded with p == NULL and this len.  False if
+ * the descriptor could not be duplicated (send the bytes instead). */
+bool kfk_req_add_hole(kfk_req *rq, int fd, int64_t off, size_t len);
+/* Close a connection after a protocol violation. */
+void kfk_peer_close(kfk_peer *p, const char *why);
+
+/* handlers.c: the dispatch table. */
+void kfk_handlers_init(kfk_broker *b);
+
+/* fetch.c: answer parked fetches that read partition p (after an append,
+ * or before p goes away). */
+void kfk_wake_fetchers(kfk_broker *b, kfk_partition *p);
+
+/* topics.c */
+int kfk_topics_load(kfk_broker *b);
+kfk_topic *kfk_topic_find(kfk_broker *b, kfk_str name);
+kfk_topic *kfk_topic_find_id(kfk_broker *b, const kfk_uuid *id);
+kfk_partition *kfk_partition_get(kfk_broker *b, kfk_str topic, int32_t part);
+/* Create a topic; errors are Kafka codes (TOPIC_ALREADY_EXISTS,
+ * INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, INVALID_CONFIG...). */
+kfk_err kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
+                         int32_t replication, const char *const *keys,
+                         const char *const *vals, int nconf, bool validate_only,
+                         char *errstr, size_t errstr_size, kfk_topic **tp);
+kfk_err kfk_topic_delete(kfk_broker *b, kfk_topic *t);
+kfk_err kfk_topic_add_partitions(kfk_broker *b, kfk_topic *t, int32_t count,
+                                 bool validate_only);
+kfk_err kfk_topic_alter_config(kfk_broker *b, kfk_topic *t,
+                               const char *const *keys,
+                               const char *const *vals, int n, bool replace,
+                               bool validate_only, char *errstr,
+                               size_t errstr_size);
+/* Kafka's topic name rules. */
+kfk_err kfk_topic_name_valid(kfk_str name);
+void kfk_topics_foreach(kfk_broker *b, void (*fn)(kfk_topic *t, void *arg),
+                        void *arg);
+void kfk_topics_close(kfk_broker *b);
+/* Sorted array of topics (caller frees the array only). */
+kfk_topic **kfk_topics_sorted(kfk_broker *b, int *np);
+
+#endif

@@ -1,0 +1,532 @@
+/*
+ * config.c -- the broker configuration table and its parser.
+ *
+ * One table lists every property kfkd understands: Kafka's name, type,
+ * default, allowed range and where it lives in kfk_broker_conf.  The same
+ * table parses server.properties and --override, validates values, and
+ * answers DescribeConfigs.  Properties Kafka has but kfkd does not use are
+ * listed as ignored so that an existing server.properties loads with a
+ * note instead of a warning; anything else gets a warning naming it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/config.h"
+#include "common/common.h"
+
+enum { T_INT32, T_INT64, T_BOOL, T_STRING, T_IGNORED };
+
+typedef struct confdef {
+    const char *name;
+    int type;
+    const char *def;
+    int64_t min, max;
+    size_t off;
+    bool *(*setflag)(kfk_broker_conf *c);
+} confdef;
+
+static bool *
+flag_ret_ms(kfk_broker_conf *c)
+{
+    return &c->set_retention_ms;
+}
+static bool *
+flag_ret_min(kfk_broker_conf *c)
+{
+    return &c->set_retention_minutes;
+}
+static bool *
+flag_roll_ms(kfk_broker_conf *c)
+{
+    return &c->set_roll_ms;
+}
+
+#define OFF(f) offsetof(kfk_broker_conf, f)
+#define I32    INT32_MAX
+#define I64    INT64_MAX
+
+static const confdef defs[] = {
+    {"node.id", T_INT32, "1", 0, I32, OFF(node_id), NULL},
+    {"broker.id", T_INT32, "1", 0, I32, OFF(node_id), NULL},
+    {"listeners", T_STRING, "PLAINTEXT://:9092", 0, 0, OFF(listeners), NULL},
+    {"advertised.listeners", T_STRING, "", 0, 0, OFF(advertised_listeners),
+     NULL},
+    {"log.dirs", T_STRING, "./data", 0, 0, OFF(log_dirs), NULL},
+    {"log.dir", T_STRING, "./data", 0, 0, OFF(log_dirs), NULL},
+    {"cluster.id", T_STRING, "kfk-cluster", 0, 0, OFF(cluster_id), NULL},
+    {"num.partitions", T_INT32, "1", 1, 100000, OFF(num_partitions), NULL},
+    {"default.replication.factor", T_INT32, "1", 1, I32,
+     OFF(default_replication_factor), NULL},
+    {"auto.create.topics.enable", T_BOOL, "true", 0, 1,
+     OFF(auto_create_topics_enable), NULL},
+    {"delete.topic.enable", T_BOOL, "true", 0, 1, OFF(delete_topic_enable),
+     NULL},
+    {"log.segment.bytes", T_INT64, "1073741824", 14, I32,
+     OFF(log_segment_bytes), NULL},
+    {"log.roll.ms", T_INT64, "-1", -1, I64, OFF(log_roll_ms), flag_roll_ms},
+    {"log.roll.hours", T_INT64, "168", 1, I32, OFF(log_roll_hours), NULL},
+    {"log.retention.ms", T_INT64, "-2", -1, I64, OFF(log_retention_ms),
+     flag_ret_ms},
+    {"log.retention.minutes", T_INT64, "-2", -1, I32,
+     OFF(log_retention_minutes), flag_ret_min},
+    {"log.retention.hours", T_INT64, "168", -1, I32, OFF(log_retention_hours),
+     NULL},
+    {"log.retention.bytes", T_INT64, "-1", -1, I64, OFF(log_retention_bytes),
+     NULL},
+    {"log.retention.check.interval.ms", T_INT64, "300000", 1, I64,
+     OFF(log_retention_check_interval_ms), NULL},
+    {"log.flush.interval.messages", T_INT64, "9223372036854775807", 1, I64,
+     OFF(log_flush_interval_messages), NULL},
+    {"log.flush.interval.ms", T_INT64, "-1", -1, I64,
+     OFF(log_flush_interval_ms), NULL},
+    {"log.index.interval.bytes", T_INT64, "4096", 0, I32,
+     OFF(log_index_interval_bytes), NULL},
+    {"log.message.timestamp.type", T_STRING, "CreateTime", 0, 0,
+     OFF(log_message_timestamp_type), NULL},
+    {"log.cleanup.policy", T_STRING, "delete", 0, 0, OFF(log_cleanup_policy),
+     NULL},
+    {"message.max.bytes", T_INT32, "1048588", 0, I32, OFF(message_max_bytes),
+     NULL},
+    {"socket.request.max.bytes", T_INT32, "104857600", 1024, I32,
+     OFF(socket_request_max_bytes), NULL},
+    {"max.connections", T_INT32, "2147483647", 1, I32, OFF(max_connections),
+     NULL},
+    {"max.connections.per.ip", T_INT32, "2147483647", 1, I32,
+     OFF(max_connections_per_ip), NULL},
+    {"queued.max.requests", T_INT32, "500", 1, I32, OFF(queued_max_requests),
+     NULL},
+    {"group.initial.rebalance.delay.ms", T_INT32, "3000", 0, I32,
+     OFF(group_initial_rebalance_delay_ms), NULL},
+    {"group.min.session.timeout.ms", T_INT32, "6000", 0, I32,
+     OFF(group_min_session_timeout_ms), NULL},
+    {"group.max.session.timeout.ms", T_INT32, "1800000", 0, I32,
+     OFF(group_max_session_timeout_ms), NULL},
+    {"offsets.topic.num.partitions", T_INT32, "50", 1, 10000,
+     OFF(offsets_topic_num_partitions), NULL},
+    {"offsets.retention.minutes", T_INT64, "10080", 1, I32,
+     OFF(offsets_retention_minutes), NULL},
+    {"offset.metadata.max.bytes", T_INT32, "4096", 0, I32,
+     OFF(offset_metadata_max_bytes), NULL},
+    {"min.insync.replicas", T_INT32, "1", 1, I32, OFF(min_insync_replicas),
+     NULL},
+    {"compression.type", T_STRING, "producer", 0, 0, OFF(compression_type),
+     NULL},
+    /* Kafka properties accepted without effect on a single node. */
+    {"num.network.threads", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"num.io.threads", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"num.recovery.threads.per.data.dir", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"socket.send.buffer.bytes", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"socket.receive.buffer.bytes", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"offsets.topic.replication.factor", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"transaction.state.log.replication.factor", T_IGNORED, NULL, 0, 0, 0,
+     NULL},
+    {"transaction.state.log.min.isr", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"process.roles", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"controller.quorum.voters", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"controller.listener.names", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"inter.broker.listener.name", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"listener.security.protocol.map", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"zookeeper.connect", T_IGNORED, NULL, 0, 0, 0, NULL},
+    {"zookeeper.connection.timeout.ms", T_IGNORED, NULL, 0, 0, 0, NULL},
+};
+
+static bool
+parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return false;
+    long long v = strtoll(s, &end, 10);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int
+apply(kfk_broker_conf *c, const confdef *d, const char *value, char *errstr,
+      size_t errstr_size)
+{
+    void *p = (char *)c + d->off;
+    int64_t v;
+    switch (d->type) {
+    case T_IGNORED:
+        kfk_info("config", "%s is accepted but has no effect in kfkd",
+                 d->name);
+        return 0;
+    case T_STRING: {
+        char **sp = p;
+        kfk_free(*sp);
+        *sp = kfk_xstrdup(value);
+        break;
+    }
+    case T_BOOL:
+        if (strcmp(value, "true") == 0)
+            *(bool *)p = true;
+        else if (strcmp(value, "false") == 0)
+            *(bool *)p = false;
+        else
+            goto bad;
+        break;
+    case T_INT32:
+    case T_INT64:
+        if (!parse_i64(value, &v) || v < d->min || v > d->max)
+            goto bad;
+        if (d->type == T_INT32)
+            *(int32_t *)p = (int32_t)v;
+        else
+            *(int64_t *)p = v;
+        break;
+    }
+    if (d->setflag)
+        *d->setflag(c) = true;
+    return 0;
+bad:
+    if (d->type == T_BOOL)
+        snprintf(errstr, errstr_size,
+                 "invalid value '%s' for %s: expected true or false", value,
+                 d->name);
+    else
+        snprintf(errstr, errstr_size,
+                 "invalid value '%s' for %s: expected an integer in "
+                 "[%" PRId64 ", %" PRId64 "]",
+                 value, d->name, d->min, d->max);
+    return -1;
+}
+
+void
+kfk_conf_defaults(kfk_broker_conf *c)
+{
+    memset(c, 0, sizeof(*c));
+    char err[256];
+    for (size_t i = 0; i < KFK_ARRAY_LEN(defs); i++)
+        if (defs[i].type != T_IGNORED)
+            apply(c, &defs[i], defs[i].def, err, sizeof(err));
+    c->set_retention_ms = c->set_retention_minutes = c->set_roll_ms = false;
+}
+
+void
+kfk_conf_free(kfk_broker_conf *c)
+{
+    for (size_t i = 0; i < KFK_ARRAY_LEN(defs); i++) {
+        if (defs[i].type != T_STRING)
+            continue;
+        char **sp = (char **)((char *)c + defs[i].off);
+        kfk_free(*sp);
+        *sp = NULL;
+    }
+}
+
+static int
+check_enum(const char *key, const char *value, const char *const *allowed,
+           char *errstr, size_t errstr_size)
+{
+    for (int i = 0; allowed[i]; i++)
+        if (strcmp(value, allowed[i]) == 0)
+            return 0;
+    snprintf(errstr, errstr_size, "invalid value '%s' for %s", value, key);
+    return -1;
+}
+
+int
+kfk_conf_set(kfk_broker_conf *c, const char *key, const char *value,
+             char *errstr, size_t errstr_size)
+{
+    static const char *const ts_types[] = {"CreateTime", "LogAppendTime",
+                                           NULL};
+    static const char *const policies[] = {"delete", "compact",
+                                           "compact,delete",
+                                           "delete,compact", NULL};
+    static const char *const codecs[] = {"producer", "uncompressed", "gzip",
+                                         "snappy", "lz4", "zstd", NULL};
+    if (strcmp(key, "log.message.timestamp.type") == 0 &&
+        check_enum(key, value, ts_types, errstr, errstr_size))
+        return -1;
+    if (strcmp(key, "log.cleanup.policy") == 0 &&
+        check_enum(key, value, policies, errstr, errstr_size))
+        return -1;
+    if (strcmp(key, "compression.type") == 0 &&
+        check_enum(key, value, codecs, errstr, errstr_size))
+        return -1;
+    if (strcmp(key, "listeners") == 0 || strcmp(key, "advertised.listeners") == 0) {
+        if (*value && !strstr(value, "://")) {
+            snprintf(errstr, errstr_size,
+                     "invalid value '%s' for %s: expected "
+                     "PLAINTEXT://host:port",
+                     value, key);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < KFK_ARRAY_LEN(defs); i++)
+        if (strcmp(defs[i].name, key) == 0)
+            return apply(c, &defs[i], value, errstr, errstr_size);
+    kfk_warn("config", "unknown property '%s' ignored", key);
+    return 0;
+}
+
+static char *
+trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int
+kfk_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
+              size_t errstr_size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(errstr, errstr_size, "cannot open %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    char line[8192];
+    char logical[16384];
+    size_t ll = 0;
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = ll ? line : trim(line);
+        size_t n = strlen(s);
+        while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+            s[--n] = '\0';
+        if (!ll && (!*s || *s == '#' || *s == '!'))
+            continue;
+        bool cont = n && s[n - 1] == '\\';
+        if (cont)
+            s[--n] = '\0';
+        if (ll + n >= sizeof(logical)) {
+            snprintf(errstr, errstr_size, "%s:%d: line too long", path,
+                     lineno);
+            rc = -1;
+            break;
+        }
+        memcpy(logical + ll, ll ? trim(s) : s, strlen(ll ? trim(s) : s) + 1);
+        ll = strlen(logical);
+        if (cont)
+            continue;
+        ll = 0;
+        char *sep = strpbrk(logical, "=:");
+        if (!sep) {
+            snprintf(errstr, errstr_size, "%s:%d: expected key=value", path,
+                     lineno);
+            rc = -1;
+            break;
+        }
+        *sep = '\0';
+        char *key = trim(logical), *val = trim(sep + 1);
+        char e2[512];
+        if (kfk_conf_set(c, key, val, e2, sizeof(e2))) {
+            snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, e2);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int64_t
+kfk_conf_retention_ms(const kfk_broker_conf *c)
+{
+    if (c->set_retention_ms)
+        return c->log_retention_ms;
+    if (c->set_retention_minutes)
+        return c->log_retention_minutes < 0 ? -1
+                                            : c->log_retention_minutes * 60000;
+    return c->log_retention_hours < 0 ? -1 : c->log_retention_hours * 3600000;
+}
+
+int64_t
+kfk_conf_roll_ms(const kfk_broker_conf *c)
+{
+    if (c->set_roll_ms && c->log_roll_ms > 0)
+        return c->log_roll_ms;
+    return c->log_roll_hours * 3600000;
+}
+
+bool
+kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name,
+                  char *buf, size_t bufsize, bool *is_default)
+{
+    while (i >= 0 && (size_t)i < KFK_ARRAY_LEN(defs) &&
+           defs[i].type == T_IGNORED)
+        i++;
+    if (i < 0 || (size_t)i >= KFK_ARRAY_LEN(defs))
+        return false;
+    const confdef *d = &defs[i];
+    const void *p = (const char *)c + d->off;
+    *name = d->name;
+    switch (d->type) {
+    case T_STRING: snprintf(buf, bufsize, "%s", *(char *const *)p); break;
+    case T_BOOL:
+        snprintf(buf, bufsize, "%s", *(const bool *)p ? "true" : "false");
+        break;
+    case T_INT32: snprintf(buf, bufsize, "%d", *(const int32_t *)p); break;
+    case T_INT64:
+        snprintf(buf, bufsize, "%" PRId64, *(const int64_t *)p);
+        break;
+    }
+    *is_default = strcmp(buf, d->def) == 0;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Topic-level configs.                                                */
+
+#define TOFF(f) offsetof(kfk_topic_conf, f)
+
+typedef struct topicdef {
+    const char *name;
+    const char *broker_name;
+    int type; /* T_INT32, T_INT64, or T_STRING for the special ones */
+    int64_t min, max;
+    size_t off;
+} topicdef;
+
+static const topicdef tdefs[] = {
+    {"cleanup.policy", "log.cleanup.policy", T_STRING, 0, 0, 0},
+    {"retention.ms", "log.retention.ms", T_INT64, -1, I64, TOFF(retention_ms)},
+    {"retention.bytes", "log.retention.bytes", T_INT64, -1, I64,
+     TOFF(retention_bytes)},
+    {"segment.bytes", "log.segment.bytes", T_INT64, 14, I32,
+     TOFF(segment_bytes)},
+    {"segment.ms", "log.roll.ms", T_INT64, 1, I64, TOFF(segment_ms)},
+    {"flush.messages", "log.flush.interval.messages", T_INT64, 1, I64,
+     TOFF(flush_messages)},
+    {"flush.ms", "log.flush.interval.ms", T_INT64, 0, I64, TOFF(flush_ms)},
+    {"index.interval.bytes", "log.index.interval.bytes", T_INT64, 0, I32,
+     TOFF(index_interval_bytes)},
+    {"max.message.bytes", "message.max.bytes", T_INT32, 0, I32,
+     TOFF(max_message_bytes)},
+    {"min.insync.replicas", "min.insync.replicas", T_INT32, 1, I32,
+     TOFF(min_insync_replicas)},
+    {"message.timestamp.type", "log.message.timestamp.type", T_STRING, 0, 0,
+     0},
+};
+
+void
+kfk_topic_conf_from_broker(kfk_topic_conf *tc, const kfk_broker_conf *c)
+{
+    memset(tc, 0, sizeof(*tc));
+    tc->retention_ms = kfk_conf_retention_ms(c);
+    tc->retention_bytes = c->log_retention_bytes;
+    tc->segment_bytes = c->log_segment_bytes;
+    tc->segment_ms = kfk_conf_roll_ms(c);
+    tc->flush_messages = c->log_flush_interval_messages;
+    tc->flush_ms = c->log_flush_interval_ms;
+    tc->index_interval_bytes = c->log_index_interval_bytes;
+    tc->max_message_bytes = c->message_max_bytes;
+    tc->min_insync_replicas = c->min_insync_replicas;
+    tc->log_append_time =
+        strcmp(c->log_message_timestamp_type, "LogAppendTime") == 0;
+    tc->compact = strstr(c->log_cleanup_policy, "compact") != NULL;
+    tc->remove_delete = strstr(c->log_cleanup_policy, "delete") == NULL;
+}
+
+int
+kfk_topic_conf_set(kfk_topic_conf *tc, const char *key, const char *value,
+                   char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < KFK_ARRAY_LEN(tdefs); i++) {
+        const topicdef *d = &tdefs[i];
+        if (strcmp(d->name, key) != 0)
+            continue;
+        if (strcmp(key, "cleanup.policy") == 0) {
+            bool del = false, comp = false;
+            char tmp[64];
+            snprintf(tmp, sizeof(tmp), "%s", value);
+            char *save = NULL;
+            for (char *t = strtok_r(tmp, ",", &save); t;
+                 t = strtok_r(NULL, ",", &save)) {
+                t = trim(t);
+                if (strcmp(t, "delete") == 0)
+                    del = true;
+                else if (strcmp(t, "compact") == 0)
+                    comp = true;
+                else
+                    goto bad;
+            }
+            if (!del && !comp)
+                goto bad;
+            tc->compact = comp;
+            tc->remove_delete = !del;
+            return 0;
+        }
+        if (strcmp(key, "message.timestamp.type") == 0) {
+            if (strcmp(value, "CreateTime") == 0)
+                tc->log_append_time = false;
+            else if (strcmp(value, "LogAppendTime") == 0)
+                tc->log_append_time = true;
+            else
+                goto bad;
+            return 0;
+        }
+        int64_t v;
+        if (!parse_i64(value, &v) || v < d->min || v > d->max)
+            goto bad;
+        if (d->type == T_INT32)
+            *(int32_t *)((char *)tc + d->off) = (int32_t)v;
+        else
+            *(int64_t *)((char *)tc + d->off) = v;
+        return 0;
+    }
+    snprintf(errstr, errstr_size, "unknown topic config '%s'", key);
+    return -1;
+bad:
+    snprintf(errstr, errstr_size, "invalid value '%s' for topic config %s",
+             value, key);
+    return -1;
+}
+
+const char *
+kfk_topic_conf_name(int i, const char **broker_name)
+{
+    if (i < 0 || (size_t)i >= KFK_ARRAY_LEN(tdefs))
+        return NULL;
+    if (broker_name)
+        *broker_name = tdefs[i].broker_name;
+    return tdefs[i].name;
+}
+
+bool
+kfk_topic_conf_get(const kfk_topic_conf *tc, const char *name, char *buf,
+                   size_t bufsize)
+{
+    for (size_t i = 0; i < KFK_ARRAY_LEN(tdefs); i++) {
+        const topicdef *d = &tdefs[i];
+        if (strcmp(d->name, name) != 0)
+            continue;
+        if (strcmp(name, "cleanup.policy") == 0)
+            snprintf(buf, bufsize, "%s",
+                     tc->compact ? (tc->remove_delete ? "compact"
+                                                      : "compact,delete")
+                                 : "delete");
+        else if (strcmp(name, "message.timestamp.type") == 0)
+            snprintf(buf, bufsize, "%s",
+                     tc->log_append_time ? "LogAppendTime" : "CreateTime");
+        else if (d->type == T_INT32)
+            snprintf(buf, bufsize, "%d",
+                     *(const int32_t *)((const char *)tc + d->off));
+        else
+            snprintf(buf, bufsize, "%" PRId64,
+                     *(const int64_t *)((const char *)tc + d->off));
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,107 @@
+/*
+ * config.h -- kfkd's configuration: Kafka's broker property names and
+ * meanings, one table (config.c) that drives parsing, validation, defaults
+ * and DescribeConfigs, and the topic-level configs that override them.
+ */
+#ifndef KFK_BROKER_CONFIG_H
+#define KFK_BROKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kfk/err.h"
+
+typedef struct kfk_broker_conf {
+    int32_t node_id;
+    char *listeners;            /* PLAINTEXT://host:port[,...] */
+    char *advertised_listeners; /* empty: same as listeners */
+    char *log_dirs;             /* first directory is used */
+    char *cluster_id;
+    int32_t num_partitions;
+    int32_t default_replication_factor;
+    bool auto_create_topics_enable;
+    bool delete_topic_enable;
+    int64_t log_segment_bytes;
+    int64_t log_roll_ms;
+    int64_t log_roll_hours;
+    int64_t log_retention_ms;
+    int64_t log_retention_minutes;
+    int64_t log_retention_hours;
+    int64_t log_retention_bytes;
+    int64_t log_retention_check_interval_ms;
+    int64_t log_flush_interval_messages;
+    int64_t log_flush_interval_ms;
+    int64_t log_index_interval_bytes;
+    char *log_message_timestamp_type;
+    char *log_cleanup_policy;
+    int32_t message_max_bytes;
+    int32_t socket_request_max_bytes;
+    int32_t max_connections;
+    int32_t max_connections_per_ip;
+    int32_t queued_max_requests;
+    int32_t group_initial_rebalance_delay_ms;
+    int32_t group_min_session_timeout_ms;
+    int32_t group_max_session_timeout_ms;
+    int32_t offsets_topic_num_partitions;
+    int64_t offsets_retention_minutes;
+    int32_t offset_metadata_max_bytes;
+    int32_t min_insync_replicas;
+    char *compression_type;
+    /* Which of the alias groups were given explicitly. */
+    bool set_retention_ms, set_retention_minutes, set_roll_ms;
+} kfk_broker_conf;
+
+/* Fill every field with Kafka's default. */
+void kfk_conf_defaults(kfk_broker_conf *c);
+void kfk_conf_free(kfk_broker_conf *c);
+
+/* Set one property.  Unknown names: a warning, returns 0.  A bad value:
+ * message in errstr naming key and value, returns -1. */
+int kfk_conf_set(kfk_broker_conf *c, const char *key, const char *value,
+                 char *errstr, size_t errstr_size);
+/* Read a Java-style .properties file (key=value or key: value, # and !
+ * comments, backslash continuations). */
+int kfk_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
+                  size_t errstr_size);
+
+/* Effective values after the alias rules (ms over minutes over hours). */
+int64_t kfk_conf_retention_ms(const kfk_broker_conf *c);
+int64_t kfk_conf_roll_ms(const kfk_broker_conf *c);
+
+/* Iterate the broker configs for DescribeConfigs: name, current value as
+ * a string (into buf), whether it was set by the user (1) or is the
+ * default (0), whether it is sensitive.  Returns false past the end. */
+bool kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name,
+                       char *buf, size_t bufsize, bool *is_default);
+
+/* Topic-level configuration: a topic's overrides, by Kafka name. */
+typedef struct kfk_topic_conf {
+    int64_t retention_ms;
+    int64_t retention_bytes;
+    int64_t segment_bytes;
+    int64_t segment_ms;
+    int64_t flush_messages;
+    int64_t flush_ms;
+    int64_t index_interval_bytes;
+    int32_t max_message_bytes;
+    int32_t min_insync_replicas;
+    bool log_append_time; /* message.timestamp.type=LogAppendTime */
+    bool compact;         /* cleanup.policy contains compact */
+    bool remove_delete;   /* cleanup.policy lacks delete */
+} kfk_topic_conf;
+
+/* Topic config from the broker defaults. */
+void kfk_topic_conf_from_broker(kfk_topic_conf *tc, const kfk_broker_conf *c);
+/* Apply one topic-level override; -1 with a message if the name is
+ * unknown or the value invalid (INVALID_CONFIG to the client). */
+int kfk_topic_conf_set(kfk_topic_conf *tc, const char *key, const char *value,
+                       char *errstr, size_t errstr_size);
+/* Names of the topic-level configs and the broker config each defaults
+ * from, for DescribeConfigs; NULL past the end. */
+const char *kfk_topic_conf_name(int i, const char **broker_name);
+/* Current value of topic config `name` as a string. */
+bool kfk_topic_conf_get(const kfk_topic_conf *tc, const char *name, char *buf,
+                        size_t bufsize);
+
+#endif

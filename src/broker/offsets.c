@@ -1,0 +1,151 @@
+/*
+ * offsets.c -- ListOffsets (earliest, latest, max timestamp, by timestamp
+ * through the time index) and OffsetForLeaderEpoch (where an epoch ended,
+ * for clients validating their position after a leader change).
+ */
+#include "broker/broker.h"
+#include "broker/handlers.h"
+#include "broker/log.h"
+
+void
+kfk_handle_ListOffsets(kfk_req *rq)
+{
+    kfk_broker *b = rq->peer->b;
+    kfk_ListOffsetsRequest *req = rq->body;
+    int16_t v = rq->hdr.ApiVersion;
+    kfk_ListOffsetsResponse resp;
+    kfk_msg_init(&kfk_ListOffsetsResponse_msg, v, &resp);
+    int32_t nt = KFK_MAX(req->Topics_count, 0);
+    resp.Topics_count = nt;
+    resp.Topics = kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
+    for (int32_t i = 0; i < nt; i++) {
+        kfk_ListOffsetsRequest_ListOffsetsTopic *t = &req->Topics[i];
+        kfk_ListOffsetsResponse_ListOffsetsTopicResponse *rt = &resp.Topics[i];
+        kfk_struct_init(&kfk_ListOffsetsResponse_ListOffsetsTopicResponse_desc,
+                        v, rt);
+        rt->Name = t->Name;
+        int32_t np = KFK_MAX(t->Partitions_count, 0);
+        rt->Partitions_count = np;
+        rt->Partitions =
+            kfk_req_alloc(rq, (size_t)(np ? np : 1) * sizeof(*rt->Partitions));
+        for (int32_t k = 0; k < np; k++) {
+            kfk_ListOffsetsRequest_ListOffsetsPartition *pp =
+                &t->Partitions[k];
+            kfk_ListOffsetsResponse_ListOffsetsPartitionResponse *pr =
+                &rt->Partitions[k];
+            kfk_struct_init(
+                &kfk_ListOffsetsResponse_ListOffsetsPartitionResponse_desc, v,
+                pr);
+            pr->PartitionIndex = pp->PartitionIndex;
+            pr->Timestamp = -1;
+            pr->Offset = -1;
+            pr->LeaderEpoch = -1;
+            kfk_partition *p = kfk_partition_get(b, t->Name, pp->PartitionIndex);
+            if (!p) {
+                pr->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            if (!p->log) {
+                pr->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
+                continue;
+            }
+            if (v >= 4 && pp->CurrentLeaderEpoch >= 0 &&
+                pp->CurrentLeaderEpoch != p->leader_epoch) {
+                pr->ErrorCode = pp->CurrentLeaderEpoch < p->leader_epoch
+                                    ? KFK_ERR_FENCED_LEADER_EPOCH
+                                    : KFK_ERR_UNKNOWN_LEADER_EPOCH;
+                continue;
+            }
+            int64_t off = -1, ts = -1;
+            kfk_err e = KFK_ERR_NONE;
+            if (pp->Timestamp == -1) { /* latest */
+                off = kfk_log_high_watermark(p->log);
+            } else if (pp->Timestamp == -2) { /* earliest */
+                off = kfk_log_start_offset(p->log);
+            } else if (pp->Timestamp == -3) { /* max timestamp (v7+) */
+                e = kfk_log_max_timestamp(p->log, &off, &ts);
+            } else if (pp->Timestamp < 0) {
+                pr->ErrorCode = KFK_ERR_INVALID_REQUEST;
+                continue;
+            } else {
+                e = kfk_log_offset_for_timestamp(p->log, pp->Timestamp, &off,
+                                                 &ts);
+            }
+            if (e) {
+                pr->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
+                continue;
+            }
+            pr->Offset = off;
+            pr->Timestamp = ts;
+            pr->LeaderEpoch = off >= 0 ? p->leader_epoch : -1;
+            if (v == 0) {
+                /* v0 answers with a list of offsets. */
+                int64_t *o = kfk_req_alloc(rq, sizeof(int64_t));
+                *o = off;
+                pr->OldStyleOffsets = o;
+                pr->OldStyleOffsets_count =
+                    (off >= 0 && pp->MaxNumOffsets > 0) ? 1 : 0;
+            }
+        }
+    }
+    kfk_req_respond(rq, &kfk_ListOffsetsResponse_msg, &resp);
+}
+
+void
+kfk_handle_OffsetForLeaderEpoch(kfk_req *rq)
+{
+    kfk_broker *b = rq->peer->b;
+    kfk_OffsetForLeaderEpochRequest *req = rq->body;
+    int16_t v = rq->hdr.ApiVersion;
+    kfk_OffsetForLeaderEpochResponse resp;
+    kfk_msg_init(&kfk_OffsetForLeaderEpochResponse_msg, v, &resp);
+    int32_t nt = KFK_MAX(req->Topics_count, 0);
+    resp.Topics_count = nt;
+    resp.Topics = kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
+    for (int32_t i = 0; i < nt; i++) {
+        kfk_OffsetForLeaderEpochRequest_OffsetForLeaderTopic *t =
+            &req->Topics[i];
+        kfk_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult *rt =
+            &resp.Topics[i];
+        rt->Topic = t->Topic;
+        int32_t np = KFK_MAX(t->Partitions_count, 0);
+        rt->Partitions_count = np;
+        rt->Partitions =
+            kfk_req_alloc(rq, (size_t)(np ? np : 1) * sizeof(*rt->Partitions));
+        for (int32_t k = 0; k < np; k++) {
+            kfk_OffsetForLeaderEpochRequest_OffsetForLeaderPartition *pp =
+                &t->Partitions[k];
+            kfk_OffsetForLeaderEpochResponse_EpochEndOffset *pr =
+                &rt->Partitions[k];
+            kfk_struct_init(
+                &kfk_OffsetForLeaderEpochResponse_EpochEndOffset_desc, v, pr);
+            pr->Partition = pp->Partition;
+            pr->LeaderEpoch = -1;
+            pr->EndOffset = -1;
+            kfk_partition *p = kfk_partition_get(b, t->Topic, pp->Partition);
+            if (!p || !p->log) {
+                pr->ErrorCode = p ? KFK_ERR_KAFKA_STORAGE_ERROR
+                                  : KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            if (pp->CurrentLeaderEpoch >= 0 &&
+                pp->CurrentLeaderEpoch != p->leader_epoch) {
+                pr->ErrorCode = pp->CurrentLeaderEpoch < p->leader_epoch
+                                    ? KFK_ERR_FENCED_LEADER_EPOCH
+                                    : KFK_ERR_UNKNOWN_LEADER_EPOCH;
+                continue;
+            }
+            int32_t ep;
+            int64_t end;
+            kfk_log_end_offset_for_epoch(p->log, pp->LeaderEpoch, &ep, &end);
+            if (ep < 0 && pp->LeaderEpoch >= p->leader_epoch) {
+                /* No batch written yet in the current epoch. */
+                ep = p->leader_epoch;
+                end = kfk_log_end_offset(p->log);
+            }
+            pr->LeaderEpoch = ep;
+            pr->EndOffset = end;
+        }
+    }
+    kfk_req_respond(rq, &kfk_OffsetForLeaderEpochResponse_msg, &resp);
+}

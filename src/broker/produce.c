@@ -1,0 +1,179 @@
+/*
+ * produce.c -- the Produce handler: validate each partition's records,
+ * bring legacy message sets up to RecordBatch v2, append to the log (which
+ * assigns offsets), wake the fetches waiting on the partition, answer.
+ *
+ * Validation happens before anything is appended: whole batches only,
+ * magic 2 for Produce v3+, CRC-32C checked, LastOffsetDelta consistent
+ * with the record count, batch size within max.message.bytes, zstd only
+ * from Produce v7 (as Kafka requires).  A partition that fails is
+ * answered with its error; the others in the same request still append.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/handlers.h"
+#include "broker/log.h"
+#include "protocol/records.h"
+
+#define MAX_DECOMPRESSED (64u << 20)
+
+/* Validate a buffer of v2 batches in place.  Returns a Kafka error. */
+static kfk_err
+validate_v2(const uint8_t *p, size_t len, int16_t version, int32_t max_batch,
+            int32_t *nrecords)
+{
+    size_t off = 0;
+    int32_t total = 0;
+    if (len == 0)
+        return KFK_ERR_CORRUPT_MESSAGE;
+    while (off < len) {
+        kfk_batch b;
+        size_t size;
+        kfk_err e = kfk_batch_parse(p + off, len - off, true, &b, &size);
+        if (e)
+            return e == KFK_ERR__PARTIAL ? KFK_ERR_CORRUPT_MESSAGE
+                                         : KFK_ERR_CORRUPT_MESSAGE;
+        if ((int64_t)size > max_batch)
+            return KFK_ERR_MESSAGE_TOO_LARGE;
+        if (b.RecordCount <= 0 || b.LastOffsetDelta != b.RecordCount - 1)
+            return KFK_ERR_INVALID_RECORD;
+        int codec = b.Attributes & KFK_ATTR_CODEC_MASK;
+        if (codec > KFK_CODEC_ZSTD)
+            return KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+        if (codec == KFK_CODEC_ZSTD && version < 7)
+            return KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+        total += b.RecordCount;
+        off += size;
+    }
+    *nrecords = total;
+    return KFK_ERR_NONE;
+}
+
+static void
+produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
+                  kfk_ProduceRequest_PartitionProduceData *pd,
+                  kfk_ProduceResponse_PartitionProduceResponse *pr)
+{
+    kfk_broker *b = rq->peer->b;
+    int16_t v = rq->hdr.ApiVersion;
+    kfk_struct_init(&kfk_ProduceResponse_PartitionProduceResponse_desc, v,
+                    pr);
+    pr->Index = pd->Index;
+    pr->BaseOffset = -1;
+    kfk_topic *t = kfk_topic_find(b, td->Name);
+    if (!t && b->conf.auto_create_topics_enable &&
+        kfk_topic_name_valid(td->Name) == KFK_ERR_NONE) {
+        char err[256];
+        kfk_topic_create(b, td->Name, b->conf.num_partitions,
+                         b->conf.default_replication_factor, NULL, NULL, 0,
+                         false, err, sizeof(err), &t);
+    }
+    if (!t || pd->Index < 0 || pd->Index >= t->npartitions) {
+        pr->ErrorCode = kfk_topic_name_valid(td->Name)
+                            ? KFK_ERR_INVALID_TOPIC_EXCEPTION
+                            : KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    if (t->internal && !kfk_str_eq(rq->hdr.ClientId, "kfkd")) {
+        pr->ErrorCode = KFK_ERR_INVALID_TOPIC_EXCEPTION;
+        return;
+    }
+    kfk_partition *p = t->partitions[pd->Index];
+    if (pd->Records.len <= 0) {
+        pr->ErrorCode = KFK_ERR_CORRUPT_MESSAGE;
+        return;
+    }
+    uint8_t *data = (uint8_t *)pd->Records.p; /* we own the frame */
+    size_t len = (size_t)pd->Records.len;
+    int magic = kfk_records_magic(data, len);
+    kfk_buf conv;
+    kfk_buf_init(&conv);
+    if (magic < 2) {
+        if (v >= 3 || magic < 0) {
+            pr->ErrorCode = KFK_ERR_INVALID_RECORD;
+            return;
+        }
+        /* Produce v0-2: MessageSet v0/v1, stored as v2. */
+        int32_t n;
+        kfk_err e = kfk_msgset_to_v2(data, len, MAX_DECOMPRESSED, &conv, &n);
+        if (e || conv.len == 0) {
+            pr->ErrorCode = e == KFK_ERR__TOO_LARGE ? KFK_ERR_MESSAGE_TOO_LARGE
+                                                    : KFK_ERR_CORRUPT_MESSAGE;
+            kfk_buf_free(&conv);
+            return;
+        }
+        data = conv.p;
+        len = conv.len;
+    }
+    int32_t nrec = 0;
+    kfk_err e = validate_v2(data, len, v, t->conf.max_message_bytes, &nrec);
+    if (e) {
+        pr->ErrorCode = e;
+        kfk_buf_free(&conv);
+        return;
+    }
+    if (!p->log) {
+        pr->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
+        kfk_buf_free(&conv);
+        return;
+    }
+    kfk_log_append_info info;
+    e = kfk_log_append(p->log, data, len, p->leader_epoch, kfk_now_ms(),
+                       &info);
+    kfk_buf_free(&conv);
+    if (e) {
+        kfk_warn("produce", "%s-%d: append failed: %s (%s)", t->name,
+                 pd->Index, kfk_err2name(e), kfk_log_errstr(p->log));
+        pr->ErrorCode =
+            e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR : (int16_t)e;
+        return;
+    }
+    pr->BaseOffset = info.base_offset;
+    pr->LogAppendTimeMs = info.log_append_time;
+    pr->LogStartOffset = kfk_log_start_offset(p->log);
+    kfk_wake_fetchers(b, p);
+}
+
+void
+kfk_handle_Produce(kfk_req *rq)
+{
+    kfk_ProduceRequest *req = rq->body;
+    int16_t v = rq->hdr.ApiVersion;
+    kfk_ProduceResponse resp;
+    kfk_msg_init(&kfk_ProduceResponse_msg, v, &resp);
+    bool bad_acks = req->Acks != 0 && req->Acks != 1 && req->Acks != -1;
+    int32_t nt = KFK_MAX(req->TopicData_count, 0);
+    resp.Responses = kfk_req_alloc(rq, (size_t)(nt ? nt : 1) *
+                                           sizeof(*resp.Responses));
+    resp.Responses_count = nt;
+    for (int32_t i = 0; i < nt; i++) {
+        kfk_ProduceRequest_TopicProduceData *td = &req->TopicData[i];
+        kfk_ProduceResponse_TopicProduceResponse *tr = &resp.Responses[i];
+        kfk_struct_init(&kfk_ProduceResponse_TopicProduceResponse_desc, v, tr);
+        tr->Name = td->Name;
+        int32_t np = KFK_MAX(td->PartitionData_count, 0);
+        tr->PartitionResponses = kfk_req_alloc(
+            rq, (size_t)(np ? np : 1) * sizeof(*tr->PartitionResponses));
+        tr->PartitionResponses_count = np;
+        for (int32_t k = 0; k < np; k++) {
+            kfk_ProduceResponse_PartitionProduceResponse *pr =
+                &tr->PartitionResponses[k];
+            if (bad_acks) {
+                kfk_struct_init(
+                    &kfk_ProduceResponse_PartitionProduceResponse_desc, v, pr);
+                pr->Index = td->PartitionData[k].Index;
+                pr->BaseOffset = -1;
+                pr->ErrorCode = KFK_ERR_INVALID_REQUIRED_ACKS;
+                continue;
+            }
+            produce_partition(rq, td, &td->PartitionData[k], pr);
+        }
+    }
+    if (req->Acks == 0) {
+        kfk_req_finish_silent(rq);
+        return;
+    }
+    kfk_req_respond(rq, &kfk_ProduceResponse_msg, &resp);
+}

@@ -1,0 +1,658 @@
+/*
+ * server.c -- kfkd's network layer: the listening socket, connections,
+ * framing, request decoding and dispatch, and in-order response output
+ * with zero-copy file regions (sendfile) for fetched records.
+ *
+ * Input: a connection reads into one buffer; every complete frame
+ * (int32 size + payload) becomes a kfk_req that owns its bytes.  The size
+ * is checked against socket.request.max.bytes before any memory for the
+ * payload is taken.  Malformed frames close the connection, the way the
+ * Java broker does; request-level problems go back as error codes.
+ *
+ * Output: responses leave in request order.  The head request's response
+ * is written as [size][buffer up to hole 1][file region 1][buffer ...];
+ * later responses wait until the head is done.  A connection with too
+ * many requests in flight stops being read until it drains.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+
+#define MAX_INFLIGHT   64      /* per connection, then reading pauses */
+#define READ_CHUNK     65536
+
+static void peer_io(kfk_ev *ev, int fd, int mask, void *arg);
+static void peer_flush(kfk_peer *p);
+
+/* ------------------------------------------------------------------ */
+/* Requests.                                                           */
+
+static void
+req_free(kfk_req *rq)
+{
+    if (rq->timer)
+        kfk_ev_timer_cancel(rq->peer->b->ev, rq->timer);
+    if (rq->park_free)
+        rq->park_free(rq);
+    for (int i = 0; i < rq->nholes; i++)
+        close(rq->holes[i].fd);
+    kfk_buf_free(&rq->out);
+    kfk_free(rq->holes);
+    kfk_arena_free(&rq->ar);
+    kfk_free(rq->frame);
+    kfk_free(rq);
+}
+
+void *
+kfk_req_alloc(kfk_req *rq, size_t n)
+{
+    void *p = kfk_arena_alloc(&rq->ar, n);
+    if (!p) {
+        /* The arena's limit is for decoding hostile input; the broker's
+         * own response scratch is bounded by what it decided to send. */
+        rq->ar.limit = 0;
+        p = kfk_arena_alloc(&rq->ar, n);
+    }
+    if (!p) {
+        kfk_error("server", "out of memory");
+        abort();
+    }
+    return p;
+}
+
+bool
+kfk_req_add_hole(kfk_req *rq, int fd, int64_t off, size_t len)
+{
+    /* Our own descriptor: retention may close the log's while the
+     * response is still being written. */
+    int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dfd < 0) {
+        kfk_warn("server", "dup: %s", strerror(errno));
+        return false;
+    }
+    if (rq->nholes == rq->capholes) {
+        rq->capholes = rq->capholes ? rq->capholes * 2 : 8;
+        rq->holes = kfk_xrealloc(rq->holes,
+                                 (size_t)rq->capholes * sizeof(kfk_hole));
+    }
+    kfk_hole *h = &rq->holes[rq->nholes++];
+    h->pos = SIZE_MAX;
+    h->fd = dfd;
+    h->off = off;
+    h->len = len;
+    return true;
+}
+
+/* Encoder hook: a records field left for a file region; it goes here. */
+static void
+place_hole(void *opaque, kfk_buf *wb, const kfk_bytes *rec)
+{
+    kfk_req *rq = opaque;
+    for (int i = 0; i < rq->nholes; i++) {
+        if (rq->holes[i].pos == SIZE_MAX) {
+            kfk_assert(rq->holes[i].len == (size_t)rec->len);
+            rq->holes[i].pos = wb->len;
+            return;
+        }
+    }
+    kfk_assert(!"records field without a queued file region");
+}
+
+static void
+req_done(kfk_req *rq)
+{
+    rq->done = true;
+    if (rq->timer) {
+        kfk_ev_timer_cancel(rq->peer->b->ev, rq->timer);
+        rq->timer = NULL;
+    }
+    if (rq->peer->head == rq)
+        peer_flush(rq->peer);
+}
+
+void
+kfk_req_respond(kfk_req *rq, const kfk_msg_desc *md, const void *resp)
+{
+    kfk_resp_header_encode(&rq->out, rq->hdr.ApiKey, rq->hdr.ApiVersion,
+                           rq->hdr.CorrelationId);
+    kfk_encode_hooks hooks = {place_hole, rq};
+    kfk_encode_ex(md, rq->hdr.ApiVersion, &rq->out, resp, &hooks);
+    if (rq->out.err) {
+        kfk_error("server", "encoding %s v%d failed: %s", md->name,
+                  rq->hdr.ApiVersion, kfk_err2name(rq->out.err));
+        kfk_peer_close(rq->peer, "response encoding failed");
+        return;
+    }
+    req_done(rq);
+}
+
+void
+kfk_req_finish_silent(kfk_req *rq)
+{
+    rq->no_response = true;
+    req_done(rq);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections.                                                        */
+
+void
+kfk_peer_close(kfk_peer *p, const char *why)
+{
+    kfk_broker *b = p->b;
+    if (p->dead)
+        return;
+    if (why)
+        kfk_dbg("server", "closing %s: %s", p->addr, why);
+    kfk_ev_unwatch(b->ev, p->fd);
+    close(p->fd);
+    kfk_req *rq = p->head;
+    while (rq) {
+        kfk_req *next = rq->next;
+        req_free(rq);
+        rq = next;
+    }
+    p->head = p->tail = NULL;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        b->peers = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    b->npeers--;
+    kfk_free(p->rbuf);
+    p->rbuf = NULL;
+    /* Callers up the stack may still hold p: free it before sleeping. */
+    p->dead = true;
+    p->next = b->dead_peers;
+    b->dead_peers = p;
+}
+
+void
+kfk_server_reap(kfk_broker *b)
+{
+    while (b->dead_peers) {
+        kfk_peer *p = b->dead_peers;
+        b->dead_peers = p->next;
+        kfk_free(p);
+    }
+}
+
+static void
+update_interest(kfk_peer *p)
+{
+    int mask = 0;
+    if (!p->reading_paused && !p->closing)
+        mask |= KFK_EV_READ;
+    if (p->want_write)
+        mask |= KFK_EV_WRITE;
+    if (kfk_ev_watch(p->b->ev, p->fd, mask ? mask : KFK_EV_READ, peer_io,
+                     p) < 0)
+        kfk_warn("server", "epoll: %s", strerror(errno));
+}
+
+/* Write as much of the head response as the socket takes.  Returns 1 when
+ * it is fully written, 0 when the socket is full, -1 on error. */
+static int
+write_head(kfk_peer *p)
+{
+    kfk_req *rq = p->head;
+    size_t total = rq->out.len;
+    for (int i = 0; i < rq->nholes; i++)
+        total += rq->holes[i].len;
+    if (p->wpos == 0)
+        kfk_wbe32(p->sizebuf, (uint32_t)total);
+    size_t end = total + 4;
+    while (p->wpos < end) {
+        /* Logical stream: 4 size bytes, then buffer and holes interleaved.
+         * Find what p->wpos points at. */
+        size_t pos = p->wpos;
+        if (pos < 4) {
+            struct iovec iov[2] = {{p->sizebuf + pos, 4 - pos},
+                                   {rq->out.p, rq->nholes ? rq->holes[0].pos
+                                                          : rq->out.len}};
+            ssize_t n = writev(p->fd, iov, 2);
+            if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : -1;
+            p->wpos += (size_t)n;
+            continue;
+        }
+        pos -= 4;
+        size_t bufpos = 0, logical = 0;
+        int h;
+        bool wrote = false;
+        for (h = 0; h <= rq->nholes; h++) {
+            size_t seg_end = h < rq->nholes ? rq->holes[h].pos : rq->out.len;
+            size_t mem_len = seg_end - bufpos;
+            if (pos < logical + mem_len) {
+                size_t o = pos - logical;
+                ssize_t n = write(p->fd, rq->out.p + bufpos + o, mem_len - o);
+                if (n < 0)
+                    return errno == EAGAIN || errno == EINTR ? 0 : -1;
+                p->wpos += (size_t)n;
+                wrote = true;
+                break;
+            }
+            logical += mem_len;
+            bufpos = seg_end;
+            if (h < rq->nholes) {
+                kfk_hole *hl = &rq->holes[h];
+                if (pos < logical + hl->len) {
+                    size_t o = pos - logical;
+                    off_t foff = (off_t)(hl->off + (int64_t)o);
+                    ssize_t n = sendfile(p->fd, hl->fd, &foff, hl->len - o);
+                    if (n < 0)
+                        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+                    if (n == 0) /* file shrank under us: give up */
+                        return -1;
+                    p->wpos += (size_t)n;
+                    wrote = true;
+                    break;
+                }
+                logical += hl->len;
+            }
+        }
+        if (!wrote)
+            break;
+    }
+    return 1;
+}
+
+static void process_input(kfk_peer *p);
+
+static void
+peer_flush(kfk_peer *p)
+{
+    while (p->head && p->head->done) {
+        kfk_req *rq = p->head;
+        if (!rq->no_response) {
+            int r = write_head(p);
+            if (r < 0) {
+                kfk_peer_close(p, strerror(errno));
+                return;
+            }
+            if (r == 0) {
+                if (!p->want_write) {
+                    p->want_write = true;
+                    update_interest(p);
+                }
+                return;
+            }
+        }
+        p->wpos = 0;
+        p->head = rq->next;
+        if (!p->head)
+            p->tail = NULL;
+        p->nreqs--;
+        req_free(rq);
+    }
+    if (p->want_write) {
+        p->want_write = false;
+        update_interest(p);
+    }
+    if (p->closing && !p->head) {
+        kfk_peer_close(p, "closing");
+        return;
+    }
+    if (p->reading_paused && p->nreqs < MAX_INFLIGHT / 2) {
+        p->reading_paused = false;
+        update_interest(p);
+        process_input(p); /* frames may be waiting in the buffer */
+    }
+}
+
+static void
+dispatch(kfk_peer *p, kfk_req *rq)
+{
+    kfk_broker *b = p->b;
+    b->nrequests++;
+    kfk_rbuf rb;
+    kfk_rbuf_init(&rb, rq->frame, rq->frame_len);
+    if (kfk_req_header_decode(&rb, &rq->hdr)) {
+        kfk_peer_close(p, "malformed request header");
+        return;
+    }
+    int16_t key = rq->hdr.ApiKey, ver = rq->hdr.ApiVersion;
+    const kfk_api_desc *ad = kfk_api_get(key);
+    const kfk_api_impl *impl =
+        (key >= 0 && key <= KFK_API_KEY_MAX) ? &b->apis[key] : NULL;
+    if (!ad || !impl || !impl->handler) {
+        kfk_info("server", "%s: unsupported API key %d, closing", p->addr,
+                 key);
+        kfk_peer_close(p, "unknown api key");
+        return;
+    }
+    /* Append to the FIFO before handling: the handler may answer at once. */
+    if (p->tail)
+        p->tail->next = rq;
+    else
+        p->head = rq;
+    p->tail = rq;
+    p->nreqs++;
+    if (key == KFK_API_ApiVersions) {
+        /* Handled for every version: unknown ones get the v0 error body. */
+        impl->handler(rq);
+        return;
+    }
+    if (ver < impl->min || ver > impl->max || ver < ad->v_lo ||
+        ver > ad->v_hi) {
+        kfk_info("server", "%s: %s v%d not supported (%d-%d), closing",
+                 p->addr, ad->name, ver, impl->min, impl->max);
+        p->closing = true;
+        rq->no_response = true;
+        req_done(rq);
+        return;
+    }
+    rq->body = kfk_arena_alloc(&rq->ar, ad->req->body->size);
+    kfk_err err =
+        rq->body ? kfk_decode(ad->req, ver, &rb, &rq->ar, rq->body)
+                 : KFK_ERR__TOO_LARGE;
+    if (err) {
+        kfk_info("server", "%s: malformed %s v%d request (%s), closing",
+                 p->addr, ad->name, ver, kfk_err2name(err));
+        p->closing = true;
+        rq->no_response = true;
+        req_done(rq);
+        return;
+    }
+    /* The arena keeps its limit for scratch made from input sizes; the
+     * response side lifts it when needed (kfk_req_alloc). */
+    impl->handler(rq);
+}
+
+/* Cut complete frames out of the input buffer and dispatch them. */
+static void
+process_input(kfk_peer *p)
+{
+    kfk_broker *b = p->b;
+    size_t off = 0;
+    while (!p->closing && !p->reading_paused) {
+        if (p->rlen - off < 4)
+            break;
+        int32_t size = (int32_t)kfk_be32(p->rbuf + off);
+        if (size < 8 || size > b->conf.socket_request_max_bytes) {
+            kfk_warn("server",
+                     "%s: frame size %d outside [8, %d] "
+                     "(socket.request.max.bytes), closing",
+                     p->addr, size, b->conf.socket_request_max_bytes);
+            kfk_peer_close(p, "bad frame size");
+            return;
+        }
+        if (p->rlen - off < 4 + (size_t)size)
+            break;
+        kfk_req *rq = kfk_xcalloc(1, sizeof(*rq));
+        rq->peer = p;
+        rq->frame = kfk_xmalloc((size_t)size);
+        memcpy(rq->frame, p->rbuf + off + 4, (size_t)size);
+        rq->frame_len = (size_t)size;
+        rq->recv_us = kfk_mono_us();
+        kfk_arena_init(&rq->ar, 32 * (size_t)size + 65536);
+        kfk_buf_init(&rq->out);
+        off += 4 + (size_t)size;
+        dispatch(p, rq);
+        if (p->dead)
+            return;
+        if (p->nreqs >= MAX_INFLIGHT && !p->reading_paused) {
+            p->reading_paused = true;
+            update_interest(p);
+        }
+    }
+    if (off) {
+        memmove(p->rbuf, p->rbuf + off, p->rlen - off);
+        p->rlen -= off;
+    }
+}
+
+static void
+peer_read(kfk_peer *p)
+{
+    kfk_broker *b = p->b;
+    /* A few reads per wake-up, so one busy client cannot starve others. */
+    for (int round = 0; round < 4; round++) {
+        /* Grow towards the frame being read, never past its stated size. */
+        size_t want = READ_CHUNK;
+        if (p->rlen >= 4) {
+            int32_t size = (int32_t)kfk_be32(p->rbuf);
+            if (size < 8 || size > b->conf.socket_request_max_bytes) {
+                process_input(p); /* reports and closes */
+                return;
+            }
+            if ((size_t)size + 4 > p->rlen + want)
+                want = (size_t)size + 4 - p->rlen;
+        }
+        if (p->rcap - p->rlen < want) {
+            size_t ncap = p->rlen + want;
+            p->rbuf = kfk_xrealloc(p->rbuf, ncap);
+            p->rcap = ncap;
+        }
+        ssize_t n = read(p->fd, p->rbuf + p->rlen, p->rcap - p->rlen);
+        if (n == 0) {
+            kfk_peer_close(p, "peer closed");
+            return;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            kfk_peer_close(p, strerror(errno));
+            return;
+        }
+        p->rlen += (size_t)n;
+        p->last_active_ms = kfk_mono_ms();
+        process_input(p);
+        if (p->dead || p->reading_paused || p->closing)
+            return;
+    }
+    /* Keep idle connections cheap: drop a large buffer once empty. */
+    if (p->rlen == 0 && p->rcap > 4 * READ_CHUNK) {
+        kfk_free(p->rbuf);
+        p->rbuf = NULL;
+        p->rcap = 0;
+    }
+}
+
+static void
+peer_io(kfk_ev *ev, int fd, int mask, void *arg)
+{
+    kfk_peer *p = arg;
+    kfk_broker *b = p->b;
+    if (mask & KFK_EV_WRITE) {
+        peer_flush(p);
+        if (p->dead)
+            return;
+    }
+    if ((mask & KFK_EV_READ) && !p->reading_paused && !p->closing)
+        peer_read(p);
+    (void)ev;
+    (void)fd;
+    (void)b;
+}
+
+static int
+count_ip(kfk_broker *b, uint32_t ip)
+{
+    int n = 0;
+    for (kfk_peer *q = b->peers; q; q = q->next)
+        if (q->ip == ip)
+            n++;
+    return n;
+}
+
+static void
+on_accept(kfk_ev *ev, int lfd, int mask, void *arg)
+{
+    kfk_broker *b = arg;
+    (void)mask;
+    (void)ev;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                kfk_warn("server", "accept: %s", strerror(errno));
+            return;
+        }
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        uint32_t ip = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+            port = ntohs(sin->sin_port);
+            ip = sin->sin_addr.s_addr;
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+            port = ntohs(s6->sin6_port);
+        }
+        if (b->npeers >= b->conf.max_connections ||
+            (ip && count_ip(b, ip) >= b->conf.max_connections_per_ip)) {
+            kfk_warn("server", "refusing %s:%d: connection limit reached",
+                     host, port);
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        kfk_peer *p = kfk_xcalloc(1, sizeof(*p));
+        p->b = b;
+        p->fd = fd;
+        p->ip = ip;
+        snprintf(p->addr, sizeof(p->addr), "%s:%d", host, port);
+        p->last_active_ms = kfk_mono_ms();
+        p->next = b->peers;
+        if (b->peers)
+            b->peers->prev = p;
+        b->peers = p;
+        b->npeers++;
+        update_interest(p);
+    }
+}
+
+/* Parse "PLAINTEXT://host:port" (first listener) into host and port. */
+static int
+parse_listener(const char *spec, char *host, size_t hostsz, int *port)
+{
+    const char *s = strstr(spec, "://");
+    s = s ? s + 3 : spec;
+    const char *end = strchr(s, ',');
+    size_t len = end ? (size_t)(end - s) : strlen(s);
+    char tmp[512];
+    if (len >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    char *colon = strrchr(tmp, ':');
+    if (!colon)
+        return -1;
+    *colon = '\0';
+    char *h = tmp;
+    if (*h == '[') { /* [::1] */
+        h++;
+        char *rb = strchr(h, ']');
+        if (rb)
+            *rb = '\0';
+    }
+    snprintf(host, hostsz, "%s", h);
+    char *e;
+    long pv = strtol(colon + 1, &e, 10);
+    if (*e || pv < 0 || pv > 65535)
+        return -1;
+    *port = (int)pv;
+    return 0;
+}
+
+int
+kfk_server_start(kfk_broker *b)
+{
+    char host[256];
+    int port;
+    if (parse_listener(b->conf.listeners, host, sizeof(host), &port)) {
+        kfk_error("server", "cannot parse listeners '%s'", b->conf.listeners);
+        return -1;
+    }
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    int rc = getaddrinfo(*host ? host : NULL, portstr, &hints, &ai);
+    if (rc) {
+        kfk_error("server", "listeners '%s': %s", b->conf.listeners,
+                  gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        /* Prefer IPv4 wildcard for an empty host, like Kafka's 0.0.0.0. */
+        if (!*host && a->ai_family != AF_INET && a->ai_next)
+            continue;
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) {
+        kfk_error("server", "cannot listen on %s: %s", b->conf.listeners,
+                  strerror(errno));
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    b->port = ntohs(ss.ss_family == AF_INET
+                        ? ((struct sockaddr_in *)&ss)->sin_port
+                        : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    b->lfd = fd;
+    /* Advertised address: advertised.listeners, else the listener's host,
+     * else localhost; port 0 in the config means the bound port. */
+    const char *adv = *b->conf.advertised_listeners
+                          ? b->conf.advertised_listeners
+                          : b->conf.listeners;
+    int aport = 0;
+    if (parse_listener(adv, b->adv_host, sizeof(b->adv_host), &aport) ||
+        !*b->adv_host || strcmp(b->adv_host, "0.0.0.0") == 0 ||
+        strcmp(b->adv_host, "::") == 0)
+        snprintf(b->adv_host, sizeof(b->adv_host), "localhost");
+    b->adv_port = aport ? aport : b->port;
+    if (kfk_ev_watch(b->ev, fd, KFK_EV_READ, on_accept, b) < 0) {
+        close(fd);
+        return -1;
+    }
+    kfk_info("server", "listening on %s (port %d), advertised as %s:%d",
+             b->conf.listeners, b->port, b->adv_host, b->adv_port);
+    return 0;
+}
+
+void
+kfk_server_stop(kfk_broker *b)
+{
+    if (b->lfd >= 0) {
+        kfk_ev_unwatch(b->ev, b->lfd);
+        close(b->lfd);
+        b->lfd = -1;
+    }
+    while (b->peers)
+        kfk_peer_close(b->peers, NULL);
+}
