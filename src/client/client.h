@@ -76,6 +76,7 @@ struct kfk_conn {
     char *client_id;
     int32_t broker_id;
     int32_t corr;
+    int32_t noack_corr; /* last request sent with acks=0 */
     int timeout_ms;
     /* Negotiated: usable version range per key (lo > hi: unsupported). */
     int16_t v_lo[KFK_API_KEY_MAX + 1];

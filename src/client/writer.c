@@ -1,0 +1,1343 @@
+/*
+ * writer.c -- kfk_writer: batching, retrying producer with one background
+ * I/O thread.
+ *
+ * Application threads only validate and copy messages into the writer's
+ * input queue (bounded by buffer.max.messages / buffer.max.bytes) and, in
+ * sync mode, wait for their messages' completions.  Everything else
+ * belongs to the I/O thread and needs no lock: the cluster view (brokers,
+ * topics, partition leaders), one kfk_conn per broker, and a FIFO queue of
+ * messages per partition.
+ *
+ * One pass of the I/O loop: take new messages; refresh metadata of topics
+ * that are new, stale (after a leader error) or old; assign partitions with
+ * the balancer; fail messages whose delivery deadline passed; then take a
+ * batch from every partition that is ready (full, lingered batch.timeout.ms,
+ * or flushed by a sync write), group the batches by leader into one Produce
+ * request per broker, send all requests, then read all responses.  A
+ * partition is in at most one request at a time, so order is kept.
+ * Retriable errors put the batch back at the head of its partition queue
+ * with a backoff, and leader errors force a metadata refresh at once.
+ *
+ * The lock (kw->lock) protects the input queue, the buffer accounting,
+ * the sync waiters and the metrics.  The completion callback is called
+ * without holding it.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/client.h"
+#include "protocol/records.h"
+
+/* ---- types -------------------------------------------------------------- */
+
+typedef struct wwait {
+    size_t left;     /* messages not completed */
+    kfk_err first;   /* first error */
+    kfk_err *errs;   /* optional, one per message */
+} wwait;
+
+typedef struct wmsg {
+    struct wmsg *next;
+    kfk_message m;   /* pointers into this allocation */
+    size_t bytes;    /* accounted size */
+    int64_t enq_us;  /* for latency */
+    int64_t deadline; /* monotonic ms */
+    int attempts;
+    bool flush;      /* sent without waiting for the batch timeout */
+    wwait *w;        /* sync waiter, or NULL */
+    size_t idx;      /* index in the waiter's call */
+} wmsg;
+
+typedef struct wlist {
+    wmsg *head, *tail;
+    size_t n;
+} wlist;
+
+typedef struct wpart {
+    int32_t leader;
+    wlist q;
+    size_t bytes;
+    size_t nflush;        /* queued messages with flush set */
+    int64_t first_ms;     /* when the oldest queued message arrived */
+    int64_t backoff_until;
+} wpart;
+
+typedef struct wtopic {
+    struct wtopic *next;
+    char *name;
+    int32_t nparts;
+    wpart *parts;
+    wlist pending;        /* waiting for metadata / a partition */
+    kfk_err err;          /* last metadata error */
+    bool stale;
+    int md_attempts;
+    int64_t md_at;        /* when metadata was last good */
+    int64_t md_retry_at;
+} wtopic;
+
+typedef struct wbroker {
+    struct wbroker *next;
+    int32_t id;
+    char *host;
+    int port;
+    kfk_conn *kc;
+    int64_t retry_at;
+    int fails;
+} wbroker;
+
+/* One partition batch of a Produce request being built. */
+typedef struct wbatch {
+    wtopic *t;
+    int32_t part;
+    wbroker *b;
+    wlist msgs;
+    size_t bytes;
+    kfk_buf recs;
+} wbatch;
+
+struct kfk_writer {
+    kfk_conf *conf;
+    kfk_balancer *kb;
+    bool own_kb;
+    pthread_t thr;
+    bool thr_started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* the I/O thread waits on it */
+    pthread_cond_t done; /* writers wait on it: completions, space */
+    /* Under lock. */
+    wlist inq;
+    uint64_t queued_msgs, queued_bytes;
+    int flushers;
+    bool closing, stop;
+    kfk_writer_metrics mx;
+    double lat_sum, bmsg_sum, bbytes_sum;
+    /* I/O thread only. */
+    wtopic *topics;
+    wbroker *brokers;
+    kfk_conn *mc; /* metadata connection */
+    int64_t mc_retry_at;
+};
+
+/* ---- error classes ------------------------------------------------------ */
+
+bool
+kfk_client_err_refresh_metadata(kfk_err err)
+{
+    switch (err) {
+    case KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case KFK_ERR_LEADER_NOT_AVAILABLE:
+    case KFK_ERR_NOT_LEADER_OR_FOLLOWER:
+    case KFK_ERR_BROKER_NOT_AVAILABLE:
+    case KFK_ERR_REPLICA_NOT_AVAILABLE:
+    case KFK_ERR_FENCED_LEADER_EPOCH:
+    case KFK_ERR_UNKNOWN_LEADER_EPOCH:
+    case KFK_ERR_KAFKA_STORAGE_ERROR:
+    case KFK_ERR_NOT_CONTROLLER:
+    case KFK_ERR__TRANSPORT:
+    case KFK_ERR__IO:
+    case KFK_ERR__TIMED_OUT:
+    case KFK_ERR__RESOLVE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool
+kfk_client_err_retriable(kfk_err err)
+{
+    /* Unlike kafka-go, a closed connection (EOF) is transient too: it is
+     * what a rolling restart looks like. */
+    if (kfk_client_err_refresh_metadata(err))
+        return true;
+    switch (err) {
+    case KFK_ERR_REQUEST_TIMED_OUT:
+    case KFK_ERR_NETWORK_EXCEPTION:
+    case KFK_ERR_NOT_ENOUGH_REPLICAS:
+    case KFK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case KFK_ERR_CORRUPT_MESSAGE:
+    case KFK_ERR_THROTTLING_QUOTA_EXCEEDED:
+    case KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case KFK_ERR__BAD_MSG:
+        return true;
+    default:
+        return err < 0 && err > KFK_ERR__BEGIN ? false
+                                               : kfk_err_retriable(err);
+    }
+}
+
+/* ---- lists -------------------------------------------------------------- */
+
+static void
+wl_push(wlist *l, wmsg *m)
+{
+    m->next = NULL;
+    if (l->tail)
+        l->tail->next = m;
+    else
+        l->head = m;
+    l->tail = m;
+    l->n++;
+}
+
+static wmsg *
+wl_pop(wlist *l)
+{
+    wmsg *m = l->head;
+    if (m) {
+        l->head = m->next;
+        if (!l->head)
+            l->tail = NULL;
+        l->n--;
+        m->next = NULL;
+    }
+    return m;
+}
+
+/* Put all of src in front of dst. */
+static void
+wl_prepend(wlist *dst, wlist *src)
+{
+    if (!src->head)
+        return;
+    src->tail->next = dst->head;
+    if (!dst->head)
+        dst->tail = src->tail;
+    dst->head = src->head;
+    dst->n += src->n;
+    src->head = src->tail = NULL;
+    src->n = 0;
+}
+
+static void
+wl_concat(wlist *dst, wlist *src)
+{
+    if (!src->head)
+        return;
+    if (dst->tail)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    dst->n += src->n;
+    src->head = src->tail = NULL;
+    src->n = 0;
+}
+
+/* ---- completion --------------------------------------------------------- */
+
+static int64_t
+backoff_ms(const kfk_conf *c, int attempt)
+{
+    int64_t b = (int64_t)attempt * attempt * c->retry_backoff_ms;
+    return KFK_MIN(b, (int64_t)c->retry_backoff_max_ms);
+}
+
+/* Complete every message of l with err (offsets from base if >= 0). */
+static void
+complete(kfk_writer *kw, wlist *l, kfk_err err, int32_t partition,
+         int64_t base)
+{
+    if (!l->head)
+        return;
+    int64_t i = 0;
+    for (wmsg *m = l->head; m; m = m->next, i++) {
+        m->m.partition = partition;
+        m->m.offset = base >= 0 && !err ? base + i : -1;
+        if (kw->conf->completion_cb)
+            kw->conf->completion_cb(kw, &m->m, err,
+                                    kw->conf->completion_opaque);
+    }
+    int64_t now_us = kfk_mono_us();
+    pthread_mutex_lock(&kw->lock);
+    for (wmsg *m = l->head; m; m = m->next) {
+        kw->queued_msgs--;
+        kw->queued_bytes -= m->bytes;
+        if (err) {
+            kw->mx.errors++;
+        } else {
+            kw->mx.messages++;
+            kw->mx.bytes += (uint64_t)(m->m.key ? m->m.key_len : 0) +
+                            (uint64_t)(m->m.value ? m->m.value_len : 0);
+        }
+        uint64_t lat = (uint64_t)(now_us - m->enq_us);
+        kw->lat_sum += (double)lat;
+        if (lat > kw->mx.latency_us_max)
+            kw->mx.latency_us_max = lat;
+        if (m->w) {
+            if (m->w->errs)
+                m->w->errs[m->idx] = err;
+            if (err && !m->w->first)
+                m->w->first = err;
+            m->w->left--;
+        }
+    }
+    uint64_t done = kw->mx.messages + kw->mx.errors;
+    kw->mx.latency_us_avg = done ? kw->lat_sum / (double)done : 0;
+    pthread_cond_broadcast(&kw->done);
+    pthread_mutex_unlock(&kw->lock);
+    wmsg *m;
+    while ((m = wl_pop(l)))
+        kfk_free(m);
+}
+
+static void
+complete_one(kfk_writer *kw, wmsg *m, kfk_err err, int32_t partition)
+{
+    wlist l = {0};
+    wl_push(&l, m);
+    complete(kw, &l, err, partition, -1);
+}
+
+/* ---- cluster view ------------------------------------------------------- */
+
+static wtopic *
+topic_get(kfk_writer *kw, const char *name, bool create)
+{
+    for (wtopic *t = kw->topics; t; t = t->next)
+        if (!strcmp(t->name, name))
+            return t;
+    if (!create)
+        return NULL;
+    wtopic *t = kfk_calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->name = kfk_strdup(name);
+    if (!t->name) {
+        kfk_free(t);
+        return NULL;
+    }
+    t->stale = true;
+    t->next = kw->topics;
+    kw->topics = t;
+    return t;
+}
+
+static wbroker *
+broker_get(kfk_writer *kw, int32_t id)
+{
+    for (wbroker *b = kw->brokers; b; b = b->next)
+        if (b->id == id)
+            return b;
+    return NULL;
+}
+
+static void
+broker_set(kfk_writer *kw, int32_t id, kfk_str host, int32_t port)
+{
+    wbroker *b = broker_get(kw, id);
+    if (b && kfk_str_eq(host, b->host) && b->port == port)
+        return;
+    char *h = kfk_str_dup(host);
+    if (!h)
+        return;
+    if (!b) {
+        b = kfk_calloc(1, sizeof(*b));
+        if (!b) {
+            kfk_free(h);
+            return;
+        }
+        b->id = id;
+        b->next = kw->brokers;
+        kw->brokers = b;
+    }
+    /* A broker that moved gets a new connection. */
+    kfk_conn_close(b->kc);
+    b->kc = NULL;
+    kfk_free(b->host);
+    b->host = h;
+    b->port = port;
+}
+
+static void
+broker_down(kfk_writer *kw, wbroker *b)
+{
+    kfk_conn_close(b->kc);
+    b->kc = NULL;
+    b->fails++;
+    b->retry_at = kfk_mono_ms() + backoff_ms(kw->conf, KFK_MIN(b->fails, 10));
+}
+
+/* Make sure kw->mc is a live connection: bootstrap servers first, then
+ * every broker known. */
+static kfk_err
+meta_conn(kfk_writer *kw, char *errstr, size_t errstr_size)
+{
+    if (kw->mc && kfk_conn_connected(kw->mc))
+        return KFK_ERR_NONE;
+    kfk_conn_close(kw->mc);
+    kw->mc = NULL;
+    const kfk_conf *c = kw->conf;
+    int64_t deadline = kfk_mono_ms() + c->dial_timeout_ms;
+    kfk_err err = KFK_ERR__TRANSPORT;
+    const char *s = c->bootstrap_servers;
+    while (s && *s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char *host;
+        int port;
+        if (!kfk_parse_hostport(s, n, &host, &port)) {
+            err = kfk_conn_open(host, port, c->client_id, deadline, &kw->mc,
+                                errstr, errstr_size);
+            kfk_free(host);
+            if (!err)
+                return err;
+        }
+        s = e ? e + 1 : NULL;
+    }
+    for (wbroker *b = kw->brokers; b; b = b->next) {
+        err = kfk_conn_open(b->host, b->port, c->client_id, deadline, &kw->mc,
+                            errstr, errstr_size);
+        if (!err)
+            return err;
+    }
+    return err;
+}
+
+static void
+topic_resize(kfk_writer *kw, wtopic *t, int32_t n)
+{
+    if (n == t->nparts)
+        return;
+    wpart *np = kfk_calloc((size_t)n, sizeof(*np));
+    if (!np)
+        return;
+    for (int32_t i = 0; i < n; i++)
+        np[i].leader = -1;
+    for (int32_t i = 0; i < t->nparts; i++) {
+        if (i < n) {
+            np[i] = t->parts[i];
+        } else {
+            /* Partitions that disappeared: balance their messages again. */
+            wl_concat(&t->pending, &t->parts[i].q);
+        }
+    }
+    kfk_free(t->parts);
+    t->parts = np;
+    t->nparts = n;
+    (void)kw;
+}
+
+/* Refresh metadata of every topic that needs it. */
+static void
+refresh_metadata(kfk_writer *kw, int64_t now)
+{
+    const kfk_conf *c = kw->conf;
+    size_t n = 0;
+    for (wtopic *t = kw->topics; t; t = t->next) {
+        bool busy = t->pending.n > 0;
+        for (int32_t p = 0; p < t->nparts && !busy; p++)
+            busy = t->parts[p].q.n > 0;
+        if (!busy)
+            continue; /* metadata only for topics in use */
+        if ((t->stale || now - t->md_at >= c->metadata_max_age_ms) &&
+            now >= t->md_retry_at)
+            n++;
+    }
+    if (!n || now < kw->mc_retry_at)
+        return;
+    const char **names = kfk_calloc(n, sizeof(*names));
+    wtopic **ts = kfk_calloc(n, sizeof(*ts));
+    if (!names || !ts) {
+        kfk_free(names);
+        kfk_free(ts);
+        return;
+    }
+    size_t i = 0;
+    for (wtopic *t = kw->topics; t && i < n; t = t->next) {
+        bool busy = t->pending.n > 0;
+        for (int32_t p = 0; p < t->nparts && !busy; p++)
+            busy = t->parts[p].q.n > 0;
+        if (busy &&
+            (t->stale || now - t->md_at >= c->metadata_max_age_ms) &&
+            now >= t->md_retry_at) {
+            ts[i] = t;
+            names[i++] = t->name;
+        }
+    }
+    char es[256] = "";
+    kfk_err err = meta_conn(kw, es, sizeof(es));
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_MetadataResponse md;
+    if (!err) {
+        pthread_mutex_lock(&kw->lock);
+        kw->mx.metadata_requests++;
+        pthread_mutex_unlock(&kw->lock);
+        int64_t deadline = kfk_mono_ms() + c->read_timeout_ms;
+        err = kfk_conn_metadata(kw->mc, names, n,
+                                c->allow_auto_topic_creation, deadline, &rs,
+                                &md, NULL);
+        if (err) {
+            snprintf(es, sizeof(es), "%s", kfk_conn_errstr(kw->mc));
+            kfk_conn_close(kw->mc);
+            kw->mc = NULL;
+        }
+    }
+    if (err) {
+        kfk_dbg("writer", "metadata: %s", es);
+        kw->mc_retry_at = now + c->retry_backoff_ms;
+        for (i = 0; i < n; i++) {
+            ts[i]->md_attempts++;
+            ts[i]->err = err;
+            ts[i]->md_retry_at =
+                now + backoff_ms(c, KFK_MIN(ts[i]->md_attempts, 10));
+        }
+        goto out;
+    }
+    for (int32_t b = 0; b < md.Brokers_count; b++)
+        broker_set(kw, md.Brokers[b].NodeId, md.Brokers[b].Host,
+                   md.Brokers[b].Port);
+    for (i = 0; i < n; i++) {
+        wtopic *t = ts[i];
+        const kfk_MetadataResponse_MetadataResponseTopic *mt = NULL;
+        for (int32_t k = 0; k < md.Topics_count; k++)
+            if (kfk_str_eq(md.Topics[k].Name, t->name))
+                mt = &md.Topics[k];
+        kfk_err terr = !mt ? KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION
+                           : (kfk_err)mt->ErrorCode;
+        if (!terr && mt->Partitions_count <= 0)
+            terr = KFK_ERR_LEADER_NOT_AVAILABLE;
+        if (terr) {
+            t->err = terr;
+            t->md_attempts++;
+            t->md_retry_at = now + backoff_ms(c, KFK_MIN(t->md_attempts, 10));
+            continue;
+        }
+        /* Partition indexes are 0..n-1. */
+        int32_t np = 0;
+        for (int32_t p = 0; p < mt->Partitions_count; p++)
+            np = KFK_MAX(np, mt->Partitions[p].PartitionIndex + 1);
+        topic_resize(kw, t, np);
+        bool leaderless = false;
+        for (int32_t p = 0; p < mt->Partitions_count; p++) {
+            const kfk_MetadataResponse_MetadataResponsePartition *mp =
+                &mt->Partitions[p];
+            if (mp->PartitionIndex < 0 || mp->PartitionIndex >= t->nparts)
+                continue;
+            int32_t leader = mp->LeaderId;
+            if (leader >= 0 && !broker_get(kw, leader))
+                leader = -1;
+            t->parts[mp->PartitionIndex].leader = leader;
+            if (leader < 0)
+                leaderless = true;
+        }
+        t->err = KFK_ERR_NONE;
+        t->md_at = now;
+        t->stale = leaderless;
+        t->md_attempts = leaderless ? t->md_attempts + 1 : 0;
+        t->md_retry_at = leaderless ? now + backoff_ms(c, 1) : 0;
+    }
+out:
+    kfk_resp_free(&rs);
+    kfk_free(names);
+    kfk_free(ts);
+}
+
+/* Messages waiting for their topic: give up on unrecoverable topic errors,
+ * otherwise assign partitions once the topic has some. */
+static void
+dispatch_pending(kfk_writer *kw, int64_t now)
+{
+    const kfk_conf *c = kw->conf;
+    for (wtopic *t = kw->topics; t; t = t->next) {
+        if (!t->pending.head)
+            continue;
+        if (t->err && (!kfk_client_err_retriable(t->err) ||
+                       t->md_attempts >= c->max_attempts)) {
+            wmsg *m;
+            while ((m = wl_pop(&t->pending)))
+                complete_one(kw, m, t->err, -1);
+            t->md_attempts = 0;
+            continue;
+        }
+        if (t->nparts <= 0)
+            continue;
+        wmsg *m;
+        while ((m = wl_pop(&t->pending))) {
+            int32_t p = m->m.partition;
+            if (p < 0 || p >= t->nparts)
+                p = kfk_balancer_balance(kw->kb, &m->m, t->nparts);
+            if (p < 0 || p >= t->nparts) {
+                complete_one(kw, m, KFK_ERR__INVALID_ARG, -1);
+                continue;
+            }
+            m->m.partition = p;
+            wpart *wp = &t->parts[p];
+            if (!wp->q.n)
+                wp->first_ms = now;
+            wl_push(&wp->q, m);
+            wp->bytes += m->bytes;
+            if (m->flush)
+                wp->nflush++;
+        }
+    }
+}
+
+/* Fail queued messages whose delivery deadline has passed. */
+static void
+expire(kfk_writer *kw, int64_t now)
+{
+    for (wtopic *t = kw->topics; t; t = t->next) {
+        for (int32_t p = -1; p < t->nparts; p++) {
+            wlist *l = p < 0 ? &t->pending : &t->parts[p].q;
+            wlist keep = {0}, dead = {0};
+            wmsg *m;
+            bool any = false;
+            for (m = l->head; m && !any; m = m->next)
+                any = m->deadline <= now;
+            if (!any)
+                continue;
+            while ((m = wl_pop(l))) {
+                if (m->deadline <= now) {
+                    if (p >= 0) {
+                        t->parts[p].bytes -= m->bytes;
+                        if (m->flush)
+                            t->parts[p].nflush--;
+                    }
+                    wl_push(&dead, m);
+                } else {
+                    wl_push(&keep, m);
+                }
+            }
+            *l = keep;
+            while ((m = wl_pop(&dead)))
+                complete_one(kw, m, KFK_ERR__TIMED_OUT, p);
+        }
+    }
+}
+
+/* ---- produce ------------------------------------------------------------ */
+
+static bool
+part_ready(const kfk_conf *c, const wpart *wp, int64_t now, bool flushing)
+{
+    if (!wp->q.n || wp->backoff_until > now || wp->leader < 0)
+        return false;
+    return flushing || wp->nflush > 0 || wp->q.n >= (size_t)c->batch_size ||
+           wp->bytes >= (size_t)c->batch_bytes ||
+           now - wp->first_ms >= c->batch_timeout_ms;
+}
+
+/* Take one batch from the head of a partition queue. */
+static void
+take_batch(const kfk_conf *c, wpart *wp, wbatch *wb, int64_t now)
+{
+    while (wp->q.head && wb->msgs.n < (size_t)c->batch_size &&
+           (wb->msgs.n == 0 ||
+            wb->bytes + wp->q.head->bytes <= (size_t)c->batch_bytes)) {
+        wmsg *m = wl_pop(&wp->q);
+        wp->bytes -= m->bytes;
+        if (m->flush)
+            wp->nflush--;
+        wb->bytes += m->bytes;
+        wl_push(&wb->msgs, m);
+    }
+    wp->first_ms = now;
+}
+
+/* A batch failed with err: retry it or complete it. */
+static void
+batch_failed(kfk_writer *kw, wbatch *wb, kfk_err err, int64_t now)
+{
+    const kfk_conf *c = kw->conf;
+    int attempts = 0;
+    for (wmsg *m = wb->msgs.head; m; m = m->next) {
+        m->attempts++;
+        attempts = KFK_MAX(attempts, m->attempts);
+    }
+    if (!kfk_client_err_retriable(err) || attempts >= c->max_attempts ||
+        wb->t->nparts <= wb->part) {
+        complete(kw, &wb->msgs, err, wb->part, -1);
+        return;
+    }
+    if (kfk_client_err_refresh_metadata(err)) {
+        wb->t->stale = true;
+        wb->t->md_retry_at = 0;
+    }
+    wpart *wp = &wb->t->parts[wb->part];
+    for (wmsg *m = wb->msgs.head; m; m = m->next) {
+        wp->bytes += m->bytes;
+        if (m->flush)
+            wp->nflush++;
+    }
+    wl_prepend(&wp->q, &wb->msgs);
+    wp->backoff_until = now + backoff_ms(c, attempts);
+    pthread_mutex_lock(&kw->lock);
+    kw->mx.retries++;
+    pthread_mutex_unlock(&kw->lock);
+}
+
+static void
+batch_note(kfk_writer *kw, const wbatch *wb)
+{
+    kfk_writer_metrics *mx = &kw->mx;
+    mx->batches++;
+    kw->bmsg_sum += (double)wb->msgs.n;
+    kw->bbytes_sum += (double)wb->bytes;
+    mx->batch_messages_max = KFK_MAX(mx->batch_messages_max,
+                                     (uint64_t)wb->msgs.n);
+    mx->batch_bytes_max = KFK_MAX(mx->batch_bytes_max, (uint64_t)wb->bytes);
+    mx->batch_messages_avg = kw->bmsg_sum / (double)mx->batches;
+    mx->batch_bytes_avg = kw->bbytes_sum / (double)mx->batches;
+}
+
+/* The in-flight request to one broker. */
+typedef struct wreq {
+    wbroker *b;
+    wbatch *batches; /* first of nb consecutive batches */
+    size_t nb;
+    int16_t v;
+    int32_t corr;
+    kfk_err err;
+} wreq;
+
+static kfk_err
+broker_conn(kfk_writer *kw, wbroker *b, int64_t now)
+{
+    if (b->kc && kfk_conn_connected(b->kc))
+        return KFK_ERR_NONE;
+    if (b->retry_at > now)
+        return KFK_ERR__TRANSPORT;
+    kfk_conn_close(b->kc);
+    b->kc = NULL;
+    char es[256];
+    kfk_err err = kfk_conn_open(b->host, b->port, kw->conf->client_id,
+                                now + kw->conf->dial_timeout_ms, &b->kc, es,
+                                sizeof(es));
+    if (err) {
+        kfk_dbg("writer", "broker %d: %s", b->id, es);
+        broker_down(kw, b);
+        return err;
+    }
+    b->kc->broker_id = b->id;
+    b->kc->timeout_ms = kw->conf->write_timeout_ms;
+    b->fails = 0;
+    return KFK_ERR_NONE;
+}
+
+/* Encode and send the Produce request of rq. */
+static kfk_err
+send_request(kfk_writer *kw, wreq *rq, int64_t now)
+{
+    const kfk_conf *c = kw->conf;
+    kfk_err err = broker_conn(kw, rq->b, now);
+    if (err)
+        return err;
+    kfk_conn *kc = rq->b->kc;
+    rq->v = kfk_conn_version(kc, KFK_API_Produce, -1);
+    if (rq->v < 0)
+        return KFK_ERR__UNSUPPORTED;
+    /* Records of each batch. */
+    kfk_message stack[64];
+    for (size_t i = 0; i < rq->nb; i++) {
+        wbatch *wb = &rq->batches[i];
+        kfk_message *arr = stack;
+        if (wb->msgs.n > KFK_ARRAY_LEN(stack)) {
+            arr = kfk_calloc(wb->msgs.n, sizeof(*arr));
+            if (!arr)
+                return KFK_ERR__NOMEM;
+        }
+        size_t k = 0;
+        for (wmsg *m = wb->msgs.head; m; m = m->next)
+            arr[k++] = m->m;
+        kfk_buf_init(&wb->recs);
+        err = kfk_client_build_records(arr, k, (kfk_compression)c->compression,
+                                       rq->v, kfk_now_ms(), &wb->recs);
+        if (arr != stack)
+            kfk_free(arr);
+        if (err)
+            return err;
+    }
+    /* Group consecutive batches of the same topic. */
+    kfk_ProduceRequest_TopicProduceData *td =
+        kfk_calloc(rq->nb, sizeof(*td));
+    kfk_ProduceRequest_PartitionProduceData *pd =
+        kfk_calloc(rq->nb, sizeof(*pd));
+    if (!td || !pd) {
+        kfk_free(td);
+        kfk_free(pd);
+        return KFK_ERR__NOMEM;
+    }
+    int32_t nt = 0;
+    for (size_t i = 0; i < rq->nb; i++) {
+        wbatch *wb = &rq->batches[i];
+        pd[i].Index = wb->part;
+        pd[i].Records.p = wb->recs.p;
+        pd[i].Records.len = (int32_t)wb->recs.len;
+        if (i == 0 || rq->batches[i - 1].t != wb->t) {
+            kfk_struct_init(&kfk_ProduceRequest_TopicProduceData_desc, rq->v,
+                            &td[nt]);
+            td[nt].Name = kfk_str_c(wb->t->name);
+            td[nt].PartitionData = &pd[i];
+            td[nt].PartitionData_count = 0;
+            nt++;
+        }
+        td[nt - 1].PartitionData_count++;
+    }
+    kfk_ProduceRequest req;
+    kfk_msg_init(&kfk_ProduceRequest_msg, rq->v, &req);
+    req.TransactionalId.p = NULL;
+    req.TransactionalId.len = -1;
+    req.Acks = (int16_t)c->acks;
+    req.TimeoutMs = c->write_timeout_ms;
+    req.TopicData = td;
+    req.TopicData_count = nt;
+    err = kfk_conn_send(kc, KFK_API_Produce, rq->v, &req,
+                        kfk_mono_ms() + c->write_timeout_ms, &rq->corr);
+    kfk_free(td);
+    kfk_free(pd);
+    pthread_mutex_lock(&kw->lock);
+    if (!err) {
+        kw->mx.requests++;
+        for (size_t i = 0; i < rq->nb; i++)
+            batch_note(kw, &rq->batches[i]);
+    }
+    pthread_mutex_unlock(&kw->lock);
+    return err;
+}
+
+static void
+recv_response(kfk_writer *kw, wreq *rq, int64_t now)
+{
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_ProduceResponse r;
+    kfk_err err = kfk_conn_recv(rq->b->kc, KFK_API_Produce, rq->v, rq->corr,
+                                kfk_mono_ms() + kw->conf->write_timeout_ms,
+                                &rs, &r);
+    if (err) {
+        kfk_dbg("writer", "broker %d: %s", rq->b->id,
+                kfk_conn_errstr(rq->b->kc));
+        broker_down(kw, rq->b);
+        for (size_t i = 0; i < rq->nb; i++)
+            batch_failed(kw, &rq->batches[i], err, now);
+        kfk_resp_free(&rs);
+        return;
+    }
+    for (size_t i = 0; i < rq->nb; i++) {
+        wbatch *wb = &rq->batches[i];
+        const kfk_ProduceResponse_PartitionProduceResponse *pr = NULL;
+        for (int32_t t = 0; t < r.Responses_count && !pr; t++) {
+            if (!kfk_str_eq(r.Responses[t].Name, wb->t->name))
+                continue;
+            for (int32_t p = 0; p < r.Responses[t].PartitionResponses_count;
+                 p++)
+                if (r.Responses[t].PartitionResponses[p].Index == wb->part)
+                    pr = &r.Responses[t].PartitionResponses[p];
+        }
+        kfk_err perr = pr ? (kfk_err)pr->ErrorCode : KFK_ERR__BAD_MSG;
+        if (perr)
+            batch_failed(kw, wb, perr, now);
+        else
+            complete(kw, &wb->msgs, KFK_ERR_NONE, wb->part, pr->BaseOffset);
+    }
+    kfk_resp_free(&rs);
+}
+
+/* Send one Produce request per broker for every ready partition, then
+ * read the answers.  Returns true if anything was sent. */
+static bool
+produce_round(kfk_writer *kw, int64_t now, bool flushing)
+{
+    const kfk_conf *c = kw->conf;
+    size_t nready = 0;
+    for (wtopic *t = kw->topics; t; t = t->next)
+        for (int32_t p = 0; p < t->nparts; p++)
+            if (part_ready(c, &t->parts[p], now, flushing))
+                nready++;
+    if (!nready)
+        return false;
+    wbatch *bs = kfk_calloc(nready, sizeof(*bs));
+    wreq *rqs = kfk_calloc(nready, sizeof(*rqs));
+    if (!bs || !rqs) {
+        kfk_free(bs);
+        kfk_free(rqs);
+        return false;
+    }
+    /* Collect batches grouped by broker, then topic. */
+    size_t nb = 0, nrq = 0;
+    for (wbroker *b = kw->brokers; b; b = b->next) {
+        if (b->retry_at > now && !(b->kc && kfk_conn_connected(b->kc)))
+            continue;
+        size_t first = nb;
+        for (wtopic *t = kw->topics; t; t = t->next)
+            for (int32_t p = 0; p < t->nparts; p++) {
+                wpart *wp = &t->parts[p];
+                if (wp->leader != b->id || !part_ready(c, wp, now, flushing))
+                    continue;
+                wbatch *wb = &bs[nb++];
+                wb->t = t;
+                wb->part = p;
+                wb->b = b;
+                take_batch(c, wp, wb, now);
+            }
+        if (nb > first) {
+            rqs[nrq].b = b;
+            rqs[nrq].batches = &bs[first];
+            rqs[nrq].nb = nb - first;
+            nrq++;
+        }
+    }
+    /* Pipeline: all requests out, then all answers in. */
+    for (size_t i = 0; i < nrq; i++) {
+        rqs[i].err = send_request(kw, &rqs[i], now);
+        if (rqs[i].err) {
+            if (rqs[i].b->kc && !kfk_conn_connected(rqs[i].b->kc))
+                broker_down(kw, rqs[i].b);
+            for (size_t k = 0; k < rqs[i].nb; k++)
+                batch_failed(kw, &rqs[i].batches[k], rqs[i].err, now);
+        } else if (c->acks == KFK_ACKS_NONE) {
+            rqs[i].b->kc->noack_corr = rqs[i].corr;
+            for (size_t k = 0; k < rqs[i].nb; k++)
+                complete(kw, &rqs[i].batches[k].msgs, KFK_ERR_NONE,
+                         rqs[i].batches[k].part, -1);
+        }
+    }
+    if (c->acks != KFK_ACKS_NONE)
+        for (size_t i = 0; i < nrq; i++)
+            if (!rqs[i].err)
+                recv_response(kw, &rqs[i], now);
+    for (size_t i = 0; i < nb; i++)
+        kfk_buf_free(&bs[i].recs);
+    kfk_free(bs);
+    kfk_free(rqs);
+    return nb > 0;
+}
+
+/* When the loop next has something to do by the clock. */
+static int64_t
+next_wakeup(kfk_writer *kw, int64_t now)
+{
+    const kfk_conf *c = kw->conf;
+    int64_t at = now + 1000;
+    for (wtopic *t = kw->topics; t; t = t->next) {
+        if (t->pending.head) {
+            at = KFK_MIN(at, KFK_MAX(t->md_retry_at, now + 1));
+            at = KFK_MIN(at, t->pending.head->deadline);
+        }
+        for (int32_t p = 0; p < t->nparts; p++) {
+            const wpart *wp = &t->parts[p];
+            if (!wp->q.head)
+                continue;
+            at = KFK_MIN(at, wp->q.head->deadline);
+            const wbroker *b = wp->leader >= 0 ? broker_get(kw, wp->leader)
+                                               : NULL;
+            if (wp->leader < 0 || t->stale)
+                at = KFK_MIN(at, KFK_MAX(t->md_retry_at, now + 1));
+            else if (b && b->retry_at > now && !(b->kc && b->kc->fd >= 0))
+                at = KFK_MIN(at, b->retry_at);
+            else if (wp->backoff_until > now)
+                at = KFK_MIN(at, wp->backoff_until);
+            else
+                at = KFK_MIN(at, wp->first_ms + c->batch_timeout_ms);
+        }
+    }
+    return at;
+}
+
+/* ---- the I/O thread ------------------------------------------------------ */
+
+static void
+route(kfk_writer *kw, wlist *in)
+{
+    wmsg *m;
+    while ((m = wl_pop(in))) {
+        wtopic *t = topic_get(kw, m->m.topic, true);
+        if (!t) {
+            complete_one(kw, m, KFK_ERR__NOMEM, -1);
+            continue;
+        }
+        m->m.partition = -1;
+        wl_push(&t->pending, m);
+    }
+}
+
+static void
+fail_all(kfk_writer *kw, kfk_err err)
+{
+    for (wtopic *t = kw->topics; t; t = t->next) {
+        complete(kw, &t->pending, err, -1, -1);
+        for (int32_t p = 0; p < t->nparts; p++) {
+            complete(kw, &t->parts[p].q, err, p, -1);
+            t->parts[p].bytes = 0;
+            t->parts[p].nflush = 0;
+        }
+    }
+}
+
+static void *
+io_thread(void *arg)
+{
+    kfk_writer *kw = arg;
+    int64_t wake_at = 0;
+    for (;;) {
+        pthread_mutex_lock(&kw->lock);
+        while (!kw->stop && !kw->inq.head && !kw->flushers && !kw->closing) {
+            int64_t left = wake_at - kfk_mono_ms();
+            if (left <= 0)
+                break;
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
+            ts.tv_sec += left / 1000 + ns / 1000000000;
+            ts.tv_nsec = ns % 1000000000;
+            pthread_cond_timedwait(&kw->wake, &kw->lock, &ts);
+        }
+        wlist in = kw->inq;
+        kw->inq.head = kw->inq.tail = NULL;
+        kw->inq.n = 0;
+        bool flushing = kw->flushers > 0 || kw->closing;
+        bool stop = kw->stop;
+        pthread_mutex_unlock(&kw->lock);
+        route(kw, &in);
+        if (stop)
+            break;
+        int64_t now = kfk_mono_ms();
+        refresh_metadata(kw, now);
+        dispatch_pending(kw, now);
+        expire(kw, now);
+        bool sent = produce_round(kw, now, flushing);
+        now = kfk_mono_ms();
+        wake_at = sent ? now : next_wakeup(kw, now);
+        if (flushing && !sent)
+            wake_at = KFK_MAX(KFK_MIN(wake_at, now + 10), now + 1);
+        if (flushing && !sent) {
+            /* Nothing could be sent (no leader, backoff): do not spin. */
+            pthread_mutex_lock(&kw->lock);
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += 5 * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            if (!kw->stop && !kw->inq.head)
+                pthread_cond_timedwait(&kw->wake, &kw->lock, &ts);
+            pthread_mutex_unlock(&kw->lock);
+        }
+    }
+    fail_all(kw, KFK_ERR__CLOSED);
+    return NULL;
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+kfk_err
+kfk_writer_new(kfk_conf *conf, kfk_writer **kwp, char *errstr,
+               size_t errstr_size)
+{
+    if (!conf || !kwp)
+        return KFK_ERR__INVALID_ARG;
+    if (!conf->bootstrap_servers || !*conf->bootstrap_servers) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "bootstrap.servers is not set");
+        return KFK_ERR__INVALID_ARG;
+    }
+    kfk_writer *kw = kfk_calloc(1, sizeof(*kw));
+    if (!kw)
+        return KFK_ERR__NOMEM;
+    kw->kb = conf->balancer_obj;
+    if (!kw->kb) {
+        kfk_err err = kfk_balancer_new((kfk_balancer_type)conf->balancer,
+                                       &kw->kb);
+        if (err) {
+            kfk_free(kw);
+            return err;
+        }
+        kw->own_kb = true;
+    }
+    pthread_mutex_init(&kw->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&kw->wake, &ca);
+    pthread_cond_init(&kw->done, &ca);
+    pthread_condattr_destroy(&ca);
+    kw->conf = conf;
+    int r = pthread_create(&kw->thr, NULL, io_thread, kw);
+    if (r) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "cannot start the I/O thread");
+        kw->conf = NULL;
+        if (kw->own_kb)
+            kfk_balancer_destroy(kw->kb);
+        pthread_cond_destroy(&kw->wake);
+        pthread_cond_destroy(&kw->done);
+        pthread_mutex_destroy(&kw->lock);
+        kfk_free(kw);
+        return KFK_ERR__NOMEM;
+    }
+    kw->thr_started = true;
+    *kwp = kw;
+    return KFK_ERR_NONE;
+}
+
+/* Size a message occupies in a batch, roughly (record overhead
+ * included), and in the writer's buffer. */
+static size_t
+msg_size(const kfk_message *m)
+{
+    size_t n = 24 + (m->key ? (size_t)KFK_MAX(m->key_len, 0) : 0) +
+               (m->value ? (size_t)KFK_MAX(m->value_len, 0) : 0);
+    for (int32_t h = 0; h < m->header_count; h++)
+        n += 8 + (m->headers[h].key ? strlen(m->headers[h].key) : 0) +
+             (m->headers[h].value ? (size_t)KFK_MAX(m->headers[h].value_len,
+                                                    0)
+                                  : 0);
+    return n;
+}
+
+/* Copy a message (and its topic, key, value, headers) into one block. */
+static wmsg *
+msg_copy(const kfk_message *src, const char *topic, int64_t now_ms)
+{
+    size_t tl = strlen(topic) + 1;
+    size_t kl = src->key ? (size_t)KFK_MAX(src->key_len, 0) : 0;
+    size_t vl = src->value ? (size_t)KFK_MAX(src->value_len, 0) : 0;
+    int32_t nh = KFK_MAX(src->header_count, 0);
+    size_t hl = (size_t)nh * sizeof(kfk_header);
+    for (int32_t h = 0; h < nh; h++)
+        hl += (src->headers[h].key ? strlen(src->headers[h].key) : 0) + 1 +
+              (src->headers[h].value
+                   ? (size_t)KFK_MAX(src->headers[h].value_len, 0)
+                   : 0);
+    wmsg *m = kfk_malloc(sizeof(*m) + hl + tl + kl + vl + 1);
+    if (!m)
+        return NULL;
+    memset(m, 0, sizeof(*m));
+    char *p = (char *)(m + 1);
+    kfk_header *hs = (kfk_header *)p;
+    p += (size_t)nh * sizeof(kfk_header);
+    for (int32_t h = 0; h < nh; h++) {
+        const kfk_header *sh = &src->headers[h];
+        size_t k = sh->key ? strlen(sh->key) : 0;
+        memcpy(p, sh->key ? sh->key : "", k);
+        p[k] = '\0';
+        hs[h].key = p;
+        p += k + 1;
+        hs[h].value_len = sh->value ? KFK_MAX(sh->value_len, 0) : -1;
+        hs[h].value = sh->value ? p : NULL;
+        if (sh->value && hs[h].value_len)
+            memcpy(p, sh->value, (size_t)hs[h].value_len);
+        p += KFK_MAX(hs[h].value_len, 0);
+    }
+    m->m = *src;
+    m->m.headers = nh ? hs : NULL;
+    m->m.header_count = nh;
+    memcpy(p, topic, tl);
+    m->m.topic = p;
+    p += tl;
+    if (src->key) {
+        if (kl)
+            memcpy(p, src->key, kl);
+        m->m.key = p;
+        m->m.key_len = (int32_t)kl;
+        p += kl;
+    }
+    if (src->value) {
+        if (vl)
+            memcpy(p, src->value, vl);
+        m->m.value = p;
+        m->m.value_len = (int32_t)vl;
+    }
+    m->m.partition = -1;
+    m->m.offset = -1;
+    if (!m->m.timestamp)
+        m->m.timestamp = now_ms;
+    return m;
+}
+
+static struct timespec
+abs_mono(int64_t ms_from_now)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + (ms_from_now % 1000) * 1000000;
+    ts.tv_sec += ms_from_now / 1000 + ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    return ts;
+}
+
+kfk_err
+kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
+                 kfk_err *errs)
+{
+    if (!kw || (!msgs && n))
+        return KFK_ERR__INVALID_ARG;
+    const kfk_conf *c = kw->conf;
+    for (size_t i = 0; i < n; i++)
+        if (errs)
+            errs[i] = KFK_ERR_NONE;
+    if (!n)
+        return KFK_ERR_NONE;
+    bool wtopic_set = c->topic && *c->topic;
+    /* Validate everything before taking anything. */
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const kfk_message *m = &msgs[i];
+        bool mtopic = m->topic && *m->topic;
+        kfk_err err = KFK_ERR_NONE;
+        if (mtopic == wtopic_set)
+            err = KFK_ERR__INVALID_ARG; /* exactly one must name it */
+        else if ((m->key && m->key_len < 0) ||
+                 (m->value && m->value_len < 0) || m->header_count < 0 ||
+                 (m->header_count && !m->headers))
+            err = KFK_ERR__INVALID_ARG;
+        else if (msg_size(m) > (size_t)c->batch_bytes)
+            err = KFK_ERR_MESSAGE_TOO_LARGE;
+        if (err) {
+            if (errs)
+                errs[i] = err;
+            return err;
+        }
+        total += msg_size(m);
+    }
+    /* Copy. */
+    int64_t now_ms = kfk_now_ms(), mono = kfk_mono_ms();
+    int64_t now_us = kfk_mono_us();
+    wlist l = {0};
+    wwait w = {.left = n, .first = KFK_ERR_NONE, .errs = errs};
+    for (size_t i = 0; i < n; i++) {
+        wmsg *m = msg_copy(&msgs[i], wtopic_set ? c->topic : msgs[i].topic,
+                           now_ms);
+        if (!m) {
+            while ((m = wl_pop(&l)))
+                kfk_free(m);
+            return KFK_ERR__NOMEM;
+        }
+        m->bytes = msg_size(&msgs[i]);
+        m->enq_us = now_us;
+        m->deadline = mono + c->delivery_timeout_ms;
+        m->flush = !c->async;
+        m->w = c->async ? NULL : &w;
+        m->idx = i;
+        wl_push(&l, m);
+    }
+    /* Admit: the whole call or nothing. */
+    pthread_mutex_lock(&kw->lock);
+    kfk_err err = KFK_ERR_NONE;
+    struct timespec until = abs_mono(c->buffer_full_timeout_ms);
+    for (;;) {
+        if (kw->closing) {
+            err = KFK_ERR__CLOSED;
+            break;
+        }
+        bool fits = kw->queued_msgs + n <= (uint64_t)c->buffer_max_messages &&
+                    kw->queued_bytes + total <= (uint64_t)c->buffer_max_bytes;
+        if (fits)
+            break;
+        if (n > (size_t)c->buffer_max_messages ||
+            total > (uint64_t)c->buffer_max_bytes ||
+            c->buffer_full == KFK_BUFFER_FULL_FAIL) {
+            err = KFK_ERR__QUEUE_FULL;
+            break;
+        }
+        if (pthread_cond_timedwait(&kw->done, &kw->lock, &until)) {
+            err = KFK_ERR__TIMED_OUT;
+            break;
+        }
+    }
+    if (err) {
+        pthread_mutex_unlock(&kw->lock);
+        wmsg *m;
+        while ((m = wl_pop(&l)))
+            kfk_free(m);
+        if (errs)
+            for (size_t i = 0; i < n; i++)
+                errs[i] = err;
+        return err;
+    }
+    kw->queued_msgs += n;
+    kw->queued_bytes += total;
+    kw->mx.writes++;
+    wl_concat(&kw->inq, &l);
+    pthread_cond_signal(&kw->wake);
+    if (c->async) {
+        pthread_mutex_unlock(&kw->lock);
+        return KFK_ERR_NONE;
+    }
+    /* Sync: every message completes by its delivery deadline (plus the
+     * request in flight), so this wait ends. */
+    while (w.left)
+        pthread_cond_wait(&kw->done, &kw->lock);
+    pthread_mutex_unlock(&kw->lock);
+    return w.first;
+}
+
+kfk_err
+kfk_writer_flush(kfk_writer *kw, int timeout_ms)
+{
+    if (!kw)
+        return KFK_ERR__INVALID_ARG;
+    kfk_err err = KFK_ERR_NONE;
+    struct timespec until = abs_mono(timeout_ms < 0 ? 0 : timeout_ms);
+    pthread_mutex_lock(&kw->lock);
+    kw->flushers++;
+    pthread_cond_signal(&kw->wake);
+    while (kw->queued_msgs) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&kw->done, &kw->lock);
+        } else if (pthread_cond_timedwait(&kw->done, &kw->lock, &until)) {
+            err = kw->queued_msgs ? KFK_ERR__TIMED_OUT : KFK_ERR_NONE;
+            break;
+        }
+    }
+    kw->flushers--;
+    pthread_mutex_unlock(&kw->lock);
+    return err;
+}
+
+void
+kfk_writer_destroy(kfk_writer *kw)
+{
+    if (!kw)
+        return;
+    if (kw->thr_started) {
+        kfk_writer_flush(kw, kw->conf->close_timeout_ms);
+        pthread_mutex_lock(&kw->lock);
+        kw->closing = true;
+        kw->stop = true;
+        pthread_cond_signal(&kw->wake);
+        pthread_mutex_unlock(&kw->lock);
+        pthread_join(kw->thr, NULL);
+    }
+    wtopic *t;
+    while ((t = kw->topics)) {
+        kw->topics = t->next;
+        kfk_free(t->parts);
+        kfk_free(t->name);
+        kfk_free(t);
+    }
+    wbroker *b;
+    while ((b = kw->brokers)) {
+        kw->brokers = b->next;
+        kfk_conn_close(b->kc);
+        kfk_free(b->host);
+        kfk_free(b);
+    }
+    kfk_conn_close(kw->mc);
+    if (kw->own_kb)
+        kfk_balancer_destroy(kw->kb);
+    pthread_cond_destroy(&kw->wake);
+    pthread_cond_destroy(&kw->done);
+    pthread_mutex_destroy(&kw->lock);
+    kfk_conf_destroy(kw->conf);
+    kfk_free(kw);
+}
+
+void
+kfk_writer_stats(kfk_writer *kw, kfk_writer_metrics *out, size_t size)
+{
+    if (!kw || !out)
+        return;
+    pthread_mutex_lock(&kw->lock);
+    kfk_writer_metrics mx = kw->mx;
+    mx.queued_messages = kw->queued_msgs;
+    mx.queued_bytes = kw->queued_bytes;
+    pthread_mutex_unlock(&kw->lock);
+    memcpy(out, &mx, KFK_MIN(size, sizeof(mx)));
+}
