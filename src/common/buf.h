@@ -54,7 +54,7 @@ static inline void
 kfk_rbuf_init(kfk_rbuf *rb, const void *p, size_t len)
 {
     rb->p = (const uint8_t *)p;
-    rb->end = rb->p + len;
+    rb->end = len ? rb->p + len : rb->p; /* p may be NULL when len is 0 */
     rb->err = KFK_ERR_NONE;
 }
 
