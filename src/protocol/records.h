@@ -80,7 +80,8 @@ typedef struct kfk_batch {
 kfk_err kfk_batch_parse(const uint8_t *p, size_t len, bool verify_crc,
                         kfk_batch *b, size_t *sizep);
 
-/* Peek the magic byte of the record set at p: 0, 1 or 2, -1 if too short. */
+/* Peek the magic byte of the record set at p: 0, 1 or 2 (any other byte
+ * value is returned as is: not a format kfk knows), -1 if too short. */
 int kfk_records_magic(const uint8_t *p, size_t len);
 
 /* One record, decoded from a v2 batch or a legacy message.  Key, value and
@@ -114,6 +115,10 @@ typedef struct kfk_record_iter {
     kfk_err err;
 } kfk_record_iter;
 
+/* Errors (also left in it->err): KFK_ERR__TOO_LARGE past the cap,
+ * KFK_ERR__BAD_COMPRESSION, KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE,
+ * KFK_ERR_CORRUPT_MESSAGE.  Call kfk_record_iter_free() either way.
+ * Malformed records end the iteration with KFK_ERR_CORRUPT_MESSAGE. */
 kfk_err kfk_record_iter_init(kfk_record_iter *it, const kfk_batch *b,
                              size_t max_decompressed);
 /* 1: *r filled; 0: no more records; <0 never (errors go to it->err and
@@ -162,7 +167,12 @@ void kfk_batch_set_log_append_time(uint8_t *batch, size_t size, int64_t ts);
 
 /* Convert a legacy MessageSet (magic 0/1, possibly with compressed wrapper
  * messages) into v2 batches appended to out, offsets renumbered from 0.
- * *countp gets the number of records.  Decompressed size is capped. */
+ * *countp gets the number of records.  Decompressed size is capped (in
+ * total over all wrappers).  A run of plain messages becomes one batch, a
+ * wrapper one batch with the wrapper's codec.  KFK_ERR__PARTIAL: the set
+ * ends with a cut message, and the complete ones before it were converted
+ * (normal for a fetched set; a Produce request should be refused).  Other
+ * errors leave out as it was. */
 kfk_err kfk_msgset_to_v2(const uint8_t *p, size_t len, size_t max_decompressed,
                          kfk_buf *out, int32_t *countp);
 
