@@ -145,6 +145,8 @@ spawn(kfkd_h *h)
         argv[a++] = h->overrides[i];
     }
     argv[a] = NULL;
+    /* The previous run's port line must not be mistaken for this one's. */
+    unlink(out);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
