@@ -6,6 +6,46 @@
 #include "broker/broker.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
+#include "protocol/records.h"
+
+#define MAX_DECOMPRESSED (64u << 20)
+
+/* The log finds the first batch whose MaxTimestamp >= ts; Kafka answers
+ * with the first *record* of that batch whose timestamp >= ts, and that
+ * record's timestamp (librdkafka's offsets_for_times, kcat -Q and
+ * kafka-python's offsets_for_times expect it).  Look inside the batch at
+ * *offp; leave the batch answer if it cannot be read.  With LogAppendTime
+ * every record carries the batch's timestamp, so the first record it is. */
+static void
+record_for_timestamp(kfk_log *log, int64_t ts, int64_t *offp, int64_t *tsp)
+{
+    kfk_buf raw;
+    kfk_buf_init(&raw);
+    kfk_log_slice sl;
+    kfk_batch bt;
+    size_t size;
+    if (kfk_log_read_buf(log, *offp, 1, KFK_LOG_BOUND_HW, &raw, &sl) ||
+        kfk_batch_parse(raw.p, raw.len, false, &bt, &size))
+        goto out;
+    if (bt.Attributes & KFK_ATTR_LOG_APPEND_TIME) {
+        *offp = KFK_MAX(bt.BaseOffset, *offp);
+        goto out;
+    }
+    kfk_record_iter it;
+    if (kfk_record_iter_init(&it, &bt, MAX_DECOMPRESSED) == 0) {
+        kfk_record r;
+        while (kfk_record_iter_next(&it, &r) == 1) {
+            if (r.timestamp >= ts && r.offset >= *offp) {
+                *offp = r.offset;
+                *tsp = r.timestamp;
+                break;
+            }
+        }
+    }
+    kfk_record_iter_free(&it);
+out:
+    kfk_buf_free(&raw);
+}
 
 void
 kfk_handle_ListOffsets(kfk_req *rq)
@@ -70,6 +110,8 @@ kfk_handle_ListOffsets(kfk_req *rq)
             } else {
                 e = kfk_log_offset_for_timestamp(p->log, pp->Timestamp, &off,
                                                  &ts);
+                if (!e && off >= 0)
+                    record_for_timestamp(p->log, pp->Timestamp, &off, &ts);
             }
             if (e) {
                 pr->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
