@@ -314,6 +314,28 @@ def check(cond, msg):
         raise AssertionError(msg)
 
 
+# Debian's python3-* client packages live in the system interpreter's
+# dist-packages; a python3 found first on PATH (a virtualenv, pyenv) may
+# not see them.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def reexec_with_system_python(why):
+    """If this is not the system interpreter, run the test again with it
+    (once); otherwise return so the caller can skip."""
+    if os.environ.get("KFK_INTEROP_REEXEC") or not os.access(SYSTEM_PYTHON, os.X_OK):
+        return
+    try:
+        if os.path.samefile(sys.executable, SYSTEM_PYTHON):
+            return
+    except OSError:
+        pass
+    print("note: %s with %s; trying %s" % (why, sys.executable, SYSTEM_PYTHON),
+          flush=True)
+    os.environ["KFK_INTEROP_REEXEC"] = "1"
+    os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
+
+
 def skip_test(reason):
     """The whole test cannot run (client genuinely unavailable)."""
     print("SKIP: %s" % reason, flush=True)
