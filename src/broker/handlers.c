@@ -56,10 +56,11 @@ void
 kfk_req_respond_v(kfk_req *rq, const kfk_msg_desc *md, int16_t version,
                   const void *resp)
 {
-    int16_t saved = rq->hdr.ApiVersion;
+    /* kfk_req_respond may write the response at once and free rq: rq is
+     * not touched afterwards (restoring the version here was a use after
+     * free). */
     rq->hdr.ApiVersion = version;
     kfk_req_respond(rq, md, resp);
-    rq->hdr.ApiVersion = saved;
 }
 
 /* ------------------------------------------------------------------ */
