@@ -115,3 +115,47 @@ now_ms() {
     local t=${EPOCHREALTIME/./}
     echo $((t / 1000))
 }
+
+# go_build NAME DIR: build the Go program in DIR (GOPATH mode, against the
+# Debian-packaged libraries, nothing downloaded) into $TMP/NAME.  Skips the
+# whole test if Go or the library is missing.
+go_build() {
+    local name=$1 dir=$2 pkg=$3
+    command -v go >/dev/null || skip_test "go is not installed (scripts/deps.sh test installs golang-go)"
+    local gopath=${KFK_GOPATH:-/usr/share/gocode}
+    [[ -d $gopath/src/$pkg ]] || skip_test "$pkg is not in $gopath (scripts/deps.sh test installs it)"
+    mkdir -p "$TMP/gocache" "$TMP/gohome"
+    if ! (cd "$dir" && env GOPATH="$gopath" GO111MODULE=off GOFLAGS= GOPROXY=off \
+            GOCACHE="$TMP/gocache" HOME="${HOME:-$TMP/gohome}" \
+            timeout 300 go build -o "$TMP/$name" .) >"$TMP/build.log" 2>&1; then
+        cat "$TMP/build.log" >&2
+        fail "build $name" "go build failed: $(head -n 3 "$TMP/build.log" | tr '\n' ' ')"
+        finish
+    fi
+}
+
+# run_rows CMD...: run a driver that prints "ROW<TAB>status<TAB>scenario<TAB>detail"
+# lines and turn them into result rows; anything else it prints is echoed.
+run_rows() {
+    local line st sc de nrows=0
+    "$@" >"$TMP/rows.out" 2>"$TMP/rows.err"
+    local rc=$?
+    while IFS= read -r line; do
+        if [[ $line == ROW$'\t'* ]]; then
+            IFS=$'\t' read -r _ st sc de <<<"$line"
+            case $st in
+                PASS) pass "$sc" "$de" ;;
+                SKIP) skip "$sc" "$de" ;;
+                *) fail "$sc" "$de" ;;
+            esac
+            nrows=$((nrows + 1))
+        else
+            echo "$line"
+        fi
+    done <"$TMP/rows.out"
+    if ((rc != 0)); then
+        tail -n 20 "$TMP/rows.err" >&2
+        fail "driver $1" "exited with status $rc"
+    fi
+    ((nrows)) || fail "driver $1" "reported nothing"
+}
