@@ -126,6 +126,7 @@ struct kfk_broker {
     kfk_ev_timer *flush_timer;
     bool stopping;
     struct kfk_groups *groups;
+    struct kfk_fetch_sessions *fetch_sessions;
     /* Stats. */
     uint64_t nrequests;
 };
@@ -155,6 +156,7 @@ void kfk_handlers_init(kfk_broker *b);
 /* fetch.c: answer parked fetches that read partition p (after an append,
  * or before p goes away). */
 void kfk_wake_fetchers(kfk_broker *b, kfk_partition *p);
+void kfk_fetch_sessions_free(kfk_broker *b);
 
 /* topics.c */
 int kfk_topics_load(kfk_broker *b);

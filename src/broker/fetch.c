@@ -1,13 +1,21 @@
 /*
- * fetch.c -- the Fetch handler and its long poll.
+ * fetch.c -- the Fetch handler: long poll, incremental fetch sessions,
+ * zero-copy responses.
  *
- * A fetch reads, for each requested partition, whole batches from the
- * fetch offset up to the partition's and the response's byte limits.  If
- * that is less than MinBytes (and nothing failed) the request is parked:
- * it is hung on a waiter list of every partition it reads and a timer is
- * set for MaxWaitMs.  An append to one of those partitions re-evaluates
- * it (kfk_wake_fetchers, called by Produce); the timer answers with
- * whatever is there.  No polling loop: an idle consumer costs nothing.
+ * A fetch reads, for each partition, whole batches from the fetch offset
+ * up to the partition's and the response's byte limits.  If that is less
+ * than MinBytes (and nothing failed) the request is parked: it is hung on
+ * a waiter list of every partition it reads and a timer is set for
+ * MaxWaitMs.  An append to one of those partitions re-evaluates it
+ * (kfk_wake_fetchers, called by Produce); the timer answers with whatever
+ * is there.  No polling loop: an idle consumer costs nothing.
+ *
+ * Fetch sessions (KIP-227, v7+): a client that asks for one (SessionId 0,
+ * SessionEpoch 0) gets an id; its later requests name only the partitions
+ * whose fetch position changed, and the answers carry only partitions with
+ * news (records, a moved high watermark or log start, an error).  Sessions
+ * live in a bounded cache (the least recently used is evicted); a client
+ * whose session is gone gets FETCH_SESSION_ID_NOT_FOUND and starts over.
  *
  * Data goes out without a copy: the response carries file regions that
  * the network layer sends with sendfile.  Clients that asked Fetch v0-v3
@@ -15,6 +23,7 @@
  * read and converted (magic 0 for v0-v1, magic 1 for v2-v3).
  */
 #include <string.h>
+#include <sys/random.h>
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
@@ -23,6 +32,8 @@
 
 #define MAX_WAIT_CAP_MS  (5 * 60 * 1000)
 #define MAX_DECOMPRESSED (64u << 20)
+#define MAX_SESSIONS     1000
+#define MAX_SESSION_PARTS 100000
 
 /* One waiter node: request rq waits on partition p. */
 struct kfk_fwait {
@@ -31,19 +42,225 @@ struct kfk_fwait {
     struct kfk_fwait *next;
 };
 
-typedef struct fetch_park {
-    struct kfk_fwait *nodes;
+/* ------------------------------------------------------------------ */
+/* Sessions.                                                           */
+
+typedef struct sess_part {
+    char *topic;
+    int32_t partition;
+    int64_t fetch_offset;
+    int32_t max_bytes;
+    int32_t leader_epoch;
+    int64_t hw, lso, start; /* last values sent */
+    bool sent;
+} sess_part;
+
+typedef struct fsession {
+    int32_t id;
+    int32_t next_epoch;
+    sess_part *parts;
+    int n, cap;
+    int64_t last_used_ms;
+} fsession;
+
+struct kfk_fetch_sessions {
+    fsession s[MAX_SESSIONS];
     int n;
-} fetch_park;
+};
+
+static struct kfk_fetch_sessions *
+sessions(kfk_broker *b)
+{
+    if (!b->fetch_sessions)
+        b->fetch_sessions = kfk_xcalloc(1, sizeof(struct kfk_fetch_sessions));
+    return b->fetch_sessions;
+}
+
+static void
+session_clear(fsession *s)
+{
+    for (int i = 0; i < s->n; i++)
+        kfk_free(s->parts[i].topic);
+    kfk_free(s->parts);
+    memset(s, 0, sizeof(*s));
+}
+
+static fsession *
+session_find(kfk_broker *b, int32_t id)
+{
+    struct kfk_fetch_sessions *ss = sessions(b);
+    for (int i = 0; i < ss->n; i++)
+        if (ss->s[i].id == id)
+            return &ss->s[i];
+    return NULL;
+}
+
+static void
+session_remove(kfk_broker *b, int32_t id)
+{
+    struct kfk_fetch_sessions *ss = sessions(b);
+    for (int i = 0; i < ss->n; i++) {
+        if (ss->s[i].id != id)
+            continue;
+        session_clear(&ss->s[i]);
+        ss->s[i] = ss->s[--ss->n];
+        memset(&ss->s[ss->n], 0, sizeof(fsession));
+        return;
+    }
+}
+
+static fsession *
+session_new(kfk_broker *b)
+{
+    struct kfk_fetch_sessions *ss = sessions(b);
+    fsession *s;
+    if (ss->n == MAX_SESSIONS) {
+        /* Evict the least recently used. */
+        int lru = 0;
+        for (int i = 1; i < ss->n; i++)
+            if (ss->s[i].last_used_ms < ss->s[lru].last_used_ms)
+                lru = i;
+        s = &ss->s[lru];
+        session_clear(s);
+    } else {
+        s = &ss->s[ss->n++];
+    }
+    int32_t id;
+    do {
+        if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+            id = (int32_t)(kfk_mono_us() & 0x7fffffff);
+        id &= 0x7fffffff;
+    } while (id == 0 || session_find(b, id));
+    s->id = id;
+    s->next_epoch = 1;
+    return s;
+}
+
+static void
+session_set(fsession *s, kfk_str topic, int32_t partition, int64_t offset,
+            int32_t max_bytes, int32_t leader_epoch)
+{
+    for (int i = 0; i < s->n; i++) {
+        sess_part *sp = &s->parts[i];
+        if (sp->partition == partition && kfk_str_eq(topic, sp->topic)) {
+            sp->fetch_offset = offset;
+            sp->max_bytes = max_bytes;
+            sp->leader_epoch = leader_epoch;
+            return;
+        }
+    }
+    if (s->n >= MAX_SESSION_PARTS)
+        return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->parts = kfk_xrealloc(s->parts, (size_t)s->cap * sizeof(sess_part));
+    }
+    sess_part *sp = &s->parts[s->n++];
+    memset(sp, 0, sizeof(*sp));
+    sp->topic = kfk_str_dup(topic);
+    sp->partition = partition;
+    sp->fetch_offset = offset;
+    sp->max_bytes = max_bytes;
+    sp->leader_epoch = leader_epoch;
+}
+
+static void
+session_forget(fsession *s, kfk_str topic, int32_t partition)
+{
+    for (int i = 0; i < s->n; i++) {
+        sess_part *sp = &s->parts[i];
+        if (sp->partition == partition && kfk_str_eq(topic, sp->topic)) {
+            kfk_free(sp->topic);
+            memmove(sp, sp + 1, (size_t)(s->n - i - 1) * sizeof(*sp));
+            s->n--;
+            return;
+        }
+    }
+}
+
+void
+kfk_fetch_sessions_free(kfk_broker *b)
+{
+    struct kfk_fetch_sessions *ss = b->fetch_sessions;
+    if (!ss)
+        return;
+    for (int i = 0; i < ss->n; i++)
+        session_clear(&ss->s[i]);
+    kfk_free(ss);
+    b->fetch_sessions = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Evaluation.                                                         */
+
+/* What one evaluation reads: from the request (full fetch) or from the
+ * session (incremental). */
+typedef struct target {
+    kfk_str topic;
+    int32_t partition;
+    int64_t fetch_offset;
+    int32_t max_bytes;
+    int32_t leader_epoch;
+    int sess_idx; /* index in the session, -1 */
+} target;
+
+typedef struct fetch_ctx {
+    int32_t session_id;  /* answered in the response, 0 = none */
+    bool incremental;    /* answer only partitions with news */
+    struct kfk_fwait *nodes; /* waiter nodes while parked */
+    int nnodes;
+} fetch_ctx;
+
+static int
+targets_of(kfk_req *rq, fetch_ctx *fc, fsession *s, target **tp)
+{
+    kfk_FetchRequest *req = rq->body;
+    int n = 0;
+    if (s) {
+        target *t = kfk_req_alloc(rq, (size_t)(s->n ? s->n : 1) * sizeof(*t));
+        for (int i = 0; i < s->n; i++) {
+            sess_part *sp = &s->parts[i];
+            t[n].topic = kfk_str_c(sp->topic);
+            t[n].partition = sp->partition;
+            t[n].fetch_offset = sp->fetch_offset;
+            t[n].max_bytes = sp->max_bytes;
+            t[n].leader_epoch = sp->leader_epoch;
+            t[n].sess_idx = i;
+            n++;
+        }
+        *tp = t;
+        return n;
+    }
+    (void)fc;
+    int total = 0;
+    for (int32_t i = 0; i < req->Topics_count; i++)
+        total += KFK_MAX(req->Topics[i].Partitions_count, 0);
+    target *t = kfk_req_alloc(rq, (size_t)(total ? total : 1) * sizeof(*t));
+    for (int32_t i = 0; i < req->Topics_count; i++) {
+        kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
+        for (int32_t k = 0; k < ft->Partitions_count; k++) {
+            kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
+            t[n].topic = ft->Topic;
+            t[n].partition = fp->Partition;
+            t[n].fetch_offset = fp->FetchOffset;
+            t[n].max_bytes = fp->PartitionMaxBytes;
+            t[n].leader_epoch = fp->CurrentLeaderEpoch;
+            t[n].sess_idx = -1;
+            n++;
+        }
+    }
+    *tp = t;
+    return n;
+}
 
 static void
 unpark(kfk_req *rq)
 {
-    fetch_park *fp = rq->park;
-    if (!fp)
+    fetch_ctx *fc = rq->park;
+    if (!fc || !fc->nodes)
         return;
-    for (int i = 0; i < fp->n; i++) {
-        struct kfk_fwait *w = &fp->nodes[i];
+    for (int i = 0; i < fc->nnodes; i++) {
+        struct kfk_fwait *w = &fc->nodes[i];
         for (struct kfk_fwait **pp = &w->p->waiters; *pp;
              pp = &(*pp)->next) {
             if (*pp == w) {
@@ -52,148 +269,190 @@ unpark(kfk_req *rq)
             }
         }
     }
-    kfk_free(fp->nodes);
-    kfk_free(fp);
-    rq->park = NULL;
-    rq->park_free = NULL;
+    kfk_free(fc->nodes);
+    fc->nodes = NULL;
+    fc->nnodes = 0;
 }
 
-/* Build the response; with !final, give up (return false) when there is
- * less than MinBytes and no error to report. */
+static void
+respond_error(kfk_req *rq, int16_t err)
+{
+    kfk_FetchResponse resp;
+    kfk_msg_init(&kfk_FetchResponse_msg, rq->hdr.ApiVersion, &resp);
+    resp.ErrorCode = err;
+    unpark(rq);
+    kfk_req_respond(rq, &kfk_FetchResponse_msg, &resp);
+}
+
+/* Fill one partition's answer; returns the bytes of records it carries. */
+static size_t
+fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
+               kfk_FetchResponse_PartitionData *pd)
+{
+    kfk_broker *b = rq->peer->b;
+    int16_t v = rq->hdr.ApiVersion;
+    kfk_struct_init(&kfk_FetchResponse_PartitionData_desc, v, pd);
+    pd->PartitionIndex = t->partition;
+    pd->HighWatermark = -1;
+    pd->LastStableOffset = -1;
+    pd->LogStartOffset = -1;
+    pd->Records.p = NULL;
+    pd->Records.len = v >= 12 ? -1 : 0;
+    kfk_partition *p = kfk_partition_get(b, t->topic, t->partition);
+    if (!p) {
+        pd->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return 0;
+    }
+    if (!p->log) {
+        pd->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
+        return 0;
+    }
+    pd->HighWatermark = kfk_log_high_watermark(p->log);
+    pd->LastStableOffset = pd->HighWatermark;
+    pd->LogStartOffset = kfk_log_start_offset(p->log);
+    if (v >= 9 && t->leader_epoch >= 0 && t->leader_epoch != p->leader_epoch) {
+        pd->ErrorCode = t->leader_epoch < p->leader_epoch
+                            ? KFK_ERR_FENCED_LEADER_EPOCH
+                            : KFK_ERR_UNKNOWN_LEADER_EPOCH;
+        return 0;
+    }
+    size_t maxb = (size_t)KFK_MAX(t->max_bytes, 0);
+    if ((int64_t)maxb > budget)
+        maxb = (size_t)KFK_MAX(budget, 0);
+    if (maxb == 0 && !first_data)
+        return 0;
+    kfk_log_slice sl;
+    kfk_err e =
+        kfk_log_read(p->log, t->fetch_offset, maxb, KFK_LOG_BOUND_HW, &sl);
+    if (e) {
+        pd->ErrorCode = e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR
+                                         : (int16_t)e;
+        return 0;
+    }
+    if (sl.len == 0)
+        return 0;
+    if (v >= 4 && kfk_req_add_hole(rq, sl.fd, sl.pos, sl.len)) {
+        pd->Records.p = NULL; /* sent from the file */
+        pd->Records.len = (int32_t)sl.len;
+        return sl.len;
+    }
+    kfk_buf raw, conv;
+    kfk_buf_init(&raw);
+    kfk_buf_init(&conv);
+    kfk_log_read_buf(p->log, t->fetch_offset, maxb, KFK_LOG_BOUND_HW, &raw,
+                     &sl);
+    kfk_buf *out = &raw;
+    if (v < 4) {
+        /* Down-convert for Fetch v0-v3. */
+        if (kfk_v2_to_msgset(raw.p, raw.len, v >= 2 ? 1 : 0,
+                             MAX_DECOMPRESSED, &conv) == 0)
+            out = &conv;
+        else
+            out = NULL;
+    }
+    if (out && out->len) {
+        uint8_t *cp = kfk_req_alloc(rq, out->len);
+        memcpy(cp, out->p, out->len);
+        pd->Records.p = cp;
+        pd->Records.len = (int32_t)out->len;
+    }
+    kfk_buf_free(&raw);
+    kfk_buf_free(&conv);
+    return sl.len;
+}
+
+/* Build and send the response; with !final, give up (return false) when
+ * there is less than MinBytes and no error to report. */
 static bool
 fetch_try(kfk_req *rq, bool final)
 {
     kfk_broker *b = rq->peer->b;
     kfk_FetchRequest *req = rq->body;
+    fetch_ctx *fc = rq->park;
     int16_t v = rq->hdr.ApiVersion;
-    int32_t nt = KFK_MAX(req->Topics_count, 0);
+    fsession *s = NULL;
+    if (fc->session_id) {
+        s = session_find(b, fc->session_id);
+        if (!s) { /* evicted while we waited */
+            respond_error(rq, KFK_ERR_FETCH_SESSION_ID_NOT_FOUND);
+            return true;
+        }
+        s->last_used_ms = kfk_mono_ms();
+    }
+    target *t;
+    int n = targets_of(rq, fc, fc->incremental ? s : NULL, &t);
 
     /* Pass 1: how much is there? */
-    int64_t avail = 0;
-    bool errors = false;
-    int64_t budget = v >= 3 ? req->MaxBytes : INT32_MAX;
-    if (budget <= 0)
-        budget = 1;
-    for (int32_t i = 0; i < nt && !final; i++) {
-        kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
-        for (int32_t k = 0; k < KFK_MAX(ft->Partitions_count, 0); k++) {
-            kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
-            kfk_partition *p = kfk_partition_get(b, ft->Topic, fp->Partition);
-            if (!p || !p->log) {
-                errors = true;
-                continue;
-            }
+    if (!final) {
+        int64_t avail = 0;
+        bool news = false;
+        for (int i = 0; i < n; i++) {
+            kfk_partition *p = kfk_partition_get(b, t[i].topic, t[i].partition);
             kfk_log_slice sl;
-            size_t maxb = (size_t)KFK_MAX(fp->PartitionMaxBytes, 0);
-            if (kfk_log_read(p->log, fp->FetchOffset, maxb, KFK_LOG_BOUND_HW,
-                             &sl)) {
-                errors = true;
+            if (!p || !p->log ||
+                kfk_log_read(p->log, t[i].fetch_offset,
+                             (size_t)KFK_MAX(t[i].max_bytes, 0),
+                             KFK_LOG_BOUND_HW, &sl)) {
+                news = true; /* an error to report */
                 continue;
             }
             avail += (int64_t)sl.len;
+            if (fc->incremental && t[i].sess_idx >= 0) {
+                sess_part *sp = &s->parts[t[i].sess_idx];
+                if (!sp->sent || sp->hw != kfk_log_high_watermark(p->log) ||
+                    sp->start != kfk_log_start_offset(p->log))
+                    news = true;
+            }
         }
+        if (!news && avail < KFK_MAX(req->MinBytes, 1))
+            return false;
     }
-    if (!final && !errors && avail < req->MinBytes)
-        return false;
 
-    /* Pass 2: the response. */
+    /* Pass 2: the response, one entry per run of the same topic. */
     kfk_FetchResponse resp;
     kfk_msg_init(&kfk_FetchResponse_msg, v, &resp);
-    resp.SessionId = 0;
-    resp.Responses_count = nt;
+    resp.SessionId = fc->session_id;
     resp.Responses =
-        kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Responses));
+        kfk_req_alloc(rq, (size_t)(n ? n : 1) * sizeof(*resp.Responses));
+    resp.Responses_count = 0;
+    kfk_FetchResponse_PartitionData *pds =
+        kfk_req_alloc(rq, (size_t)(n ? n : 1) * sizeof(*pds));
+    int64_t budget = v >= 3 ? req->MaxBytes : INT32_MAX;
     bool first_data = true;
-    for (int32_t i = 0; i < nt; i++) {
-        kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
-        kfk_FetchResponse_FetchableTopicResponse *rt = &resp.Responses[i];
-        kfk_struct_init(&kfk_FetchResponse_FetchableTopicResponse_desc, v, rt);
-        rt->Topic = ft->Topic;
-        rt->TopicId = ft->TopicId;
-        int32_t np = KFK_MAX(ft->Partitions_count, 0);
-        rt->Partitions_count = np;
-        rt->Partitions =
-            kfk_req_alloc(rq, (size_t)(np ? np : 1) * sizeof(*rt->Partitions));
-        for (int32_t k = 0; k < np; k++) {
-            kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
-            kfk_FetchResponse_PartitionData *pd = &rt->Partitions[k];
-            kfk_struct_init(&kfk_FetchResponse_PartitionData_desc, v, pd);
-            pd->PartitionIndex = fp->Partition;
-            pd->HighWatermark = -1;
-            pd->LastStableOffset = -1;
-            pd->LogStartOffset = -1;
-            pd->Records.p = NULL;
-            pd->Records.len = v >= 12 ? -1 : 0;
-            kfk_partition *p = kfk_partition_get(b, ft->Topic, fp->Partition);
-            if (!p) {
-                pd->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-                continue;
-            }
-            if (!p->log) {
-                pd->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
-                continue;
-            }
-            pd->HighWatermark = kfk_log_high_watermark(p->log);
-            pd->LastStableOffset = pd->HighWatermark;
-            pd->LogStartOffset = kfk_log_start_offset(p->log);
-            if (v >= 9 && fp->CurrentLeaderEpoch >= 0 &&
-                fp->CurrentLeaderEpoch != p->leader_epoch) {
-                pd->ErrorCode = fp->CurrentLeaderEpoch < p->leader_epoch
-                                    ? KFK_ERR_FENCED_LEADER_EPOCH
-                                    : KFK_ERR_UNKNOWN_LEADER_EPOCH;
-                continue;
-            }
-            size_t maxb = (size_t)KFK_MAX(fp->PartitionMaxBytes, 0);
-            if ((int64_t)maxb > budget)
-                maxb = (size_t)budget;
-            if (budget <= 0 && !first_data)
-                continue;
-            kfk_log_slice sl;
-            kfk_err e = kfk_log_read(p->log, fp->FetchOffset, maxb,
-                                     KFK_LOG_BOUND_HW, &sl);
-            if (e) {
-                pd->ErrorCode = e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR
-                                                 : (int16_t)e;
-                continue;
-            }
-            if (sl.len == 0)
-                continue;
-            if (v >= 4) {
-                if (kfk_req_add_hole(rq, sl.fd, sl.pos, sl.len)) {
-                    pd->Records.p = NULL;
-                    pd->Records.len = (int32_t)sl.len;
-                } else {
-                    kfk_buf tmp;
-                    kfk_buf_init(&tmp);
-                    kfk_log_read_buf(p->log, fp->FetchOffset, maxb,
-                                     KFK_LOG_BOUND_HW, &tmp, &sl);
-                    uint8_t *cp = kfk_req_alloc(rq, tmp.len);
-                    memcpy(cp, tmp.p, tmp.len);
-                    pd->Records.p = cp;
-                    pd->Records.len = (int32_t)tmp.len;
-                    kfk_buf_free(&tmp);
-                }
-            } else {
-                /* Down-convert for Fetch v0-v3. */
-                kfk_buf raw, conv;
-                kfk_buf_init(&raw);
-                kfk_buf_init(&conv);
-                kfk_log_read_buf(p->log, fp->FetchOffset, maxb,
-                                 KFK_LOG_BOUND_HW, &raw, &sl);
-                if (kfk_v2_to_msgset(raw.p, raw.len, v >= 2 ? 1 : 0,
-                                     MAX_DECOMPRESSED, &conv) == 0 &&
-                    conv.len) {
-                    uint8_t *cp = kfk_req_alloc(rq, conv.len);
-                    memcpy(cp, conv.p, conv.len);
-                    pd->Records.p = cp;
-                    pd->Records.len = (int32_t)conv.len;
-                }
-                kfk_buf_free(&raw);
-                kfk_buf_free(&conv);
-            }
-            budget -= (int64_t)sl.len;
+    int npd = 0;
+    kfk_FetchResponse_FetchableTopicResponse *cur = NULL;
+    for (int i = 0; i < n; i++) {
+        kfk_FetchResponse_PartitionData *pd = &pds[npd];
+        size_t got = fill_partition(rq, &t[i], budget, first_data, pd);
+        if (got) {
+            budget -= (int64_t)got;
             first_data = false;
         }
+        if (fc->incremental && t[i].sess_idx >= 0) {
+            sess_part *sp = &s->parts[t[i].sess_idx];
+            bool changed = got || pd->ErrorCode || !sp->sent ||
+                           sp->hw != pd->HighWatermark ||
+                           sp->start != pd->LogStartOffset;
+            if (!changed)
+                continue;
+        }
+        if (s && t[i].sess_idx >= 0) {
+            sess_part *sp = &s->parts[t[i].sess_idx];
+            sp->sent = true;
+            sp->hw = pd->HighWatermark;
+            sp->lso = pd->LastStableOffset;
+            sp->start = pd->LogStartOffset;
+        }
+        if (!cur || !kfk_str_eq2(cur->Topic, t[i].topic)) {
+            cur = &resp.Responses[resp.Responses_count++];
+            kfk_struct_init(&kfk_FetchResponse_FetchableTopicResponse_desc, v,
+                            cur);
+            cur->Topic = t[i].topic;
+            cur->Partitions = pd;
+            cur->Partitions_count = 0;
+        }
+        cur->Partitions_count++;
+        npd++;
     }
     unpark(rq);
     kfk_req_respond(rq, &kfk_FetchResponse_msg, &resp);
@@ -201,10 +460,10 @@ fetch_try(kfk_req *rq, bool final)
 }
 
 static void
-on_fetch_timeout(kfk_ev *ev, kfk_ev_timer *t, void *arg)
+on_fetch_timeout(kfk_ev *ev, kfk_ev_timer *tm, void *arg)
 {
     (void)ev;
-    (void)t;
+    (void)tm;
     kfk_req *rq = arg;
     rq->timer = NULL; /* freed by the loop after this callback */
     fetch_try(rq, true);
@@ -213,16 +472,13 @@ on_fetch_timeout(kfk_ev *ev, kfk_ev_timer *t, void *arg)
 void
 kfk_wake_fetchers(kfk_broker *b, kfk_partition *p)
 {
-    (void)b;
     /* fetch_try unlinks answered requests from this list: restart the
      * walk after each answer. */
+    bool gone = kfk_topic_find(b, kfk_str_c(p->topic->name)) != p->topic;
     struct kfk_fwait *w = p->waiters;
     while (w) {
-        kfk_req *rq = w->rq;
         struct kfk_fwait *next = w->next;
-        bool final = p->topic == NULL ||
-                     kfk_topic_find(b, kfk_str_c(p->topic->name)) != p->topic;
-        if (fetch_try(rq, final))
+        if (fetch_try(w->rq, gone))
             next = p->waiters;
         w = next;
     }
@@ -240,46 +496,90 @@ kfk_handle_Fetch(kfk_req *rq)
     kfk_FetchRequest *req = rq->body;
     kfk_broker *b = rq->peer->b;
     int16_t v = rq->hdr.ApiVersion;
-    if (v >= 7 && req->SessionId != 0) {
-        /* We never hand out fetch sessions (SessionId 0 in every answer),
-         * so an id the client names cannot be ours. */
-        kfk_FetchResponse resp;
-        kfk_msg_init(&kfk_FetchResponse_msg, v, &resp);
-        resp.ErrorCode = KFK_ERR_FETCH_SESSION_ID_NOT_FOUND;
-        kfk_req_respond(rq, &kfk_FetchResponse_msg, &resp);
-        return;
+    fetch_ctx *fc = kfk_req_alloc(rq, sizeof(*fc));
+    rq->park = fc;
+    rq->park_free = park_free_cb;
+
+    if (v >= 7) {
+        int32_t id = req->SessionId, epoch = req->SessionEpoch;
+        if (id == 0 && epoch > 0) {
+            respond_error(rq, KFK_ERR_INVALID_FETCH_SESSION_EPOCH);
+            return;
+        }
+        if (id != 0 && epoch <= 0)
+            session_remove(b, id); /* close, maybe to start a new one */
+        if (epoch == 0) {
+            /* New session from this full request. */
+            fsession *s = session_new(b);
+            s->last_used_ms = kfk_mono_ms();
+            for (int32_t i = 0; i < req->Topics_count; i++) {
+                kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
+                for (int32_t k = 0; k < ft->Partitions_count; k++) {
+                    kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
+                    session_set(s, ft->Topic, fp->Partition, fp->FetchOffset,
+                                fp->PartitionMaxBytes, fp->CurrentLeaderEpoch);
+                }
+            }
+            fc->session_id = s->id;
+            fc->incremental = true; /* answers list partitions with news */
+        } else if (id != 0 && epoch > 0) {
+            fsession *s = session_find(b, id);
+            if (!s) {
+                respond_error(rq, KFK_ERR_FETCH_SESSION_ID_NOT_FOUND);
+                return;
+            }
+            if (epoch != s->next_epoch) {
+                respond_error(rq, KFK_ERR_INVALID_FETCH_SESSION_EPOCH);
+                return;
+            }
+            s->next_epoch = epoch == INT32_MAX ? 1 : epoch + 1;
+            s->last_used_ms = kfk_mono_ms();
+            for (int32_t i = 0; i < req->Topics_count; i++) {
+                kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
+                for (int32_t k = 0; k < ft->Partitions_count; k++) {
+                    kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
+                    session_set(s, ft->Topic, fp->Partition, fp->FetchOffset,
+                                fp->PartitionMaxBytes, fp->CurrentLeaderEpoch);
+                }
+            }
+            for (int32_t i = 0; i < req->ForgottenTopicsData_count; i++) {
+                kfk_FetchRequest_ForgottenTopic *ft =
+                    &req->ForgottenTopicsData[i];
+                for (int32_t k = 0; k < ft->Partitions_count; k++)
+                    session_forget(s, ft->Topic, ft->Partitions[k]);
+            }
+            fc->session_id = id;
+            fc->incremental = true;
+        }
     }
+
     int32_t wait = req->MaxWaitMs < 0 ? 0 : req->MaxWaitMs;
     if (wait > MAX_WAIT_CAP_MS)
         wait = MAX_WAIT_CAP_MS;
-    if (fetch_try(rq, wait == 0))
+    /* A new session's first answer lists every partition. */
+    bool first_of_session = v >= 7 && req->SessionEpoch == 0;
+    if (fetch_try(rq, wait == 0 || first_of_session))
         return;
+
     /* Park on every partition it reads. */
-    int n = 0;
-    for (int32_t i = 0; i < req->Topics_count; i++)
-        n += KFK_MAX(req->Topics[i].Partitions_count, 0);
-    fetch_park *fp = kfk_xcalloc(1, sizeof(*fp));
-    fp->nodes = kfk_xcalloc((size_t)(n ? n : 1), sizeof(*fp->nodes));
-    for (int32_t i = 0; i < req->Topics_count; i++) {
-        kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
-        for (int32_t k = 0; k < ft->Partitions_count; k++) {
-            kfk_partition *p =
-                kfk_partition_get(b, ft->Topic, ft->Partitions[k].Partition);
-            if (!p)
-                continue;
-            bool dup = false;
-            for (int j = 0; j < fp->n; j++)
-                dup |= fp->nodes[j].p == p;
-            if (dup)
-                continue;
-            struct kfk_fwait *w = &fp->nodes[fp->n++];
-            w->rq = rq;
-            w->p = p;
-            w->next = p->waiters;
-            p->waiters = w;
-        }
+    fsession *s = fc->session_id ? session_find(b, fc->session_id) : NULL;
+    target *t;
+    int n = targets_of(rq, fc, fc->incremental ? s : NULL, &t);
+    fc->nodes = kfk_xcalloc((size_t)(n ? n : 1), sizeof(*fc->nodes));
+    for (int i = 0; i < n; i++) {
+        kfk_partition *p = kfk_partition_get(b, t[i].topic, t[i].partition);
+        if (!p)
+            continue;
+        bool dup = false;
+        for (int j = 0; j < fc->nnodes; j++)
+            dup |= fc->nodes[j].p == p;
+        if (dup)
+            continue;
+        struct kfk_fwait *w = &fc->nodes[fc->nnodes++];
+        w->rq = rq;
+        w->p = p;
+        w->next = p->waiters;
+        p->waiters = w;
     }
-    rq->park = fp;
-    rq->park_free = park_free_cb;
     rq->timer = kfk_ev_timer_add(b->ev, wait, on_fetch_timeout, rq);
 }

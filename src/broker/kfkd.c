@@ -125,13 +125,9 @@ on_signal(kfk_ev *ev, int fd, int mask, void *arg)
     }
 }
 
-int
-main(int argc, char **argv)
+static int
+run(kfk_broker *b, int argc, char **argv)
 {
-    kfk_broker b;
-    memset(&b, 0, sizeof(b));
-    b.lfd = -1;
-    kfk_conf_defaults(&b.conf);
     char err[1024];
     const char *file = NULL;
 
@@ -165,7 +161,7 @@ main(int argc, char **argv)
         }
         file = a;
     }
-    if (file && kfk_conf_load(&b.conf, file, err, sizeof(err))) {
+    if (file && kfk_conf_load(&b->conf, file, err, sizeof(err))) {
         fprintf(stderr, "kfkd: %s\n", err);
         return 2;
     }
@@ -196,7 +192,7 @@ main(int argc, char **argv)
             return 2;
         }
         *eq = '\0';
-        if (kfk_conf_set(&b.conf, kv, eq + 1, err, sizeof(err))) {
+        if (kfk_conf_set(&b->conf, kv, eq + 1, err, sizeof(err))) {
             fprintf(stderr, "kfkd: %s\n", err);
             return 2;
         }
@@ -204,21 +200,21 @@ main(int argc, char **argv)
     }
 
     /* The first of log.dirs is the data directory. */
-    char *dirs = kfk_xstrdup(b.conf.log_dirs);
+    char *dirs = kfk_xstrdup(b->conf.log_dirs);
     dirs[strcspn(dirs, ",")] = '\0';
-    b.datadir = dirs;
-    if (mkdirs(b.datadir) < 0) {
-        kfk_error("kfkd", "cannot create log dir %s: %s", b.datadir,
+    b->datadir = dirs;
+    if (mkdirs(b->datadir) < 0) {
+        kfk_error("kfkd", "cannot create log dir %s: %s", b->datadir,
                   strerror(errno));
         return 1;
     }
     char lockpath[4200];
-    snprintf(lockpath, sizeof(lockpath), "%s/.lock", b.datadir);
+    snprintf(lockpath, sizeof(lockpath), "%s/.lock", b->datadir);
     int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
         kfk_error("kfkd",
                   "log dir %s is in use by another kfkd (cannot lock %s)",
-                  b.datadir, lockpath);
+                  b->datadir, lockpath);
         return 1;
     }
 
@@ -230,39 +226,51 @@ main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
-    b.ev = kfk_ev_new();
-    if (!b.ev)
+    b->ev = kfk_ev_new();
+    if (!b->ev)
         return 1;
-    kfk_ev_watch(b.ev, sfd, KFK_EV_READ, on_signal, &b);
-    kfk_ev_set_before_sleep(b.ev, before_sleep, &b);
-    kfk_handlers_init(&b);
+    kfk_ev_watch(b->ev, sfd, KFK_EV_READ, on_signal, b);
+    kfk_ev_set_before_sleep(b->ev, before_sleep, b);
+    kfk_handlers_init(b);
 
     int64_t t0 = kfk_mono_ms();
-    if (kfk_topics_load(&b) < 0)
+    if (kfk_topics_load(b) < 0)
         return 1;
-    if (kfk_server_start(&b) < 0)
+    if (kfk_server_start(b) < 0)
         return 1;
-    kfk_ev_timer_add(b.ev, 100, on_flush_timer, &b);
-    kfk_ev_timer_add(b.ev, b.conf.log_retention_check_interval_ms,
-                     on_retention_timer, &b);
+    kfk_ev_timer_add(b->ev, 100, on_flush_timer, b);
+    kfk_ev_timer_add(b->ev, b->conf.log_retention_check_interval_ms,
+                     on_retention_timer, b);
     kfk_info("kfkd", "kfkd %s node %d started in %lld ms, data in %s",
-             KFK_VERSION_STR, b.conf.node_id,
-             (long long)(kfk_mono_ms() - t0), b.datadir);
+             KFK_VERSION_STR, b->conf.node_id,
+             (long long)(kfk_mono_ms() - t0), b->datadir);
     /* Tests and scripts wait for this line on stdout. */
-    printf("kfkd listening on port %d\n", b.port);
+    printf("kfkd listening on port %d\n", b->port);
     fflush(stdout);
 
-    kfk_ev_run(b.ev);
+    kfk_ev_run(b->ev);
 
     int64_t t1 = kfk_mono_ms();
-    kfk_server_stop(&b);
-    kfk_server_reap(&b);
-    kfk_topics_close(&b); /* flushes and closes every segment */
-    kfk_ev_destroy(b.ev);
+    kfk_server_stop(b);
+    kfk_server_reap(b);
+    kfk_topics_close(b); /* flushes and closes every segment */
+    kfk_fetch_sessions_free(b);
+    kfk_ev_destroy(b->ev);
     kfk_info("kfkd", "stopped in %lld ms", (long long)(kfk_mono_ms() - t1));
-    kfk_conf_free(&b.conf);
-    kfk_free(dirs);
     close(lockfd);
     close(sfd);
     return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    kfk_broker b;
+    memset(&b, 0, sizeof(b));
+    b.lfd = -1;
+    kfk_conf_defaults(&b.conf);
+    int rc = run(&b, argc, argv);
+    kfk_conf_free(&b.conf);
+    kfk_free(b.datadir);
+    return rc;
 }

@@ -149,6 +149,9 @@ kfk_handle_OffsetForLeaderEpoch(kfk_req *rq)
             &req->Topics[i];
         kfk_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult *rt =
             &resp.Topics[i];
+        kfk_struct_init(
+            &kfk_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_desc,
+            v, rt);
         rt->Topic = t->Topic;
         int32_t np = KFK_MAX(t->Partitions_count, 0);
         rt->Partitions_count = np;
