@@ -16,6 +16,8 @@
  * KFK_FUZZ_MAIN, main() replays the files and directories it is given (the
  * committed corpus under tests/fuzz/corpus/records/) under ctest.
  */
+#define KFK_FUZZ_NAME "fuzz_records"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,83 +203,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifdef KFK_FUZZ_MAIN
-#include <dirent.h>
-#include <sys/stat.h>
+#include "fuzz_replay.h"
 
-static long nrun;
-
-static int
-run_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "%s: cannot open\n", path);
-        return -1;
-    }
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
-    rewind(f);
-    /* Exactly the file's size, so a read past the end is caught. */
-    uint8_t *buf = n >= 0 ? malloc(n ? (size_t)n : 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "%s: cannot read\n", path);
-        free(buf);
-        fclose(f);
-        return -1;
-    }
-    fclose(f);
-    LLVMFuzzerTestOneInput(buf, (size_t)n);
-    free(buf);
-    nrun++;
-    return 0;
-}
-
-/* A file, or a directory of files (one level of subdirectories). */
-static int
-run_path(const char *path, int depth)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "%s: no such file or directory\n", path);
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode))
-        return run_file(path);
-    if (depth > 1)
-        return 0;
-    DIR *d = opendir(path);
-    if (!d) {
-        fprintf(stderr, "%s: cannot open directory\n", path);
-        return -1;
-    }
-    int rc = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char sub[4096];
-        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-        if (run_path(sub, depth + 1) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    return rc;
-}
-
-int
-main(int argc, char **argv)
-{
-    int rc = 0;
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE|DIR...\n", argv[0]);
-        return 2;
-    }
-    for (int i = 1; i < argc; i++)
-        if (run_path(argv[i], 0) != 0)
-            rc = 1;
-    printf("fuzz_records: ran %ld inputs\n", nrun);
-    return nrun > 0 ? rc : 1;
-}
-#endif
