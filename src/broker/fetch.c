@@ -164,6 +164,20 @@ session_set(fsession *s, kfk_str topic, int32_t partition, int64_t offset,
     sp->leader_epoch = leader_epoch;
 }
 
+/* Take the request's partitions (new positions) into the session. */
+static void
+session_update(fsession *s, const kfk_FetchRequest *req)
+{
+    for (int32_t i = 0; i < req->Topics_count; i++) {
+        const kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
+        for (int32_t k = 0; k < ft->Partitions_count; k++) {
+            const kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
+            session_set(s, ft->Topic, fp->Partition, fp->FetchOffset,
+                        fp->PartitionMaxBytes, fp->CurrentLeaderEpoch);
+        }
+    }
+}
+
 static void
 session_forget(fsession *s, kfk_str topic, int32_t partition)
 {
@@ -512,14 +526,7 @@ kfk_handle_Fetch(kfk_req *rq)
             /* New session from this full request. */
             fsession *s = session_new(b);
             s->last_used_ms = kfk_mono_ms();
-            for (int32_t i = 0; i < req->Topics_count; i++) {
-                kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
-                for (int32_t k = 0; k < ft->Partitions_count; k++) {
-                    kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
-                    session_set(s, ft->Topic, fp->Partition, fp->FetchOffset,
-                                fp->PartitionMaxBytes, fp->CurrentLeaderEpoch);
-                }
-            }
+            session_update(s, req);
             fc->session_id = s->id;
             fc->incremental = true; /* answers list partitions with news */
         } else if (id != 0 && epoch > 0) {
@@ -534,14 +541,7 @@ kfk_handle_Fetch(kfk_req *rq)
             }
             s->next_epoch = epoch == INT32_MAX ? 1 : epoch + 1;
             s->last_used_ms = kfk_mono_ms();
-            for (int32_t i = 0; i < req->Topics_count; i++) {
-                kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
-                for (int32_t k = 0; k < ft->Partitions_count; k++) {
-                    kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
-                    session_set(s, ft->Topic, fp->Partition, fp->FetchOffset,
-                                fp->PartitionMaxBytes, fp->CurrentLeaderEpoch);
-                }
-            }
+            session_update(s, req);
             for (int32_t i = 0; i < req->ForgottenTopicsData_count; i++) {
                 kfk_FetchRequest_ForgottenTopic *ft =
                     &req->ForgottenTopicsData[i];
