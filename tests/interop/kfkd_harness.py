@@ -378,6 +378,12 @@ def main(argv):
         if not rest:
             print("%s: needs the broker directory" % cmd, file=sys.stderr)
             return 2
+        if not os.path.exists(os.path.join(rest[0], "harness.json")):
+            if cmd == "cleanup":  # already cleaned up
+                shutil.rmtree(rest[0], ignore_errors=True)
+                return 0
+            print("%s: no broker state in %s" % (cmd, rest[0]), file=sys.stderr)
+            return 1
         k = Kfkd.from_dir(rest[0])
         if cmd == "stop":
             k.stop()
