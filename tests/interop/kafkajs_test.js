@@ -7,16 +7,16 @@
 // without a group), the group consumer when kfkd advertises the group APIs.
 'use strict'
 
-const path = require('path')
 const { Kfkd, Results, Skip, check, requireClient, watchdog } = require('./kfkd_harness.js')
 
-const { mod: kafkajs, version } = requireClient('kafkajs')
+const kjs = requireClient('kafkajs')
+const { mod: kafkajs, version } = kjs
 const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel } = kafkajs
 // kafkajs's cluster (connections, metadata, per-broker requests): used to
 // read a partition without a consumer group.
-const Cluster = require(path.join(path.dirname(require.resolve(path.join(__dirname, 'node', 'node_modules', 'kafkajs'))), 'src', 'cluster'))
-const { createLogger } = require(path.join(__dirname, 'node', 'node_modules', 'kafkajs', 'src', 'loggers'))
-const defaultSocketFactory = require(path.join(__dirname, 'node', 'node_modules', 'kafkajs', 'src', 'network', 'socketFactory'))
+const Cluster = kjs.require('src/cluster')
+const { createLogger } = kjs.require('src/loggers')
+const defaultSocketFactory = kjs.require('src/network/socketFactory')
 
 const R = new Results('kafkajs')
 const N = 20

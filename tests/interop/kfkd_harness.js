@@ -5,7 +5,9 @@
 
 const { execFileSync } = require('child_process')
 const fs = require('fs')
+const { createRequire } = require('module')
 const path = require('path')
+const { pathToFileURL } = require('url')
 
 const HERE = __dirname
 const HARNESS = path.join(HERE, 'kfkd_harness.py')
@@ -16,15 +18,30 @@ function skipTest (reason) {
   process.exit(0)
 }
 
-// require() a client from tests/interop/node/node_modules only.
-function requireClient (name) {
+// Resolve modules as code in tests/interop/node would: from its
+// node_modules only.
+const nodeRequire = createRequire(path.join(HERE, 'node', 'package.json'))
+
+function clientVersion (name) {
   const dir = path.join(NODE_MODULES, name)
   if (!fs.existsSync(path.join(dir, 'package.json'))) {
     skipTest(`${name} is not installed in tests/interop/node/node_modules ` +
              '(scripts/deps.sh test runs npm install there)')
   }
-  const version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version
-  return { mod: require(dir), version }
+  return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version
+}
+
+// require() a CommonJS client.
+function requireClient (name) {
+  const version = clientVersion(name)
+  return { mod: nodeRequire(name), version, require: sub => nodeRequire(`${name}/${sub}`) }
+}
+
+// import() an ES-module client.
+async function importClient (name) {
+  const version = clientVersion(name)
+  const mod = await import(pathToFileURL(nodeRequire.resolve(name)).href)
+  return { mod, version }
 }
 
 class Kfkd {
@@ -145,4 +162,4 @@ function watchdog (results, kfkd, ms) {
   t.unref()
 }
 
-module.exports = { Kfkd, Results, Skip, check, requireClient, skipTest, watchdog }
+module.exports = { Kfkd, Results, Skip, check, importClient, requireClient, skipTest, watchdog }
