@@ -153,6 +153,10 @@ void kfk_peer_close(kfk_peer *p, const char *why);
 /* handlers.c: the dispatch table. */
 void kfk_handlers_init(kfk_broker *b);
 
+/* group/group_handlers.c: add the group coordinator's APIs to b->apis[]
+ * (called at the end of kfk_handlers_init). */
+void kfk_groups_register(kfk_broker *b);
+
 /* fetch.c: answer parked fetches that read partition p (after an append,
  * or before p goes away). */
 void kfk_wake_fetchers(kfk_broker *b, kfk_partition *p);

@@ -50,6 +50,8 @@ kfk_handlers_init(kfk_broker *b)
         im->min = KFK_MAX(impls[i].min, ad->v_lo);
         im->max = KFK_MIN(impls[i].max, ad->v_hi);
     }
+    /* The group coordinator's APIs (src/broker/group). */
+    kfk_groups_register(b);
 }
 
 void

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/group/group.h"
 #include "broker/log.h"
 #include "kfk/version.h"
 
@@ -236,6 +237,9 @@ run(kfk_broker *b, int argc, char **argv)
     int64_t t0 = kfk_mono_ms();
     if (kfk_topics_load(b) < 0)
         return 1;
+    /* Group coordinator: create/replay __consumer_offsets. */
+    if (kfk_groups_load(b) < 0)
+        return 1;
     if (kfk_server_start(b) < 0)
         return 1;
     kfk_ev_timer_add(b->ev, 100, on_flush_timer, b);
@@ -253,6 +257,7 @@ run(kfk_broker *b, int argc, char **argv)
     int64_t t1 = kfk_mono_ms();
     kfk_server_stop(b);
     kfk_server_reap(b);
+    kfk_groups_shutdown(b); /* groups and their timers, before the logs */
     kfk_topics_close(b); /* flushes and closes every segment */
     kfk_fetch_sessions_free(b);
     kfk_ev_destroy(b->ev);

@@ -316,8 +316,8 @@ delete_every_version(void **st)
 {
     (void)st;
     int fd = kfk_test_connect(H.port);
-    assert_int_equal(kfk_test_create_topic(fd, "__consumer_offsets", 1, NULL),
-                     0);
+    int ce = kfk_test_create_topic(fd, "__consumer_offsets", 1, NULL);
+    assert_true(ce == 0 || ce == 36); /* kfkd creates it at start-up */
     for (int16_t v = 0; v <= 6; v++) {
         kfk_arena ar;
         kfk_arena_init(&ar, 0);
@@ -338,7 +338,7 @@ delete_every_version(void **st)
         if (v >= 5)
             assert_true(resp.Responses[1].ErrorMessage.len > 0);
         assert_int_equal(partitions_of(fd, name), -1);
-        assert_int_equal(partitions_of(fd, "__consumer_offsets"), 1);
+        assert_true(partitions_of(fd, "__consumer_offsets") >= 1);
         /* The name can be used again. */
         assert_int_equal(kfk_test_create_topic(fd, name, 1, NULL), 0);
         kfk_arena_free(&ar);

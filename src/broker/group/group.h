@@ -1,0 +1,33 @@
+/*
+ * group.h -- the group coordinator of kfkd, as the rest of the broker sees
+ * it: registration of the group APIs in the dispatch table, start-up (the
+ * internal topic __consumer_offsets is created if missing and replayed into
+ * memory) and shutdown.
+ *
+ * The coordinator implements Kafka's classic group protocol (FindCoordinator,
+ * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+ * DescribeGroups, ListGroups, DeleteGroups, OffsetDelete).  This broker is
+ * the coordinator of every group.  See docs/groups.md.
+ */
+#ifndef KFK_BROKER_GROUP_H
+#define KFK_BROKER_GROUP_H
+
+#include "broker/broker.h"
+
+/* The internal topic that holds committed offsets and group metadata. */
+#define KFK_OFFSETS_TOPIC "__consumer_offsets"
+
+/* Add the group APIs to b->apis[] (called from kfk_handlers_init). */
+void kfk_groups_register(kfk_broker *b);
+
+/* After kfk_topics_load: create __consumer_offsets if it is missing
+ * (offsets.topic.num.partitions partitions), read every partition from its
+ * log start and rebuild groups and committed offsets, start the offset
+ * expiry timer.  Returns 0, or -1 if the topic cannot be created. */
+int kfk_groups_load(kfk_broker *b);
+
+/* Free every group (after kfk_server_stop: no request is parked any more)
+ * and cancel the coordinator's timers.  Accepts a broker without groups. */
+void kfk_groups_shutdown(kfk_broker *b);
+
+#endif

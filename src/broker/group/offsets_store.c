@@ -1,0 +1,545 @@
+/*
+ * offsets_store.c -- committed offsets and group metadata on disk: the
+ * internal topic __consumer_offsets, written and read back in Kafka's
+ * record formats (group_records.c).
+ *
+ * Writing: every change is one RecordBatch v2 appended with kfk_log_append
+ * to the group's partition (Utils.abs(groupId.hashCode) % partitions)
+ * before the client is answered, so a kill -9 after the answer loses
+ * nothing the page cache holds; fsync follows the topic's flush policy, as
+ * for any other topic.  Kafka's rules for what is written:
+ *   OffsetCommit   one offset record per committed partition
+ *   SyncGroup      the group metadata (members, assignments) when the
+ *                  leader's assignment arrives; also when a rebalance ends
+ *                  with no member, and when a static member is replaced
+ *   OffsetDelete   offset tombstones
+ *   DeleteGroups   offset tombstones and a group tombstone
+ *   expiry         offset tombstones (offsets.retention.minutes after the
+ *                  group became Empty, or after the commit for groups with
+ *                  no protocol), then a group tombstone once an Empty group
+ *                  has no offsets left
+ *
+ * Reading (start-up): every partition from its log start to its end; the
+ * last value of each key wins and a tombstone deletes.  Groups come back
+ * as Kafka restores them: a group whose last metadata lists members is
+ * Stable with those members and their assignments, each of which must
+ * heartbeat within its session timeout or is removed (which starts a
+ * rebalance); one without members is Empty with its offsets.
+ *
+ * The topic is created with cleanup.policy=compact (no time or size
+ * retention); there is no log compaction yet, so the topic grows with
+ * every commit and start-up reads all of it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/group/group_int.h"
+#include "broker/log.h"
+
+#define LOAD_READ_BYTES   (1u << 20)
+#define MAX_DECOMPRESSED  (64u << 20)
+#define EXPIRE_CHECK_MS   600000 /* offsets.retention.check.interval.ms */
+
+/* ------------------------------------------------------------------ */
+/* Batches.                                                            */
+
+void
+kfk_gbatch_init(kfk_gbatch *gb)
+{
+    memset(gb, 0, sizeof(*gb));
+    kfk_buf_init(&gb->out);
+    kfk_buf_init(&gb->key);
+    kfk_buf_init(&gb->val);
+    kfk_batch_builder_init(&gb->bb, &gb->out, KFK_CODEC_NONE, 0);
+}
+
+void
+kfk_gbatch_free(kfk_gbatch *gb)
+{
+    kfk_batch_builder_free(&gb->bb);
+    kfk_buf_free(&gb->out);
+    kfk_buf_free(&gb->key);
+    kfk_buf_free(&gb->val);
+}
+
+static void
+add(kfk_gbatch *gb, bool tombstone)
+{
+    kfk_batch_builder_add(&gb->bb, kfk_now_ms(), gb->key.p,
+                          (int32_t)gb->key.len,
+                          tombstone ? NULL : gb->val.p,
+                          tombstone ? -1 : (int32_t)gb->val.len, NULL, 0);
+    gb->n++;
+    kfk_buf_reset(&gb->key);
+    kfk_buf_reset(&gb->val);
+}
+
+void
+kfk_gbatch_offset(kfk_gbatch *gb, kfk_group *g, const kfk_goffset *o)
+{
+    kfk_grec_offset_key(&gb->key, kfk_str_c(g->id), kfk_str_c(o->topic),
+                        o->partition);
+    kfk_grec_offset_value(&gb->val, o->offset, o->leader_epoch,
+                          kfk_str_c(o->metadata), o->commit_ts, o->expire_ts);
+    add(gb, false);
+}
+
+void
+kfk_gbatch_offset_tombstone(kfk_gbatch *gb, kfk_group *g, const char *topic,
+                            int32_t partition)
+{
+    kfk_grec_offset_key(&gb->key, kfk_str_c(g->id), kfk_str_c(topic),
+                        partition);
+    add(gb, true);
+}
+
+void
+kfk_gbatch_group(kfk_gbatch *gb, kfk_group *g)
+{
+    kfk_grec_group gv;
+    memset(&gv, 0, sizeof(gv));
+    gv.protocol_type = kfk_str_c(g->protocol_type ? g->protocol_type : "");
+    gv.generation = g->generation;
+    gv.protocol = kfk_str_c(g->protocol_name);
+    gv.leader = kfk_str_c(g->leader ? g->leader->id : NULL);
+    gv.state_ts = g->state_ts;
+    gv.nmembers = g->nmembers;
+    gv.members = kfk_xcalloc((size_t)(g->nmembers ? g->nmembers : 1),
+                             sizeof(*gv.members));
+    int i = 0;
+    for (kfk_gmember *m = g->members; m; m = m->next, i++) {
+        kfk_grec_member *rm = &gv.members[i];
+        rm->member_id = kfk_str_c(m->id);
+        rm->instance_id = kfk_str_c(m->instance_id);
+        rm->client_id = kfk_str_c(m->client_id);
+        rm->client_host = kfk_str_c(m->client_host);
+        rm->rebalance_ms = m->rebalance_ms;
+        rm->session_ms = m->session_ms;
+        rm->subscription.p = NULL;
+        rm->subscription.len = 0;
+        for (int k = 0; k < m->nprotos && g->protocol_name; k++) {
+            if (strcmp(m->protos[k].name, g->protocol_name) == 0) {
+                rm->subscription.p = m->protos[k].meta;
+                rm->subscription.len = m->protos[k].meta_len;
+                break;
+            }
+        }
+        rm->assignment.p = m->assignment;
+        rm->assignment.len = m->assignment_len;
+    }
+    kfk_grec_group_key(&gb->key, kfk_str_c(g->id));
+    kfk_grec_group_value(&gb->val, &gv);
+    kfk_free(gv.members);
+    add(gb, false);
+}
+
+void
+kfk_gbatch_group_tombstone(kfk_gbatch *gb, kfk_group *g)
+{
+    kfk_grec_group_key(&gb->key, kfk_str_c(g->id));
+    add(gb, true);
+}
+
+kfk_err
+kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
+{
+    kfk_broker *b = g->gs->b;
+    kfk_err e = KFK_ERR_NONE;
+    if (gb->n == 0)
+        goto out;
+    e = kfk_batch_builder_finish(&gb->bb);
+    if (e)
+        goto out;
+    kfk_topic *t = kfk_topic_find(b, kfk_str_c(KFK_OFFSETS_TOPIC));
+    if (!t || g->partition >= t->npartitions) {
+        e = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+        goto out;
+    }
+    kfk_partition *p = t->partitions[g->partition];
+    if (!p->log) {
+        e = KFK_ERR__IO;
+        goto out;
+    }
+    kfk_log_append_info info;
+    e = kfk_log_append(p->log, gb->out.p, gb->out.len, p->leader_epoch,
+                       kfk_now_ms(), &info);
+    if (e) {
+        kfk_warn("group", "%s: append to %s-%d failed: %s (%s)", g->id,
+                 KFK_OFFSETS_TOPIC, g->partition, kfk_err2name(e),
+                 kfk_log_errstr(p->log));
+        goto out;
+    }
+    kfk_wake_fetchers(b, p);
+out:
+    kfk_gbatch_free(gb);
+    return e;
+}
+
+/* What Kafka's coordinator answers when its append fails. */
+static int16_t
+store_error(kfk_err e, bool commit)
+{
+    switch ((int)e) {
+    case KFK_ERR_NONE:
+        return KFK_ERR_NONE;
+    case KFK_ERR_COORDINATOR_NOT_AVAILABLE:
+    case KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+        return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    case KFK_ERR__IO:
+    case KFK_ERR_KAFKA_STORAGE_ERROR:
+    case KFK_ERR_NOT_LEADER_OR_FOLLOWER:
+    case KFK_ERR_FENCED_LEADER_EPOCH:
+        return KFK_ERR_NOT_COORDINATOR;
+    case KFK_ERR_MESSAGE_TOO_LARGE:
+    case KFK_ERR_RECORD_LIST_TOO_LARGE:
+    case KFK_ERR__TOO_LARGE:
+        return commit ? KFK_ERR_INVALID_COMMIT_OFFSET_SIZE
+                      : KFK_ERR_UNKNOWN_SERVER_ERROR;
+    default:
+        return KFK_ERR_UNKNOWN_SERVER_ERROR;
+    }
+}
+
+int16_t
+kfk_gstore_commit_error(kfk_err e)
+{
+    return store_error(e, true);
+}
+
+int16_t
+kfk_gstore_group(kfk_group *g)
+{
+    kfk_gbatch gb;
+    kfk_gbatch_init(&gb);
+    kfk_gbatch_group(&gb, g);
+    int16_t r = store_error(kfk_gbatch_commit(&gb, g), false);
+    if (r == KFK_ERR_NONE)
+        g->has_meta = true;
+    return r;
+}
+
+int16_t
+kfk_gstore_delete_group(kfk_group *g)
+{
+    kfk_gbatch gb;
+    kfk_gbatch_init(&gb);
+    size_t n;
+    kfk_goffset **os = kfk_goffsets_sorted(g, &n);
+    for (size_t i = 0; i < n; i++)
+        kfk_gbatch_offset_tombstone(&gb, g, os[i]->topic, os[i]->partition);
+    kfk_free(os);
+    kfk_gbatch_group_tombstone(&gb, g);
+    int16_t r = store_error(kfk_gbatch_commit(&gb, g), false);
+    if (r == KFK_ERR_NONE)
+        kfk_group_destroy(g);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Expiry (offsets.retention.minutes).                                 */
+
+typedef struct expire_ctx {
+    int64_t now;
+    int64_t retention_ms;
+    int offsets, groups;
+} expire_ctx;
+
+static void
+expire_group(kfk_group *g, void *arg)
+{
+    expire_ctx *x = arg;
+    /* Kafka's GroupMetadata.removeExpiredOffsets. */
+    int mode; /* 0: none, 1: since Empty, 2: since commit, 3: unsubscribed */
+    if (g->protocol_type && g->state == KFK_GS_EMPTY)
+        mode = 1;
+    else if (!g->protocol_type && g->state == KFK_GS_EMPTY)
+        mode = 2;
+    else if (g->protocol_type && !strcmp(g->protocol_type, "consumer") &&
+             g->state == KFK_GS_STABLE)
+        mode = 3;
+    else
+        mode = 0;
+    if (mode && g->noffsets) {
+        kfk_gbatch gb;
+        kfk_gbatch_init(&gb);
+        size_t n;
+        kfk_goffset **os = kfk_goffsets_sorted(g, &n);
+        size_t nexp = 0;
+        for (size_t i = 0; i < n; i++) {
+            kfk_goffset *o = os[i];
+            if (mode == 3 && kfk_group_subscribed(g, kfk_str_c(o->topic)))
+                continue;
+            int64_t base = mode == 1 && g->state_ts >= 0 ? g->state_ts
+                                                          : o->commit_ts;
+            bool expired = o->expire_ts >= 0
+                               ? x->now >= o->expire_ts
+                               : x->now - base >= x->retention_ms;
+            if (!expired)
+                continue;
+            kfk_gbatch_offset_tombstone(&gb, g, o->topic, o->partition);
+            os[nexp++] = o;
+        }
+        if (nexp) {
+            kfk_err e = kfk_gbatch_commit(&gb, g);
+            if (e) {
+                kfk_free(os);
+                return; /* try again next time */
+            }
+            /* Collect names first: deleting frees the entries. */
+            for (size_t i = 0; i < nexp; i++) {
+                char *topic = kfk_xstrdup(os[i]->topic);
+                kfk_goffset_del(g, kfk_str_c(topic), os[i]->partition);
+                kfk_free(topic);
+            }
+            x->offsets += (int)nexp;
+            kfk_info("group", "%s: expired %zu committed offset(s)", g->id,
+                     nexp);
+        } else {
+            kfk_gbatch_free(&gb);
+        }
+        kfk_free(os);
+    }
+    if (g->state == KFK_GS_EMPTY && g->noffsets == 0 && g->npending == 0) {
+        kfk_info("group", "%s: empty with no offsets left, removing it",
+                 g->id);
+        if (kfk_gstore_delete_group(g) == KFK_ERR_NONE)
+            x->groups++;
+    }
+}
+
+static int64_t
+retention_ms(kfk_broker *b)
+{
+    return b->conf.offsets_retention_minutes * 60 * 1000;
+}
+
+static void
+on_expire_timer(kfk_ev *ev, kfk_ev_timer *t, void *arg)
+{
+    kfk_groups *gs = arg;
+    expire_ctx x = {kfk_now_ms(), retention_ms(gs->b), 0, 0};
+    kfk_groups_foreach(gs, expire_group, &x);
+    if (x.offsets || x.groups)
+        kfk_info("group", "expiry removed %d offset(s) and %d group(s)",
+                 x.offsets, x.groups);
+    kfk_ev_timer_rearm(ev, t, KFK_MIN(EXPIRE_CHECK_MS, x.retention_ms));
+}
+
+/* ------------------------------------------------------------------ */
+/* Loading.                                                            */
+
+typedef struct load_stats {
+    int64_t records, offsets, groups, skipped;
+} load_stats;
+
+static void
+apply_group_value(kfk_group *g, const uint8_t *p, size_t len,
+                  load_stats *st)
+{
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_grec_group gv;
+    kfk_err e = kfk_grec_parse_group_value(p, len, &ar, &gv);
+    if (e) {
+        kfk_warn("group", "%s: unreadable group metadata record (%s), "
+                 "skipped", g->id, kfk_err2name(e));
+        st->skipped++;
+        kfk_arena_free(&ar);
+        return;
+    }
+    kfk_group_free_members(g);
+    kfk_free(g->protocol_type);
+    kfk_free(g->protocol_name);
+    g->protocol_type = gv.protocol_type.len > 0 ? kfk_str_dup(gv.protocol_type)
+                                                : NULL;
+    g->protocol_name = gv.protocol.len >= 0 ? kfk_str_dup(gv.protocol) : NULL;
+    g->generation = gv.generation;
+    g->state_ts = gv.state_ts;
+    g->has_meta = true;
+    for (int32_t i = 0; i < gv.nmembers; i++) {
+        kfk_grec_member *rm = &gv.members[i];
+        kfk_gmember *m = kfk_group_add_loaded_member(
+            g, rm->member_id, rm->instance_id, rm->client_id, rm->client_host,
+            rm->rebalance_ms, rm->session_ms, rm->subscription,
+            rm->assignment);
+        if (gv.leader.len >= 0 && kfk_str_eq(gv.leader, m->id))
+            g->leader = m;
+    }
+    if (g->members && !g->leader)
+        g->leader = g->members;
+    kfk_arena_free(&ar);
+}
+
+static void
+apply_record(kfk_groups *gs, const kfk_record *r, load_stats *st)
+{
+    kfk_grec_key k;
+    st->records++;
+    if (r->key_len < 0 ||
+        kfk_grec_parse_key(r->key, (size_t)r->key_len, &k) != KFK_ERR_NONE) {
+        st->skipped++;
+        return;
+    }
+    kfk_group *g = kfk_group_find(gs, k.group);
+    bool tomb = r->value_len < 0;
+    if (!g) {
+        if (tomb)
+            return;
+        g = kfk_group_create(gs, k.group);
+    }
+    if (k.version == KFK_GKEY_GROUP) {
+        if (tomb) {
+            kfk_group_free_members(g);
+            kfk_free(g->protocol_type);
+            kfk_free(g->protocol_name);
+            g->protocol_type = g->protocol_name = NULL;
+            g->generation = 0;
+            g->has_meta = false;
+            return;
+        }
+        apply_group_value(g, r->value, (size_t)r->value_len, st);
+        return;
+    }
+    if (tomb) {
+        kfk_goffset_del(g, k.topic, k.partition);
+        return;
+    }
+    kfk_grec_offset o;
+    if (kfk_grec_parse_offset_value(r->value, (size_t)r->value_len, &o)) {
+        st->skipped++;
+        return;
+    }
+    kfk_goffset_put(g, k.topic, k.partition, o.offset, o.leader_epoch,
+                    o.metadata, o.commit_ts, o.expire_ts);
+}
+
+static void
+load_partition(kfk_groups *gs, kfk_partition *p, load_stats *st)
+{
+    kfk_log *log = p->log;
+    if (!log)
+        return;
+    int64_t off = kfk_log_start_offset(log);
+    int64_t end = kfk_log_end_offset(log);
+    kfk_buf buf;
+    kfk_buf_init(&buf);
+    while (off < end) {
+        kfk_buf_reset(&buf);
+        kfk_log_slice sl;
+        kfk_err e = kfk_log_read_buf(log, off, LOAD_READ_BYTES,
+                                     KFK_LOG_BOUND_LEO, &buf, &sl);
+        if (e) {
+            kfk_error("group", "%s-%d: read at %lld failed: %s",
+                      KFK_OFFSETS_TOPIC, p->index, (long long)off,
+                      kfk_err2name(e));
+            break;
+        }
+        if (sl.len == 0 || sl.next_offset <= off)
+            break;
+        size_t pos = 0;
+        while (pos < buf.len) {
+            kfk_batch bt;
+            size_t size;
+            if (kfk_batch_parse(buf.p + pos, buf.len - pos, true, &bt,
+                                &size))
+                break;
+            pos += size;
+            if (bt.Attributes & KFK_ATTR_CONTROL)
+                continue;
+            kfk_record_iter it;
+            if (kfk_record_iter_init(&it, &bt, MAX_DECOMPRESSED)) {
+                st->skipped++;
+                continue;
+            }
+            kfk_record r;
+            while (kfk_record_iter_next(&it, &r) == 1)
+                if (r.offset >= off)
+                    apply_record(gs, &r, st);
+            kfk_record_iter_free(&it);
+        }
+        off = sl.next_offset;
+    }
+    kfk_buf_free(&buf);
+}
+
+static void
+finish_loaded(kfk_group *g, void *arg)
+{
+    load_stats *st = arg;
+    if (!g->has_meta && g->noffsets == 0) {
+        kfk_group_destroy(g);
+        return;
+    }
+    st->groups++;
+    st->offsets += (int64_t)g->noffsets;
+    if (g->nmembers && g->protocol_name) {
+        g->state = KFK_GS_STABLE;
+        kfk_group_start_loaded(g);
+    } else {
+        kfk_group_free_members(g);
+        g->state = KFK_GS_EMPTY;
+    }
+}
+
+int
+kfk_groups_load(kfk_broker *b)
+{
+    int64_t t0 = kfk_mono_ms();
+    kfk_groups *gs = kfk_xcalloc(1, sizeof(*gs));
+    gs->b = b;
+    b->groups = gs;
+    kfk_topic *t = kfk_topic_find(b, kfk_str_c(KFK_OFFSETS_TOPIC));
+    if (!t) {
+        static const char *const keys[] = {"cleanup.policy",
+                                           "segment.bytes"};
+        static const char *const vals[] = {"compact", "104857600"};
+        char err[512];
+        kfk_err e = kfk_topic_create(b, kfk_str_c(KFK_OFFSETS_TOPIC),
+                                     b->conf.offsets_topic_num_partitions, 1,
+                                     keys, vals, 2, false, err, sizeof(err),
+                                     &t);
+        if (e) {
+            kfk_error("group", "cannot create %s: %s", KFK_OFFSETS_TOPIC,
+                      err);
+            return -1;
+        }
+    }
+    t->internal = true;
+    gs->npartitions = t->npartitions;
+    gs->nbuckets = 64;
+    gs->buckets = kfk_xcalloc(gs->nbuckets, sizeof(*gs->buckets));
+    load_stats st = {0, 0, 0, 0};
+    for (int32_t i = 0; i < t->npartitions; i++)
+        load_partition(gs, t->partitions[i], &st);
+    st.groups = st.offsets = 0;
+    kfk_groups_foreach(gs, finish_loaded, &st);
+    kfk_info("group", "loaded %lld group(s) and %lld committed offset(s) "
+             "from %d partitions of %s (%lld records, %lld skipped) in "
+             "%lld ms", (long long)st.groups, (long long)st.offsets,
+             t->npartitions, KFK_OFFSETS_TOPIC, (long long)st.records,
+             (long long)st.skipped, (long long)(kfk_mono_ms() - t0));
+    int64_t every = KFK_MIN(EXPIRE_CHECK_MS, retention_ms(b));
+    gs->expire_timer = kfk_ev_timer_add(b->ev, every, on_expire_timer, gs);
+    return 0;
+}
+
+static void
+destroy_one(kfk_group *g, void *arg)
+{
+    (void)arg;
+    kfk_group_destroy(g);
+}
+
+void
+kfk_groups_shutdown(kfk_broker *b)
+{
+    kfk_groups *gs = b->groups;
+    if (!gs)
+        return;
+    if (gs->expire_timer)
+        kfk_ev_timer_cancel(b->ev, gs->expire_timer);
+    kfk_groups_foreach(gs, destroy_one, NULL);
+    kfk_free(gs->buckets);
+    kfk_free(gs);
+    b->groups = NULL;
+}
