@@ -163,11 +163,15 @@ async function main () {
     const got = []
     try {
       const stream = await consumer.consume({ topics: ['pk-gzip'], mode: 'earliest', autocommit: false, sessionTimeout: 10000, heartbeatInterval: 1000, maxWaitTime: 200 })
-      for await (const m of stream) {
-        got.push(m)
-        if (got.length === N) break
-      }
-      await stream.close()
+      await new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`read ${got.length} of ${N} in 30 s`)), 30000)
+        stream.on('data', m => {
+          got.push(m)
+          if (got.length === N) { clearTimeout(t); resolve() }
+        })
+        stream.on('error', e => { clearTimeout(t); reject(e) })
+      })
+      await stream.close().catch(() => {})
     } finally {
       await consumer.close(true)
     }
