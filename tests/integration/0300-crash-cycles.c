@@ -11,6 +11,12 @@
  * response gave, so in order.  Records sent but not acknowledged may or
  * may not be there.
  *
+ * Alongside, a committer thread commits offsets for a simple (no members)
+ * group with OffsetCommit v5, one request at a time, every partition's
+ * offset one higher than last time.  After each restart OffsetFetch must
+ * return, for every partition, the last acknowledged commit or the one
+ * that was in flight when the broker died -- never an older one.
+ *
  * The damage tests break the active segment (or its indexes) of a killed
  * broker the way a crash or a bad disk would -- a flipped byte in the last
  * or a middle batch, zeroed pages at the tail, garbage past the end,
@@ -200,6 +206,125 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* Offset commits.                                                     */
+
+typedef struct committer {
+    int port;
+    volatile int stop;
+    int64_t acked;     /* last value acknowledged for every partition */
+    int64_t sent;      /* last value sent (maybe stored, maybe not) */
+    int64_t ncommits;  /* acknowledged commit requests */
+} committer;
+
+static int
+commit_once(int fd, int64_t value)
+{
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_OffsetCommitRequest_OffsetCommitRequestPartition ps[NPARTS];
+    for (int i = 0; i < NPARTS; i++) {
+        kfk_struct_init(
+            &kfk_OffsetCommitRequest_OffsetCommitRequestPartition_desc, 5,
+            &ps[i]);
+        ps[i].PartitionIndex = i;
+        ps[i].CommittedOffset = value;
+        ps[i].CommittedMetadata = KS("m");
+    }
+    kfk_OffsetCommitRequest_OffsetCommitRequestTopic t;
+    kfk_struct_init(&kfk_OffsetCommitRequest_OffsetCommitRequestTopic_desc, 5,
+                    &t);
+    t.Name = KS("crash");
+    t.Partitions = ps;
+    t.Partitions_count = NPARTS;
+    kfk_OffsetCommitRequest req;
+    kfk_msg_init(&kfk_OffsetCommitRequest_msg, 5, &req);
+    req.GroupId = KS("crash-group");
+    req.GenerationIdOrMemberEpoch = -1;
+    req.MemberId = KS("");
+    req.Topics = &t;
+    req.Topics_count = 1;
+    kfk_OffsetCommitResponse resp;
+    int rc = -1;
+    if (kfk_test_call(fd, KFK_API_OffsetCommit, 5, &req, &resp, &ar) == 0 &&
+        resp.Topics_count == 1 && resp.Topics[0].Partitions_count == NPARTS) {
+        rc = 0;
+        for (int i = 0; i < NPARTS; i++)
+            if (resp.Topics[0].Partitions[i].ErrorCode)
+                rc = resp.Topics[0].Partitions[i].ErrorCode;
+    }
+    kfk_arena_free(&ar);
+    return rc;
+}
+
+static void *
+committer_main(void *arg)
+{
+    committer *cm = arg;
+    int fd = kfk_test_connect(cm->port);
+    if (fd < 0)
+        return NULL;
+    while (!cm->stop) {
+        cm->sent = cm->acked + 1;
+        int rc = commit_once(fd, cm->sent);
+        if (rc != 0) {
+            if (rc > 0)
+                fprintf(stderr, "OffsetCommit error %d\n", rc);
+            break;
+        }
+        cm->acked = cm->sent;
+        cm->ncommits++;
+        usleep(1000);
+    }
+    close(fd);
+    return NULL;
+}
+
+/* OffsetFetch v5 of every partition of the group. */
+static void
+check_commits(int port, const committer *cm)
+{
+    int fd = kfk_test_connect(port);
+    assert_true(fd >= 0);
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    int32_t parts[NPARTS];
+    for (int i = 0; i < NPARTS; i++)
+        parts[i] = i;
+    kfk_OffsetFetchRequest_OffsetFetchRequestTopic t;
+    kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestTopic_desc, 5,
+                    &t);
+    t.Name = KS("crash");
+    t.PartitionIndexes = parts;
+    t.PartitionIndexes_count = NPARTS;
+    kfk_OffsetFetchRequest req;
+    kfk_msg_init(&kfk_OffsetFetchRequest_msg, 5, &req);
+    req.GroupId = KS("crash-group");
+    req.Topics = &t;
+    req.Topics_count = 1;
+    kfk_OffsetFetchResponse resp;
+    assert_int_equal(
+        kfk_test_call(fd, KFK_API_OffsetFetch, 5, &req, &resp, &ar), 0);
+    assert_int_equal(resp.ErrorCode, 0);
+    assert_int_equal(resp.Topics_count, 1);
+    assert_int_equal(resp.Topics[0].Partitions_count, NPARTS);
+    for (int i = 0; i < NPARTS; i++) {
+        kfk_OffsetFetchResponse_OffsetFetchResponsePartition *p =
+            &resp.Topics[0].Partitions[i];
+        assert_int_equal(p->ErrorCode, 0);
+        if (p->CommittedOffset != cm->acked &&
+            p->CommittedOffset != cm->sent) {
+            fprintf(stderr,
+                    "crash-%d: committed offset %" PRId64 " after restart, "
+                    "acknowledged %" PRId64 " (in flight %" PRId64 ")\n",
+                    i, p->CommittedOffset, cm->acked, cm->sent);
+            fail();
+        }
+    }
+    kfk_arena_free(&ar);
+    close(fd);
+}
+
+/* ------------------------------------------------------------------ */
 /* Reading back.                                                       */
 
 /* Read a whole partition from offset 0; values NUL-separated into
@@ -321,6 +446,8 @@ crash_cycles(void **st)
     assert_int_equal(kfk_test_create_topic(fd, "crash", NPARTS, NULL), 0);
     close(fd);
     int64_t requests = 0;
+    committer cm;
+    memset(&cm, 0, sizeof(cm));
     srand(42);
     for (int c = 0; c < cycles; c++) {
         producer pr;
@@ -328,27 +455,36 @@ crash_cycles(void **st)
         pr.port = H.port;
         pr.cycle = c;
         pr.budget = (int64_t)MAX_IDS / cycles * (c + 1);
-        pthread_t th;
+        pthread_t th, cth;
         assert_int_equal(pthread_create(&th, NULL, producer_main, &pr), 0);
+        cm.port = H.port;
+        int64_t before = cm.ncommits;
+        assert_int_equal(pthread_create(&cth, NULL, committer_main, &cm), 0);
         /* Vary the moment of death a little around run_ms. */
         usleep((useconds_t)(run_ms * 1000 / 2 + rand() % (run_ms * 1000)));
         kfkd_kill9(&H);
         pthread_join(th, NULL);
+        pthread_join(cth, NULL);
         requests += pr.requests;
         assert_true(pr.acked > 0);
+        assert_true(cm.ncommits > before);
         assert_int_equal(kfkd_restart(&H), 0);
         check_stats cs;
         check_all(H.port, &cs);
         assert_int_equal(cs.acked_found, count_acked());
+        check_commits(H.port, &cm);
+        /* Whatever was stored is the base for the next cycle. */
+        cm.acked = cm.sent = cm.acked;
     }
     check_stats cs;
     check_all(H.port, &cs);
     printf("crash-cycles: %d kill -9 cycles, %" PRId64 " produce requests, %"
            PRId64 " records sent, %" PRId64 " acknowledged, %" PRId64
            " acknowledged found (lost 0, duplicated 0), %" PRId64
-           " unacknowledged found\n",
+           " unacknowledged found; %" PRId64 " offset commits acknowledged, "
+           "every one found by OffsetFetch after its restart\n",
            cycles, requests, nids, count_acked(), cs.acked_found,
-           cs.unacked_found);
+           cs.unacked_found, cm.ncommits);
     free(ids);
     ids = NULL;
 }
