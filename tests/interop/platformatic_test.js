@@ -159,6 +159,15 @@ async function main () {
     if (missing.length) {
       return new Skip(`kfkd does not advertise the group APIs yet (${missing.join(', ')}); the records were read back with Fetch v12 above`)
     }
+    // This client's consumer always fills its Fetch topics with topic IDs:
+    // with Fetch v13+ that is right, with v12 it writes the UUID where the
+    // topic *name* belongs, and any broker answers UNKNOWN_TOPIC_OR_PARTITION.
+    // So it can only consume from a broker with Fetch >= 13 (topic IDs).
+    const fetchMax = versions.get(1) ? versions.get(1).maxVersion : -1
+    if (fetchMax < 13) {
+      return new Skip(`KNOWN GAP: kfkd advertises Fetch up to v${fetchMax}; this client's consumer needs Fetch v13+ ` +
+        '(it sends topic IDs even in Fetch v12, where the topic name belongs); records read back with Fetch v12 above')
+    }
     const consumer = new Consumer({ ...base, groupId: 'pk-interop', deserializers: stringDeserializers })
     const got = []
     try {
