@@ -583,6 +583,7 @@ static void remove_member(kfk_group *g, kfk_gmember *m, const char *why);
 static void unlink_member(kfk_group *g, kfk_gmember *m);
 static void complete_join(kfk_group *g);
 static void prepare_rebalance(kfk_group *g, const char *why);
+static void try_complete_join(kfk_group *g);
 
 static void
 on_member_expire(kfk_ev *ev, kfk_ev_timer *t, void *arg)
@@ -762,6 +763,8 @@ prepare_rebalance(kfk_group *g, const char *why)
     kfk_info("group", "%s: preparing to rebalance (generation %d, %d "
              "member(s)): %s", g->id, g->generation, g->nmembers, why);
     kfk_group_transition(g, KFK_GS_PREPARING_REBALANCE);
+    /* Kafka checks at once (e.g. the last member left). */
+    try_complete_join(g);
 }
 
 static void
