@@ -10,5 +10,7 @@
 #include "kfk/balancer.h"
 #include "kfk/conf.h"
 #include "kfk/writer.h"
+#include "kfk/admin.h"
+#include "kfk/reader.h"
 
 #endif

@@ -56,7 +56,27 @@ struct kfk_conf {
     int buffer_full_timeout_ms;
     int metadata_max_age_ms;
     int close_timeout_ms;
+    /* Reader (reader.c, group.c). */
+    char *group_id;
+    char *group_topics;   /* comma-separated; empty: "topic" */
+    int partition;
+    int start_offset;     /* KFK_OFFSET_FIRST or KFK_OFFSET_LAST */
+    int min_bytes;
+    int max_bytes;
+    int max_wait_ms;
+    int queue_capacity;
+    int64_t queue_max_bytes;
+    int heartbeat_interval_ms;
+    int session_timeout_ms;
+    int rebalance_timeout_ms;
+    int commit_interval_ms;
+    char *group_balancers; /* comma-separated protocol names */
+    int isolation_level;
+    int64_t retention_time_ms;
+    int join_group_backoff_ms;
     /* Not settable by name. */
+    kfk_reader_rebalance_cb *rebalance_cb;
+    void *rebalance_opaque;
     kfk_writer_completion_cb *completion_cb;
     void *completion_opaque;
     kfk_balancer *balancer_obj;
@@ -147,6 +167,59 @@ kfk_err kfk_conn_metadata(kfk_conn *kc, const char *const *topics, size_t n,
                           bool allow_auto_create, int64_t deadline,
                           kfk_resp *rs, kfk_MetadataResponse *md,
                           int16_t *vp);
+
+/* A kfk_fetch over the records of one partition of a Fetch response the
+ * caller owns (the Reader's multi-partition fetches); recs must outlive
+ * it.  Records before min_offset are skipped. */
+kfk_err kfk_fetch_view(const char *topic, int32_t partition, int64_t hwm,
+                       const uint8_t *recs, size_t len, int64_t min_offset,
+                       kfk_fetch **fp);
+/* The offset after the last record (or skipped batch) read: where the
+ * next fetch of the partition starts. */
+int64_t kfk_fetch_position(const kfk_fetch *f);
+
+/* ---- consumer groups (group.c, assignor.c) ------------------------------ */
+
+/* One member as the group leader's assignor sees it. */
+typedef struct kfk_grp_member {
+    char *id;
+    char **topics;            /* subscription */
+    size_t ntopics;
+    kfk_topic_partition *owned; /* its previous assignment (sticky) */
+    size_t nowned;
+    int32_t generation;       /* generation of owned, -1 unknown */
+    /* OUT */
+    kfk_topic_partition *assigned;
+    size_t nassigned, cap;
+} kfk_grp_member;
+
+/* Partition count of a subscribed topic (0: unknown topic). */
+typedef struct kfk_grp_topic {
+    const char *topic;
+    int32_t partitions;
+} kfk_grp_topic;
+
+/* The assignors offered: "range", "roundrobin", "sticky". */
+bool kfk_assignor_known(const char *name);
+/* Fill members[i].assigned (topic pointers borrow from topics[]). */
+kfk_err kfk_assignor_run(const char *name, kfk_grp_member *members, size_t n,
+                         const kfk_grp_topic *topics, size_t ntopics);
+void kfk_grp_member_clear(kfk_grp_member *m);
+
+/* The embedded consumer protocol: int16 version + struct. */
+kfk_err kfk_grp_encode_subscription(char *const *topics, size_t ntopics,
+                                    const kfk_topic_partition *owned,
+                                    size_t nowned, int32_t generation,
+                                    kfk_buf *out);
+/* Decode a member's metadata into m (topics, owned partitions). */
+kfk_err kfk_grp_decode_subscription(const uint8_t *p, size_t len,
+                                    kfk_grp_member *m);
+kfk_err kfk_grp_encode_assignment(const kfk_topic_partition *parts,
+                                  size_t n, kfk_buf *out);
+/* *partsp: topics are allocated (kfk_topic_partitions_free). */
+kfk_err kfk_grp_decode_assignment(const uint8_t *p, size_t len,
+                                  kfk_topic_partition **partsp,
+                                  size_t *countp);
 
 /* Error classes. */
 bool kfk_client_err_retriable(kfk_err err);

@@ -36,6 +36,13 @@ static const int balancer_vals[] = {0, 1, 2, 3, 4, 5, 6};
 static const char *const codec_names[] = {"none", "gzip", "snappy", "lz4",
                                           "zstd", NULL};
 static const int codec_vals[] = {0, 1, 2, 3, 4};
+static const char *const start_names[] = {"first", "last", "earliest",
+                                          "latest", NULL};
+static const int start_vals[] = {KFK_OFFSET_FIRST, KFK_OFFSET_LAST,
+                                 KFK_OFFSET_FIRST, KFK_OFFSET_LAST};
+static const char *const iso_names[] = {"read_uncommitted", "read_committed",
+                                        NULL};
+static const int iso_vals[] = {0, 1};
 static const char *const full_names[] = {"block", "fail", NULL};
 static const int full_vals[] = {KFK_BUFFER_FULL_BLOCK, KFK_BUFFER_FULL_FAIL};
 
@@ -48,7 +55,8 @@ static const conf_prop props[] = {
     {"client.id", CT_STR, O(client_id), 0, 0, "kfk", NULL, NULL,
      "client_id sent in every request header."},
     {"topic", CT_STR, O(topic), 0, 0, "", NULL, NULL,
-     "Topic of every message; empty: each message names its topic."},
+     "Writer: topic of every message (empty: each message names its "
+     "topic).  Reader: the topic read."},
     {"balancer", CT_ENUM, O(balancer), 0, 0, "round_robin", balancer_names,
      balancer_vals, "Partitioner (see balancer.h)."},
     {"acks", CT_ENUM, O(acks), 0, 0, "all", acks_names, acks_vals,
@@ -98,7 +106,54 @@ static const conf_prop props[] = {
      "60000", NULL, NULL, "Metadata of used topics is refreshed this often "
                           "(and at once on leader errors)."},
     {"close.timeout.ms", CT_INT, O(close_timeout_ms), 0, I32, "30000", NULL,
-     NULL, "kfk_writer_destroy() flushes at most this long."},
+     NULL, "kfk_writer_destroy() flushes at most this long; "
+           "kfk_reader_close() spends at most this long on the final "
+           "commit and LeaveGroup."},
+    /* Reader (kafka-go ReaderConfig). */
+    {"group.id", CT_STR, O(group_id), 0, 0, "", NULL, NULL,
+     "Reader: consumer group; empty: partition mode (topic + partition)."},
+    {"group.topics", CT_STR, O(group_topics), 0, 0, "", NULL, NULL,
+     "Reader, group mode: topics to read, comma-separated (empty: topic)."},
+    {"partition", CT_INT, O(partition), 0, I32, "0", NULL, NULL,
+     "Reader, partition mode: the partition read."},
+    {"start.offset", CT_ENUM, O(start_offset), 0, 0, "first", start_names,
+     start_vals, "Reader: where to start without a committed offset, and "
+                 "where OFFSET_OUT_OF_RANGE resets to: first or last "
+                 "(both modes)."},
+    {"min.bytes", CT_INT, O(min_bytes), 1, I32, "1", NULL, NULL,
+     "Reader: Fetch min_bytes (the broker waits for this much data, up to "
+     "max.wait.ms)."},
+    {"max.bytes", CT_INT, O(max_bytes), 1, I32, "1048576", NULL, NULL,
+     "Reader: Fetch max_bytes, per request and per partition."},
+    {"max.wait.ms", CT_INT, O(max_wait_ms), 0, 600000, "10000", NULL, NULL,
+     "Reader: Fetch long-poll max_wait_ms."},
+    {"queue.capacity", CT_INT, O(queue_capacity), 1, I32, "1000", NULL, NULL,
+     "Reader: prefetch bound in messages (no fetch is sent while the "
+     "queue holds this many)."},
+    {"queue.max.bytes", CT_INT64, O(queue_max_bytes), 1024, INT64_MAX,
+     "16777216", NULL, NULL, "Reader: prefetch bound in key+value bytes."},
+    {"heartbeat.interval.ms", CT_INT, O(heartbeat_interval_ms), 10, I32,
+     "3000", NULL, NULL, "Reader: group heartbeat period."},
+    {"session.timeout.ms", CT_INT, O(session_timeout_ms), 100, I32, "30000",
+     NULL, NULL, "Reader: JoinGroup session timeout."},
+    {"rebalance.timeout.ms", CT_INT, O(rebalance_timeout_ms), 100, I32,
+     "30000", NULL, NULL, "Reader: JoinGroup rebalance timeout."},
+    {"commit.interval.ms", CT_INT, O(commit_interval_ms), 0, I32, "0", NULL,
+     NULL, "Reader: 0: commits are synchronous; > 0: commits are merged "
+           "and sent in the background this often, before rebalances and "
+           "on close."},
+    {"group.balancers", CT_STR, O(group_balancers), 0, 0, "range,roundrobin",
+     NULL, NULL, "Reader: assignors offered to the group, preferred first: "
+                 "range, roundrobin, sticky."},
+    {"isolation.level", CT_ENUM, O(isolation_level), 0, 0,
+     "read_uncommitted", iso_names, iso_vals,
+     "Reader: Fetch isolation level."},
+    {"retention.time.ms", CT_INT64, O(retention_time_ms), -1, INT64_MAX, "-1",
+     NULL, NULL, "Reader: OffsetCommit retention (-1: the broker's)."},
+    {"join.group.backoff.ms", CT_INT, O(join_group_backoff_ms), 0, 600000,
+     "1000", NULL, NULL,
+     "Reader: wait before rejoining after a failed join (coordinator "
+     "errors back off with retry.backoff.ms instead)."},
 };
 
 static const conf_prop *
@@ -321,6 +376,14 @@ kfk_conf_set_completion_cb(kfk_conf *conf, kfk_writer_completion_cb *cb,
 {
     conf->completion_cb = cb;
     conf->completion_opaque = opaque;
+}
+
+void
+kfk_conf_set_rebalance_cb(kfk_conf *conf, kfk_reader_rebalance_cb *cb,
+                          void *opaque)
+{
+    conf->rebalance_cb = cb;
+    conf->rebalance_opaque = opaque;
 }
 
 void

@@ -1363,6 +1363,7 @@ struct kfk_fetch {
     const uint8_t *p, *end; /* record sets not yet opened */
     int64_t hwm;
     int64_t min_offset;     /* records before it are skipped */
+    int64_t pos;            /* offset after the last record or batch read */
     char *topic;
     int32_t partition;
     kfk_err err;
@@ -1372,6 +1373,16 @@ struct kfk_fetch {
     kfk_header *hdrs;
     size_t hdrs_cap;
 };
+
+/* Move the read position past next-1 (the conn's too, if any). */
+static void
+fetch_advance(kfk_fetch *f, int64_t next)
+{
+    if (next > f->pos)
+        f->pos = next;
+    if (f->kc && next > f->kc->offset)
+        f->kc->offset = next;
+}
 
 /* Max bytes one compressed batch may inflate to. */
 #define FETCH_MAX_INFLATE (256u * 1024 * 1024)
@@ -1469,6 +1480,7 @@ kfk_conn_read_batch(kfk_conn *kc, const kfk_fetch_config *cfg, kfk_fetch **fp)
     f->partition = kc->partition;
     f->hwm = pd->HighWatermark;
     f->min_offset = kc->offset;
+    f->pos = kc->offset;
     if (pd->Records.len > 0) {
         f->p = pd->Records.p;
         f->end = pd->Records.p + pd->Records.len;
@@ -1518,9 +1530,7 @@ open_entry(kfk_fetch *f)
             }
             if (b.Attributes & KFK_ATTR_CONTROL) {
                 /* Transaction markers are not messages; step over. */
-                int64_t next = b.BaseOffset + b.LastOffsetDelta + 1;
-                if (next > f->kc->offset)
-                    f->kc->offset = next;
+                fetch_advance(f, b.BaseOffset + b.LastOffsetDelta + 1);
                 continue;
             }
             err = kfk_record_iter_init(&f->it, &b, FETCH_MAX_INFLATE);
@@ -1605,10 +1615,8 @@ kfk_fetch_next(kfk_fetch *f, kfk_message *m)
             if (f->mode == 2 && !err) {
                 /* Compacted batches: the position moves past the batch
                  * even if its last records were removed. */
-                int64_t next = f->it.batch.BaseOffset +
-                               f->it.batch.LastOffsetDelta + 1;
-                if (next > f->kc->offset)
-                    f->kc->offset = next;
+                fetch_advance(f, f->it.batch.BaseOffset +
+                                     f->it.batch.LastOffsetDelta + 1);
             }
             close_entry(f);
             if (err) {
@@ -1631,9 +1639,43 @@ kfk_fetch_next(kfk_fetch *f, kfk_message *m)
         m->timestamp = r.timestamp;
         if (!fill_headers(f, &r, m))
             return 0;
-        f->kc->offset = r.offset + 1;
+        f->pos = r.offset + 1;
+        if (f->kc)
+            f->kc->offset = r.offset + 1;
         return 1;
     }
+}
+
+kfk_err
+kfk_fetch_view(const char *topic, int32_t partition, int64_t hwm,
+               const uint8_t *recs, size_t len, int64_t min_offset,
+               kfk_fetch **fp)
+{
+    kfk_fetch *f = kfk_calloc(1, sizeof(*f));
+    if (!f)
+        return KFK_ERR__NOMEM;
+    kfk_resp_init(&f->rs); /* no frame: only the arena for header keys */
+    f->topic = kfk_strdup(topic);
+    if (!f->topic) {
+        kfk_free(f);
+        return KFK_ERR__NOMEM;
+    }
+    f->partition = partition;
+    f->hwm = hwm;
+    f->min_offset = min_offset;
+    f->pos = min_offset;
+    if (recs && len) {
+        f->p = recs;
+        f->end = recs + len;
+    }
+    *fp = f;
+    return KFK_ERR_NONE;
+}
+
+int64_t
+kfk_fetch_position(const kfk_fetch *f)
+{
+    return f->pos;
 }
 
 kfk_err

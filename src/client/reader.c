@@ -1,0 +1,2482 @@
+/*
+ * reader.c -- kfk_reader: the consumer, with one background thread.
+ *
+ * The background thread owns every connection and all cluster state: the
+ * broker list, one fetch connection per broker, a metadata connection,
+ * and in group mode the coordinator connection and the group membership.
+ * It runs an event loop around poll(2): the fds of the brokers that have
+ * a Fetch in flight plus a self-pipe the application writes to when it
+ * needs the thread (a commit, a seek, a lag request, close, space in the
+ * prefetch queue).  Fetches are sent without waiting (one request per
+ * broker, all of that broker's partitions in it), so a long poll never
+ * delays a heartbeat, a commit or close.  Coordinator requests (join,
+ * sync, heartbeat, commit) are round trips that also watch the pipe, so
+ * close interrupts even a JoinGroup parked by the coordinator.
+ *
+ * Fetched records are copied once, per partition and response, into a
+ * chunk (one message array plus one data block) appended to the prefetch
+ * queue.  The application takes messages from the head chunk under the
+ * lock; a chunk is freed when the application moves past it, so the
+ * message returned last stays valid until the next call.  No fetch is sent
+ * while the queue holds queue.capacity messages or queue.max.bytes bytes.
+ *
+ * Assignments (the one partition of partition mode, or what the group
+ * gives) are arrays of rpart replaced as a whole under the lock; each
+ * replacement bumps kr->serial and each seek bumps the partition's epoch.
+ * Chunks remember both, so messages of revoked partitions or from before
+ * a seek are dropped, never returned (kafka-go #1398), and commits of
+ * partitions not owned are skipped (kafka-go #1308).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/client.h"
+
+/* ---- types -------------------------------------------------------------- */
+
+typedef struct rpart {
+    char *topic;
+    int32_t partition;
+    /* Background thread only. */
+    int32_t leader;
+    int64_t fetch_offset;  /* < 0: KFK_OFFSET_FIRST/LAST, or SEEK_TS */
+    int64_t seek_ts;
+    bool inflight;
+    int64_t backoff_until;
+    /* Written under the lock (read by the thread without it). */
+    uint32_t epoch;
+    int64_t pos;            /* next offset the application gets, -1 */
+    int64_t hwm;            /* -1: unknown */
+    int64_t committed;      /* -1: none */
+    int64_t commit_pending; /* -1: none */
+} rpart;
+
+#define SEEK_TS (-3)
+
+typedef struct rchunk {
+    struct rchunk *next;
+    rpart *rp;
+    uint64_t serial;
+    uint32_t epoch;
+    size_t n, i;
+    size_t bytes;
+    kfk_message *msgs;
+    kfk_header *hdrs;
+    uint8_t *data;
+    char *topic;
+} rchunk;
+
+typedef struct rfp {
+    rpart *rp;
+    uint32_t epoch;
+} rfp;
+
+typedef struct rbroker {
+    struct rbroker *next;
+    int32_t id;
+    char *host;
+    int port;
+    kfk_conn *kc;
+    int64_t retry_at;
+    int fails;
+    /* The Fetch in flight. */
+    bool inflight;
+    int32_t corr;
+    int16_t v;
+    int64_t deadline;
+    uint64_t serial;
+    rfp *fp;
+    size_t nfp;
+} rbroker;
+
+typedef enum { RQ_COMMIT, RQ_SEEK, RQ_SEEK_TS, RQ_READ_LAG } rqtype;
+
+typedef struct rreq {
+    struct rreq *next;
+    rqtype type;
+    int64_t arg;
+    bool done, abandoned;
+    kfk_err err;
+    int64_t result;
+} rreq;
+
+typedef enum { G_FIND, G_JOIN, G_STABLE } gstate;
+
+struct kfk_reader {
+    kfk_conf *conf;
+    bool group;
+    char **topics; /* group mode: subscription */
+    size_t ntopics;
+    char **balancers;
+    size_t nbalancers;
+    pthread_t thr;
+    bool thr_started;
+    int pipe_r, pipe_w;
+    pthread_mutex_t lock;
+    pthread_cond_t avail; /* the application waits on it */
+    /* Under lock. */
+    rpart *parts;
+    size_t nparts;
+    uint64_t serial;
+    rchunk *qhead, *qtail;
+    uint64_t q_msgs, q_bytes;
+    rchunk *cur;
+    rreq *reqs;
+    bool closing, closed, fetch_blocked;
+    kfk_err app_err;
+    kfk_err close_err;
+    int32_t generation;
+    kfk_reader_metrics mx;
+    /* Background thread only. */
+    bool finishing;
+    rbroker *brokers;
+    kfk_conn *mc;
+    int64_t mc_retry_at;
+    bool md_stale;
+    int md_fails;
+    int64_t md_retry_at;
+    /* Group state (background thread). */
+    gstate gs;
+    kfk_conn *coord;
+    int64_t g_retry_at;
+    char *member_id;
+    char *protocol;
+    int64_t next_hb, next_commit;
+    int64_t unassigned_since;
+    kfk_topic_partition *owned; /* last assignment, for sticky */
+    size_t nowned;
+    int32_t owned_gen;
+    bool member_ok;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static struct timespec
+abs_mono(int64_t ms_from_now)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + (ms_from_now % 1000) * 1000000;
+    ts.tv_sec += ms_from_now / 1000 + ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    return ts;
+}
+
+static void
+wake(kfk_reader *kr)
+{
+    char c = 1;
+    ssize_t r = write(kr->pipe_w, &c, 1);
+    (void)r; /* full pipe: the thread is woken anyway */
+}
+
+static void
+drain(kfk_reader *kr)
+{
+    char buf[64];
+    while (read(kr->pipe_r, buf, sizeof(buf)) > 0)
+        ;
+}
+
+static bool
+closing(kfk_reader *kr)
+{
+    pthread_mutex_lock(&kr->lock);
+    bool c = kr->closing;
+    pthread_mutex_unlock(&kr->lock);
+    return c;
+}
+
+static int64_t
+backoff_ms(const kfk_conf *c, int attempt)
+{
+    int64_t b = (int64_t)attempt * attempt * c->retry_backoff_ms;
+    return KFK_MIN(b, (int64_t)c->retry_backoff_max_ms);
+}
+
+/* Report an error to the application (once, by fetch_message). */
+static void
+set_app_err(kfk_reader *kr, kfk_err err)
+{
+    pthread_mutex_lock(&kr->lock);
+    kr->app_err = err;
+    pthread_cond_broadcast(&kr->avail);
+    pthread_mutex_unlock(&kr->lock);
+}
+
+static void
+chunk_free(rchunk *ch)
+{
+    if (!ch)
+        return;
+    kfk_free(ch->msgs);
+    kfk_free(ch->hdrs);
+    kfk_free(ch->data);
+    kfk_free(ch->topic);
+    kfk_free(ch);
+}
+
+/* Under lock: is the chunk still of the current assignment and epoch? */
+static bool
+chunk_valid(const kfk_reader *kr, const rchunk *ch)
+{
+    return ch->serial == kr->serial && ch->rp->epoch == ch->epoch;
+}
+
+/* Under lock: drop chunks that are no longer valid. */
+static void
+purge_queue(kfk_reader *kr)
+{
+    rchunk **pp = &kr->qhead;
+    kr->qtail = NULL;
+    while (*pp) {
+        rchunk *ch = *pp;
+        if (!chunk_valid(kr, ch)) {
+            *pp = ch->next;
+            kr->q_msgs -= ch->n - ch->i;
+            kr->q_bytes -= ch->bytes;
+            chunk_free(ch);
+        } else {
+            kr->qtail = ch;
+            pp = &ch->next;
+        }
+    }
+}
+
+static rpart *
+find_part(rpart *parts, size_t n, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].partition == partition && !strcmp(parts[i].topic, topic))
+            return &parts[i];
+    return NULL;
+}
+
+/* ---- interruptible round trip ------------------------------------------ */
+
+/* Send a request and wait for its response, watching the wake pipe: once
+ * the reader is closing (and not yet in its final commit/leave) the call
+ * is abandoned and the connection dropped. */
+static kfk_err
+rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v, const void *req,
+   int timeout_ms, kfk_resp *rs, void *out)
+{
+    int64_t deadline = kfk_mono_ms() + timeout_ms;
+    int32_t corr;
+    kfk_err err = kfk_conn_send(kc, api, v, req, deadline, &corr);
+    if (err)
+        return err;
+    for (;;) {
+        int64_t left = deadline - kfk_mono_ms();
+        if (left <= 0) {
+            kfk_conn_disconnect(kc);
+            return kfk_conn_fail(kc, KFK_ERR__TIMED_OUT, "request timed out");
+        }
+        struct pollfd pfd[2] = {{.fd = kc->fd, .events = POLLIN},
+                                {.fd = kr->pipe_r, .events = POLLIN}};
+        int r = poll(pfd, 2, (int)KFK_MIN(left, 1000));
+        if (r < 0 && errno != EINTR) {
+            kfk_conn_disconnect(kc);
+            return KFK_ERR__IO;
+        }
+        if (r > 0 && (pfd[1].revents & POLLIN)) {
+            drain(kr);
+            if (!kr->finishing && closing(kr)) {
+                kfk_conn_disconnect(kc);
+                return KFK_ERR__CLOSED;
+            }
+        }
+        if (r > 0 && pfd[0].revents)
+            return kfk_conn_recv(kc, api, v, corr, deadline, rs, out);
+    }
+}
+
+/* ---- brokers and metadata ------------------------------------------------ */
+
+static rbroker *
+broker_get(kfk_reader *kr, int32_t id)
+{
+    for (rbroker *b = kr->brokers; b; b = b->next)
+        if (b->id == id)
+            return b;
+    return NULL;
+}
+
+static void
+broker_reset_fetch(rbroker *b)
+{
+    for (size_t i = 0; i < b->nfp; i++)
+        b->fp[i].rp->inflight = false;
+    kfk_free(b->fp);
+    b->fp = NULL;
+    b->nfp = 0;
+    b->inflight = false;
+}
+
+/* Drop a broker's connection (and its fetch in flight). */
+static void
+broker_drop(kfk_reader *kr, rbroker *b, bool failed)
+{
+    /* The in-flight fetch belonged to partitions that may be gone. */
+    if (b->inflight && b->serial == kr->serial)
+        broker_reset_fetch(b);
+    else {
+        kfk_free(b->fp);
+        b->fp = NULL;
+        b->nfp = 0;
+        b->inflight = false;
+    }
+    kfk_conn_close(b->kc);
+    b->kc = NULL;
+    if (failed) {
+        b->fails++;
+        b->retry_at = kfk_mono_ms() +
+                      backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
+        kr->md_stale = true;
+    }
+}
+
+static void
+broker_set(kfk_reader *kr, int32_t id, kfk_str host, int32_t port)
+{
+    rbroker *b = broker_get(kr, id);
+    if (b && kfk_str_eq(host, b->host) && b->port == port)
+        return;
+    char *h = kfk_str_dup(host);
+    if (!h)
+        return;
+    if (!b) {
+        b = kfk_calloc(1, sizeof(*b));
+        if (!b) {
+            kfk_free(h);
+            return;
+        }
+        b->id = id;
+        b->next = kr->brokers;
+        kr->brokers = b;
+    } else {
+        broker_drop(kr, b, false);
+    }
+    kfk_free(b->host);
+    b->host = h;
+    b->port = port;
+}
+
+/* A live connection to broker b, (re)connecting if its backoff allows. */
+static kfk_conn *
+broker_conn(kfk_reader *kr, rbroker *b)
+{
+    if (b->kc && kfk_conn_connected(b->kc))
+        return b->kc;
+    if (b->kc)
+        broker_drop(kr, b, true);
+    int64_t now = kfk_mono_ms();
+    if (now < b->retry_at)
+        return NULL;
+    char es[256];
+    kfk_err err = kfk_conn_open(b->host, b->port, kr->conf->client_id,
+                                now + kr->conf->dial_timeout_ms, &b->kc, es,
+                                sizeof(es));
+    if (err) {
+        kfk_dbg("reader", "connect %s:%d: %s", b->host, b->port, es);
+        b->kc = NULL;
+        b->fails++;
+        b->retry_at = now + backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
+        return NULL;
+    }
+    b->fails = 0;
+    pthread_mutex_lock(&kr->lock);
+    kr->mx.reconnects++;
+    pthread_mutex_unlock(&kr->lock);
+    return b->kc;
+}
+
+/* A live connection to any broker: bootstrap servers first. */
+static kfk_err
+meta_conn(kfk_reader *kr)
+{
+    if (kr->mc && kfk_conn_connected(kr->mc))
+        return KFK_ERR_NONE;
+    kfk_conn_close(kr->mc);
+    kr->mc = NULL;
+    const kfk_conf *c = kr->conf;
+    int64_t deadline = kfk_mono_ms() + c->dial_timeout_ms;
+    kfk_err err = KFK_ERR__TRANSPORT;
+    char es[256];
+    const char *s = c->bootstrap_servers;
+    while (s && *s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char *host;
+        int port;
+        if (!kfk_parse_hostport(s, n, &host, &port)) {
+            err = kfk_conn_open(host, port, c->client_id, deadline, &kr->mc,
+                                es, sizeof(es));
+            kfk_free(host);
+            if (!err)
+                return err;
+        }
+        s = e ? e + 1 : NULL;
+    }
+    for (rbroker *b = kr->brokers; b; b = b->next) {
+        err = kfk_conn_open(b->host, b->port, c->client_id, deadline, &kr->mc,
+                            es, sizeof(es));
+        if (!err)
+            return err;
+    }
+    kr->mc = NULL;
+    return err;
+}
+
+/* Metadata of topics: brokers are learnt, *mdp stays valid until
+ * kfk_resp_free(rs). */
+static kfk_err
+metadata(kfk_reader *kr, const char *const *topics, size_t n, kfk_resp *rs,
+         kfk_MetadataResponse *md)
+{
+    kfk_err err = meta_conn(kr);
+    if (err)
+        return err;
+    pthread_mutex_lock(&kr->lock);
+    kr->mx.metadata_requests++;
+    pthread_mutex_unlock(&kr->lock);
+    int16_t v = kfk_conn_version(kr->mc, KFK_API_Metadata, -1);
+    if (v < 0)
+        return KFK_ERR__UNSUPPORTED;
+    kfk_MetadataRequest req;
+    kfk_msg_init(&kfk_MetadataRequest_msg, v, &req);
+    kfk_MetadataRequest_MetadataRequestTopic *ts =
+        kfk_calloc(n ? n : 1, sizeof(*ts));
+    if (!ts)
+        return KFK_ERR__NOMEM;
+    for (size_t i = 0; i < n; i++)
+        ts[i].Name = kfk_str_c(topics[i]);
+    req.Topics = ts;
+    req.Topics_count = (int32_t)n;
+    req.AllowAutoTopicCreation = false; /* readers never create topics */
+    err = rt(kr, kr->mc, KFK_API_Metadata, v, &req, kr->conf->read_timeout_ms,
+             rs, md);
+    kfk_free(ts);
+    if (err) {
+        kfk_conn_close(kr->mc);
+        kr->mc = NULL;
+        return err;
+    }
+    for (int32_t b = 0; b < md->Brokers_count; b++)
+        broker_set(kr, md->Brokers[b].NodeId, md->Brokers[b].Host,
+                   md->Brokers[b].Port);
+    return KFK_ERR_NONE;
+}
+
+/* Learn the leaders of the assigned partitions. */
+static void
+refresh_leaders(kfk_reader *kr)
+{
+    int64_t now = kfk_mono_ms();
+    bool need = kr->md_stale;
+    for (size_t i = 0; i < kr->nparts && !need; i++)
+        need = kr->parts[i].leader < 0;
+    if (!need || now < kr->md_retry_at || !kr->nparts)
+        return;
+    const char **names = kfk_calloc(kr->nparts, sizeof(*names));
+    if (!names)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < kr->nparts; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = !strcmp(names[k], kr->parts[i].topic);
+        if (!dup)
+            names[n++] = kr->parts[i].topic;
+    }
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_MetadataResponse md;
+    kfk_err err = metadata(kr, names, n, &rs, &md);
+    kfk_err perr = KFK_ERR_NONE;
+    bool missing = false;
+    if (!err) {
+        for (size_t i = 0; i < kr->nparts; i++) {
+            rpart *rp = &kr->parts[i];
+            rp->leader = -1;
+            for (int32_t t = 0; t < md.Topics_count; t++) {
+                if (!kfk_str_eq(md.Topics[t].Name, rp->topic))
+                    continue;
+                if (md.Topics[t].ErrorCode)
+                    perr = (kfk_err)md.Topics[t].ErrorCode;
+                for (int32_t p = 0; p < md.Topics[t].Partitions_count; p++)
+                    if (md.Topics[t].Partitions[p].PartitionIndex ==
+                            rp->partition &&
+                        broker_get(kr, md.Topics[t].Partitions[p].LeaderId))
+                        rp->leader = md.Topics[t].Partitions[p].LeaderId;
+            }
+            if (rp->leader < 0) {
+                missing = true;
+                if (!perr)
+                    perr = KFK_ERR_LEADER_NOT_AVAILABLE;
+            }
+        }
+    }
+    kfk_resp_free(&rs);
+    kfk_free(names);
+    if (err || missing) {
+        kr->md_fails++;
+        kr->md_retry_at = now + backoff_ms(kr->conf, KFK_MIN(kr->md_fails, 10));
+        if (kr->md_fails == kr->conf->max_attempts)
+            set_app_err(kr, err ? err : perr);
+        return;
+    }
+    kr->md_fails = 0;
+    kr->md_stale = false;
+}
+
+/* ---- offsets ------------------------------------------------------------- */
+
+/* ListOffsets of the given partitions (all led by b) at their target
+ * (tss[i]: -2 first, -1 last, >= 0 time).  offs[i] gets the result or
+ * stays -1 on failure. */
+static kfk_err
+list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
+             int64_t *offs, size_t n)
+{
+    kfk_conn *kc = broker_conn(kr, b);
+    if (!kc)
+        return KFK_ERR__TRANSPORT;
+    int16_t v = kfk_conn_version(kc, KFK_API_ListOffsets, -1);
+    if (v < 0)
+        return KFK_ERR__UNSUPPORTED;
+    kfk_ListOffsetsRequest_ListOffsetsTopic *lt = kfk_calloc(n, sizeof(*lt));
+    kfk_ListOffsetsRequest_ListOffsetsPartition *lp =
+        kfk_calloc(n, sizeof(*lp));
+    if (!lt || !lp) {
+        kfk_free(lt);
+        kfk_free(lp);
+        return KFK_ERR__NOMEM;
+    }
+    int32_t nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        offs[i] = -1;
+        kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsPartition_desc, v,
+                        &lp[i]);
+        lp[i].PartitionIndex = rps[i]->partition;
+        lp[i].CurrentLeaderEpoch = -1;
+        lp[i].Timestamp = tss[i];
+        lp[i].MaxNumOffsets = 1;
+    }
+    /* One topic entry per partition keeps it simple; brokers accept it. */
+    for (size_t i = 0; i < n; i++) {
+        kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsTopic_desc, v,
+                        &lt[nt]);
+        lt[nt].Name = kfk_str_c(rps[i]->topic);
+        lt[nt].Partitions = &lp[i];
+        lt[nt].Partitions_count = 1;
+        nt++;
+    }
+    kfk_ListOffsetsRequest req;
+    kfk_msg_init(&kfk_ListOffsetsRequest_msg, v, &req);
+    req.ReplicaId = -1;
+    req.IsolationLevel = (int8_t)kr->conf->isolation_level;
+    req.Topics = lt;
+    req.Topics_count = nt;
+    req.TimeoutMs = kr->conf->read_timeout_ms;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_ListOffsetsResponse r;
+    kfk_err err = rt(kr, kc, KFK_API_ListOffsets, v, &req,
+                     kr->conf->read_timeout_ms, &rs, &r);
+    kfk_err first = KFK_ERR_NONE;
+    if (!err) {
+        for (int32_t t = 0; t < r.Topics_count; t++)
+            for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
+                const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse
+                    *pr = &r.Topics[t].Partitions[p];
+                for (size_t i = 0; i < n; i++) {
+                    if (rps[i]->partition != pr->PartitionIndex ||
+                        !kfk_str_eq(r.Topics[t].Name, rps[i]->topic))
+                        continue;
+                    if (pr->ErrorCode) {
+                        if (!first)
+                            first = (kfk_err)pr->ErrorCode;
+                        if (kfk_client_err_refresh_metadata(
+                                (kfk_err)pr->ErrorCode)) {
+                            rps[i]->leader = -1;
+                            kr->md_stale = true;
+                        }
+                        continue;
+                    }
+                    offs[i] = v == 0 ? (pr->OldStyleOffsets_count > 0
+                                            ? pr->OldStyleOffsets[0]
+                                            : -1)
+                                     : pr->Offset;
+                }
+            }
+    } else if (!kfk_conn_connected(kc)) {
+        broker_drop(kr, b, true);
+    }
+    kfk_resp_free(&rs);
+    kfk_free(lt);
+    kfk_free(lp);
+    return err ? err : first;
+}
+
+/* Resolve FIRST/LAST/time positions into offsets, per leader. */
+static void
+resolve_offsets(kfk_reader *kr, int64_t now)
+{
+    for (rbroker *b = kr->brokers; b; b = b->next) {
+        size_t n = 0;
+        for (size_t i = 0; i < kr->nparts; i++)
+            if (kr->parts[i].leader == b->id &&
+                kr->parts[i].fetch_offset < 0 &&
+                kr->parts[i].backoff_until <= now)
+                n++;
+        if (!n || (b->retry_at > now && !(b->kc && kfk_conn_connected(b->kc))))
+            continue;
+        if (b->inflight)
+            continue; /* the conn is busy with a long poll */
+        rpart **rps = kfk_calloc(n, sizeof(*rps));
+        int64_t *tss = kfk_calloc(n, sizeof(*tss));
+        int64_t *offs = kfk_calloc(n, sizeof(*offs));
+        if (!rps || !tss || !offs) {
+            kfk_free(rps);
+            kfk_free(tss);
+            kfk_free(offs);
+            return;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < kr->nparts; i++) {
+            rpart *rp = &kr->parts[i];
+            if (rp->leader == b->id && rp->fetch_offset < 0 &&
+                rp->backoff_until <= now) {
+                rps[k] = rp;
+                tss[k++] = rp->fetch_offset == SEEK_TS ? rp->seek_ts
+                                                       : rp->fetch_offset;
+            }
+        }
+        kfk_err lerr = list_offsets(kr, b, rps, tss, offs, n);
+        pthread_mutex_lock(&kr->lock);
+        for (size_t i = 0; i < n; i++) {
+            rpart *rp = rps[i];
+            if (!lerr && offs[i] < 0 && rp->fetch_offset == SEEK_TS) {
+                /* No message at or after that time: the end. */
+                rp->fetch_offset = KFK_OFFSET_LAST;
+                continue;
+            }
+            if (offs[i] < 0) {
+                rp->backoff_until = now + kr->conf->retry_backoff_ms;
+                continue;
+            }
+            rp->fetch_offset = offs[i];
+            if (rp->pos < 0)
+                rp->pos = offs[i];
+        }
+        pthread_cond_broadcast(&kr->avail);
+        pthread_mutex_unlock(&kr->lock);
+        kfk_free(rps);
+        kfk_free(tss);
+        kfk_free(offs);
+    }
+}
+
+/* ---- fetch ---------------------------------------------------------------- */
+
+static bool
+queue_full(kfk_reader *kr)
+{
+    pthread_mutex_lock(&kr->lock);
+    bool full = kr->q_msgs >= (uint64_t)kr->conf->queue_capacity ||
+                kr->q_bytes >= (uint64_t)kr->conf->queue_max_bytes;
+    kr->fetch_blocked = full;
+    pthread_mutex_unlock(&kr->lock);
+    return full;
+}
+
+static void
+send_fetches(kfk_reader *kr, int64_t now)
+{
+    const kfk_conf *c = kr->conf;
+    if (queue_full(kr))
+        return;
+    for (rbroker *b = kr->brokers; b; b = b->next) {
+        if (b->inflight)
+            continue;
+        size_t n = 0;
+        for (size_t i = 0; i < kr->nparts; i++) {
+            const rpart *rp = &kr->parts[i];
+            if (rp->leader == b->id && rp->fetch_offset >= 0 &&
+                !rp->inflight && rp->backoff_until <= now)
+                n++;
+        }
+        if (!n)
+            continue;
+        kfk_conn *kc = broker_conn(kr, b);
+        if (!kc)
+            continue;
+        int16_t v = kfk_conn_version(kc, KFK_API_Fetch, -1);
+        if (v < 0)
+            continue;
+        rfp *fp = kfk_calloc(n, sizeof(*fp));
+        kfk_FetchRequest_FetchPartition *fps = kfk_calloc(n, sizeof(*fps));
+        kfk_FetchRequest_FetchTopic *fts = kfk_calloc(n, sizeof(*fts));
+        if (!fp || !fps || !fts) {
+            kfk_free(fp);
+            kfk_free(fps);
+            kfk_free(fts);
+            return;
+        }
+        size_t k = 0;
+        int32_t nt = 0;
+        /* Group partitions by topic: one FetchTopic per topic. */
+        for (size_t i = 0; i < kr->nparts; i++) {
+            rpart *rp = &kr->parts[i];
+            if (!(rp->leader == b->id && rp->fetch_offset >= 0 &&
+                  !rp->inflight && rp->backoff_until <= now))
+                continue;
+            kfk_FetchRequest_FetchTopic *ft = NULL;
+            for (int32_t t = 0; t < nt; t++)
+                if (kfk_str_eq(fts[t].Topic, rp->topic))
+                    ft = &fts[t];
+            if (!ft) {
+                ft = &fts[nt++];
+                kfk_struct_init(&kfk_FetchRequest_FetchTopic_desc, v, ft);
+                ft->Topic = kfk_str_c(rp->topic);
+                ft->Partitions = NULL;
+                ft->Partitions_count = 0;
+            }
+            (void)ft;
+        }
+        /* Lay partitions out contiguously per topic. */
+        for (int32_t t = 0; t < nt; t++) {
+            fts[t].Partitions = &fps[k];
+            for (size_t i = 0; i < kr->nparts; i++) {
+                rpart *rp = &kr->parts[i];
+                if (!(rp->leader == b->id && rp->fetch_offset >= 0 &&
+                      !rp->inflight && rp->backoff_until <= now) ||
+                    !kfk_str_eq(fts[t].Topic, rp->topic))
+                    continue;
+                kfk_FetchRequest_FetchPartition *f = &fps[k];
+                kfk_struct_init(&kfk_FetchRequest_FetchPartition_desc, v, f);
+                f->Partition = rp->partition;
+                f->CurrentLeaderEpoch = -1;
+                f->FetchOffset = rp->fetch_offset;
+                f->LastFetchedEpoch = -1;
+                f->LogStartOffset = -1;
+                f->PartitionMaxBytes = c->max_bytes;
+                fp[k].rp = rp;
+                fp[k].epoch = rp->epoch;
+                fts[t].Partitions_count++;
+                k++;
+            }
+        }
+        kfk_FetchRequest req;
+        kfk_msg_init(&kfk_FetchRequest_msg, v, &req);
+        req.ReplicaId = -1;
+        req.MaxWaitMs = c->max_wait_ms;
+        req.MinBytes = c->min_bytes;
+        req.MaxBytes = c->max_bytes;
+        req.IsolationLevel = (int8_t)c->isolation_level;
+        req.SessionId = 0;
+        req.SessionEpoch = -1;
+        req.Topics = fts;
+        req.Topics_count = nt;
+        req.ForgottenTopicsData = NULL;
+        req.ForgottenTopicsData_count = 0;
+        req.RackId = kfk_str_c("");
+        int64_t deadline = now + c->max_wait_ms + c->read_timeout_ms;
+        int32_t corr;
+        kfk_err err = kfk_conn_send(kc, KFK_API_Fetch, v, &req, deadline,
+                                    &corr);
+        kfk_free(fps);
+        kfk_free(fts);
+        if (err) {
+            kfk_free(fp);
+            broker_drop(kr, b, true);
+            continue;
+        }
+        for (size_t i = 0; i < k; i++)
+            fp[i].rp->inflight = true;
+        b->inflight = true;
+        b->corr = corr;
+        b->v = v;
+        b->deadline = deadline;
+        b->serial = kr->serial;
+        b->fp = fp;
+        b->nfp = k;
+    }
+}
+
+/* Copy the records of one partition into a chunk. */
+static kfk_err
+build_chunk(kfk_fetch *f, rpart *rp, uint32_t epoch, uint64_t serial,
+            rchunk **chp)
+{
+    *chp = NULL;
+    size_t cap = 0, n = 0, hcap = 0, nh = 0;
+    kfk_message *ms = NULL;
+    kfk_header *hs = NULL;
+    size_t *hidx = NULL;
+    kfk_buf data;
+    kfk_buf_init(&data);
+    kfk_message m;
+    kfk_err err = KFK_ERR_NONE;
+    size_t bytes = 0;
+    /* Pointers are stored as offsets + 1 (0: NULL) until data is final. */
+    while (kfk_fetch_next(f, &m)) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            kfk_message *nm = kfk_realloc(ms, cap * sizeof(*nm));
+            size_t *ni = kfk_realloc(hidx, cap * sizeof(*ni));
+            if (nm)
+                ms = nm;
+            if (ni)
+                hidx = ni;
+            if (!nm || !ni) {
+                err = KFK_ERR__NOMEM;
+                break;
+            }
+        }
+        kfk_message *o = &ms[n];
+        *o = m;
+        o->key = m.key ? (const void *)(uintptr_t)(data.len + 1) : NULL;
+        if (m.key && m.key_len)
+            kfk_buf_put(&data, m.key, (size_t)m.key_len);
+        o->value = m.value ? (const void *)(uintptr_t)(data.len + 1) : NULL;
+        if (m.value && m.value_len)
+            kfk_buf_put(&data, m.value, (size_t)m.value_len);
+        bytes += (size_t)m.key_len + (size_t)m.value_len;
+        hidx[n] = nh;
+        for (int32_t h = 0; h < m.header_count; h++) {
+            if (nh == hcap) {
+                hcap = hcap ? 2 * hcap : 16;
+                kfk_header *nhs = kfk_realloc(hs, hcap * sizeof(*nhs));
+                if (!nhs) {
+                    err = KFK_ERR__NOMEM;
+                    break;
+                }
+                hs = nhs;
+            }
+            const kfk_header *sh = &m.headers[h];
+            size_t kl = strlen(sh->key);
+            hs[nh].key = (const char *)(uintptr_t)(data.len + 1);
+            kfk_buf_put(&data, sh->key, kl + 1);
+            hs[nh].value = sh->value ? (const void *)(uintptr_t)(data.len + 1)
+                                     : NULL;
+            hs[nh].value_len = sh->value ? sh->value_len : -1;
+            if (sh->value && sh->value_len > 0)
+                kfk_buf_put(&data, sh->value, (size_t)sh->value_len);
+            nh++;
+            bytes += kl + (size_t)KFK_MAX(sh->value_len, 0);
+        }
+        if (err)
+            break;
+        n++;
+    }
+    if (!err && data.err)
+        err = data.err;
+    rchunk *ch = NULL;
+    if (!err && n) {
+        ch = kfk_calloc(1, sizeof(*ch));
+        if (ch)
+            ch->topic = kfk_strdup(rp->topic);
+        if (!ch || !ch->topic)
+            err = KFK_ERR__NOMEM;
+    }
+    if (err || !n) {
+        kfk_free(ms);
+        kfk_free(hs);
+        kfk_free(hidx);
+        kfk_buf_free(&data);
+        if (ch)
+            chunk_free(ch);
+        return err;
+    }
+    size_t dlen;
+    uint8_t *base = kfk_buf_detach(&data, &dlen);
+#define FIX(p) ((p) ? (const void *)(base + ((uintptr_t)(p)-1)) : NULL)
+    for (size_t i = 0; i < nh; i++) {
+        hs[i].key = FIX(hs[i].key);
+        hs[i].value = FIX(hs[i].value);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ms[i].key = FIX(ms[i].key);
+        ms[i].value = FIX(ms[i].value);
+        ms[i].topic = ch->topic;
+        ms[i].headers = ms[i].header_count ? &hs[hidx[i]] : NULL;
+    }
+#undef FIX
+    kfk_free(hidx);
+    ch->rp = rp;
+    ch->epoch = epoch;
+    ch->serial = serial;
+    ch->n = n;
+    ch->msgs = ms;
+    ch->hdrs = hs;
+    ch->data = base;
+    ch->bytes = bytes + n * sizeof(kfk_message);
+    *chp = ch;
+    return KFK_ERR_NONE;
+}
+
+static void
+fetch_part_error(kfk_reader *kr, rpart *rp, kfk_err err, int64_t now)
+{
+    pthread_mutex_lock(&kr->lock);
+    kr->mx.fetch_errors++;
+    if (err == KFK_ERR_OFFSET_OUT_OF_RANGE) {
+        kr->mx.offset_resets++;
+        rp->fetch_offset = kr->conf->start_offset;
+    }
+    pthread_mutex_unlock(&kr->lock);
+    if (err == KFK_ERR_OFFSET_OUT_OF_RANGE)
+        return;
+    if (kfk_client_err_refresh_metadata(err)) {
+        rp->leader = -1;
+        kr->md_stale = true;
+    }
+    rp->backoff_until = now + kr->conf->retry_backoff_ms;
+    if (!kfk_client_err_retriable(err))
+        set_app_err(kr, err);
+}
+
+/* Read the answer to b's fetch and queue its records. */
+static void
+recv_fetch(kfk_reader *kr, rbroker *b, int64_t now)
+{
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_FetchResponse r;
+    kfk_err err = kfk_conn_recv(b->kc, KFK_API_Fetch, b->v, b->corr,
+                                b->deadline, &rs, &r);
+    bool current = b->serial == kr->serial;
+    if (err || !current) {
+        kfk_resp_free(&rs);
+        if (err) {
+            broker_drop(kr, b, true);
+        } else {
+            /* Partitions of an old assignment: forget, do not touch. */
+            kfk_free(b->fp);
+            b->fp = NULL;
+            b->nfp = 0;
+            b->inflight = false;
+        }
+        return;
+    }
+    pthread_mutex_lock(&kr->lock);
+    kr->mx.fetches++;
+    pthread_mutex_unlock(&kr->lock);
+    for (size_t i = 0; i < b->nfp; i++) {
+        rpart *rp = b->fp[i].rp;
+        rp->inflight = false;
+        if (rp->epoch != b->fp[i].epoch)
+            continue; /* sought since */
+        const kfk_FetchResponse_PartitionData *pd = NULL;
+        for (int32_t t = 0; t < r.Responses_count && !pd; t++) {
+            if (!kfk_str_eq(r.Responses[t].Topic, rp->topic))
+                continue;
+            for (int32_t p = 0; p < r.Responses[t].Partitions_count; p++)
+                if (r.Responses[t].Partitions[p].PartitionIndex ==
+                    rp->partition)
+                    pd = &r.Responses[t].Partitions[p];
+        }
+        if (!pd)
+            continue;
+        kfk_err perr = r.ErrorCode ? (kfk_err)r.ErrorCode
+                                   : (kfk_err)pd->ErrorCode;
+        if (perr) {
+            fetch_part_error(kr, rp, perr, now);
+            continue;
+        }
+        kfk_fetch *f;
+        if (kfk_fetch_view(rp->topic, rp->partition, pd->HighWatermark,
+                           pd->Records.len > 0 ? pd->Records.p : NULL,
+                           pd->Records.len > 0 ? (size_t)pd->Records.len
+                                               : 0,
+                           rp->fetch_offset, &f))
+            continue;
+        rchunk *ch = NULL;
+        kfk_err cerr = build_chunk(f, rp, b->fp[i].epoch, kr->serial, &ch);
+        kfk_err ferr = kfk_fetch_err(f);
+        int64_t next = kfk_fetch_position(f);
+        kfk_fetch_destroy(f);
+        if (cerr || ferr) {
+            fetch_part_error(kr, rp, cerr ? cerr : ferr, now);
+            continue;
+        }
+        pthread_mutex_lock(&kr->lock);
+        rp->hwm = pd->HighWatermark;
+        if (next > rp->fetch_offset)
+            rp->fetch_offset = next;
+        if (rp->pos < 0)
+            rp->pos = ch ? ch->msgs[0].offset : rp->fetch_offset;
+        if (ch) {
+            for (size_t m = 0; m < ch->n; m++)
+                ch->msgs[m].high_water_mark = pd->HighWatermark;
+            if (kr->qtail)
+                kr->qtail->next = ch;
+            else
+                kr->qhead = ch;
+            kr->qtail = ch;
+            kr->q_msgs += ch->n;
+            kr->q_bytes += ch->bytes;
+            kr->mx.queued_messages_max =
+                KFK_MAX(kr->mx.queued_messages_max, kr->q_msgs);
+            kr->mx.queued_bytes_max =
+                KFK_MAX(kr->mx.queued_bytes_max, kr->q_bytes);
+            pthread_cond_broadcast(&kr->avail);
+        }
+        pthread_mutex_unlock(&kr->lock);
+    }
+    kfk_resp_free(&rs);
+    kfk_free(b->fp);
+    b->fp = NULL;
+    b->nfp = 0;
+    b->inflight = false;
+}
+
+/* ---- group membership ---------------------------------------------------- */
+
+static const kfk_str null_str = {NULL, -1};
+
+static void
+coord_lost(kfk_reader *kr)
+{
+    kfk_conn_close(kr->coord);
+    kr->coord = NULL;
+    if (kr->gs == G_STABLE)
+        kr->member_ok = true; /* resume heartbeats once found again */
+    kr->gs = G_FIND;
+    kr->g_retry_at = kfk_mono_ms() + kr->conf->retry_backoff_ms;
+}
+
+static bool
+coord_err(kfk_err err)
+{
+    return err == KFK_ERR_NOT_COORDINATOR ||
+           err == KFK_ERR_COORDINATOR_NOT_AVAILABLE ||
+           err == KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+           err == KFK_ERR__TRANSPORT || err == KFK_ERR__IO ||
+           err == KFK_ERR__TIMED_OUT || err == KFK_ERR__BAD_MSG;
+}
+
+/* FindCoordinator and connect to it. */
+static kfk_err
+find_coordinator(kfk_reader *kr)
+{
+    kfk_err err = meta_conn(kr);
+    if (err)
+        return err;
+    int16_t v = kfk_conn_version(kr->mc, KFK_API_FindCoordinator, -1);
+    if (v < 0)
+        return KFK_ERR__UNSUPPORTED;
+    kfk_FindCoordinatorRequest req;
+    kfk_msg_init(&kfk_FindCoordinatorRequest_msg, v, &req);
+    kfk_str key = kfk_str_c(kr->conf->group_id);
+    req.Key = key;
+    req.KeyType = 0;
+    if (v >= 4) {
+        req.CoordinatorKeys = &key;
+        req.CoordinatorKeys_count = 1;
+    }
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_FindCoordinatorResponse r;
+    err = rt(kr, kr->mc, KFK_API_FindCoordinator, v, &req,
+             kr->conf->read_timeout_ms, &rs, &r);
+    if (err) {
+        kfk_conn_close(kr->mc);
+        kr->mc = NULL;
+        kfk_resp_free(&rs);
+        return err;
+    }
+    kfk_str host = r.Host;
+    int32_t port = r.Port;
+    err = (kfk_err)r.ErrorCode;
+    if (v >= 4) {
+        err = r.Coordinators_count > 0
+                  ? (kfk_err)r.Coordinators[0].ErrorCode
+                  : KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+        if (!err) {
+            host = r.Coordinators[0].Host;
+            port = r.Coordinators[0].Port;
+        }
+    }
+    char *h = err ? NULL : kfk_str_dup(host);
+    kfk_resp_free(&rs);
+    if (err)
+        return err;
+    if (!h)
+        return KFK_ERR__NOMEM;
+    kfk_conn_close(kr->coord);
+    kr->coord = NULL;
+    char es[256];
+    err = kfk_conn_open(h, port, kr->conf->client_id,
+                        kfk_mono_ms() + kr->conf->dial_timeout_ms,
+                        &kr->coord, es, sizeof(es));
+    kfk_free(h);
+    if (err) {
+        kr->coord = NULL;
+        return err;
+    }
+    return KFK_ERR_NONE;
+}
+
+/* Commit the pending offsets.  Returns the first error. */
+static kfk_err
+do_commit(kfk_reader *kr)
+{
+    if (!kr->group || kr->gs != G_STABLE || !kr->coord)
+        return kr->group && kr->gs != G_STABLE ? KFK_ERR_REBALANCE_IN_PROGRESS
+                                               : KFK_ERR_NONE;
+    pthread_mutex_lock(&kr->lock);
+    size_t n = 0;
+    for (size_t i = 0; i < kr->nparts; i++)
+        if (kr->parts[i].commit_pending > kr->parts[i].committed)
+            n++;
+    if (!n) {
+        pthread_mutex_unlock(&kr->lock);
+        return KFK_ERR_NONE;
+    }
+    kfk_OffsetCommitRequest_OffsetCommitRequestTopic *ts =
+        kfk_calloc(n, sizeof(*ts));
+    kfk_OffsetCommitRequest_OffsetCommitRequestPartition *ps =
+        kfk_calloc(n, sizeof(*ps));
+    rpart **rps = kfk_calloc(n, sizeof(*rps));
+    int64_t *offs = kfk_calloc(n, sizeof(*offs));
+    if (!ts || !ps || !rps || !offs) {
+        pthread_mutex_unlock(&kr->lock);
+        kfk_free(ts);
+        kfk_free(ps);
+        kfk_free(rps);
+        kfk_free(offs);
+        return KFK_ERR__NOMEM;
+    }
+    int16_t v = kfk_conn_version(kr->coord, KFK_API_OffsetCommit, -1);
+    size_t k = 0;
+    for (size_t i = 0; i < kr->nparts; i++) {
+        rpart *rp = &kr->parts[i];
+        if (rp->commit_pending <= rp->committed)
+            continue;
+        rps[k] = rp;
+        offs[k] = rp->commit_pending;
+        kfk_struct_init(
+            &kfk_OffsetCommitRequest_OffsetCommitRequestPartition_desc, v,
+            &ps[k]);
+        ps[k].PartitionIndex = rp->partition;
+        ps[k].CommittedOffset = rp->commit_pending;
+        ps[k].CommittedLeaderEpoch = -1;
+        ps[k].CommitTimestamp = -1;
+        ps[k].CommittedMetadata = kfk_str_c("");
+        kfk_struct_init(&kfk_OffsetCommitRequest_OffsetCommitRequestTopic_desc,
+                        v, &ts[k]);
+        ts[k].Name = kfk_str_c(rp->topic);
+        ts[k].Partitions = &ps[k];
+        ts[k].Partitions_count = 1;
+        k++;
+    }
+    int32_t gen = kr->generation;
+    pthread_mutex_unlock(&kr->lock);
+    kfk_OffsetCommitRequest req;
+    kfk_msg_init(&kfk_OffsetCommitRequest_msg, v, &req);
+    req.GroupId = kfk_str_c(kr->conf->group_id);
+    req.GenerationIdOrMemberEpoch = gen;
+    req.MemberId = kfk_str_c(kr->member_id ? kr->member_id : "");
+    req.GroupInstanceId = null_str;
+    req.RetentionTimeMs = kr->conf->retention_time_ms;
+    req.Topics = ts;
+    req.Topics_count = (int32_t)k;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_OffsetCommitResponse r;
+    kfk_err err = rt(kr, kr->coord, KFK_API_OffsetCommit, v, &req,
+                     kr->conf->read_timeout_ms, &rs, &r);
+    kfk_err first = err;
+    pthread_mutex_lock(&kr->lock);
+    if (!err) {
+        for (int32_t t = 0; t < r.Topics_count; t++)
+            for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
+                const kfk_OffsetCommitResponse_OffsetCommitResponsePartition
+                    *pr = &r.Topics[t].Partitions[p];
+                for (size_t i = 0; i < k; i++) {
+                    if (rps[i]->partition != pr->PartitionIndex ||
+                        !kfk_str_eq(r.Topics[t].Name, rps[i]->topic))
+                        continue;
+                    if (pr->ErrorCode) {
+                        if (!first)
+                            first = (kfk_err)pr->ErrorCode;
+                    } else if (offs[i] > rps[i]->committed) {
+                        rps[i]->committed = offs[i];
+                    }
+                }
+            }
+    }
+    if (first)
+        kr->mx.commit_errors++;
+    else
+        kr->mx.commits++;
+    pthread_mutex_unlock(&kr->lock);
+    kfk_resp_free(&rs);
+    kfk_free(ts);
+    kfk_free(ps);
+    kfk_free(rps);
+    kfk_free(offs);
+    if (coord_err(first))
+        coord_lost(kr);
+    else if (first == KFK_ERR_REBALANCE_IN_PROGRESS ||
+             first == KFK_ERR_ILLEGAL_GENERATION ||
+             first == KFK_ERR_UNKNOWN_MEMBER_ID) {
+        if (first == KFK_ERR_UNKNOWN_MEMBER_ID) {
+            kfk_free(kr->member_id);
+            kr->member_id = NULL;
+        }
+        kr->gs = G_JOIN;
+    }
+    return first;
+}
+
+static void
+call_rebalance(kfk_reader *kr, kfk_rebalance_event ev,
+               kfk_topic_partition *tps, size_t n)
+{
+    if (kr->conf->rebalance_cb && n)
+        kr->conf->rebalance_cb(kr, ev, tps, n, kr->conf->rebalance_opaque);
+}
+
+/* Replace the assignment (under the lock); the old one is returned as
+ * topic-partitions with the committed offsets, for the callback. */
+static void
+install(kfk_reader *kr, rpart *parts, size_t n, kfk_topic_partition **oldp,
+        size_t *noldp)
+{
+    pthread_mutex_lock(&kr->lock);
+    rpart *old = kr->parts;
+    size_t nold = kr->nparts;
+    kr->parts = parts;
+    kr->nparts = n;
+    kr->serial++;
+    purge_queue(kr);
+    pthread_cond_broadcast(&kr->avail);
+    pthread_mutex_unlock(&kr->lock);
+    /* In-flight fetches are for the old partitions: drop them so the
+     * brokers are free for the new assignment at once. */
+    for (rbroker *b = kr->brokers; b; b = b->next)
+        if (b->inflight) {
+            kfk_free(b->fp);
+            b->fp = NULL;
+            b->nfp = 0;
+            b->inflight = false;
+            kfk_conn_close(b->kc);
+            b->kc = NULL;
+        }
+    kfk_topic_partition *tps = NULL;
+    if (oldp && nold)
+        tps = kfk_calloc(nold, sizeof(*tps));
+    for (size_t i = 0; i < nold; i++) {
+        if (tps) {
+            tps[i].topic = old[i].topic; /* ownership moves */
+            tps[i].partition = old[i].partition;
+            tps[i].offset = old[i].committed;
+        } else {
+            kfk_free(old[i].topic);
+        }
+    }
+    kfk_free(old);
+    if (oldp) {
+        *oldp = tps;
+        *noldp = tps ? nold : 0;
+    }
+}
+
+/* Give up the assignment: commit what is pending, tell the application,
+ * drop prefetched messages. */
+static void
+give_up(kfk_reader *kr)
+{
+    if (!kr->nparts)
+        return;
+    if (kr->gs == G_STABLE)
+        do_commit(kr);
+    kfk_topic_partition *old;
+    size_t nold;
+    install(kr, NULL, 0, &old, &nold);
+    /* Remember it for the sticky assignor. */
+    kfk_topic_partitions_free(kr->owned, kr->nowned);
+    kr->owned = old;
+    kr->nowned = nold;
+    kr->owned_gen = kr->generation;
+    kr->unassigned_since = kfk_mono_ms();
+    call_rebalance(kr, KFK_REBALANCE_REVOKED, old, nold);
+}
+
+/* Leader: compute the assignment of every member. */
+static kfk_err
+leader_assign(kfk_reader *kr, const kfk_JoinGroupResponse *jr,
+              kfk_SyncGroupRequest_SyncGroupRequestAssignment **asp,
+              kfk_buf **bufsp, int32_t *nasp)
+{
+    int32_t nm = KFK_MAX(jr->Members_count, 0);
+    kfk_grp_member *ms = kfk_calloc(nm ? (size_t)nm : 1, sizeof(*ms));
+    if (!ms)
+        return KFK_ERR__NOMEM;
+    kfk_err err = KFK_ERR_NONE;
+    for (int32_t i = 0; i < nm && !err; i++) {
+        ms[i].id = kfk_str_dup(jr->Members[i].MemberId);
+        if (!ms[i].id)
+            err = KFK_ERR__NOMEM;
+        else if (kfk_grp_decode_subscription(jr->Members[i].Metadata.p,
+                                             (size_t)KFK_MAX(
+                                                 jr->Members[i].Metadata.len,
+                                                 0),
+                                             &ms[i]))
+            kfk_dbg("reader", "member %s: bad subscription", ms[i].id);
+    }
+    /* Every subscribed topic, and its partition count. */
+    const char **names = NULL;
+    size_t nn = 0, cap = 0;
+    for (int32_t i = 0; i < nm && !err; i++)
+        for (size_t t = 0; t < ms[i].ntopics && !err; t++) {
+            bool dup = false;
+            for (size_t k = 0; k < nn && !dup; k++)
+                dup = !strcmp(names[k], ms[i].topics[t]);
+            if (dup)
+                continue;
+            if (nn == cap) {
+                cap = cap ? 2 * cap : 8;
+                const char **nnm = kfk_realloc(names, cap * sizeof(*nnm));
+                if (!nnm) {
+                    err = KFK_ERR__NOMEM;
+                    break;
+                }
+                names = nnm;
+            }
+            names[nn++] = ms[i].topics[t];
+        }
+    kfk_grp_topic *gts = kfk_calloc(nn ? nn : 1, sizeof(*gts));
+    if (!err && !gts)
+        err = KFK_ERR__NOMEM;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    if (!err && nn) {
+        kfk_MetadataResponse md;
+        err = metadata(kr, names, nn, &rs, &md);
+        for (size_t k = 0; !err && k < nn; k++) {
+            gts[k].topic = names[k];
+            for (int32_t t = 0; t < md.Topics_count; t++)
+                if (kfk_str_eq(md.Topics[t].Name, names[k]) &&
+                    !md.Topics[t].ErrorCode)
+                    for (int32_t p = 0; p < md.Topics[t].Partitions_count;
+                         p++)
+                        gts[k].partitions = KFK_MAX(
+                            gts[k].partitions,
+                            md.Topics[t].Partitions[p].PartitionIndex + 1);
+        }
+    }
+    kfk_resp_free(&rs);
+    char *proto = kfk_str_dup(jr->ProtocolName);
+    if (!err && !proto)
+        err = KFK_ERR__NOMEM;
+    if (!err)
+        err = kfk_assignor_run(proto, ms, (size_t)nm, gts, nn);
+    kfk_free(proto);
+    kfk_SyncGroupRequest_SyncGroupRequestAssignment *as = NULL;
+    kfk_buf *bufs = NULL;
+    if (!err) {
+        as = kfk_calloc(nm ? (size_t)nm : 1, sizeof(*as));
+        bufs = kfk_calloc(nm ? (size_t)nm : 1, sizeof(*bufs));
+        if (!as || !bufs)
+            err = KFK_ERR__NOMEM;
+    }
+    for (int32_t i = 0; i < nm && !err; i++) {
+        kfk_buf_init(&bufs[i]);
+        err = kfk_grp_encode_assignment(ms[i].assigned, ms[i].nassigned,
+                                        &bufs[i]);
+        as[i].MemberId = jr->Members[i].MemberId;
+        as[i].Assignment.p = bufs[i].p;
+        as[i].Assignment.len = (int32_t)bufs[i].len;
+    }
+    for (int32_t i = 0; i < nm; i++)
+        kfk_grp_member_clear(&ms[i]);
+    kfk_free(ms);
+    kfk_free(names);
+    kfk_free(gts);
+    if (err) {
+        for (int32_t i = 0; bufs && i < nm; i++)
+            kfk_buf_free(&bufs[i]);
+        kfk_free(bufs);
+        kfk_free(as);
+        return err;
+    }
+    *asp = as;
+    *bufsp = bufs;
+    *nasp = nm;
+    return KFK_ERR_NONE;
+}
+
+/* OffsetFetch of the new assignment: committed offsets, or the start
+ * policy. */
+static kfk_err
+fetch_committed(kfk_reader *kr, rpart *parts, size_t n)
+{
+    int16_t v = kfk_conn_version(kr->coord, KFK_API_OffsetFetch, 7);
+    if (v < 0)
+        return KFK_ERR__UNSUPPORTED;
+    kfk_OffsetFetchRequest_OffsetFetchRequestTopic *ts =
+        kfk_calloc(n, sizeof(*ts));
+    int32_t *ids = kfk_calloc(n, sizeof(*ids));
+    if (!ts || !ids) {
+        kfk_free(ts);
+        kfk_free(ids);
+        return KFK_ERR__NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestTopic_desc,
+                        v, &ts[i]);
+        ids[i] = parts[i].partition;
+        ts[i].Name = kfk_str_c(parts[i].topic);
+        ts[i].PartitionIndexes = &ids[i];
+        ts[i].PartitionIndexes_count = 1;
+    }
+    kfk_OffsetFetchRequest req;
+    kfk_msg_init(&kfk_OffsetFetchRequest_msg, v, &req);
+    req.GroupId = kfk_str_c(kr->conf->group_id);
+    req.Topics = ts;
+    req.Topics_count = (int32_t)n;
+    req.RequireStable = true;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_OffsetFetchResponse r;
+    kfk_err err = rt(kr, kr->coord, KFK_API_OffsetFetch, v, &req,
+                     kr->conf->read_timeout_ms, &rs, &r);
+    if (!err && v >= 2 && r.ErrorCode)
+        err = (kfk_err)r.ErrorCode;
+    for (int32_t t = 0; !err && t < r.Topics_count; t++)
+        for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
+            const kfk_OffsetFetchResponse_OffsetFetchResponsePartition *pr =
+                &r.Topics[t].Partitions[p];
+            rpart *rp = NULL;
+            for (size_t i = 0; i < n && !rp; i++)
+                if (parts[i].partition == pr->PartitionIndex &&
+                    kfk_str_eq(r.Topics[t].Name, parts[i].topic))
+                    rp = &parts[i];
+            if (!rp)
+                continue;
+            if (pr->ErrorCode) {
+                err = (kfk_err)pr->ErrorCode;
+                break;
+            }
+            if (pr->CommittedOffset >= 0) {
+                rp->fetch_offset = pr->CommittedOffset;
+                rp->committed = pr->CommittedOffset;
+                rp->pos = pr->CommittedOffset;
+            }
+        }
+    kfk_resp_free(&rs);
+    kfk_free(ts);
+    kfk_free(ids);
+    return err;
+}
+
+/* After a failed step: back off (or go straight on) and rejoin. */
+static void
+join_failed(kfk_reader *kr, kfk_err err)
+{
+    int64_t now = kfk_mono_ms();
+    if (coord_err(err)) {
+        coord_lost(kr);
+        return;
+    }
+    switch (err) {
+    case KFK_ERR_UNKNOWN_MEMBER_ID:
+        kfk_free(kr->member_id);
+        kr->member_id = NULL;
+        /* fall through */
+    case KFK_ERR_REBALANCE_IN_PROGRESS:
+    case KFK_ERR_ILLEGAL_GENERATION:
+    case KFK_ERR_MEMBER_ID_REQUIRED:
+        kr->gs = G_JOIN;
+        kr->g_retry_at = now;
+        return;
+    case KFK_ERR__CLOSED:
+        return;
+    default:
+        kfk_dbg("reader", "join: %s", kfk_err2name(err));
+        if (!kfk_client_err_retriable(err))
+            set_app_err(kr, err);
+        kr->gs = G_JOIN;
+        kr->g_retry_at = now + kr->conf->join_group_backoff_ms;
+    }
+}
+
+/* JoinGroup + SyncGroup + OffsetFetch; installs the new assignment. */
+static void
+join_group(kfk_reader *kr)
+{
+    const kfk_conf *c = kr->conf;
+    int16_t v = kfk_conn_version(kr->coord, KFK_API_JoinGroup, -1);
+    if (v < 0) {
+        set_app_err(kr, KFK_ERR__UNSUPPORTED);
+        kr->g_retry_at = kfk_mono_ms() + c->join_group_backoff_ms;
+        return;
+    }
+    kfk_JoinGroupRequest_JoinGroupRequestProtocol *ps =
+        kfk_calloc(kr->nbalancers, sizeof(*ps));
+    kfk_buf sub;
+    kfk_buf_init(&sub);
+    kfk_err err = ps ? kfk_grp_encode_subscription(kr->topics, kr->ntopics,
+                                                   kr->owned, kr->nowned,
+                                                   kr->owned_gen, &sub)
+                     : KFK_ERR__NOMEM;
+    if (err) {
+        kfk_free(ps);
+        kfk_buf_free(&sub);
+        join_failed(kr, err);
+        return;
+    }
+    for (size_t i = 0; i < kr->nbalancers; i++) {
+        ps[i].Name = kfk_str_c(kr->balancers[i]);
+        ps[i].Metadata.p = sub.p;
+        ps[i].Metadata.len = (int32_t)sub.len;
+    }
+    kfk_JoinGroupRequest req;
+    kfk_msg_init(&kfk_JoinGroupRequest_msg, v, &req);
+    req.GroupId = kfk_str_c(c->group_id);
+    req.SessionTimeoutMs = c->session_timeout_ms;
+    req.RebalanceTimeoutMs = c->rebalance_timeout_ms;
+    req.MemberId = kfk_str_c(kr->member_id ? kr->member_id : "");
+    req.GroupInstanceId = null_str;
+    req.ProtocolType = kfk_str_c("consumer");
+    req.Protocols = ps;
+    req.Protocols_count = (int32_t)kr->nbalancers;
+    req.Reason = null_str;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_JoinGroupResponse jr;
+    /* The coordinator parks JoinGroup up to the rebalance timeout. */
+    err = rt(kr, kr->coord, KFK_API_JoinGroup, v, &req,
+             c->rebalance_timeout_ms + 5000, &rs, &jr);
+    kfk_free(ps);
+    kfk_buf_free(&sub);
+    if (!err && jr.ErrorCode) {
+        err = (kfk_err)jr.ErrorCode;
+        if (err == KFK_ERR_MEMBER_ID_REQUIRED && jr.MemberId.len > 0) {
+            /* KIP-394: rejoin at once with the id given. */
+            kfk_free(kr->member_id);
+            kr->member_id = kfk_str_dup(jr.MemberId);
+        }
+    }
+    if (err) {
+        kfk_resp_free(&rs);
+        join_failed(kr, err);
+        return;
+    }
+    kfk_free(kr->member_id);
+    kr->member_id = kfk_str_dup(jr.MemberId);
+    int32_t gen = jr.GenerationId;
+    bool leader = kfk_str_eq2(jr.Leader, jr.MemberId);
+    kfk_SyncGroupRequest_SyncGroupRequestAssignment *as = NULL;
+    kfk_buf *bufs = NULL;
+    int32_t nas = 0;
+    if (leader)
+        err = leader_assign(kr, &jr, &as, &bufs, &nas);
+    kfk_free(kr->protocol);
+    kr->protocol = kfk_str_dup(jr.ProtocolName);
+    if (err || !kr->member_id) {
+        kfk_resp_free(&rs);
+        join_failed(kr, err ? err : KFK_ERR__NOMEM);
+        return;
+    }
+    int16_t sv = kfk_conn_version(kr->coord, KFK_API_SyncGroup, -1);
+    kfk_SyncGroupRequest sreq;
+    kfk_msg_init(&kfk_SyncGroupRequest_msg, sv, &sreq);
+    sreq.GroupId = kfk_str_c(c->group_id);
+    sreq.GenerationId = gen;
+    sreq.MemberId = kfk_str_c(kr->member_id);
+    sreq.GroupInstanceId = null_str;
+    sreq.ProtocolType = kfk_str_c("consumer");
+    sreq.ProtocolName = jr.ProtocolName;
+    sreq.Assignments = as;
+    sreq.Assignments_count = nas;
+    kfk_resp srs;
+    kfk_resp_init(&srs);
+    kfk_SyncGroupResponse sr;
+    err = rt(kr, kr->coord, KFK_API_SyncGroup, sv, &sreq,
+             c->session_timeout_ms + 5000, &srs, &sr);
+    for (int32_t i = 0; bufs && i < nas; i++)
+        kfk_buf_free(&bufs[i]);
+    kfk_free(bufs);
+    kfk_free(as);
+    kfk_resp_free(&rs);
+    if (!err && sr.ErrorCode)
+        err = (kfk_err)sr.ErrorCode;
+    kfk_topic_partition *tps = NULL;
+    size_t ntps = 0;
+    if (!err)
+        err = kfk_grp_decode_assignment(
+            sr.Assignment.p, (size_t)KFK_MAX(sr.Assignment.len, 0), &tps,
+            &ntps);
+    kfk_resp_free(&srs);
+    if (err) {
+        join_failed(kr, err);
+        return;
+    }
+    rpart *parts = kfk_calloc(ntps ? ntps : 1, sizeof(*parts));
+    if (!parts) {
+        kfk_topic_partitions_free(tps, ntps);
+        join_failed(kr, KFK_ERR__NOMEM);
+        return;
+    }
+    for (size_t i = 0; i < ntps; i++) {
+        parts[i].topic = (char *)tps[i].topic; /* ownership moves */
+        tps[i].topic = NULL;
+        parts[i].partition = tps[i].partition;
+        parts[i].leader = -1;
+        parts[i].fetch_offset = c->start_offset;
+        parts[i].pos = -1;
+        parts[i].hwm = -1;
+        parts[i].committed = -1;
+        parts[i].commit_pending = -1;
+    }
+    kfk_topic_partitions_free(tps, ntps);
+    pthread_mutex_lock(&kr->lock);
+    kr->generation = gen;
+    pthread_mutex_unlock(&kr->lock);
+    kr->gs = G_STABLE;
+    err = ntps ? fetch_committed(kr, parts, ntps) : KFK_ERR_NONE;
+    if (err) {
+        for (size_t i = 0; i < ntps; i++)
+            kfk_free(parts[i].topic);
+        kfk_free(parts);
+        kr->gs = G_JOIN;
+        join_failed(kr, err == KFK_ERR_UNSTABLE_OFFSET_COMMIT
+                            ? KFK_ERR_REBALANCE_IN_PROGRESS
+                            : err);
+        if (err == KFK_ERR_UNSTABLE_OFFSET_COMMIT)
+            kr->g_retry_at = kfk_mono_ms() + c->retry_backoff_ms;
+        return;
+    }
+    int64_t now = kfk_mono_ms();
+    install(kr, parts, ntps, NULL, NULL);
+    kr->md_stale = true;
+    kr->md_retry_at = 0;
+    kr->next_hb = now + c->heartbeat_interval_ms;
+    pthread_mutex_lock(&kr->lock);
+    kr->mx.rebalances++;
+    kr->mx.last_rebalance_ms = (uint64_t)(now - kr->unassigned_since);
+    kfk_topic_partition *cb = kfk_calloc(ntps ? ntps : 1, sizeof(*cb));
+    for (size_t i = 0; cb && i < ntps; i++) {
+        cb[i].topic = kr->parts[i].topic;
+        cb[i].partition = kr->parts[i].partition;
+        cb[i].offset = kr->parts[i].fetch_offset >= 0
+                           ? kr->parts[i].fetch_offset
+                           : -1;
+    }
+    pthread_mutex_unlock(&kr->lock);
+    if (cb)
+        call_rebalance(kr, KFK_REBALANCE_ASSIGNED, cb, ntps);
+    kfk_free(cb);
+}
+
+static void
+heartbeat(kfk_reader *kr)
+{
+    int16_t v = kfk_conn_version(kr->coord, KFK_API_Heartbeat, -1);
+    kfk_HeartbeatRequest req;
+    kfk_msg_init(&kfk_HeartbeatRequest_msg, v, &req);
+    req.GroupId = kfk_str_c(kr->conf->group_id);
+    req.GenerationId = kr->generation;
+    req.MemberId = kfk_str_c(kr->member_id ? kr->member_id : "");
+    req.GroupInstanceId = null_str;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_HeartbeatResponse r;
+    kfk_err err = rt(kr, kr->coord, KFK_API_Heartbeat, v, &req,
+                     kr->conf->read_timeout_ms, &rs, &r);
+    if (!err)
+        err = (kfk_err)r.ErrorCode;
+    kfk_resp_free(&rs);
+    kr->next_hb = kfk_mono_ms() + kr->conf->heartbeat_interval_ms;
+    pthread_mutex_lock(&kr->lock);
+    kr->mx.heartbeats++;
+    pthread_mutex_unlock(&kr->lock);
+    if (!err || err == KFK_ERR__CLOSED)
+        return;
+    kfk_dbg("reader", "heartbeat: %s", kfk_err2name(err));
+    if (coord_err(err)) {
+        /* Keep the assignment: the session may still be valid once the
+         * coordinator is found again. */
+        coord_lost(kr);
+        return;
+    }
+    /* REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID...:
+     * give the partitions up and rejoin. */
+    give_up(kr);
+    if (err == KFK_ERR_UNKNOWN_MEMBER_ID || err == KFK_ERR_FENCED_INSTANCE_ID) {
+        kfk_free(kr->member_id);
+        kr->member_id = NULL;
+    }
+    kr->gs = G_JOIN;
+    kr->g_retry_at = 0;
+}
+
+static void
+leave_group(kfk_reader *kr)
+{
+    if (!kr->coord || !kr->member_id || !kfk_conn_connected(kr->coord))
+        return;
+    int16_t v = kfk_conn_version(kr->coord, KFK_API_LeaveGroup, -1);
+    if (v < 0)
+        return;
+    kfk_LeaveGroupRequest req;
+    kfk_msg_init(&kfk_LeaveGroupRequest_msg, v, &req);
+    req.GroupId = kfk_str_c(kr->conf->group_id);
+    req.MemberId = kfk_str_c(kr->member_id);
+    kfk_LeaveGroupRequest_MemberIdentity mi;
+    kfk_struct_init(&kfk_LeaveGroupRequest_MemberIdentity_desc, v, &mi);
+    mi.MemberId = kfk_str_c(kr->member_id);
+    mi.GroupInstanceId = null_str;
+    mi.Reason = kfk_str_c("the reader is closing");
+    req.Members = &mi;
+    req.Members_count = 1;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_LeaveGroupResponse r;
+    rt(kr, kr->coord, KFK_API_LeaveGroup, v, &req,
+       KFK_MIN(kr->conf->read_timeout_ms, kr->conf->close_timeout_ms), &rs,
+       &r);
+    kfk_resp_free(&rs);
+}
+
+/* One step of group maintenance: find the coordinator, join, heartbeat,
+ * periodic commit. */
+static void
+group_step(kfk_reader *kr, int64_t now)
+{
+    if (now < kr->g_retry_at)
+        return;
+    if (kr->gs == G_FIND || !kr->coord || !kfk_conn_connected(kr->coord)) {
+        kfk_err err = find_coordinator(kr);
+        if (err) {
+            kfk_dbg("reader", "find coordinator: %s", kfk_err2name(err));
+            kr->g_retry_at = now + kr->conf->retry_backoff_ms;
+            if (!coord_err(err) && !kfk_client_err_retriable(err))
+                set_app_err(kr, err);
+            return;
+        }
+        kr->gs = kr->member_ok ? G_STABLE : G_JOIN;
+        kr->member_ok = false;
+    }
+    if (kr->gs == G_JOIN) {
+        give_up(kr);
+        join_group(kr);
+        return;
+    }
+    if (now >= kr->next_hb)
+        heartbeat(kr);
+    if (kr->gs == G_STABLE && kr->conf->commit_interval_ms > 0 &&
+        now >= kr->next_commit) {
+        do_commit(kr);
+        kr->next_commit = now + kr->conf->commit_interval_ms;
+    }
+}
+
+/* ---- requests from the application --------------------------------------- */
+
+static int64_t
+lag_locked(kfk_reader *kr)
+{
+    int64_t lag = 0;
+    bool known = false;
+    for (size_t i = 0; i < kr->nparts; i++) {
+        const rpart *rp = &kr->parts[i];
+        if (rp->hwm < 0 || rp->pos < 0)
+            continue;
+        known = true;
+        lag += KFK_MAX(rp->hwm - rp->pos, 0);
+    }
+    return known ? lag : -1;
+}
+
+static kfk_err
+read_lag(kfk_reader *kr, int64_t *lagp)
+{
+    kfk_err first = KFK_ERR_NONE;
+    refresh_leaders(kr);
+    for (rbroker *b = kr->brokers; b; b = b->next) {
+        size_t n = 0;
+        for (size_t i = 0; i < kr->nparts; i++)
+            n += kr->parts[i].leader == b->id;
+        if (!n)
+            continue;
+        if (b->inflight) /* free the conn: drop the long poll */
+            broker_drop(kr, b, false);
+        rpart **rps = kfk_calloc(n, sizeof(*rps));
+        int64_t *tss = kfk_calloc(n, sizeof(*tss));
+        int64_t *offs = kfk_calloc(n, sizeof(*offs));
+        if (!rps || !tss || !offs) {
+            kfk_free(rps);
+            kfk_free(tss);
+            kfk_free(offs);
+            return KFK_ERR__NOMEM;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < kr->nparts; i++)
+            if (kr->parts[i].leader == b->id) {
+                rps[k] = &kr->parts[i];
+                tss[k++] = KFK_OFFSET_LAST;
+            }
+        kfk_err err = list_offsets(kr, b, rps, tss, offs, n);
+        if (err && !first)
+            first = err;
+        pthread_mutex_lock(&kr->lock);
+        for (size_t i = 0; i < n; i++)
+            if (offs[i] >= 0) {
+                rps[i]->hwm = offs[i];
+                if (rps[i]->pos < 0 && rps[i]->committed >= 0)
+                    rps[i]->pos = rps[i]->committed;
+            }
+        pthread_mutex_unlock(&kr->lock);
+        kfk_free(rps);
+        kfk_free(tss);
+        kfk_free(offs);
+    }
+    pthread_mutex_lock(&kr->lock);
+    *lagp = lag_locked(kr);
+    pthread_mutex_unlock(&kr->lock);
+    return first;
+}
+
+static void
+seek(kfk_reader *kr, rqtype type, int64_t arg)
+{
+    if (!kr->nparts)
+        return;
+    rpart *rp = &kr->parts[0];
+    pthread_mutex_lock(&kr->lock);
+    rp->epoch++;
+    if (type == RQ_SEEK_TS) {
+        rp->fetch_offset = SEEK_TS;
+        rp->seek_ts = arg;
+        rp->pos = -1;
+    } else {
+        rp->fetch_offset = arg;
+        rp->pos = arg >= 0 ? arg : -1;
+    }
+    rp->backoff_until = 0;
+    purge_queue(kr);
+    pthread_mutex_unlock(&kr->lock);
+    /* A long poll for the old position would hold the broker's conn. */
+    for (rbroker *b = kr->brokers; b; b = b->next)
+        if (b->inflight)
+            broker_drop(kr, b, false);
+}
+
+static void
+handle_requests(kfk_reader *kr)
+{
+    pthread_mutex_lock(&kr->lock);
+    rreq *list = kr->reqs;
+    kr->reqs = NULL;
+    pthread_mutex_unlock(&kr->lock);
+    /* Oldest first. */
+    rreq *rev = NULL;
+    while (list) {
+        rreq *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    bool committed = false;
+    kfk_err cerr = KFK_ERR_NONE;
+    for (rreq *r = rev; r;) {
+        rreq *next = r->next;
+        kfk_err err = KFK_ERR_NONE;
+        int64_t result = 0;
+        switch (r->type) {
+        case RQ_COMMIT:
+            /* One OffsetCommit answers every commit waiting now. */
+            if (!committed) {
+                cerr = do_commit(kr);
+                committed = true;
+            }
+            err = cerr;
+            break;
+        case RQ_SEEK:
+        case RQ_SEEK_TS:
+            seek(kr, r->type, r->arg);
+            break;
+        case RQ_READ_LAG:
+            err = read_lag(kr, &result);
+            break;
+        }
+        pthread_mutex_lock(&kr->lock);
+        if (r->abandoned) {
+            kfk_free(r);
+        } else {
+            r->err = err;
+            r->result = result;
+            r->done = true;
+        }
+        pthread_cond_broadcast(&kr->avail);
+        pthread_mutex_unlock(&kr->lock);
+        r = next;
+    }
+}
+
+/* ---- the background thread ------------------------------------------------ */
+
+static void
+wait_events(kfk_reader *kr, int64_t now)
+{
+    int64_t at = now + 1000;
+    if (kr->group && kr->gs == G_STABLE) {
+        at = KFK_MIN(at, kr->next_hb);
+        if (kr->conf->commit_interval_ms > 0)
+            at = KFK_MIN(at, kr->next_commit);
+    }
+    if (kr->group && kr->gs != G_STABLE)
+        at = KFK_MIN(at, KFK_MAX(kr->g_retry_at, now));
+    for (size_t i = 0; i < kr->nparts; i++) {
+        const rpart *rp = &kr->parts[i];
+        if (rp->backoff_until > now)
+            at = KFK_MIN(at, rp->backoff_until);
+        if (rp->leader < 0)
+            at = KFK_MIN(at, KFK_MAX(kr->md_retry_at, now + 1));
+    }
+    struct pollfd pfd[64];
+    rbroker *bs[64];
+    int n = 0;
+    pfd[n].fd = kr->pipe_r;
+    pfd[n].events = POLLIN;
+    bs[n++] = NULL;
+    for (rbroker *b = kr->brokers; b && n < 64; b = b->next) {
+        if (!b->inflight || !b->kc)
+            continue;
+        at = KFK_MIN(at, b->deadline);
+        pfd[n].fd = b->kc->fd;
+        pfd[n].events = POLLIN;
+        bs[n++] = b;
+    }
+    for (rbroker *b = kr->brokers; b; b = b->next)
+        if (!b->inflight && b->retry_at > now)
+            at = KFK_MIN(at, b->retry_at);
+    int64_t left = KFK_MAX(at - now, 0);
+    int r = poll(pfd, (nfds_t)n, (int)left);
+    if (r > 0 && (pfd[0].revents & POLLIN))
+        drain(kr);
+    now = kfk_mono_ms();
+    for (int i = 1; i < n; i++) {
+        rbroker *b = bs[i];
+        if (r > 0 && pfd[i].revents)
+            recv_fetch(kr, b, now);
+        else if (b->inflight && now >= b->deadline)
+            broker_drop(kr, b, true);
+    }
+}
+
+static void *
+bg_thread(void *arg)
+{
+    kfk_reader *kr = arg;
+    kr->unassigned_since = kfk_mono_ms();
+    for (;;) {
+        if (closing(kr))
+            break;
+        int64_t now = kfk_mono_ms();
+        if (kr->group)
+            group_step(kr, now);
+        if (closing(kr))
+            break;
+        handle_requests(kr);
+        now = kfk_mono_ms();
+        refresh_leaders(kr);
+        resolve_offsets(kr, now);
+        send_fetches(kr, now);
+        wait_events(kr, kfk_mono_ms());
+    }
+    /* Close: final commit, revoke, leave.  Requests still waiting are
+     * answered CLOSED by kfk_reader_close(). */
+    kr->finishing = true;
+    kfk_err err = KFK_ERR_NONE;
+    if (kr->group) {
+        if (kr->gs == G_STABLE && kr->coord && kfk_conn_connected(kr->coord))
+            err = do_commit(kr);
+        kr->gs = G_JOIN; /* give_up() must not commit again */
+        give_up(kr);
+        leave_group(kr);
+    }
+    pthread_mutex_lock(&kr->lock);
+    kr->close_err = err;
+    pthread_mutex_unlock(&kr->lock);
+    return NULL;
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+/* Split a comma-separated list into allocated strings. */
+static kfk_err
+split(const char *s, char ***outp, size_t *np)
+{
+    size_t cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    char **v = kfk_calloc(cap, sizeof(*v));
+    if (!v)
+        return KFK_ERR__NOMEM;
+    size_t n = 0;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        while (len && (*s == ' ')) {
+            s++;
+            len--;
+        }
+        while (len && s[len - 1] == ' ')
+            len--;
+        if (len && !(v[n++] = kfk_strndup(s, len))) {
+            for (size_t i = 0; i < n - 1; i++)
+                kfk_free(v[i]);
+            kfk_free(v);
+            return KFK_ERR__NOMEM;
+        }
+        if (!e)
+            break;
+        s = e + 1;
+    }
+    *outp = v;
+    *np = n;
+    return KFK_ERR_NONE;
+}
+
+static void
+free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        kfk_free(v[i]);
+    kfk_free(v);
+}
+
+static void
+reader_free(kfk_reader *kr)
+{
+    chunk_free(kr->cur);
+    rchunk *ch;
+    while ((ch = kr->qhead)) {
+        kr->qhead = ch->next;
+        chunk_free(ch);
+    }
+    for (size_t i = 0; i < kr->nparts; i++)
+        kfk_free(kr->parts[i].topic);
+    kfk_free(kr->parts);
+    rbroker *b;
+    while ((b = kr->brokers)) {
+        kr->brokers = b->next;
+        kfk_conn_close(b->kc);
+        kfk_free(b->fp);
+        kfk_free(b->host);
+        kfk_free(b);
+    }
+    rreq *r;
+    while ((r = kr->reqs)) {
+        kr->reqs = r->next;
+        kfk_free(r);
+    }
+    kfk_conn_close(kr->mc);
+    kfk_conn_close(kr->coord);
+    kfk_free(kr->member_id);
+    kfk_free(kr->protocol);
+    kfk_topic_partitions_free(kr->owned, kr->nowned);
+    free_strv(kr->topics, kr->ntopics);
+    free_strv(kr->balancers, kr->nbalancers);
+    if (kr->pipe_r >= 0)
+        close(kr->pipe_r);
+    if (kr->pipe_w >= 0)
+        close(kr->pipe_w);
+    pthread_cond_destroy(&kr->avail);
+    pthread_mutex_destroy(&kr->lock);
+    kfk_free(kr);
+}
+
+static kfk_err
+fail_new(kfk_reader *kr, kfk_err err, char *errstr, size_t errstr_size,
+         const char *msg)
+{
+    if (errstr && errstr_size)
+        snprintf(errstr, errstr_size, "%s", msg);
+    kr->conf = NULL; /* the caller keeps it */
+    reader_free(kr);
+    return err;
+}
+
+kfk_err
+kfk_reader_new(kfk_conf *conf, kfk_reader **krp, char *errstr,
+               size_t errstr_size)
+{
+    if (!conf || !krp)
+        return KFK_ERR__INVALID_ARG;
+    kfk_reader *kr = kfk_calloc(1, sizeof(*kr));
+    if (!kr)
+        return KFK_ERR__NOMEM;
+    kr->pipe_r = kr->pipe_w = -1;
+    pthread_mutex_init(&kr->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&kr->avail, &ca);
+    pthread_condattr_destroy(&ca);
+    kr->generation = -1;
+    kr->owned_gen = -1;
+    if (!conf->bootstrap_servers || !*conf->bootstrap_servers)
+        return fail_new(kr, KFK_ERR__INVALID_ARG, errstr, errstr_size,
+                        "bootstrap.servers is not set");
+    kr->group = conf->group_id && *conf->group_id;
+    if (kr->group) {
+        const char *ts = conf->group_topics && *conf->group_topics
+                             ? conf->group_topics
+                             : conf->topic;
+        if (split(ts ? ts : "", &kr->topics, &kr->ntopics) ||
+            split(conf->group_balancers ? conf->group_balancers : "",
+                  &kr->balancers, &kr->nbalancers))
+            return fail_new(kr, KFK_ERR__NOMEM, errstr, errstr_size,
+                            "out of memory");
+        if (!kr->ntopics)
+            return fail_new(kr, KFK_ERR__INVALID_ARG, errstr, errstr_size,
+                            "group mode needs topic or group.topics");
+        if (!kr->nbalancers)
+            return fail_new(kr, KFK_ERR__INVALID_ARG, errstr, errstr_size,
+                            "group.balancers is empty");
+        for (size_t i = 0; i < kr->nbalancers; i++)
+            if (!kfk_assignor_known(kr->balancers[i]))
+                return fail_new(kr, KFK_ERR__INVALID_ARG, errstr,
+                                errstr_size,
+                                "group.balancers: unknown balancer (known: "
+                                "range, roundrobin, sticky)");
+        kr->gs = G_FIND;
+    } else {
+        if (!conf->topic || !*conf->topic)
+            return fail_new(kr, KFK_ERR__INVALID_ARG, errstr, errstr_size,
+                            "topic is not set");
+        if (conf->group_topics && *conf->group_topics)
+            return fail_new(kr, KFK_ERR__INVALID_ARG, errstr, errstr_size,
+                            "group.topics needs group.id");
+        kr->parts = kfk_calloc(1, sizeof(*kr->parts));
+        if (!kr->parts || !(kr->parts[0].topic = kfk_strdup(conf->topic)))
+            return fail_new(kr, KFK_ERR__NOMEM, errstr, errstr_size,
+                            "out of memory");
+        kr->nparts = 1;
+        kr->serial = 1;
+        rpart *rp = &kr->parts[0];
+        rp->partition = conf->partition;
+        rp->leader = -1;
+        rp->fetch_offset = conf->start_offset;
+        rp->pos = -1;
+        rp->hwm = -1;
+        rp->committed = -1;
+        rp->commit_pending = -1;
+    }
+    int fds[2];
+    if (pipe(fds))
+        return fail_new(kr, KFK_ERR__IO, errstr, errstr_size,
+                        "cannot create the wake pipe");
+    kr->pipe_r = fds[0];
+    kr->pipe_w = fds[1];
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    kr->conf = conf;
+    if (pthread_create(&kr->thr, NULL, bg_thread, kr))
+        return fail_new(kr, KFK_ERR__NOMEM, errstr, errstr_size,
+                        "cannot start the background thread");
+    kr->thr_started = true;
+    *krp = kr;
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
+{
+    if (!kr || !msg)
+        return KFK_ERR__INVALID_ARG;
+    struct timespec until = abs_mono(timeout_ms > 0 ? timeout_ms : 0);
+    kfk_err err = KFK_ERR_NONE;
+    bool woke = false;
+    pthread_mutex_lock(&kr->lock);
+    for (;;) {
+        if (kr->closing) {
+            err = KFK_ERR__CLOSED;
+            break;
+        }
+        if (kr->app_err) {
+            err = kr->app_err;
+            kr->app_err = KFK_ERR_NONE;
+            break;
+        }
+        rchunk *ch = kr->cur;
+        if (ch && chunk_valid(kr, ch) && ch->i < ch->n) {
+            *msg = ch->msgs[ch->i++];
+            kr->q_msgs--;
+            ch->rp->pos = msg->offset + 1;
+            kr->mx.messages++;
+            kr->mx.bytes += (uint64_t)msg->key_len + (uint64_t)msg->value_len;
+            break;
+        }
+        if (ch) {
+            /* Moved past it (or it went stale): free it now. */
+            kr->q_msgs -= ch->n - ch->i;
+            kr->q_bytes -= ch->bytes;
+            chunk_free(ch);
+            kr->cur = NULL;
+            if (kr->fetch_blocked && !woke) {
+                wake(kr);
+                woke = true;
+            }
+        }
+        if (kr->qhead) {
+            kr->cur = kr->qhead;
+            kr->qhead = kr->qhead->next;
+            if (!kr->qhead)
+                kr->qtail = NULL;
+            kr->cur->next = NULL;
+            continue;
+        }
+        if (timeout_ms == 0) {
+            err = KFK_ERR__TIMED_OUT;
+            break;
+        }
+        if (timeout_ms < 0)
+            pthread_cond_wait(&kr->avail, &kr->lock);
+        else if (pthread_cond_timedwait(&kr->avail, &kr->lock, &until)) {
+            err = KFK_ERR__TIMED_OUT;
+            /* One last look. */
+            if (kr->qhead || (kr->cur && kr->cur->i < kr->cur->n))
+                continue;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&kr->lock);
+    return err;
+}
+
+/* Hand a request to the thread and wait for it. */
+static kfk_err
+request(kfk_reader *kr, rqtype type, int64_t arg, int timeout_ms,
+        int64_t *resultp)
+{
+    rreq *r = kfk_calloc(1, sizeof(*r));
+    if (!r)
+        return KFK_ERR__NOMEM;
+    r->type = type;
+    r->arg = arg;
+    struct timespec until = abs_mono(timeout_ms);
+    pthread_mutex_lock(&kr->lock);
+    if (kr->closing) {
+        pthread_mutex_unlock(&kr->lock);
+        kfk_free(r);
+        return KFK_ERR__CLOSED;
+    }
+    r->next = kr->reqs;
+    kr->reqs = r;
+    wake(kr);
+    while (!r->done) {
+        if (pthread_cond_timedwait(&kr->avail, &kr->lock, &until)) {
+            if (r->done)
+                break;
+            /* The thread (or kfk_reader_close()) frees it. */
+            r->abandoned = true;
+            pthread_mutex_unlock(&kr->lock);
+            return KFK_ERR__TIMED_OUT;
+        }
+    }
+    kfk_err err;
+    err = r->err;
+    if (resultp)
+        *resultp = r->result;
+    pthread_mutex_unlock(&kr->lock);
+    kfk_free(r);
+    return err;
+}
+
+kfk_err
+kfk_reader_commit_messages(kfk_reader *kr, const kfk_message *msgs, size_t n)
+{
+    if (!kr || (!msgs && n))
+        return KFK_ERR__INVALID_ARG;
+    if (!kr->group)
+        return KFK_ERR__STATE;
+    bool any = false;
+    pthread_mutex_lock(&kr->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (!msgs[i].topic)
+            continue;
+        rpart *rp = find_part(kr->parts, kr->nparts, msgs[i].topic,
+                              msgs[i].partition);
+        if (!rp)
+            continue; /* not ours (any more): never overwrite the owner */
+        int64_t o = msgs[i].offset + 1;
+        if (o > rp->commit_pending && o > rp->committed) {
+            rp->commit_pending = o;
+            any = true;
+        }
+    }
+    pthread_mutex_unlock(&kr->lock);
+    if (!any || kr->conf->commit_interval_ms > 0)
+        return KFK_ERR_NONE;
+    return request(kr, RQ_COMMIT, 0, kr->conf->read_timeout_ms, NULL);
+}
+
+kfk_err
+kfk_reader_read_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
+{
+    kfk_err err = kfk_reader_fetch_message(kr, timeout_ms, msg);
+    if (err || !kr->group)
+        return err;
+    return kfk_reader_commit_messages(kr, msg, 1);
+}
+
+kfk_err
+kfk_reader_set_offset(kfk_reader *kr, int64_t offset)
+{
+    if (!kr || offset < KFK_OFFSET_FIRST)
+        return KFK_ERR__INVALID_ARG;
+    if (kr->group)
+        return KFK_ERR__STATE;
+    return request(kr, RQ_SEEK, offset, kr->conf->read_timeout_ms, NULL);
+}
+
+kfk_err
+kfk_reader_set_offset_at(kfk_reader *kr, int64_t ts_ms)
+{
+    if (!kr || ts_ms < 0)
+        return KFK_ERR__INVALID_ARG;
+    if (kr->group)
+        return KFK_ERR__STATE;
+    return request(kr, RQ_SEEK_TS, ts_ms, kr->conf->read_timeout_ms, NULL);
+}
+
+int64_t
+kfk_reader_offset(kfk_reader *kr)
+{
+    if (!kr || kr->group)
+        return -1;
+    pthread_mutex_lock(&kr->lock);
+    int64_t o = kr->nparts ? kr->parts[0].pos : -1;
+    pthread_mutex_unlock(&kr->lock);
+    return o;
+}
+
+int64_t
+kfk_reader_lag(kfk_reader *kr)
+{
+    if (!kr)
+        return -1;
+    pthread_mutex_lock(&kr->lock);
+    int64_t lag = lag_locked(kr);
+    pthread_mutex_unlock(&kr->lock);
+    return lag;
+}
+
+kfk_err
+kfk_reader_read_lag(kfk_reader *kr, int timeout_ms, int64_t *lagp)
+{
+    if (!kr || !lagp)
+        return KFK_ERR__INVALID_ARG;
+    return request(kr, RQ_READ_LAG, 0, timeout_ms < 0 ? 3600000 : timeout_ms,
+                   lagp);
+}
+
+kfk_err
+kfk_reader_assignment(kfk_reader *kr, kfk_topic_partition **partsp,
+                      size_t *countp)
+{
+    if (!kr || !partsp || !countp)
+        return KFK_ERR__INVALID_ARG;
+    pthread_mutex_lock(&kr->lock);
+    size_t n = kr->nparts;
+    kfk_topic_partition *tps = kfk_calloc(n ? n : 1, sizeof(*tps));
+    kfk_err err = tps ? KFK_ERR_NONE : KFK_ERR__NOMEM;
+    for (size_t i = 0; !err && i < n; i++) {
+        tps[i].topic = kfk_strdup(kr->parts[i].topic);
+        if (!tps[i].topic) {
+            kfk_topic_partitions_free(tps, i);
+            err = KFK_ERR__NOMEM;
+            break;
+        }
+        tps[i].partition = kr->parts[i].partition;
+        tps[i].offset = kr->parts[i].pos;
+    }
+    pthread_mutex_unlock(&kr->lock);
+    if (err)
+        return err;
+    *partsp = tps;
+    *countp = n;
+    return KFK_ERR_NONE;
+}
+
+void
+kfk_reader_stats(kfk_reader *kr, kfk_reader_metrics *out, size_t size)
+{
+    if (!kr || !out)
+        return;
+    pthread_mutex_lock(&kr->lock);
+    kfk_reader_metrics mx = kr->mx;
+    mx.queued_messages = kr->q_msgs;
+    mx.queued_bytes = kr->q_bytes;
+    mx.lag = lag_locked(kr);
+    mx.offset = !kr->group && kr->nparts ? kr->parts[0].pos : -1;
+    mx.generation = kr->group ? kr->generation : -1;
+    mx.assigned = (int32_t)kr->nparts;
+    pthread_mutex_unlock(&kr->lock);
+    memcpy(out, &mx, KFK_MIN(size, sizeof(mx)));
+}
+
+kfk_err
+kfk_reader_close(kfk_reader *kr)
+{
+    if (!kr)
+        return KFK_ERR__INVALID_ARG;
+    pthread_mutex_lock(&kr->lock);
+    bool already = kr->closing;
+    kr->closing = true;
+    pthread_cond_broadcast(&kr->avail);
+    pthread_mutex_unlock(&kr->lock);
+    if (already || !kr->thr_started)
+        return KFK_ERR_NONE;
+    wake(kr);
+    pthread_join(kr->thr, NULL);
+    pthread_mutex_lock(&kr->lock);
+    kr->closed = true;
+    /* Requests the thread never saw: abandoned ones are freed, waiters
+     * get CLOSED and free their own. */
+    rreq *r = kr->reqs;
+    kr->reqs = NULL;
+    while (r) {
+        rreq *next = r->next;
+        if (r->abandoned) {
+            kfk_free(r);
+        } else {
+            r->err = KFK_ERR__CLOSED;
+            r->done = true;
+        }
+        r = next;
+    }
+    pthread_cond_broadcast(&kr->avail);
+    kfk_err err = kr->close_err;
+    pthread_mutex_unlock(&kr->lock);
+    return err;
+}
+
+void
+kfk_reader_destroy(kfk_reader *kr)
+{
+    if (!kr)
+        return;
+    kfk_reader_close(kr);
+    kfk_conf *conf = kr->conf;
+    reader_free(kr);
+    kfk_conf_destroy(conf);
+}
