@@ -1,0 +1,1350 @@
+/*
+ * admin.c -- libkfk's admin calls (include/kfk/admin.h): cluster
+ * description, consumer groups (list, describe, delete, committed offsets
+ * read and written from outside the group), ListOffsets for many
+ * partitions, configs and CreatePartitions.
+ *
+ * Each call builds the generated request struct, sends it with the conn
+ * round trip of client.h and copies what the caller needs out of the
+ * decoded response into arrays the caller frees, so no caller ever sees a
+ * protocol struct.  Requests are built in a per-call arena.
+ *
+ * Routing: group requests go to the coordinator (FindCoordinator),
+ * ListOffsets to each partition's leader (Metadata).  When the broker to
+ * talk to is not the one kc is connected to, a temporary conn is opened
+ * for the call; its failure detail is copied into kc's errstr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/client.h"
+#include "kfk/admin.h"
+
+/* Internal, also used by admin_test.c: decoders of the consumer protocol's
+ * member assignment and subscription (Kafka's ConsumerProtocolAssignment
+ * and ConsumerProtocolSubscription, non-flexible, any version: the fields
+ * read here are the leading ones of every version). */
+kfk_err kfk_admin_decode_assignment(const void *p, size_t len,
+                                    kfk_member_partition **tpp,
+                                    size_t *countp);
+kfk_err kfk_admin_decode_subscription(const void *p, size_t len,
+                                      char ***topicsp, size_t *countp);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static kfk_err
+pick(kfk_conn *kc, int16_t api_key, int16_t *vp)
+{
+    if (!kfk_conn_connected(kc))
+        return kfk_conn_fail(kc, KFK_ERR__TRANSPORT, "%s:%d: not connected",
+                             kc->host, kc->port);
+    int16_t v = kfk_conn_version(kc, api_key, -1);
+    if (v < 0) {
+        const kfk_api_desc *ad = kfk_api_get(api_key);
+        return kfk_conn_fail(kc, KFK_ERR__UNSUPPORTED,
+                             "%s:%d: broker does not support %s", kc->host,
+                             kc->port, ad ? ad->name : "?");
+    }
+    *vp = v;
+    return KFK_ERR_NONE;
+}
+
+/* A NUL-terminated heap copy of a wire string; NULL for null. *nomem is
+ * set when a non-null string could not be copied. */
+static char *
+sdup(kfk_str s, bool *nomem)
+{
+    if (s.len < 0)
+        return NULL;
+    char *r = kfk_strndup(s.p ? s.p : "", (size_t)s.len);
+    if (!r)
+        *nomem = true;
+    return r;
+}
+
+/* As sdup() but "" instead of NULL. */
+static char *
+sdup0(kfk_str s, bool *nomem)
+{
+    if (s.len < 0)
+        s = kfk_str_c("");
+    return sdup(s, nomem);
+}
+
+/* Set the detail of a Kafka error from the response's message, if any. */
+static kfk_err
+fail_msg(kfk_conn *kc, kfk_err err, const char *what, kfk_str msg)
+{
+    if (msg.len > 0)
+        return kfk_conn_fail(kc, err, "%s: %s: %.*s", what, kfk_err2name(err),
+                             (int)msg.len, msg.p);
+    return kfk_conn_fail(kc, err, "%s: %s", what, kfk_err2name(err));
+}
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The conn to use for node (host:port): kc itself if that is where kc is
+ * connected, else a new conn (*ownedp set, close it after use). */
+static kfk_err
+node_conn(kfk_conn *kc, int32_t node, kfk_str host, int32_t port,
+          kfk_conn **outp, bool *ownedp)
+{
+    *ownedp = false;
+    if ((kc->broker_id >= 0 && kc->broker_id == node) ||
+        (port == kc->port && kfk_str_eq(host, kc->host))) {
+        *outp = kc;
+        return KFK_ERR_NONE;
+    }
+    char *h = kfk_strndup(host.p ? host.p : "", (size_t)KFK_MAX(host.len, 0));
+    if (!h)
+        return KFK_ERR__NOMEM;
+    char es[256] = "";
+    kfk_conn *nc;
+    kfk_err err = kfk_conn_open(h, port, kc->client_id, kfk_conn_deadline(kc),
+                                &nc, es, sizeof(es));
+    if (err) {
+        kfk_conn_fail(kc, err, "broker %d (%s:%d): %s", (int)node, h,
+                      (int)port, es);
+        kfk_free(h);
+        return err;
+    }
+    kfk_free(h);
+    nc->broker_id = node;
+    nc->timeout_ms = kc->timeout_ms;
+    *outp = nc;
+    *ownedp = true;
+    return KFK_ERR_NONE;
+}
+
+/* Close a conn from node_conn(), copying its error detail to kc. */
+static void
+node_done(kfk_conn *kc, kfk_conn *nc, bool owned, kfk_err err)
+{
+    if (!owned)
+        return;
+    if (err && nc->errstr[0])
+        kfk_conn_fail(kc, err, "%s", nc->errstr);
+    kfk_conn_close(nc);
+}
+
+/* Find the coordinator of group and return a conn to it (see node_conn).
+ * A coordinator still loading, or not yet elected, is asked again until
+ * the conn's timeout. */
+static kfk_err
+coordinator(kfk_conn *kc, const char *group, kfk_conn **gcp, bool *ownedp)
+{
+    int16_t v;
+    kfk_err err = pick(kc, KFK_API_FindCoordinator, &v);
+    if (err)
+        return err;
+    int64_t deadline = kfk_conn_deadline(kc);
+    for (;;) {
+        kfk_FindCoordinatorRequest req;
+        kfk_msg_init(&kfk_FindCoordinatorRequest_msg, v, &req);
+        kfk_str key = kfk_str_c(group);
+        if (v >= 4) {
+            req.CoordinatorKeys = &key;
+            req.CoordinatorKeys_count = 1;
+        } else {
+            req.Key = key;
+        }
+        req.KeyType = 0; /* group */
+        kfk_resp rs;
+        kfk_resp_init(&rs);
+        kfk_FindCoordinatorResponse r;
+        err = kfk_conn_roundtrip(kc, KFK_API_FindCoordinator, v, &req,
+                                 deadline, &rs, &r);
+        if (err) {
+            kfk_resp_free(&rs);
+            return err;
+        }
+        int32_t node = r.NodeId, port = r.Port;
+        kfk_str host = r.Host, msg = r.ErrorMessage;
+        kfk_err ce = (kfk_err)r.ErrorCode;
+        if (v >= 4) {
+            if (r.Coordinators_count < 1) {
+                kfk_resp_free(&rs);
+                return kfk_conn_fail(kc, KFK_ERR__BAD_MSG,
+                                     "FindCoordinator: empty answer");
+            }
+            node = r.Coordinators[0].NodeId;
+            port = r.Coordinators[0].Port;
+            host = r.Coordinators[0].Host;
+            msg = r.Coordinators[0].ErrorMessage;
+            ce = (kfk_err)r.Coordinators[0].ErrorCode;
+        }
+        if ((ce == KFK_ERR_COORDINATOR_NOT_AVAILABLE ||
+             ce == KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS) &&
+            kfk_mono_ms() + 100 < deadline) {
+            kfk_resp_free(&rs);
+            sleep_ms(100);
+            continue;
+        }
+        if (ce) {
+            char what[300];
+            snprintf(what, sizeof(what), "coordinator of group %s", group);
+            err = fail_msg(kc, ce, what, msg);
+        } else {
+            err = node_conn(kc, node, host, port, gcp, ownedp);
+        }
+        kfk_resp_free(&rs);
+        return err;
+    }
+}
+
+/* ---- cluster ------------------------------------------------------------ */
+
+void
+kfk_cluster_info_free(kfk_cluster_info *ci)
+{
+    if (!ci)
+        return;
+    for (size_t i = 0; i < ci->broker_count; i++) {
+        kfk_free(ci->brokers[i].host);
+        kfk_free(ci->brokers[i].rack);
+    }
+    kfk_free(ci->brokers);
+    kfk_free(ci->cluster_id);
+    kfk_free(ci);
+}
+
+kfk_err
+kfk_admin_describe_cluster(kfk_conn *kc, kfk_cluster_info **cip)
+{
+    if (!kc || !cip)
+        return KFK_ERR__INVALID_ARG;
+    kc->errstr[0] = '\0';
+    kfk_cluster_info *ci = kfk_calloc(1, sizeof(*ci));
+    if (!ci)
+        return KFK_ERR__NOMEM;
+    bool nomem = false;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_err err;
+    int16_t v = kfk_conn_version(kc, KFK_API_DescribeCluster, -1);
+    if (v >= 0) {
+        kfk_DescribeClusterRequest req;
+        kfk_msg_init(&kfk_DescribeClusterRequest_msg, v, &req);
+        kfk_DescribeClusterResponse r;
+        err = kfk_conn_roundtrip(kc, KFK_API_DescribeCluster, v, &req,
+                                 kfk_conn_deadline(kc), &rs, &r);
+        if (!err && r.ErrorCode)
+            err = fail_msg(kc, (kfk_err)r.ErrorCode, "DescribeCluster",
+                           r.ErrorMessage);
+        if (!err) {
+            ci->cluster_id = sdup(r.ClusterId, &nomem);
+            ci->controller_id = r.ControllerId;
+            size_t n = (size_t)KFK_MAX(r.Brokers_count, 0);
+            ci->brokers = kfk_calloc(n + 1, sizeof(*ci->brokers));
+            if (!ci->brokers)
+                nomem = true;
+            for (size_t i = 0; ci->brokers && i < n; i++) {
+                const kfk_DescribeClusterResponse_DescribeClusterBroker *b =
+                    &r.Brokers[i];
+                ci->brokers[i].id = b->BrokerId;
+                ci->brokers[i].host = sdup0(b->Host, &nomem);
+                ci->brokers[i].port = b->Port;
+                ci->brokers[i].rack = sdup(b->Rack, &nomem);
+                ci->broker_count++;
+            }
+        }
+    } else {
+        kfk_MetadataResponse md;
+        err = kfk_conn_metadata(kc, NULL, 0, false, kfk_conn_deadline(kc),
+                                &rs, &md, NULL);
+        if (!err) {
+            ci->cluster_id = sdup(md.ClusterId, &nomem);
+            ci->controller_id = md.ControllerId;
+            size_t n = (size_t)KFK_MAX(md.Brokers_count, 0);
+            ci->brokers = kfk_calloc(n + 1, sizeof(*ci->brokers));
+            if (!ci->brokers)
+                nomem = true;
+            for (size_t i = 0; ci->brokers && i < n; i++) {
+                const kfk_MetadataResponse_MetadataResponseBroker *b =
+                    &md.Brokers[i];
+                ci->brokers[i].id = b->NodeId;
+                ci->brokers[i].host = sdup0(b->Host, &nomem);
+                ci->brokers[i].port = b->Port;
+                ci->brokers[i].rack = sdup(b->Rack, &nomem);
+                ci->broker_count++;
+            }
+        }
+    }
+    kfk_resp_free(&rs);
+    if (!err && nomem)
+        err = KFK_ERR__NOMEM;
+    if (err) {
+        kfk_cluster_info_free(ci);
+        return err;
+    }
+    *cip = ci;
+    return KFK_ERR_NONE;
+}
+
+/* ---- consumer protocol -------------------------------------------------- */
+
+kfk_err
+kfk_admin_decode_assignment(const void *p, size_t len,
+                            kfk_member_partition **tpp, size_t *countp)
+{
+    *tpp = NULL;
+    *countp = 0;
+    if (len == 0)
+        return KFK_ERR_NONE; /* no assignment (yet) */
+    kfk_rbuf rb;
+    kfk_rbuf_init(&rb, p, len);
+    (void)kfk_rbuf_i16(&rb); /* Version */
+    int32_t nt = kfk_rbuf_i32(&rb);
+    if (rb.err || nt < 0 || (size_t)nt > kfk_rbuf_left(&rb) / 6)
+        return KFK_ERR__BAD_MSG;
+    /* First pass: count, so one array holds every partition. */
+    kfk_rbuf scan = rb;
+    size_t total = 0;
+    for (int32_t t = 0; t < nt && !scan.err; t++) {
+        int16_t sl = kfk_rbuf_i16(&scan);
+        if (sl < 0 || !kfk_rbuf_take(&scan, (size_t)sl))
+            return KFK_ERR__BAD_MSG;
+        int32_t np = kfk_rbuf_i32(&scan);
+        if (np < 0 || (size_t)np > kfk_rbuf_left(&scan) / 4 ||
+            !kfk_rbuf_take(&scan, (size_t)np * 4))
+            return KFK_ERR__BAD_MSG;
+        total += (size_t)np;
+    }
+    if (scan.err)
+        return KFK_ERR__BAD_MSG;
+    kfk_member_partition *tp = kfk_calloc(total + 1, sizeof(*tp));
+    if (!tp)
+        return KFK_ERR__NOMEM;
+    size_t k = 0;
+    for (int32_t t = 0; t < nt; t++) {
+        int16_t sl = kfk_rbuf_i16(&rb);
+        const char *name = (const char *)kfk_rbuf_take(&rb, (size_t)sl);
+        int32_t np = kfk_rbuf_i32(&rb);
+        for (int32_t i = 0; i < np; i++, k++) {
+            tp[k].topic = kfk_strndup(name, (size_t)sl);
+            tp[k].partition = kfk_rbuf_i32(&rb);
+            if (!tp[k].topic) {
+                for (size_t j = 0; j < k; j++)
+                    kfk_free(tp[j].topic);
+                kfk_free(tp);
+                return KFK_ERR__NOMEM;
+            }
+        }
+    }
+    *tpp = tp;
+    *countp = total;
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_admin_decode_subscription(const void *p, size_t len, char ***topicsp,
+                              size_t *countp)
+{
+    *topicsp = NULL;
+    *countp = 0;
+    if (len == 0)
+        return KFK_ERR_NONE;
+    kfk_rbuf rb;
+    kfk_rbuf_init(&rb, p, len);
+    (void)kfk_rbuf_i16(&rb); /* Version */
+    int32_t nt = kfk_rbuf_i32(&rb);
+    if (rb.err || nt < 0 || (size_t)nt > kfk_rbuf_left(&rb) / 2)
+        return KFK_ERR__BAD_MSG;
+    char **topics = kfk_calloc((size_t)nt + 1, sizeof(*topics));
+    if (!topics)
+        return KFK_ERR__NOMEM;
+    for (int32_t t = 0; t < nt; t++) {
+        int16_t sl = kfk_rbuf_i16(&rb);
+        const char *name =
+            sl >= 0 ? (const char *)kfk_rbuf_take(&rb, (size_t)sl) : NULL;
+        kfk_err err = KFK_ERR_NONE;
+        if (!name || rb.err)
+            err = KFK_ERR__BAD_MSG;
+        else if (!(topics[t] = kfk_strndup(name, (size_t)sl)))
+            err = KFK_ERR__NOMEM;
+        if (err) {
+            for (int32_t j = 0; j < t; j++)
+                kfk_free(topics[j]);
+            kfk_free(topics);
+            return err;
+        }
+    }
+    *topicsp = topics;
+    *countp = (size_t)nt;
+    return KFK_ERR_NONE;
+}
+
+/* ---- groups ------------------------------------------------------------- */
+
+void
+kfk_group_listing_free(kfk_group_listing *groups, size_t count)
+{
+    if (!groups)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        kfk_free(groups[i].group_id);
+        kfk_free(groups[i].protocol_type);
+        kfk_free(groups[i].state);
+    }
+    kfk_free(groups);
+}
+
+kfk_err
+kfk_admin_list_groups(kfk_conn *kc, kfk_group_listing **groupsp,
+                      size_t *countp)
+{
+    if (!kc || !groupsp || !countp)
+        return KFK_ERR__INVALID_ARG;
+    kc->errstr[0] = '\0';
+    int16_t v;
+    kfk_err err = pick(kc, KFK_API_ListGroups, &v);
+    if (err)
+        return err;
+    kfk_ListGroupsRequest req;
+    kfk_msg_init(&kfk_ListGroupsRequest_msg, v, &req);
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_ListGroupsResponse r;
+    err = kfk_conn_roundtrip(kc, KFK_API_ListGroups, v, &req,
+                             kfk_conn_deadline(kc), &rs, &r);
+    if (!err && r.ErrorCode)
+        err = kfk_conn_fail(kc, (kfk_err)r.ErrorCode, "ListGroups: %s",
+                            kfk_err2name((kfk_err)r.ErrorCode));
+    if (err) {
+        kfk_resp_free(&rs);
+        return err;
+    }
+    size_t n = (size_t)KFK_MAX(r.Groups_count, 0);
+    kfk_group_listing *g = kfk_calloc(n + 1, sizeof(*g));
+    bool nomem = !g;
+    for (size_t i = 0; g && i < n; i++) {
+        g[i].group_id = sdup0(r.Groups[i].GroupId, &nomem);
+        g[i].protocol_type = sdup0(r.Groups[i].ProtocolType, &nomem);
+        g[i].state = sdup0(r.Groups[i].GroupState, &nomem);
+    }
+    kfk_resp_free(&rs);
+    if (nomem) {
+        kfk_group_listing_free(g, n);
+        return KFK_ERR__NOMEM;
+    }
+    *groupsp = g;
+    *countp = n;
+    return KFK_ERR_NONE;
+}
+
+static void
+member_free(kfk_group_member *m)
+{
+    kfk_free(m->member_id);
+    kfk_free(m->group_instance_id);
+    kfk_free(m->client_id);
+    kfk_free(m->client_host);
+    for (size_t i = 0; i < m->assignment_count; i++)
+        kfk_free(m->assignment[i].topic);
+    kfk_free(m->assignment);
+    for (size_t i = 0; i < m->subscription_count; i++)
+        kfk_free(m->subscription[i]);
+    kfk_free(m->subscription);
+}
+
+void
+kfk_group_description_free(kfk_group_description *desc, size_t n)
+{
+    if (!desc)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        kfk_group_description *d = &desc[i];
+        kfk_free(d->group_id);
+        kfk_free(d->state);
+        kfk_free(d->protocol_type);
+        kfk_free(d->protocol);
+        for (size_t j = 0; j < d->member_count; j++)
+            member_free(&d->members[j]);
+        kfk_free(d->members);
+    }
+    kfk_free(desc);
+}
+
+/* Describe one group at its coordinator into *d. */
+static kfk_err
+describe_one(kfk_conn *kc, const char *group, kfk_group_description *d)
+{
+    bool nomem = false;
+    d->group_id = kfk_strdup(group);
+    if (!d->group_id)
+        return KFK_ERR__NOMEM;
+    kfk_conn *gc;
+    bool owned;
+    kfk_err err = coordinator(kc, group, &gc, &owned);
+    if (err)
+        return err;
+    int16_t v;
+    err = pick(gc, KFK_API_DescribeGroups, &v);
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_DescribeGroupsResponse r;
+    if (!err) {
+        kfk_DescribeGroupsRequest req;
+        kfk_msg_init(&kfk_DescribeGroupsRequest_msg, v, &req);
+        kfk_str g = kfk_str_c(group);
+        req.Groups = &g;
+        req.Groups_count = 1;
+        err = kfk_conn_roundtrip(gc, KFK_API_DescribeGroups, v, &req,
+                                 kfk_conn_deadline(gc), &rs, &r);
+    }
+    if (!err && r.Groups_count < 1)
+        err = kfk_conn_fail(gc, KFK_ERR__BAD_MSG, "DescribeGroups: no group");
+    if (!err) {
+        const kfk_DescribeGroupsResponse_DescribedGroup *dg = &r.Groups[0];
+        d->err = (kfk_err)dg->ErrorCode;
+        d->state = sdup0(dg->GroupState, &nomem);
+        d->protocol_type = sdup0(dg->ProtocolType, &nomem);
+        d->protocol = sdup0(dg->ProtocolData, &nomem);
+        size_t nm = (size_t)KFK_MAX(dg->Members_count, 0);
+        d->members = kfk_calloc(nm + 1, sizeof(*d->members));
+        if (!d->members)
+            nomem = true;
+        bool consumer = kfk_str_eq(dg->ProtocolType, "consumer");
+        for (size_t i = 0; d->members && i < nm; i++) {
+            const kfk_DescribeGroupsResponse_DescribedGroupMember *dm =
+                &dg->Members[i];
+            kfk_group_member *m = &d->members[i];
+            d->member_count++;
+            m->member_id = sdup0(dm->MemberId, &nomem);
+            m->group_instance_id = sdup(dm->GroupInstanceId, &nomem);
+            m->client_id = sdup0(dm->ClientId, &nomem);
+            m->client_host = sdup0(dm->ClientHost, &nomem);
+            if (!consumer)
+                continue;
+            /* Malformed user data is not worth failing the call for: the
+             * member is listed without it. */
+            if (kfk_admin_decode_assignment(
+                    dm->MemberAssignment.p,
+                    (size_t)KFK_MAX(dm->MemberAssignment.len, 0),
+                    &m->assignment, &m->assignment_count) == KFK_ERR__NOMEM)
+                nomem = true;
+            if (kfk_admin_decode_subscription(
+                    dm->MemberMetadata.p,
+                    (size_t)KFK_MAX(dm->MemberMetadata.len, 0),
+                    &m->subscription,
+                    &m->subscription_count) == KFK_ERR__NOMEM)
+                nomem = true;
+        }
+    }
+    kfk_resp_free(&rs);
+    node_done(kc, gc, owned, err);
+    if (!err && nomem)
+        err = KFK_ERR__NOMEM;
+    return err;
+}
+
+kfk_err
+kfk_admin_describe_groups(kfk_conn *kc, const char *const *groups, size_t n,
+                          kfk_group_description **descp)
+{
+    if (!kc || !descp || (n && !groups))
+        return KFK_ERR__INVALID_ARG;
+    kc->errstr[0] = '\0';
+    kfk_group_description *d = kfk_calloc(n + 1, sizeof(*d));
+    if (!d)
+        return KFK_ERR__NOMEM;
+    /* One request per group: groups may have different coordinators. */
+    for (size_t i = 0; i < n; i++) {
+        kfk_err err = describe_one(kc, groups[i], &d[i]);
+        if (err) {
+            kfk_group_description_free(d, n);
+            return err;
+        }
+    }
+    *descp = d;
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_admin_delete_groups(kfk_conn *kc, const char *const *groups, size_t n,
+                        kfk_err *errs)
+{
+    if (!kc || (n && !groups))
+        return KFK_ERR__INVALID_ARG;
+    kc->errstr[0] = '\0';
+    kfk_err first = KFK_ERR_NONE;
+    for (size_t i = 0; i < n; i++) {
+        kfk_conn *gc;
+        bool owned;
+        int16_t v;
+        kfk_err err = coordinator(kc, groups[i], &gc, &owned);
+        if (err) {
+            if (errs)
+                errs[i] = err;
+            if (!first)
+                first = err;
+            continue;
+        }
+        err = pick(gc, KFK_API_DeleteGroups, &v);
+        kfk_resp rs;
+        kfk_resp_init(&rs);
+        if (!err) {
+            kfk_DeleteGroupsRequest req;
+            kfk_msg_init(&kfk_DeleteGroupsRequest_msg, v, &req);
+            kfk_str g = kfk_str_c(groups[i]);
+            req.GroupsNames = &g;
+            req.GroupsNames_count = 1;
+            kfk_DeleteGroupsResponse r;
+            err = kfk_conn_roundtrip(gc, KFK_API_DeleteGroups, v, &req,
+                                     kfk_conn_deadline(gc), &rs, &r);
+            if (!err) {
+                err = KFK_ERR__NOT_FOUND;
+                for (int32_t j = 0; j < r.Results_count; j++)
+                    if (kfk_str_eq(r.Results[j].GroupId, groups[i]))
+                        err = (kfk_err)r.Results[j].ErrorCode;
+                if (err)
+                    kfk_conn_fail(gc, err, "group %s: %s", groups[i],
+                                  kfk_err2name(err));
+            }
+        }
+        kfk_resp_free(&rs);
+        node_done(kc, gc, owned, err);
+        if (errs)
+            errs[i] = err;
+        if (err && !first)
+            first = err;
+    }
+    return first;
+}
+
+/* ---- offsets ------------------------------------------------------------ */
+
+void
+kfk_partition_offsets_free(kfk_partition_offset *parts, size_t count)
+{
+    if (!parts)
+        return;
+    for (size_t i = 0; i < count; i++)
+        kfk_free((char *)parts[i].topic);
+    kfk_free(parts);
+}
+
+/* Group parts by topic (in first-seen order) into the request arrays the
+ * group offset APIs need.  topic_of[i] is the index of parts[i]'s topic in
+ * *namesp.  All memory comes from ar. */
+static kfk_err
+by_topic(kfk_arena *ar, const kfk_partition_offset *parts, size_t n,
+         const char ***namesp, size_t **sizesp, size_t *ntp,
+         size_t **topic_ofp)
+{
+    const char **names = kfk_arena_alloc(ar, (n + 1) * sizeof(*names));
+    size_t *sizes = kfk_arena_alloc(ar, (n + 1) * sizeof(*sizes));
+    size_t *topic_of = kfk_arena_alloc(ar, (n + 1) * sizeof(*topic_of));
+    if (!names || !sizes || !topic_of)
+        return KFK_ERR__NOMEM;
+    size_t nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!parts[i].topic)
+            return KFK_ERR__INVALID_ARG;
+        size_t t = 0;
+        while (t < nt && strcmp(names[t], parts[i].topic) != 0)
+            t++;
+        if (t == nt)
+            names[nt++] = parts[i].topic;
+        sizes[t]++;
+        topic_of[i] = t;
+    }
+    *namesp = names;
+    *sizesp = sizes;
+    *ntp = nt;
+    *topic_ofp = topic_of;
+    return KFK_ERR_NONE;
+}
+
+/* Append one committed offset to the result array being built. */
+static kfk_err
+push_offset(kfk_partition_offset **arr, size_t *n, size_t *cap, kfk_str topic,
+            int32_t partition, int64_t offset, kfk_err err)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        kfk_partition_offset *na = kfk_realloc(*arr, nc * sizeof(**arr));
+        if (!na)
+            return KFK_ERR__NOMEM;
+        *arr = na;
+        *cap = nc;
+    }
+    bool nomem = false;
+    kfk_partition_offset *p = &(*arr)[*n];
+    memset(p, 0, sizeof(*p));
+    p->topic = sdup0(topic, &nomem);
+    if (nomem)
+        return KFK_ERR__NOMEM;
+    p->partition = partition;
+    p->offset = offset;
+    p->timestamp = -1;
+    p->err = err;
+    (*n)++;
+    return KFK_ERR_NONE;
+}
+
+static kfk_err
+offset_fetch_at(kfk_conn *gc, const char *group,
+                const kfk_partition_offset *parts, size_t n, kfk_arena *ar,
+                kfk_partition_offset **outp, size_t *countp)
+{
+    int16_t v;
+    kfk_err err = pick(gc, KFK_API_OffsetFetch, &v);
+    if (err)
+        return err;
+    if (v < 2 && n == 0)
+        return kfk_conn_fail(gc, KFK_ERR__UNSUPPORTED,
+                             "OffsetFetch v%d cannot ask for all partitions",
+                             (int)v);
+    const char **names = NULL;
+    size_t *sizes = NULL, nt = 0, *topic_of = NULL;
+    if (n) {
+        err = by_topic(ar, parts, n, &names, &sizes, &nt, &topic_of);
+        if (err)
+            return err;
+    }
+    /* Same layout in both request shapes: name + partition indexes. */
+    kfk_OffsetFetchRequest_OffsetFetchRequestTopics *ts8 = NULL;
+    kfk_OffsetFetchRequest_OffsetFetchRequestTopic *ts = NULL;
+    if (nt) {
+        ts8 = kfk_arena_alloc(ar, nt * sizeof(*ts8));
+        ts = kfk_arena_alloc(ar, nt * sizeof(*ts));
+        if (!ts8 || !ts)
+            return KFK_ERR__NOMEM;
+        for (size_t t = 0; t < nt; t++) {
+            int32_t *idx = kfk_arena_alloc(ar, sizes[t] * sizeof(*idx));
+            if (!idx)
+                return KFK_ERR__NOMEM;
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if (topic_of[i] == t)
+                    idx[k++] = parts[i].partition;
+            ts8[t].Name = ts[t].Name = kfk_str_c(names[t]);
+            ts8[t].PartitionIndexes = ts[t].PartitionIndexes = idx;
+            ts8[t].PartitionIndexes_count = ts[t].PartitionIndexes_count =
+                (int32_t)k;
+        }
+    }
+    kfk_OffsetFetchRequest req;
+    kfk_msg_init(&kfk_OffsetFetchRequest_msg, v, &req);
+    kfk_OffsetFetchRequest_OffsetFetchRequestGroup rg;
+    if (v >= 8) {
+        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestGroup_desc,
+                        v, &rg);
+        rg.GroupId = kfk_str_c(group);
+        rg.Topics = ts8;
+        rg.Topics_count = nt ? (int32_t)nt : -1;
+        req.Groups = &rg;
+        req.Groups_count = 1;
+    } else {
+        req.GroupId = kfk_str_c(group);
+        req.Topics = ts;
+        req.Topics_count = nt ? (int32_t)nt : -1;
+    }
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_OffsetFetchResponse r;
+    err = kfk_conn_roundtrip(gc, KFK_API_OffsetFetch, v, &req,
+                             kfk_conn_deadline(gc), &rs, &r);
+    if (err) {
+        kfk_resp_free(&rs);
+        return err;
+    }
+    kfk_err gerr = KFK_ERR_NONE;
+    kfk_partition_offset *out = NULL;
+    size_t cnt = 0, cap = 0;
+    if (v >= 8) {
+        for (int32_t g = 0; g < r.Groups_count; g++) {
+            const kfk_OffsetFetchResponse_OffsetFetchResponseGroup *rgp =
+                &r.Groups[g];
+            if (rgp->ErrorCode)
+                gerr = (kfk_err)rgp->ErrorCode;
+            for (int32_t t = 0; !err && t < rgp->Topics_count; t++)
+                for (int32_t p = 0; !err && p < rgp->Topics[t].Partitions_count;
+                     p++) {
+                    const kfk_OffsetFetchResponse_OffsetFetchResponsePartitions
+                        *rp = &rgp->Topics[t].Partitions[p];
+                    err = push_offset(&out, &cnt, &cap, rgp->Topics[t].Name,
+                                      rp->PartitionIndex, rp->CommittedOffset,
+                                      (kfk_err)rp->ErrorCode);
+                }
+        }
+    } else {
+        gerr = (kfk_err)r.ErrorCode;
+        for (int32_t t = 0; !err && t < r.Topics_count; t++)
+            for (int32_t p = 0; !err && p < r.Topics[t].Partitions_count;
+                 p++) {
+                const kfk_OffsetFetchResponse_OffsetFetchResponsePartition *rp =
+                    &r.Topics[t].Partitions[p];
+                err = push_offset(&out, &cnt, &cap, r.Topics[t].Name,
+                                  rp->PartitionIndex, rp->CommittedOffset,
+                                  (kfk_err)rp->ErrorCode);
+            }
+    }
+    kfk_resp_free(&rs);
+    if (!err && gerr)
+        err = kfk_conn_fail(gc, gerr, "group %s: %s", group,
+                            kfk_err2name(gerr));
+    if (!err && n) {
+        /* Answer in the order asked, filling in what the broker left out. */
+        kfk_partition_offset *ord = kfk_calloc(n + 1, sizeof(*ord));
+        if (!ord)
+            err = KFK_ERR__NOMEM;
+        for (size_t i = 0; !err && i < n; i++) {
+            ord[i].topic = kfk_strdup(parts[i].topic);
+            if (!ord[i].topic) {
+                err = KFK_ERR__NOMEM;
+                kfk_partition_offsets_free(ord, i);
+                break;
+            }
+            ord[i].partition = parts[i].partition;
+            ord[i].timestamp = -1;
+            ord[i].offset = -1;
+            for (size_t j = 0; j < cnt; j++)
+                if (out[j].partition == parts[i].partition &&
+                    strcmp(out[j].topic, parts[i].topic) == 0) {
+                    ord[i].offset = out[j].offset;
+                    ord[i].err = out[j].err;
+                }
+        }
+        kfk_partition_offsets_free(out, cnt);
+        out = err ? NULL : ord;
+        cnt = n;
+    }
+    if (err) {
+        kfk_partition_offsets_free(out, cnt);
+        return err;
+    }
+    if (!out) /* nothing committed: an empty, non-NULL array */
+        out = kfk_calloc(1, sizeof(*out));
+    if (!out)
+        return KFK_ERR__NOMEM;
+    *outp = out;
+    *countp = cnt;
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_admin_offset_fetch(kfk_conn *kc, const char *group,
+                       const kfk_partition_offset *parts, size_t n,
+                       kfk_partition_offset **outp, size_t *countp)
+{
+    if (!kc || !group || !outp || !countp || (n && !parts))
+        return KFK_ERR__INVALID_ARG;
+    kc->errstr[0] = '\0';
+    kfk_conn *gc;
+    bool owned;
+    kfk_err err = coordinator(kc, group, &gc, &owned);
+    if (err)
+        return err;
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    err = offset_fetch_at(gc, group, parts, n, &ar, outp, countp);
+    kfk_arena_free(&ar);
+    node_done(kc, gc, owned, err);
+    return err;
+}
+
+static kfk_err
+offset_commit_at(kfk_conn *gc, const char *group, int32_t generation_id,
+                 const char *member_id, kfk_partition_offset *parts, size_t n,
+                 kfk_arena *ar)
+{
+    int16_t v;
+    kfk_err err = pick(gc, KFK_API_OffsetCommit, &v);
+    if (err)
+        return err;
+    const char **names;
+    size_t *sizes, nt, *topic_of;
+    err = by_topic(ar, parts, n, &names, &sizes, &nt, &topic_of);
+    if (err)
+        return err;
+    kfk_OffsetCommitRequest_OffsetCommitRequestTopic *ts =
+        kfk_arena_alloc(ar, (nt + 1) * sizeof(*ts));
+    if (!ts)
+        return KFK_ERR__NOMEM;
+    for (size_t t = 0; t < nt; t++) {
+        kfk_OffsetCommitRequest_OffsetCommitRequestPartition *ps =
+            kfk_arena_alloc(ar, sizes[t] * sizeof(*ps));
+        if (!ps)
+            return KFK_ERR__NOMEM;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (topic_of[i] != t)
+                continue;
+            kfk_struct_init(
+                &kfk_OffsetCommitRequest_OffsetCommitRequestPartition_desc, v,
+                &ps[k]);
+            ps[k].PartitionIndex = parts[i].partition;
+            ps[k].CommittedOffset = parts[i].offset;
+            ps[k].CommittedMetadata = kfk_str_c("");
+            k++;
+        }
+        kfk_struct_init(&kfk_OffsetCommitRequest_OffsetCommitRequestTopic_desc,
+                        v, &ts[t]);
+        ts[t].Name = kfk_str_c(names[t]);
+        ts[t].Partitions = ps;
+        ts[t].Partitions_count = (int32_t)k;
+    }
+    kfk_OffsetCommitRequest req;
+    kfk_msg_init(&kfk_OffsetCommitRequest_msg, v, &req);
+    req.GroupId = kfk_str_c(group);
+    req.GenerationIdOrMemberEpoch = generation_id;
+    req.MemberId = kfk_str_c(member_id ? member_id : "");
+    req.Topics = ts;
+    req.Topics_count = (int32_t)nt;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_OffsetCommitResponse r;
+    err = kfk_conn_roundtrip(gc, KFK_API_OffsetCommit, v, &req,
+                             kfk_conn_deadline(gc), &rs, &r);
+    if (!err) {
+        for (size_t i = 0; i < n; i++) {
+            parts[i].err = KFK_ERR__NOT_FOUND;
+            for (int32_t t = 0; t < r.Topics_count; t++) {
+                if (!kfk_str_eq(r.Topics[t].Name, parts[i].topic))
+                    continue;
+                for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++)
+                    if (r.Topics[t].Partitions[p].PartitionIndex ==
+                        parts[i].partition)
+                        parts[i].err =
+                            (kfk_err)r.Topics[t].Partitions[p].ErrorCode;
+            }
+            if (parts[i].err && !err)
+                err = kfk_conn_fail(gc, parts[i].err,
+                                    "commit %s [%d] for group %s: %s",
+                                    parts[i].topic, (int)parts[i].partition,
+                                    group, kfk_err2name(parts[i].err));
+        }
+    }
+    kfk_resp_free(&rs);
+    return err;
+}
+
+kfk_err
+kfk_admin_offset_commit(kfk_conn *kc, const char *group,
+                        int32_t generation_id, const char *member_id,
+                        kfk_partition_offset *parts, size_t n)
+{
+    if (!kc || !group || (n && !parts))
+        return KFK_ERR__INVALID_ARG;
+    kc->errstr[0] = '\0';
+    if (!n)
+        return KFK_ERR_NONE;
+    kfk_conn *gc;
+    bool owned;
+    kfk_err err = coordinator(kc, group, &gc, &owned);
+    if (err)
+        return err;
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    err = offset_commit_at(gc, group, generation_id, member_id, parts, n,
+                           &ar);
+    kfk_arena_free(&ar);
+    node_done(kc, gc, owned, err);
+    return err;
+}
+
+/* ListOffsets of the parts whose leader[] is node and whose round[] is
+ * round, at conn lc.  A partition asked for twice (say, its first and its
+ * last offset) goes in two rounds: a request names a partition once. */
+static kfk_err
+list_offsets_at(kfk_conn *lc, kfk_partition_offset *parts, size_t n,
+                const int32_t *leader, int32_t node, const size_t *round,
+                size_t rnd, kfk_arena *ar)
+{
+    int16_t v;
+    kfk_err err = pick(lc, KFK_API_ListOffsets, &v);
+    if (err)
+        return err;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (leader[i] == node && round[i] == rnd)
+            m++;
+    if (!m)
+        return KFK_ERR_NONE;
+    kfk_partition_offset *sel = kfk_arena_alloc(ar, (m + 1) * sizeof(*sel));
+    size_t *back = kfk_arena_alloc(ar, (m + 1) * sizeof(*back));
+    if (!sel || !back)
+        return KFK_ERR__NOMEM;
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (leader[i] == node && round[i] == rnd) {
+            sel[m] = parts[i];
+            back[m++] = i;
+        }
+    const char **names;
+    size_t *sizes, nt, *topic_of;
+    err = by_topic(ar, sel, m, &names, &sizes, &nt, &topic_of);
+    if (err)
+        return err;
+    kfk_ListOffsetsRequest_ListOffsetsTopic *ts =
+        kfk_arena_alloc(ar, (nt + 1) * sizeof(*ts));
+    if (!ts)
+        return KFK_ERR__NOMEM;
+    for (size_t t = 0; t < nt; t++) {
+        kfk_ListOffsetsRequest_ListOffsetsPartition *ps =
+            kfk_arena_alloc(ar, sizes[t] * sizeof(*ps));
+        if (!ps)
+            return KFK_ERR__NOMEM;
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++) {
+            if (topic_of[i] != t)
+                continue;
+            kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsPartition_desc,
+                            v, &ps[k]);
+            ps[k].PartitionIndex = sel[i].partition;
+            ps[k].Timestamp = sel[i].timestamp;
+            ps[k].MaxNumOffsets = 1;
+            k++;
+        }
+        kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsTopic_desc, v,
+                        &ts[t]);
+        ts[t].Name = kfk_str_c(names[t]);
+        ts[t].Partitions = ps;
+        ts[t].Partitions_count = (int32_t)k;
+    }
+    kfk_ListOffsetsRequest req;
+    kfk_msg_init(&kfk_ListOffsetsRequest_msg, v, &req);
+    req.ReplicaId = -1;
+    req.Topics = ts;
+    req.Topics_count = (int32_t)nt;
+    req.TimeoutMs = lc->timeout_ms;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_ListOffsetsResponse r;
+    err = kfk_conn_roundtrip(lc, KFK_API_ListOffsets, v, &req,
+                             kfk_conn_deadline(lc), &rs, &r);
+    if (!err) {
+        for (size_t i = 0; i < m; i++) {
+            kfk_partition_offset *po = &parts[back[i]];
+            po->err = KFK_ERR__NOT_FOUND;
+            po->offset = -1;
+            for (int32_t t = 0; t < r.Topics_count; t++) {
+                if (!kfk_str_eq(r.Topics[t].Name, po->topic))
+                    continue;
+                for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
+                    const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse
+                        *rp = &r.Topics[t].Partitions[p];
+                    if (rp->PartitionIndex != po->partition)
+                        continue;
+                    po->err = (kfk_err)rp->ErrorCode;
+                    if (v == 0)
+                        po->offset = rp->OldStyleOffsets_count > 0
+                                         ? rp->OldStyleOffsets[0]
+                                         : -1;
+                    else
+                        po->offset = rp->Offset;
+                }
+            }
+            if (po->err && !err)
+                err = kfk_conn_fail(lc, po->err, "offsets of %s [%d]: %s",
+                                    po->topic, (int)po->partition,
+                                    kfk_err2name(po->err));
+        }
+    }
+    kfk_resp_free(&rs);
+    return err;
+}
+
+kfk_err
+kfk_admin_list_offsets(kfk_conn *kc, kfk_partition_offset *parts, size_t n)
+{
+    if (!kc || (n && !parts))
+        return KFK_ERR__INVALID_ARG;
+    kc->errstr[0] = '\0';
+    if (!n)
+        return KFK_ERR_NONE;
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    const char **names;
+    size_t *sizes, nt, *topic_of;
+    kfk_err err = by_topic(&ar, parts, n, &names, &sizes, &nt, &topic_of);
+    if (err) {
+        kfk_arena_free(&ar);
+        return err;
+    }
+    /* Leaders of every partition asked for. */
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_MetadataResponse md;
+    err = kfk_conn_metadata(kc, names, nt, false, kfk_conn_deadline(kc), &rs,
+                            &md, NULL);
+    int32_t *leader = kfk_arena_alloc(&ar, n * sizeof(*leader));
+    size_t *round = kfk_arena_alloc(&ar, n * sizeof(*round));
+    size_t rounds = 1;
+    if (!err && (!leader || !round))
+        err = KFK_ERR__NOMEM;
+    for (size_t i = 0; !err && i < n; i++) {
+        round[i] = 0;
+        for (size_t j = 0; j < i; j++)
+            if (parts[j].partition == parts[i].partition &&
+                topic_of[j] == topic_of[i])
+                round[i]++;
+        if (round[i] + 1 > rounds)
+            rounds = round[i] + 1;
+    }
+    for (size_t i = 0; !err && i < n; i++) {
+        leader[i] = -1;
+        parts[i].err = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        parts[i].offset = -1;
+        for (int32_t t = 0; t < md.Topics_count; t++) {
+            const kfk_MetadataResponse_MetadataResponseTopic *mt =
+                &md.Topics[t];
+            if (!kfk_str_eq(mt->Name, parts[i].topic))
+                continue;
+            if (mt->ErrorCode)
+                parts[i].err = (kfk_err)mt->ErrorCode;
+            for (int32_t p = 0; p < mt->Partitions_count; p++)
+                if (mt->Partitions[p].PartitionIndex == parts[i].partition) {
+                    parts[i].err = (kfk_err)mt->Partitions[p].ErrorCode;
+                    leader[i] = mt->Partitions[p].LeaderId;
+                    if (!parts[i].err && leader[i] < 0)
+                        parts[i].err = KFK_ERR_LEADER_NOT_AVAILABLE;
+                }
+        }
+        if (parts[i].err) {
+            err = kfk_conn_fail(kc, parts[i].err, "%s [%d]: %s",
+                                parts[i].topic, (int)parts[i].partition,
+                                kfk_err2name(parts[i].err));
+            leader[i] = -1;
+        }
+    }
+    /* One ListOffsets per leader. */
+    for (size_t i = 0; !err && i < n; i++) {
+        int32_t node = leader[i];
+        if (node < 0)
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < i; j++)
+            if (leader[j] == node)
+                seen = true;
+        if (seen)
+            continue;
+        kfk_str host = kfk_str_c("");
+        int32_t port = 0;
+        for (int32_t b = 0; b < md.Brokers_count; b++)
+            if (md.Brokers[b].NodeId == node) {
+                host = md.Brokers[b].Host;
+                port = md.Brokers[b].Port;
+            }
+        kfk_conn *lc;
+        bool owned;
+        err = node_conn(kc, node, host, port, &lc, &owned);
+        if (err)
+            break;
+        for (size_t r = 0; !err && r < rounds; r++)
+            err = list_offsets_at(lc, parts, n, leader, node, round, r, &ar);
+        node_done(kc, lc, owned, err);
+    }
+    kfk_resp_free(&rs);
+    kfk_arena_free(&ar);
+    return err;
+}
+
+/* ---- configs ------------------------------------------------------------ */
+
+const char *
+kfk_config_source_name(int8_t source)
+{
+    switch (source) {
+    case 1: return "DYNAMIC_TOPIC_CONFIG";
+    case 2: return "DYNAMIC_BROKER_CONFIG";
+    case 3: return "DYNAMIC_DEFAULT_BROKER_CONFIG";
+    case 4: return "STATIC_BROKER_CONFIG";
+    case 5: return "DEFAULT_CONFIG";
+    case 6: return "DYNAMIC_BROKER_LOGGER_CONFIG";
+    case 7: return "CLIENT_METRICS_CONFIG";
+    case 8: return "GROUP_CONFIG";
+    default: return "UNKNOWN";
+    }
+}
+
+void
+kfk_config_entries_free(kfk_config_entry *entries, size_t count)
+{
+    if (!entries)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        kfk_free(entries[i].name);
+        kfk_free(entries[i].value);
+    }
+    kfk_free(entries);
+}
+
+kfk_err
+kfk_admin_describe_configs(kfk_conn *kc, kfk_resource_type type,
+                           const char *name, kfk_config_entry **entriesp,
+                           size_t *countp)
+{
+    if (!kc || !name || !entriesp || !countp)
+        return KFK_ERR__INVALID_ARG;
+    kc->errstr[0] = '\0';
+    int16_t v;
+    kfk_err err = pick(kc, KFK_API_DescribeConfigs, &v);
+    if (err)
+        return err;
+    kfk_DescribeConfigsRequest req;
+    kfk_msg_init(&kfk_DescribeConfigsRequest_msg, v, &req);
+    kfk_DescribeConfigsRequest_DescribeConfigsResource res;
+    kfk_struct_init(&kfk_DescribeConfigsRequest_DescribeConfigsResource_desc,
+                    v, &res);
+    res.ResourceType = (int8_t)type;
+    res.ResourceName = kfk_str_c(name);
+    res.ConfigurationKeys = NULL;
+    res.ConfigurationKeys_count = -1; /* all */
+    req.Resources = &res;
+    req.Resources_count = 1;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_DescribeConfigsResponse r;
+    err = kfk_conn_roundtrip(kc, KFK_API_DescribeConfigs, v, &req,
+                             kfk_conn_deadline(kc), &rs, &r);
+    if (!err && r.Results_count < 1)
+        err = kfk_conn_fail(kc, KFK_ERR__BAD_MSG, "DescribeConfigs: empty");
+    if (!err && r.Results[0].ErrorCode)
+        err = fail_msg(kc, (kfk_err)r.Results[0].ErrorCode, name,
+                       r.Results[0].ErrorMessage);
+    if (err) {
+        kfk_resp_free(&rs);
+        return err;
+    }
+    const kfk_DescribeConfigsResponse_DescribeConfigsResult *res0 =
+        &r.Results[0];
+    size_t n = (size_t)KFK_MAX(res0->Configs_count, 0);
+    kfk_config_entry *e = kfk_calloc(n + 1, sizeof(*e));
+    bool nomem = !e;
+    for (size_t i = 0; e && i < n; i++) {
+        const kfk_DescribeConfigsResponse_DescribeConfigsResourceResult *c =
+            &res0->Configs[i];
+        e[i].name = sdup0(c->Name, &nomem);
+        e[i].value = sdup(c->Value, &nomem);
+        e[i].read_only = c->ReadOnly;
+        e[i].sensitive = c->IsSensitive;
+        /* v0 has IsDefault, v1+ the source. */
+        e[i].source = v >= 1 ? c->ConfigSource : (c->IsDefault ? 5 : -1);
+        e[i].is_default = v >= 1 ? c->ConfigSource == 5 : c->IsDefault;
+    }
+    kfk_resp_free(&rs);
+    if (nomem) {
+        kfk_config_entries_free(e, n);
+        return KFK_ERR__NOMEM;
+    }
+    *entriesp = e;
+    *countp = n;
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_admin_alter_configs(kfk_conn *kc, kfk_resource_type type,
+                        const char *name, const kfk_config_alter *changes,
+                        size_t n, bool validate_only)
+{
+    if (!kc || !name || (n && !changes))
+        return KFK_ERR__INVALID_ARG;
+    kc->errstr[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (!changes[i].name || changes[i].op < KFK_CONFIG_SET ||
+            changes[i].op > KFK_CONFIG_SUBTRACT ||
+            (changes[i].op != KFK_CONFIG_DELETE && !changes[i].value))
+            return kfk_conn_fail(kc, KFK_ERR__INVALID_ARG,
+                                 "config change %zu: name, op or value "
+                                 "missing",
+                                 i);
+    int16_t v;
+    kfk_err err = pick(kc, KFK_API_IncrementalAlterConfigs, &v);
+    if (err)
+        return err;
+    kfk_IncrementalAlterConfigsRequest_AlterableConfig *cs =
+        kfk_calloc(n + 1, sizeof(*cs));
+    if (!cs)
+        return KFK_ERR__NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        cs[i].Name = kfk_str_c(changes[i].name);
+        cs[i].ConfigOperation = (int8_t)changes[i].op;
+        cs[i].Value = changes[i].op == KFK_CONFIG_DELETE
+                          ? kfk_str_c(NULL)
+                          : kfk_str_c(changes[i].value);
+    }
+    kfk_IncrementalAlterConfigsRequest_AlterConfigsResource res;
+    kfk_struct_init(
+        &kfk_IncrementalAlterConfigsRequest_AlterConfigsResource_desc, v,
+        &res);
+    res.ResourceType = (int8_t)type;
+    res.ResourceName = kfk_str_c(name);
+    res.Configs = cs;
+    res.Configs_count = (int32_t)n;
+    kfk_IncrementalAlterConfigsRequest req;
+    kfk_msg_init(&kfk_IncrementalAlterConfigsRequest_msg, v, &req);
+    req.Resources = &res;
+    req.Resources_count = 1;
+    req.ValidateOnly = validate_only;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_IncrementalAlterConfigsResponse r;
+    err = kfk_conn_roundtrip(kc, KFK_API_IncrementalAlterConfigs, v, &req,
+                             kfk_conn_deadline(kc), &rs, &r);
+    kfk_free(cs);
+    if (!err && r.Responses_count < 1)
+        err = kfk_conn_fail(kc, KFK_ERR__BAD_MSG,
+                            "IncrementalAlterConfigs: empty");
+    if (!err && r.Responses[0].ErrorCode)
+        err = fail_msg(kc, (kfk_err)r.Responses[0].ErrorCode, name,
+                       r.Responses[0].ErrorMessage);
+    kfk_resp_free(&rs);
+    return err;
+}
+
+/* ---- partitions --------------------------------------------------------- */
+
+kfk_err
+kfk_admin_create_partitions(kfk_conn *kc, const char *topic,
+                            int32_t total_count, bool validate_only)
+{
+    if (!kc || !topic || total_count <= 0)
+        return KFK_ERR__INVALID_ARG;
+    kc->errstr[0] = '\0';
+    int16_t v;
+    kfk_err err = pick(kc, KFK_API_CreatePartitions, &v);
+    if (err)
+        return err;
+    kfk_CreatePartitionsRequest_CreatePartitionsTopic t;
+    kfk_struct_init(&kfk_CreatePartitionsRequest_CreatePartitionsTopic_desc,
+                    v, &t);
+    t.Name = kfk_str_c(topic);
+    t.Count = total_count;
+    t.Assignments = NULL;
+    t.Assignments_count = -1; /* the broker places them */
+    kfk_CreatePartitionsRequest req;
+    kfk_msg_init(&kfk_CreatePartitionsRequest_msg, v, &req);
+    req.Topics = &t;
+    req.Topics_count = 1;
+    req.TimeoutMs = kc->timeout_ms;
+    req.ValidateOnly = validate_only;
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_CreatePartitionsResponse r;
+    err = kfk_conn_roundtrip(kc, KFK_API_CreatePartitions, v, &req,
+                             kfk_conn_deadline(kc), &rs, &r);
+    if (!err) {
+        err = KFK_ERR__NOT_FOUND;
+        for (int32_t i = 0; i < r.Results_count; i++)
+            if (kfk_str_eq(r.Results[i].Name, topic)) {
+                err = (kfk_err)r.Results[i].ErrorCode;
+                if (err)
+                    fail_msg(kc, err, topic, r.Results[i].ErrorMessage);
+            }
+        if (err == KFK_ERR__NOT_FOUND)
+            kfk_conn_fail(kc, err, "CreatePartitions: %s not in answer",
+                          topic);
+    }
+    kfk_resp_free(&rs);
+    return err;
+}
