@@ -66,6 +66,7 @@ struct kfk_peer {
     size_t rlen, rcap;
     kfk_req *head, *tail;   /* requests in order */
     int nreqs;
+    size_t out_bytes;       /* response bytes held in memory (not files) */
     /* Output progress of the head request. */
     uint8_t sizebuf[4];
     size_t wpos;            /* bytes of the head response written */

@@ -12,11 +12,15 @@
  * Output: responses leave in request order.  The head request's response
  * is written as [size][buffer up to hole 1][file region 1][buffer ...];
  * later responses wait until the head is done.  A connection with too
- * many requests in flight stops being read until it drains.
+ * many requests in flight, or too many response bytes held in memory (a
+ * client that sends but does not read), stops being read until it
+ * drains.  A request naming more than MAX_PARTITIONS partitions closes
+ * the connection, like any other request the broker will not decode.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,6 +35,8 @@
 #include "broker/broker.h"
 
 #define MAX_INFLIGHT   64      /* per connection, then reading pauses */
+#define MAX_OUT_BYTES  (16u << 20) /* buffered responses, then the same */
+#define MAX_PARTITIONS 100000  /* partitions named by one request */
 #define READ_CHUNK     65536
 
 static void peer_io(kfk_ev *ev, int fd, int mask, void *arg);
@@ -114,6 +120,7 @@ static void
 req_done(kfk_req *rq)
 {
     rq->done = true;
+    rq->peer->out_bytes += rq->out.len;
     if (rq->timer) {
         kfk_ev_timer_cancel(rq->peer->b->ev, rq->timer);
         rq->timer = NULL;
@@ -296,6 +303,7 @@ peer_flush(kfk_peer *p)
         if (!p->head)
             p->tail = NULL;
         p->nreqs--;
+        p->out_bytes -= rq->out.len;
         req_free(rq);
     }
     if (p->want_write) {
@@ -306,11 +314,61 @@ peer_flush(kfk_peer *p)
         kfk_peer_close(p, "closing");
         return;
     }
-    if (p->reading_paused && p->nreqs < MAX_INFLIGHT / 2) {
+    if (p->reading_paused && p->nreqs < MAX_INFLIGHT / 2 &&
+        p->out_bytes <= MAX_OUT_BYTES / 2) {
         p->reading_paused = false;
         update_interest(p);
         process_input(p); /* frames may be waiting in the buffer */
     }
+}
+
+/* Sum of a request's per-topic partition counts. */
+#define SUM_PARTS(body, topics, parts, out)                                  \
+    do {                                                                     \
+        for (int32_t i_ = 0; i_ < (body)->topics##_count; i_++)              \
+            (out) += KFK_MAX((body)->topics[i_].parts##_count, 0);           \
+    } while (0)
+
+/* How many partitions a decoded data-plane request names. */
+static int64_t
+request_partitions(int16_t key, void *body)
+{
+    int64_t n = 0;
+    switch (key) {
+    case KFK_API_Produce: {
+        kfk_ProduceRequest *r = body;
+        SUM_PARTS(r, TopicData, PartitionData, n);
+        break;
+    }
+    case KFK_API_Fetch: {
+        kfk_FetchRequest *r = body;
+        SUM_PARTS(r, Topics, Partitions, n);
+        break;
+    }
+    case KFK_API_ListOffsets: {
+        kfk_ListOffsetsRequest *r = body;
+        SUM_PARTS(r, Topics, Partitions, n);
+        break;
+    }
+    case KFK_API_OffsetForLeaderEpoch: {
+        kfk_OffsetForLeaderEpochRequest *r = body;
+        SUM_PARTS(r, Topics, Partitions, n);
+        break;
+    }
+    case KFK_API_DeleteRecords: {
+        kfk_DeleteRecordsRequest *r = body;
+        SUM_PARTS(r, Topics, Partitions, n);
+        break;
+    }
+    case KFK_API_OffsetCommit: {
+        kfk_OffsetCommitRequest *r = body;
+        SUM_PARTS(r, Topics, Partitions, n);
+        break;
+    }
+    default:
+        break;
+    }
+    return n;
 }
 
 static void
@@ -367,6 +425,17 @@ dispatch(kfk_peer *p, kfk_req *rq)
         req_done(rq);
         return;
     }
+    int64_t nparts = request_partitions(key, rq->body);
+    if (nparts > MAX_PARTITIONS) {
+        kfk_warn("server",
+                 "%s: %s v%d names %" PRId64 " partitions (at most %d), "
+                 "closing",
+                 p->addr, ad->name, ver, nparts, MAX_PARTITIONS);
+        p->closing = true;
+        rq->no_response = true;
+        req_done(rq);
+        return;
+    }
     /* The arena keeps its limit for scratch made from input sizes; the
      * response side lifts it when needed (kfk_req_alloc). */
     impl->handler(rq);
@@ -404,7 +473,8 @@ process_input(kfk_peer *p)
         dispatch(p, rq);
         if (p->dead)
             return;
-        if (p->nreqs >= MAX_INFLIGHT && !p->reading_paused) {
+        if ((p->nreqs >= MAX_INFLIGHT || p->out_bytes > MAX_OUT_BYTES) &&
+            !p->reading_paused) {
             p->reading_paused = true;
             update_interest(p);
         }

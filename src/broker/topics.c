@@ -394,6 +394,27 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
                  name.len, name.p);
         return KFK_ERR_TOPIC_ALREADY_EXISTS;
     }
+    /* Kafka refuses names that differ from an existing one only by '.'
+     * against '_' (they collide in metric names). */
+    for (size_t i = 0; i < b->nbuckets; i++) {
+        for (kfk_topic *o = b->tbuckets[i]; o; o = o->hnext) {
+            if ((int32_t)strlen(o->name) != name.len)
+                continue;
+            int32_t k = 0;
+            for (; k < name.len; k++) {
+                char x = name.p[k] == '.' ? '_' : name.p[k];
+                char y = o->name[k] == '.' ? '_' : o->name[k];
+                if (x != y)
+                    break;
+            }
+            if (k == name.len) {
+                snprintf(errstr, errstr_size,
+                         "Topic '%.*s' collides with existing topic: %s",
+                         name.len, name.p, o->name);
+                return KFK_ERR_INVALID_TOPIC_EXCEPTION;
+            }
+        }
+    }
     if (npartitions == -1)
         npartitions = b->conf.num_partitions;
     if (replication == -1)
