@@ -17,6 +17,9 @@
  * live in a bounded cache (the least recently used is evicted); a client
  * whose session is gone gets FETCH_SESSION_ID_NOT_FOUND and starts over.
  *
+ * From v13 topics are named by id; an id nobody knows gets
+ * UNKNOWN_TOPIC_ID.
+ *
  * Data goes out without a copy: the response carries file regions that
  * the network layer sends with sendfile.  Clients that asked Fetch v0-v3
  * understand only the legacy message sets, so for them the batches are
@@ -164,15 +167,27 @@ session_set(fsession *s, kfk_str topic, int32_t partition, int64_t offset,
     sp->leader_epoch = leader_epoch;
 }
 
+/* Fetch v13+ names topics by id: the name, or "" if the id is unknown. */
+static kfk_str
+topic_name(kfk_broker *b, int16_t v, kfk_str name, const kfk_uuid *id)
+{
+    if (v < 13)
+        return name;
+    kfk_topic *t = kfk_topic_find_id(b, id);
+    return kfk_str_c(t ? t->name : "");
+}
+
 /* Take the request's partitions (new positions) into the session. */
 static void
-session_update(fsession *s, const kfk_FetchRequest *req)
+session_update(kfk_broker *b, int16_t v, fsession *s,
+               const kfk_FetchRequest *req)
 {
     for (int32_t i = 0; i < req->Topics_count; i++) {
         const kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
+        kfk_str name = topic_name(b, v, ft->Topic, &ft->TopicId);
         for (int32_t k = 0; k < ft->Partitions_count; k++) {
             const kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
-            session_set(s, ft->Topic, fp->Partition, fp->FetchOffset,
+            session_set(s, name, fp->Partition, fp->FetchOffset,
                         fp->PartitionMaxBytes, fp->CurrentLeaderEpoch);
         }
     }
@@ -210,7 +225,8 @@ kfk_fetch_sessions_free(kfk_broker *b)
 /* What one evaluation reads: from the request (full fetch) or from the
  * session (incremental). */
 typedef struct target {
-    kfk_str topic;
+    kfk_str topic; /* "" for a topic id nobody knows (v13+) */
+    kfk_uuid id;
     int32_t partition;
     int64_t fetch_offset;
     int32_t max_bytes;
@@ -235,6 +251,11 @@ targets_of(kfk_req *rq, fetch_ctx *fc, fsession *s, target **tp)
         for (int i = 0; i < s->n; i++) {
             sess_part *sp = &s->parts[i];
             t[n].topic = kfk_str_c(sp->topic);
+            kfk_topic *top = kfk_topic_find(rq->peer->b, t[n].topic);
+            if (top)
+                t[n].id = top->id;
+            else
+                memset(&t[n].id, 0, sizeof(t[n].id));
             t[n].partition = sp->partition;
             t[n].fetch_offset = sp->fetch_offset;
             t[n].max_bytes = sp->max_bytes;
@@ -252,9 +273,12 @@ targets_of(kfk_req *rq, fetch_ctx *fc, fsession *s, target **tp)
     target *t = kfk_req_alloc(rq, (size_t)(total ? total : 1) * sizeof(*t));
     for (int32_t i = 0; i < req->Topics_count; i++) {
         kfk_FetchRequest_FetchTopic *ft = &req->Topics[i];
+        kfk_str name = topic_name(rq->peer->b, rq->hdr.ApiVersion, ft->Topic,
+                                  &ft->TopicId);
         for (int32_t k = 0; k < ft->Partitions_count; k++) {
             kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
-            t[n].topic = ft->Topic;
+            t[n].topic = name;
+            t[n].id = ft->TopicId;
             t[n].partition = fp->Partition;
             t[n].fetch_offset = fp->FetchOffset;
             t[n].max_bytes = fp->PartitionMaxBytes;
@@ -314,7 +338,9 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
     pd->Records.len = v >= 12 ? -1 : 0;
     kfk_partition *p = kfk_partition_get(b, t->topic, t->partition);
     if (!p) {
-        pd->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        pd->ErrorCode = v >= 13 && t->topic.len == 0
+                            ? KFK_ERR_UNKNOWN_TOPIC_ID
+                            : KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         return 0;
     }
     if (!p->log) {
@@ -457,11 +483,15 @@ fetch_try(kfk_req *rq, bool final)
             sp->lso = pd->LastStableOffset;
             sp->start = pd->LogStartOffset;
         }
-        if (!cur || !kfk_str_eq2(cur->Topic, t[i].topic)) {
+        bool same = cur && (v >= 13 ? memcmp(&cur->TopicId, &t[i].id,
+                                             sizeof(kfk_uuid)) == 0
+                                      : kfk_str_eq2(cur->Topic, t[i].topic));
+        if (!same) {
             cur = &resp.Responses[resp.Responses_count++];
             kfk_struct_init(&kfk_FetchResponse_FetchableTopicResponse_desc, v,
                             cur);
             cur->Topic = t[i].topic;
+            cur->TopicId = t[i].id;
             cur->Partitions = pd;
             cur->Partitions_count = 0;
         }
@@ -526,7 +556,7 @@ kfk_handle_Fetch(kfk_req *rq)
             /* New session from this full request. */
             fsession *s = session_new(b);
             s->last_used_ms = kfk_mono_ms();
-            session_update(s, req);
+            session_update(b, v, s, req);
             fc->session_id = s->id;
             fc->incremental = true; /* answers list partitions with news */
         } else if (id != 0 && epoch > 0) {
@@ -541,12 +571,13 @@ kfk_handle_Fetch(kfk_req *rq)
             }
             s->next_epoch = epoch == INT32_MAX ? 1 : epoch + 1;
             s->last_used_ms = kfk_mono_ms();
-            session_update(s, req);
+            session_update(b, v, s, req);
             for (int32_t i = 0; i < req->ForgottenTopicsData_count; i++) {
                 kfk_FetchRequest_ForgottenTopic *ft =
                     &req->ForgottenTopicsData[i];
+                kfk_str name = topic_name(b, v, ft->Topic, &ft->TopicId);
                 for (int32_t k = 0; k < ft->Partitions_count; k++)
-                    session_forget(s, ft->Topic, ft->Partitions[k]);
+                    session_forget(s, name, ft->Partitions[k]);
             }
             fc->session_id = id;
             fc->incremental = true;

@@ -27,7 +27,7 @@ kfk_handlers_init(kfk_broker *b)
         {KFK_API_Metadata, kfk_handle_Metadata, 0, 12},
         {KFK_API_DescribeCluster, kfk_handle_DescribeCluster, 0, 1},
         {KFK_API_Produce, kfk_handle_Produce, 0, 11},
-        {KFK_API_Fetch, kfk_handle_Fetch, 0, 12},
+        {KFK_API_Fetch, kfk_handle_Fetch, 0, 17},
         {KFK_API_ListOffsets, kfk_handle_ListOffsets, 0, 9},
         {KFK_API_OffsetForLeaderEpoch, kfk_handle_OffsetForLeaderEpoch, 0, 4},
         /* admin.c */

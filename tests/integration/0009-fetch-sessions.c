@@ -3,7 +3,7 @@
  * v7+): a session is created on request, later fetches name only changed
  * partitions and get only partitions with news, epochs are checked,
  * forgotten partitions leave the session, closing works, and an unknown
- * session id is refused.
+ * session id is refused.  Fetch v13-v17 name topics by id.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -173,11 +173,81 @@ test_incremental_session(void **st)
     close(fd);
 }
 
+static void
+test_topic_ids(void **st)
+{
+    (void)st;
+    int fd = kfk_test_connect(H.port);
+    assert_true(fd >= 0);
+    assert_int_equal(kfk_test_create_topic(fd, "byid", 1, NULL), 0);
+    produce1(fd, "byid", 0, 5);
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+
+    /* The topic id, from Metadata v12. */
+    kfk_MetadataRequest mreq;
+    kfk_msg_init(&kfk_MetadataRequest_msg, 12, &mreq);
+    kfk_MetadataRequest_MetadataRequestTopic mt;
+    kfk_struct_init(&kfk_MetadataRequest_MetadataRequestTopic_desc, 12, &mt);
+    mt.Name = kfk_str_c("byid");
+    mreq.Topics = &mt;
+    mreq.Topics_count = 1;
+    kfk_MetadataResponse mresp;
+    assert_int_equal(
+        kfk_test_call(fd, KFK_API_Metadata, 12, &mreq, &mresp, &ar), 0);
+    assert_int_equal(mresp.Topics[0].ErrorCode, 0);
+    kfk_uuid id = mresp.Topics[0].TopicId;
+
+    for (int16_t v = 13; v <= 17; v++) {
+        for (int known = 0; known < 2; known++) {
+            kfk_FetchRequest req;
+            kfk_msg_init(&kfk_FetchRequest_msg, v, &req);
+            kfk_FetchRequest_FetchTopic ft;
+            kfk_struct_init(&kfk_FetchRequest_FetchTopic_desc, v, &ft);
+            kfk_FetchRequest_FetchPartition fp;
+            kfk_struct_init(&kfk_FetchRequest_FetchPartition_desc, v, &fp);
+            fp.Partition = 0;
+            fp.FetchOffset = 0;
+            fp.PartitionMaxBytes = 1 << 20;
+            ft.TopicId = id;
+            if (!known)
+                ft.TopicId.b[0] ^= 0xff;
+            ft.Partitions = &fp;
+            ft.Partitions_count = 1;
+            req.Topics = &ft;
+            req.Topics_count = 1;
+            req.MaxBytes = 1 << 20;
+            req.MinBytes = 1;
+            req.SessionEpoch = -1;
+            kfk_FetchResponse r;
+            assert_int_equal(kfk_test_call(fd, KFK_API_Fetch, v, &req, &r, &ar),
+                             0);
+            assert_int_equal(r.Responses_count, 1);
+            assert_memory_equal(&r.Responses[0].TopicId, &ft.TopicId, 16);
+            kfk_FetchResponse_PartitionData *pd =
+                &r.Responses[0].Partitions[0];
+            if (known) {
+                assert_int_equal(pd->ErrorCode, 0);
+                assert_int_equal(pd->HighWatermark, 5);
+                assert_int_equal(kfk_test_count_records(pd->Records.p,
+                                                        (size_t)pd->Records.len,
+                                                        0, NULL),
+                                 5);
+            } else {
+                assert_int_equal(pd->ErrorCode, KFK_ERR_UNKNOWN_TOPIC_ID);
+            }
+        }
+    }
+    kfk_arena_free(&ar);
+    close(fd);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_incremental_session),
+        cmocka_unit_test(test_topic_ids),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
