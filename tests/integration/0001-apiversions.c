@@ -70,7 +70,7 @@ every_version(void **st)
         assert_int_equal(k->MaxVersion, 4);
         static const struct {
             int16_t key, max;
-        } want[] = {{KFK_API_Produce, 11},       {KFK_API_Fetch, 12},
+        } want[] = {{KFK_API_Produce, 11},       {KFK_API_Fetch, 17},
                     {KFK_API_ListOffsets, 9},    {KFK_API_Metadata, 12},
                     {KFK_API_CreateTopics, 7},   {KFK_API_DeleteTopics, 6},
                     {KFK_API_DeleteRecords, 2},  {KFK_API_DescribeConfigs, 4},
