@@ -8,8 +8,10 @@ CMAKE    ?= cmake
 CTEST    ?= ctest
 CONFIG   ?= config/server.properties
 CMAKE_FLAGS ?=
+# Long tests are labelled stress and run by `make stress` only.
+CTEST_ARGS ?= -LE stress
 
-.PHONY: all deps test-deps build run test unit asan tsan fuzz bench bench-quick \
+.PHONY: all deps test-deps build run test stress unit asan tsan fuzz bench bench-quick \
         gen format format-check clean
 
 all: build
@@ -30,6 +32,9 @@ run: build
 
 test: test-deps build
 	cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+stress: test-deps build
+	cd $(BUILD) && $(CTEST) --output-on-failure -L stress
 
 unit: build
 	cd $(BUILD) && $(CTEST) --output-on-failure -L 'unit|proto' -j $(JOBS)
