@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""groups_confluent_test.py -- consumer groups of confluent-kafka-python
+(librdkafka) against a real kfkd: the scenarios of groups_lib.py, each
+member a separate process (this file run with a JSON argument).
+
+Assignments come from the on_assign/on_revoke callbacks of subscribe();
+commits are commit(asynchronous=False); static membership through
+group.instance.id; ListGroups/DescribeGroups through AdminClient.list_groups
+(confluent-kafka 1.7.0 has no list_consumer_groups/describe_consumer_groups).
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kfkd_harness import reexec_with_system_python, skip_test  # noqa: E402
+import groups_lib  # noqa: E402
+from groups_lib import emit  # noqa: E402
+
+try:
+    import confluent_kafka
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+except ImportError as e:
+    reexec_with_system_python("cannot import confluent_kafka")
+    skip_test("confluent-kafka is not installed (scripts/deps.sh test "
+              "installs python3-confluent-kafka): %s" % e)
+
+
+def op_create(c):
+    a = AdminClient({"bootstrap.servers": c["bootstrap"]})
+    fs = a.create_topics([NewTopic(c["topic"], c["partitions"], 1)], operation_timeout=10)
+    for f in fs.values():
+        f.result(20)
+    emit("created")
+
+
+def op_produce(c):
+    p = Producer({"bootstrap.servers": c["bootstrap"], "acks": "all", "linger.ms": 5,
+                  "message.timeout.ms": 20000})
+    errs = []
+    for i in range(c["start"], c["start"] + c["n"]):
+        p.produce(c["topic"], value=("%s-%d" % (c["prefix"], i)).encode(),
+                  partition=i % c["partitions"],
+                  on_delivery=lambda err, msg: err and errs.append(err))
+    left = p.flush(30)
+    if left or errs:
+        emit("error", why="%d undelivered, errors %s" % (left, errs[:3]))
+        return
+    emit("produced", n=c["n"])
+
+
+def op_admin(c):
+    a = AdminClient({"bootstrap.servers": c["bootstrap"]})
+    listed = [{"group": g.id, "protocol_type": g.protocol_type, "state": g.state}
+              for g in a.list_groups(timeout=10)]
+    d = a.list_groups(group=c["group"], timeout=10)
+    if len(d) != 1:
+        emit("error", why="list_groups(group=%s) returned %d groups" % (c["group"], len(d)))
+        return
+    g = d[0]
+    members = [{"member_id": m.id, "client_id": m.client_id,
+                "parts": groups_lib.decode_assignment(m.assignment).get(c["topic"], [])}
+               for m in g.members]
+    emit("admin", list=listed, describe={"state": g.state, "protocol_type": g.protocol_type,
+                                         "protocol": g.protocol, "members": members})
+
+
+def op_member(c):
+    conf = {"bootstrap.servers": c["bootstrap"], "group.id": c["group"],
+            "client.id": c["name"],
+            "session.timeout.ms": c["session_ms"],
+            "heartbeat.interval.ms": c["heartbeat_ms"],
+            "auto.offset.reset": "earliest", "enable.auto.commit": False,
+            "partition.assignment.strategy": "range"}
+    if c.get("instance_id"):
+        conf["group.instance.id"] = c["instance_id"]
+    cons = Consumer(conf)
+    closing = threading.Event()
+    groups_lib.watch_stdin(closing.set)
+
+    def on_assign(consumer, parts):
+        emit("assigned", parts=sorted(p.partition for p in parts if p.topic == c["topic"]))
+
+    def on_revoke(consumer, parts):
+        emit("revoked")
+
+    cons.subscribe([c["topic"]], on_assign=on_assign, on_revoke=on_revoke)
+    n = 0
+    done = False
+    while not closing.is_set():
+        if done:
+            time.sleep(0.05)
+            continue
+        m = cons.poll(0.1)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() != confluent_kafka.KafkaError._PARTITION_EOF:
+                sys.stderr.write("consume error: %s\n" % m.error())
+            continue
+        emit("rec", p=m.partition(), o=m.offset(), v=m.value().decode())
+        if c.get("commit"):
+            cons.commit(message=m, asynchronous=False)
+            emit("committed", p=m.partition(), o=m.offset())
+        n += 1
+        if c.get("max") and n >= c["max"]:
+            done = True
+            emit("done")
+    cons.close()
+    emit("closed")
+
+
+def member_main(arg):
+    c = json.loads(arg)
+    try:
+        {"create": op_create, "produce": op_produce, "admin": op_admin,
+         "member": op_member}[c["op"]](c)
+    except Exception as e:
+        emit("error", why="%s: %s" % (type(e).__name__, e))
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1].startswith("{"):
+        sys.exit(member_main(sys.argv[1]))
+    print("confluent-kafka %s, librdkafka %s" % (confluent_kafka.version()[0],
+                                                 confluent_kafka.libversion()[0]), flush=True)
+    sys.exit(groups_lib.run("confluent-kafka", [sys.executable, os.path.abspath(__file__)]))

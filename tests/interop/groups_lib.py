@@ -1,0 +1,561 @@
+#!/usr/bin/env python3
+"""groups_lib.py -- consumer-group scenarios against a real kfkd, driven the
+same way for every client.
+
+Each groups_*_test.* file provides a *member command*: a program of its own
+client that takes one argument, a JSON object, and does what its "op" says:
+
+  {"op": "create", "bootstrap", "topic", "partitions"}      create the topic
+  {"op": "produce", "bootstrap", "topic", "partitions", "n", "prefix", "start"}
+        n records, record i (i from start) to partition i % partitions with
+        value "<prefix>-<i>"; prints {"ev": "produced", "n": n}
+  {"op": "admin", "bootstrap", "group", "topic"}
+        ListGroups + DescribeGroups through the client's admin API; prints
+        {"ev": "admin", "list": [{"group", "protocol_type"}],
+         "describe": {"state", "protocol_type", "protocol",
+                      "members": [{"member_id", "client_id", "parts"}]}}
+        ("parts": the member's partitions of "topic" in its assignment)
+        or {"ev": "unsupported", "why": "..."}
+  {"op": "member", "bootstrap", "topic", "group", "name", "session_ms",
+   "heartbeat_ms", "instance_id" (optional), "commit" (bool), "max" (0 = no limit)}
+        subscribes to the topic in the group and prints one JSON line per
+        event, "t" being the wall clock in milliseconds:
+          {"ev": "assigned", "t", "parts": [..]}    (its rebalance callback)
+          {"ev": "revoked", "t"}
+          {"ev": "rec", "p", "o", "v"}
+          {"ev": "committed", "p", "o"}            (after a synchronous commit)
+          {"ev": "done"}      (after "max" records, all committed; it then
+                               stays in the group without reading more)
+          {"ev": "closed"}
+        and closes cleanly (LeaveGroup) when it reads "close" or end of file
+        on its standard input.
+
+The scenarios (one result row each):
+  split 2 / split 3     members' assignments: union = all partitions, disjoint
+  admin list/describe   ListGroups/DescribeGroups show the members and their
+                        assignments (as the members themselves reported them)
+  SIGKILL member        the others take its partitions; time from the kill to
+                        the new assignment, limit session timeout + 1 s
+  clean close           the same after a close (LeaveGroup): time
+  two groups            two groups each read every record of the topic
+  commit + restarts     commit synchronously, SIGKILL the consumer, kill -9
+                        kfkd, restart it on the same port and data, produce
+                        more, a new consumer resumes: nothing skipped,
+                        duplicates counted (0 expected)
+  static membership     group.instance.id: SIGKILL a member and restart it
+                        within the session timeout; the other member sees no
+                        rebalance and the restarted one gets its partitions back
+
+Python tests call run(); other languages run this file:
+
+  groups_lib.py --client NAME [--static-skip WHY] -- MEMBER-COMMAND...
+
+Standard library only.  KFK_GROUPS_LOG_LEVEL=debug runs kfkd with that
+log level (its log is printed when a scenario fails).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kfkd_harness import Kfkd, Results, SkipScenario, check, _set_pdeathsig  # noqa: E402
+
+PARTITIONS = 6
+ALL = set(range(PARTITIONS))
+KFKD_OVERRIDES = {
+    "num.partitions": str(PARTITIONS),
+    "group.initial.rebalance.delay.ms": "0",
+    "group.min.session.timeout.ms": "1000",
+}
+SESSION_MS = 3000
+HEARTBEAT_MS = 300
+STATIC_SESSION_MS = 6000
+
+
+def now_ms():
+    return time.time() * 1000.0
+
+
+class Member:
+    """One member process and the events it printed."""
+
+    def __init__(self, cmd, conf, logdir):
+        self.name = conf.get("name") or conf["op"]
+        self.conf = conf
+        self.errpath = os.path.join(logdir, "member-%s-%d.err" % (
+            self.name, int(time.time() * 1000) % 100000000))
+        self.err = open(self.errpath, "wb")
+        self.proc = subprocess.Popen(
+            cmd + [json.dumps(conf)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.err, close_fds=True,
+            preexec_fn=_set_pdeathsig)
+        self.events = []
+        self.cv = threading.Condition()
+        self.eof = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.decode("utf-8", "replace").strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            ev["_rt"] = now_ms()
+            ev.setdefault("t", ev["_rt"])
+            with self.cv:
+                self.events.append(ev)
+                self.cv.notify_all()
+        with self.cv:
+            self.eof = True
+            self.cv.notify_all()
+
+    # -- queries ------------------------------------------------------------
+    def snapshot(self):
+        with self.cv:
+            return list(self.events)
+
+    def assignment(self):
+        """Partitions held now (None before the first assignment)."""
+        for ev in reversed(self.snapshot()):
+            if ev["ev"] == "assigned":
+                return set(ev.get("parts") or [])
+            if ev["ev"] == "revoked":
+                return set()
+        return None
+
+    def last_assigned(self):
+        for ev in reversed(self.snapshot()):
+            if ev["ev"] == "assigned":
+                return ev
+        return None
+
+    def group_events(self):
+        return [e for e in self.snapshot() if e["ev"] in ("assigned", "revoked")]
+
+    def records(self):
+        return [e for e in self.snapshot() if e["ev"] == "rec"]
+
+    def wait(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                if pred(self.events):
+                    return
+                if self.eof and self.proc.poll() is not None:
+                    raise AssertionError("%s exited (status %s) waiting for %s: %s"
+                                         % (self.name, self.proc.returncode, what,
+                                            self.stderr_tail()))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("%s: no %s within %.0f s" % (self.name, what, timeout))
+                self.cv.wait(min(left, 0.2))
+
+    def stderr_tail(self, n=5):
+        try:
+            with open(self.errpath, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            return " | ".join(lines[-n:])[-600:]
+        except OSError:
+            return ""
+
+    # -- actions ------------------------------------------------------------
+    def close(self, timeout=20):
+        """Ask for a clean close; returns the wall time it was asked."""
+        t = now_ms()
+        try:
+            self.proc.stdin.write(b"close\n")
+            self.proc.stdin.flush()
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+        return t
+
+    def kill9(self):
+        t = now_ms()
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        return t
+
+    def reap(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+                self.proc.wait(5)
+            except Exception:
+                pass
+        try:
+            self.err.close()
+        except Exception:
+            pass
+
+
+class Orchestrator:
+    def __init__(self, client, member_cmd, static_skip=None, results=None,
+                 session_ms=SESSION_MS):
+        self.client = client
+        self.cmd = list(member_cmd)
+        self.static_skip = static_skip
+        self.R = results or Results("%s consumer groups" % client)
+        self.session_ms = session_ms
+        self.members = []
+        self.k = None
+        self.timings = {}
+
+    # -- plumbing -----------------------------------------------------------
+    def spawn(self, conf):
+        conf = dict(conf)
+        conf.setdefault("bootstrap", self.k.bootstrap)
+        m = Member(self.cmd, conf, self.k.dir)
+        self.members.append(m)
+        return m
+
+    def member(self, name, group, topic, **kw):
+        conf = {"op": "member", "name": name, "group": group, "topic": topic,
+                "session_ms": self.session_ms, "heartbeat_ms": HEARTBEAT_MS,
+                "commit": False, "max": 0}
+        conf.update(kw)
+        return self.spawn(conf)
+
+    def one_shot(self, conf, ev, timeout=60):
+        """Run a create/produce/admin op to completion; returns its event."""
+        m = self.spawn(conf)
+        try:
+            m.wait(lambda evs: any(e["ev"] in (ev, "unsupported", "error") for e in evs),
+                   timeout, "'%s' from %s" % (ev, conf["op"]))
+            m.proc.wait(timeout)
+        finally:
+            m.reap()
+        for e in m.snapshot():
+            if e["ev"] == "error":
+                raise AssertionError("%s: %s" % (conf["op"], e.get("why")))
+            if e["ev"] == "unsupported":
+                raise SkipScenario(e.get("why", "unsupported"))
+            if e["ev"] == ev:
+                if m.proc.returncode not in (0, None):
+                    raise AssertionError("%s exited with %s" % (conf["op"], m.proc.returncode))
+                return e
+        raise AssertionError("no %s" % ev)
+
+    def create(self, topic):
+        self.one_shot({"op": "create", "topic": topic, "partitions": PARTITIONS}, "created")
+
+    def produce(self, topic, n, prefix, start=0):
+        self.one_shot({"op": "produce", "topic": topic, "partitions": PARTITIONS,
+                       "n": n, "prefix": prefix, "start": start}, "produced")
+        return ["%s-%d" % (prefix, i) for i in range(start, start + n)]
+
+    def wait_split(self, members, timeout, quiet=1.0):
+        """Wait until the members' assignments are disjoint and cover every
+        partition, and stay so for `quiet` seconds.  Returns their sets."""
+        deadline = time.monotonic() + timeout
+        stable_since = None
+        last = None
+        while time.monotonic() < deadline:
+            for m in members:
+                if m.proc.poll() is not None:
+                    raise AssertionError("%s exited (status %s): %s" % (
+                        m.name, m.proc.returncode, m.stderr_tail()))
+            sets = [m.assignment() for m in members]
+            ok = all(s is not None for s in sets)
+            if ok:
+                union = set().union(*sets)
+                ok = union == ALL and sum(len(s) for s in sets) == PARTITIONS
+            state = [tuple(sorted(s)) if s is not None else None for s in sets]
+            if ok and state == last:
+                if stable_since is None:
+                    stable_since = time.monotonic()
+                if time.monotonic() - stable_since >= quiet:
+                    return sets
+            else:
+                stable_since = time.monotonic() if ok else None
+            last = state
+            time.sleep(0.05)
+        raise AssertionError("no complete disjoint assignment within %.0f s: %s" % (
+            timeout, ", ".join("%s=%s" % (m.name, fmt(m.assignment())) for m in members)))
+
+    def reassigned_at(self, members):
+        """Wall time at which the survivors' current assignment was complete:
+        the latest of their last 'assigned' events."""
+        return max(m.last_assigned()["t"] for m in members)
+
+    # -- scenarios ----------------------------------------------------------
+    def chain(self):
+        """split 2, split 3, admin, SIGKILL, clean close on one group."""
+        topic, group = "gt-chain", "g-chain"
+        self.create(topic)
+        self.produce(topic, 60, "chain")
+        ms = {}
+
+        def split2():
+            ms["a"] = self.member("a", group, topic)
+            ms["b"] = self.member("b", group, topic)
+            t0 = time.monotonic()
+            sets = self.wait_split([ms["a"], ms["b"]], 45)
+            return "a=%s b=%s (stable %.1f s after start)" % (
+                fmt(sets[0]), fmt(sets[1]), time.monotonic() - t0 - 1.0)
+        if self.R.run("split 6 partitions, 2 members", split2) is None:
+            return
+
+        def split3():
+            ms["c"] = self.member("c", group, topic)
+            sets = self.wait_split([ms["a"], ms["b"], ms["c"]], 45)
+            return "a=%s b=%s c=%s" % tuple(fmt(s) for s in sets)
+        if self.R.run("split 6 partitions, 3 members", split3) is None:
+            return
+
+        def admin():
+            out = self.one_shot({"op": "admin", "group": group, "topic": topic}, "admin")
+            listed = [g for g in out.get("list", []) if g.get("group") == group]
+            check(listed, "ListGroups does not show %s: %s" % (group, out.get("list")))
+            ptype = listed[0].get("protocol_type")
+            check(ptype in (None, "consumer"), "ListGroups protocol type %r" % ptype)
+            d = out.get("describe") or {}
+            check(d.get("state") == "Stable", "DescribeGroups state %r" % d.get("state"))
+            check(d.get("protocol_type") == "consumer",
+                  "DescribeGroups protocol type %r" % d.get("protocol_type"))
+            mem = d.get("members") or []
+            check(len(mem) == 3, "DescribeGroups shows %d members, want 3" % len(mem))
+            described = sorted(tuple(sorted(x.get("parts") or [])) for x in mem)
+            reported = sorted(tuple(sorted(ms[n].assignment() or [])) for n in "abc")
+            check(described == reported,
+                  "DescribeGroups assignments %s, members report %s" % (described, reported))
+            return "ListGroups has %s (%s); DescribeGroups: Stable, protocol %s, 3 members, assignments %s" % (
+                group, ptype or "?", d.get("protocol"), " ".join(fmt(s) for s in described))
+        self.R.run("ListGroups/DescribeGroups", admin)
+
+        def kill():
+            t_kill = ms["c"].kill9()
+            sets = self.wait_split([ms["a"], ms["b"]], self.session_ms / 1000.0 + 20, quiet=0.5)
+            dt = self.reassigned_at([ms["a"], ms["b"]]) - t_kill
+            self.timings["kill"] = dt
+            limit = self.session_ms + 1000
+            check(dt <= limit, "reassigned %.0f ms after the kill, limit %d ms (a=%s b=%s)"
+                  % (dt, limit, fmt(sets[0]), fmt(sets[1])))
+            return "a=%s b=%s %.0f ms after SIGKILL (session.timeout %d ms)" % (
+                fmt(sets[0]), fmt(sets[1]), dt, self.session_ms)
+        if self.R.run("SIGKILL a member: others take over", kill) is None:
+            return
+
+        def close():
+            t_close = ms["b"].close()
+            check(ms["b"].proc.returncode == 0, "closing member exited with %s: %s"
+                  % (ms["b"].proc.returncode, ms["b"].stderr_tail()))
+            sets = self.wait_split([ms["a"]], 20, quiet=0.5)
+            dt = self.reassigned_at([ms["a"]]) - t_close
+            self.timings["close"] = dt
+            check(dt < self.session_ms, "reassigned %.0f ms after close: not before the session "
+                  "timeout (%d ms)" % (dt, self.session_ms))
+            return "a=%s %.0f ms after close" % (fmt(sets[0]), dt)
+        self.R.run("clean close: rebalance at once", close)
+        ms["a"].close()
+
+    def two_groups(self):
+        topic = "gt-two"
+        self.create(topic)
+        values = set(self.produce(topic, 60, "two"))
+        m1 = self.member("x", "g-two-1", topic)
+        m2 = self.member("y", "g-two-2", topic)
+
+        def full(evs):
+            return values <= {e.get("v") for e in evs if e["ev"] == "rec"}
+        m1.wait(full, 45, "all 60 records in g-two-1")
+        m2.wait(full, 45, "all 60 records in g-two-2")
+        r1, r2 = m1.records(), m2.records()
+        m1.close()
+        m2.close()
+        check(len(r1) == len(values) and len(r2) == len(values),
+              "duplicates: g-two-1 read %d, g-two-2 %d records" % (len(r1), len(r2)))
+        return "g-two-1 read %d/%d, g-two-2 %d/%d" % (len(r1), len(values), len(r2), len(values))
+
+    def commit_restart(self):
+        topic, group = "gt-commit", "g-commit"
+        self.create(topic)
+        first = self.produce(topic, 60, "c")
+        m1 = self.member("c1", group, topic, commit=True, max=30)
+        m1.wait(lambda evs: any(e["ev"] == "done" for e in evs), 45, "30 records committed")
+        run1 = [e["v"] for e in m1.records()]
+        ncommitted = len([e for e in m1.snapshot() if e["ev"] == "committed"])
+        m1.kill9()
+        self.k.kill9()
+        t_restart = now_ms()
+        self.k.restart()
+        more = self.produce(topic, 30, "c", start=60)
+        allv = set(first) | set(more)
+        m2 = self.member("c2", group, topic, commit=True)
+        want = allv - set(run1)
+        m2.wait(lambda evs: want <= {e.get("v") for e in evs if e["ev"] == "rec"},
+                self.session_ms / 1000.0 + 40, "the %d records not read before" % len(want))
+        time.sleep(0.3)
+        run2 = [e["v"] for e in m2.records()]
+        m2.close()
+        skipped = allv - set(run1) - set(run2)
+        # Records read more than once, across both runs and within each.
+        dups = len(run1) + len(run2) - len(set(run1) | set(run2))
+        first_rec = min(e["_rt"] for e in m2.records())
+        detail = ("run 1 read %d (%d commits); kafka and consumer killed; run 2 read %d; "
+                  "skipped %d, duplicates %d; first record %.1f s after kfkd restart"
+                  % (len(run1), ncommitted, len(run2), len(skipped), dups,
+                     (first_rec - t_restart) / 1000.0))
+        check(not skipped, "skipped %d records: %s" % (len(skipped), sorted(skipped)[:10]))
+        check(dups == 0, "duplicates after a synchronous commit: " + detail)
+        return detail.replace("kafka", "kfkd")
+
+    def static(self):
+        if self.static_skip:
+            raise SkipScenario(self.static_skip)
+        topic, group = "gt-static", "g-static"
+        self.create(topic)
+        s = STATIC_SESSION_MS
+        a = self.member("s1", group, topic, instance_id="inst-1", session_ms=s)
+        b = self.member("s2", group, topic, instance_id="inst-2", session_ms=s)
+        sets = self.wait_split([a, b], 45)
+        before_b = len(b.group_events())
+        t_kill = a.kill9()
+        a2 = self.member("s1-again", group, topic, instance_id="inst-1", session_ms=s)
+        a2.wait(lambda evs: any(e["ev"] == "assigned" for e in evs), s / 1000.0 + 20,
+                "an assignment after the restart")
+        back = a2.last_assigned()["t"] - t_kill
+        # A rebalance, had there been one, would come by the session timeout.
+        until = t_kill + s + 2000
+        while now_ms() < until:
+            time.sleep(0.1)
+        b_events = b.group_events()[before_b:]
+        got = a2.assignment()
+        a2.close()
+        b.close()
+        check(not b_events, "the other member saw a rebalance: %s" % [
+            (e["ev"], e.get("parts")) for e in b_events])
+        check(got == sets[0], "restarted member got %s, had %s" % (fmt(got), fmt(sets[0])))
+        check(back < s, "restarted member assigned %.0f ms after the kill" % back)
+        return ("s1 restarted, got %s back %.0f ms after SIGKILL; s2 kept %s, no rebalance "
+                "within %.1f s (session.timeout %d ms)" % (fmt(got), back, fmt(sets[1]),
+                                                           (until - t_kill) / 1000.0, s))
+
+    # -- driver -------------------------------------------------------------
+    def run(self):
+        level = os.environ.get("KFK_GROUPS_LOG_LEVEL")
+        self.k = Kfkd(overrides=KFKD_OVERRIDES, log_level=level)
+        try:
+            self.k.start()
+            print("kfkd on %s (dir %s)" % (self.k.bootstrap, self.k.dir), flush=True)
+            t0 = time.monotonic()
+            self.chain()
+            self.reap()
+            self.R.run("two groups read the topic independently", self.two_groups)
+            self.reap()
+            self.R.run("commit, SIGKILL consumer + kill -9 kfkd, resume", self.commit_restart)
+            self.reap()
+            self.R.run("static membership: restart without rebalance", self.static)
+            self.reap()
+            print("scenarios took %.1f s" % (time.monotonic() - t0), flush=True)
+        except Exception as e:  # the broker itself failed
+            self.R.fail("kfkd", "%s: %s" % (type(e).__name__, e))
+        finally:
+            self.reap()
+            if self.R.failed():
+                for m in self.members:
+                    tail = m.stderr_tail(20)
+                    if tail:
+                        sys.stderr.write("---- %s stderr: %s\n" % (m.name, tail))
+                self.k.dump_log(tail=150)
+            self.k.cleanup()
+        self.R.table()
+        if self.timings:
+            print("timings: %s" % ", ".join("%s %.0f ms" % kv for kv in sorted(self.timings.items())))
+        return self.R.exit_code()
+
+    def reap(self):
+        for m in self.members:
+            m.reap()
+        self.members = [m for m in self.members if m.proc.poll() is None]
+
+
+def fmt(s):
+    if s is None:
+        return "-"
+    return "[" + ",".join(str(p) for p in sorted(s)) + "]"
+
+
+def run(client, member_cmd, static_skip=None):
+    return Orchestrator(client, member_cmd, static_skip=static_skip).run()
+
+
+# -- helpers for member programs written in Python --------------------------
+def emit(ev, **kw):
+    kw["ev"] = ev
+    kw.setdefault("t", now_ms())
+    sys.stdout.write(json.dumps(kw) + "\n")
+    sys.stdout.flush()
+
+
+def watch_stdin(on_close):
+    """Call on_close() when "close" or end of file arrives on stdin."""
+    def loop():
+        for line in sys.stdin:
+            if line.strip() == "close":
+                break
+        on_close()
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def decode_assignment(b):
+    """ConsumerProtocolAssignment bytes -> {topic: [partitions]}."""
+    import struct
+    out = {}
+    if not b:
+        return out
+    pos = 2  # version
+    (nt,) = struct.unpack_from(">i", b, pos)
+    pos += 4
+    for _ in range(max(nt, 0)):
+        (ln,) = struct.unpack_from(">h", b, pos)
+        pos += 2
+        topic = b[pos:pos + ln].decode("utf-8")
+        pos += ln
+        (np,) = struct.unpack_from(">i", b, pos)
+        pos += 4
+        parts = list(struct.unpack_from(">%di" % np, b, pos)) if np > 0 else []
+        pos += 4 * max(np, 0)
+        out[topic] = parts
+    return out
+
+
+def main(argv):
+    client, static_skip = "client", None
+    args = argv[1:]
+    while args and args[0] != "--":
+        if args[0] == "--client":
+            client = args[1]
+            args = args[2:]
+        elif args[0] == "--static-skip":
+            static_skip = args[1]
+            args = args[2:]
+        else:
+            print("usage: groups_lib.py --client NAME [--static-skip WHY] -- CMD...",
+                  file=sys.stderr)
+            return 2
+    if not args[1:]:
+        print("groups_lib.py: no member command", file=sys.stderr)
+        return 2
+    return run(client, args[1:], static_skip)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
