@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""groups_kafka_python_test.py -- consumer groups of kafka-python against a
+real kfkd: the scenarios of groups_lib.py, each member a separate process
+(this file run with a JSON argument).
+
+Assignments come from a ConsumerRebalanceListener; commits are the
+synchronous KafkaConsumer.commit(offsets); ListGroups/DescribeGroups through
+KafkaAdminClient.list_consumer_groups/describe_consumer_groups.  kafka-python
+2.0.2 has no static membership (group.instance.id).
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kfkd_harness import reexec_with_system_python, skip_test  # noqa: E402
+import groups_lib  # noqa: E402
+from groups_lib import emit  # noqa: E402
+
+try:
+    import kafka
+    from kafka import (ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer,
+                       KafkaProducer, TopicPartition)
+    from kafka.admin import NewTopic
+    from kafka.structs import OffsetAndMetadata
+except ImportError as e:
+    reexec_with_system_python("cannot import kafka")
+    skip_test("kafka-python is not installed (scripts/deps.sh test "
+              "installs python3-kafka): %s" % e)
+
+
+def op_create(c):
+    a = KafkaAdminClient(bootstrap_servers=c["bootstrap"])
+    a.create_topics([NewTopic(c["topic"], c["partitions"], 1)], timeout_ms=10000)
+    a.close()
+    emit("created")
+
+
+def op_produce(c):
+    p = KafkaProducer(bootstrap_servers=c["bootstrap"], acks="all", linger_ms=5)
+    futs = [p.send(c["topic"], value=("%s-%d" % (c["prefix"], i)).encode(),
+                   partition=i % c["partitions"])
+            for i in range(c["start"], c["start"] + c["n"])]
+    for f in futs:
+        f.get(timeout=30)
+    p.close(10)
+    emit("produced", n=c["n"])
+
+
+def op_admin(c):
+    a = KafkaAdminClient(bootstrap_servers=c["bootstrap"])
+    listed = [{"group": g, "protocol_type": t} for g, t in a.list_consumer_groups()]
+    d = a.describe_consumer_groups([c["group"]])
+    a.close()
+    if len(d) != 1:
+        emit("error", why="describe_consumer_groups returned %d groups" % len(d))
+        return
+    g = d[0]
+    members = []
+    for m in g.members:
+        parts = []
+        asg = m.member_assignment
+        for topic, ps in (asg.assignment if asg else []):
+            if topic == c["topic"]:
+                parts += list(ps)
+        members.append({"member_id": m.member_id, "client_id": m.client_id, "parts": parts})
+    emit("admin", list=listed, describe={"state": g.state, "protocol_type": g.protocol_type,
+                                         "protocol": g.protocol, "members": members})
+
+
+class Listener(ConsumerRebalanceListener):
+    def __init__(self, topic):
+        self.topic = topic
+
+    def on_partitions_revoked(self, revoked):
+        emit("revoked")
+
+    def on_partitions_assigned(self, assigned):
+        emit("assigned", parts=sorted(tp.partition for tp in assigned if tp.topic == self.topic))
+
+
+def op_member(c):
+    cons = KafkaConsumer(bootstrap_servers=c["bootstrap"], group_id=c["group"],
+                         client_id=c["name"],
+                         session_timeout_ms=c["session_ms"],
+                         heartbeat_interval_ms=c["heartbeat_ms"],
+                         auto_offset_reset="earliest", enable_auto_commit=False,
+                         fetch_max_wait_ms=100)
+    closing = threading.Event()
+    groups_lib.watch_stdin(closing.set)
+    cons.subscribe(topics=[c["topic"]], listener=Listener(c["topic"]))
+    n = 0
+    done = False
+    while not closing.is_set():
+        if done:
+            time.sleep(0.05)
+            continue
+        batch = cons.poll(timeout_ms=100)
+        for tp, msgs in sorted(batch.items()):
+            for m in msgs:
+                if done:
+                    break
+                emit("rec", p=m.partition, o=m.offset, v=m.value.decode())
+                if c.get("commit"):
+                    cons.commit({TopicPartition(m.topic, m.partition):
+                                 OffsetAndMetadata(m.offset + 1, None)})
+                    emit("committed", p=m.partition, o=m.offset)
+                n += 1
+                if c.get("max") and n >= c["max"]:
+                    done = True
+                    emit("done")
+    cons.close(autocommit=False)
+    emit("closed")
+
+
+def member_main(arg):
+    c = json.loads(arg)
+    try:
+        {"create": op_create, "produce": op_produce, "admin": op_admin,
+         "member": op_member}[c["op"]](c)
+    except Exception as e:
+        emit("error", why="%s: %s" % (type(e).__name__, e))
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1].startswith("{"):
+        sys.exit(member_main(sys.argv[1]))
+    print("kafka-python %s" % kafka.__version__, flush=True)
+    sys.exit(groups_lib.run("kafka-python", [sys.executable, os.path.abspath(__file__)],
+                            static_skip="kafka-python 2.0.2 has no group.instance.id"))
