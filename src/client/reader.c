@@ -526,6 +526,7 @@ refresh_leaders(kfk_reader *kr)
     kfk_resp_free(&rs);
     kfk_free(names);
     if (err || missing) {
+        kfk_dbg("reader", "metadata: %s", kfk_err2name(err ? err : perr));
         kr->md_fails++;
         kr->md_retry_at = now + backoff_ms(kr->conf, KFK_MIN(kr->md_fails, 10));
         if (kr->md_fails == kr->conf->max_attempts)
@@ -569,15 +570,34 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
         lp[i].Timestamp = tss[i];
         lp[i].MaxNumOffsets = 1;
     }
-    /* One topic entry per partition keeps it simple; brokers accept it. */
+    /* One topic entry per topic, its partitions contiguous. */
+    kfk_ListOffsetsRequest_ListOffsetsPartition *lps =
+        kfk_calloc(n, sizeof(*lps));
+    bool *done = kfk_calloc(n, sizeof(*done));
+    if (!lps || !done) {
+        kfk_free(lt);
+        kfk_free(lp);
+        kfk_free(lps);
+        kfk_free(done);
+        return KFK_ERR__NOMEM;
+    }
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
         kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsTopic_desc, v,
                         &lt[nt]);
         lt[nt].Name = kfk_str_c(rps[i]->topic);
-        lt[nt].Partitions = &lp[i];
-        lt[nt].Partitions_count = 1;
+        lt[nt].Partitions = &lps[k];
+        for (size_t j = i; j < n; j++)
+            if (!done[j] && !strcmp(rps[j]->topic, rps[i]->topic)) {
+                lps[k++] = lp[j];
+                done[j] = true;
+                lt[nt].Partitions_count++;
+            }
         nt++;
     }
+    kfk_free(done);
     kfk_ListOffsetsRequest req;
     kfk_msg_init(&kfk_ListOffsetsRequest_msg, v, &req);
     req.ReplicaId = -1;
@@ -601,6 +621,10 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
                         !kfk_str_eq(r.Topics[t].Name, rps[i]->topic))
                         continue;
                     if (pr->ErrorCode) {
+                        kfk_dbg("reader", "list offsets %s [%d] v%d ts %lld: %s",
+                                rps[i]->topic, rps[i]->partition, v,
+                                (long long)tss[i],
+                                kfk_err2name((kfk_err)pr->ErrorCode));
                         if (!first)
                             first = (kfk_err)pr->ErrorCode;
                         if (kfk_client_err_refresh_metadata(
@@ -622,6 +646,7 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
     kfk_resp_free(&rs);
     kfk_free(lt);
     kfk_free(lp);
+    kfk_free(lps);
     return err ? err : first;
 }
 
@@ -638,8 +663,8 @@ resolve_offsets(kfk_reader *kr, int64_t now)
                 n++;
         if (!n || (b->retry_at > now && !(b->kc && kfk_conn_connected(b->kc))))
             continue;
-        if (b->inflight)
-            continue; /* the conn is busy with a long poll */
+        if (b->inflight) /* the conn is busy with a long poll: drop it */
+            broker_drop(kr, b, false);
         rpart **rps = kfk_calloc(n, sizeof(*rps));
         int64_t *tss = kfk_calloc(n, sizeof(*tss));
         int64_t *offs = kfk_calloc(n, sizeof(*offs));
@@ -660,6 +685,9 @@ resolve_offsets(kfk_reader *kr, int64_t now)
             }
         }
         kfk_err lerr = list_offsets(kr, b, rps, tss, offs, n);
+        if (lerr)
+            kfk_dbg("reader", "list offsets (broker %d): %s", b->id,
+                    kfk_err2name(lerr));
         pthread_mutex_lock(&kr->lock);
         for (size_t i = 0; i < n; i++) {
             rpart *rp = rps[i];
@@ -669,6 +697,8 @@ resolve_offsets(kfk_reader *kr, int64_t now)
                 continue;
             }
             if (offs[i] < 0) {
+                kfk_dbg("reader", "%s [%d]: no offset from broker %d (%s)",
+                        rp->topic, rp->partition, b->id, kfk_err2name(lerr));
                 rp->backoff_until = now + kr->conf->retry_backoff_ms;
                 continue;
             }
