@@ -440,7 +440,7 @@ class Bench:
             c0 = proc_cpu(b.pid)
             p = self.tool("replay", "produce", f"port={b.port}",
                           f"topic={t}", f"partitions={parts}", "conns=4",
-                          "inflight=16", f"secs={secs}", "size=100",
+                          "inflight=32", f"secs={secs}", "size=100",
                           "batch=16384", "acks=1", cpu=ccpu)
             p["broker_cpu"] = proc_cpu(b.pid) - c0
             p["wall"] = time.monotonic() - w0
