@@ -48,7 +48,12 @@ The scenarios (one result row each):
 
 Python tests call run(); other languages run this file:
 
-  groups_lib.py --client NAME [--static-skip WHY] -- MEMBER-COMMAND...
+  groups_lib.py --client NAME [--static-skip WHY] [--no-leave-group WHY] -- MEMBER-COMMAND...
+
+--static-skip: the client has no static membership (that scenario is
+skipped); --no-leave-group: the client's close sends no LeaveGroup (the
+clean-close scenario then only checks the takeover by the session timeout
+and reports SKIP with the time).
 
 Standard library only.  KFK_GROUPS_LOG_LEVEL=debug runs kfkd with that
 log level (its log is printed when a scenario fails).
@@ -208,7 +213,8 @@ class Member:
 
 class Orchestrator:
     def __init__(self, client, member_cmd, static_skip=None, results=None,
-                 session_ms=SESSION_MS):
+                 session_ms=SESSION_MS, no_leave=None):
+        self.no_leave = no_leave
         self.client = client
         self.cmd = list(member_cmd)
         self.static_skip = static_skip
@@ -360,6 +366,11 @@ class Orchestrator:
             sets = self.wait_split([ms["a"]], 20, quiet=0.5)
             dt = self.reassigned_at([ms["a"]]) - t_close
             self.timings["close"] = dt
+            if self.no_leave:
+                check(dt <= self.session_ms + 1000, "reassigned %.0f ms after close, limit "
+                      "%d ms" % (dt, self.session_ms + 1000))
+                raise SkipScenario("%s: a=%s %.0f ms after close, by the session timeout"
+                                   % (self.no_leave, fmt(sets[0]), dt))
             check(dt < self.session_ms, "reassigned %.0f ms after close: not before the session "
                   "timeout (%d ms)" % (dt, self.session_ms))
             return "a=%s %.0f ms after close" % (fmt(sets[0]), dt)
@@ -493,8 +504,9 @@ def fmt(s):
     return "[" + ",".join(str(p) for p in sorted(s)) + "]"
 
 
-def run(client, member_cmd, static_skip=None):
-    return Orchestrator(client, member_cmd, static_skip=static_skip).run()
+def run(client, member_cmd, static_skip=None, no_leave=None):
+    return Orchestrator(client, member_cmd, static_skip=static_skip,
+                        no_leave=no_leave).run()
 
 
 # -- helpers for member programs written in Python --------------------------
@@ -538,7 +550,7 @@ def decode_assignment(b):
 
 
 def main(argv):
-    client, static_skip = "client", None
+    client, static_skip, no_leave = "client", None, None
     args = argv[1:]
     while args and args[0] != "--":
         if args[0] == "--client":
@@ -547,14 +559,18 @@ def main(argv):
         elif args[0] == "--static-skip":
             static_skip = args[1]
             args = args[2:]
+        elif args[0] == "--no-leave-group":
+            no_leave = args[1]
+            args = args[2:]
         else:
-            print("usage: groups_lib.py --client NAME [--static-skip WHY] -- CMD...",
+            print("usage: groups_lib.py --client NAME [--static-skip WHY] "
+                  "[--no-leave-group WHY] -- CMD...",
                   file=sys.stderr)
             return 2
     if not args[1:]:
         print("groups_lib.py: no member command", file=sys.stderr)
         return 2
-    return run(client, args[1:], static_skip)
+    return run(client, args[1:], static_skip, no_leave)
 
 
 if __name__ == "__main__":
