@@ -56,7 +56,8 @@ clean-close scenario then only checks the takeover by the session timeout
 and reports SKIP with the time).
 
 Standard library only.  KFK_GROUPS_LOG_LEVEL=debug runs kfkd with that
-log level (its log is printed when a scenario fails).
+log level (the end of its log is printed when a scenario fails);
+KFK_GROUPS_KFKD_LOG=<file> keeps its whole log there.
 """
 
 import json
@@ -429,35 +430,47 @@ class Orchestrator:
         return detail.replace("kafka", "kfkd")
 
     def static(self):
+        """Restart each of two static members in turn (one of them is the
+        group's leader): SIGKILL, start again with the same
+        group.instance.id within the session timeout."""
         if self.static_skip:
             raise SkipScenario(self.static_skip)
         topic, group = "gt-static", "g-static"
         self.create(topic)
         s = STATIC_SESSION_MS
-        a = self.member("s1", group, topic, instance_id="inst-1", session_ms=s)
-        b = self.member("s2", group, topic, instance_id="inst-2", session_ms=s)
-        sets = self.wait_split([a, b], 45)
-        before_b = len(b.group_events())
-        t_kill = a.kill9()
-        a2 = self.member("s1-again", group, topic, instance_id="inst-1", session_ms=s)
-        a2.wait(lambda evs: any(e["ev"] == "assigned" for e in evs), s / 1000.0 + 20,
-                "an assignment after the restart")
-        back = a2.last_assigned()["t"] - t_kill
-        # A rebalance, had there been one, would come by the session timeout.
-        until = t_kill + s + 2000
-        while now_ms() < until:
-            time.sleep(0.1)
-        b_events = b.group_events()[before_b:]
-        got = a2.assignment()
-        a2.close()
-        b.close()
-        check(not b_events, "the other member saw a rebalance: %s" % [
-            (e["ev"], e.get("parts")) for e in b_events])
-        check(got == sets[0], "restarted member got %s, had %s" % (fmt(got), fmt(sets[0])))
-        check(back < s, "restarted member assigned %.0f ms after the kill" % back)
-        return ("s1 restarted, got %s back %.0f ms after SIGKILL; s2 kept %s, no rebalance "
-                "within %.1f s (session.timeout %d ms)" % (fmt(got), back, fmt(sets[1]),
-                                                           (until - t_kill) / 1000.0, s))
+        cur = {"inst-1": self.member("s1", group, topic, instance_id="inst-1", session_ms=s),
+               "inst-2": self.member("s2", group, topic, instance_id="inst-2", session_ms=s)}
+        sets = self.wait_split(list(cur.values()), 45)
+        had = {"inst-1": sets[0], "inst-2": sets[1]}
+        out = []
+        try:
+            for victim, other in (("inst-1", "inst-2"), ("inst-2", "inst-1")):
+                o = cur[other]
+                before = len(o.group_events())
+                t_kill = cur[victim].kill9()
+                again = self.member(victim + "-again", group, topic, instance_id=victim,
+                                    session_ms=s)
+                cur[victim] = again
+                again.wait(lambda evs: any(e["ev"] == "assigned" for e in evs),
+                           s / 1000.0 + 20, "an assignment after the restart")
+                back = again.last_assigned()["t"] - t_kill
+                # A rebalance, had there been one, would come by the session timeout.
+                until = t_kill + s + 2000
+                while now_ms() < until:
+                    time.sleep(0.1)
+                o_events = o.group_events()[before:]
+                got = again.assignment()
+                check(not o_events, "%s restarted: %s saw a rebalance: %s" % (
+                    victim, other, [(e["ev"], e.get("parts")) for e in o_events]))
+                check(got == had[victim], "%s restarted, got %s, had %s" % (
+                    victim, fmt(got), fmt(had[victim])))
+                check(back < s, "%s assigned %.0f ms after the kill" % (victim, back))
+                out.append("%s got %s back %.0f ms after SIGKILL, %s kept %s" % (
+                    victim, fmt(got), back, other, fmt(had[other])))
+        finally:
+            for m in cur.values():
+                m.close()
+        return "; ".join(out) + "; no rebalance within session.timeout (%d ms) + 2 s" % s
 
     # -- driver -------------------------------------------------------------
     def run(self):
@@ -486,6 +499,10 @@ class Orchestrator:
                     if tail:
                         sys.stderr.write("---- %s stderr: %s\n" % (m.name, tail))
                 self.k.dump_log(tail=150)
+            keep = os.environ.get("KFK_GROUPS_KFKD_LOG")
+            if keep:
+                with open(keep, "w") as f:
+                    f.write(self.k.log())
             self.k.cleanup()
         self.R.table()
         if self.timings:
