@@ -3,7 +3,9 @@
 (librdkafka) against a real kfkd: the scenarios of groups_lib.py, each
 member a separate process (this file run with a JSON argument).
 
-Assignments come from the on_assign/on_revoke callbacks of subscribe();
+Assignments come from the on_assign/on_revoke callbacks of subscribe(), with
+the range assignor, then again with cooperative-sticky (incremental
+rebalancing: the first scenarios run a second time);
 commits are commit(asynchronous=False); static membership through
 group.instance.id; ListGroups/DescribeGroups through AdminClient.list_groups
 (confluent-kafka 1.7.0 has no list_consumer_groups/describe_consumer_groups).
@@ -75,20 +77,34 @@ def op_member(c):
             "session.timeout.ms": c["session_ms"],
             "heartbeat.interval.ms": c["heartbeat_ms"],
             "auto.offset.reset": "earliest", "enable.auto.commit": False,
-            "partition.assignment.strategy": "range"}
+            "partition.assignment.strategy": c.get("strategy") or "range"}
     if c.get("instance_id"):
         conf["group.instance.id"] = c["instance_id"]
     cons = Consumer(conf)
     closing = threading.Event()
     groups_lib.watch_stdin(closing.set)
 
+    # The callbacks get the whole assignment (eager protocols) or what is
+    # added or taken away (cooperative-sticky); the events carry the whole.
+    held = set()
+    cooperative = conf["partition.assignment.strategy"] == "cooperative-sticky"
+
     def on_assign(consumer, parts):
-        emit("assigned", parts=sorted(p.partition for p in parts if p.topic == c["topic"]))
+        if not cooperative:
+            held.clear()
+        held.update(p.partition for p in parts if p.topic == c["topic"])
+        emit("assigned", parts=sorted(held))
 
     def on_revoke(consumer, parts):
-        emit("revoked")
+        if cooperative:
+            held.difference_update(p.partition for p in parts if p.topic == c["topic"])
+            emit("assigned", parts=sorted(held), incremental_revoke=True)
+        else:
+            held.clear()
+            emit("revoked")
 
-    cons.subscribe([c["topic"]], on_assign=on_assign, on_revoke=on_revoke)
+    cons.subscribe([c["topic"]], on_assign=on_assign, on_revoke=on_revoke,
+                   on_lost=on_revoke)
     n = 0
     done = False
     while not closing.is_set():
@@ -130,4 +146,6 @@ if __name__ == "__main__":
         sys.exit(member_main(sys.argv[1]))
     print("confluent-kafka %s, librdkafka %s" % (confluent_kafka.version()[0],
                                                  confluent_kafka.libversion()[0]), flush=True)
-    sys.exit(groups_lib.run("confluent-kafka", [sys.executable, os.path.abspath(__file__)]))
+    sys.exit(groups_lib.run("confluent-kafka", [sys.executable, os.path.abspath(__file__)],
+                            variants=[("cooperative-sticky",
+                                       {"strategy": "cooperative-sticky"})]))

@@ -79,7 +79,7 @@ KFKD_OVERRIDES = {
     "group.min.session.timeout.ms": "1000",
 }
 SESSION_MS = 3000
-HEARTBEAT_MS = 300
+HEARTBEAT_MS = 200
 STATIC_SESSION_MS = 6000
 
 
@@ -214,8 +214,9 @@ class Member:
 
 class Orchestrator:
     def __init__(self, client, member_cmd, static_skip=None, results=None,
-                 session_ms=SESSION_MS, no_leave=None):
+                 session_ms=SESSION_MS, no_leave=None, variants=()):
         self.no_leave = no_leave
+        self.variants = list(variants)
         self.client = client
         self.cmd = list(member_cmd)
         self.static_skip = static_skip
@@ -303,28 +304,34 @@ class Orchestrator:
         return max(m.last_assigned()["t"] for m in members)
 
     # -- scenarios ----------------------------------------------------------
-    def chain(self):
-        """split 2, split 3, admin, SIGKILL, clean close on one group."""
+    def chain(self, variant=None, extra=None):
+        """split 2, split 3, admin, SIGKILL, clean close on one group.
+        A variant (say an assignment strategy) adds `extra` to each
+        member's configuration and its name to the rows."""
         topic, group = "gt-chain", "g-chain"
+        if variant:
+            topic, group = topic + "-" + variant, group + "-" + variant
+        sfx = " (%s)" % variant if variant else ""
+        extra = extra or {}
         self.create(topic)
         self.produce(topic, 60, "chain")
         ms = {}
 
         def split2():
-            ms["a"] = self.member("a", group, topic)
-            ms["b"] = self.member("b", group, topic)
+            ms["a"] = self.member("a", group, topic, **extra)
+            ms["b"] = self.member("b", group, topic, **extra)
             t0 = time.monotonic()
             sets = self.wait_split([ms["a"], ms["b"]], 45)
             return "a=%s b=%s (stable %.1f s after start)" % (
                 fmt(sets[0]), fmt(sets[1]), time.monotonic() - t0 - 1.0)
-        if self.R.run("split 6 partitions, 2 members", split2) is None:
+        if self.R.run("split 6 partitions, 2 members" + sfx, split2) is None:
             return
 
         def split3():
-            ms["c"] = self.member("c", group, topic)
+            ms["c"] = self.member("c", group, topic, **extra)
             sets = self.wait_split([ms["a"], ms["b"], ms["c"]], 45)
             return "a=%s b=%s c=%s" % tuple(fmt(s) for s in sets)
-        if self.R.run("split 6 partitions, 3 members", split3) is None:
+        if self.R.run("split 6 partitions, 3 members" + sfx, split3) is None:
             return
 
         def admin():
@@ -345,19 +352,19 @@ class Orchestrator:
                   "DescribeGroups assignments %s, members report %s" % (described, reported))
             return "ListGroups has %s (%s); DescribeGroups: Stable, protocol %s, 3 members, assignments %s" % (
                 group, ptype or "?", d.get("protocol"), " ".join(fmt(s) for s in described))
-        self.R.run("ListGroups/DescribeGroups", admin)
+        self.R.run("ListGroups/DescribeGroups" + sfx, admin)
 
         def kill():
             t_kill = ms["c"].kill9()
             sets = self.wait_split([ms["a"], ms["b"]], self.session_ms / 1000.0 + 20, quiet=0.5)
             dt = self.reassigned_at([ms["a"], ms["b"]]) - t_kill
-            self.timings["kill"] = dt
+            self.timings["kill" + sfx] = dt
             limit = self.session_ms + 1000
             check(dt <= limit, "reassigned %.0f ms after the kill, limit %d ms (a=%s b=%s)"
                   % (dt, limit, fmt(sets[0]), fmt(sets[1])))
             return "a=%s b=%s %.0f ms after SIGKILL (session.timeout %d ms)" % (
                 fmt(sets[0]), fmt(sets[1]), dt, self.session_ms)
-        if self.R.run("SIGKILL a member: others take over", kill) is None:
+        if self.R.run("SIGKILL a member: others take over" + sfx, kill) is None:
             return
 
         def close():
@@ -366,7 +373,7 @@ class Orchestrator:
                   % (ms["b"].proc.returncode, ms["b"].stderr_tail()))
             sets = self.wait_split([ms["a"]], 20, quiet=0.5)
             dt = self.reassigned_at([ms["a"]]) - t_close
-            self.timings["close"] = dt
+            self.timings["close" + sfx] = dt
             if self.no_leave:
                 check(dt <= self.session_ms + 1000, "reassigned %.0f ms after close, limit "
                       "%d ms" % (dt, self.session_ms + 1000))
@@ -375,7 +382,7 @@ class Orchestrator:
             check(dt < self.session_ms, "reassigned %.0f ms after close: not before the session "
                   "timeout (%d ms)" % (dt, self.session_ms))
             return "a=%s %.0f ms after close" % (fmt(sets[0]), dt)
-        self.R.run("clean close: rebalance at once", close)
+        self.R.run("clean close: rebalance at once" + sfx, close)
         ms["a"].close()
 
     def two_groups(self):
@@ -482,6 +489,9 @@ class Orchestrator:
             t0 = time.monotonic()
             self.chain()
             self.reap()
+            for name, extra in self.variants:
+                self.chain(name, extra)
+                self.reap()
             self.R.run("two groups read the topic independently", self.two_groups)
             self.reap()
             self.R.run("commit, SIGKILL consumer + kill -9 kfkd, resume", self.commit_restart)
@@ -521,9 +531,12 @@ def fmt(s):
     return "[" + ",".join(str(p) for p in sorted(s)) + "]"
 
 
-def run(client, member_cmd, static_skip=None, no_leave=None):
+def run(client, member_cmd, static_skip=None, no_leave=None, variants=()):
+    """variants: (name, {member conf}) pairs; the first scenarios (split,
+    admin, SIGKILL, close) run again for each, say with another assignment
+    strategy (the member takes "strategy" from its configuration)."""
     return Orchestrator(client, member_cmd, static_skip=static_skip,
-                        no_leave=no_leave).run()
+                        no_leave=no_leave, variants=variants).run()
 
 
 # -- helpers for member programs written in Python --------------------------
