@@ -505,6 +505,22 @@ cli_sleep_ms(int64_t ms)
         ;
 }
 
+void
+cli_rate_wait(cli_rate *r)
+{
+    if (r->per_s <= 0)
+        return;
+    int64_t gap = (int64_t)(1e6 / r->per_s);
+    int64_t now = cli_mono_us();
+    /* After a pause (a rebalance, a slow write) start afresh instead of
+     * catching up. */
+    if (r->next_us < now - gap)
+        r->next_us = now;
+    if (r->next_us > now)
+        cli_sleep_ms((r->next_us - now + 999) / 1000);
+    r->next_us += gap;
+}
+
 /* ---- tables ------------------------------------------------------------- */
 
 static void

@@ -163,6 +163,15 @@ int64_t cli_mono_us(void);
 int64_t cli_now_ms(void);
 void cli_sleep_ms(int64_t ms);
 
+/* A rate limit: cli_rate_wait() returns when the next event may happen,
+ * at most per_s a second, and never lets a pause turn into a burst. */
+typedef struct cli_rate {
+    double per_s; /* <= 0: no limit */
+    int64_t next_us;
+} cli_rate;
+
+void cli_rate_wait(cli_rate *r);
+
 /* ---- plots (plot.c) ----------------------------------------------------- */
 
 typedef struct plot_series {

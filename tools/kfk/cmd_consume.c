@@ -197,20 +197,14 @@ typedef struct out_ctx {
     int64_t count;    /* -1: unlimited */
     int64_t printed;
     double rate;
-    int64_t start_us;
+    cli_rate limit;
 } out_ctx;
 
 /* Print one message (after the rate limit); false when -c is reached. */
 static bool
 emit(out_ctx *o, const kfk_message *m)
 {
-    if (o->rate > 0) {
-        int64_t due = o->start_us + (int64_t)((double)o->printed /
-                                              o->rate * 1e6);
-        int64_t now = cli_mono_us();
-        if (due > now)
-            cli_sleep_ms((due - now + 999) / 1000);
-    }
+    cli_rate_wait(&o->limit);
     kfk_message c = *m;
     if (!c.topic)
         c.topic = o->topic;
@@ -472,7 +466,7 @@ cmd_consume(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    o.start_us = cli_mono_us();
+    o.limit.per_s = o.rate;
     int rc = group ? consume_group(&o, group, &sp, exit_eof)
                    : consume_partitions(&o, partition, &sp, exit_eof);
     fflush(stdout);

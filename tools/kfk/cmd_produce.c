@@ -220,6 +220,7 @@ cmd_produce(int argc, char **argv)
     progress pg = {.on = isatty(2) && !g_cli.quiet,
                    .start_us = cli_mono_us()};
     int64_t start = cli_mono_us();
+    cli_rate limit = {.per_s = rate};
     uint64_t sent = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -252,12 +253,7 @@ cmd_produce(int argc, char **argv)
             }
             m.headers = nh ? hdrs : NULL;
             m.header_count = nh;
-            if (rate > 0) {
-                int64_t due = start + (int64_t)((double)sent / rate * 1e6);
-                int64_t now = cli_mono_us();
-                if (due > now)
-                    cli_sleep_ms((due - now + 999) / 1000);
-            }
+            cli_rate_wait(&limit);
             err = kfk_writer_write(kw, &m, 1, NULL);
             if (err) {
                 cli_kerr(err, NULL, "writing to %s", topic);
