@@ -40,7 +40,8 @@ struct kfk_req {
     kfk_peer *peer;
     kfk_req *next;         /* FIFO of the connection */
     kfk_req_header hdr;
-    uint8_t *frame;        /* owns the request bytes */
+    uint8_t *frame;        /* the request bytes (header + body) */
+    uint8_t *frame_alloc;  /* what to free: frame or a buffer holding it */
     size_t frame_len;
     kfk_arena ar;          /* decoded body and response scratch */
     void *body;            /* decoded request (NULL if not decoded) */

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,11 @@ run(kfk_broker *b, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+    /* Request buffers of up to socket.request.max.bytes come and go with
+     * every produce: keep glibc from mapping and unmapping (and the kernel
+     * from zeroing) them each time. */
+    mallopt(M_MMAP_THRESHOLD, 8 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     kfk_broker b;
     memset(&b, 0, sizeof(b));
     b.lfd = -1;

@@ -38,6 +38,7 @@
 #define MAX_OUT_BYTES  (16u << 20) /* buffered responses, then the same */
 #define MAX_PARTITIONS 100000  /* partitions named by one request */
 #define READ_CHUNK     65536
+#define BIG_FRAME      (256 * 1024) /* handed over rather than copied */
 
 static void peer_io(kfk_ev *ev, int fd, int mask, void *arg);
 static void peer_flush(kfk_peer *p);
@@ -57,7 +58,7 @@ req_free(kfk_req *rq)
     kfk_buf_free(&rq->out);
     kfk_free(rq->holes);
     kfk_arena_free(&rq->ar);
-    kfk_free(rq->frame);
+    kfk_free(rq->frame_alloc);
     kfk_free(rq);
 }
 
@@ -463,13 +464,32 @@ process_input(kfk_peer *p)
             break;
         kfk_req *rq = kfk_xcalloc(1, sizeof(*rq));
         rq->peer = p;
-        rq->frame = kfk_xmalloc((size_t)size);
-        memcpy(rq->frame, p->rbuf + off + 4, (size_t)size);
         rq->frame_len = (size_t)size;
+        if (off == 0 && (size_t)size >= BIG_FRAME) {
+            /* A big frame at the start of the buffer: the request takes
+             * the buffer itself instead of a copy; what follows the frame
+             * (usually little or nothing) moves to a new buffer. */
+            size_t rest = p->rlen - 4 - (size_t)size;
+            rq->frame_alloc = p->rbuf;
+            rq->frame = p->rbuf + 4;
+            p->rbuf = NULL;
+            p->rcap = 0;
+            if (rest) {
+                p->rcap = KFK_MAX(rest, (size_t)READ_CHUNK);
+                p->rbuf = kfk_xmalloc(p->rcap);
+                memcpy(p->rbuf, rq->frame + size, rest);
+            }
+            p->rlen = rest;
+            off = 0;
+        } else {
+            rq->frame_alloc = kfk_xmalloc((size_t)size);
+            rq->frame = rq->frame_alloc;
+            memcpy(rq->frame, p->rbuf + off + 4, (size_t)size);
+            off += 4 + (size_t)size;
+        }
         rq->recv_us = kfk_mono_us();
         kfk_arena_init(&rq->ar, 32 * (size_t)size + 65536);
         kfk_buf_init(&rq->out);
-        off += 4 + (size_t)size;
         dispatch(p, rq);
         if (p->dead)
             return;

@@ -164,6 +164,7 @@ kfk_group_create(kfk_groups *gs, kfk_str id)
     g->state = KFK_GS_EMPTY;
     g->state_ts = kfk_now_ms();
     g->generation = 0;
+    kfk_groups_offsets_topic(gs); /* fixes gs->npartitions */
     g->partition = kfk_group_partition_for(g->id, strlen(g->id),
                                            gs->npartitions);
     size_t h = hash_bytes(g->id, strlen(g->id), 2166136261u) % gs->nbuckets;

@@ -190,6 +190,10 @@ void kfk_goffset_del(kfk_group *g, kfk_str topic, int32_t partition);
  * array). */
 kfk_goffset **kfk_goffsets_sorted(kfk_group *g, size_t *np);
 
+/* __consumer_offsets, created on first use (NULL if that failed); sets
+ * gs->npartitions from it. */
+kfk_topic *kfk_groups_offsets_topic(kfk_groups *gs);
+
 /* ---- group_records.c: __consumer_offsets formats (pure) ---------------- */
 
 /* Java's String.hashCode over the UTF-16 code units of a UTF-8 string

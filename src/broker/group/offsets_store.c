@@ -150,7 +150,7 @@ kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
     e = kfk_batch_builder_finish(&gb->bb);
     if (e)
         goto out;
-    kfk_topic *t = kfk_topic_find(b, kfk_str_c(KFK_OFFSETS_TOPIC));
+    kfk_topic *t = kfk_groups_offsets_topic(g->gs);
     if (!t || g->partition >= t->npartitions) {
         e = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
         goto out;
@@ -481,13 +481,12 @@ finish_loaded(kfk_group *g, void *arg)
     }
 }
 
-int
-kfk_groups_load(kfk_broker *b)
+/* __consumer_offsets is created on first use, as Kafka does: a broker that
+ * never sees a group does not pay for its partitions at start-up. */
+kfk_topic *
+kfk_groups_offsets_topic(kfk_groups *gs)
 {
-    int64_t t0 = kfk_mono_ms();
-    kfk_groups *gs = kfk_xcalloc(1, sizeof(*gs));
-    gs->b = b;
-    b->groups = gs;
+    kfk_broker *b = gs->b;
     kfk_topic *t = kfk_topic_find(b, kfk_str_c(KFK_OFFSETS_TOPIC));
     if (!t) {
         static const char *const keys[] = {"cleanup.policy",
@@ -501,22 +500,38 @@ kfk_groups_load(kfk_broker *b)
         if (e) {
             kfk_error("group", "cannot create %s: %s", KFK_OFFSETS_TOPIC,
                       err);
-            return -1;
+            return NULL;
         }
     }
     t->internal = true;
     gs->npartitions = t->npartitions;
+    return t;
+}
+
+int
+kfk_groups_load(kfk_broker *b)
+{
+    int64_t t0 = kfk_mono_ms();
+    kfk_groups *gs = kfk_xcalloc(1, sizeof(*gs));
+    gs->b = b;
+    b->groups = gs;
+    kfk_topic *t = kfk_topic_find(b, kfk_str_c(KFK_OFFSETS_TOPIC));
+    gs->npartitions = b->conf.offsets_topic_num_partitions;
+    if (t) {
+        t->internal = true;
+        gs->npartitions = t->npartitions;
+    }
     gs->nbuckets = 64;
     gs->buckets = kfk_xcalloc(gs->nbuckets, sizeof(*gs->buckets));
     load_stats st = {0, 0, 0, 0};
-    for (int32_t i = 0; i < t->npartitions; i++)
+    for (int32_t i = 0; t && i < t->npartitions; i++)
         load_partition(gs, t->partitions[i], &st);
     st.groups = st.offsets = 0;
     kfk_groups_foreach(gs, finish_loaded, &st);
     kfk_info("group", "loaded %lld group(s) and %lld committed offset(s) "
              "from %d partitions of %s (%lld records, %lld skipped) in "
              "%lld ms", (long long)st.groups, (long long)st.offsets,
-             t->npartitions, KFK_OFFSETS_TOPIC, (long long)st.records,
+             t ? t->npartitions : 0, KFK_OFFSETS_TOPIC, (long long)st.records,
              (long long)st.skipped, (long long)(kfk_mono_ms() - t0));
     int64_t every = KFK_MIN(EXPIRE_CHECK_MS, retention_ms(b));
     gs->expire_timer = kfk_ev_timer_add(b->ev, every, on_expire_timer, gs);

@@ -252,14 +252,37 @@ kfk_log_state_load(kfk_log *log, kfk_log_state *st)
     return true;
 }
 
+/* Overwrite an existing small file in place: needs no new blocks, so it
+ * works on a full disk where a temporary file cannot be created.  The
+ * file is a few dozen bytes, well inside one sector. */
+static bool
+overwrite_in_place(const char *path, const char *data, size_t len, bool sync)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = pwrite(fd, data, len, 0) == (ssize_t)len &&
+              ftruncate(fd, (off_t)len) == 0 && (!sync || fsync(fd) == 0);
+    close(fd);
+    return ok;
+}
+
 kfk_err
 kfk_log_state_write(kfk_log *log, const kfk_log_state *st, bool sync)
 {
     char path[KFK_LOG_PATH_MAX], text[160];
     snprintf(path, sizeof(path), "%s/%s", log->dir, STATE_FILE);
+    /* Fixed-width numbers keep the file the same size from one write to
+     * the next, so the in-place fallback never needs to grow it. */
     int n = snprintf(text, sizeof(text),
-                     "kfk.state 0\nlog_start_offset %" PRId64
-                     "\nrecovery_point %" PRId64 "\nclean %d\n",
+                     "kfk.state 0\nlog_start_offset %020" PRId64
+                     "\nrecovery_point %020" PRId64 "\nclean %d\n",
                      st->log_start, st->recovery_point, st->clean ? 1 : 0);
-    return kfk_log_write_file(log, path, text, (size_t)n, sync);
+    kfk_err err = kfk_log_write_file(log, path, text, (size_t)n, sync);
+    if (err && errno == ENOSPC && overwrite_in_place(path, text, (size_t)n,
+                                                     sync)) {
+        kfk_warn("log", "%s: disk full, state rewritten in place", log->dir);
+        return KFK_ERR_NONE;
+    }
+    return err;
 }
