@@ -48,12 +48,15 @@ The scenarios (one result row each):
 
 Python tests call run(); other languages run this file:
 
-  groups_lib.py --client NAME [--static-skip WHY] [--no-leave-group WHY] -- MEMBER-COMMAND...
+  groups_lib.py --client NAME [--static-skip WHY] [--no-leave-group WHY]
+                [--variant NAME JSON]... -- MEMBER-COMMAND...
 
 --static-skip: the client has no static membership (that scenario is
 skipped); --no-leave-group: the client's close sends no LeaveGroup (the
 clean-close scenario then only checks the takeover by the session timeout
-and reports SKIP with the time).
+and reports SKIP with the time); --variant: run the first scenarios (split,
+admin, SIGKILL, close) again with JSON's keys added to each member's
+configuration (say another protocol version or assignment strategy).
 
 Standard library only.  KFK_GROUPS_LOG_LEVEL=debug runs kfkd with that
 log level (the end of its log is printed when a scenario fails);
@@ -62,6 +65,7 @@ KFK_GROUPS_KFKD_LOG=<file> keeps its whole log there.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -310,14 +314,15 @@ class Orchestrator:
         member's configuration and its name to the rows."""
         topic, group = "gt-chain", "g-chain"
         if variant:
-            topic, group = topic + "-" + variant, group + "-" + variant
+            tag = re.sub(r"[^A-Za-z0-9._-]+", "-", variant)
+            topic, group = topic + "-" + tag, group + "-" + tag
         sfx = " (%s)" % variant if variant else ""
         extra = extra or {}
-        self.create(topic)
-        self.produce(topic, 60, "chain")
         ms = {}
 
         def split2():
+            self.create(topic)
+            self.produce(topic, 60, "chain")
             ms["a"] = self.member("a", group, topic, **extra)
             ms["b"] = self.member("b", group, topic, **extra)
             t0 = time.monotonic()
@@ -580,7 +585,7 @@ def decode_assignment(b):
 
 
 def main(argv):
-    client, static_skip, no_leave = "client", None, None
+    client, static_skip, no_leave, variants = "client", None, None, []
     args = argv[1:]
     while args and args[0] != "--":
         if args[0] == "--client":
@@ -589,18 +594,21 @@ def main(argv):
         elif args[0] == "--static-skip":
             static_skip = args[1]
             args = args[2:]
+        elif args[0] == "--variant":
+            variants.append((args[1], json.loads(args[2])))
+            args = args[3:]
         elif args[0] == "--no-leave-group":
             no_leave = args[1]
             args = args[2:]
         else:
             print("usage: groups_lib.py --client NAME [--static-skip WHY] "
-                  "[--no-leave-group WHY] -- CMD...",
+                  "[--no-leave-group WHY] [--variant NAME JSON]... -- CMD...",
                   file=sys.stderr)
             return 2
     if not args[1:]:
         print("groups_lib.py: no member command", file=sys.stderr)
         return 2
-    return run(client, args[1:], static_skip, no_leave)
+    return run(client, args[1:], static_skip, no_leave, variants)
 
 
 if __name__ == "__main__":

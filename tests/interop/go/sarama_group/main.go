@@ -1,6 +1,7 @@
 // Command sarama_group is the member program of
 // tests/interop/groups_sarama_test.sh: sarama's consumer group API
-// (Config.Version V2_1_0_0) driven by groups_lib.py.
+// (Config.Version V2_1_0_0, or "version" of the configuration) driven by
+// groups_lib.py.
 //
 //	sarama_group '{"op": "member", ...}'
 //
@@ -41,6 +42,8 @@ type conf struct {
 	N          int    `json:"n"`
 	Prefix     string `json:"prefix"`
 	Start      int    `json:"start"`
+	Version    string `json:"version"`
+	Strategy   string `json:"strategy"`
 }
 
 var outMu sync.Mutex
@@ -68,6 +71,13 @@ func fatal(err error) {
 func config(c *conf) *sarama.Config {
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V2_1_0_0
+	if c.Version != "" {
+		v, err := sarama.ParseKafkaVersion(c.Version)
+		if err != nil {
+			fatal(err)
+		}
+		cfg.Version = v
+	}
 	cfg.ClientID = "sarama-group"
 	if c.Name != "" {
 		cfg.ClientID = c.Name
@@ -86,6 +96,14 @@ func config(c *conf) *sarama.Config {
 		cfg.Consumer.Group.Heartbeat.Interval = time.Duration(c.HeartMs) * time.Millisecond
 	}
 	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
+	switch c.Strategy {
+	case "", "range":
+		cfg.Consumer.Group.Rebalance.Strategy = sarama.BalanceStrategyRange
+	case "roundrobin":
+		cfg.Consumer.Group.Rebalance.Strategy = sarama.BalanceStrategyRoundRobin
+	default:
+		fatal(fmt.Errorf("unknown strategy %q", c.Strategy))
+	}
 	cfg.Metadata.Retry.Backoff = 100 * time.Millisecond
 	return cfg
 }
