@@ -3,7 +3,9 @@
 real kfkd: the scenarios of groups_lib.py, each member a separate process
 (this file run with a JSON argument).
 
-Assignments come from a ConsumerRebalanceListener; commits are the
+Assignments come from a ConsumerRebalanceListener (range and roundrobin
+assignors; the first scenarios also with api_version (0,10,0): JoinGroup v0,
+without a rebalance timeout); commits are the
 synchronous KafkaConsumer.commit(offsets); ListGroups/DescribeGroups through
 KafkaAdminClient.list_consumer_groups/describe_consumer_groups.  kafka-python
 2.0.2 has no static membership (group.instance.id).
@@ -25,6 +27,7 @@ try:
     from kafka import (ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer,
                        KafkaProducer, TopicPartition)
     from kafka.admin import NewTopic
+    from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
     from kafka.structs import OffsetAndMetadata
 except ImportError as e:
     reexec_with_system_python("cannot import kafka")
@@ -83,12 +86,17 @@ class Listener(ConsumerRebalanceListener):
 
 
 def op_member(c):
+    extra = {}
+    if c.get("api_version"):
+        extra["api_version"] = tuple(c["api_version"])
+    if c.get("strategy") == "roundrobin":
+        extra["partition_assignment_strategy"] = [RoundRobinPartitionAssignor]
     cons = KafkaConsumer(bootstrap_servers=c["bootstrap"], group_id=c["group"],
                          client_id=c["name"],
                          session_timeout_ms=c["session_ms"],
                          heartbeat_interval_ms=c["heartbeat_ms"],
                          auto_offset_reset="earliest", enable_auto_commit=False,
-                         fetch_max_wait_ms=100)
+                         fetch_max_wait_ms=100, **extra)
     closing = threading.Event()
     groups_lib.watch_stdin(closing.set)
     cons.subscribe(topics=[c["topic"]], listener=Listener(c["topic"]))
@@ -132,4 +140,6 @@ if __name__ == "__main__":
         sys.exit(member_main(sys.argv[1]))
     print("kafka-python %s" % kafka.__version__, flush=True)
     sys.exit(groups_lib.run("kafka-python", [sys.executable, os.path.abspath(__file__)],
-                            static_skip="kafka-python 2.0.2 has no group.instance.id"))
+                            static_skip="kafka-python 2.0.2 has no group.instance.id",
+                            variants=[("api_version 0.10.0", {"api_version": [0, 10, 0]}),
+                                      ("roundrobin", {"strategy": "roundrobin"})]))

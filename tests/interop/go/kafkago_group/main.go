@@ -45,6 +45,7 @@ type conf struct {
 	N          int    `json:"n"`
 	Prefix     string `json:"prefix"`
 	Start      int    `json:"start"`
+	Strategy   string `json:"strategy"`
 }
 
 var outMu sync.Mutex
@@ -159,6 +160,10 @@ func opMember(c *conf) {
 	if c.InstanceID != "" {
 		fatal(fmt.Errorf("kafka-go 0.2.1 has no static membership"))
 	}
+	balancers := []kafka.GroupBalancer{kafka.RangeGroupBalancer{}}
+	if c.Strategy == "roundrobin" {
+		balancers = []kafka.GroupBalancer{kafka.RoundRobinGroupBalancer{}}
+	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           []string{c.Bootstrap},
 		GroupID:           c.Group,
@@ -166,6 +171,7 @@ func opMember(c *conf) {
 		MinBytes:          1,
 		MaxBytes:          1 << 20,
 		MaxWait:           100 * time.Millisecond,
+		GroupBalancers:    balancers,
 		SessionTimeout:    time.Duration(c.SessionMs) * time.Millisecond,
 		HeartbeatInterval: time.Duration(c.HeartMs) * time.Millisecond,
 		RebalanceTimeout:  10 * time.Second,
