@@ -186,7 +186,7 @@ typedef struct plot_series {
 bool plot_svg(const char *path, const char *title, const char *xlabel,
               const char *ylabel, const plot_series *s, size_t ns);
 /* Print the last width values of v as a line of block characters scaled
- * from 0 to the maximum. */
+ * from their minimum to their maximum. */
 void sparkline(FILE *f, const double *v, size_t n, size_t width);
 
 /* ---- subcommands -------------------------------------------------------- */

@@ -21,8 +21,8 @@ static const char bench_help[] =
     "\n"
     "Options:\n"
     "  -t, --topic TOPIC     topic (must exist)\n"
-    "  -n, --count N         messages (default 100000; consume: up to the\n"
-    "                        end if fewer)\n"
+    "  -n, --count N         messages (produce: default 100000; consume:\n"
+    "                        default and at most: up to the end)\n"
     "  -s, --size BYTES      value size (produce, default 100)\n"
     "  -z, --compression C   none, gzip, snappy, lz4, zstd (produce)\n"
     "  --acks 0|1|all        (produce, default all)\n"
@@ -376,7 +376,7 @@ cmd_bench(int argc, char **argv)
     cli_args a;
     cli_args_init(&a, "kfk bench", bench_help, opts, argc, argv);
     const char *topic = NULL, *codec = NULL, *acks = NULL, *plot = NULL;
-    int64_t count = 100000;
+    int64_t count = -1;
     int32_t size = 100;
     int o;
     while ((o = cli_next(&a)) != 0) {
@@ -419,9 +419,10 @@ cmd_bench(int argc, char **argv)
             cli_args_free(&a);
             return 1;
         }
-        rc = bench_produce(topic, count, size, codec, acks, plot);
+        rc = bench_produce(topic, count > 0 ? count : 100000, size, codec,
+                           acks, plot);
     } else {
-        rc = bench_consume(topic, count, plot);
+        rc = bench_consume(topic, count > 0 ? count : INT64_MAX, plot);
     }
     cli_args_free(&a);
     return rc;

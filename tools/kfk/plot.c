@@ -154,11 +154,15 @@ sparkline(FILE *f, const double *v, size_t n, size_t width)
     static const char *blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
                                    "\u2585", "\u2586", "\u2587", "\u2588"};
     size_t start = n > width ? n - width : 0;
-    double max = 0;
-    for (size_t i = start; i < n; i++)
-        max = fmax(max, v[i]);
+    double min = INFINITY, max = -INFINITY;
     for (size_t i = start; i < n; i++) {
-        int b = max > 0 ? (int)lround(v[i] / max * 7) : 0;
+        min = fmin(min, v[i]);
+        max = fmax(max, v[i]);
+    }
+    for (size_t i = start; i < n; i++) {
+        /* Scaled from the lowest to the highest value shown, so a trend
+         * stands out; a flat line sits in the middle. */
+        int b = max > min ? (int)lround((v[i] - min) / (max - min) * 7) : 3;
         fputs(blocks[b < 0 ? 0 : b > 7 ? 7 : b], f);
     }
 }
