@@ -1938,6 +1938,11 @@ handle_requests(kfk_reader *kr)
         case RQ_SEEK:
         case RQ_SEEK_TS:
             seek(kr, r->type, r->arg);
+            /* Resolve first/last/time now (a time past the end takes a
+             * second pass for the end), so that kfk_reader_offset() is
+             * known when the call returns, where the leader is. */
+            resolve_offsets(kr, kfk_mono_ms());
+            resolve_offsets(kr, kfk_mono_ms());
             break;
         case RQ_READ_LAG:
             err = read_lag(kr, &result);
@@ -2281,10 +2286,11 @@ kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
         if (timeout_ms < 0)
             pthread_cond_wait(&kr->avail, &kr->lock);
         else if (pthread_cond_timedwait(&kr->avail, &kr->lock, &until)) {
-            err = KFK_ERR__TIMED_OUT;
-            /* One last look. */
+            /* One last look (a message found now is returned without
+             * an error). */
             if (kr->qhead || (kr->cur && kr->cur->i < kr->cur->n))
                 continue;
+            err = KFK_ERR__TIMED_OUT;
             break;
         }
     }
