@@ -24,7 +24,7 @@ from groups_lib import emit  # noqa: E402
 
 try:
     import confluent_kafka
-    from confluent_kafka import Consumer, Producer
+    from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 except ImportError as e:
     reexec_with_system_python("cannot import confluent_kafka")
@@ -69,6 +69,20 @@ def op_admin(c):
                for m in g.members]
     emit("admin", list=listed, describe={"state": g.state, "protocol_type": g.protocol_type,
                                          "protocol": g.protocol, "members": members})
+
+
+def op_offsets(c):
+    """confluent-kafka 1.7.0 has no admin API for group offsets or
+    DeleteGroups: the offsets come from Consumer.committed() (OffsetFetch)
+    of a consumer that does not join the group."""
+    cons = Consumer({"bootstrap.servers": c["bootstrap"], "group.id": c["group"],
+                     "enable.auto.commit": False})
+    tps = cons.committed([TopicPartition(c["topic"], p) for p in range(c["partitions"])],
+                         timeout=10)
+    cons.close()
+    emit("offsets", offsets={str(tp.partition): tp.offset for tp in tps}, deleted=None,
+         why="confluent-kafka 1.7.0 has no delete_consumer_groups (offsets via "
+             "Consumer.committed)")
 
 
 def op_member(c):
@@ -134,7 +148,7 @@ def member_main(arg):
     c = json.loads(arg)
     try:
         {"create": op_create, "produce": op_produce, "admin": op_admin,
-         "member": op_member}[c["op"]](c)
+         "offsets": op_offsets, "member": op_member}[c["op"]](c)
     except Exception as e:
         emit("error", why="%s: %s" % (type(e).__name__, e))
         raise

@@ -7,7 +7,9 @@ Assignments come from a ConsumerRebalanceListener (range and roundrobin
 assignors; the first scenarios also with api_version (0,10,0): JoinGroup v0,
 without a rebalance timeout); commits are the
 synchronous KafkaConsumer.commit(offsets); ListGroups/DescribeGroups through
-KafkaAdminClient.list_consumer_groups/describe_consumer_groups.  kafka-python
+KafkaAdminClient.list_consumer_groups/describe_consumer_groups, committed
+offsets and DeleteGroups through list_consumer_group_offsets and
+delete_consumer_groups.  kafka-python
 2.0.2 has no static membership (group.instance.id).
 """
 
@@ -74,6 +76,23 @@ def op_admin(c):
                                          "protocol": g.protocol, "members": members})
 
 
+def op_offsets(c):
+    a = KafkaAdminClient(bootstrap_servers=c["bootstrap"])
+
+    def offsets():
+        return {str(tp.partition): om.offset
+                for tp, om in a.list_consumer_group_offsets(c["group"]).items()
+                if tp.topic == c["topic"]}
+    before = offsets()
+    res = a.delete_consumer_groups([c["group"]])
+    errs = [(g, e) for g, e in res if getattr(e, "errno", 0)]
+    listed = any(g == c["group"] for g, _ in a.list_consumer_groups())
+    after = offsets()
+    a.close()
+    emit("offsets", offsets=before, deleted=not errs, why=str(errs) if errs else "",
+         listed_after=listed, offsets_after=after)
+
+
 class Listener(ConsumerRebalanceListener):
     def __init__(self, topic):
         self.topic = topic
@@ -128,7 +147,7 @@ def member_main(arg):
     c = json.loads(arg)
     try:
         {"create": op_create, "produce": op_produce, "admin": op_admin,
-         "member": op_member}[c["op"]](c)
+         "offsets": op_offsets, "member": op_member}[c["op"]](c)
     except Exception as e:
         emit("error", why="%s: %s" % (type(e).__name__, e))
         raise

@@ -6,7 +6,9 @@
 // Assignments come from the consumer's GROUP_JOIN event (memberAssignment),
 // revocations from REBALANCING; commits are awaited commitOffsets() with
 // autoCommit off; ListGroups/DescribeGroups through admin.listGroups/
-// describeGroups.  kafkajs has no static membership (group.instance.id).
+// describeGroups, committed offsets and DeleteGroups through
+// admin.fetchOffsets/deleteGroups.  kafkajs has no static membership
+// (group.instance.id).
 'use strict'
 
 const { spawnSync } = require('child_process')
@@ -76,6 +78,32 @@ async function opAdmin (c) {
   })
 }
 
+async function opOffsets (c) {
+  const admin = client(c).admin()
+  await admin.connect()
+  const offsets = async () => {
+    const out = {}
+    for (const t of await admin.fetchOffsets({ groupId: c.group, topics: [c.topic] })) {
+      if (t.topic !== c.topic) continue
+      for (const p of t.partitions) out[String(p.partition)] = Number(p.offset)
+    }
+    return out
+  }
+  const before = await offsets()
+  let deleted = true
+  let why = ''
+  try {
+    await admin.deleteGroups([c.group])
+  } catch (e) {
+    deleted = false
+    why = `${e.name}: ${e.message}`
+  }
+  const { groups } = await admin.listGroups()
+  const after = await offsets()
+  await admin.disconnect()
+  emit('offsets', { offsets: before, deleted, why, listed_after: groups.some(g => g.groupId === c.group), offsets_after: after })
+}
+
 async function opMember (c) {
   if (c.instance_id) throw new Error('kafkajs has no static membership')
   const consumer = client(c).consumer({
@@ -131,7 +159,7 @@ async function opMember (c) {
 
 async function member (arg) {
   const c = JSON.parse(arg)
-  const ops = { create: opCreate, produce: opProduce, admin: opAdmin, member: opMember }
+  const ops = { create: opCreate, produce: opProduce, admin: opAdmin, offsets: opOffsets, member: opMember }
   try {
     await ops[c.op](c)
     if (c.op !== 'member') process.exit(0)

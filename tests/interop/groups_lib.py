@@ -16,6 +16,12 @@ client that takes one argument, a JSON object, and does what its "op" says:
                       "members": [{"member_id", "client_id", "parts"}]}}
         ("parts": the member's partitions of "topic" in its assignment)
         or {"ev": "unsupported", "why": "..."}
+  {"op": "offsets", "bootstrap", "group", "topic", "partitions"}
+        the group's committed offsets (OffsetFetch), then DeleteGroups, then
+        ListGroups and the offsets again; prints {"ev": "offsets",
+        "offsets": {"<p>": offset}, "deleted": true, or null with "why" when
+        the client cannot delete groups, "listed_after": bool,
+        "offsets_after": {"<p>": offset}} (-1 or absent: none)
   {"op": "member", "bootstrap", "topic", "group", "name", "session_ms",
    "heartbeat_ms", "instance_id" (optional), "commit" (bool), "max" (0 = no limit)}
         subscribes to the topic in the group and prints one JSON line per
@@ -42,6 +48,10 @@ The scenarios (one result row each):
                         kfkd, restart it on the same port and data, produce
                         more, a new consumer resumes: nothing skipped,
                         duplicates counted (0 expected)
+  group offsets, DeleteGroups
+                        after that: the group's committed offsets through
+                        the admin API are the end offsets; DeleteGroups
+                        removes the group and its offsets
   static membership     group.instance.id: SIGKILL a member and restart it
                         within the session timeout; the other member sees no
                         rebalance and the restarted one gets its partitions back
@@ -448,7 +458,28 @@ class Orchestrator:
                      (first_rec - t_restart) / 1000.0))
         check(not skipped, "skipped %d records: %s" % (len(skipped), sorted(skipped)[:10]))
         check(dups == 0, "duplicates after a synchronous commit: " + detail)
+        self.commit_ok = True
         return detail
+
+    def offsets_delete(self):
+        """The commit scenario's group, now Empty: committed offsets through
+        the admin API, then DeleteGroups."""
+        if not getattr(self, "commit_ok", False):
+            raise SkipScenario("needs the commit scenario's group")
+        topic, group = "gt-commit", "g-commit"
+        out = self.one_shot({"op": "offsets", "group": group, "topic": topic,
+                             "partitions": PARTITIONS}, "offsets")
+        got = {int(p): o for p, o in (out.get("offsets") or {}).items()}
+        want = {p: 15 for p in range(PARTITIONS)}  # 90 records, all read and committed
+        check(got == want, "committed offsets %s, want %s" % (got, want))
+        detail = "OffsetFetch: 15 on each of the 6 partitions"
+        if out.get("deleted") is None:
+            return detail + "; DeleteGroups: %s" % out.get("why", "no API")
+        check(out["deleted"] is True, "DeleteGroups failed: %s" % out.get("why"))
+        check(not out.get("listed_after"), "the group is still listed after DeleteGroups")
+        left = {int(p): o for p, o in (out.get("offsets_after") or {}).items() if o >= 0}
+        check(not left, "offsets left after DeleteGroups: %s" % left)
+        return detail + "; DeleteGroups: deleted, no longer listed, no offsets left"
 
     def static(self):
         """Restart each of two static members in turn (one of them is the
@@ -509,6 +540,8 @@ class Orchestrator:
             self.R.run("two groups read the topic independently", self.two_groups)
             self.reap()
             self.R.run("commit, SIGKILL consumer + kill -9 kfkd, resume", self.commit_restart)
+            self.reap()
+            self.R.run("group offsets and DeleteGroups through admin", self.offsets_delete)
             self.reap()
             self.R.run("static membership: restart without rebalance", self.static)
             self.reap()

@@ -239,6 +239,8 @@ func main() {
 		opProduce(&c)
 	case "admin":
 		emit("unsupported", map[string]interface{}{"why": "kafka-go 0.2.1 exports no ListGroups/DescribeGroups"})
+	case "offsets":
+		emit("unsupported", map[string]interface{}{"why": "kafka-go 0.2.1 exports no OffsetFetch or DeleteGroups"})
 	case "member":
 		opMember(&c)
 	default:

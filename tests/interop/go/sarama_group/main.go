@@ -179,6 +179,32 @@ func opAdmin(c *conf) {
 		"members": members}})
 }
 
+// opOffsets: committed offsets through ClusterAdmin; sarama 1.22 has no
+// DeleteGroups.
+func opOffsets(c *conf) {
+	admin, err := sarama.NewClusterAdmin([]string{c.Bootstrap}, config(c))
+	if err != nil {
+		fatal(err)
+	}
+	defer admin.Close()
+	parts := []int32{}
+	for p := 0; p < c.Partitions; p++ {
+		parts = append(parts, int32(p))
+	}
+	resp, err := admin.ListConsumerGroupOffsets(c.Group, map[string][]int32{c.Topic: parts})
+	if err != nil {
+		fatal(fmt.Errorf("ListConsumerGroupOffsets: %v", err))
+	}
+	offsets := map[string]int64{}
+	for _, p := range parts {
+		if b := resp.GetBlock(c.Topic, p); b != nil {
+			offsets[fmt.Sprint(p)] = b.Offset
+		}
+	}
+	emit("offsets", map[string]interface{}{"offsets": offsets, "deleted": nil,
+		"why": "sarama 1.22 has no DeleteConsumerGroup"})
+}
+
 type handler struct {
 	c       *conf
 	mu      sync.Mutex
@@ -335,6 +361,8 @@ func main() {
 		opProduce(&c)
 	case "admin":
 		opAdmin(&c)
+	case "offsets":
+		opOffsets(&c)
 	case "member":
 		opMember(&c)
 	default:
