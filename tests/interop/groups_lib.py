@@ -526,6 +526,9 @@ class Orchestrator:
 
     # -- driver -------------------------------------------------------------
     def run(self):
+        # A timeout's SIGTERM unwinds through the finally below, so the
+        # members and kfkd are stopped and the temporary directory removed.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         level = os.environ.get("KFK_GROUPS_LOG_LEVEL")
         self.k = Kfkd(overrides=KFKD_OVERRIDES, log_level=level)
         try:
