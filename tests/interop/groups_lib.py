@@ -236,7 +236,8 @@ class Orchestrator:
         self.static_skip = static_skip
         self.R = results or Results("%s consumer groups" % client)
         self.session_ms = session_ms
-        self.members = []
+        self.members = []      # running, or not yet reaped
+        self.all_members = []  # for their stderr when something failed
         self.k = None
         self.timings = {}
 
@@ -246,6 +247,7 @@ class Orchestrator:
         conf.setdefault("bootstrap", self.k.bootstrap)
         m = Member(self.cmd, conf, self.k.dir)
         self.members.append(m)
+        self.all_members.append(m)
         return m
 
     def member(self, name, group, topic, **kw):
@@ -529,6 +531,7 @@ class Orchestrator:
         # A timeout's SIGTERM unwinds through the finally below, so the
         # members and kfkd are stopped and the temporary directory removed.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        terminated = False
         level = os.environ.get("KFK_GROUPS_LOG_LEVEL")
         self.k = Kfkd(overrides=KFKD_OVERRIDES, log_level=level)
         try:
@@ -549,12 +552,15 @@ class Orchestrator:
             self.R.run("static membership: restart without rebalance", self.static)
             self.reap()
             print("scenarios took %.1f s" % (time.monotonic() - t0), flush=True)
+        except SystemExit:
+            self.R.fail("whole test", "terminated (SIGTERM)")
+            terminated = True
         except Exception as e:  # the broker itself failed
             self.R.fail("kfkd", "%s: %s" % (type(e).__name__, e))
         finally:
             self.reap()
             if self.R.failed():
-                for m in self.members:
+                for m in self.all_members:
                     tail = m.stderr_tail(20)
                     if tail:
                         sys.stderr.write("---- %s stderr: %s\n" % (m.name, tail))
@@ -567,7 +573,7 @@ class Orchestrator:
         self.R.table()
         if self.timings:
             print("timings: %s" % ", ".join("%s %.0f ms" % kv for kv in sorted(self.timings.items())))
-        return self.R.exit_code()
+        return 143 if terminated else self.R.exit_code()
 
     def reap(self):
         for m in self.members:
