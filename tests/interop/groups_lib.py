@@ -70,7 +70,8 @@ configuration (say another protocol version or assignment strategy).
 
 Standard library only.  KFK_GROUPS_LOG_LEVEL=debug runs kfkd with that
 log level (the end of its log is printed when a scenario fails);
-KFK_GROUPS_KFKD_LOG=<file> keeps its whole log there.
+KFK_GROUPS_KFKD_LOG=<file> keeps its whole log there; the whole run stops
+after KFK_GROUPS_DEADLINE seconds (200).
 """
 
 import json
@@ -95,6 +96,7 @@ KFKD_OVERRIDES = {
 SESSION_MS = 3000
 HEARTBEAT_MS = 200
 STATIC_SESSION_MS = 6000
+DEADLINE_S = int(os.environ.get("KFK_GROUPS_DEADLINE", "200"))
 
 
 def now_ms():
@@ -531,6 +533,9 @@ class Orchestrator:
         # A timeout's SIGTERM unwinds through the finally below, so the
         # members and kfkd are stopped and the temporary directory removed.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        # The whole run is bounded too (a hung client cannot hold it).
+        signal.signal(signal.SIGALRM, lambda *_: sys.exit(142))
+        signal.alarm(DEADLINE_S)
         terminated = False
         level = os.environ.get("KFK_GROUPS_LOG_LEVEL")
         self.k = Kfkd(overrides=KFKD_OVERRIDES, log_level=level)
@@ -552,8 +557,9 @@ class Orchestrator:
             self.R.run("static membership: restart without rebalance", self.static)
             self.reap()
             print("scenarios took %.1f s" % (time.monotonic() - t0), flush=True)
-        except SystemExit:
-            self.R.fail("whole test", "terminated (SIGTERM)")
+        except SystemExit as e:
+            self.R.fail("whole test", "not finished after %d s" % DEADLINE_S
+                        if e.code == 142 else "terminated (SIGTERM)")
             terminated = True
         except Exception as e:  # the broker itself failed
             self.R.fail("kfkd", "%s: %s" % (type(e).__name__, e))
@@ -573,7 +579,8 @@ class Orchestrator:
         self.R.table()
         if self.timings:
             print("timings: %s" % ", ".join("%s %.0f ms" % kv for kv in sorted(self.timings.items())))
-        return 143 if terminated else self.R.exit_code()
+        signal.alarm(0)
+        return 1 if terminated else self.R.exit_code()
 
     def reap(self):
         for m in self.members:
