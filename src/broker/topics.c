@@ -441,6 +441,7 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
     if (validate_only)
         return KFK_ERR_NONE;
 
+    int64_t t0 = kfk_mono_us();
     kfk_topic *t = kfk_xcalloc(1, sizeof(*t));
     t->name = kfk_strndup(name.p, (size_t)name.len);
     uuid_random(&t->id);
@@ -468,8 +469,8 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
         }
     }
     reg_insert(b, t);
-    kfk_info("topics", "created topic %s with %d partition(s)", t->name,
-             npartitions);
+    kfk_info("topics", "created topic %s with %d partition(s) in %.1f ms",
+             t->name, npartitions, (double)(kfk_mono_us() - t0) / 1000.0);
     if (tp)
         *tp = t;
     return KFK_ERR_NONE;
