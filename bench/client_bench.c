@@ -7,7 +7,12 @@
  *   client_bench produce brokers=127.0.0.1:P topic=T size=100 acks=1
  *                        secs=S partitions=N chunk=1
  *
+ *   client_bench consume brokers=127.0.0.1:P topic=T secs=S expect=N
+ *
  * chunk is the number of messages given to one kfk_writer_write() call.
+ * consume reads partition 0 of T from the first offset with a partition
+ * Reader (prefetch bound as librdkafka's default queued.min.messages)
+ * until expect records or secs, like loadgen's consume.
  * Prints one JSON object; the CPU figure is this process's (user+system).
  */
 #include <stdatomic.h>
@@ -25,6 +30,7 @@ static int o_size = 100;
 static int o_acks = 1;
 static double o_secs = 5;
 static int o_chunk = 1;
+static long long o_expect = 0;
 
 static atomic_llong g_delivered, g_failed;
 static double g_last;
@@ -69,11 +75,57 @@ set(kfk_conf *c, const char *k, const char *v)
     }
 }
 
+static int
+do_consume(void)
+{
+    kfk_conf *c = kfk_conf_new();
+    set(c, "bootstrap.servers", o_brokers);
+    set(c, "topic", o_topic);
+    set(c, "start.offset", "first");
+    set(c, "max.wait.ms", "100");
+    set(c, "queue.capacity", "100000");
+    set(c, "queue.max.bytes", "67108864");
+    double cpu0 = cpu_s();
+    double start = now_s(), end = start + o_secs, last = start;
+    kfk_reader *kr;
+    char es[256];
+    if (kfk_reader_new(c, &kr, es, sizeof(es))) {
+        fprintf(stderr, "client_bench: %s\n", es);
+        return 1;
+    }
+    long long count = 0, bytes = 0;
+    while ((!o_expect || count < o_expect)) {
+        kfk_message m;
+        kfk_err err = kfk_reader_fetch_message(kr, 100, &m);
+        if (!err) {
+            count++;
+            bytes += m.value_len;
+            continue;
+        }
+        if (err != KFK_ERR__TIMED_OUT) {
+            fprintf(stderr, "client_bench: fetch: %s\n", kfk_err2str(err));
+            return 1;
+        }
+        if (now_s() >= end)
+            break;
+    }
+    last = now_s();
+    double cpu = cpu_s() - cpu0;
+    kfk_reader_destroy(kr);
+    double secs = last - start;
+    printf("{\"records\": %lld, \"bytes\": %lld, \"secs\": %.4f, "
+           "\"rate\": %.1f, \"mbps\": %.3f, \"client_cpu\": %.4f}\n",
+           count, bytes, secs, (double)count / secs,
+           (double)bytes / secs / 1e6, cpu);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "produce") != 0) {
-        fprintf(stderr, "usage: client_bench produce key=value...\n");
+    if (argc < 2 || (strcmp(argv[1], "produce") != 0 &&
+                     strcmp(argv[1], "consume") != 0)) {
+        fprintf(stderr, "usage: client_bench produce|consume key=value...\n");
         return 2;
     }
     for (int i = 2; i < argc; i++) {
@@ -94,6 +146,8 @@ main(int argc, char **argv)
             o_secs = atof(v);
         else if (!strcmp(k, "chunk"))
             o_chunk = atoi(v);
+        else if (!strcmp(k, "expect"))
+            o_expect = atoll(v);
         else if (!strcmp(k, "partitions"))
             ; /* the writer learns them from metadata */
         else {
@@ -107,6 +161,8 @@ main(int argc, char **argv)
         fprintf(stderr, "client_bench: options out of range\n");
         return 2;
     }
+    if (!strcmp(argv[1], "consume"))
+        return do_consume();
     kfk_conf *c = kfk_conf_new();
     char v[32];
     set(c, "bootstrap.servers", o_brokers);

@@ -440,8 +440,8 @@ do_fetch(void)
     long long step = 0;
     for (int i = 0; i < o_partitions; i++) {
         kfk_buf b = fetch_request(i, 0);
-        const uint8_t *p;
-        size_t n;
+        const uint8_t *p = NULL;
+        size_t n = 0;
         if (send_all(fd, b.p, b.len) || read_frame(&r, &p, &n))
             die("probe", "no answer");
         long long c = count_fetch(&ar, p, n, &hw[i]);

@@ -73,7 +73,7 @@ static const conf_prop props[] = {
     {"allow.auto.topic.creation", CT_BOOL, O(allow_auto_topic_creation), 0, 1,
      "false", NULL, NULL,
      "Ask the broker to create unknown topics (Metadata v4+)."},
-    {"batch.size", CT_INT, O(batch_size), 1, 1000000, "100", NULL, NULL,
+    {"batch.size", CT_INT, O(batch_size), 1, 1000000, "10000", NULL, NULL,
      "Max messages per partition batch."},
     {"batch.bytes", CT_INT, O(batch_bytes), 1024, 1 << 30, "1048576", NULL,
      NULL, "Max bytes per partition batch; a larger message is rejected."},

@@ -111,6 +111,9 @@ produce(const char *topic, int from, int n, int32_t partition)
                                   sizeof(es)),
                      0);
     assert_int_equal(kfk_conf_set(conf, "topic", topic, es, sizeof(es)), 0);
+    /* Batches of 100 (the prefetch bound test counts on small batches). */
+    assert_int_equal(kfk_conf_set(conf, "batch.size", "100", es, sizeof(es)),
+                     0);
     kfk_writer *kw;
     assert_int_equal(kfk_writer_new(conf, &kw, es, sizeof(es)), 0);
     kfk_message *ms = calloc((size_t)n, sizeof(*ms));

@@ -39,8 +39,23 @@ typedef struct wwait {
     kfk_err *errs;   /* optional, one per message */
 } wwait;
 
+/* Messages are copied into pages (bump allocation, one malloc per page
+ * instead of one per message); a page is recycled once every message in
+ * it has completed.  Messages larger than WPAGE_BIG get their own block. */
+#define WPAGE_SIZE (256 * 1024)
+#define WPAGE_BIG  (WPAGE_SIZE / 8)
+#define WPAGE_SPARE 4
+
+typedef struct wpage {
+    struct wpage *next; /* spare list */
+    size_t used;
+    size_t live; /* messages in it not yet freed */
+    /* data follows, 8-aligned */
+} wpage;
+
 typedef struct wmsg {
     struct wmsg *next;
+    wpage *page;     /* NULL: own allocation */
     kfk_message m;   /* pointers into this allocation */
     size_t bytes;    /* accounted size */
     int64_t enq_us;  /* for latency */
@@ -109,6 +124,13 @@ struct kfk_writer {
     pthread_cond_t done; /* writers wait on it: completions, space */
     /* Under lock. */
     wlist inq;
+    size_t inq_bytes, inq_flush;
+    int64_t inq_first_ms;  /* when inq became non-empty */
+    bool io_waiting;       /* the I/O thread sleeps on wake ... */
+    int64_t io_wait_until; /* ... until then (mono ms) */
+    wpage *page;           /* being filled */
+    wpage *spare;
+    int nspare;
     uint64_t queued_msgs, queued_bytes;
     int flushers;
     bool closing, stop;
@@ -119,6 +141,8 @@ struct kfk_writer {
     wbroker *brokers;
     kfk_conn *mc; /* metadata connection */
     int64_t mc_retry_at;
+    kfk_buf rbufs[16]; /* record buffers kept between rounds */
+    size_t nrbufs;
 };
 
 /* ---- error classes ------------------------------------------------------ */
@@ -227,6 +251,75 @@ wl_concat(wlist *dst, wlist *src)
     src->n = 0;
 }
 
+/* ---- message memory (under kw->lock) ------------------------------------ */
+
+static void
+page_release(kfk_writer *kw, wpage *pg)
+{
+    if (kw->nspare < WPAGE_SPARE) {
+        pg->next = kw->spare;
+        kw->spare = pg;
+        kw->nspare++;
+    } else {
+        kfk_free(pg);
+    }
+}
+
+/* Room for a message of size bytes (8-aligned), in the current page. */
+static wmsg *
+msg_alloc_locked(kfk_writer *kw, size_t size)
+{
+    size = (size + 7) & ~(size_t)7;
+    if (size > WPAGE_BIG) {
+        wmsg *m = kfk_malloc(size);
+        if (m)
+            m->page = NULL;
+        return m;
+    }
+    wpage *pg = kw->page;
+    if (!pg || sizeof(wpage) + pg->used + size > WPAGE_SIZE) {
+        if (pg && !pg->live)
+            page_release(kw, pg);
+        /* else the last message freed releases it */
+        if (kw->spare) {
+            pg = kw->spare;
+            kw->spare = pg->next;
+            kw->nspare--;
+        } else {
+            pg = kfk_malloc(WPAGE_SIZE);
+            if (!pg) {
+                kw->page = NULL;
+                return NULL;
+            }
+        }
+        pg->next = NULL;
+        pg->used = 0;
+        pg->live = 0;
+        kw->page = pg;
+    }
+    wmsg *m = (wmsg *)((char *)(pg + 1) + pg->used);
+    pg->used += size;
+    pg->live++;
+    m->page = pg;
+    return m;
+}
+
+static void
+msg_free_locked(kfk_writer *kw, wmsg *m)
+{
+    wpage *pg = m->page;
+    if (!pg) {
+        kfk_free(m);
+        return;
+    }
+    if (--pg->live == 0) {
+        if (pg == kw->page)
+            pg->used = 0; /* empty: fill it again from the start */
+        else
+            page_release(kw, pg);
+    }
+}
+
 /* ---- completion --------------------------------------------------------- */
 
 static int64_t
@@ -277,11 +370,11 @@ complete(kfk_writer *kw, wlist *l, kfk_err err, int32_t partition,
     }
     uint64_t done = kw->mx.messages + kw->mx.errors;
     kw->mx.latency_us_avg = done ? kw->lat_sum / (double)done : 0;
-    pthread_cond_broadcast(&kw->done);
-    pthread_mutex_unlock(&kw->lock);
     wmsg *m;
     while ((m = wl_pop(l)))
-        kfk_free(m);
+        msg_free_locked(kw, m);
+    pthread_cond_broadcast(&kw->done);
+    pthread_mutex_unlock(&kw->lock);
 }
 
 static void
@@ -567,8 +660,8 @@ dispatch_pending(kfk_writer *kw, int64_t now)
             }
             m->m.partition = p;
             wpart *wp = &t->parts[p];
-            if (!wp->q.n)
-                wp->first_ms = now;
+            if (!wp->q.n) /* the linger counts from the write */
+                wp->first_ms = KFK_MIN(now, m->enq_us / 1000);
             wl_push(&wp->q, m);
             wp->bytes += m->bytes;
             if (m->flush)
@@ -577,35 +670,30 @@ dispatch_pending(kfk_writer *kw, int64_t now)
     }
 }
 
-/* Fail queued messages whose delivery deadline has passed. */
+/* Fail queued messages whose delivery deadline has passed.  Queues are in
+ * write order, so deadlines grow along them (up to the clock skew between
+ * concurrent writers, which take_batch() catches): only heads are looked
+ * at, never whole queues (a pass over a queue of a million buffered
+ * messages per loop iteration was the writer's biggest cost). */
 static void
 expire(kfk_writer *kw, int64_t now)
 {
     for (wtopic *t = kw->topics; t; t = t->next) {
         for (int32_t p = -1; p < t->nparts; p++) {
             wlist *l = p < 0 ? &t->pending : &t->parts[p].q;
-            wlist keep = {0}, dead = {0};
-            wmsg *m;
-            bool any = false;
-            for (m = l->head; m && !any; m = m->next)
-                any = m->deadline <= now;
-            if (!any)
+            if (!l->head || l->head->deadline > now)
                 continue;
-            while ((m = wl_pop(l))) {
-                if (m->deadline <= now) {
-                    if (p >= 0) {
-                        t->parts[p].bytes -= m->bytes;
-                        if (m->flush)
-                            t->parts[p].nflush--;
-                    }
-                    wl_push(&dead, m);
-                } else {
-                    wl_push(&keep, m);
+            wlist dead = {0};
+            while (l->head && l->head->deadline <= now) {
+                wmsg *m = wl_pop(l);
+                if (p >= 0) {
+                    t->parts[p].bytes -= m->bytes;
+                    if (m->flush)
+                        t->parts[p].nflush--;
                 }
+                wl_push(&dead, m);
             }
-            *l = keep;
-            while ((m = wl_pop(&dead)))
-                complete_one(kw, m, KFK_ERR__TIMED_OUT, p);
+            complete(kw, &dead, KFK_ERR__TIMED_OUT, p, -1);
         }
     }
 }
@@ -622,9 +710,12 @@ part_ready(const kfk_conf *c, const wpart *wp, int64_t now, bool flushing)
            now - wp->first_ms >= c->batch_timeout_ms;
 }
 
-/* Take one batch from the head of a partition queue. */
+/* Take one batch from the head of a partition queue.  A message whose
+ * deadline passed (behind a later one: see expire()) goes to *dead, never
+ * into the batch. */
 static void
-take_batch(const kfk_conf *c, wpart *wp, wbatch *wb, int64_t now)
+take_batch(const kfk_conf *c, wpart *wp, wbatch *wb, int64_t now,
+           wlist *dead)
 {
     while (wp->q.head && wb->msgs.n < (size_t)c->batch_size &&
            (wb->msgs.n == 0 ||
@@ -633,6 +724,10 @@ take_batch(const kfk_conf *c, wpart *wp, wbatch *wb, int64_t now)
         wp->bytes -= m->bytes;
         if (m->flush)
             wp->nflush--;
+        if (m->deadline <= now) {
+            wl_push(dead, m);
+            continue;
+        }
         wb->bytes += m->bytes;
         wl_push(&wb->msgs, m);
     }
@@ -683,6 +778,31 @@ batch_note(kfk_writer *kw, const wbatch *wb)
     mx->batch_bytes_max = KFK_MAX(mx->batch_bytes_max, (uint64_t)wb->bytes);
     mx->batch_messages_avg = kw->bmsg_sum / (double)mx->batches;
     mx->batch_bytes_avg = kw->bbytes_sum / (double)mx->batches;
+}
+
+/* Record buffers are kept between rounds: no regrowing them from empty
+ * for every batch. */
+static kfk_buf
+rbuf_get(kfk_writer *kw)
+{
+    kfk_buf b;
+    if (kw->nrbufs)
+        return kw->rbufs[--kw->nrbufs];
+    kfk_buf_init(&b);
+    return b;
+}
+
+static void
+rbuf_put(kfk_writer *kw, kfk_buf *b)
+{
+    if (b->p && kw->nrbufs < KFK_ARRAY_LEN(kw->rbufs) &&
+        b->cap <= 4u * (size_t)kw->conf->batch_bytes) {
+        kfk_buf_reset(b);
+        kw->rbufs[kw->nrbufs++] = *b;
+    } else {
+        kfk_buf_free(b);
+    }
+    kfk_buf_init(b);
 }
 
 /* The in-flight request to one broker. */
@@ -744,7 +864,7 @@ send_request(kfk_writer *kw, wreq *rq, int64_t now)
         size_t k = 0;
         for (wmsg *m = wb->msgs.head; m; m = m->next)
             arr[k++] = m->m;
-        kfk_buf_init(&wb->recs);
+        wb->recs = rbuf_get(kw);
         err = kfk_client_build_records(arr, k, (kfk_compression)c->compression,
                                        rq->v, kfk_now_ms(), &wb->recs);
         if (arr != stack)
@@ -873,7 +993,11 @@ produce_round(kfk_writer *kw, int64_t now, bool flushing)
                 wb->t = t;
                 wb->part = p;
                 wb->b = b;
-                take_batch(c, wp, wb, now);
+                wlist dead = {0};
+                take_batch(c, wp, wb, now, &dead);
+                complete(kw, &dead, KFK_ERR__TIMED_OUT, p, -1);
+                if (!wb->msgs.n)
+                    memset(&bs[--nb], 0, sizeof(*wb));
             }
         if (nb > first) {
             rqs[nrq].b = b;
@@ -902,7 +1026,7 @@ produce_round(kfk_writer *kw, int64_t now, bool flushing)
             if (!rqs[i].err)
                 recv_response(kw, &rqs[i], now);
     for (size_t i = 0; i < nb; i++)
-        kfk_buf_free(&bs[i].recs);
+        rbuf_put(kw, &bs[i].recs);
     kfk_free(bs);
     kfk_free(rqs);
     return nb > 0;
@@ -973,11 +1097,20 @@ static void *
 io_thread(void *arg)
 {
     kfk_writer *kw = arg;
+    const kfk_conf *c = kw->conf;
     int64_t wake_at = 0;
     for (;;) {
         pthread_mutex_lock(&kw->lock);
-        while (!kw->stop && !kw->inq.head && !kw->flushers && !kw->closing) {
-            int64_t left = wake_at - kfk_mono_ms();
+        /* New messages wait in inq until a batch's worth is there, their
+         * linger is over, a sync write or flush wants them, or the clock
+         * says so (writers wake this thread only in those cases). */
+        while (!kw->stop && !kw->flushers && !kw->closing && !kw->inq_flush &&
+               kw->inq.n < (size_t)c->batch_size &&
+               kw->inq_bytes < (size_t)c->batch_bytes) {
+            int64_t until = wake_at;
+            if (kw->inq.head)
+                until = KFK_MIN(until, kw->inq_first_ms + c->batch_timeout_ms);
+            int64_t left = until - kfk_mono_ms();
             if (left <= 0)
                 break;
             struct timespec ts;
@@ -985,11 +1118,16 @@ io_thread(void *arg)
             int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
             ts.tv_sec += left / 1000 + ns / 1000000000;
             ts.tv_nsec = ns % 1000000000;
+            kw->io_waiting = true;
+            kw->io_wait_until = until;
             pthread_cond_timedwait(&kw->wake, &kw->lock, &ts);
+            kw->io_waiting = false;
         }
         wlist in = kw->inq;
         kw->inq.head = kw->inq.tail = NULL;
         kw->inq.n = 0;
+        kw->inq_bytes = 0;
+        kw->inq_flush = 0;
         bool flushing = kw->flushers > 0 || kw->closing;
         bool stop = kw->stop;
         pthread_mutex_unlock(&kw->lock);
@@ -1091,11 +1229,10 @@ msg_size(const kfk_message *m)
     return n;
 }
 
-/* Copy a message (and its topic, key, value, headers) into one block. */
-static wmsg *
-msg_copy(const kfk_message *src, const char *topic, int64_t now_ms)
+/* Bytes msg_fill() needs for src (topic copied unless borrowed). */
+static size_t
+msg_block_size(const kfk_message *src, bool copy_topic)
 {
-    size_t tl = strlen(topic) + 1;
     size_t kl = src->key ? (size_t)KFK_MAX(src->key_len, 0) : 0;
     size_t vl = src->value ? (size_t)KFK_MAX(src->value_len, 0) : 0;
     int32_t nh = KFK_MAX(src->header_count, 0);
@@ -1105,10 +1242,23 @@ msg_copy(const kfk_message *src, const char *topic, int64_t now_ms)
               (src->headers[h].value
                    ? (size_t)KFK_MAX(src->headers[h].value_len, 0)
                    : 0);
-    wmsg *m = kfk_malloc(sizeof(*m) + hl + tl + kl + vl + 1);
-    if (!m)
-        return NULL;
+    return sizeof(wmsg) + hl + (copy_topic ? strlen(src->topic) + 1 : 0) +
+           kl + vl + 1;
+}
+
+/* Copy a message (headers, key, value and, if copy_topic, its topic) into
+ * m's block of msg_block_size() bytes; the writer's own topic is borrowed
+ * from the configuration. */
+static void
+msg_fill(wmsg *m, const kfk_message *src, const char *topic,
+         bool copy_topic, int64_t now_ms)
+{
+    wpage *pg = m->page;
+    size_t kl = src->key ? (size_t)KFK_MAX(src->key_len, 0) : 0;
+    size_t vl = src->value ? (size_t)KFK_MAX(src->value_len, 0) : 0;
+    int32_t nh = KFK_MAX(src->header_count, 0);
     memset(m, 0, sizeof(*m));
+    m->page = pg;
     char *p = (char *)(m + 1);
     kfk_header *hs = (kfk_header *)p;
     p += (size_t)nh * sizeof(kfk_header);
@@ -1128,9 +1278,14 @@ msg_copy(const kfk_message *src, const char *topic, int64_t now_ms)
     m->m = *src;
     m->m.headers = nh ? hs : NULL;
     m->m.header_count = nh;
-    memcpy(p, topic, tl);
-    m->m.topic = p;
-    p += tl;
+    if (copy_topic) {
+        size_t tl = strlen(topic) + 1;
+        memcpy(p, topic, tl);
+        m->m.topic = p;
+        p += tl;
+    } else {
+        m->m.topic = topic;
+    }
     if (src->key) {
         if (kl)
             memcpy(p, src->key, kl);
@@ -1148,7 +1303,6 @@ msg_copy(const kfk_message *src, const char *topic, int64_t now_ms)
     m->m.offset = -1;
     if (!m->m.timestamp)
         m->m.timestamp = now_ms;
-    return m;
 }
 
 static struct timespec
@@ -1181,46 +1335,31 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
         const kfk_message *m = &msgs[i];
         bool mtopic = m->topic && *m->topic;
         kfk_err err = KFK_ERR_NONE;
+        size_t sz = 0;
         if (mtopic == wtopic_set)
             err = KFK_ERR__INVALID_ARG; /* exactly one must name it */
         else if ((m->key && m->key_len < 0) ||
                  (m->value && m->value_len < 0) || m->header_count < 0 ||
                  (m->header_count && !m->headers))
             err = KFK_ERR__INVALID_ARG;
-        else if (msg_size(m) > (size_t)c->batch_bytes)
+        else if ((sz = msg_size(m)) > (size_t)c->batch_bytes)
             err = KFK_ERR_MESSAGE_TOO_LARGE;
         if (err) {
             if (errs)
                 errs[i] = err;
             return err;
         }
-        total += msg_size(m);
+        total += sz;
     }
-    /* Copy. */
-    int64_t now_ms = kfk_now_ms(), mono = kfk_mono_ms();
-    int64_t now_us = kfk_mono_us();
-    wlist l = {0};
+    /* Two clock reads per call (they are not free on every machine). */
+    int64_t now_ms = kfk_now_ms();
+    int64_t now_us = kfk_mono_us(), mono = now_us / 1000;
     wwait w = {.left = n, .first = KFK_ERR_NONE, .errs = errs};
-    for (size_t i = 0; i < n; i++) {
-        wmsg *m = msg_copy(&msgs[i], wtopic_set ? c->topic : msgs[i].topic,
-                           now_ms);
-        if (!m) {
-            while ((m = wl_pop(&l)))
-                kfk_free(m);
-            return KFK_ERR__NOMEM;
-        }
-        m->bytes = msg_size(&msgs[i]);
-        m->enq_us = now_us;
-        m->deadline = mono + c->delivery_timeout_ms;
-        m->flush = !c->async;
-        m->w = c->async ? NULL : &w;
-        m->idx = i;
-        wl_push(&l, m);
-    }
     /* Admit: the whole call or nothing. */
     pthread_mutex_lock(&kw->lock);
     kfk_err err = KFK_ERR_NONE;
-    struct timespec until = abs_mono(c->buffer_full_timeout_ms);
+    struct timespec until;
+    bool until_set = false;
     for (;;) {
         if (kw->closing) {
             err = KFK_ERR__CLOSED;
@@ -1236,16 +1375,40 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
             err = KFK_ERR__QUEUE_FULL;
             break;
         }
+        if (!until_set) {
+            until = abs_mono(c->buffer_full_timeout_ms);
+            until_set = true;
+        }
         if (pthread_cond_timedwait(&kw->done, &kw->lock, &until)) {
             err = KFK_ERR__TIMED_OUT;
             break;
         }
     }
+    /* Copy, under the lock: small messages go into the current page (an
+     * uncontended lock and a bump allocation per message instead of a
+     * malloc per message and a free on the I/O thread). */
+    wlist l = {0};
+    for (size_t i = 0; i < n && !err; i++) {
+        const kfk_message *src = &msgs[i];
+        wmsg *m = msg_alloc_locked(kw, msg_block_size(src, !wtopic_set));
+        if (!m) {
+            while ((m = wl_pop(&l)))
+                msg_free_locked(kw, m);
+            err = KFK_ERR__NOMEM;
+            break;
+        }
+        msg_fill(m, src, wtopic_set ? c->topic : src->topic, !wtopic_set,
+                 now_ms);
+        m->bytes = msg_size(src);
+        m->enq_us = now_us;
+        m->deadline = mono + c->delivery_timeout_ms;
+        m->flush = !c->async;
+        m->w = c->async ? NULL : &w;
+        m->idx = i;
+        wl_push(&l, m);
+    }
     if (err) {
         pthread_mutex_unlock(&kw->lock);
-        wmsg *m;
-        while ((m = wl_pop(&l)))
-            kfk_free(m);
         if (errs)
             for (size_t i = 0; i < n; i++)
                 errs[i] = err;
@@ -1254,8 +1417,23 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
     kw->queued_msgs += n;
     kw->queued_bytes += total;
     kw->mx.writes++;
+    if (!kw->inq.head)
+        kw->inq_first_ms = mono;
     wl_concat(&kw->inq, &l);
-    pthread_cond_signal(&kw->wake);
+    kw->inq_bytes += total;
+    if (!c->async)
+        kw->inq_flush += n;
+    /* Wake the I/O thread only when it would otherwise sleep too long: a
+     * sync write, a full batch's worth, or a first message that must not
+     * wait past the linger.  Otherwise it takes the messages when it
+     * wakes anyway (no wakeup per message). */
+    if (kw->io_waiting &&
+        (!c->async || kw->inq.n >= (size_t)c->batch_size ||
+         kw->inq_bytes >= (size_t)c->batch_bytes ||
+         kw->io_wait_until > kw->inq_first_ms + c->batch_timeout_ms)) {
+        kw->io_waiting = false;
+        pthread_cond_signal(&kw->wake);
+    }
     if (c->async) {
         pthread_mutex_unlock(&kw->lock);
         return KFK_ERR_NONE;
@@ -1320,6 +1498,14 @@ kfk_writer_destroy(kfk_writer *kw)
         kfk_free(b);
     }
     kfk_conn_close(kw->mc);
+    while (kw->nrbufs)
+        kfk_buf_free(&kw->rbufs[--kw->nrbufs]);
+    wpage *pg;
+    while ((pg = kw->spare)) {
+        kw->spare = pg->next;
+        kfk_free(pg);
+    }
+    kfk_free(kw->page); /* every message has completed */
     if (kw->own_kb)
         kfk_balancer_destroy(kw->kb);
     pthread_cond_destroy(&kw->wake);
