@@ -129,7 +129,10 @@ def op_member(c):
         if m is None:
             continue
         if m.error():
-            if m.error().code() != confluent_kafka.KafkaError._PARTITION_EOF:
+            if m.error().code() == confluent_kafka.KafkaError._FATAL:
+                emit("fatal", why=m.error().str())
+                done = True
+            elif m.error().code() != confluent_kafka.KafkaError._PARTITION_EOF:
                 sys.stderr.write("consume error: %s\n" % m.error())
             continue
         emit("rec", p=m.partition(), o=m.offset(), v=m.value().decode())

@@ -33,6 +33,7 @@ client that takes one argument, a JSON object, and does what its "op" says:
           {"ev": "done"}      (after "max" records, all committed; it then
                                stays in the group without reading more)
           {"ev": "closed"}
+          {"ev": "fatal", "why"}  (the client gave up: fenced, ...)
         and closes cleanly (LeaveGroup) when it reads "close" or end of file
         on its standard input.
 
@@ -54,7 +55,8 @@ The scenarios (one result row each):
                         removes the group and its offsets
   static membership     group.instance.id: SIGKILL a member and restart it
                         within the session timeout; the other member sees no
-                        rebalance and the restarted one gets its partitions back
+                        rebalance and the restarted one gets its partitions back;
+                        a second member with the same instance id fences the first
 
 Python tests call run(); other languages run this file:
 
@@ -540,6 +542,33 @@ class Orchestrator:
                 m.close()
         return "; ".join(out) + "; no rebalance within session.timeout (%d ms) + 2 s" % s
 
+    def static_fenced(self):
+        """A second member with a group.instance.id in use takes the
+        identity over; the first is fenced (FENCED_INSTANCE_ID, fatal for
+        the client: its member program prints a "fatal" event)."""
+        if self.static_skip:
+            raise SkipScenario(self.static_skip)
+        topic, group = "gt-fence", "g-fence"
+        self.create(topic)
+        s = STATIC_SESSION_MS
+        a = self.member("f1", group, topic, instance_id="inst-f", session_ms=s)
+        try:
+            a.wait(lambda evs: any(e["ev"] == "assigned" for e in evs), 30, "an assignment")
+            b = self.member("f2", group, topic, instance_id="inst-f", session_ms=s)
+            b.wait(lambda evs: any(e["ev"] == "assigned" for e in evs), 30,
+                   "an assignment for the second member")
+            a.wait(lambda evs: any(e["ev"] == "fatal" for e in evs), 15,
+                   "the first member fenced")
+            why = [e for e in a.snapshot() if e["ev"] == "fatal"][0].get("why", "")
+            check("fenced" in why.lower() or "FENCED" in why,
+                  "first member stopped, not fenced: %s" % why)
+            return "second member got %s, the first stopped with: %s" % (
+                fmt(b.assignment()), why[:120])
+        finally:
+            for m in self.members:
+                if m.conf.get("group") == group:
+                    m.close(5)
+
     # -- driver -------------------------------------------------------------
     def run(self):
         # A timeout's SIGTERM unwinds through the finally below, so the
@@ -567,6 +596,8 @@ class Orchestrator:
             self.R.run("group offsets and DeleteGroups through admin", self.offsets_delete)
             self.reap()
             self.R.run("static membership: restart without rebalance", self.static)
+            self.reap()
+            self.R.run("static membership: duplicate instance id fenced", self.static_fenced)
             self.reap()
             print("scenarios took %.1f s" % (time.monotonic() - t0), flush=True)
         except SystemExit as e:
