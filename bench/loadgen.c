@@ -92,6 +92,10 @@ base_conf(void)
     set(c, "bootstrap.servers", o_brokers);
     set(c, "log_level", "3");
     set(c, "broker.address.family", "v4");
+    /* librdkafka leaves Nagle on by default: small requests (a fetch, a
+     * one-record produce) would then wait for the peer's delayed ACK and
+     * measure the client's socket, not the broker. */
+    set(c, "socket.nagle.disable", "true");
     return c;
 }
 
