@@ -106,8 +106,7 @@ do_consume(void)
             fprintf(stderr, "client_bench: fetch: %s\n", kfk_err2str(err));
             return 1;
         }
-        if (now_s() >= end)
-            break;
+        if (now_s() >= end) break;
     }
     last = now_s();
     double cpu = cpu_s() - cpu0;
@@ -115,23 +114,22 @@ do_consume(void)
     double secs = last - start;
     printf("{\"records\": %lld, \"bytes\": %lld, \"secs\": %.4f, "
            "\"rate\": %.1f, \"mbps\": %.3f, \"client_cpu\": %.4f}\n",
-           count, bytes, secs, (double)count / secs,
-           (double)bytes / secs / 1e6, cpu);
+           count, bytes, secs, (double)count / secs, (double)bytes / secs / 1e6,
+           cpu);
     return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-    if (argc < 2 || (strcmp(argv[1], "produce") != 0 &&
-                     strcmp(argv[1], "consume") != 0)) {
+    if (argc < 2 ||
+        (strcmp(argv[1], "produce") != 0 && strcmp(argv[1], "consume") != 0)) {
         fprintf(stderr, "usage: client_bench produce|consume key=value...\n");
         return 2;
     }
     for (int i = 2; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
-        if (!eq)
-            return 2;
+        if (!eq) return 2;
         *eq = '\0';
         const char *k = argv[i], *v = eq + 1;
         if (!strcmp(k, "brokers"))
@@ -161,8 +159,7 @@ main(int argc, char **argv)
         fprintf(stderr, "client_bench: options out of range\n");
         return 2;
     }
-    if (!strcmp(argv[1], "consume"))
-        return do_consume();
+    if (!strcmp(argv[1], "consume")) return do_consume();
     kfk_conf *c = kfk_conf_new();
     char v[32];
     set(c, "bootstrap.servers", o_brokers);
@@ -198,8 +195,7 @@ main(int argc, char **argv)
         for (int k = 0; k < 64; k++) {
             kfk_err err = kfk_writer_write(kw, ms, (size_t)o_chunk, NULL);
             if (err) {
-                fprintf(stderr, "client_bench: write: %s\n",
-                        kfk_err2str(err));
+                fprintf(stderr, "client_bench: write: %s\n", kfk_err2str(err));
                 return 1;
             }
             sent += o_chunk;
@@ -212,14 +208,13 @@ main(int argc, char **argv)
     kfk_writer_destroy(kw);
     long long d = atomic_load(&g_delivered);
     double secs = g_last - start;
-    if (secs <= 0)
-        secs = 1e-9;
+    if (secs <= 0) secs = 1e-9;
     printf("{\"records\": %lld, \"sent\": %lld, \"failed\": %lld, "
            "\"secs\": %.4f, \"rate\": %.1f, \"mbps\": %.3f, "
            "\"client_cpu\": %.4f, \"batch_avg\": %.1f, \"requests\": %llu}\n",
-           d, sent, (long long)atomic_load(&g_failed), secs,
-           (double)d / secs, (double)d * o_size / secs / 1e6, cpu,
-           m.batch_messages_avg, (unsigned long long)m.requests);
+           d, sent, (long long)atomic_load(&g_failed), secs, (double)d / secs,
+           (double)d * o_size / secs / 1e6, cpu, m.batch_messages_avg,
+           (unsigned long long)m.requests);
     free(ms);
     free(payload);
     return 0;

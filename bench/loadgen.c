@@ -105,14 +105,12 @@ static int
 do_create(void)
 {
     char es[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, base_conf(), es,
-                                  sizeof(es));
-    if (!rk)
-        die("rd_kafka_new", es);
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_PRODUCER, base_conf(), es, sizeof(es));
+    if (!rk) die("rd_kafka_new", es);
     rd_kafka_NewTopic_t *nt =
         rd_kafka_NewTopic_new(o_topic, o_partitions, 1, es, sizeof(es));
-    if (!nt)
-        die("NewTopic", es);
+    if (!nt) die("NewTopic", es);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *ao =
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -126,8 +124,8 @@ do_create(void)
         size_t n;
         const rd_kafka_topic_result_t **tr =
             rd_kafka_CreateTopics_result_topics(res, &n);
-        rd_kafka_resp_err_t e = n ? rd_kafka_topic_result_error(tr[0])
-                                  : RD_KAFKA_RESP_ERR_UNKNOWN;
+        rd_kafka_resp_err_t e =
+            n ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR_UNKNOWN;
         if (!e || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
             rc = 0;
         else
@@ -137,8 +135,7 @@ do_create(void)
         fprintf(stderr, "loadgen: create %s: %s\n", o_topic,
                 ev ? rd_kafka_event_error_string(ev) : "timed out");
     }
-    if (ev)
-        rd_kafka_event_destroy(ev);
+    if (ev) rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(ao);
     rd_kafka_NewTopic_destroy(nt);
     rd_kafka_queue_destroy(q);
@@ -194,8 +191,7 @@ new_producer(prod *p, int linger_ms)
     rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
     rd_kafka_conf_set_opaque(c, p);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
-    if (!rk)
-        die("rd_kafka_new", es);
+    if (!rk) die("rd_kafka_new", es);
     return rk;
 }
 
@@ -209,25 +205,20 @@ prod_main(void *arg)
     double end = g_start + o_secs;
     int part = p->id % o_partitions;
     for (;;) {
-        if ((p->sent & 255) == 0 && now_s() >= end)
-            break;
-        if (max && p->sent >= max)
-            break;
-        if (rd_kafka_produce(rkt, part, 0, p->payload, (size_t)o_size, NULL,
-                             0, NULL) == -1) {
+        if ((p->sent & 255) == 0 && now_s() >= end) break;
+        if (max && p->sent >= max) break;
+        if (rd_kafka_produce(rkt, part, 0, p->payload, (size_t)o_size, NULL, 0,
+                             NULL) == -1) {
             if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(rk, 1);
-                if (now_s() >= end)
-                    break;
+                if (now_s() >= end) break;
                 continue;
             }
             die("produce", rd_kafka_err2str(rd_kafka_last_error()));
         }
         p->sent++;
-        if (++part == o_partitions)
-            part = 0;
-        if ((p->sent & 1023) == 0)
-            rd_kafka_poll(rk, 0);
+        if (++part == o_partitions) part = 0;
+        if ((p->sent & 1023) == 0) rd_kafka_poll(rk, 0);
     }
     rd_kafka_flush(rk, 60000);
     rd_kafka_topic_destroy(rkt);
@@ -256,12 +247,10 @@ do_produce(void)
         sent += ps[i].sent;
         delivered += ps[i].delivered;
         failed += ps[i].failed;
-        if (ps[i].last_dr > last)
-            last = ps[i].last_dr;
+        if (ps[i].last_dr > last) last = ps[i].last_dr;
     }
     double secs = last - g_start;
-    if (secs <= 0)
-        secs = 1e-9;
+    if (secs <= 0) secs = 1e-9;
     printf("{\"records\": %lld, \"sent\": %lld, \"failed\": %lld, "
            "\"secs\": %.4f, \"rate\": %.1f, \"mbps\": %.3f, "
            "\"client_cpu\": %.4f}\n",
@@ -287,10 +276,8 @@ static void
 consume_cb(rd_kafka_message_t *m, void *opaque)
 {
     cons *c = opaque;
-    if (m->err)
-        return;
-    if (!c->count)
-        c->first = now_s();
+    if (m->err) return;
+    if (!c->count) c->first = now_s();
     c->count++;
     c->bytes += (long long)m->len;
     if (c->lat && m->len >= 8) {
@@ -313,8 +300,7 @@ new_consumer(int wait_ms)
     set(c, "enable.auto.offset.store", "false");
     set(c, "enable.partition.eof", "false");
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, es, sizeof(es));
-    if (!rk)
-        die("rd_kafka_new", es);
+    if (!rk) die("rd_kafka_new", es);
     return rk;
 }
 
@@ -329,8 +315,7 @@ do_consume(void)
     for (int i = 0; i < o_partitions; i++)
         if (rd_kafka_consume_start_queue(rkt, i, RD_KAFKA_OFFSET_BEGINNING,
                                          q) == -1)
-            die("consume_start",
-                rd_kafka_err2str(rd_kafka_last_error()));
+            die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
     cons c = {0};
     while (now_s() < end && (!o_expect || c.count < o_expect))
         rd_kafka_consume_callback_queue(q, 100, consume_cb, &c);
@@ -378,19 +363,16 @@ cmp64(const void *a, const void *b)
 static double
 pct(const int64_t *v, long long n, double p)
 {
-    if (!n)
-        return -1;
+    if (!n) return -1;
     long long i = (long long)(p * (double)n);
-    if (i >= n)
-        i = n - 1;
+    if (i >= n) i = n - 1;
     return (double)v[i] / 1000.0; /* microseconds */
 }
 
 static int
 do_latency(void)
 {
-    if (o_size < 8)
-        o_size = 8;
+    if (o_size < 8) o_size = 8;
     rd_kafka_t *crk = new_consumer(500);
     rd_kafka_topic_t *crkt = rd_kafka_topic_new(crk, o_topic, NULL);
     lat_ctx lc = {.q = rd_kafka_queue_new(crk)};
@@ -419,8 +401,7 @@ do_latency(void)
     long long sent = 0;
     for (;;) {
         int64_t t = now_ns();
-        if (t >= end)
-            break;
+        if (t >= end) break;
         if (t < next) {
             struct timespec ts = {.tv_sec = next / 1000000000,
                                   .tv_nsec = next % 1000000000};
@@ -477,8 +458,7 @@ main(int argc, char **argv)
     }
     for (int i = 2; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
-        if (!eq)
-            die(argv[i], "expected key=value");
+        if (!eq) die(argv[i], "expected key=value");
         *eq = '\0';
         const char *k = argv[i], *v = eq + 1;
         if (!strcmp(k, "brokers"))
@@ -509,22 +489,17 @@ main(int argc, char **argv)
             die(k, "unknown key");
     }
     /* Bounds: a run never lasts more than a few minutes. */
-    if (o_secs <= 0 || o_secs > 120)
-        die("secs", "must be in (0, 120]");
+    if (o_secs <= 0 || o_secs > 120) die("secs", "must be in (0, 120]");
     if (o_size < 1 || o_size > 1000000 || o_partitions < 1 ||
         o_partitions > 10000 || o_producers < 1 || o_producers > 64 ||
         o_rate < 1 || o_rate > 1000000)
         die("options", "out of range");
     if (strncmp(o_brokers, "127.0.0.1:", 10) != 0)
         die("brokers", "load is only sent to 127.0.0.1");
-    if (!strcmp(argv[1], "create"))
-        return do_create();
-    if (!strcmp(argv[1], "produce"))
-        return do_produce();
-    if (!strcmp(argv[1], "consume"))
-        return do_consume();
-    if (!strcmp(argv[1], "latency"))
-        return do_latency();
+    if (!strcmp(argv[1], "create")) return do_create();
+    if (!strcmp(argv[1], "produce")) return do_produce();
+    if (!strcmp(argv[1], "consume")) return do_consume();
+    if (!strcmp(argv[1], "latency")) return do_latency();
     die(argv[1], "unknown mode");
     return 2;
 }

@@ -40,7 +40,7 @@
 #include "protocol/records.h"
 
 #define PRODUCE_V 9
-#define FETCH_V 12
+#define FETCH_V   12
 #define MAX_CONNS 16
 
 static int o_port = 9092;
@@ -75,8 +75,7 @@ static int
 dial(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        die("socket", strerror(errno));
+    if (fd < 0) die("socket", strerror(errno));
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)o_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -96,8 +95,7 @@ send_all(int fd, const uint8_t *p, size_t n)
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         p += w;
@@ -141,15 +139,12 @@ read_frame(reader *r, const uint8_t **pp, size_t *np)
             while (ncap - r->end < need - have)
                 ncap *= 2;
             r->buf = realloc(r->buf, ncap);
-            if (!r->buf)
-                die("realloc", "out of memory");
+            if (!r->buf) die("realloc", "out of memory");
             r->cap = ncap;
         }
         ssize_t n = recv(r->fd, r->buf + r->end, r->cap - r->end, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
         r->end += (size_t)n;
     }
 }
@@ -166,8 +161,7 @@ frame_request(kfk_buf *wb, int16_t api, int16_t v, const void *req,
                           .ClientId = kfk_str_c("replay")};
     kfk_req_header_encode(wb, &hdr);
     kfk_encode(kfk_api_get(api)->req, v, wb, req);
-    if (wb->err)
-        die("encode", kfk_err2str(wb->err));
+    if (wb->err) die("encode", kfk_err2str(wb->err));
     kfk_buf_set_i32(wb, 0, (int32_t)(wb->len - 4));
 }
 
@@ -204,8 +198,7 @@ conn_main(void *arg)
     long long outstanding = 0;
     for (int i = 0; i < o_inflight; i++) {
         kfk_buf *b = &cs->rq->v[next];
-        if (send_all(fd, b->p, b->len))
-            die("send", strerror(errno));
+        if (send_all(fd, b->p, b->len)) die("send", strerror(errno));
         next = (next + 1) % cs->rq->n;
         outstanding++;
     }
@@ -218,15 +211,12 @@ conn_main(void *arg)
         outstanding--;
         cs->responses++;
         cs->bytes += (long long)n + 4;
-        if (cs->on_response(cs, p, n))
-            cs->errors++;
+        if (cs->on_response(cs, p, n)) cs->errors++;
         cs->last = now_s();
-        if (sending && cs->last >= g_end)
-            sending = false;
+        if (sending && cs->last >= g_end) sending = false;
         if (sending) {
             kfk_buf *b = &cs->rq->v[next];
-            if (send_all(fd, b->p, b->len))
-                die("send", strerror(errno));
+            if (send_all(fd, b->p, b->len)) die("send", strerror(errno));
             next = (next + 1) % cs->rq->n;
             outstanding++;
         }
@@ -258,8 +248,7 @@ run_conns(reqs *rq, int (*cb)(conn_stat *, const uint8_t *, size_t),
         recs += cs[i].records;
         bytes += cs[i].bytes;
         errs += cs[i].errors;
-        if (cs[i].last > last)
-            last = cs[i].last;
+        if (cs[i].last > last) last = cs[i].last;
     }
     double secs = last - start;
     printf("{\"mode\": \"%s\", \"responses\": %lld, \"records\": %lld, "
@@ -285,15 +274,13 @@ on_produce(conn_stat *cs, const uint8_t *p, size_t n)
     kfk_arena_init(&cs->ar, 1 << 20);
     int bad = 1;
     if (!kfk_resp_header_decode(&rb, KFK_API_Produce, PRODUCE_V, &corr) &&
-        !kfk_decode(&kfk_ProduceResponse_msg, PRODUCE_V, &rb, &cs->ar,
-                    &resp) &&
+        !kfk_decode(&kfk_ProduceResponse_msg, PRODUCE_V, &rb, &cs->ar, &resp) &&
         resp.Responses_count == 1 &&
         resp.Responses[0].PartitionResponses_count == 1 &&
         resp.Responses[0].PartitionResponses[0].ErrorCode == 0)
         bad = 0;
     kfk_arena_free(&cs->ar);
-    if (!bad)
-        cs->records += g_batch_records;
+    if (!bad) cs->records += g_batch_records;
     return bad;
 }
 
@@ -315,8 +302,7 @@ do_produce(void)
         nrec++;
     } while (KFK_BATCH_HEADER_SIZE + bb.recs.len + (size_t)o_size + 16 <=
              (size_t)o_batch);
-    if (kfk_batch_builder_finish(&bb))
-        die("batch", "cannot build");
+    if (kfk_batch_builder_finish(&bb)) die("batch", "cannot build");
     g_batch_records = nrec;
     /* One request per partition, each carrying the batch. */
     reqs rq = {.n = o_partitions};
@@ -325,8 +311,8 @@ do_produce(void)
         kfk_ProduceRequest_PartitionProduceData pd = {
             .Index = i, .Records = {batch.p, (int32_t)batch.len}};
         kfk_ProduceRequest_TopicProduceData td;
-        kfk_struct_init(&kfk_ProduceRequest_TopicProduceData_desc,
-                        PRODUCE_V, &td);
+        kfk_struct_init(&kfk_ProduceRequest_TopicProduceData_desc, PRODUCE_V,
+                        &td);
         td.Name = kfk_str_c(o_topic);
         td.PartitionData = &pd;
         td.PartitionData_count = 1;
@@ -398,8 +384,7 @@ count_fetch(kfk_arena *ar, const uint8_t *p, size_t n, int64_t *hwp)
         goto out;
     const kfk_FetchResponse_PartitionData *pd =
         &resp.Responses[0].Partitions[0];
-    if (hwp)
-        *hwp = pd->HighWatermark;
+    if (hwp) *hwp = pd->HighWatermark;
     recs = 0;
     const uint8_t *q = pd->Records.p;
     size_t left = pd->Records.len > 0 ? (size_t)pd->Records.len : 0;
@@ -421,8 +406,7 @@ static int
 on_fetch(conn_stat *cs, const uint8_t *p, size_t n)
 {
     long long r = count_fetch(&cs->ar, p, n, NULL);
-    if (r < 0)
-        return 1;
+    if (r < 0) return 1;
     cs->records += r;
     return r == 0; /* an empty fetch is an error here */
 }
@@ -445,10 +429,8 @@ do_fetch(void)
         if (send_all(fd, b.p, b.len) || read_frame(&r, &p, &n))
             die("probe", "no answer");
         long long c = count_fetch(&ar, p, n, &hw[i]);
-        if (c <= 0)
-            die("probe", "the partition is empty or failed");
-        if (!step || c < step)
-            step = c;
+        if (c <= 0) die("probe", "the partition is empty or failed");
+        if (!step || c < step) step = c;
         kfk_buf_free(&b);
     }
     close(fd);
@@ -465,8 +447,7 @@ do_fetch(void)
             }
             rq.v[rq.n++] = fetch_request(i, off);
         }
-    if (!rq.n)
-        die("fetch", "backlog too small");
+    if (!rq.n) die("fetch", "backlog too small");
     fprintf(stderr,
             "replay: fetch %d requests of ~%lld records over %d partitions\n",
             rq.n, step, o_partitions);
@@ -491,14 +472,12 @@ sink_main(void *arg)
 {
     sink *s = arg;
     int fd = accept(s->lfd, NULL, NULL);
-    if (fd < 0)
-        return NULL;
+    if (fd < 0) return NULL;
     size_t cap = 1 << 20;
     char *buf = malloc(cap);
     for (;;) {
         ssize_t n = recv(fd, buf, cap, 0);
-        if (n <= 0)
-            break;
+        if (n <= 0) break;
         s->bytes += n;
     }
     s->last = now_s();
@@ -526,8 +505,7 @@ do_loopback(void)
     char *buf = calloc(1, cap);
     double start = now_s(), end = start + o_secs;
     while (now_s() < end)
-        if (send_all(fd, (uint8_t *)buf, cap))
-            die("send", strerror(errno));
+        if (send_all(fd, (uint8_t *)buf, cap)) die("send", strerror(errno));
     close(fd);
     pthread_join(thr, NULL);
     close(lfd);
@@ -547,8 +525,7 @@ do_disk(void)
     char path[4096];
     snprintf(path, sizeof(path), "%s/replay-disk-test.%d", o_dir, getpid());
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        die(path, strerror(errno));
+    if (fd < 0) die(path, strerror(errno));
     size_t chunk = 1 << 20;
     char *buf = malloc(chunk);
     for (size_t i = 0; i < chunk; i++)
@@ -570,8 +547,7 @@ do_disk(void)
     printf("{\"mode\": \"disk\", \"bytes\": %.0f, \"cache_secs\": %.4f, "
            "\"cache_mbps\": %.1f, \"sync_secs\": %.4f, \"sync_mbps\": "
            "%.1f}\n",
-           bytes, t_cache, bytes / t_cache / 1e6, t_sync,
-           bytes / t_sync / 1e6);
+           bytes, t_cache, bytes / t_cache / 1e6, t_sync, bytes / t_sync / 1e6);
     return 0;
 }
 
@@ -585,8 +561,7 @@ main(int argc, char **argv)
     }
     for (int i = 2; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
-        if (!eq)
-            die(argv[i], "expected key=value");
+        if (!eq) die(argv[i], "expected key=value");
         *eq = '\0';
         const char *k = argv[i], *v = eq + 1;
         if (!strcmp(k, "port"))
@@ -622,14 +597,10 @@ main(int argc, char **argv)
         o_batch < 128 || o_batch > (8 << 20) || o_mb < 1 || o_mb > 8192)
         die("options", "out of range");
     signal(SIGPIPE, SIG_IGN);
-    if (!strcmp(argv[1], "produce"))
-        return do_produce();
-    if (!strcmp(argv[1], "fetch"))
-        return do_fetch();
-    if (!strcmp(argv[1], "loopback"))
-        return do_loopback();
-    if (!strcmp(argv[1], "disk"))
-        return do_disk();
+    if (!strcmp(argv[1], "produce")) return do_produce();
+    if (!strcmp(argv[1], "fetch")) return do_fetch();
+    if (!strcmp(argv[1], "loopback")) return do_loopback();
+    if (!strcmp(argv[1], "disk")) return do_disk();
     die(argv[1], "unknown mode");
     return 2;
 }

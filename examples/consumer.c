@@ -20,12 +20,10 @@ main(int argc, char **argv)
     }
     char es[256];
     kfk_conf *conf = kfk_conf_new();
-    if (!conf)
-        return 1;
+    if (!conf) return 1;
     if (kfk_conf_set(conf, "bootstrap.servers", argv[1], es, sizeof(es)) ||
         kfk_conf_set(conf, "topic", argv[2], es, sizeof(es)) ||
-        (argc > 3 && kfk_conf_set(conf, "group.id", argv[3], es,
-                                  sizeof(es)))) {
+        (argc > 3 && kfk_conf_set(conf, "group.id", argv[3], es, sizeof(es)))) {
         fprintf(stderr, "%s\n", es);
         kfk_conf_destroy(conf);
         return 1;
@@ -45,8 +43,7 @@ main(int argc, char **argv)
     if (err != KFK_ERR__TIMED_OUT)
         fprintf(stderr, "read: %s\n", kfk_err2str(err));
     err = kfk_reader_close(kr);
-    if (err)
-        fprintf(stderr, "close: %s\n", kfk_err2str(err));
+    if (err) fprintf(stderr, "close: %s\n", kfk_err2str(err));
     kfk_reader_destroy(kr);
     return 0;
 }

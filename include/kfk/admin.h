@@ -76,8 +76,7 @@ typedef struct kfk_group_listing {
  * (ListGroups).  On a one-broker cluster that is every group.
  * @param groupsp OUT: *countp entries; free with kfk_group_listing_free().
  */
-KFK_API kfk_err kfk_admin_list_groups(kfk_conn *kc,
-                                      kfk_group_listing **groupsp,
+KFK_API kfk_err kfk_admin_list_groups(kfk_conn *kc, kfk_group_listing **groupsp,
                                       size_t *countp);
 KFK_API void kfk_group_listing_free(kfk_group_listing *groups, size_t count);
 
@@ -106,10 +105,10 @@ typedef struct kfk_group_member {
 /** A group as DescribeGroups reports it. */
 typedef struct kfk_group_description {
     char *group_id;
-    kfk_err err;          /**< the group's error (e.g. COORDINATOR_NOT...) */
-    char *state;          /**< Empty, Stable, PreparingRebalance, Dead... */
-    char *protocol_type;  /**< "consumer", or "" */
-    char *protocol;       /**< the assignor, e.g. "range" */
+    kfk_err err;         /**< the group's error (e.g. COORDINATOR_NOT...) */
+    char *state;         /**< Empty, Stable, PreparingRebalance, Dead... */
+    char *protocol_type; /**< "consumer", or "" */
+    char *protocol;      /**< the assignor, e.g. "range" */
     kfk_group_member *members;
     size_t member_count;
 } kfk_group_description;
@@ -127,8 +126,7 @@ typedef struct kfk_group_description {
 KFK_API kfk_err kfk_admin_describe_groups(kfk_conn *kc,
                                           const char *const *groups, size_t n,
                                           kfk_group_description **descp);
-KFK_API void kfk_group_description_free(kfk_group_description *desc,
-                                        size_t n);
+KFK_API void kfk_group_description_free(kfk_group_description *desc, size_t n);
 
 /**
  * @brief Delete groups and their committed offsets (DeleteGroups).  Only
@@ -137,9 +135,8 @@ KFK_API void kfk_group_description_free(kfk_group_description *desc,
  * @param errs optional OUT: one error per group.
  * @returns the first error.
  */
-KFK_API kfk_err kfk_admin_delete_groups(kfk_conn *kc,
-                                        const char *const *groups, size_t n,
-                                        kfk_err *errs);
+KFK_API kfk_err kfk_admin_delete_groups(kfk_conn *kc, const char *const *groups,
+                                        size_t n, kfk_err *errs);
 
 /** An offset of a topic partition: the element of the offset calls. */
 typedef struct kfk_partition_offset {
@@ -182,8 +179,7 @@ KFK_API kfk_err kfk_admin_offset_fetch(kfk_conn *kc, const char *group,
 KFK_API kfk_err kfk_admin_offset_commit(kfk_conn *kc, const char *group,
                                         int32_t generation_id,
                                         const char *member_id,
-                                        kfk_partition_offset *parts,
-                                        size_t n);
+                                        kfk_partition_offset *parts, size_t n);
 
 /**
  * @brief Offsets of many partitions at once (ListOffsets, one request per
@@ -212,11 +208,11 @@ typedef enum kfk_resource_type {
 /** One configuration entry of a resource. */
 typedef struct kfk_config_entry {
     char *name;
-    char *value;     /**< NULL: null (e.g. sensitive) */
+    char *value; /**< NULL: null (e.g. sensitive) */
     bool read_only;
     bool is_default; /**< value comes from the default, not set anywhere */
     bool sensitive;
-    int8_t source;   /**< Kafka ConfigSource, see kfk_config_source_name() */
+    int8_t source; /**< Kafka ConfigSource, see kfk_config_source_name() */
 } kfk_config_entry;
 
 /**
@@ -224,8 +220,7 @@ typedef struct kfk_config_entry {
  * @param name topic name, or broker id in decimal.
  * @param entriesp OUT: *countp entries; free with kfk_config_entries_free().
  */
-KFK_API kfk_err kfk_admin_describe_configs(kfk_conn *kc,
-                                           kfk_resource_type type,
+KFK_API kfk_err kfk_admin_describe_configs(kfk_conn *kc, kfk_resource_type type,
                                            const char *name,
                                            kfk_config_entry **entriesp,
                                            size_t *countp);
@@ -241,9 +236,9 @@ KFK_API const char *kfk_config_source_name(int8_t source);
 /** Operations of an incremental config change. */
 typedef enum kfk_config_op {
     KFK_CONFIG_SET = 0,
-    KFK_CONFIG_DELETE = 1,   /**< back to the default */
-    KFK_CONFIG_APPEND = 2,   /**< list values */
-    KFK_CONFIG_SUBTRACT = 3  /**< list values */
+    KFK_CONFIG_DELETE = 1,  /**< back to the default */
+    KFK_CONFIG_APPEND = 2,  /**< list values */
+    KFK_CONFIG_SUBTRACT = 3 /**< list values */
 } kfk_config_op;
 
 /** One change of kfk_admin_alter_configs(). */

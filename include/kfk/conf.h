@@ -53,8 +53,8 @@ KFK_API kfk_err kfk_conf_set(kfk_conf *conf, const char *name,
  *             needed (including the NUL).
  * @returns KFK_ERR__NOT_FOUND for an unknown name.
  */
-KFK_API kfk_err kfk_conf_get(const kfk_conf *conf, const char *name,
-                             char *dest, size_t *dest_sizep);
+KFK_API kfk_err kfk_conf_get(const kfk_conf *conf, const char *name, char *dest,
+                             size_t *dest_sizep);
 
 /**
  * @brief Every property: name, value, name, value, ... (*countp strings).

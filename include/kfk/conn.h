@@ -57,20 +57,20 @@ typedef struct kfk_header {
  * kfk_fetch_next()).
  */
 typedef struct kfk_message {
-    const char *topic;   /**< Writer: per-message topic if the writer has
-                              none.  Read: the topic. */
-    int32_t partition;   /**< OUT: the partition written to / read from. */
-    int64_t offset;      /**< OUT: offset (-1 if unknown, e.g. acks=none) */
+    const char *topic;       /**< Writer: per-message topic if the writer has
+                                  none.  Read: the topic. */
+    int32_t partition;       /**< OUT: the partition written to / read from. */
+    int64_t offset;          /**< OUT: offset (-1 if unknown, e.g. acks=none) */
     int64_t high_water_mark; /**< Read: partition high watermark. */
-    const void *key;     /**< NULL: null key */
+    const void *key;         /**< NULL: null key */
     int32_t key_len;
-    const void *value;   /**< NULL: null value (tombstone) */
+    const void *value; /**< NULL: null value (tombstone) */
     int32_t value_len;
     const kfk_header *headers;
     int32_t header_count;
-    int64_t timestamp;   /**< ms since the Unix epoch; 0: now */
-    void *opaque;        /**< Writer: handed back in the completion
-                              callback untouched. */
+    int64_t timestamp; /**< ms since the Unix epoch; 0: now */
+    void *opaque;      /**< Writer: handed back in the completion
+                            callback untouched. */
 } kfk_message;
 
 /** Acknowledgements required from the broker for a produce. */
@@ -108,8 +108,7 @@ typedef struct kfk_fetch kfk_fetch;
  * @returns KFK_ERR_NONE, KFK_ERR__RESOLVE, KFK_ERR__TRANSPORT,
  *          KFK_ERR__TIMED_OUT, KFK_ERR__NOMEM, KFK_ERR__INVALID_ARG.
  */
-KFK_API kfk_err kfk_conn_dial(const char *addr, int timeout_ms,
-                              kfk_conn **kcp);
+KFK_API kfk_err kfk_conn_dial(const char *addr, int timeout_ms, kfk_conn **kcp);
 
 /**
  * @brief Look up the leader of topic/partition through the bootstrap
@@ -169,12 +168,12 @@ KFK_API int32_t kfk_conn_broker_id(const kfk_conn *kc);
 typedef struct kfk_partition_info {
     const char *topic;
     int32_t id;
-    int32_t leader;       /**< node id, -1: none */
+    int32_t leader; /**< node id, -1: none */
     const char *leader_host;
     int32_t leader_port;
     int32_t replica_count;
     int32_t isr_count;
-    kfk_err err;          /**< partition (or topic) error */
+    kfk_err err; /**< partition (or topic) error */
 } kfk_partition_info;
 
 /**
@@ -194,10 +193,10 @@ KFK_API void kfk_partition_info_free(kfk_partition_info *parts);
 /** A topic to create. */
 typedef struct kfk_topic_config {
     const char *topic;
-    int32_t num_partitions;       /**< -1: broker default */
-    int16_t replication_factor;   /**< -1: broker default */
-    const char *const *configs;   /**< name, value, name, value, ... */
-    size_t config_count;          /**< number of (name, value) pairs */
+    int32_t num_partitions;     /**< -1: broker default */
+    int16_t replication_factor; /**< -1: broker default */
+    const char *const *configs; /**< name, value, name, value, ... */
+    size_t config_count;        /**< number of (name, value) pairs */
 } kfk_topic_config;
 
 /**
@@ -208,13 +207,12 @@ typedef struct kfk_topic_config {
  * @returns the first error.
  */
 KFK_API kfk_err kfk_conn_create_topics(kfk_conn *kc,
-                                       const kfk_topic_config *topics,
-                                       size_t n, kfk_err *errs);
+                                       const kfk_topic_config *topics, size_t n,
+                                       kfk_err *errs);
 
 /** @brief Delete topics (DeleteTopics). @param errs optional OUT. */
-KFK_API kfk_err kfk_conn_delete_topics(kfk_conn *kc,
-                                       const char *const *topics, size_t n,
-                                       kfk_err *errs);
+KFK_API kfk_err kfk_conn_delete_topics(kfk_conn *kc, const char *const *topics,
+                                       size_t n, kfk_err *errs);
 
 /**
  * @brief Produce msgs as one record batch to the conn's partition.
@@ -228,9 +226,9 @@ KFK_API kfk_err kfk_conn_write_messages(kfk_conn *kc, const kfk_message *msgs,
 
 /** Fetch options. */
 typedef struct kfk_fetch_config {
-    int32_t min_bytes;    /**< <= 0: 1 */
-    int32_t max_bytes;    /**< <= 0: 1 MiB */
-    int32_t max_wait_ms;  /**< broker wait for min_bytes; < 0: 500 ms */
+    int32_t min_bytes;      /**< <= 0: 1 */
+    int32_t max_bytes;      /**< <= 0: 1 MiB */
+    int32_t max_wait_ms;    /**< broker wait for min_bytes; < 0: 500 ms */
     int8_t isolation_level; /**< 0 read uncommitted, 1 read committed */
 } kfk_fetch_config;
 

@@ -25,22 +25,22 @@ extern "C" {
 typedef enum kfk_err {
     /* Local errors: never on the wire. */
     KFK_ERR__BEGIN = -200,
-    KFK_ERR__IO = -199,            /**< socket or file I/O failed */
-    KFK_ERR__TIMED_OUT = -198,     /**< a deadline passed */
-    KFK_ERR__NOMEM = -197,         /**< allocation failed */
-    KFK_ERR__BAD_MSG = -196,       /**< malformed input from the peer */
-    KFK_ERR__TOO_LARGE = -195,     /**< a size exceeded a configured limit */
-    KFK_ERR__INVALID_ARG = -194,   /**< bad argument or configuration */
-    KFK_ERR__UNSUPPORTED = -193,   /**< version or feature not supported */
-    KFK_ERR__TRANSPORT = -192,     /**< connection closed or refused */
-    KFK_ERR__RESOLVE = -191,       /**< host name did not resolve */
-    KFK_ERR__NOT_FOUND = -190,     /**< no such object */
-    KFK_ERR__CLOSED = -189,        /**< object was closed */
-    KFK_ERR__QUEUE_FULL = -188,    /**< a bounded queue is full */
+    KFK_ERR__IO = -199,              /**< socket or file I/O failed */
+    KFK_ERR__TIMED_OUT = -198,       /**< a deadline passed */
+    KFK_ERR__NOMEM = -197,           /**< allocation failed */
+    KFK_ERR__BAD_MSG = -196,         /**< malformed input from the peer */
+    KFK_ERR__TOO_LARGE = -195,       /**< a size exceeded a configured limit */
+    KFK_ERR__INVALID_ARG = -194,     /**< bad argument or configuration */
+    KFK_ERR__UNSUPPORTED = -193,     /**< version or feature not supported */
+    KFK_ERR__TRANSPORT = -192,       /**< connection closed or refused */
+    KFK_ERR__RESOLVE = -191,         /**< host name did not resolve */
+    KFK_ERR__NOT_FOUND = -190,       /**< no such object */
+    KFK_ERR__CLOSED = -189,          /**< object was closed */
+    KFK_ERR__QUEUE_FULL = -188,      /**< a bounded queue is full */
     KFK_ERR__BAD_COMPRESSION = -187, /**< compressed data did not decode */
-    KFK_ERR__CRC = -186,           /**< checksum mismatch */
-    KFK_ERR__STATE = -185,         /**< call not valid in current state */
-    KFK_ERR__PARTIAL = -184,       /**< more input needed */
+    KFK_ERR__CRC = -186,             /**< checksum mismatch */
+    KFK_ERR__STATE = -185,           /**< call not valid in current state */
+    KFK_ERR__PARTIAL = -184,         /**< more input needed */
     KFK_ERR__END = -101,
 
     /* Kafka wire error codes. */
@@ -172,7 +172,8 @@ typedef enum kfk_err {
     KFK_ERR_INVALID_VOTER_KEY = 125,
     KFK_ERR_DUPLICATE_VOTER = 126,
     KFK_ERR_VOTER_NOT_FOUND = 127,
-    KFK_ERR_INVALID_REGULAR_EXPRESSION = 128,} kfk_err;
+    KFK_ERR_INVALID_REGULAR_EXPRESSION = 128,
+} kfk_err;
 
 /** @brief Upper-case name of the error, e.g. "NOT_LEADER_OR_FOLLOWER". */
 KFK_API const char *kfk_err2name(kfk_err err);

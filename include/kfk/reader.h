@@ -153,8 +153,7 @@ KFK_API kfk_err kfk_reader_read_message(kfk_reader *kr, int timeout_ms,
  *          message was skipped; otherwise the commit's error.
  */
 KFK_API kfk_err kfk_reader_commit_messages(kfk_reader *kr,
-                                           const kfk_message *msgs,
-                                           size_t n);
+                                           const kfk_message *msgs, size_t n);
 
 /**
  * @brief Move the read position (partition mode only).
@@ -217,17 +216,17 @@ typedef struct kfk_reader_metrics {
     uint64_t commits;       /**< OffsetCommit requests that succeeded */
     uint64_t commit_errors;
     uint64_t heartbeats;
-    uint64_t rebalances;    /**< assignments received (generations) */
+    uint64_t rebalances; /**< assignments received (generations) */
     uint64_t metadata_requests;
-    uint64_t reconnects;    /**< broker connections (re)opened */
+    uint64_t reconnects;      /**< broker connections (re)opened */
     uint64_t queued_messages; /**< prefetched, not yet returned */
     uint64_t queued_bytes;
     uint64_t queued_messages_max; /**< high-water mark of the queue */
     uint64_t queued_bytes_max;
-    int64_t lag;            /**< as kfk_reader_lag() */
-    int64_t offset;         /**< as kfk_reader_offset() */
-    int32_t generation;     /**< group generation, -1 if none */
-    int32_t assigned;       /**< partitions read now */
+    int64_t lag;                /**< as kfk_reader_lag() */
+    int64_t offset;             /**< as kfk_reader_offset() */
+    int32_t generation;         /**< group generation, -1 if none */
+    int32_t assigned;           /**< partitions read now */
     uint64_t last_rebalance_ms; /**< time from losing the assignment (or
                                      starting to join) to the next one */
 } kfk_reader_metrics;

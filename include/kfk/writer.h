@@ -87,13 +87,13 @@ KFK_API void kfk_writer_destroy(kfk_writer *kw);
 
 /** Counters since the writer was created (cumulative, never reset). */
 typedef struct kfk_writer_metrics {
-    uint64_t writes;        /**< kfk_writer_write() calls admitted */
-    uint64_t messages;      /**< messages delivered */
-    uint64_t bytes;         /**< key+value bytes delivered */
-    uint64_t errors;        /**< messages failed for good */
-    uint64_t retries;       /**< batch attempts that were retried */
-    uint64_t requests;      /**< Produce requests sent */
-    uint64_t batches;       /**< partition batches sent */
+    uint64_t writes;   /**< kfk_writer_write() calls admitted */
+    uint64_t messages; /**< messages delivered */
+    uint64_t bytes;    /**< key+value bytes delivered */
+    uint64_t errors;   /**< messages failed for good */
+    uint64_t retries;  /**< batch attempts that were retried */
+    uint64_t requests; /**< Produce requests sent */
+    uint64_t batches;  /**< partition batches sent */
     uint64_t batch_messages_max;
     double batch_messages_avg;
     uint64_t batch_bytes_max;

@@ -65,15 +65,14 @@ cstr(kfk_req *rq, kfk_str s)
 {
     size_t n = s.len > 0 ? (size_t)s.len : 0;
     char *c = kfk_req_alloc(rq, n + 1);
-    if (n)
-        memcpy(c, s.p, n);
+    if (n) memcpy(c, s.p, n);
     c[n] = '\0';
     return c;
 }
 
 /* A formatted string in the request's arena. */
-static kfk_str
-msgf(kfk_req *rq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static kfk_str msgf(kfk_req *rq, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static kfk_str
 msgf(kfk_req *rq, const char *fmt, ...)
@@ -115,8 +114,7 @@ cmp_name_ix(const void *a, const void *b)
     int32_t lx = KFK_MAX(x->s.len, 0), ly = KFK_MAX(y->s.len, 0);
     int c = memcmp(x->s.p ? x->s.p : "", y->s.p ? y->s.p : "",
                    (size_t)KFK_MIN(lx, ly));
-    if (c)
-        return c;
+    if (c) return c;
     return lx < ly ? -1 : lx > ly;
 }
 
@@ -126,8 +124,7 @@ static void
 mark_dups(kfk_req *rq, const kfk_str *names, size_t stride, int32_t n,
           bool *dup)
 {
-    if (n < 2)
-        return;
+    if (n < 2) return;
     name_ix *ix = kfk_req_alloc(rq, (size_t)n * sizeof(*ix));
     for (int32_t i = 0; i < n; i++) {
         ix[i].s = *(const kfk_str *)((const char *)names + (size_t)i * stride);
@@ -135,8 +132,7 @@ mark_dups(kfk_req *rq, const kfk_str *names, size_t stride, int32_t n,
     }
     qsort(ix, (size_t)n, sizeof(*ix), cmp_name_ix);
     for (int32_t i = 1; i < n; i++) {
-        if (ix[i].s.len < 0 || ix[i - 1].s.len < 0)
-            continue;
+        if (ix[i].s.len < 0 || ix[i - 1].s.len < 0) continue;
         if (cmp_name_ix(&ix[i - 1], &ix[i]) == 0)
             dup[ix[i - 1].i] = dup[ix[i].i] = true;
     }
@@ -147,8 +143,7 @@ topic_conf_known(const char *name)
 {
     const char *n;
     for (int i = 0; (n = kfk_topic_conf_name(i, NULL)); i++)
-        if (strcmp(n, name) == 0)
-            return true;
+        if (strcmp(n, name) == 0) return true;
     return false;
 }
 
@@ -159,14 +154,11 @@ broker_conf_get(const kfk_broker *b, const char *name, char *buf,
                 size_t bufsize, bool *is_default)
 {
     const char *n, *prev = NULL;
-    for (int i = 0; kfk_conf_describe(&b->conf, i, &n, buf, bufsize,
-                                      is_default);
-         i++) {
-        if (n == prev)
-            continue;
+    for (int i = 0;
+         kfk_conf_describe(&b->conf, i, &n, buf, bufsize, is_default); i++) {
+        if (n == prev) continue;
         prev = n;
-        if (strcmp(n, name) == 0)
-            return true;
+        if (strcmp(n, name) == 0) return true;
     }
     return false;
 }
@@ -187,10 +179,8 @@ topic_default_source(const kfk_broker *b, const char *topic_name)
 {
     const char *broker_name = NULL, *n;
     for (int i = 0; (n = kfk_topic_conf_name(i, &broker_name)); i++)
-        if (strcmp(n, topic_name) == 0)
-            break;
-    if (!n || !broker_name)
-        return SRC_DEFAULT_CONFIG;
+        if (strcmp(n, topic_name) == 0) break;
+    if (!n || !broker_name) return SRC_DEFAULT_CONFIG;
     bool set;
     if (strcmp(topic_name, "retention.ms") == 0)
         set = b->conf.set_retention_ms || b->conf.set_retention_minutes ||
@@ -205,10 +195,8 @@ topic_default_source(const kfk_broker *b, const char *topic_name)
 static int8_t
 topic_conf_type(const char *name)
 {
-    if (strcmp(name, "cleanup.policy") == 0)
-        return TYPE_LIST;
-    if (strcmp(name, "message.timestamp.type") == 0)
-        return TYPE_STRING;
+    if (strcmp(name, "cleanup.policy") == 0) return TYPE_LIST;
+    if (strcmp(name, "message.timestamp.type") == 0) return TYPE_STRING;
     if (strcmp(name, "max.message.bytes") == 0 ||
         strcmp(name, "min.insync.replicas") == 0 ||
         strcmp(name, "index.interval.bytes") == 0)
@@ -242,8 +230,7 @@ topic_conf_doc(const char *name)
                                    "LogAppendTime (the broker's)."},
     };
     for (size_t i = 0; i < KFK_ARRAY_LEN(docs); i++)
-        if (strcmp(docs[i].name, name) == 0)
-            return docs[i].doc;
+        if (strcmp(docs[i].name, name) == 0) return docs[i].doc;
     return NULL;
 }
 
@@ -252,8 +239,7 @@ static const char *
 find_override(char *const *keys, char *const *vals, int n, const char *name)
 {
     for (int i = n - 1; i >= 0; i--)
-        if (strcmp(keys[i], name) == 0)
-            return vals[i];
+        if (strcmp(keys[i], name) == 0) return vals[i];
     return NULL;
 }
 
@@ -262,8 +248,7 @@ static kfk_err
 check_broker_name(kfk_req *rq, kfk_str name, kfk_str *msg)
 {
     kfk_broker *b = rq->peer->b;
-    if (name.len <= 0)
-        return KFK_ERR_NONE;
+    if (name.len <= 0) return KFK_ERR_NONE;
     char *s = cstr(rq, name), *end;
     errno = 0;
     long id = strtol(s, &end, 10);
@@ -294,8 +279,8 @@ assignment_ok(const kfk_broker *b, const int32_t *ids, int32_t n)
 
 /* v5+: the configs the new topic has (or would have). */
 static void
-fill_created_configs(kfk_req *rq, kfk_CreateTopicsResponse_CreatableTopicResult
-                                      *tr,
+fill_created_configs(kfk_req *rq,
+                     kfk_CreateTopicsResponse_CreatableTopicResult *tr,
                      const kfk_topic_conf *tc, char *const *keys,
                      char *const *vals, int n)
 {
@@ -309,8 +294,8 @@ fill_created_configs(kfk_req *rq, kfk_CreateTopicsResponse_CreatableTopicResult
     for (int i = 0; i < count; i++) {
         const char *name = kfk_topic_conf_name(i, NULL);
         kfk_CreateTopicsResponse_CreatableTopicConfigs *c = &tr->Configs[i];
-        kfk_struct_init(&kfk_CreateTopicsResponse_CreatableTopicConfigs_desc,
-                        v, c);
+        kfk_struct_init(&kfk_CreateTopicsResponse_CreatableTopicConfigs_desc, v,
+                        c);
         char buf[256];
         kfk_topic_conf_get(tc, name, buf, sizeof(buf));
         /* Response: Topics.Configs.Name / Value / ReadOnly /
@@ -332,8 +317,7 @@ create_one(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct,
 {
     kfk_broker *b = rq->peer->b;
     int16_t v = rq->hdr.ApiVersion;
-    kfk_struct_init(&kfk_CreateTopicsResponse_CreatableTopicResult_desc, v,
-                    tr);
+    kfk_struct_init(&kfk_CreateTopicsResponse_CreatableTopicResult_desc, v, tr);
     /* Response: Topics.Name */
     tr->Name = ct->Name;
     tr->NumPartitions = -1;
@@ -347,15 +331,17 @@ create_one(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct,
 
     if (dup) {
         e = KFK_ERR_INVALID_REQUEST;
-        msg = msgf(rq, "Create topics request contains the topic '%s' more "
-                       "than once.",
+        msg = msgf(rq,
+                   "Create topics request contains the topic '%s' more "
+                   "than once.",
                    cstr(rq, ct->Name));
         goto out;
     }
     if (kfk_topic_name_valid(ct->Name)) {
         e = KFK_ERR_INVALID_TOPIC_EXCEPTION;
-        msg = msgf(rq, "Topic name '%s' is illegal: it must be 1-249 "
-                       "characters of [a-zA-Z0-9._-] and not '.' or '..'.",
+        msg = msgf(rq,
+                   "Topic name '%s' is illegal: it must be 1-249 "
+                   "characters of [a-zA-Z0-9._-] and not '.' or '..'.",
                    cstr(rq, ct->Name));
         goto out;
     }
@@ -389,9 +375,10 @@ create_one(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct,
             if (!assignment_ok(b, a->BrokerIds,
                                KFK_MAX(a->BrokerIds_count, 0))) {
                 e = KFK_ERR_INVALID_REPLICA_ASSIGNMENT;
-                msg = msgf(rq, "Replica assignment of partition %d must "
-                               "be exactly [%d]: this cluster has one "
-                               "broker.",
+                msg = msgf(rq,
+                           "Replica assignment of partition %d must "
+                           "be exactly [%d]: this cluster has one "
+                           "broker.",
                            a->PartitionIndex, b->conf.node_id);
                 goto out;
             }
@@ -400,10 +387,8 @@ create_one(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct,
         rf = 1;
     } else {
         /* -1 means the broker default from v4 on (KIP-464). */
-        if (np == -1 && v >= 4)
-            np = b->conf.num_partitions;
-        if (rf == -1 && v >= 4)
-            rf = b->conf.default_replication_factor;
+        if (np == -1 && v >= 4) np = b->conf.num_partitions;
+        if (rf == -1 && v >= 4) rf = b->conf.default_replication_factor;
         if (np <= 0) {
             e = KFK_ERR_INVALID_PARTITIONS;
             msg = scopy(rq, "Number of partitions must be larger than 0.");
@@ -447,8 +432,7 @@ create_one(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct,
     }
     /* Response: Topics.TopicId (v7), NumPartitions, ReplicationFactor,
      * Configs (v5+) */
-    if (t)
-        tr->TopicId = t->id;
+    if (t) tr->TopicId = t->id;
     tr->NumPartitions = np;
     tr->ReplicationFactor = (int16_t)rf;
     if (v >= 5) {
@@ -484,8 +468,7 @@ kfk_handle_CreateTopics(kfk_req *rq)
         mark_dups(rq, &req->Topics[0].Name, sizeof(req->Topics[0]), n, dup);
     bool validate_only = v >= 1 && req->validateOnly;
     for (int32_t i = 0; i < n; i++)
-        create_one(rq, &req->Topics[i], validate_only, dup[i],
-                   &resp.Topics[i]);
+        create_one(rq, &req->Topics[i], validate_only, dup[i], &resp.Topics[i]);
     kfk_req_respond(rq, &kfk_CreateTopicsResponse_msg, &resp);
 }
 
@@ -517,8 +500,8 @@ kfk_handle_DeleteTopics(kfk_req *rq)
     static const kfk_uuid zero;
     for (int32_t i = 0; i < n; i++) {
         kfk_DeleteTopicsResponse_DeletableTopicResult *r = &resp.Responses[i];
-        kfk_struct_init(&kfk_DeleteTopicsResponse_DeletableTopicResult_desc,
-                        v, r);
+        kfk_struct_init(&kfk_DeleteTopicsResponse_DeletableTopicResult_desc, v,
+                        r);
         kfk_str name = v >= 6 ? req->Topics[i].Name : req->TopicNames[i];
         kfk_uuid id = v >= 6 ? req->Topics[i].TopicId : zero;
         bool by_id = memcmp(&id, &zero, sizeof(id)) != 0;
@@ -584,8 +567,7 @@ kfk_handle_DeleteTopics(kfk_req *rq)
         r->ErrorMessage = msg;
     }
     for (int32_t i = 0; i < n; i++)
-        if (del[i])
-            kfk_topic_delete(b, del[i]);
+        if (del[i]) kfk_topic_delete(b, del[i]);
     kfk_req_respond(rq, &kfk_DeleteTopicsResponse_msg, &resp);
 }
 
@@ -607,8 +589,7 @@ kfk_handle_CreatePartitions(kfk_req *rq)
     if (n > 1)
         mark_dups(rq, &req->Topics[0].Name, sizeof(req->Topics[0]), n, dup);
     for (int32_t i = 0; i < n; i++) {
-        kfk_CreatePartitionsRequest_CreatePartitionsTopic *ct =
-            &req->Topics[i];
+        kfk_CreatePartitionsRequest_CreatePartitionsTopic *ct = &req->Topics[i];
         kfk_CreatePartitionsResponse_CreatePartitionsTopicResult *r =
             &resp.Results[i];
         kfk_struct_init(
@@ -624,17 +605,17 @@ kfk_handle_CreatePartitions(kfk_req *rq)
             msg = scopy(rq, "Duplicate topic in request.");
         } else if (!t) {
             e = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-            msg = msgf(rq, "The topic '%s' does not exist.",
-                       cstr(rq, ct->Name));
+            msg =
+                msgf(rq, "The topic '%s' does not exist.", cstr(rq, ct->Name));
         } else if (ct->Count < t->npartitions) {
             e = KFK_ERR_INVALID_PARTITIONS;
-            msg = msgf(rq, "Topic currently has %d partitions, which is "
-                           "higher than the requested %d.",
+            msg = msgf(rq,
+                       "Topic currently has %d partitions, which is "
+                       "higher than the requested %d.",
                        t->npartitions, ct->Count);
         } else if (ct->Count == t->npartitions) {
             e = KFK_ERR_INVALID_PARTITIONS;
-            msg = msgf(rq, "Topic already has %d partitions.",
-                       t->npartitions);
+            msg = msgf(rq, "Topic already has %d partitions.", t->npartitions);
         } else if (ct->Count > 100000) {
             e = KFK_ERR_INVALID_PARTITIONS;
             msg = scopy(rq, "Number of partitions must be at most 100000.");
@@ -642,8 +623,9 @@ kfk_handle_CreatePartitions(kfk_req *rq)
                    ct->Assignments_count != ct->Count - t->npartitions) {
             /* Request: Topics.Assignments -- one per new partition. */
             e = KFK_ERR_INVALID_REPLICA_ASSIGNMENT;
-            msg = msgf(rq, "Increasing the number of partitions by %d but "
-                           "%d assignments provided.",
+            msg = msgf(rq,
+                       "Increasing the number of partitions by %d but "
+                       "%d assignments provided.",
                        ct->Count - t->npartitions, ct->Assignments_count);
         } else {
             for (int32_t k = 0; k < KFK_MAX(ct->Assignments_count, 0); k++) {
@@ -652,8 +634,9 @@ kfk_handle_CreatePartitions(kfk_req *rq)
                 if (!assignment_ok(b, a->BrokerIds,
                                    KFK_MAX(a->BrokerIds_count, 0))) {
                     e = KFK_ERR_INVALID_REPLICA_ASSIGNMENT;
-                    msg = msgf(rq, "Replica assignment %d must be exactly "
-                                   "[%d]: this cluster has one broker.",
+                    msg = msgf(rq,
+                               "Replica assignment %d must be exactly "
+                               "[%d]: this cluster has one broker.",
                                k, b->conf.node_id);
                     break;
                 }
@@ -690,8 +673,8 @@ kfk_handle_DeleteRecords(kfk_req *rq)
         kfk_DeleteRecordsRequest_DeleteRecordsTopic *dt = &req->Topics[i];
         kfk_DeleteRecordsResponse_DeleteRecordsTopicResult *rt =
             &resp.Topics[i];
-        kfk_struct_init(&kfk_DeleteRecordsResponse_DeleteRecordsTopicResult_desc,
-                        v, rt);
+        kfk_struct_init(
+            &kfk_DeleteRecordsResponse_DeleteRecordsTopicResult_desc, v, rt);
         /* Response: Topics.Name */
         rt->Name = dt->Name;
         int32_t np = KFK_MAX(dt->Partitions_count, 0);
@@ -703,8 +686,8 @@ kfk_handle_DeleteRecords(kfk_req *rq)
             kfk_DeleteRecordsResponse_DeleteRecordsPartitionResult *rp =
                 &rt->Partitions[k];
             kfk_struct_init(
-                &kfk_DeleteRecordsResponse_DeleteRecordsPartitionResult_desc,
-                v, rp);
+                &kfk_DeleteRecordsResponse_DeleteRecordsPartitionResult_desc, v,
+                rp);
             /* Response: Topics.Partitions.PartitionIndex, LowWatermark,
              * ErrorCode */
             rp->PartitionIndex = dp->PartitionIndex;
@@ -726,12 +709,11 @@ kfk_handle_DeleteRecords(kfk_req *rq)
             }
             kfk_err e = kfk_log_delete_records(p->log, dp->Offset);
             if (e) {
-                rp->ErrorCode = e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR
-                                                 : (int16_t)e;
+                rp->ErrorCode =
+                    e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR : (int16_t)e;
                 if (e == KFK_ERR__IO)
                     kfk_warn("admin", "%s-%d: delete records: %s",
-                             p->topic->name, p->index,
-                             kfk_log_errstr(p->log));
+                             p->topic->name, p->index, kfk_log_errstr(p->log));
                 continue;
             }
             rp->LowWatermark = kfk_log_start_offset(p->log);
@@ -751,11 +733,9 @@ key_wanted(const kfk_DescribeConfigsRequest_DescribeConfigsResource *res,
            const char *name)
 {
     /* Request: Resources.ConfigurationKeys, null = all. */
-    if (res->ConfigurationKeys_count < 0)
-        return true;
+    if (res->ConfigurationKeys_count < 0) return true;
     for (int32_t i = 0; i < res->ConfigurationKeys_count; i++)
-        if (kfk_str_eq(res->ConfigurationKeys[i], name))
-            return true;
+        if (kfk_str_eq(res->ConfigurationKeys[i], name)) return true;
     return false;
 }
 
@@ -777,16 +757,15 @@ describe_topic(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
     for (int i = 0; i < count; i++) {
         const char *broker_name = NULL;
         const char *name = kfk_topic_conf_name(i, &broker_name);
-        if (!key_wanted(res, name))
-            continue;
+        if (!key_wanted(res, name)) continue;
         dc_entry *c = &r->Configs[n++];
         kfk_struct_init(
             &kfk_DescribeConfigsResponse_DescribeConfigsResourceResult_desc, v,
             c);
         char buf[256];
         kfk_topic_conf_get(&t->conf, name, buf, sizeof(buf));
-        const char *ov = find_override(t->conf_keys, t->conf_vals, t->nconf,
-                                       name);
+        const char *ov =
+            find_override(t->conf_keys, t->conf_vals, t->nconf, name);
         int8_t dsrc = topic_default_source(b, name);
         /* Response: Results.Configs.Name / Value / ReadOnly / IsDefault
          * (v0) / ConfigSource (v1+) / IsSensitive */
@@ -805,8 +784,8 @@ describe_topic(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
             if (ov) {
                 dc_syn *s = &c->Synonyms[ns++];
                 kfk_struct_init(
-                    &kfk_DescribeConfigsResponse_DescribeConfigsSynonym_desc,
-                    v, s);
+                    &kfk_DescribeConfigsResponse_DescribeConfigsSynonym_desc, v,
+                    s);
                 s->Name = kfk_str_c(name);
                 s->Value = scopy(rq, buf);
                 s->Source = SRC_DYNAMIC_TOPIC_CONFIG;
@@ -816,8 +795,8 @@ describe_topic(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
                 kfk_topic_conf_get(&defaults, name, dbuf, sizeof(dbuf));
                 dc_syn *s = &c->Synonyms[ns++];
                 kfk_struct_init(
-                    &kfk_DescribeConfigsResponse_DescribeConfigsSynonym_desc,
-                    v, s);
+                    &kfk_DescribeConfigsResponse_DescribeConfigsSynonym_desc, v,
+                    s);
                 s->Name = kfk_str_c(broker_name);
                 s->Value = scopy(rq, dbuf);
                 s->Source = dsrc;
@@ -857,20 +836,16 @@ describe_broker(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
     bool def;
     const char *name, *prev = NULL;
     int count = 0;
-    for (int i = 0; kfk_conf_describe(&b->conf, i, &name, buf, sizeof(buf),
-                                      &def);
-         i++)
+    for (int i = 0;
+         kfk_conf_describe(&b->conf, i, &name, buf, sizeof(buf), &def); i++)
         count++;
     r->Configs = arr(rq, count, sizeof(*r->Configs));
     int n = 0;
-    for (int i = 0; kfk_conf_describe(&b->conf, i, &name, buf, sizeof(buf),
-                                      &def);
-         i++) {
-        if (name == prev)
-            continue;
+    for (int i = 0;
+         kfk_conf_describe(&b->conf, i, &name, buf, sizeof(buf), &def); i++) {
+        if (name == prev) continue;
         prev = name;
-        if (!key_wanted(res, name))
-            continue;
+        if (!key_wanted(res, name)) continue;
         dc_entry *c = &r->Configs[n++];
         kfk_struct_init(
             &kfk_DescribeConfigsResponse_DescribeConfigsResourceResult_desc, v,
@@ -883,8 +858,7 @@ describe_broker(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
             (strcmp(name, "log.retention.minutes") == 0 &&
              !b->conf.set_retention_minutes) ||
             (strcmp(name, "log.roll.ms") == 0 && !b->conf.set_roll_ms);
-        if (unset_alias)
-            def = true;
+        if (unset_alias) def = true;
         int8_t src = def ? SRC_DEFAULT_CONFIG : SRC_STATIC_BROKER_CONFIG;
         c->Name = kfk_str_c(name);
         c->Value = unset_alias ? (kfk_str){NULL, -1} : scopy(rq, buf);
@@ -897,8 +871,7 @@ describe_broker(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
         if (v >= 1 && req->IncludeSynonyms) {
             dc_syn *s = kfk_req_alloc(rq, sizeof(*s));
             kfk_struct_init(
-                &kfk_DescribeConfigsResponse_DescribeConfigsSynonym_desc, v,
-                s);
+                &kfk_DescribeConfigsResponse_DescribeConfigsSynonym_desc, v, s);
             s->Name = kfk_str_c(name);
             s->Value = c->Value;
             s->Source = src;
@@ -925,8 +898,7 @@ kfk_handle_DescribeConfigs(kfk_req *rq)
     for (int32_t i = 0; i < n; i++) {
         kfk_DescribeConfigsRequest_DescribeConfigsResource *res =
             &req->Resources[i];
-        kfk_DescribeConfigsResponse_DescribeConfigsResult *r =
-            &resp.Results[i];
+        kfk_DescribeConfigsResponse_DescribeConfigsResult *r = &resp.Results[i];
         kfk_struct_init(&kfk_DescribeConfigsResponse_DescribeConfigsResult_desc,
                         v, r);
         /* Response: Results.ResourceType, ResourceName */
@@ -949,12 +921,10 @@ kfk_handle_DescribeConfigs(kfk_req *rq)
             }
         } else if (res->ResourceType == RES_BROKER) {
             e = check_broker_name(rq, res->ResourceName, &msg);
-            if (!e)
-                describe_broker(rq, req, res, r);
+            if (!e) describe_broker(rq, req, res, r);
         } else {
             e = KFK_ERR_INVALID_REQUEST;
-            msg = msgf(rq, "Unsupported resource type %d.",
-                       res->ResourceType);
+            msg = msgf(rq, "Unsupported resource type %d.", res->ResourceType);
         }
         /* Response: Results.ErrorCode, Results.ErrorMessage */
         r->ErrorCode = (int16_t)e;
@@ -983,8 +953,7 @@ alter_check_resource(kfk_req *rq, const alter_res *ar, kfk_topic **tp,
     *tp = NULL;
     if (ar->ResourceType == RES_BROKER) {
         kfk_err e = check_broker_name(rq, ar->ResourceName, msg);
-        if (e)
-            return e;
+        if (e) return e;
         *msg = scopy(rq, "Broker configs cannot be updated dynamically: "
                          "set them in server.properties or with "
                          "--override and restart kfkd.");
@@ -1000,8 +969,8 @@ alter_check_resource(kfk_req *rq, const alter_res *ar, kfk_topic **tp,
     }
     *tp = kfk_topic_find(b, ar->ResourceName);
     if (!*tp) {
-        *msg = msgf(rq, "Topic '%s' does not exist.",
-                    cstr(rq, ar->ResourceName));
+        *msg =
+            msgf(rq, "Topic '%s' does not exist.", cstr(rq, ar->ResourceName));
         return KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
     for (int i = 0; i < ar->n; i++) {
@@ -1025,13 +994,11 @@ alter_apply(kfk_req *rq, const alter_res *ar, kfk_topic *t, bool replace,
             bool validate_only, kfk_str *msg)
 {
     char err[512] = "";
-    kfk_err e = kfk_topic_alter_config(rq->peer->b, t,
-                                       (const char *const *)ar->keys,
-                                       (const char *const *)ar->vals, ar->n,
-                                       replace, validate_only, err,
-                                       sizeof(err));
-    if (e)
-        *msg = scopy(rq, err);
+    kfk_err e =
+        kfk_topic_alter_config(rq->peer->b, t, (const char *const *)ar->keys,
+                               (const char *const *)ar->vals, ar->n, replace,
+                               validate_only, err, sizeof(err));
+    if (e) *msg = scopy(rq, err);
     return e;
 }
 
@@ -1046,8 +1013,7 @@ kfk_handle_AlterConfigs(kfk_req *rq)
     resp.Responses = arr(rq, n, sizeof(*resp.Responses));
     resp.Responses_count = n;
     for (int32_t i = 0; i < n; i++) {
-        kfk_AlterConfigsRequest_AlterConfigsResource *res =
-            &req->Resources[i];
+        kfk_AlterConfigsRequest_AlterConfigsResource *res = &req->Resources[i];
         kfk_AlterConfigsResponse_AlterConfigsResourceResponse *r =
             &resp.Responses[i];
         kfk_struct_init(
@@ -1065,18 +1031,15 @@ kfk_handle_AlterConfigs(kfk_req *rq)
             ar.keys[k] = cstr(rq, res->Configs[k].Name);
             if (res->Configs[k].Value.len < 0 && !e) {
                 e = KFK_ERR_INVALID_REQUEST;
-                msg = msgf(rq, "Null value not supported for : %s",
-                           ar.keys[k]);
+                msg = msgf(rq, "Null value not supported for : %s", ar.keys[k]);
             }
             ar.vals[k] = cstr(rq, res->Configs[k].Value);
         }
         ar.n = nc;
         kfk_topic *t = NULL;
-        if (!e)
-            e = alter_check_resource(rq, &ar, &t, &msg);
+        if (!e) e = alter_check_resource(rq, &ar, &t, &msg);
         /* Replace semantics: what is not listed goes back to default. */
-        if (!e)
-            e = alter_apply(rq, &ar, t, true, req->ValidateOnly, &msg);
+        if (!e) e = alter_apply(rq, &ar, t, true, req->ValidateOnly, &msg);
         /* Response: Responses.ErrorCode, ErrorMessage */
         r->ErrorCode = (int16_t)e;
         r->ErrorMessage = msg;
@@ -1108,10 +1071,8 @@ list_edit(kfk_req *rq, const char *cur, const char *arg, bool append)
         bool in_arg = false;
         for (int k = 0; k < ni; k++)
             in_arg |= strcmp(items[k], tok) == 0;
-        if (!append && in_arg)
-            continue;
-        if (out[0])
-            strcat(out, ",");
+        if (!append && in_arg) continue;
+        if (out[0]) strcat(out, ",");
         strcat(out, tok);
     }
     if (append) {
@@ -1124,10 +1085,8 @@ list_edit(kfk_req *rq, const char *cur, const char *arg, bool append)
             for (char *tok = strtok_r(c2, ",", &save); tok;
                  tok = strtok_r(NULL, ",", &save))
                 have |= strcmp(tok, items[k]) == 0;
-            if (have)
-                continue;
-            if (out[0])
-                strcat(out, ",");
+            if (have) continue;
+            if (out[0]) strcat(out, ",");
             strcat(out, items[k]);
         }
     }
@@ -1180,14 +1139,17 @@ kfk_handle_IncrementalAlterConfigs(kfk_req *rq)
                 }
                 ar.vals[k] = cstr(rq, c->Value);
                 break;
-            case OP_DELETE: ar.vals[k] = NULL; break;
+            case OP_DELETE:
+                ar.vals[k] = NULL;
+                break;
             case OP_APPEND:
             case OP_SUBTRACT: {
                 if (topic_conf_type(ar.keys[k]) != TYPE_LIST) {
                     e = KFK_ERR_INVALID_CONFIG;
-                    msg = msgf(rq, "Config value append/subtract is not "
-                                   "allowed for config key: %s "
-                                   "(not a list).",
+                    msg = msgf(rq,
+                               "Config value append/subtract is not "
+                               "allowed for config key: %s "
+                               "(not a list).",
                                ar.keys[k]);
                     break;
                 }
@@ -1197,8 +1159,9 @@ kfk_handle_IncrementalAlterConfigs(kfk_req *rq)
                                        c->ConfigOperation == OP_APPEND);
                 if (!ar.vals[k][0]) {
                     e = KFK_ERR_INVALID_CONFIG;
-                    msg = msgf(rq, "Subtracting '%s' would leave %s "
-                                   "empty.",
+                    msg = msgf(rq,
+                               "Subtracting '%s' would leave %s "
+                               "empty.",
                                cstr(rq, c->Value), ar.keys[k]);
                 }
                 break;
@@ -1210,8 +1173,7 @@ kfk_handle_IncrementalAlterConfigs(kfk_req *rq)
                 break;
             }
         }
-        if (!e)
-            e = alter_apply(rq, &ar, t, false, req->ValidateOnly, &msg);
+        if (!e) e = alter_apply(rq, &ar, t, false, req->ValidateOnly, &msg);
         /* Response: Responses.ErrorCode, ErrorMessage */
         r->ErrorCode = (int16_t)e;
         r->ErrorMessage = msg;
@@ -1271,8 +1233,8 @@ kfk_handle_DescribeLogDirs(kfk_req *rq)
     kfk_msg_init(&kfk_DescribeLogDirsResponse_msg, v, &resp);
     kfk_DescribeLogDirsResponse_DescribeLogDirsResult *r =
         kfk_req_alloc(rq, sizeof(*r));
-    kfk_struct_init(&kfk_DescribeLogDirsResponse_DescribeLogDirsResult_desc,
-                    v, r);
+    kfk_struct_init(&kfk_DescribeLogDirsResponse_DescribeLogDirsResult_desc, v,
+                    r);
     resp.Results = r;
     resp.Results_count = 1;
     resp.ErrorCode = 0;
@@ -1308,8 +1270,7 @@ kfk_handle_DescribeLogDirs(kfk_req *rq)
             kfk_DescribeLogDirsRequest_DescribableLogDirTopic *rt =
                 &req->Topics[i];
             kfk_topic *t = kfk_topic_find(b, rt->Topic);
-            if (!t)
-                continue; /* not in this directory */
+            if (!t) continue; /* not in this directory */
             describe_partitions(rq, t, rt->Partitions,
                                 KFK_MAX(rt->Partitions_count, 0),
                                 &r->Topics[k++]);

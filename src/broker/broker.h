@@ -29,8 +29,8 @@ typedef struct kfk_partition kfk_partition;
 
 /* A region of a file sent as part of a response (zero copy). */
 typedef struct kfk_hole {
-    size_t pos;   /* where in the response buffer it goes */
-    int fd;       /* our own dup of the segment's descriptor */
+    size_t pos; /* where in the response buffer it goes */
+    int fd;     /* our own dup of the segment's descriptor */
     int64_t off;
     size_t len;
 } kfk_hole;
@@ -38,43 +38,43 @@ typedef struct kfk_hole {
 /* One request in flight on a connection. */
 struct kfk_req {
     kfk_peer *peer;
-    kfk_req *next;         /* FIFO of the connection */
+    kfk_req *next; /* FIFO of the connection */
     kfk_req_header hdr;
-    uint8_t *frame;        /* the request bytes (header + body) */
-    uint8_t *frame_alloc;  /* what to free: frame or a buffer holding it */
+    uint8_t *frame;       /* the request bytes (header + body) */
+    uint8_t *frame_alloc; /* what to free: frame or a buffer holding it */
     size_t frame_len;
-    kfk_arena ar;          /* decoded body and response scratch */
-    void *body;            /* decoded request (NULL if not decoded) */
-    kfk_buf out;           /* response header + body, no size prefix */
+    kfk_arena ar; /* decoded body and response scratch */
+    void *body;   /* decoded request (NULL if not decoded) */
+    kfk_buf out;  /* response header + body, no size prefix */
     kfk_hole *holes;
     int nholes, capholes;
-    bool done;             /* response ready (or none to send) */
-    bool no_response;      /* acks=0 produce */
-    int64_t recv_us;       /* for latency stats */
+    bool done;        /* response ready (or none to send) */
+    bool no_response; /* acks=0 produce */
+    int64_t recv_us;  /* for latency stats */
     /* Parking (long-poll).  Set by handlers that answer later. */
     kfk_ev_timer *timer;
-    void *park;            /* handler-specific state */
+    void *park; /* handler-specific state */
     void (*park_free)(kfk_req *rq);
-    kfk_req *wait_next;    /* waiter lists (fetch) */
+    kfk_req *wait_next; /* waiter lists (fetch) */
 };
 
 struct kfk_peer {
     kfk_broker *b;
     int fd;
-    char addr[64];          /* "ip:port" of the client */
-    uint32_t ip;            /* IPv4 for per-IP limits (0 if v6) */
-    uint8_t *rbuf;          /* input, grows to the frame being read */
+    char addr[64]; /* "ip:port" of the client */
+    uint32_t ip;   /* IPv4 for per-IP limits (0 if v6) */
+    uint8_t *rbuf; /* input, grows to the frame being read */
     size_t rlen, rcap;
-    kfk_req *head, *tail;   /* requests in order */
+    kfk_req *head, *tail; /* requests in order */
     int nreqs;
-    size_t out_bytes;       /* response bytes held in memory (not files) */
+    size_t out_bytes; /* response bytes held in memory (not files) */
     /* Output progress of the head request. */
     uint8_t sizebuf[4];
-    size_t wpos;            /* bytes of the head response written */
-    bool closing;           /* close once output is flushed */
+    size_t wpos;  /* bytes of the head response written */
+    bool closing; /* close once output is flushed */
     bool reading_paused;
     bool want_write;
-    bool dead;              /* closed; freed by kfk_server_reap() */
+    bool dead; /* closed; freed by kfk_server_reap() */
     int64_t last_active_ms;
     kfk_peer *prev, *next;
 };
@@ -85,11 +85,11 @@ struct kfk_topic {
     int32_t npartitions;
     kfk_partition **partitions;
     kfk_topic_conf conf;
-    char **conf_keys;       /* explicit overrides, for DescribeConfigs */
+    char **conf_keys; /* explicit overrides, for DescribeConfigs */
     char **conf_vals;
     int nconf;
     bool internal;
-    kfk_topic *hnext;       /* hash chain */
+    kfk_topic *hnext; /* hash chain */
 };
 
 struct kfk_partition {
@@ -112,15 +112,15 @@ typedef struct kfk_api_impl {
 struct kfk_broker {
     kfk_broker_conf conf;
     kfk_ev *ev;
-    int lfd;                 /* listening socket */
+    int lfd; /* listening socket */
     char adv_host[256];
     int adv_port;
-    int port;                /* bound port (0 in config = ephemeral) */
+    int port; /* bound port (0 in config = ephemeral) */
     kfk_peer *peers;
     kfk_peer *dead_peers;
     int npeers;
     char *datadir;
-    kfk_topic **tbuckets;    /* topics hash */
+    kfk_topic **tbuckets; /* topics hash */
     size_t nbuckets;
     int ntopics;
     kfk_api_impl apis[KFK_API_KEY_MAX + 1];
@@ -179,10 +179,9 @@ kfk_err kfk_topic_delete(kfk_broker *b, kfk_topic *t);
 kfk_err kfk_topic_add_partitions(kfk_broker *b, kfk_topic *t, int32_t count,
                                  bool validate_only);
 kfk_err kfk_topic_alter_config(kfk_broker *b, kfk_topic *t,
-                               const char *const *keys,
-                               const char *const *vals, int n, bool replace,
-                               bool validate_only, char *errstr,
-                               size_t errstr_size);
+                               const char *const *keys, const char *const *vals,
+                               int n, bool replace, bool validate_only,
+                               char *errstr, size_t errstr_size);
 /* Kafka's topic name rules. */
 kfk_err kfk_topic_name_valid(kfk_str name);
 void kfk_topics_foreach(kfk_broker *b, void (*fn)(kfk_topic *t, void *arg),

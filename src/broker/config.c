@@ -142,13 +142,11 @@ parse_i64(const char *s, int64_t *out)
     errno = 0;
     while (isspace((unsigned char)*s))
         s++;
-    if (!*s)
-        return false;
+    if (!*s) return false;
     long long v = strtoll(s, &end, 10);
     while (isspace((unsigned char)*end))
         end++;
-    if (errno || *end)
-        return false;
+    if (errno || *end) return false;
     *out = v;
     return true;
 }
@@ -161,8 +159,7 @@ apply(kfk_broker_conf *c, const confdef *d, const char *value, char *errstr,
     int64_t v;
     switch (d->type) {
     case T_IGNORED:
-        kfk_info("config", "%s is accepted but has no effect in kfkd",
-                 d->name);
+        kfk_info("config", "%s is accepted but has no effect in kfkd", d->name);
         return 0;
     case T_STRING: {
         char **sp = p;
@@ -180,16 +177,14 @@ apply(kfk_broker_conf *c, const confdef *d, const char *value, char *errstr,
         break;
     case T_INT32:
     case T_INT64:
-        if (!parse_i64(value, &v) || v < d->min || v > d->max)
-            goto bad;
+        if (!parse_i64(value, &v) || v < d->min || v > d->max) goto bad;
         if (d->type == T_INT32)
             *(int32_t *)p = (int32_t)v;
         else
             *(int64_t *)p = v;
         break;
     }
-    if (d->setflag)
-        *d->setflag(c) = true;
+    if (d->setflag) *d->setflag(c) = true;
     return 0;
 bad:
     if (d->type == T_BOOL)
@@ -219,8 +214,7 @@ void
 kfk_conf_free(kfk_broker_conf *c)
 {
     for (size_t i = 0; i < KFK_ARRAY_LEN(defs); i++) {
-        if (defs[i].type != T_STRING)
-            continue;
+        if (defs[i].type != T_STRING) continue;
         char **sp = (char **)((char *)c + defs[i].off);
         kfk_free(*sp);
         *sp = NULL;
@@ -232,8 +226,7 @@ check_enum(const char *key, const char *value, const char *const *allowed,
            char *errstr, size_t errstr_size)
 {
     for (int i = 0; allowed[i]; i++)
-        if (strcmp(value, allowed[i]) == 0)
-            return 0;
+        if (strcmp(value, allowed[i]) == 0) return 0;
     snprintf(errstr, errstr_size, "invalid value '%s' for %s", value, key);
     return -1;
 }
@@ -242,13 +235,11 @@ int
 kfk_conf_set(kfk_broker_conf *c, const char *key, const char *value,
              char *errstr, size_t errstr_size)
 {
-    static const char *const ts_types[] = {"CreateTime", "LogAppendTime",
-                                           NULL};
-    static const char *const policies[] = {"delete", "compact",
-                                           "compact,delete",
-                                           "delete,compact", NULL};
-    static const char *const codecs[] = {"producer", "uncompressed", "gzip",
-                                         "snappy", "lz4", "zstd", NULL};
+    static const char *const ts_types[] = {"CreateTime", "LogAppendTime", NULL};
+    static const char *const policies[] = {
+        "delete", "compact", "compact,delete", "delete,compact", NULL};
+    static const char *const codecs[] = {
+        "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd", NULL};
     if (strcmp(key, "log.message.timestamp.type") == 0 &&
         check_enum(key, value, ts_types, errstr, errstr_size))
         return -1;
@@ -258,7 +249,8 @@ kfk_conf_set(kfk_broker_conf *c, const char *key, const char *value,
     if (strcmp(key, "compression.type") == 0 &&
         check_enum(key, value, codecs, errstr, errstr_size))
         return -1;
-    if (strcmp(key, "listeners") == 0 || strcmp(key, "advertised.listeners") == 0) {
+    if (strcmp(key, "listeners") == 0 ||
+        strcmp(key, "advertised.listeners") == 0) {
         if (*value && !strstr(value, "://")) {
             snprintf(errstr, errstr_size,
                      "invalid value '%s' for %s: expected "
@@ -305,21 +297,17 @@ kfk_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
         size_t n = strlen(s);
         while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
             s[--n] = '\0';
-        if (!ll && (!*s || *s == '#' || *s == '!'))
-            continue;
+        if (!ll && (!*s || *s == '#' || *s == '!')) continue;
         bool cont = n && s[n - 1] == '\\';
-        if (cont)
-            s[--n] = '\0';
+        if (cont) s[--n] = '\0';
         if (ll + n >= sizeof(logical)) {
-            snprintf(errstr, errstr_size, "%s:%d: line too long", path,
-                     lineno);
+            snprintf(errstr, errstr_size, "%s:%d: line too long", path, lineno);
             rc = -1;
             break;
         }
         memcpy(logical + ll, ll ? trim(s) : s, strlen(ll ? trim(s) : s) + 1);
         ll = strlen(logical);
-        if (cont)
-            continue;
+        if (cont) continue;
         ll = 0;
         char *sep = strpbrk(logical, "=:");
         if (!sep) {
@@ -344,8 +332,7 @@ kfk_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
 int64_t
 kfk_conf_retention_ms(const kfk_broker_conf *c)
 {
-    if (c->set_retention_ms)
-        return c->log_retention_ms;
+    if (c->set_retention_ms) return c->log_retention_ms;
     if (c->set_retention_minutes)
         return c->log_retention_minutes < 0 ? -1
                                             : c->log_retention_minutes * 60000;
@@ -355,29 +342,31 @@ kfk_conf_retention_ms(const kfk_broker_conf *c)
 int64_t
 kfk_conf_roll_ms(const kfk_broker_conf *c)
 {
-    if (c->set_roll_ms && c->log_roll_ms > 0)
-        return c->log_roll_ms;
+    if (c->set_roll_ms && c->log_roll_ms > 0) return c->log_roll_ms;
     return c->log_roll_hours * 3600000;
 }
 
 bool
-kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name,
-                  char *buf, size_t bufsize, bool *is_default)
+kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name, char *buf,
+                  size_t bufsize, bool *is_default)
 {
     while (i >= 0 && (size_t)i < KFK_ARRAY_LEN(defs) &&
            defs[i].type == T_IGNORED)
         i++;
-    if (i < 0 || (size_t)i >= KFK_ARRAY_LEN(defs))
-        return false;
+    if (i < 0 || (size_t)i >= KFK_ARRAY_LEN(defs)) return false;
     const confdef *d = &defs[i];
     const void *p = (const char *)c + d->off;
     *name = d->name;
     switch (d->type) {
-    case T_STRING: snprintf(buf, bufsize, "%s", *(char *const *)p); break;
+    case T_STRING:
+        snprintf(buf, bufsize, "%s", *(char *const *)p);
+        break;
     case T_BOOL:
         snprintf(buf, bufsize, "%s", *(const bool *)p ? "true" : "false");
         break;
-    case T_INT32: snprintf(buf, bufsize, "%d", *(const int32_t *)p); break;
+    case T_INT32:
+        snprintf(buf, bufsize, "%d", *(const int32_t *)p);
+        break;
     case T_INT64:
         snprintf(buf, bufsize, "%" PRId64, *(const int64_t *)p);
         break;
@@ -416,8 +405,7 @@ static const topicdef tdefs[] = {
      TOFF(max_message_bytes)},
     {"min.insync.replicas", "min.insync.replicas", T_INT32, 1, I32,
      TOFF(min_insync_replicas)},
-    {"message.timestamp.type", "log.message.timestamp.type", T_STRING, 0, 0,
-     0},
+    {"message.timestamp.type", "log.message.timestamp.type", T_STRING, 0, 0, 0},
 };
 
 void
@@ -445,8 +433,7 @@ kfk_topic_conf_set(kfk_topic_conf *tc, const char *key, const char *value,
 {
     for (size_t i = 0; i < KFK_ARRAY_LEN(tdefs); i++) {
         const topicdef *d = &tdefs[i];
-        if (strcmp(d->name, key) != 0)
-            continue;
+        if (strcmp(d->name, key) != 0) continue;
         if (strcmp(key, "cleanup.policy") == 0) {
             bool del = false, comp = false;
             char tmp[64];
@@ -462,8 +449,7 @@ kfk_topic_conf_set(kfk_topic_conf *tc, const char *key, const char *value,
                 else
                     goto bad;
             }
-            if (!del && !comp)
-                goto bad;
+            if (!del && !comp) goto bad;
             tc->compact = comp;
             tc->remove_delete = !del;
             return 0;
@@ -478,8 +464,7 @@ kfk_topic_conf_set(kfk_topic_conf *tc, const char *key, const char *value,
             return 0;
         }
         int64_t v;
-        if (!parse_i64(value, &v) || v < d->min || v > d->max)
-            goto bad;
+        if (!parse_i64(value, &v) || v < d->min || v > d->max) goto bad;
         if (d->type == T_INT32)
             *(int32_t *)((char *)tc + d->off) = (int32_t)v;
         else
@@ -497,10 +482,8 @@ bad:
 const char *
 kfk_topic_conf_name(int i, const char **broker_name)
 {
-    if (i < 0 || (size_t)i >= KFK_ARRAY_LEN(tdefs))
-        return NULL;
-    if (broker_name)
-        *broker_name = tdefs[i].broker_name;
+    if (i < 0 || (size_t)i >= KFK_ARRAY_LEN(tdefs)) return NULL;
+    if (broker_name) *broker_name = tdefs[i].broker_name;
     return tdefs[i].name;
 }
 
@@ -510,13 +493,12 @@ kfk_topic_conf_get(const kfk_topic_conf *tc, const char *name, char *buf,
 {
     for (size_t i = 0; i < KFK_ARRAY_LEN(tdefs); i++) {
         const topicdef *d = &tdefs[i];
-        if (strcmp(d->name, name) != 0)
-            continue;
+        if (strcmp(d->name, name) != 0) continue;
         if (strcmp(name, "cleanup.policy") == 0)
             snprintf(buf, bufsize, "%s",
-                     tc->compact ? (tc->remove_delete ? "compact"
-                                                      : "compact,delete")
-                                 : "delete");
+                     tc->compact
+                         ? (tc->remove_delete ? "compact" : "compact,delete")
+                         : "delete");
         else if (strcmp(name, "message.timestamp.type") == 0)
             snprintf(buf, bufsize, "%s",
                      tc->log_append_time ? "LogAppendTime" : "CreateTime");

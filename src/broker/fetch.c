@@ -33,9 +33,9 @@
 #include "broker/log.h"
 #include "protocol/records.h"
 
-#define MAX_WAIT_CAP_MS  (5 * 60 * 1000)
-#define MAX_DECOMPRESSED (64u << 20)
-#define MAX_SESSIONS     1000
+#define MAX_WAIT_CAP_MS   (5 * 60 * 1000)
+#define MAX_DECOMPRESSED  (64u << 20)
+#define MAX_SESSIONS      1000
 #define MAX_SESSION_PARTS 100000
 
 /* One waiter node: request rq waits on partition p. */
@@ -93,8 +93,7 @@ session_find(kfk_broker *b, int32_t id)
 {
     struct kfk_fetch_sessions *ss = sessions(b);
     for (int i = 0; i < ss->n; i++)
-        if (ss->s[i].id == id)
-            return &ss->s[i];
+        if (ss->s[i].id == id) return &ss->s[i];
     return NULL;
 }
 
@@ -103,8 +102,7 @@ session_remove(kfk_broker *b, int32_t id)
 {
     struct kfk_fetch_sessions *ss = sessions(b);
     for (int i = 0; i < ss->n; i++) {
-        if (ss->s[i].id != id)
-            continue;
+        if (ss->s[i].id != id) continue;
         session_clear(&ss->s[i]);
         ss->s[i] = ss->s[--ss->n];
         memset(&ss->s[ss->n], 0, sizeof(fsession));
@@ -121,8 +119,7 @@ session_new(kfk_broker *b)
         /* Evict the least recently used. */
         int lru = 0;
         for (int i = 1; i < ss->n; i++)
-            if (ss->s[i].last_used_ms < ss->s[lru].last_used_ms)
-                lru = i;
+            if (ss->s[i].last_used_ms < ss->s[lru].last_used_ms) lru = i;
         s = &ss->s[lru];
         session_clear(s);
     } else {
@@ -152,8 +149,7 @@ session_set(fsession *s, kfk_str topic, int32_t partition, int64_t offset,
             return;
         }
     }
-    if (s->n >= MAX_SESSION_PARTS)
-        return;
+    if (s->n >= MAX_SESSION_PARTS) return;
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
         s->parts = kfk_xrealloc(s->parts, (size_t)s->cap * sizeof(sess_part));
@@ -171,8 +167,7 @@ session_set(fsession *s, kfk_str topic, int32_t partition, int64_t offset,
 static kfk_str
 topic_name(kfk_broker *b, int16_t v, kfk_str name, const kfk_uuid *id)
 {
-    if (v < 13)
-        return name;
+    if (v < 13) return name;
     kfk_topic *t = kfk_topic_find_id(b, id);
     return kfk_str_c(t ? t->name : "");
 }
@@ -211,8 +206,7 @@ void
 kfk_fetch_sessions_free(kfk_broker *b)
 {
     struct kfk_fetch_sessions *ss = b->fetch_sessions;
-    if (!ss)
-        return;
+    if (!ss) return;
     for (int i = 0; i < ss->n; i++)
         session_clear(&ss->s[i]);
     kfk_free(ss);
@@ -235,8 +229,8 @@ typedef struct target {
 } target;
 
 typedef struct fetch_ctx {
-    int32_t session_id;  /* answered in the response, 0 = none */
-    bool incremental;    /* answer only partitions with news */
+    int32_t session_id;      /* answered in the response, 0 = none */
+    bool incremental;        /* answer only partitions with news */
     struct kfk_fwait *nodes; /* waiter nodes while parked */
     int nnodes;
 } fetch_ctx;
@@ -295,12 +289,10 @@ static void
 unpark(kfk_req *rq)
 {
     fetch_ctx *fc = rq->park;
-    if (!fc || !fc->nodes)
-        return;
+    if (!fc || !fc->nodes) return;
     for (int i = 0; i < fc->nnodes; i++) {
         struct kfk_fwait *w = &fc->nodes[i];
-        for (struct kfk_fwait **pp = &w->p->waiters; *pp;
-             pp = &(*pp)->next) {
+        for (struct kfk_fwait **pp = &w->p->waiters; *pp; pp = &(*pp)->next) {
             if (*pp == w) {
                 *pp = w->next;
                 break;
@@ -357,20 +349,17 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
         return 0;
     }
     size_t maxb = (size_t)KFK_MAX(t->max_bytes, 0);
-    if ((int64_t)maxb > budget)
-        maxb = (size_t)KFK_MAX(budget, 0);
-    if (maxb == 0 && !first_data)
-        return 0;
+    if ((int64_t)maxb > budget) maxb = (size_t)KFK_MAX(budget, 0);
+    if (maxb == 0 && !first_data) return 0;
     kfk_log_slice sl;
     kfk_err e =
         kfk_log_read(p->log, t->fetch_offset, maxb, KFK_LOG_BOUND_HW, &sl);
     if (e) {
-        pd->ErrorCode = e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR
-                                         : (int16_t)e;
+        pd->ErrorCode =
+            e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR : (int16_t)e;
         return 0;
     }
-    if (sl.len == 0)
-        return 0;
+    if (sl.len == 0) return 0;
     if (v >= 4 && kfk_req_add_hole(rq, sl.fd, sl.pos, sl.len)) {
         pd->Records.p = NULL; /* sent from the file */
         pd->Records.len = (int32_t)sl.len;
@@ -384,8 +373,8 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
     kfk_buf *out = &raw;
     if (v < 4) {
         /* Down-convert for Fetch v0-v3. */
-        if (kfk_v2_to_msgset(raw.p, raw.len, v >= 2 ? 1 : 0,
-                             MAX_DECOMPRESSED, &conv) == 0)
+        if (kfk_v2_to_msgset(raw.p, raw.len, v >= 2 ? 1 : 0, MAX_DECOMPRESSED,
+                             &conv) == 0)
             out = &conv;
         else
             out = NULL;
@@ -444,8 +433,7 @@ fetch_try(kfk_req *rq, bool final)
                     news = true;
             }
         }
-        if (!news && avail < KFK_MAX(req->MinBytes, 1))
-            return false;
+        if (!news && avail < KFK_MAX(req->MinBytes, 1)) return false;
     }
 
     /* Pass 2: the response, one entry per run of the same topic. */
@@ -473,8 +461,7 @@ fetch_try(kfk_req *rq, bool final)
             bool changed = got || pd->ErrorCode || !sp->sent ||
                            sp->hw != pd->HighWatermark ||
                            sp->start != pd->LogStartOffset;
-            if (!changed)
-                continue;
+            if (!changed) continue;
         }
         if (s && t[i].sess_idx >= 0) {
             sess_part *sp = &s->parts[t[i].sess_idx];
@@ -485,7 +472,7 @@ fetch_try(kfk_req *rq, bool final)
         }
         bool same = cur && (v >= 13 ? memcmp(&cur->TopicId, &t[i].id,
                                              sizeof(kfk_uuid)) == 0
-                                      : kfk_str_eq2(cur->Topic, t[i].topic));
+                                    : kfk_str_eq2(cur->Topic, t[i].topic));
         if (!same) {
             cur = &resp.Responses[resp.Responses_count++];
             kfk_struct_init(&kfk_FetchResponse_FetchableTopicResponse_desc, v,
@@ -522,8 +509,7 @@ kfk_wake_fetchers(kfk_broker *b, kfk_partition *p)
     struct kfk_fwait *w = p->waiters;
     while (w) {
         struct kfk_fwait *next = w->next;
-        if (fetch_try(w->rq, gone))
-            next = p->waiters;
+        if (fetch_try(w->rq, gone)) next = p->waiters;
         w = next;
     }
 }
@@ -585,12 +571,10 @@ kfk_handle_Fetch(kfk_req *rq)
     }
 
     int32_t wait = req->MaxWaitMs < 0 ? 0 : req->MaxWaitMs;
-    if (wait > MAX_WAIT_CAP_MS)
-        wait = MAX_WAIT_CAP_MS;
+    if (wait > MAX_WAIT_CAP_MS) wait = MAX_WAIT_CAP_MS;
     /* A new session's first answer lists every partition. */
     bool first_of_session = v >= 7 && req->SessionEpoch == 0;
-    if (fetch_try(rq, wait == 0 || first_of_session))
-        return;
+    if (fetch_try(rq, wait == 0 || first_of_session)) return;
 
     /* Park on every partition it reads. */
     fsession *s = fc->session_id ? session_find(b, fc->session_id) : NULL;
@@ -599,13 +583,11 @@ kfk_handle_Fetch(kfk_req *rq)
     fc->nodes = kfk_xcalloc((size_t)(n ? n : 1), sizeof(*fc->nodes));
     for (int i = 0; i < n; i++) {
         kfk_partition *p = kfk_partition_get(b, t[i].topic, t[i].partition);
-        if (!p)
-            continue;
+        if (!p) continue;
         bool dup = false;
         for (int j = 0; j < fc->nnodes; j++)
             dup |= fc->nodes[j].p == p;
-        if (dup)
-            continue;
+        if (dup) continue;
         struct kfk_fwait *w = &fc->nodes[fc->nnodes++];
         w->rq = rq;
         w->p = p;

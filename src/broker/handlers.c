@@ -37,8 +37,8 @@ kfk_handlers_init(kfk_broker *b)
         {KFK_API_DeleteRecords, kfk_handle_DeleteRecords, 0, 2},
         {KFK_API_DescribeConfigs, kfk_handle_DescribeConfigs, 0, 4},
         {KFK_API_AlterConfigs, kfk_handle_AlterConfigs, 0, 2},
-        {KFK_API_IncrementalAlterConfigs, kfk_handle_IncrementalAlterConfigs,
-         0, 1},
+        {KFK_API_IncrementalAlterConfigs, kfk_handle_IncrementalAlterConfigs, 0,
+         1},
         {KFK_API_DescribeLogDirs, kfk_handle_DescribeLogDirs, 0, 4},
     };
     memset(b->apis, 0, sizeof(b->apis));
@@ -97,14 +97,12 @@ kfk_handle_ApiVersions(kfk_req *rq)
     }
     int n = 0;
     for (int k = 0; k <= KFK_API_KEY_MAX; k++)
-        if (b->apis[k].handler)
-            n++;
+        if (b->apis[k].handler) n++;
     kfk_ApiVersionsResponse_ApiVersion *keys =
         kfk_req_alloc(rq, (size_t)n * sizeof(*keys));
     n = 0;
     for (int k = 0; k <= KFK_API_KEY_MAX; k++) {
-        if (!b->apis[k].handler)
-            continue;
+        if (!b->apis[k].handler) continue;
         keys[n].ApiKey = (int16_t)k;
         keys[n].MinVersion = b->apis[k].min;
         keys[n].MaxVersion = b->apis[k].max;
@@ -120,7 +118,8 @@ kfk_handle_ApiVersions(kfk_req *rq)
 /* Metadata                                                            */
 
 void
-kfk_fill_broker_list(kfk_req *rq, kfk_MetadataResponse_MetadataResponseBroker **bp,
+kfk_fill_broker_list(kfk_req *rq,
+                     kfk_MetadataResponse_MetadataResponseBroker **bp,
                      int32_t *np)
 {
     kfk_broker *b = rq->peer->b;
@@ -147,15 +146,14 @@ fill_topic(kfk_req *rq, kfk_MetadataResponse_MetadataResponseTopic *rt,
     rt->TopicId = t->id;
     rt->IsInternal = t->internal;
     rt->Partitions_count = t->npartitions;
-    rt->Partitions = kfk_req_alloc(
-        rq, (size_t)t->npartitions * sizeof(*rt->Partitions));
+    rt->Partitions =
+        kfk_req_alloc(rq, (size_t)t->npartitions * sizeof(*rt->Partitions));
     int32_t *node = kfk_req_alloc(rq, sizeof(int32_t));
     *node = b->conf.node_id;
     for (int32_t i = 0; i < t->npartitions; i++) {
-        kfk_MetadataResponse_MetadataResponsePartition *rp =
-            &rt->Partitions[i];
-        kfk_struct_init(&kfk_MetadataResponse_MetadataResponsePartition_desc,
-                        v, rp);
+        kfk_MetadataResponse_MetadataResponsePartition *rp = &rt->Partitions[i];
+        kfk_struct_init(&kfk_MetadataResponse_MetadataResponsePartition_desc, v,
+                        rp);
         rp->PartitionIndex = i;
         rp->LeaderId = b->conf.node_id;
         rp->LeaderEpoch = t->partitions[i]->leader_epoch;
@@ -192,8 +190,8 @@ kfk_handle_Metadata(kfk_req *rq)
     if (all) {
         int n;
         kfk_topic **ts = kfk_topics_sorted(b, &n);
-        resp.Topics = kfk_req_alloc(rq, (size_t)(n ? n : 1) *
-                                            sizeof(*resp.Topics));
+        resp.Topics =
+            kfk_req_alloc(rq, (size_t)(n ? n : 1) * sizeof(*resp.Topics));
         int k = 0;
         for (int i = 0; i < n; i++)
             fill_topic(rq, &resp.Topics[k++], ts[i]);
@@ -216,15 +214,15 @@ kfk_handle_Metadata(kfk_req *rq)
                 kfk_topic_name_valid(rt->Name) == KFK_ERR_NONE) {
                 char err[256];
                 kfk_topic_create(b, rt->Name, b->conf.num_partitions,
-                                 b->conf.default_replication_factor, NULL,
-                                 NULL, 0, false, err, sizeof(err), &t);
+                                 b->conf.default_replication_factor, NULL, NULL,
+                                 0, false, err, sizeof(err), &t);
             }
             if (t) {
                 fill_topic(rq, ot, t);
                 continue;
             }
-            kfk_struct_init(&kfk_MetadataResponse_MetadataResponseTopic_desc,
-                            v, ot);
+            kfk_struct_init(&kfk_MetadataResponse_MetadataResponseTopic_desc, v,
+                            ot);
             ot->Name = rt->Name;
             ot->TopicId = rt->TopicId;
             if (rt->Name.len >= 0 &&
@@ -253,8 +251,8 @@ kfk_handle_DescribeCluster(kfk_req *rq)
     resp.ControllerId = b->conf.node_id;
     kfk_DescribeClusterResponse_DescribeClusterBroker *br =
         kfk_req_alloc(rq, sizeof(*br));
-    kfk_struct_init(&kfk_DescribeClusterResponse_DescribeClusterBroker_desc,
-                    v, br);
+    kfk_struct_init(&kfk_DescribeClusterResponse_DescribeClusterBroker_desc, v,
+                    br);
     br->BrokerId = b->conf.node_id;
     br->Host = kfk_str_c(b->adv_host);
     br->Port = b->adv_port;

@@ -29,16 +29,15 @@
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "usage: kfkd [server.properties] [--override key=value]...\n"
-            "\n"
-            "Runs the kfk broker.  Properties use Apache Kafka's names,\n"
-            "e.g. listeners=PLAINTEXT://:9092, log.dirs=./data,\n"
-            "num.partitions=1, log.retention.hours=168.\n"
-            "\n"
-            "  --override key=value   set a property (after the file)\n"
-            "  --log-level LEVEL      debug, info, warn or error\n"
-            "  --version              print the version and exit\n");
+    fprintf(out, "usage: kfkd [server.properties] [--override key=value]...\n"
+                 "\n"
+                 "Runs the kfk broker.  Properties use Apache Kafka's names,\n"
+                 "e.g. listeners=PLAINTEXT://:9092, log.dirs=./data,\n"
+                 "num.partitions=1, log.retention.hours=168.\n"
+                 "\n"
+                 "  --override key=value   set a property (after the file)\n"
+                 "  --log-level LEVEL      debug, info, warn or error\n"
+                 "  --version              print the version and exit\n");
 }
 
 /* mkdir -p */
@@ -48,15 +47,12 @@ mkdirs(const char *path)
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s", path);
     for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
+        if (*p != '/') continue;
         *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return -1;
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
         *p = '/';
     }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-        return -1;
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
     return 0;
 }
 
@@ -92,8 +88,8 @@ retain_one(kfk_topic *t, void *arg)
             kfk_error("log", "%s-%d: retention failed: %s", t->name, i,
                       kfk_log_errstr(log));
         else if (deleted)
-            kfk_info("log", "%s-%d: retention deleted %d segment(s)",
-                     t->name, i, deleted);
+            kfk_info("log", "%s-%d: retention deleted %d segment(s)", t->name,
+                     i, deleted);
     }
 }
 
@@ -184,8 +180,7 @@ run(kfk_broker *b, int argc, char **argv)
             }
             continue;
         }
-        if (strcmp(argv[i], "--override"))
-            continue;
+        if (strcmp(argv[i], "--override")) continue;
         char *kv = argv[++i];
         char *eq = strchr(kv, '=');
         if (!eq || eq == kv) {
@@ -229,26 +224,22 @@ run(kfk_broker *b, int argc, char **argv)
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
     b->ev = kfk_ev_new();
-    if (!b->ev)
-        return 1;
+    if (!b->ev) return 1;
     kfk_ev_watch(b->ev, sfd, KFK_EV_READ, on_signal, b);
     kfk_ev_set_before_sleep(b->ev, before_sleep, b);
     kfk_handlers_init(b);
 
     int64_t t0 = kfk_mono_ms();
-    if (kfk_topics_load(b) < 0)
-        return 1;
+    if (kfk_topics_load(b) < 0) return 1;
     /* Group coordinator: create/replay __consumer_offsets. */
-    if (kfk_groups_load(b) < 0)
-        return 1;
-    if (kfk_server_start(b) < 0)
-        return 1;
+    if (kfk_groups_load(b) < 0) return 1;
+    if (kfk_server_start(b) < 0) return 1;
     kfk_ev_timer_add(b->ev, 100, on_flush_timer, b);
     kfk_ev_timer_add(b->ev, b->conf.log_retention_check_interval_ms,
                      on_retention_timer, b);
     kfk_info("kfkd", "kfkd %s node %d started in %lld ms, data in %s",
-             KFK_VERSION_STR, b->conf.node_id,
-             (long long)(kfk_mono_ms() - t0), b->datadir);
+             KFK_VERSION_STR, b->conf.node_id, (long long)(kfk_mono_ms() - t0),
+             b->datadir);
     /* Tests and scripts wait for this line on stdout. */
     printf("kfkd listening on port %d\n", b->port);
     fflush(stdout);
@@ -259,7 +250,7 @@ run(kfk_broker *b, int argc, char **argv)
     kfk_server_stop(b);
     kfk_server_reap(b);
     kfk_groups_shutdown(b); /* groups and their timers, before the logs */
-    kfk_topics_close(b); /* flushes and closes every segment */
+    kfk_topics_close(b);    /* flushes and closes every segment */
     kfk_fetch_sessions_free(b);
     kfk_ev_destroy(b->ev);
     kfk_info("kfkd", "stopped in %lld ms", (long long)(kfk_mono_ms() - t1));

@@ -43,20 +43,20 @@ typedef enum kfk_log_ts_type {
 /* Per-partition settings; the comments give Kafka's topic-level name (and
  * the broker-level default's name).  -1 means "no limit" where noted. */
 typedef struct kfk_log_config {
-    int64_t segment_bytes;        /* segment.bytes (log.segment.bytes),
-                                   * default 1 GiB, at most INT32_MAX */
-    int64_t segment_ms;           /* segment.ms (log.roll.ms), 7 days */
-    int64_t retention_ms;         /* retention.ms (log.retention.ms),
-                                   * 7 days, -1 = keep forever */
-    int64_t retention_bytes;      /* retention.bytes, -1 = no limit */
-    int64_t flush_messages;       /* flush.messages
-                                   * (log.flush.interval.messages),
-                                   * default INT64_MAX: never */
-    int64_t flush_ms;             /* flush.ms (log.flush.interval.ms),
-                                   * default INT64_MAX: never */
-    int32_t index_interval_bytes; /* index.interval.bytes, 4096 */
-    int32_t segment_index_bytes;  /* segment.index.bytes, 10 MiB: the
-                                   * index size at which a segment rolls */
+    int64_t segment_bytes;          /* segment.bytes (log.segment.bytes),
+                                     * default 1 GiB, at most INT32_MAX */
+    int64_t segment_ms;             /* segment.ms (log.roll.ms), 7 days */
+    int64_t retention_ms;           /* retention.ms (log.retention.ms),
+                                     * 7 days, -1 = keep forever */
+    int64_t retention_bytes;        /* retention.bytes, -1 = no limit */
+    int64_t flush_messages;         /* flush.messages
+                                     * (log.flush.interval.messages),
+                                     * default INT64_MAX: never */
+    int64_t flush_ms;               /* flush.ms (log.flush.interval.ms),
+                                     * default INT64_MAX: never */
+    int32_t index_interval_bytes;   /* index.interval.bytes, 4096 */
+    int32_t segment_index_bytes;    /* segment.index.bytes, 10 MiB: the
+                                     * index size at which a segment rolls */
     kfk_log_ts_type timestamp_type; /* message.timestamp.type */
 } kfk_log_config;
 
@@ -79,8 +79,7 @@ kfk_err kfk_log_dir_path(const char *log_dir, const char *topic,
 /** @brief Create the partition directory (CreateTopics); succeeds if it
  *  already exists.  The parent directory is fsynced. */
 kfk_err kfk_log_dir_create(const char *log_dir, const char *topic,
-                           int32_t partition, char *errstr,
-                           size_t errstr_size);
+                           int32_t partition, char *errstr, size_t errstr_size);
 
 /** @brief Remove a whole partition directory (DeleteTopics).  The log must
  *  be closed.  The directory is first renamed to "<name>.<n>-delete", so a
@@ -88,17 +87,16 @@ kfk_err kfk_log_dir_create(const char *log_dir, const char *topic,
  *  half-deleted partition; then its files are unlinked.
  *  KFK_ERR__NOT_FOUND if there is no such directory. */
 kfk_err kfk_log_dir_remove(const char *log_dir, const char *topic,
-                           int32_t partition, char *errstr,
-                           size_t errstr_size);
+                           int32_t partition, char *errstr, size_t errstr_size);
 
 /** @brief What kfk_log_open found. */
 typedef struct kfk_log_open_stats {
-    int segments;           /* segments loaded */
-    int segments_recovered; /* segments scanned batch by batch with CRC */
-    int indexes_rebuilt;    /* segments whose index files were rebuilt */
-    int64_t bytes_scanned;  /* bytes read to validate batches */
-    int64_t bytes_truncated;/* invalid bytes cut off */
-    bool clean;             /* the last close was clean */
+    int segments;            /* segments loaded */
+    int segments_recovered;  /* segments scanned batch by batch with CRC */
+    int indexes_rebuilt;     /* segments whose index files were rebuilt */
+    int64_t bytes_scanned;   /* bytes read to validate batches */
+    int64_t bytes_truncated; /* invalid bytes cut off */
+    bool clean;              /* the last close was clean */
 } kfk_log_open_stats;
 
 /** @brief Open (recovering if needed) the partition log in dir, an existing
@@ -109,9 +107,8 @@ typedef struct kfk_log_open_stats {
  *  repair by itself, e.g. overlapping segments or a bad batch in a segment
  *  that was flushed), KFK_ERR_INVALID_CONFIG; the reason in errstr. */
 kfk_err kfk_log_open(const char *dir, const kfk_log_config *conf,
-                     int64_t now_ms, kfk_log **logp,
-                     kfk_log_open_stats *stats, char *errstr,
-                     size_t errstr_size);
+                     int64_t now_ms, kfk_log **logp, kfk_log_open_stats *stats,
+                     char *errstr, size_t errstr_size);
 
 /** @brief Flush everything, write the index files and the clean-shutdown
  *  state, and free the log.  Accepts NULL.  On an I/O error the log is
@@ -155,7 +152,7 @@ typedef struct kfk_log_append_info {
     int64_t log_append_time; /* LogAppendTime used, or -1 (CreateTime) */
     int32_t record_count;
     int32_t batch_count;
-    bool rolled;             /* a new segment was started first */
+    bool rolled; /* a new segment was started first */
 } kfk_log_append_info;
 
 /** @brief Append one or more v2 batches, already validated by the caller
@@ -220,8 +217,8 @@ kfk_err kfk_log_read_buf(kfk_log *log, int64_t offset, size_t max_bytes,
  *  MaxTimestamp >= ts, and that MaxTimestamp.  *offsetp = -1 and *tsp = -1
  *  if there is none below the high watermark.  The special timestamps -1
  *  (latest) and -2 (earliest) are the caller's (use the accessors). */
-kfk_err kfk_log_offset_for_timestamp(kfk_log *log, int64_t ts,
-                                     int64_t *offsetp, int64_t *tsp);
+kfk_err kfk_log_offset_for_timestamp(kfk_log *log, int64_t ts, int64_t *offsetp,
+                                     int64_t *tsp);
 
 /** @brief ListOffsets -3 (max timestamp): the largest MaxTimestamp in the
  *  log and the BaseOffset of the first batch holding it; -1/-1 if empty. */
@@ -254,7 +251,8 @@ kfk_err kfk_log_retain(kfk_log *log, int64_t now_ms, int *deletedp);
  *  @returns KFK_ERR_OFFSET_OUT_OF_RANGE if offset > high watermark. */
 kfk_err kfk_log_delete_records(kfk_log *log, int64_t offset);
 
-/* ---- flush ---------------------------------------------------------------- */
+/* ---- flush ----------------------------------------------------------------
+ */
 
 /** @brief True when flush.messages or flush.ms says it is time to flush, or
  *  a rolled segment has not been synced yet (Kafka flushes on roll). */

@@ -57,7 +57,8 @@ kfk_handle_ListOffsets(kfk_req *rq)
     kfk_msg_init(&kfk_ListOffsetsResponse_msg, v, &resp);
     int32_t nt = KFK_MAX(req->Topics_count, 0);
     resp.Topics_count = nt;
-    resp.Topics = kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
+    resp.Topics =
+        kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
     for (int32_t i = 0; i < nt; i++) {
         kfk_ListOffsetsRequest_ListOffsetsTopic *t = &req->Topics[i];
         kfk_ListOffsetsResponse_ListOffsetsTopicResponse *rt = &resp.Topics[i];
@@ -69,8 +70,7 @@ kfk_handle_ListOffsets(kfk_req *rq)
         rt->Partitions =
             kfk_req_alloc(rq, (size_t)(np ? np : 1) * sizeof(*rt->Partitions));
         for (int32_t k = 0; k < np; k++) {
-            kfk_ListOffsetsRequest_ListOffsetsPartition *pp =
-                &t->Partitions[k];
+            kfk_ListOffsetsRequest_ListOffsetsPartition *pp = &t->Partitions[k];
             kfk_ListOffsetsResponse_ListOffsetsPartitionResponse *pr =
                 &rt->Partitions[k];
             kfk_struct_init(
@@ -80,7 +80,8 @@ kfk_handle_ListOffsets(kfk_req *rq)
             pr->Timestamp = -1;
             pr->Offset = -1;
             pr->LeaderEpoch = -1;
-            kfk_partition *p = kfk_partition_get(b, t->Name, pp->PartitionIndex);
+            kfk_partition *p =
+                kfk_partition_get(b, t->Name, pp->PartitionIndex);
             if (!p) {
                 pr->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
@@ -143,7 +144,8 @@ kfk_handle_OffsetForLeaderEpoch(kfk_req *rq)
     kfk_msg_init(&kfk_OffsetForLeaderEpochResponse_msg, v, &resp);
     int32_t nt = KFK_MAX(req->Topics_count, 0);
     resp.Topics_count = nt;
-    resp.Topics = kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
+    resp.Topics =
+        kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
     for (int32_t i = 0; i < nt; i++) {
         kfk_OffsetForLeaderEpochRequest_OffsetForLeaderTopic *t =
             &req->Topics[i];

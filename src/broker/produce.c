@@ -26,8 +26,7 @@ validate_v2(const uint8_t *p, size_t len, int16_t version, int32_t max_batch,
 {
     size_t off = 0;
     int32_t total = 0;
-    if (len == 0)
-        return KFK_ERR_CORRUPT_MESSAGE;
+    if (len == 0) return KFK_ERR_CORRUPT_MESSAGE;
     while (off < len) {
         kfk_batch b;
         size_t size;
@@ -35,13 +34,11 @@ validate_v2(const uint8_t *p, size_t len, int16_t version, int32_t max_batch,
         if (e)
             return e == KFK_ERR__PARTIAL ? KFK_ERR_CORRUPT_MESSAGE
                                          : KFK_ERR_CORRUPT_MESSAGE;
-        if ((int64_t)size > max_batch)
-            return KFK_ERR_MESSAGE_TOO_LARGE;
+        if ((int64_t)size > max_batch) return KFK_ERR_MESSAGE_TOO_LARGE;
         if (b.RecordCount <= 0 || b.LastOffsetDelta != b.RecordCount - 1)
             return KFK_ERR_INVALID_RECORD;
         int codec = b.Attributes & KFK_ATTR_CODEC_MASK;
-        if (codec > KFK_CODEC_ZSTD)
-            return KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+        if (codec > KFK_CODEC_ZSTD) return KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
         if (codec == KFK_CODEC_ZSTD && version < 7)
             return KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
         total += b.RecordCount;
@@ -58,8 +55,7 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
 {
     kfk_broker *b = rq->peer->b;
     int16_t v = rq->hdr.ApiVersion;
-    kfk_struct_init(&kfk_ProduceResponse_PartitionProduceResponse_desc, v,
-                    pr);
+    kfk_struct_init(&kfk_ProduceResponse_PartitionProduceResponse_desc, v, pr);
     pr->Index = pd->Index;
     pr->BaseOffset = -1;
     kfk_topic *t = kfk_topic_find(b, td->Name);
@@ -120,12 +116,11 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
         return;
     }
     kfk_log_append_info info;
-    e = kfk_log_append(p->log, data, len, p->leader_epoch, kfk_now_ms(),
-                       &info);
+    e = kfk_log_append(p->log, data, len, p->leader_epoch, kfk_now_ms(), &info);
     kfk_buf_free(&conv);
     if (e) {
-        kfk_warn("produce", "%s-%d: append failed: %s (%s)", t->name,
-                 pd->Index, kfk_err2name(e), kfk_log_errstr(p->log));
+        kfk_warn("produce", "%s-%d: append failed: %s (%s)", t->name, pd->Index,
+                 kfk_err2name(e), kfk_log_errstr(p->log));
         pr->ErrorCode =
             e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR : (int16_t)e;
         return;
@@ -145,8 +140,8 @@ kfk_handle_Produce(kfk_req *rq)
     kfk_msg_init(&kfk_ProduceResponse_msg, v, &resp);
     bool bad_acks = req->Acks != 0 && req->Acks != 1 && req->Acks != -1;
     int32_t nt = KFK_MAX(req->TopicData_count, 0);
-    resp.Responses = kfk_req_alloc(rq, (size_t)(nt ? nt : 1) *
-                                           sizeof(*resp.Responses));
+    resp.Responses =
+        kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Responses));
     resp.Responses_count = nt;
     for (int32_t i = 0; i < nt; i++) {
         kfk_ProduceRequest_TopicProduceData *td = &req->TopicData[i];

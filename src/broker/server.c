@@ -34,9 +34,9 @@
 
 #include "broker/broker.h"
 
-#define MAX_INFLIGHT   64      /* per connection, then reading pauses */
+#define MAX_INFLIGHT   64          /* per connection, then reading pauses */
 #define MAX_OUT_BYTES  (16u << 20) /* buffered responses, then the same */
-#define MAX_PARTITIONS 100000  /* partitions named by one request */
+#define MAX_PARTITIONS 100000      /* partitions named by one request */
 #define READ_CHUNK     65536
 #define BIG_FRAME      (256 * 1024) /* handed over rather than copied */
 
@@ -49,10 +49,8 @@ static void peer_flush(kfk_peer *p);
 static void
 req_free(kfk_req *rq)
 {
-    if (rq->timer)
-        kfk_ev_timer_cancel(rq->peer->b->ev, rq->timer);
-    if (rq->park_free)
-        rq->park_free(rq);
+    if (rq->timer) kfk_ev_timer_cancel(rq->peer->b->ev, rq->timer);
+    if (rq->park_free) rq->park_free(rq);
     for (int i = 0; i < rq->nholes; i++)
         close(rq->holes[i].fd);
     kfk_buf_free(&rq->out);
@@ -91,8 +89,8 @@ kfk_req_add_hole(kfk_req *rq, int fd, int64_t off, size_t len)
     }
     if (rq->nholes == rq->capholes) {
         rq->capholes = rq->capholes ? rq->capholes * 2 : 8;
-        rq->holes = kfk_xrealloc(rq->holes,
-                                 (size_t)rq->capholes * sizeof(kfk_hole));
+        rq->holes =
+            kfk_xrealloc(rq->holes, (size_t)rq->capholes * sizeof(kfk_hole));
     }
     kfk_hole *h = &rq->holes[rq->nholes++];
     h->pos = SIZE_MAX;
@@ -126,8 +124,7 @@ req_done(kfk_req *rq)
         kfk_ev_timer_cancel(rq->peer->b->ev, rq->timer);
         rq->timer = NULL;
     }
-    if (rq->peer->head == rq)
-        peer_flush(rq->peer);
+    if (rq->peer->head == rq) peer_flush(rq->peer);
 }
 
 void
@@ -160,10 +157,8 @@ void
 kfk_peer_close(kfk_peer *p, const char *why)
 {
     kfk_broker *b = p->b;
-    if (p->dead)
-        return;
-    if (why)
-        kfk_dbg("server", "closing %s: %s", p->addr, why);
+    if (p->dead) return;
+    if (why) kfk_dbg("server", "closing %s: %s", p->addr, why);
     kfk_ev_unwatch(b->ev, p->fd);
     close(p->fd);
     kfk_req *rq = p->head;
@@ -177,8 +172,7 @@ kfk_peer_close(kfk_peer *p, const char *why)
         p->prev->next = p->next;
     else
         b->peers = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
+    if (p->next) p->next->prev = p->prev;
     b->npeers--;
     kfk_free(p->rbuf);
     p->rbuf = NULL;
@@ -202,12 +196,10 @@ static void
 update_interest(kfk_peer *p)
 {
     int mask = 0;
-    if (!p->reading_paused && !p->closing)
-        mask |= KFK_EV_READ;
-    if (p->want_write)
-        mask |= KFK_EV_WRITE;
-    if (kfk_ev_watch(p->b->ev, p->fd, mask ? mask : KFK_EV_READ, peer_io,
-                     p) < 0)
+    if (!p->reading_paused && !p->closing) mask |= KFK_EV_READ;
+    if (p->want_write) mask |= KFK_EV_WRITE;
+    if (kfk_ev_watch(p->b->ev, p->fd, mask ? mask : KFK_EV_READ, peer_io, p) <
+        0)
         kfk_warn("server", "epoll: %s", strerror(errno));
 }
 
@@ -220,20 +212,18 @@ write_head(kfk_peer *p)
     size_t total = rq->out.len;
     for (int i = 0; i < rq->nholes; i++)
         total += rq->holes[i].len;
-    if (p->wpos == 0)
-        kfk_wbe32(p->sizebuf, (uint32_t)total);
+    if (p->wpos == 0) kfk_wbe32(p->sizebuf, (uint32_t)total);
     size_t end = total + 4;
     while (p->wpos < end) {
         /* Logical stream: 4 size bytes, then buffer and holes interleaved.
          * Find what p->wpos points at. */
         size_t pos = p->wpos;
         if (pos < 4) {
-            struct iovec iov[2] = {{p->sizebuf + pos, 4 - pos},
-                                   {rq->out.p, rq->nholes ? rq->holes[0].pos
-                                                          : rq->out.len}};
+            struct iovec iov[2] = {
+                {p->sizebuf + pos, 4 - pos},
+                {rq->out.p, rq->nholes ? rq->holes[0].pos : rq->out.len}};
             ssize_t n = writev(p->fd, iov, 2);
-            if (n < 0)
-                return errno == EAGAIN || errno == EINTR ? 0 : -1;
+            if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
             p->wpos += (size_t)n;
             continue;
         }
@@ -247,8 +237,7 @@ write_head(kfk_peer *p)
             if (pos < logical + mem_len) {
                 size_t o = pos - logical;
                 ssize_t n = write(p->fd, rq->out.p + bufpos + o, mem_len - o);
-                if (n < 0)
-                    return errno == EAGAIN || errno == EINTR ? 0 : -1;
+                if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
                 p->wpos += (size_t)n;
                 wrote = true;
                 break;
@@ -272,8 +261,7 @@ write_head(kfk_peer *p)
                 logical += hl->len;
             }
         }
-        if (!wrote)
-            break;
+        if (!wrote) break;
     }
     return 1;
 }
@@ -301,8 +289,7 @@ peer_flush(kfk_peer *p)
         }
         p->wpos = 0;
         p->head = rq->next;
-        if (!p->head)
-            p->tail = NULL;
+        if (!p->head) p->tail = NULL;
         p->nreqs--;
         p->out_bytes -= rq->out.len;
         req_free(rq);
@@ -324,10 +311,10 @@ peer_flush(kfk_peer *p)
 }
 
 /* Sum of a request's per-topic partition counts. */
-#define SUM_PARTS(body, topics, parts, out)                                  \
-    do {                                                                     \
-        for (int32_t i_ = 0; i_ < (body)->topics##_count; i_++)              \
-            (out) += KFK_MAX((body)->topics[i_].parts##_count, 0);           \
+#define SUM_PARTS(body, topics, parts, out)                                    \
+    do {                                                                       \
+        for (int32_t i_ = 0; i_ < (body)->topics##_count; i_++)                \
+            (out) += KFK_MAX((body)->topics[i_].parts##_count, 0);             \
     } while (0)
 
 /* How many partitions a decoded data-plane request names. */
@@ -388,8 +375,7 @@ dispatch(kfk_peer *p, kfk_req *rq)
     const kfk_api_impl *impl =
         (key >= 0 && key <= KFK_API_KEY_MAX) ? &b->apis[key] : NULL;
     if (!ad || !impl || !impl->handler) {
-        kfk_info("server", "%s: unsupported API key %d, closing", p->addr,
-                 key);
+        kfk_info("server", "%s: unsupported API key %d, closing", p->addr, key);
         kfk_peer_close(p, "unknown api key");
         return;
     }
@@ -407,17 +393,16 @@ dispatch(kfk_peer *p, kfk_req *rq)
     }
     if (ver < impl->min || ver > impl->max || ver < ad->v_lo ||
         ver > ad->v_hi) {
-        kfk_info("server", "%s: %s v%d not supported (%d-%d), closing",
-                 p->addr, ad->name, ver, impl->min, impl->max);
+        kfk_info("server", "%s: %s v%d not supported (%d-%d), closing", p->addr,
+                 ad->name, ver, impl->min, impl->max);
         p->closing = true;
         rq->no_response = true;
         req_done(rq);
         return;
     }
     rq->body = kfk_arena_alloc(&rq->ar, ad->req->body->size);
-    kfk_err err =
-        rq->body ? kfk_decode(ad->req, ver, &rb, &rq->ar, rq->body)
-                 : KFK_ERR__TOO_LARGE;
+    kfk_err err = rq->body ? kfk_decode(ad->req, ver, &rb, &rq->ar, rq->body)
+                           : KFK_ERR__TOO_LARGE;
     if (err) {
         kfk_info("server", "%s: malformed %s v%d request (%s), closing",
                  p->addr, ad->name, ver, kfk_err2name(err));
@@ -449,8 +434,7 @@ process_input(kfk_peer *p)
     kfk_broker *b = p->b;
     size_t off = 0;
     while (!p->closing && !p->reading_paused) {
-        if (p->rlen - off < 4)
-            break;
+        if (p->rlen - off < 4) break;
         int32_t size = (int32_t)kfk_be32(p->rbuf + off);
         if (size < 8 || size > b->conf.socket_request_max_bytes) {
             kfk_warn("server",
@@ -460,8 +444,7 @@ process_input(kfk_peer *p)
             kfk_peer_close(p, "bad frame size");
             return;
         }
-        if (p->rlen - off < 4 + (size_t)size)
-            break;
+        if (p->rlen - off < 4 + (size_t)size) break;
         kfk_req *rq = kfk_xcalloc(1, sizeof(*rq));
         rq->peer = p;
         rq->frame_len = (size_t)size;
@@ -491,8 +474,7 @@ process_input(kfk_peer *p)
         kfk_arena_init(&rq->ar, 32 * (size_t)size + 65536);
         kfk_buf_init(&rq->out);
         dispatch(p, rq);
-        if (p->dead)
-            return;
+        if (p->dead) return;
         if ((p->nreqs >= MAX_INFLIGHT || p->out_bytes > MAX_OUT_BYTES) &&
             !p->reading_paused) {
             p->reading_paused = true;
@@ -533,16 +515,14 @@ peer_read(kfk_peer *p)
             return;
         }
         if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                break;
+            if (errno == EAGAIN || errno == EINTR) break;
             kfk_peer_close(p, strerror(errno));
             return;
         }
         p->rlen += (size_t)n;
         p->last_active_ms = kfk_mono_ms();
         process_input(p);
-        if (p->dead || p->reading_paused || p->closing)
-            return;
+        if (p->dead || p->reading_paused || p->closing) return;
     }
     /* Keep idle connections cheap: drop a large buffer once empty. */
     if (p->rlen == 0 && p->rcap > 4 * READ_CHUNK) {
@@ -559,11 +539,9 @@ peer_io(kfk_ev *ev, int fd, int mask, void *arg)
     kfk_broker *b = p->b;
     if (mask & KFK_EV_WRITE) {
         peer_flush(p);
-        if (p->dead)
-            return;
+        if (p->dead) return;
     }
-    if ((mask & KFK_EV_READ) && !p->reading_paused && !p->closing)
-        peer_read(p);
+    if ((mask & KFK_EV_READ) && !p->reading_paused && !p->closing) peer_read(p);
     (void)ev;
     (void)fd;
     (void)b;
@@ -574,8 +552,7 @@ count_ip(kfk_broker *b, uint32_t ip)
 {
     int n = 0;
     for (kfk_peer *q = b->peers; q; q = q->next)
-        if (q->ip == ip)
-            n++;
+        if (q->ip == ip) n++;
     return n;
 }
 
@@ -610,8 +587,8 @@ on_accept(kfk_ev *ev, int lfd, int mask, void *arg)
         }
         if (b->npeers >= b->conf.max_connections ||
             (ip && count_ip(b, ip) >= b->conf.max_connections_per_ip)) {
-            kfk_warn("server", "refusing %s:%d: connection limit reached",
-                     host, port);
+            kfk_warn("server", "refusing %s:%d: connection limit reached", host,
+                     port);
             close(fd);
             continue;
         }
@@ -624,8 +601,7 @@ on_accept(kfk_ev *ev, int lfd, int mask, void *arg)
         snprintf(p->addr, sizeof(p->addr), "%s:%d", host, port);
         p->last_active_ms = kfk_mono_ms();
         p->next = b->peers;
-        if (b->peers)
-            b->peers->prev = p;
+        if (b->peers) b->peers->prev = p;
         b->peers = p;
         b->npeers++;
         update_interest(p);
@@ -641,26 +617,22 @@ parse_listener(const char *spec, char *host, size_t hostsz, int *port)
     const char *end = strchr(s, ',');
     size_t len = end ? (size_t)(end - s) : strlen(s);
     char tmp[512];
-    if (len >= sizeof(tmp))
-        return -1;
+    if (len >= sizeof(tmp)) return -1;
     memcpy(tmp, s, len);
     tmp[len] = '\0';
     char *colon = strrchr(tmp, ':');
-    if (!colon)
-        return -1;
+    if (!colon) return -1;
     *colon = '\0';
     char *h = tmp;
     if (*h == '[') { /* [::1] */
         h++;
         char *rb = strchr(h, ']');
-        if (rb)
-            *rb = '\0';
+        if (rb) *rb = '\0';
     }
     snprintf(host, hostsz, "%s", h);
     char *e;
     long pv = strtol(colon + 1, &e, 10);
-    if (*e || pv < 0 || pv > 65535)
-        return -1;
+    if (*e || pv < 0 || pv > 65535) return -1;
     *port = (int)pv;
     return 0;
 }
@@ -689,12 +661,10 @@ kfk_server_start(kfk_broker *b)
     int fd = -1;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
         /* Prefer IPv4 wildcard for an empty host, like Kafka's 0.0.0.0. */
-        if (!*host && a->ai_family != AF_INET && a->ai_next)
-            continue;
+        if (!*host && a->ai_family != AF_INET && a->ai_next) continue;
         fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     0);
-        if (fd < 0)
-            continue;
+        if (fd < 0) continue;
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 1024) == 0)

@@ -30,8 +30,7 @@
 kfk_err
 kfk_topic_name_valid(kfk_str name)
 {
-    if (name.len <= 0 || name.len > 249)
-        return KFK_ERR_INVALID_TOPIC_EXCEPTION;
+    if (name.len <= 0 || name.len > 249) return KFK_ERR_INVALID_TOPIC_EXCEPTION;
     if ((name.len == 1 && name.p[0] == '.') ||
         (name.len == 2 && name.p[0] == '.' && name.p[1] == '.'))
         return KFK_ERR_INVALID_TOPIC_EXCEPTION;
@@ -73,8 +72,7 @@ uuid_to_str(const kfk_uuid *u, char out[23])
             bits -= 6;
         }
     }
-    if (bits)
-        out[o++] = b64[(acc << (6 - bits)) & 63];
+    if (bits) out[o++] = b64[(acc << (6 - bits)) & 63];
     out[o] = '\0';
 }
 
@@ -85,8 +83,7 @@ uuid_from_str(const char *s, kfk_uuid *u)
     int bits = 0, o = 0;
     for (; *s && *s != '\n' && o < 16; s++) {
         const char *q = strchr(b64, *s);
-        if (!q || !*s)
-            return false;
+        if (!q || !*s) return false;
         acc = (acc << 6) | (uint32_t)(q - b64);
         bits += 6;
         if (bits >= 8) {
@@ -158,12 +155,10 @@ reg_remove(kfk_broker *b, kfk_topic *t)
 kfk_topic *
 kfk_topic_find(kfk_broker *b, kfk_str name)
 {
-    if (!b->nbuckets || name.len <= 0)
-        return NULL;
+    if (!b->nbuckets || name.len <= 0) return NULL;
     size_t h = hash_name(name.p, (size_t)name.len) % b->nbuckets;
     for (kfk_topic *t = b->tbuckets[h]; t; t = t->hnext)
-        if (kfk_str_eq(name, t->name))
-            return t;
+        if (kfk_str_eq(name, t->name)) return t;
     return NULL;
 }
 
@@ -172,8 +167,7 @@ kfk_topic_find_id(kfk_broker *b, const kfk_uuid *id)
 {
     for (size_t i = 0; i < b->nbuckets; i++)
         for (kfk_topic *t = b->tbuckets[i]; t; t = t->hnext)
-            if (memcmp(&t->id, id, sizeof(*id)) == 0)
-                return t;
+            if (memcmp(&t->id, id, sizeof(*id)) == 0) return t;
     return NULL;
 }
 
@@ -181,8 +175,7 @@ kfk_partition *
 kfk_partition_get(kfk_broker *b, kfk_str topic, int32_t part)
 {
     kfk_topic *t = kfk_topic_find(b, topic);
-    if (!t || part < 0 || part >= t->npartitions)
-        return NULL;
+    if (!t || part < 0 || part >= t->npartitions) return NULL;
     return t->partitions[part];
 }
 
@@ -250,8 +243,7 @@ write_file_atomic(const char *path, const char *data, size_t len)
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     ssize_t w = write(fd, data, len);
     if (w != (ssize_t)len || fsync(fd) < 0) {
         close(fd);
@@ -288,15 +280,15 @@ partition_open(kfk_broker *b, kfk_topic *t, int32_t i, bool create)
     kfk_log_config lc;
     log_config_of(&t->conf, &lc);
     kfk_log_open_stats st;
-    kfk_err e = kfk_log_open(dir, &lc, kfk_now_ms(), &p->log, &st, err,
-                             sizeof(err));
+    kfk_err e =
+        kfk_log_open(dir, &lc, kfk_now_ms(), &p->log, &st, err, sizeof(err));
     if (e) {
         kfk_error("topics", "cannot open %s: %s", dir, err);
         return KFK_ERR_KAFKA_STORAGE_ERROR;
     }
     if (st.bytes_truncated)
-        kfk_warn("topics", "%s-%d: recovery cut %" PRId64 " bytes", t->name,
-                 i, st.bytes_truncated);
+        kfk_warn("topics", "%s-%d: recovery cut %" PRId64 " bytes", t->name, i,
+                 st.bytes_truncated);
     return KFK_ERR_NONE;
 }
 
@@ -304,8 +296,7 @@ static void
 topic_free(kfk_topic *t)
 {
     for (int32_t i = 0; i < t->npartitions; i++) {
-        if (!t->partitions[i])
-            continue;
+        if (!t->partitions[i]) continue;
         kfk_log_close(t->partitions[i]->log);
         kfk_free(t->partitions[i]);
     }
@@ -354,10 +345,10 @@ set_override(kfk_topic *t, const char *k, const char *v)
             return;
         }
     }
-    t->conf_keys = kfk_xrealloc(t->conf_keys, (size_t)(t->nconf + 1) *
-                                                  sizeof(char *));
-    t->conf_vals = kfk_xrealloc(t->conf_vals, (size_t)(t->nconf + 1) *
-                                                  sizeof(char *));
+    t->conf_keys =
+        kfk_xrealloc(t->conf_keys, (size_t)(t->nconf + 1) * sizeof(char *));
+    t->conf_vals =
+        kfk_xrealloc(t->conf_vals, (size_t)(t->nconf + 1) * sizeof(char *));
     t->conf_keys[t->nconf] = kfk_xstrdup(k);
     t->conf_vals[t->nconf] = kfk_xstrdup(v);
     t->nconf++;
@@ -380,8 +371,7 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
                  const char *const *vals, int nconf, bool validate_only,
                  char *errstr, size_t errstr_size, kfk_topic **tp)
 {
-    if (tp)
-        *tp = NULL;
+    if (tp) *tp = NULL;
     kfk_err e = kfk_topic_name_valid(name);
     if (e) {
         snprintf(errstr, errstr_size,
@@ -390,22 +380,20 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
         return e;
     }
     if (kfk_topic_find(b, name)) {
-        snprintf(errstr, errstr_size, "Topic '%.*s' already exists.",
-                 name.len, name.p);
+        snprintf(errstr, errstr_size, "Topic '%.*s' already exists.", name.len,
+                 name.p);
         return KFK_ERR_TOPIC_ALREADY_EXISTS;
     }
     /* Kafka refuses names that differ from an existing one only by '.'
      * against '_' (they collide in metric names). */
     for (size_t i = 0; i < b->nbuckets; i++) {
         for (kfk_topic *o = b->tbuckets[i]; o; o = o->hnext) {
-            if ((int32_t)strlen(o->name) != name.len)
-                continue;
+            if ((int32_t)strlen(o->name) != name.len) continue;
             int32_t k = 0;
             for (; k < name.len; k++) {
                 char x = name.p[k] == '.' ? '_' : name.p[k];
                 char y = o->name[k] == '.' ? '_' : o->name[k];
-                if (x != y)
-                    break;
+                if (x != y) break;
             }
             if (k == name.len) {
                 snprintf(errstr, errstr_size,
@@ -415,10 +403,8 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
             }
         }
     }
-    if (npartitions == -1)
-        npartitions = b->conf.num_partitions;
-    if (replication == -1)
-        replication = b->conf.default_replication_factor;
+    if (npartitions == -1) npartitions = b->conf.num_partitions;
+    if (replication == -1) replication = b->conf.default_replication_factor;
     if (npartitions <= 0 || npartitions > 100000) {
         snprintf(errstr, errstr_size,
                  "Number of partitions must be between 1 and 100000.");
@@ -433,13 +419,11 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
     kfk_topic_conf tc;
     kfk_topic_conf_from_broker(&tc, &b->conf);
     for (int i = 0; i < nconf; i++) {
-        if (!vals[i])
-            continue;
+        if (!vals[i]) continue;
         if (kfk_topic_conf_set(&tc, keys[i], vals[i], errstr, errstr_size))
             return KFK_ERR_INVALID_CONFIG;
     }
-    if (validate_only)
-        return KFK_ERR_NONE;
+    if (validate_only) return KFK_ERR_NONE;
 
     int64_t t0 = kfk_mono_us();
     kfk_topic *t = kfk_xcalloc(1, sizeof(*t));
@@ -447,8 +431,7 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
     uuid_random(&t->id);
     t->internal = name.len > 2 && name.p[0] == '_' && name.p[1] == '_';
     for (int i = 0; i < nconf; i++)
-        if (vals[i])
-            set_override(t, keys[i], vals[i]);
+        if (vals[i]) set_override(t, keys[i], vals[i]);
     apply_overrides(b, t);
     t->npartitions = npartitions;
     t->partitions = kfk_xcalloc((size_t)npartitions, sizeof(kfk_partition *));
@@ -471,8 +454,7 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
     reg_insert(b, t);
     kfk_info("topics", "created topic %s with %d partition(s) in %.1f ms",
              t->name, npartitions, (double)(kfk_mono_us() - t0) / 1000.0);
-    if (tp)
-        *tp = t;
+    if (tp) *tp = t;
     return KFK_ERR_NONE;
 }
 
@@ -502,10 +484,9 @@ kfk_topic_add_partitions(kfk_broker *b, kfk_topic *t, int32_t count,
 {
     if (count <= t->npartitions || count > 100000)
         return KFK_ERR_INVALID_PARTITIONS;
-    if (validate_only)
-        return KFK_ERR_NONE;
-    t->partitions = kfk_xrealloc(t->partitions,
-                                 (size_t)count * sizeof(kfk_partition *));
+    if (validate_only) return KFK_ERR_NONE;
+    t->partitions =
+        kfk_xrealloc(t->partitions, (size_t)count * sizeof(kfk_partition *));
     for (int32_t i = t->npartitions; i < count; i++) {
         t->partitions[i] = NULL;
         if (partition_open(b, t, i, true)) {
@@ -536,8 +517,7 @@ kfk_topic_alter_config(kfk_broker *b, kfk_topic *t, const char *const *keys,
         if (vals[i] &&
             kfk_topic_conf_set(&tc, keys[i], vals[i], errstr, errstr_size))
             return KFK_ERR_INVALID_CONFIG;
-    if (validate_only)
-        return KFK_ERR_NONE;
+    if (validate_only) return KFK_ERR_NONE;
     if (replace) {
         for (int i = 0; i < t->nconf; i++) {
             kfk_free(t->conf_keys[i]);
@@ -553,8 +533,7 @@ kfk_topic_alter_config(kfk_broker *b, kfk_topic *t, const char *const *keys,
         /* NULL value: remove the override (IncrementalAlterConfigs
          * DELETE). */
         for (int k = 0; k < t->nconf; k++) {
-            if (strcmp(t->conf_keys[k], keys[i]) != 0)
-                continue;
+            if (strcmp(t->conf_keys[k], keys[i]) != 0) continue;
             kfk_free(t->conf_keys[k]);
             kfk_free(t->conf_vals[k]);
             t->conf_keys[k] = t->conf_keys[t->nconf - 1];
@@ -579,16 +558,14 @@ static void
 load_config_file(kfk_broker *b, kfk_topic *t)
 {
     char path[4400];
-    snprintf(path, sizeof(path), "%s/.topic-configs/%s.properties",
-             logdir(b), t->name);
+    snprintf(path, sizeof(path), "%s/.topic-configs/%s.properties", logdir(b),
+             t->name);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return;
+    if (!f) return;
     char line[4096];
     while (fgets(line, sizeof(line), f)) {
         char *eq = strchr(line, '=');
-        if (!eq)
-            continue;
+        if (!eq) continue;
         *eq = '\0';
         char *v = eq + 1;
         v[strcspn(v, "\r\n")] = '\0';
@@ -603,8 +580,7 @@ read_topic_id(const char *dir, kfk_uuid *id)
     char path[4300], buf[256];
     snprintf(path, sizeof(path), "%s/partition.metadata", dir);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
+    if (!f) return false;
     bool ok = false;
     while (fgets(buf, sizeof(buf), f))
         if (strncmp(buf, "topic_id: ", 10) == 0)
@@ -633,19 +609,15 @@ kfk_topics_load(kfk_broker *b)
     struct dirent *de;
     while ((de = readdir(d))) {
         const char *dash = strrchr(de->d_name, '-');
-        if (!dash || dash == de->d_name || !dash[1])
-            continue;
+        if (!dash || dash == de->d_name || !dash[1]) continue;
         char *end;
         long part = strtol(dash + 1, &end, 10);
-        if (*end || part < 0 || part > 100000 || dash[1] == '+')
-            continue;
+        if (*end || part < 0 || part > 100000 || dash[1] == '+') continue;
         kfk_str nm = kfk_str_n(de->d_name, (size_t)(dash - de->d_name));
-        if (kfk_topic_name_valid(nm))
-            continue;
+        if (kfk_topic_name_valid(nm)) continue;
         int k;
         for (k = 0; k < nf; k++)
-            if (kfk_str_eq(nm, fs[k].name))
-                break;
+            if (kfk_str_eq(nm, fs[k].name)) break;
         if (k == nf) {
             fs = kfk_xrealloc(fs, (size_t)(nf + 1) * sizeof(*fs));
             fs[nf].name = kfk_strndup(nm.p, (size_t)nm.len);
@@ -664,7 +636,8 @@ kfk_topics_load(kfk_broker *b)
         t->internal = t->name[0] == '_' && t->name[1] == '_';
         t->npartitions = fs[k].maxpart + 1;
         if (fs[k].count != t->npartitions)
-            kfk_warn("topics", "topic %s: partition directories missing "
+            kfk_warn("topics",
+                     "topic %s: partition directories missing "
                      "(found %d of %d); recreating empty ones",
                      t->name, fs[k].count, t->npartitions);
         t->partitions =
@@ -673,8 +646,7 @@ kfk_topics_load(kfk_broker *b)
         apply_overrides(b, t);
         char dir[4200];
         kfk_log_dir_path(logdir(b), t->name, 0, dir, sizeof(dir));
-        if (!read_topic_id(dir, &t->id))
-            uuid_random(&t->id);
+        if (!read_topic_id(dir, &t->id)) uuid_random(&t->id);
         for (int32_t i = 0; i < t->npartitions; i++) {
             if (partition_open(b, t, i, true)) {
                 rc = -1;

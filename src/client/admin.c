@@ -27,8 +27,7 @@
  * and ConsumerProtocolSubscription, non-flexible, any version: the fields
  * read here are the leading ones of every version). */
 kfk_err kfk_admin_decode_assignment(const void *p, size_t len,
-                                    kfk_member_partition **tpp,
-                                    size_t *countp);
+                                    kfk_member_partition **tpp, size_t *countp);
 kfk_err kfk_admin_decode_subscription(const void *p, size_t len,
                                       char ***topicsp, size_t *countp);
 
@@ -56,11 +55,9 @@ pick(kfk_conn *kc, int16_t api_key, int16_t *vp)
 static char *
 sdup(kfk_str s, bool *nomem)
 {
-    if (s.len < 0)
-        return NULL;
+    if (s.len < 0) return NULL;
     char *r = kfk_strndup(s.p ? s.p : "", (size_t)s.len);
-    if (!r)
-        *nomem = true;
+    if (!r) *nomem = true;
     return r;
 }
 
@@ -68,8 +65,7 @@ sdup(kfk_str s, bool *nomem)
 static char *
 sdup0(kfk_str s, bool *nomem)
 {
-    if (s.len < 0)
-        s = kfk_str_c("");
+    if (s.len < 0) s = kfk_str_c("");
     return sdup(s, nomem);
 }
 
@@ -103,15 +99,14 @@ node_conn(kfk_conn *kc, int32_t node, kfk_str host, int32_t port,
         return KFK_ERR_NONE;
     }
     char *h = kfk_strndup(host.p ? host.p : "", (size_t)KFK_MAX(host.len, 0));
-    if (!h)
-        return KFK_ERR__NOMEM;
+    if (!h) return KFK_ERR__NOMEM;
     char es[256] = "";
     kfk_conn *nc;
     kfk_err err = kfk_conn_open(h, port, kc->client_id, kfk_conn_deadline(kc),
                                 &nc, es, sizeof(es));
     if (err) {
-        kfk_conn_fail(kc, err, "broker %d (%s:%d): %s", (int)node, h,
-                      (int)port, es);
+        kfk_conn_fail(kc, err, "broker %d (%s:%d): %s", (int)node, h, (int)port,
+                      es);
         kfk_free(h);
         return err;
     }
@@ -127,10 +122,8 @@ node_conn(kfk_conn *kc, int32_t node, kfk_str host, int32_t port,
 static void
 node_done(kfk_conn *kc, kfk_conn *nc, bool owned, kfk_err err)
 {
-    if (!owned)
-        return;
-    if (err && nc->errstr[0])
-        kfk_conn_fail(kc, err, "%s", nc->errstr);
+    if (!owned) return;
+    if (err && nc->errstr[0]) kfk_conn_fail(kc, err, "%s", nc->errstr);
     kfk_conn_close(nc);
 }
 
@@ -142,8 +135,7 @@ coordinator(kfk_conn *kc, const char *group, kfk_conn **gcp, bool *ownedp)
 {
     int16_t v;
     kfk_err err = pick(kc, KFK_API_FindCoordinator, &v);
-    if (err)
-        return err;
+    if (err) return err;
     int64_t deadline = kfk_conn_deadline(kc);
     for (;;) {
         kfk_FindCoordinatorRequest req;
@@ -159,8 +151,8 @@ coordinator(kfk_conn *kc, const char *group, kfk_conn **gcp, bool *ownedp)
         kfk_resp rs;
         kfk_resp_init(&rs);
         kfk_FindCoordinatorResponse r;
-        err = kfk_conn_roundtrip(kc, KFK_API_FindCoordinator, v, &req,
-                                 deadline, &rs, &r);
+        err = kfk_conn_roundtrip(kc, KFK_API_FindCoordinator, v, &req, deadline,
+                                 &rs, &r);
         if (err) {
             kfk_resp_free(&rs);
             return err;
@@ -204,8 +196,7 @@ coordinator(kfk_conn *kc, const char *group, kfk_conn **gcp, bool *ownedp)
 void
 kfk_cluster_info_free(kfk_cluster_info *ci)
 {
-    if (!ci)
-        return;
+    if (!ci) return;
     for (size_t i = 0; i < ci->broker_count; i++) {
         kfk_free(ci->brokers[i].host);
         kfk_free(ci->brokers[i].rack);
@@ -218,12 +209,10 @@ kfk_cluster_info_free(kfk_cluster_info *ci)
 kfk_err
 kfk_admin_describe_cluster(kfk_conn *kc, kfk_cluster_info **cip)
 {
-    if (!kc || !cip)
-        return KFK_ERR__INVALID_ARG;
+    if (!kc || !cip) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     kfk_cluster_info *ci = kfk_calloc(1, sizeof(*ci));
-    if (!ci)
-        return KFK_ERR__NOMEM;
+    if (!ci) return KFK_ERR__NOMEM;
     bool nomem = false;
     kfk_resp rs;
     kfk_resp_init(&rs);
@@ -243,8 +232,7 @@ kfk_admin_describe_cluster(kfk_conn *kc, kfk_cluster_info **cip)
             ci->controller_id = r.ControllerId;
             size_t n = (size_t)KFK_MAX(r.Brokers_count, 0);
             ci->brokers = kfk_calloc(n + 1, sizeof(*ci->brokers));
-            if (!ci->brokers)
-                nomem = true;
+            if (!ci->brokers) nomem = true;
             for (size_t i = 0; ci->brokers && i < n; i++) {
                 const kfk_DescribeClusterResponse_DescribeClusterBroker *b =
                     &r.Brokers[i];
@@ -257,15 +245,14 @@ kfk_admin_describe_cluster(kfk_conn *kc, kfk_cluster_info **cip)
         }
     } else {
         kfk_MetadataResponse md;
-        err = kfk_conn_metadata(kc, NULL, 0, false, kfk_conn_deadline(kc),
-                                &rs, &md, NULL);
+        err = kfk_conn_metadata(kc, NULL, 0, false, kfk_conn_deadline(kc), &rs,
+                                &md, NULL);
         if (!err) {
             ci->cluster_id = sdup(md.ClusterId, &nomem);
             ci->controller_id = md.ControllerId;
             size_t n = (size_t)KFK_MAX(md.Brokers_count, 0);
             ci->brokers = kfk_calloc(n + 1, sizeof(*ci->brokers));
-            if (!ci->brokers)
-                nomem = true;
+            if (!ci->brokers) nomem = true;
             for (size_t i = 0; ci->brokers && i < n; i++) {
                 const kfk_MetadataResponse_MetadataResponseBroker *b =
                     &md.Brokers[i];
@@ -278,8 +265,7 @@ kfk_admin_describe_cluster(kfk_conn *kc, kfk_cluster_info **cip)
         }
     }
     kfk_resp_free(&rs);
-    if (!err && nomem)
-        err = KFK_ERR__NOMEM;
+    if (!err && nomem) err = KFK_ERR__NOMEM;
     if (err) {
         kfk_cluster_info_free(ci);
         return err;
@@ -296,8 +282,7 @@ kfk_admin_decode_assignment(const void *p, size_t len,
 {
     *tpp = NULL;
     *countp = 0;
-    if (len == 0)
-        return KFK_ERR_NONE; /* no assignment (yet) */
+    if (len == 0) return KFK_ERR_NONE; /* no assignment (yet) */
     kfk_rbuf rb;
     kfk_rbuf_init(&rb, p, len);
     (void)kfk_rbuf_i16(&rb); /* Version */
@@ -317,11 +302,9 @@ kfk_admin_decode_assignment(const void *p, size_t len,
             return KFK_ERR__BAD_MSG;
         total += (size_t)np;
     }
-    if (scan.err)
-        return KFK_ERR__BAD_MSG;
+    if (scan.err) return KFK_ERR__BAD_MSG;
     kfk_member_partition *tp = kfk_calloc(total + 1, sizeof(*tp));
-    if (!tp)
-        return KFK_ERR__NOMEM;
+    if (!tp) return KFK_ERR__NOMEM;
     size_t k = 0;
     for (int32_t t = 0; t < nt; t++) {
         int16_t sl = kfk_rbuf_i16(&rb);
@@ -349,8 +332,7 @@ kfk_admin_decode_subscription(const void *p, size_t len, char ***topicsp,
 {
     *topicsp = NULL;
     *countp = 0;
-    if (len == 0)
-        return KFK_ERR_NONE;
+    if (len == 0) return KFK_ERR_NONE;
     kfk_rbuf rb;
     kfk_rbuf_init(&rb, p, len);
     (void)kfk_rbuf_i16(&rb); /* Version */
@@ -358,8 +340,7 @@ kfk_admin_decode_subscription(const void *p, size_t len, char ***topicsp,
     if (rb.err || nt < 0 || (size_t)nt > kfk_rbuf_left(&rb) / 2)
         return KFK_ERR__BAD_MSG;
     char **topics = kfk_calloc((size_t)nt + 1, sizeof(*topics));
-    if (!topics)
-        return KFK_ERR__NOMEM;
+    if (!topics) return KFK_ERR__NOMEM;
     for (int32_t t = 0; t < nt; t++) {
         int16_t sl = kfk_rbuf_i16(&rb);
         const char *name =
@@ -386,8 +367,7 @@ kfk_admin_decode_subscription(const void *p, size_t len, char ***topicsp,
 void
 kfk_group_listing_free(kfk_group_listing *groups, size_t count)
 {
-    if (!groups)
-        return;
+    if (!groups) return;
     for (size_t i = 0; i < count; i++) {
         kfk_free(groups[i].group_id);
         kfk_free(groups[i].protocol_type);
@@ -397,16 +377,13 @@ kfk_group_listing_free(kfk_group_listing *groups, size_t count)
 }
 
 kfk_err
-kfk_admin_list_groups(kfk_conn *kc, kfk_group_listing **groupsp,
-                      size_t *countp)
+kfk_admin_list_groups(kfk_conn *kc, kfk_group_listing **groupsp, size_t *countp)
 {
-    if (!kc || !groupsp || !countp)
-        return KFK_ERR__INVALID_ARG;
+    if (!kc || !groupsp || !countp) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     int16_t v;
     kfk_err err = pick(kc, KFK_API_ListGroups, &v);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_ListGroupsRequest req;
     kfk_msg_init(&kfk_ListGroupsRequest_msg, v, &req);
     kfk_resp rs;
@@ -457,8 +434,7 @@ member_free(kfk_group_member *m)
 void
 kfk_group_description_free(kfk_group_description *desc, size_t n)
 {
-    if (!desc)
-        return;
+    if (!desc) return;
     for (size_t i = 0; i < n; i++) {
         kfk_group_description *d = &desc[i];
         kfk_free(d->group_id);
@@ -478,13 +454,11 @@ describe_one(kfk_conn *kc, const char *group, kfk_group_description *d)
 {
     bool nomem = false;
     d->group_id = kfk_strdup(group);
-    if (!d->group_id)
-        return KFK_ERR__NOMEM;
+    if (!d->group_id) return KFK_ERR__NOMEM;
     kfk_conn *gc;
     bool owned;
     kfk_err err = coordinator(kc, group, &gc, &owned);
-    if (err)
-        return err;
+    if (err) return err;
     int16_t v;
     err = pick(gc, KFK_API_DescribeGroups, &v);
     kfk_resp rs;
@@ -509,8 +483,7 @@ describe_one(kfk_conn *kc, const char *group, kfk_group_description *d)
         d->protocol = sdup0(dg->ProtocolData, &nomem);
         size_t nm = (size_t)KFK_MAX(dg->Members_count, 0);
         d->members = kfk_calloc(nm + 1, sizeof(*d->members));
-        if (!d->members)
-            nomem = true;
+        if (!d->members) nomem = true;
         bool consumer = kfk_str_eq(dg->ProtocolType, "consumer");
         for (size_t i = 0; d->members && i < nm; i++) {
             const kfk_DescribeGroupsResponse_DescribedGroupMember *dm =
@@ -521,8 +494,7 @@ describe_one(kfk_conn *kc, const char *group, kfk_group_description *d)
             m->group_instance_id = sdup(dm->GroupInstanceId, &nomem);
             m->client_id = sdup0(dm->ClientId, &nomem);
             m->client_host = sdup0(dm->ClientHost, &nomem);
-            if (!consumer)
-                continue;
+            if (!consumer) continue;
             /* Malformed user data is not worth failing the call for: the
              * member is listed without it. */
             if (kfk_admin_decode_assignment(
@@ -533,15 +505,13 @@ describe_one(kfk_conn *kc, const char *group, kfk_group_description *d)
             if (kfk_admin_decode_subscription(
                     dm->MemberMetadata.p,
                     (size_t)KFK_MAX(dm->MemberMetadata.len, 0),
-                    &m->subscription,
-                    &m->subscription_count) == KFK_ERR__NOMEM)
+                    &m->subscription, &m->subscription_count) == KFK_ERR__NOMEM)
                 nomem = true;
         }
     }
     kfk_resp_free(&rs);
     node_done(kc, gc, owned, err);
-    if (!err && nomem)
-        err = KFK_ERR__NOMEM;
+    if (!err && nomem) err = KFK_ERR__NOMEM;
     return err;
 }
 
@@ -549,12 +519,10 @@ kfk_err
 kfk_admin_describe_groups(kfk_conn *kc, const char *const *groups, size_t n,
                           kfk_group_description **descp)
 {
-    if (!kc || !descp || (n && !groups))
-        return KFK_ERR__INVALID_ARG;
+    if (!kc || !descp || (n && !groups)) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     kfk_group_description *d = kfk_calloc(n + 1, sizeof(*d));
-    if (!d)
-        return KFK_ERR__NOMEM;
+    if (!d) return KFK_ERR__NOMEM;
     /* One request per group: groups may have different coordinators. */
     for (size_t i = 0; i < n; i++) {
         kfk_err err = describe_one(kc, groups[i], &d[i]);
@@ -571,8 +539,7 @@ kfk_err
 kfk_admin_delete_groups(kfk_conn *kc, const char *const *groups, size_t n,
                         kfk_err *errs)
 {
-    if (!kc || (n && !groups))
-        return KFK_ERR__INVALID_ARG;
+    if (!kc || (n && !groups)) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     kfk_err first = KFK_ERR_NONE;
     for (size_t i = 0; i < n; i++) {
@@ -581,10 +548,8 @@ kfk_admin_delete_groups(kfk_conn *kc, const char *const *groups, size_t n,
         int16_t v;
         kfk_err err = coordinator(kc, groups[i], &gc, &owned);
         if (err) {
-            if (errs)
-                errs[i] = err;
-            if (!first)
-                first = err;
+            if (errs) errs[i] = err;
+            if (!first) first = err;
             continue;
         }
         err = pick(gc, KFK_API_DeleteGroups, &v);
@@ -611,10 +576,8 @@ kfk_admin_delete_groups(kfk_conn *kc, const char *const *groups, size_t n,
         }
         kfk_resp_free(&rs);
         node_done(kc, gc, owned, err);
-        if (errs)
-            errs[i] = err;
-        if (err && !first)
-            first = err;
+        if (errs) errs[i] = err;
+        if (err && !first) first = err;
     }
     return first;
 }
@@ -624,8 +587,7 @@ kfk_admin_delete_groups(kfk_conn *kc, const char *const *groups, size_t n,
 void
 kfk_partition_offsets_free(kfk_partition_offset *parts, size_t count)
 {
-    if (!parts)
-        return;
+    if (!parts) return;
     for (size_t i = 0; i < count; i++)
         kfk_free((char *)parts[i].topic);
     kfk_free(parts);
@@ -636,23 +598,19 @@ kfk_partition_offsets_free(kfk_partition_offset *parts, size_t count)
  * *namesp.  All memory comes from ar. */
 static kfk_err
 by_topic(kfk_arena *ar, const kfk_partition_offset *parts, size_t n,
-         const char ***namesp, size_t **sizesp, size_t *ntp,
-         size_t **topic_ofp)
+         const char ***namesp, size_t **sizesp, size_t *ntp, size_t **topic_ofp)
 {
     const char **names = kfk_arena_alloc(ar, (n + 1) * sizeof(*names));
     size_t *sizes = kfk_arena_alloc(ar, (n + 1) * sizeof(*sizes));
     size_t *topic_of = kfk_arena_alloc(ar, (n + 1) * sizeof(*topic_of));
-    if (!names || !sizes || !topic_of)
-        return KFK_ERR__NOMEM;
+    if (!names || !sizes || !topic_of) return KFK_ERR__NOMEM;
     size_t nt = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!parts[i].topic)
-            return KFK_ERR__INVALID_ARG;
+        if (!parts[i].topic) return KFK_ERR__INVALID_ARG;
         size_t t = 0;
         while (t < nt && strcmp(names[t], parts[i].topic) != 0)
             t++;
-        if (t == nt)
-            names[nt++] = parts[i].topic;
+        if (t == nt) names[nt++] = parts[i].topic;
         sizes[t]++;
         topic_of[i] = t;
     }
@@ -671,8 +629,7 @@ push_offset(kfk_partition_offset **arr, size_t *n, size_t *cap, kfk_str topic,
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 16;
         kfk_partition_offset *na = kfk_realloc(*arr, nc * sizeof(**arr));
-        if (!na)
-            return KFK_ERR__NOMEM;
+        if (!na) return KFK_ERR__NOMEM;
         *arr = na;
         *cap = nc;
     }
@@ -680,8 +637,7 @@ push_offset(kfk_partition_offset **arr, size_t *n, size_t *cap, kfk_str topic,
     kfk_partition_offset *p = &(*arr)[*n];
     memset(p, 0, sizeof(*p));
     p->topic = sdup0(topic, &nomem);
-    if (nomem)
-        return KFK_ERR__NOMEM;
+    if (nomem) return KFK_ERR__NOMEM;
     p->partition = partition;
     p->offset = offset;
     p->timestamp = -1;
@@ -697,8 +653,7 @@ offset_fetch_at(kfk_conn *gc, const char *group,
 {
     int16_t v;
     kfk_err err = pick(gc, KFK_API_OffsetFetch, &v);
-    if (err)
-        return err;
+    if (err) return err;
     if (v < 2 && n == 0)
         return kfk_conn_fail(gc, KFK_ERR__UNSUPPORTED,
                              "OffsetFetch v%d cannot ask for all partitions",
@@ -707,8 +662,7 @@ offset_fetch_at(kfk_conn *gc, const char *group,
     size_t *sizes = NULL, nt = 0, *topic_of = NULL;
     if (n) {
         err = by_topic(ar, parts, n, &names, &sizes, &nt, &topic_of);
-        if (err)
-            return err;
+        if (err) return err;
     }
     /* Same layout in both request shapes: name + partition indexes. */
     kfk_OffsetFetchRequest_OffsetFetchRequestTopics *ts8 = NULL;
@@ -716,16 +670,13 @@ offset_fetch_at(kfk_conn *gc, const char *group,
     if (nt) {
         ts8 = kfk_arena_alloc(ar, nt * sizeof(*ts8));
         ts = kfk_arena_alloc(ar, nt * sizeof(*ts));
-        if (!ts8 || !ts)
-            return KFK_ERR__NOMEM;
+        if (!ts8 || !ts) return KFK_ERR__NOMEM;
         for (size_t t = 0; t < nt; t++) {
             int32_t *idx = kfk_arena_alloc(ar, sizes[t] * sizeof(*idx));
-            if (!idx)
-                return KFK_ERR__NOMEM;
+            if (!idx) return KFK_ERR__NOMEM;
             size_t k = 0;
             for (size_t i = 0; i < n; i++)
-                if (topic_of[i] == t)
-                    idx[k++] = parts[i].partition;
+                if (topic_of[i] == t) idx[k++] = parts[i].partition;
             ts8[t].Name = ts[t].Name = kfk_str_c(names[t]);
             ts8[t].PartitionIndexes = ts[t].PartitionIndexes = idx;
             ts8[t].PartitionIndexes_count = ts[t].PartitionIndexes_count =
@@ -736,8 +687,8 @@ offset_fetch_at(kfk_conn *gc, const char *group,
     kfk_msg_init(&kfk_OffsetFetchRequest_msg, v, &req);
     kfk_OffsetFetchRequest_OffsetFetchRequestGroup rg;
     if (v >= 8) {
-        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestGroup_desc,
-                        v, &rg);
+        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestGroup_desc, v,
+                        &rg);
         rg.GroupId = kfk_str_c(group);
         rg.Topics = ts8;
         rg.Topics_count = nt ? (int32_t)nt : -1;
@@ -764,8 +715,7 @@ offset_fetch_at(kfk_conn *gc, const char *group,
         for (int32_t g = 0; g < r.Groups_count; g++) {
             const kfk_OffsetFetchResponse_OffsetFetchResponseGroup *rgp =
                 &r.Groups[g];
-            if (rgp->ErrorCode)
-                gerr = (kfk_err)rgp->ErrorCode;
+            if (rgp->ErrorCode) gerr = (kfk_err)rgp->ErrorCode;
             for (int32_t t = 0; !err && t < rgp->Topics_count; t++)
                 for (int32_t p = 0; !err && p < rgp->Topics[t].Partitions_count;
                      p++) {
@@ -779,8 +729,7 @@ offset_fetch_at(kfk_conn *gc, const char *group,
     } else {
         gerr = (kfk_err)r.ErrorCode;
         for (int32_t t = 0; !err && t < r.Topics_count; t++)
-            for (int32_t p = 0; !err && p < r.Topics[t].Partitions_count;
-                 p++) {
+            for (int32_t p = 0; !err && p < r.Topics[t].Partitions_count; p++) {
                 const kfk_OffsetFetchResponse_OffsetFetchResponsePartition *rp =
                     &r.Topics[t].Partitions[p];
                 err = push_offset(&out, &cnt, &cap, r.Topics[t].Name,
@@ -790,13 +739,12 @@ offset_fetch_at(kfk_conn *gc, const char *group,
     }
     kfk_resp_free(&rs);
     if (!err && gerr)
-        err = kfk_conn_fail(gc, gerr, "group %s: %s", group,
-                            kfk_err2name(gerr));
+        err =
+            kfk_conn_fail(gc, gerr, "group %s: %s", group, kfk_err2name(gerr));
     if (!err && n) {
         /* Answer in the order asked, filling in what the broker left out. */
         kfk_partition_offset *ord = kfk_calloc(n + 1, sizeof(*ord));
-        if (!ord)
-            err = KFK_ERR__NOMEM;
+        if (!ord) err = KFK_ERR__NOMEM;
         for (size_t i = 0; !err && i < n; i++) {
             ord[i].topic = kfk_strdup(parts[i].topic);
             if (!ord[i].topic) {
@@ -824,8 +772,7 @@ offset_fetch_at(kfk_conn *gc, const char *group,
     }
     if (!out) /* nothing committed: an empty, non-NULL array */
         out = kfk_calloc(1, sizeof(*out));
-    if (!out)
-        return KFK_ERR__NOMEM;
+    if (!out) return KFK_ERR__NOMEM;
     *outp = out;
     *countp = cnt;
     return KFK_ERR_NONE;
@@ -842,8 +789,7 @@ kfk_admin_offset_fetch(kfk_conn *kc, const char *group,
     kfk_conn *gc;
     bool owned;
     kfk_err err = coordinator(kc, group, &gc, &owned);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
     err = offset_fetch_at(gc, group, parts, n, &ar, outp, countp);
@@ -859,26 +805,21 @@ offset_commit_at(kfk_conn *gc, const char *group, int32_t generation_id,
 {
     int16_t v;
     kfk_err err = pick(gc, KFK_API_OffsetCommit, &v);
-    if (err)
-        return err;
+    if (err) return err;
     const char **names;
     size_t *sizes, nt, *topic_of;
     err = by_topic(ar, parts, n, &names, &sizes, &nt, &topic_of);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_OffsetCommitRequest_OffsetCommitRequestTopic *ts =
         kfk_arena_alloc(ar, (nt + 1) * sizeof(*ts));
-    if (!ts)
-        return KFK_ERR__NOMEM;
+    if (!ts) return KFK_ERR__NOMEM;
     for (size_t t = 0; t < nt; t++) {
         kfk_OffsetCommitRequest_OffsetCommitRequestPartition *ps =
             kfk_arena_alloc(ar, sizes[t] * sizeof(*ps));
-        if (!ps)
-            return KFK_ERR__NOMEM;
+        if (!ps) return KFK_ERR__NOMEM;
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            if (topic_of[i] != t)
-                continue;
+            if (topic_of[i] != t) continue;
             kfk_struct_init(
                 &kfk_OffsetCommitRequest_OffsetCommitRequestPartition_desc, v,
                 &ps[k]);
@@ -909,8 +850,7 @@ offset_commit_at(kfk_conn *gc, const char *group, int32_t generation_id,
         for (size_t i = 0; i < n; i++) {
             parts[i].err = KFK_ERR__NOT_FOUND;
             for (int32_t t = 0; t < r.Topics_count; t++) {
-                if (!kfk_str_eq(r.Topics[t].Name, parts[i].topic))
-                    continue;
+                if (!kfk_str_eq(r.Topics[t].Name, parts[i].topic)) continue;
                 for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++)
                     if (r.Topics[t].Partitions[p].PartitionIndex ==
                         parts[i].partition)
@@ -929,24 +869,20 @@ offset_commit_at(kfk_conn *gc, const char *group, int32_t generation_id,
 }
 
 kfk_err
-kfk_admin_offset_commit(kfk_conn *kc, const char *group,
-                        int32_t generation_id, const char *member_id,
-                        kfk_partition_offset *parts, size_t n)
+kfk_admin_offset_commit(kfk_conn *kc, const char *group, int32_t generation_id,
+                        const char *member_id, kfk_partition_offset *parts,
+                        size_t n)
 {
-    if (!kc || !group || (n && !parts))
-        return KFK_ERR__INVALID_ARG;
+    if (!kc || !group || (n && !parts)) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
-    if (!n)
-        return KFK_ERR_NONE;
+    if (!n) return KFK_ERR_NONE;
     kfk_conn *gc;
     bool owned;
     kfk_err err = coordinator(kc, group, &gc, &owned);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
-    err = offset_commit_at(gc, group, generation_id, member_id, parts, n,
-                           &ar);
+    err = offset_commit_at(gc, group, generation_id, member_id, parts, n, &ar);
     kfk_arena_free(&ar);
     node_done(kc, gc, owned, err);
     return err;
@@ -962,18 +898,14 @@ list_offsets_at(kfk_conn *lc, kfk_partition_offset *parts, size_t n,
 {
     int16_t v;
     kfk_err err = pick(lc, KFK_API_ListOffsets, &v);
-    if (err)
-        return err;
+    if (err) return err;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (leader[i] == node && round[i] == rnd)
-            m++;
-    if (!m)
-        return KFK_ERR_NONE;
+        if (leader[i] == node && round[i] == rnd) m++;
+    if (!m) return KFK_ERR_NONE;
     kfk_partition_offset *sel = kfk_arena_alloc(ar, (m + 1) * sizeof(*sel));
     size_t *back = kfk_arena_alloc(ar, (m + 1) * sizeof(*back));
-    if (!sel || !back)
-        return KFK_ERR__NOMEM;
+    if (!sel || !back) return KFK_ERR__NOMEM;
     m = 0;
     for (size_t i = 0; i < n; i++)
         if (leader[i] == node && round[i] == rnd) {
@@ -983,21 +915,17 @@ list_offsets_at(kfk_conn *lc, kfk_partition_offset *parts, size_t n,
     const char **names;
     size_t *sizes, nt, *topic_of;
     err = by_topic(ar, sel, m, &names, &sizes, &nt, &topic_of);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_ListOffsetsRequest_ListOffsetsTopic *ts =
         kfk_arena_alloc(ar, (nt + 1) * sizeof(*ts));
-    if (!ts)
-        return KFK_ERR__NOMEM;
+    if (!ts) return KFK_ERR__NOMEM;
     for (size_t t = 0; t < nt; t++) {
         kfk_ListOffsetsRequest_ListOffsetsPartition *ps =
             kfk_arena_alloc(ar, sizes[t] * sizeof(*ps));
-        if (!ps)
-            return KFK_ERR__NOMEM;
+        if (!ps) return KFK_ERR__NOMEM;
         size_t k = 0;
         for (size_t i = 0; i < m; i++) {
-            if (topic_of[i] != t)
-                continue;
+            if (topic_of[i] != t) continue;
             kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsPartition_desc,
                             v, &ps[k]);
             ps[k].PartitionIndex = sel[i].partition;
@@ -1028,13 +956,11 @@ list_offsets_at(kfk_conn *lc, kfk_partition_offset *parts, size_t n,
             po->err = KFK_ERR__NOT_FOUND;
             po->offset = -1;
             for (int32_t t = 0; t < r.Topics_count; t++) {
-                if (!kfk_str_eq(r.Topics[t].Name, po->topic))
-                    continue;
+                if (!kfk_str_eq(r.Topics[t].Name, po->topic)) continue;
                 for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
                     const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse
                         *rp = &r.Topics[t].Partitions[p];
-                    if (rp->PartitionIndex != po->partition)
-                        continue;
+                    if (rp->PartitionIndex != po->partition) continue;
                     po->err = (kfk_err)rp->ErrorCode;
                     if (v == 0)
                         po->offset = rp->OldStyleOffsets_count > 0
@@ -1057,11 +983,9 @@ list_offsets_at(kfk_conn *lc, kfk_partition_offset *parts, size_t n,
 kfk_err
 kfk_admin_list_offsets(kfk_conn *kc, kfk_partition_offset *parts, size_t n)
 {
-    if (!kc || (n && !parts))
-        return KFK_ERR__INVALID_ARG;
+    if (!kc || (n && !parts)) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
-    if (!n)
-        return KFK_ERR_NONE;
+    if (!n) return KFK_ERR_NONE;
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
     const char **names;
@@ -1080,16 +1004,14 @@ kfk_admin_list_offsets(kfk_conn *kc, kfk_partition_offset *parts, size_t n)
     int32_t *leader = kfk_arena_alloc(&ar, n * sizeof(*leader));
     size_t *round = kfk_arena_alloc(&ar, n * sizeof(*round));
     size_t rounds = 1;
-    if (!err && (!leader || !round))
-        err = KFK_ERR__NOMEM;
+    if (!err && (!leader || !round)) err = KFK_ERR__NOMEM;
     for (size_t i = 0; !err && i < n; i++) {
         round[i] = 0;
         for (size_t j = 0; j < i; j++)
             if (parts[j].partition == parts[i].partition &&
                 topic_of[j] == topic_of[i])
                 round[i]++;
-        if (round[i] + 1 > rounds)
-            rounds = round[i] + 1;
+        if (round[i] + 1 > rounds) rounds = round[i] + 1;
     }
     for (size_t i = 0; !err && i < n; i++) {
         leader[i] = -1;
@@ -1098,10 +1020,8 @@ kfk_admin_list_offsets(kfk_conn *kc, kfk_partition_offset *parts, size_t n)
         for (int32_t t = 0; t < md.Topics_count; t++) {
             const kfk_MetadataResponse_MetadataResponseTopic *mt =
                 &md.Topics[t];
-            if (!kfk_str_eq(mt->Name, parts[i].topic))
-                continue;
-            if (mt->ErrorCode)
-                parts[i].err = (kfk_err)mt->ErrorCode;
+            if (!kfk_str_eq(mt->Name, parts[i].topic)) continue;
+            if (mt->ErrorCode) parts[i].err = (kfk_err)mt->ErrorCode;
             for (int32_t p = 0; p < mt->Partitions_count; p++)
                 if (mt->Partitions[p].PartitionIndex == parts[i].partition) {
                     parts[i].err = (kfk_err)mt->Partitions[p].ErrorCode;
@@ -1111,8 +1031,8 @@ kfk_admin_list_offsets(kfk_conn *kc, kfk_partition_offset *parts, size_t n)
                 }
         }
         if (parts[i].err) {
-            err = kfk_conn_fail(kc, parts[i].err, "%s [%d]: %s",
-                                parts[i].topic, (int)parts[i].partition,
+            err = kfk_conn_fail(kc, parts[i].err, "%s [%d]: %s", parts[i].topic,
+                                (int)parts[i].partition,
                                 kfk_err2name(parts[i].err));
             leader[i] = -1;
         }
@@ -1120,14 +1040,11 @@ kfk_admin_list_offsets(kfk_conn *kc, kfk_partition_offset *parts, size_t n)
     /* One ListOffsets per leader. */
     for (size_t i = 0; !err && i < n; i++) {
         int32_t node = leader[i];
-        if (node < 0)
-            continue;
+        if (node < 0) continue;
         bool seen = false;
         for (size_t j = 0; j < i; j++)
-            if (leader[j] == node)
-                seen = true;
-        if (seen)
-            continue;
+            if (leader[j] == node) seen = true;
+        if (seen) continue;
         kfk_str host = kfk_str_c("");
         int32_t port = 0;
         for (int32_t b = 0; b < md.Brokers_count; b++)
@@ -1138,8 +1055,7 @@ kfk_admin_list_offsets(kfk_conn *kc, kfk_partition_offset *parts, size_t n)
         kfk_conn *lc;
         bool owned;
         err = node_conn(kc, node, host, port, &lc, &owned);
-        if (err)
-            break;
+        if (err) break;
         for (size_t r = 0; !err && r < rounds; r++)
             err = list_offsets_at(lc, parts, n, leader, node, round, r, &ar);
         node_done(kc, lc, owned, err);
@@ -1155,23 +1071,31 @@ const char *
 kfk_config_source_name(int8_t source)
 {
     switch (source) {
-    case 1: return "DYNAMIC_TOPIC_CONFIG";
-    case 2: return "DYNAMIC_BROKER_CONFIG";
-    case 3: return "DYNAMIC_DEFAULT_BROKER_CONFIG";
-    case 4: return "STATIC_BROKER_CONFIG";
-    case 5: return "DEFAULT_CONFIG";
-    case 6: return "DYNAMIC_BROKER_LOGGER_CONFIG";
-    case 7: return "CLIENT_METRICS_CONFIG";
-    case 8: return "GROUP_CONFIG";
-    default: return "UNKNOWN";
+    case 1:
+        return "DYNAMIC_TOPIC_CONFIG";
+    case 2:
+        return "DYNAMIC_BROKER_CONFIG";
+    case 3:
+        return "DYNAMIC_DEFAULT_BROKER_CONFIG";
+    case 4:
+        return "STATIC_BROKER_CONFIG";
+    case 5:
+        return "DEFAULT_CONFIG";
+    case 6:
+        return "DYNAMIC_BROKER_LOGGER_CONFIG";
+    case 7:
+        return "CLIENT_METRICS_CONFIG";
+    case 8:
+        return "GROUP_CONFIG";
+    default:
+        return "UNKNOWN";
     }
 }
 
 void
 kfk_config_entries_free(kfk_config_entry *entries, size_t count)
 {
-    if (!entries)
-        return;
+    if (!entries) return;
     for (size_t i = 0; i < count; i++) {
         kfk_free(entries[i].name);
         kfk_free(entries[i].value);
@@ -1184,18 +1108,16 @@ kfk_admin_describe_configs(kfk_conn *kc, kfk_resource_type type,
                            const char *name, kfk_config_entry **entriesp,
                            size_t *countp)
 {
-    if (!kc || !name || !entriesp || !countp)
-        return KFK_ERR__INVALID_ARG;
+    if (!kc || !name || !entriesp || !countp) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     int16_t v;
     kfk_err err = pick(kc, KFK_API_DescribeConfigs, &v);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_DescribeConfigsRequest req;
     kfk_msg_init(&kfk_DescribeConfigsRequest_msg, v, &req);
     kfk_DescribeConfigsRequest_DescribeConfigsResource res;
-    kfk_struct_init(&kfk_DescribeConfigsRequest_DescribeConfigsResource_desc,
-                    v, &res);
+    kfk_struct_init(&kfk_DescribeConfigsRequest_DescribeConfigsResource_desc, v,
+                    &res);
     res.ResourceType = (int8_t)type;
     res.ResourceName = kfk_str_c(name);
     res.ConfigurationKeys = NULL;
@@ -1243,12 +1165,11 @@ kfk_admin_describe_configs(kfk_conn *kc, kfk_resource_type type,
 }
 
 kfk_err
-kfk_admin_alter_configs(kfk_conn *kc, kfk_resource_type type,
-                        const char *name, const kfk_config_alter *changes,
-                        size_t n, bool validate_only)
+kfk_admin_alter_configs(kfk_conn *kc, kfk_resource_type type, const char *name,
+                        const kfk_config_alter *changes, size_t n,
+                        bool validate_only)
 {
-    if (!kc || !name || (n && !changes))
-        return KFK_ERR__INVALID_ARG;
+    if (!kc || !name || (n && !changes)) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     for (size_t i = 0; i < n; i++)
         if (!changes[i].name || changes[i].op < KFK_CONFIG_SET ||
@@ -1260,12 +1181,10 @@ kfk_admin_alter_configs(kfk_conn *kc, kfk_resource_type type,
                                  i);
     int16_t v;
     kfk_err err = pick(kc, KFK_API_IncrementalAlterConfigs, &v);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_IncrementalAlterConfigsRequest_AlterableConfig *cs =
         kfk_calloc(n + 1, sizeof(*cs));
-    if (!cs)
-        return KFK_ERR__NOMEM;
+    if (!cs) return KFK_ERR__NOMEM;
     for (size_t i = 0; i < n; i++) {
         cs[i].Name = kfk_str_c(changes[i].name);
         cs[i].ConfigOperation = (int8_t)changes[i].op;
@@ -1275,8 +1194,7 @@ kfk_admin_alter_configs(kfk_conn *kc, kfk_resource_type type,
     }
     kfk_IncrementalAlterConfigsRequest_AlterConfigsResource res;
     kfk_struct_init(
-        &kfk_IncrementalAlterConfigsRequest_AlterConfigsResource_desc, v,
-        &res);
+        &kfk_IncrementalAlterConfigsRequest_AlterConfigsResource_desc, v, &res);
     res.ResourceType = (int8_t)type;
     res.ResourceName = kfk_str_c(name);
     res.Configs = cs;
@@ -1308,16 +1226,14 @@ kfk_err
 kfk_admin_create_partitions(kfk_conn *kc, const char *topic,
                             int32_t total_count, bool validate_only)
 {
-    if (!kc || !topic || total_count <= 0)
-        return KFK_ERR__INVALID_ARG;
+    if (!kc || !topic || total_count <= 0) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     int16_t v;
     kfk_err err = pick(kc, KFK_API_CreatePartitions, &v);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_CreatePartitionsRequest_CreatePartitionsTopic t;
-    kfk_struct_init(&kfk_CreatePartitionsRequest_CreatePartitionsTopic_desc,
-                    v, &t);
+    kfk_struct_init(&kfk_CreatePartitionsRequest_CreatePartitionsTopic_desc, v,
+                    &t);
     t.Name = kfk_str_c(topic);
     t.Count = total_count;
     t.Assignments = NULL;
@@ -1338,12 +1254,10 @@ kfk_admin_create_partitions(kfk_conn *kc, const char *topic,
         for (int32_t i = 0; i < r.Results_count; i++)
             if (kfk_str_eq(r.Results[i].Name, topic)) {
                 err = (kfk_err)r.Results[i].ErrorCode;
-                if (err)
-                    fail_msg(kc, err, topic, r.Results[i].ErrorMessage);
+                if (err) fail_msg(kc, err, topic, r.Results[i].ErrorMessage);
             }
         if (err == KFK_ERR__NOT_FOUND)
-            kfk_conn_fail(kc, err, "CreatePartitions: %s not in answer",
-                          topic);
+            kfk_conn_fail(kc, err, "CreatePartitions: %s not in answer", topic);
     }
     kfk_resp_free(&rs);
     return err;

@@ -15,8 +15,7 @@
 
 /* Internal to admin.c. */
 kfk_err kfk_admin_decode_assignment(const void *p, size_t len,
-                                    kfk_member_partition **tpp,
-                                    size_t *countp);
+                                    kfk_member_partition **tpp, size_t *countp);
 kfk_err kfk_admin_decode_subscription(const void *p, size_t len,
                                       char ***topicsp, size_t *countp);
 
@@ -65,8 +64,8 @@ test_assignment(void **state)
     static const uint8_t huge[] = {0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 1, 'x'};
     assert_int_equal(kfk_admin_decode_assignment(huge, sizeof(huge), &tp, &n),
                      KFK_ERR__BAD_MSG);
-    static const uint8_t neg[] = {0, 0, 0, 0, 0, 1, 0, 1, 'x',
-                                  0xff, 0xff, 0xff, 0xff};
+    static const uint8_t neg[] = {0, 0,   0,    0,    0,    1,   0,
+                                  1, 'x', 0xff, 0xff, 0xff, 0xff};
     assert_int_equal(kfk_admin_decode_assignment(neg, sizeof(neg), &tp, &n),
                      KFK_ERR__BAD_MSG);
 }
@@ -79,8 +78,8 @@ test_subscription(void **state)
     kfk_topic_partition owned[] = {{"a", 2, -1}};
     kfk_buf b;
     kfk_buf_init(&b);
-    assert_int_equal(
-        kfk_grp_encode_subscription(topics, 2, owned, 1, 5, &b), 0);
+    assert_int_equal(kfk_grp_encode_subscription(topics, 2, owned, 1, 5, &b),
+                     0);
     char **t;
     size_t n;
     assert_int_equal(kfk_admin_decode_subscription(b.p, b.len, &t, &n), 0);

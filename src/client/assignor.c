@@ -48,8 +48,7 @@ static bool
 subscribed(const kfk_grp_member *m, const char *topic)
 {
     for (size_t i = 0; i < m->ntopics; i++)
-        if (!strcmp(m->topics[i], topic))
-            return true;
+        if (!strcmp(m->topics[i], topic)) return true;
     return false;
 }
 
@@ -58,10 +57,8 @@ give(kfk_grp_member *m, const char *topic, int32_t partition)
 {
     if (m->nassigned == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 8;
-        kfk_topic_partition *np = kfk_realloc(m->assigned,
-                                              cap * sizeof(*np));
-        if (!np)
-            return KFK_ERR__NOMEM;
+        kfk_topic_partition *np = kfk_realloc(m->assigned, cap * sizeof(*np));
+        if (!np) return KFK_ERR__NOMEM;
         m->assigned = np;
         m->cap = cap;
     }
@@ -100,8 +97,7 @@ sorted(kfk_grp_member *members, size_t n, const kfk_grp_topic *topics,
     }
     for (size_t i = 0; i < n; i++)
         ms[i] = &members[i];
-    if (n)
-        qsort(ms, n, sizeof(*ms), cmp_member);
+    if (n) qsort(ms, n, sizeof(*ms), cmp_member);
     if (nt) {
         memcpy(ts, topics, nt * sizeof(*ts));
         qsort(ts, nt, sizeof(*ts), cmp_topic);
@@ -112,20 +108,16 @@ sorted(kfk_grp_member *members, size_t n, const kfk_grp_topic *topics,
 }
 
 static kfk_err
-assign_range(kfk_grp_member **ms, size_t n, const kfk_grp_topic *ts,
-             size_t nt)
+assign_range(kfk_grp_member **ms, size_t n, const kfk_grp_topic *ts, size_t nt)
 {
     kfk_grp_member **sub = kfk_calloc(n ? n : 1, sizeof(*sub));
-    if (!sub)
-        return KFK_ERR__NOMEM;
+    if (!sub) return KFK_ERR__NOMEM;
     kfk_err err = KFK_ERR_NONE;
     for (size_t t = 0; t < nt && !err; t++) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
-            if (subscribed(ms[i], ts[t].topic))
-                sub[k++] = ms[i];
-        if (!k)
-            continue;
+            if (subscribed(ms[i], ts[t].topic)) sub[k++] = ms[i];
+        if (!k) continue;
         int32_t per = ts[t].partitions / (int32_t)k;
         int32_t extra = ts[t].partitions % (int32_t)k;
         int32_t p = 0;
@@ -165,8 +157,7 @@ prev_owner(kfk_grp_member **ms, size_t n, const char *topic, int32_t p)
     kfk_grp_member *best = NULL;
     for (size_t i = 0; i < n; i++) {
         kfk_grp_member *m = ms[i];
-        if (!subscribed(m, topic))
-            continue;
+        if (!subscribed(m, topic)) continue;
         for (size_t k = 0; k < m->nowned; k++)
             if (m->owned[k].partition == p &&
                 !strcmp(m->owned[k].topic, topic) &&
@@ -177,8 +168,7 @@ prev_owner(kfk_grp_member **ms, size_t n, const char *topic, int32_t p)
 }
 
 static kfk_err
-assign_sticky(kfk_grp_member **ms, size_t n, const kfk_grp_topic *ts,
-              size_t nt)
+assign_sticky(kfk_grp_member **ms, size_t n, const kfk_grp_topic *ts, size_t nt)
 {
     size_t total = 0;
     for (size_t t = 0; t < nt; t++)
@@ -196,8 +186,7 @@ assign_sticky(kfk_grp_member **ms, size_t n, const kfk_grp_topic *ts,
         for (int32_t p = 0; p < ts[t].partitions; p++) {
             kfk_grp_member *o = prev_owner(ms, n, ts[t].topic, p);
             for (size_t i = 0; o && i < n; i++)
-                if (ms[i] == o)
-                    claimed[i]++;
+                if (ms[i] == o) claimed[i]++;
         }
     size_t extra = total % n;
     for (size_t i = 0; i < n; i++)
@@ -205,8 +194,7 @@ assign_sticky(kfk_grp_member **ms, size_t n, const kfk_grp_topic *ts,
     for (size_t e = 0; e < extra; e++) {
         size_t bi = n;
         for (size_t i = 0; i < n; i++)
-            if (quota[i] == total / n &&
-                (bi == n || claimed[i] > claimed[bi]))
+            if (quota[i] == total / n && (bi == n || claimed[i] > claimed[bi]))
                 bi = i;
         quota[bi]++;
     }
@@ -215,13 +203,11 @@ assign_sticky(kfk_grp_member **ms, size_t n, const kfk_grp_topic *ts,
     for (size_t t = 0; t < nt && !err; t++)
         for (int32_t p = 0; p < ts[t].partitions && !err; p++) {
             kfk_grp_member *o = prev_owner(ms, n, ts[t].topic, p);
-            if (!o)
-                continue;
+            if (!o) continue;
             size_t oi = 0;
             while (ms[oi] != o)
                 oi++;
-            if (o->nassigned < quota[oi])
-                err = give(o, ts[t].topic, p);
+            if (o->nassigned < quota[oi]) err = give(o, ts[t].topic, p);
         }
     /* The rest to the least loaded subscribed member (below its quota if
      * any is). */
@@ -232,23 +218,19 @@ assign_sticky(kfk_grp_member **ms, size_t n, const kfk_grp_topic *ts,
                 for (size_t k = 0; k < ms[i]->nassigned && !taken; k++)
                     taken = ms[i]->assigned[k].partition == p &&
                             !strcmp(ms[i]->assigned[k].topic, ts[t].topic);
-            if (taken)
-                continue;
+            if (taken) continue;
             size_t bi = n;
             bool bunder = false;
             for (size_t i = 0; i < n; i++) {
-                if (!subscribed(ms[i], ts[t].topic))
-                    continue;
+                if (!subscribed(ms[i], ts[t].topic)) continue;
                 bool under = ms[i]->nassigned < quota[i];
                 if (bi == n || (under && !bunder) ||
-                    (under == bunder &&
-                     ms[i]->nassigned < ms[bi]->nassigned)) {
+                    (under == bunder && ms[i]->nassigned < ms[bi]->nassigned)) {
                     bi = i;
                     bunder = under;
                 }
             }
-            if (bi < n)
-                err = give(ms[bi], ts[t].topic, p);
+            if (bi < n) err = give(ms[bi], ts[t].topic, p);
         }
     kfk_free(quota);
     kfk_free(claimed);
@@ -259,17 +241,14 @@ kfk_err
 kfk_assignor_run(const char *name, kfk_grp_member *members, size_t n,
                  const kfk_grp_topic *topics, size_t ntopics)
 {
-    if (!kfk_assignor_known(name))
-        return KFK_ERR__INVALID_ARG;
+    if (!kfk_assignor_known(name)) return KFK_ERR__INVALID_ARG;
     for (size_t i = 0; i < n; i++)
         members[i].nassigned = 0;
-    if (!n)
-        return KFK_ERR_NONE;
+    if (!n) return KFK_ERR_NONE;
     kfk_grp_member **ms;
     kfk_grp_topic *ts;
     kfk_err err = sorted(members, n, topics, ntopics, &ms, &ts);
-    if (err)
-        return err;
+    if (err) return err;
     if (!strcmp(name, "range"))
         err = assign_range(ms, n, ts, ntopics);
     else if (!strcmp(name, "roundrobin"))

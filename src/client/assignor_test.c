@@ -17,8 +17,7 @@ member(kfk_grp_member *m, const char *id, const char *t1, const char *t2)
     m->id = kfk_strdup(id);
     m->topics = kfk_calloc(2, sizeof(char *));
     m->topics[m->ntopics++] = kfk_strdup(t1);
-    if (t2)
-        m->topics[m->ntopics++] = kfk_strdup(t2);
+    if (t2) m->topics[m->ntopics++] = kfk_strdup(t2);
     m->generation = -1;
 }
 
@@ -33,8 +32,7 @@ owns(const kfk_grp_member *m, const char *t, int32_t p)
 
 /* Every partition exactly once. */
 static void
-check_complete(kfk_grp_member *ms, size_t n, const kfk_grp_topic *ts,
-               size_t nt)
+check_complete(kfk_grp_member *ms, size_t n, const kfk_grp_topic *ts, size_t nt)
 {
     for (size_t t = 0; t < nt; t++)
         for (int32_t p = 0; p < ts[t].partitions; p++) {

@@ -20,11 +20,11 @@ struct kfk_balancer {
     kfk_balancer_type type;
     kfk_balancer_func *fn; /* application balancer, or NULL */
     void *opaque;
-    atomic_uint rr;        /* round-robin counter */
-    pthread_mutex_t lock;  /* least-bytes counters, random state */
-    uint64_t *bytes;       /* least bytes: per partition */
+    atomic_uint rr;       /* round-robin counter */
+    pthread_mutex_t lock; /* least-bytes counters, random state */
+    uint64_t *bytes;      /* least bytes: per partition */
     int32_t nbytes;
-    uint64_t rnd;          /* xorshift64* state */
+    uint64_t rnd; /* xorshift64* state */
 };
 
 static const char *const type_names[] = {
@@ -40,19 +40,16 @@ static const char *const type_names[] = {
 int
 kfk_balancer_type_parse(const char *name)
 {
-    if (!name)
-        return -1;
+    if (!name) return -1;
     for (size_t i = 0; i < KFK_ARRAY_LEN(type_names); i++)
-        if (!strcmp(name, type_names[i]))
-            return (int)i;
+        if (!strcmp(name, type_names[i])) return (int)i;
     return -1;
 }
 
 const char *
 kfk_balancer_type_name(kfk_balancer_type type)
 {
-    if ((size_t)type >= KFK_ARRAY_LEN(type_names))
-        return "unknown";
+    if ((size_t)type >= KFK_ARRAY_LEN(type_names)) return "unknown";
     return type_names[type];
 }
 
@@ -60,16 +57,14 @@ static kfk_err
 balancer_alloc(kfk_balancer **kbp)
 {
     kfk_balancer *kb = kfk_calloc(1, sizeof(*kb));
-    if (!kb)
-        return KFK_ERR__NOMEM;
+    if (!kb) return KFK_ERR__NOMEM;
     pthread_mutex_init(&kb->lock, NULL);
     atomic_init(&kb->rr, 0);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     kb->rnd = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
               (uint64_t)(uintptr_t)kb;
-    if (!kb->rnd)
-        kb->rnd = 0x9e3779b97f4a7c15ull;
+    if (!kb->rnd) kb->rnd = 0x9e3779b97f4a7c15ull;
     *kbp = kb;
     return KFK_ERR_NONE;
 }
@@ -80,16 +75,14 @@ kfk_balancer_new(kfk_balancer_type type, kfk_balancer **kbp)
     if ((size_t)type >= KFK_ARRAY_LEN(type_names) || !kbp)
         return KFK_ERR__INVALID_ARG;
     kfk_err err = balancer_alloc(kbp);
-    if (!err)
-        (*kbp)->type = type;
+    if (!err) (*kbp)->type = type;
     return err;
 }
 
 kfk_err
 kfk_balancer_new_func(kfk_balancer_func *fn, void *opaque, kfk_balancer **kbp)
 {
-    if (!fn || !kbp)
-        return KFK_ERR__INVALID_ARG;
+    if (!fn || !kbp) return KFK_ERR__INVALID_ARG;
     kfk_err err = balancer_alloc(kbp);
     if (!err) {
         (*kbp)->fn = fn;
@@ -101,8 +94,7 @@ kfk_balancer_new_func(kfk_balancer_func *fn, void *opaque, kfk_balancer **kbp)
 void
 kfk_balancer_destroy(kfk_balancer *kb)
 {
-    if (!kb)
-        return;
+    if (!kb) return;
     pthread_mutex_destroy(&kb->lock);
     kfk_free(kb->bytes);
     kfk_free(kb);
@@ -201,8 +193,7 @@ least_bytes(kfk_balancer *kb, const kfk_message *msg, int32_t n)
     }
     int32_t best = 0;
     for (int32_t i = 1; i < n; i++)
-        if (kb->bytes[i] < kb->bytes[best])
-            best = i;
+        if (kb->bytes[i] < kb->bytes[best]) best = i;
     kb->bytes[best] += (uint64_t)(msg->key ? KFK_MAX(msg->key_len, 0) : 0) +
                        (uint64_t)(msg->value ? KFK_MAX(msg->value_len, 0) : 0);
     pthread_mutex_unlock(&kb->lock);
@@ -212,10 +203,8 @@ least_bytes(kfk_balancer *kb, const kfk_message *msg, int32_t n)
 int32_t
 kfk_balancer_balance(kfk_balancer *kb, const kfk_message *msg, int32_t n)
 {
-    if (n < 1 || !kb || !msg)
-        return -1;
-    if (kb->fn)
-        return kb->fn(msg, n, kb->opaque);
+    if (n < 1 || !kb || !msg) return -1;
+    if (kb->fn) return kb->fn(msg, n, kb->opaque);
     size_t klen = msg->key ? (size_t)KFK_MAX(msg->key_len, 0) : 0;
     switch (kb->type) {
     case KFK_BALANCER_ROUND_ROBIN:
@@ -223,28 +212,24 @@ kfk_balancer_balance(kfk_balancer *kb, const kfk_message *msg, int32_t n)
     case KFK_BALANCER_LEAST_BYTES:
         return least_bytes(kb, msg, n);
     case KFK_BALANCER_HASH: {
-        if (!msg->key)
-            return round_robin(kb, n);
+        if (!msg->key) return round_robin(kb, n);
         int32_t h = (int32_t)kfk_hash_fnv1a32(msg->key, klen);
         int32_t p = h % n; /* C remainder truncates like Go's % */
         return p < 0 ? -p : p;
     }
     case KFK_BALANCER_REFERENCE_HASH: {
-        if (!msg->key)
-            return random_partition(kb, n);
+        if (!msg->key) return random_partition(kb, n);
         int32_t h = (int32_t)(kfk_hash_fnv1a32(msg->key, klen) & 0x7fffffff);
         return h % n;
     }
     case KFK_BALANCER_CRC32:
-        if (klen == 0)
-            return random_partition(kb, n);
+        if (klen == 0) return random_partition(kb, n);
         return (int32_t)(kfk_hash_crc32(msg->key, klen) % (uint32_t)n);
     case KFK_BALANCER_CRC32_CONSISTENT:
         return (int32_t)(kfk_hash_crc32(msg->key ? msg->key : "", klen) %
                          (uint32_t)n);
     case KFK_BALANCER_MURMUR2:
-        if (!msg->key)
-            return round_robin(kb, n);
+        if (!msg->key) return round_robin(kb, n);
         return (int32_t)((kfk_hash_murmur2(msg->key, klen) & 0x7fffffff) %
                          (uint32_t)n);
     }

@@ -44,7 +44,7 @@ struct kfk_conf {
     int batch_size;
     int batch_bytes;
     int batch_timeout_ms;
-    int compression; /* kfk_compression */
+    int compression;       /* kfk_compression */
     int compression_level; /* reserved: -1 codec default */
     int dial_timeout_ms;
     int read_timeout_ms;  /* metadata requests */
@@ -58,9 +58,9 @@ struct kfk_conf {
     int close_timeout_ms;
     /* Reader (reader.c, group.c). */
     char *group_id;
-    char *group_topics;   /* comma-separated; empty: "topic" */
+    char *group_topics; /* comma-separated; empty: "topic" */
     int partition;
-    int start_offset;     /* KFK_OFFSET_FIRST or KFK_OFFSET_LAST */
+    int start_offset; /* KFK_OFFSET_FIRST or KFK_OFFSET_LAST */
     int min_bytes;
     int max_bytes;
     int max_wait_ms;
@@ -142,8 +142,8 @@ int16_t kfk_conn_version(const kfk_conn *kc, int16_t api_key, int16_t max);
 
 /* Encode header + body of a request at version v and send it, framed.
  * *corrp gets the correlation id. */
-kfk_err kfk_conn_send(kfk_conn *kc, int16_t api_key, int16_t v,
-                      const void *req, int64_t deadline, int32_t *corrp);
+kfk_err kfk_conn_send(kfk_conn *kc, int16_t api_key, int16_t v, const void *req,
+                      int64_t deadline, int32_t *corrp);
 /* Read one framed response, check its correlation id and decode the body
  * of api_key/v into out (of the response struct type) in rs. */
 kfk_err kfk_conn_recv(kfk_conn *kc, int16_t api_key, int16_t v, int32_t corr,
@@ -165,8 +165,7 @@ kfk_err kfk_client_build_records(const kfk_message *msgs, size_t n,
 /* Metadata request for topics (n may be 0: all topics when all is true). */
 kfk_err kfk_conn_metadata(kfk_conn *kc, const char *const *topics, size_t n,
                           bool allow_auto_create, int64_t deadline,
-                          kfk_resp *rs, kfk_MetadataResponse *md,
-                          int16_t *vp);
+                          kfk_resp *rs, kfk_MetadataResponse *md, int16_t *vp);
 
 /* A kfk_fetch over the records of one partition of a Fetch response the
  * caller owns (the Reader's multi-partition fetches); recs must outlive
@@ -183,11 +182,11 @@ int64_t kfk_fetch_position(const kfk_fetch *f);
 /* One member as the group leader's assignor sees it. */
 typedef struct kfk_grp_member {
     char *id;
-    char **topics;            /* subscription */
+    char **topics; /* subscription */
     size_t ntopics;
     kfk_topic_partition *owned; /* its previous assignment (sticky) */
     size_t nowned;
-    int32_t generation;       /* generation of owned, -1 unknown */
+    int32_t generation; /* generation of owned, -1 unknown */
     /* OUT */
     kfk_topic_partition *assigned;
     size_t nassigned, cap;
@@ -214,12 +213,11 @@ kfk_err kfk_grp_encode_subscription(char *const *topics, size_t ntopics,
 /* Decode a member's metadata into m (topics, owned partitions). */
 kfk_err kfk_grp_decode_subscription(const uint8_t *p, size_t len,
                                     kfk_grp_member *m);
-kfk_err kfk_grp_encode_assignment(const kfk_topic_partition *parts,
-                                  size_t n, kfk_buf *out);
+kfk_err kfk_grp_encode_assignment(const kfk_topic_partition *parts, size_t n,
+                                  kfk_buf *out);
 /* *partsp: topics are allocated (kfk_topic_partitions_free). */
 kfk_err kfk_grp_decode_assignment(const uint8_t *p, size_t len,
-                                  kfk_topic_partition **partsp,
-                                  size_t *countp);
+                                  kfk_topic_partition **partsp, size_t *countp);
 
 /* Error classes. */
 bool kfk_client_err_retriable(kfk_err err);

@@ -26,18 +26,18 @@ typedef struct conf_prop {
     const char *doc;
 } conf_prop;
 
-static const char *const acks_names[] = {"none", "one", "all", "0", "1", "-1",
-                                         NULL};
+static const char *const acks_names[] = {"none", "one", "all", "0",
+                                         "1",    "-1",  NULL};
 static const int acks_vals[] = {0, 1, -1, 0, 1, -1};
 static const char *const balancer_names[] = {
-    "round_robin", "least_bytes", "hash", "reference_hash", "crc32",
-    "crc32_consistent", "murmur2", NULL};
+    "round_robin", "least_bytes",      "hash",    "reference_hash",
+    "crc32",       "crc32_consistent", "murmur2", NULL};
 static const int balancer_vals[] = {0, 1, 2, 3, 4, 5, 6};
-static const char *const codec_names[] = {"none", "gzip", "snappy", "lz4",
-                                          "zstd", NULL};
+static const char *const codec_names[] = {"none", "gzip", "snappy",
+                                          "lz4",  "zstd", NULL};
 static const int codec_vals[] = {0, 1, 2, 3, 4};
-static const char *const start_names[] = {"first", "last", "earliest",
-                                          "latest", NULL};
+static const char *const start_names[] = {"first", "last", "earliest", "latest",
+                                          NULL};
 static const int start_vals[] = {KFK_OFFSET_FIRST, KFK_OFFSET_LAST,
                                  KFK_OFFSET_FIRST, KFK_OFFSET_LAST};
 static const char *const iso_names[] = {"read_uncommitted", "read_committed",
@@ -68,8 +68,8 @@ static const conf_prop props[] = {
      "Produce attempts per message (1: no retry)."},
     {"retry.backoff.ms", CT_INT, O(retry_backoff_ms), 0, 600000, "100", NULL,
      NULL, "Backoff after attempt n is min(n*n*this, retry.backoff.max.ms)."},
-    {"retry.backoff.max.ms", CT_INT, O(retry_backoff_max_ms), 0, 600000,
-     "1000", NULL, NULL, "Cap of the retry backoff."},
+    {"retry.backoff.max.ms", CT_INT, O(retry_backoff_max_ms), 0, 600000, "1000",
+     NULL, NULL, "Cap of the retry backoff."},
     {"allow.auto.topic.creation", CT_BOOL, O(allow_auto_topic_creation), 0, 1,
      "false", NULL, NULL,
      "Ask the broker to create unknown topics (Metadata v4+)."},
@@ -78,37 +78,42 @@ static const conf_prop props[] = {
     {"batch.bytes", CT_INT, O(batch_bytes), 1024, 1 << 30, "1048576", NULL,
      NULL, "Max bytes per partition batch; a larger message is rejected."},
     {"batch.timeout.ms", CT_INT, O(batch_timeout_ms), 0, 600000, "5", NULL,
-     NULL, "Longest a non-full batch waits (async mode; sync writes are "
-           "sent at once)."},
+     NULL,
+     "Longest a non-full batch waits (async mode; sync writes are "
+     "sent at once)."},
     {"compression", CT_ENUM, O(compression), 0, 0, "none", codec_names,
      codec_vals, "none, gzip, snappy, lz4 or zstd."},
     {"dial.timeout.ms", CT_INT, O(dial_timeout_ms), 1, 600000, "10000", NULL,
      NULL, "Connect + version negotiation timeout."},
     {"read.timeout.ms", CT_INT, O(read_timeout_ms), 1, 600000, "10000", NULL,
      NULL, "Timeout of metadata requests."},
-    {"write.timeout.ms", CT_INT, O(write_timeout_ms), 1, 600000, "10000",
-     NULL, NULL, "Timeout of one Produce request (also sent to the broker)."},
+    {"write.timeout.ms", CT_INT, O(write_timeout_ms), 1, 600000, "10000", NULL,
+     NULL, "Timeout of one Produce request (also sent to the broker)."},
     {"delivery.timeout.ms", CT_INT, O(delivery_timeout_ms), 1, I32, "120000",
      NULL, NULL,
      "A message not delivered this long after the write fails with "
      "_TIMED_OUT, and is never sent later."},
     {"buffer.max.messages", CT_INT, O(buffer_max_messages), 1, I32, "100000",
-     NULL, NULL, "Max messages buffered in the writer (written, not yet "
-                 "completed)."},
+     NULL, NULL,
+     "Max messages buffered in the writer (written, not yet "
+     "completed)."},
     {"buffer.max.bytes", CT_INT64, O(buffer_max_bytes), 1024, INT64_MAX,
      "67108864", NULL, NULL, "Max payload bytes buffered in the writer."},
     {"buffer.full", CT_ENUM, O(buffer_full), 0, 0, "block", full_names,
-     full_vals, "When the buffer is full: block (up to "
-                "buffer.full.timeout.ms) or fail (_QUEUE_FULL)."},
+     full_vals,
+     "When the buffer is full: block (up to "
+     "buffer.full.timeout.ms) or fail (_QUEUE_FULL)."},
     {"buffer.full.timeout.ms", CT_INT, O(buffer_full_timeout_ms), 0, I32,
      "10000", NULL, NULL, "Longest a write blocks for buffer space."},
-    {"metadata.max.age.ms", CT_INT, O(metadata_max_age_ms), 100, I32,
-     "60000", NULL, NULL, "Metadata of used topics is refreshed this often "
-                          "(and at once on leader errors)."},
+    {"metadata.max.age.ms", CT_INT, O(metadata_max_age_ms), 100, I32, "60000",
+     NULL, NULL,
+     "Metadata of used topics is refreshed this often "
+     "(and at once on leader errors)."},
     {"close.timeout.ms", CT_INT, O(close_timeout_ms), 0, I32, "30000", NULL,
-     NULL, "kfk_writer_destroy() flushes at most this long; "
-           "kfk_reader_close() spends at most this long on the final "
-           "commit and LeaveGroup."},
+     NULL,
+     "kfk_writer_destroy() flushes at most this long; "
+     "kfk_reader_close() spends at most this long on the final "
+     "commit and LeaveGroup."},
     /* Reader (kafka-go ReaderConfig). */
     {"group.id", CT_STR, O(group_id), 0, 0, "", NULL, NULL,
      "Reader: consumer group; empty: partition mode (topic + partition)."},
@@ -117,9 +122,10 @@ static const conf_prop props[] = {
     {"partition", CT_INT, O(partition), 0, I32, "0", NULL, NULL,
      "Reader, partition mode: the partition read."},
     {"start.offset", CT_ENUM, O(start_offset), 0, 0, "first", start_names,
-     start_vals, "Reader: where to start without a committed offset, and "
-                 "where OFFSET_OUT_OF_RANGE resets to: first or last "
-                 "(both modes)."},
+     start_vals,
+     "Reader: where to start without a committed offset, and "
+     "where OFFSET_OUT_OF_RANGE resets to: first or last "
+     "(both modes)."},
     {"min.bytes", CT_INT, O(min_bytes), 1, I32, "1", NULL, NULL,
      "Reader: Fetch min_bytes (the broker waits for this much data, up to "
      "max.wait.ms)."},
@@ -132,22 +138,23 @@ static const conf_prop props[] = {
      "queue holds this many)."},
     {"queue.max.bytes", CT_INT64, O(queue_max_bytes), 1024, INT64_MAX,
      "16777216", NULL, NULL, "Reader: prefetch bound in key+value bytes."},
-    {"heartbeat.interval.ms", CT_INT, O(heartbeat_interval_ms), 10, I32,
-     "3000", NULL, NULL, "Reader: group heartbeat period."},
+    {"heartbeat.interval.ms", CT_INT, O(heartbeat_interval_ms), 10, I32, "3000",
+     NULL, NULL, "Reader: group heartbeat period."},
     {"session.timeout.ms", CT_INT, O(session_timeout_ms), 100, I32, "30000",
      NULL, NULL, "Reader: JoinGroup session timeout."},
-    {"rebalance.timeout.ms", CT_INT, O(rebalance_timeout_ms), 100, I32,
-     "30000", NULL, NULL, "Reader: JoinGroup rebalance timeout."},
+    {"rebalance.timeout.ms", CT_INT, O(rebalance_timeout_ms), 100, I32, "30000",
+     NULL, NULL, "Reader: JoinGroup rebalance timeout."},
     {"commit.interval.ms", CT_INT, O(commit_interval_ms), 0, I32, "0", NULL,
-     NULL, "Reader: 0: commits are synchronous; > 0: commits are merged "
-           "and sent in the background this often, before rebalances and "
-           "on close."},
+     NULL,
+     "Reader: 0: commits are synchronous; > 0: commits are merged "
+     "and sent in the background this often, before rebalances and "
+     "on close."},
     {"group.balancers", CT_STR, O(group_balancers), 0, 0, "range,roundrobin",
-     NULL, NULL, "Reader: assignors offered to the group, preferred first: "
-                 "range, roundrobin, sticky."},
-    {"isolation.level", CT_ENUM, O(isolation_level), 0, 0,
-     "read_uncommitted", iso_names, iso_vals,
-     "Reader: Fetch isolation level."},
+     NULL, NULL,
+     "Reader: assignors offered to the group, preferred first: "
+     "range, roundrobin, sticky."},
+    {"isolation.level", CT_ENUM, O(isolation_level), 0, 0, "read_uncommitted",
+     iso_names, iso_vals, "Reader: Fetch isolation level."},
     {"retention.time.ms", CT_INT64, O(retention_time_ms), -1, INT64_MAX, "-1",
      NULL, NULL, "Reader: OffsetCommit retention (-1: the broker's)."},
     {"join.group.backoff.ms", CT_INT, O(join_group_backoff_ms), 0, 600000,
@@ -160,16 +167,14 @@ static const conf_prop *
 find_prop(const char *name)
 {
     for (size_t i = 0; i < KFK_ARRAY_LEN(props); i++)
-        if (!strcmp(props[i].name, name))
-            return &props[i];
+        if (!strcmp(props[i].name, name)) return &props[i];
     return NULL;
 }
 
 static void
 errf(char *errstr, size_t n, const char *fmt, const char *a, const char *b)
 {
-    if (errstr && n)
-        snprintf(errstr, n, fmt, a, b);
+    if (errstr && n) snprintf(errstr, n, fmt, a, b);
 }
 
 static kfk_err
@@ -180,8 +185,7 @@ set_prop(kfk_conf *conf, const conf_prop *p, const char *value, char *errstr,
     switch (p->type) {
     case CT_STR: {
         char *s = kfk_strdup(value);
-        if (!s)
-            return KFK_ERR__NOMEM;
+        if (!s) return KFK_ERR__NOMEM;
         char **dst = (char **)(base + p->off);
         kfk_free(*dst);
         *dst = s;
@@ -210,8 +214,8 @@ set_prop(kfk_conf *conf, const conf_prop *p, const char *value, char *errstr,
             char range[64];
             snprintf(range, sizeof(range), "%lld..%lld", (long long)p->lo,
                      (long long)p->hi);
-            errf(errstr, errstr_size, "%s: expected an integer in %s",
-                 p->name, range);
+            errf(errstr, errstr_size, "%s: expected an integer in %s", p->name,
+                 range);
             return KFK_ERR__INVALID_ARG;
         }
         if (p->type == CT_INT)
@@ -236,8 +240,7 @@ kfk_conf *
 kfk_conf_new(void)
 {
     kfk_conf *conf = kfk_calloc(1, sizeof(*conf));
-    if (!conf)
-        return NULL;
+    if (!conf) return NULL;
     for (size_t i = 0; i < KFK_ARRAY_LEN(props); i++)
         if (set_prop(conf, &props[i], props[i].def, NULL, 0)) {
             kfk_conf_destroy(conf);
@@ -249,8 +252,7 @@ kfk_conf_new(void)
 void
 kfk_conf_destroy(kfk_conf *conf)
 {
-    if (!conf)
-        return;
+    if (!conf) return;
     for (size_t i = 0; i < KFK_ARRAY_LEN(props); i++)
         if (props[i].type == CT_STR)
             kfk_free(*(char **)((char *)conf + props[i].off));
@@ -261,15 +263,13 @@ kfk_conf *
 kfk_conf_dup(const kfk_conf *conf)
 {
     kfk_conf *c = kfk_malloc(sizeof(*c));
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     *c = *conf;
     bool oom = false;
     for (size_t i = 0; i < KFK_ARRAY_LEN(props); i++)
         if (props[i].type == CT_STR) {
             char **dst = (char **)((char *)c + props[i].off);
-            if (*dst && !(*dst = kfk_strdup(*dst)))
-                oom = true;
+            if (*dst && !(*dst = kfk_strdup(*dst))) oom = true;
         }
     if (oom) {
         kfk_conf_destroy(c);
@@ -279,11 +279,10 @@ kfk_conf_dup(const kfk_conf *conf)
 }
 
 kfk_err
-kfk_conf_set(kfk_conf *conf, const char *name, const char *value,
-             char *errstr, size_t errstr_size)
+kfk_conf_set(kfk_conf *conf, const char *name, const char *value, char *errstr,
+             size_t errstr_size)
 {
-    if (!conf || !name || !value)
-        return KFK_ERR__INVALID_ARG;
+    if (!conf || !name || !value) return KFK_ERR__INVALID_ARG;
     const conf_prop *p = find_prop(name);
     if (!p) {
         errf(errstr, errstr_size, "unknown property \"%s\"%s", name, "");
@@ -303,14 +302,13 @@ prop_str(const kfk_conf *conf, const conf_prop *p, char *buf, size_t n)
         return (size_t)snprintf(buf, n, "%s", s ? s : "");
     }
     case CT_BOOL:
-        return (size_t)snprintf(buf, n, "%s",
-                                *(const bool *)(base + p->off) ? "true"
-                                                                : "false");
+        return (size_t)snprintf(
+            buf, n, "%s", *(const bool *)(base + p->off) ? "true" : "false");
     case CT_INT:
         return (size_t)snprintf(buf, n, "%d", *(const int *)(base + p->off));
     case CT_INT64:
-        return (size_t)snprintf(
-            buf, n, "%lld", (long long)*(const int64_t *)(base + p->off));
+        return (size_t)snprintf(buf, n, "%lld",
+                                (long long)*(const int64_t *)(base + p->off));
     case CT_ENUM: {
         int v = *(const int *)(base + p->off);
         for (size_t i = 0; p->enames[i]; i++)
@@ -326,14 +324,12 @@ kfk_err
 kfk_conf_get(const kfk_conf *conf, const char *name, char *dest,
              size_t *dest_sizep)
 {
-    if (!conf || !name || !dest_sizep)
-        return KFK_ERR__INVALID_ARG;
+    if (!conf || !name || !dest_sizep) return KFK_ERR__INVALID_ARG;
     const conf_prop *p = find_prop(name);
-    if (!p)
-        return KFK_ERR__NOT_FOUND;
+    if (!p) return KFK_ERR__NOT_FOUND;
     size_t need = prop_str(conf, p, dest, dest ? *dest_sizep : 0) + 1;
-    kfk_err err = dest && need > *dest_sizep ? KFK_ERR__TOO_LARGE
-                                             : KFK_ERR_NONE;
+    kfk_err err =
+        dest && need > *dest_sizep ? KFK_ERR__TOO_LARGE : KFK_ERR_NONE;
     *dest_sizep = need;
     return err;
 }
@@ -343,8 +339,7 @@ kfk_conf_dump(const kfk_conf *conf, size_t *countp)
 {
     size_t n = KFK_ARRAY_LEN(props);
     const char **arr = kfk_calloc(2 * n, sizeof(*arr));
-    if (!arr)
-        return NULL;
+    if (!arr) return NULL;
     for (size_t i = 0; i < n; i++) {
         size_t need = prop_str(conf, &props[i], NULL, 0) + 1;
         char *v = kfk_malloc(need);
@@ -363,8 +358,7 @@ kfk_conf_dump(const kfk_conf *conf, size_t *countp)
 void
 kfk_conf_dump_free(const char **arr, size_t count)
 {
-    if (!arr)
-        return;
+    if (!arr) return;
     for (size_t i = 1; i < count; i += 2)
         kfk_free((void *)arr[i]);
     kfk_free(arr);

@@ -61,8 +61,7 @@ kfk_conn_fail(kfk_conn *kc, kfk_err err, const char *fmt, ...)
 void
 kfk_conn_disconnect(kfk_conn *kc)
 {
-    if (kc->fd >= 0)
-        close(kc->fd);
+    if (kc->fd >= 0) close(kc->fd);
     kc->fd = -1;
 }
 
@@ -96,11 +95,9 @@ kfk_client_max_version(int16_t api_key)
 int16_t
 kfk_conn_version(const kfk_conn *kc, int16_t api_key, int16_t max)
 {
-    if (api_key < 0 || api_key > KFK_API_KEY_MAX)
-        return -1;
+    if (api_key < 0 || api_key > KFK_API_KEY_MAX) return -1;
     int16_t lo = kc->v_lo[api_key], hi = kc->v_hi[api_key];
-    if (max >= 0 && hi > max)
-        hi = max;
+    if (max >= 0 && hi > max) hi = max;
     return lo <= hi ? hi : -1;
 }
 
@@ -113,19 +110,16 @@ kfk_parse_hostport(const char *s, size_t n, char **hostp, int *portp)
     }
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
         n--;
-    if (!n)
-        return KFK_ERR__INVALID_ARG;
+    if (!n) return KFK_ERR__INVALID_ARG;
     const char *hs = s, *colon = NULL;
     size_t hn = n;
     if (*s == '[') { /* [v6addr]:port */
         const char *rb = memchr(s, ']', n);
-        if (!rb)
-            return KFK_ERR__INVALID_ARG;
+        if (!rb) return KFK_ERR__INVALID_ARG;
         hs = s + 1;
         hn = (size_t)(rb - hs);
         if ((size_t)(rb + 1 - s) < n) {
-            if (rb[1] != ':')
-                return KFK_ERR__INVALID_ARG;
+            if (rb[1] != ':') return KFK_ERR__INVALID_ARG;
             colon = rb + 1;
         }
     } else {
@@ -134,29 +128,23 @@ kfk_parse_hostport(const char *s, size_t n, char **hostp, int *portp)
                 colon = s + i;
                 break;
             }
-        if (colon)
-            hn = (size_t)(colon - s);
+        if (colon) hn = (size_t)(colon - s);
     }
     int port = KFK_DEFAULT_PORT;
     if (colon) {
         size_t pn = n - (size_t)(colon + 1 - s);
-        if (!pn || pn > 5)
-            return KFK_ERR__INVALID_ARG;
+        if (!pn || pn > 5) return KFK_ERR__INVALID_ARG;
         port = 0;
         for (size_t i = 0; i < pn; i++) {
             char c = colon[1 + i];
-            if (c < '0' || c > '9')
-                return KFK_ERR__INVALID_ARG;
+            if (c < '0' || c > '9') return KFK_ERR__INVALID_ARG;
             port = port * 10 + (c - '0');
         }
-        if (port < 1 || port > 65535)
-            return KFK_ERR__INVALID_ARG;
+        if (port < 1 || port > 65535) return KFK_ERR__INVALID_ARG;
     }
-    if (!hn)
-        return KFK_ERR__INVALID_ARG;
+    if (!hn) return KFK_ERR__INVALID_ARG;
     char *h = kfk_strndup(hs, hn);
-    if (!h)
-        return KFK_ERR__NOMEM;
+    if (!h) return KFK_ERR__NOMEM;
     *hostp = h;
     *portp = port;
     return KFK_ERR_NONE;
@@ -170,20 +158,17 @@ io_wait(kfk_conn *kc, short events, int64_t deadline)
     for (;;) {
         int64_t left = deadline - kfk_mono_ms();
         if (left <= 0)
-            return kfk_conn_fail(kc, KFK_ERR__TIMED_OUT,
-                                 "%s:%d: timed out", kc->host, kc->port);
+            return kfk_conn_fail(kc, KFK_ERR__TIMED_OUT, "%s:%d: timed out",
+                                 kc->host, kc->port);
         struct pollfd pfd = {.fd = kc->fd, .events = events};
         int r = poll(&pfd, 1, (int)KFK_MIN(left, INT_MAX));
-        if (r < 0 && errno == EINTR)
-            continue;
+        if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
             char eb[128];
-            return kfk_conn_fail(kc, KFK_ERR__IO, "%s:%d: poll: %s",
-                                 kc->host, kc->port,
-                                 strerror_r(errno, eb, sizeof(eb)));
+            return kfk_conn_fail(kc, KFK_ERR__IO, "%s:%d: poll: %s", kc->host,
+                                 kc->port, strerror_r(errno, eb, sizeof(eb)));
         }
-        if (r > 0)
-            return KFK_ERR_NONE;
+        if (r > 0) return KFK_ERR_NONE;
     }
 }
 
@@ -197,12 +182,10 @@ send_all(kfk_conn *kc, const uint8_t *p, size_t n, int64_t deadline)
             n -= (size_t)w;
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
+        if (w < 0 && errno == EINTR) continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             kfk_err err = io_wait(kc, POLLOUT, deadline);
-            if (err)
-                return err;
+            if (err) return err;
             continue;
         }
         char eb[128];
@@ -225,14 +208,12 @@ recv_all(kfk_conn *kc, uint8_t *p, size_t n, int64_t deadline)
         }
         if (r == 0)
             return kfk_conn_fail(kc, KFK_ERR__TRANSPORT,
-                                 "%s:%d: connection closed by broker",
-                                 kc->host, kc->port);
-        if (errno == EINTR)
-            continue;
+                                 "%s:%d: connection closed by broker", kc->host,
+                                 kc->port);
+        if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             kfk_err err = io_wait(kc, POLLIN, deadline);
-            if (err)
-                return err;
+            if (err) return err;
             continue;
         }
         char eb[128];
@@ -258,8 +239,8 @@ sock_connect(kfk_conn *kc, int64_t deadline)
                              gai_strerror(gr));
     kfk_err err = KFK_ERR__TRANSPORT;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-                                           SOCK_CLOEXEC,
+        int fd = socket(ai->ai_family,
+                        ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                         ai->ai_protocol);
         if (fd < 0) {
             char eb[128];
@@ -273,8 +254,8 @@ sock_connect(kfk_conn *kc, int64_t deadline)
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
             if (errno != EINPROGRESS) {
                 char eb[128];
-                err = kfk_conn_fail(kc, KFK_ERR__TRANSPORT,
-                                    "connect %s:%d: %s", kc->host, kc->port,
+                err = kfk_conn_fail(kc, KFK_ERR__TRANSPORT, "connect %s:%d: %s",
+                                    kc->host, kc->port,
                                     strerror_r(errno, eb, sizeof(eb)));
                 kfk_conn_disconnect(kc);
                 continue;
@@ -282,8 +263,7 @@ sock_connect(kfk_conn *kc, int64_t deadline)
             err = io_wait(kc, POLLOUT, deadline);
             if (err) {
                 kfk_conn_disconnect(kc);
-                if (err == KFK_ERR__TIMED_OUT)
-                    break;
+                if (err == KFK_ERR__TIMED_OUT) break;
                 continue;
             }
             int soerr = 0;
@@ -291,8 +271,8 @@ sock_connect(kfk_conn *kc, int64_t deadline)
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
             if (soerr) {
                 char eb[128];
-                err = kfk_conn_fail(kc, KFK_ERR__TRANSPORT,
-                                    "connect %s:%d: %s", kc->host, kc->port,
+                err = kfk_conn_fail(kc, KFK_ERR__TRANSPORT, "connect %s:%d: %s",
+                                    kc->host, kc->port,
                                     strerror_r(soerr, eb, sizeof(eb)));
                 kfk_conn_disconnect(kc);
                 continue;
@@ -327,8 +307,7 @@ kfk_conn_send(kfk_conn *kc, int16_t api_key, int16_t v, const void *req,
         .CorrelationId = ++kc->corr,
         .ClientId = kfk_str_c(kc->client_id),
     };
-    if (kc->corr == INT32_MAX)
-        kc->corr = 0;
+    if (kc->corr == INT32_MAX) kc->corr = 0;
     kfk_req_header_encode(&wb, &hdr);
     kfk_encode(ad->req, v, &wb, req);
     if (wb.err) {
@@ -359,13 +338,11 @@ recv_frame(kfk_conn *kc, int16_t api_key, int16_t v, int32_t corr,
                              kc->host, kc->port);
     uint8_t sz[4];
     kfk_err err = recv_all(kc, sz, 4, deadline);
-    if (err)
-        goto fail;
+    if (err) goto fail;
     int32_t n = (int32_t)kfk_be32(sz);
     if (n < 4 || n > KFK_MAX_RESPONSE_SIZE) {
-        err = kfk_conn_fail(kc, KFK_ERR__BAD_MSG,
-                            "%s:%d: bad response size %d", kc->host,
-                            kc->port, n);
+        err = kfk_conn_fail(kc, KFK_ERR__BAD_MSG, "%s:%d: bad response size %d",
+                            kc->host, kc->port, n);
         goto fail;
     }
     kfk_free(rs->frame);
@@ -376,8 +353,7 @@ recv_frame(kfk_conn *kc, int16_t api_key, int16_t v, int32_t corr,
     }
     rs->len = (size_t)n;
     err = recv_all(kc, rs->frame, (size_t)n, deadline);
-    if (err)
-        goto fail;
+    if (err) goto fail;
     kfk_rbuf_init(rb, rs->frame, rs->len);
     int32_t got = 0;
     err = kfk_resp_header_decode(rb, api_key, v, &got);
@@ -388,8 +364,8 @@ recv_frame(kfk_conn *kc, int16_t api_key, int16_t v, int32_t corr,
     }
     if (err || got != corr) {
         err = kfk_conn_fail(kc, KFK_ERR__BAD_MSG,
-                            "%s:%d: correlation id %d, expected %d",
-                            kc->host, kc->port, got, corr);
+                            "%s:%d: correlation id %d, expected %d", kc->host,
+                            kc->port, got, corr);
         goto fail;
     }
     return KFK_ERR_NONE;
@@ -404,15 +380,13 @@ kfk_conn_recv(kfk_conn *kc, int16_t api_key, int16_t v, int32_t corr,
 {
     kfk_rbuf rb;
     kfk_err err = recv_frame(kc, api_key, v, corr, deadline, rs, &rb);
-    if (err)
-        return err;
+    if (err) return err;
     const kfk_api_desc *ad = kfk_api_get(api_key);
     err = kfk_decode(ad->resp, v, &rb, &rs->ar, out);
     if (err) {
         kfk_conn_disconnect(kc);
         return kfk_conn_fail(kc, err, "%s:%d: decoding %s response v%d: %s",
-                             kc->host, kc->port, ad->name, v,
-                             kfk_err2str(err));
+                             kc->host, kc->port, ad->name, v, kfk_err2str(err));
     }
     return KFK_ERR_NONE;
 }
@@ -423,8 +397,7 @@ kfk_conn_roundtrip(kfk_conn *kc, int16_t api_key, int16_t v, const void *req,
 {
     int32_t corr;
     kfk_err err = kfk_conn_send(kc, api_key, v, req, deadline, &corr);
-    if (!err)
-        err = kfk_conn_recv(kc, api_key, v, corr, deadline, rs, out);
+    if (!err) err = kfk_conn_recv(kc, api_key, v, corr, deadline, rs, out);
     return err;
 }
 
@@ -440,8 +413,7 @@ apply_versions(kfk_conn *kc, const kfk_ApiVersionsResponse *r)
     for (int32_t i = 0; i < r->ApiKeys_count; i++) {
         const kfk_ApiVersionsResponse_ApiVersion *a = &r->ApiKeys[i];
         const kfk_api_desc *ad = kfk_api_get(a->ApiKey);
-        if (!ad)
-            continue;
+        if (!ad) continue;
         int16_t lo = KFK_MAX(ad->v_lo, a->MinVersion);
         int16_t hi = KFK_MIN(kfk_client_max_version(a->ApiKey), a->MaxVersion);
         kc->v_lo[a->ApiKey] = lo;
@@ -454,8 +426,7 @@ find_range(const kfk_ApiVersionsResponse *r, int16_t key, int16_t *lo)
 {
     for (int32_t i = 0; i < r->ApiKeys_count; i++)
         if (r->ApiKeys[i].ApiKey == key) {
-            if (lo)
-                *lo = r->ApiKeys[i].MinVersion;
+            if (lo) *lo = r->ApiKeys[i].MinVersion;
             return r->ApiKeys[i].MaxVersion;
         }
     return -1;
@@ -473,16 +444,14 @@ api_versions(kfk_conn *kc, int16_t v, int64_t deadline, int16_t *retry_vp)
     req.ClientSoftwareName = kfk_str_c(KFK_CLIENT_SOFTWARE_NAME);
     req.ClientSoftwareVersion = kfk_str_c(KFK_VERSION_STR);
     int32_t corr;
-    kfk_err err = kfk_conn_send(kc, KFK_API_ApiVersions, v, &req, deadline,
-                                &corr);
-    if (err)
-        return err;
+    kfk_err err =
+        kfk_conn_send(kc, KFK_API_ApiVersions, v, &req, deadline, &corr);
+    if (err) return err;
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_rbuf rb;
     err = recv_frame(kc, KFK_API_ApiVersions, v, corr, deadline, &rs, &rb);
-    if (err)
-        goto out;
+    if (err) goto out;
     /* An UNSUPPORTED_VERSION answer comes in the v0 layout whatever v was
      * asked for (KIP-511): peek the error code before decoding. */
     int16_t ec = kfk_rbuf_left(&rb) >= 2 ? (int16_t)kfk_be16(rb.p) : -1;
@@ -511,8 +480,8 @@ api_versions(kfk_conn *kc, int16_t v, int64_t deadline, int16_t *retry_vp)
         goto out;
     }
     if (r.ErrorCode) {
-        err = kfk_conn_fail(kc, (kfk_err)r.ErrorCode,
-                            "%s:%d: ApiVersions: %s", kc->host, kc->port,
+        err = kfk_conn_fail(kc, (kfk_err)r.ErrorCode, "%s:%d: ApiVersions: %s",
+                            kc->host, kc->port,
                             kfk_err2name((kfk_err)r.ErrorCode));
         goto out;
     }
@@ -529,10 +498,8 @@ negotiate(kfk_conn *kc, int64_t deadline)
     for (int tries = 0; tries < 4; tries++) {
         int16_t retry_v;
         kfk_err err = api_versions(kc, v, deadline, &retry_v);
-        if (!err)
-            return KFK_ERR_NONE;
-        if (err == KFK_ERR__TIMED_OUT)
-            return err;
+        if (!err) return KFK_ERR_NONE;
+        if (err == KFK_ERR__TIMED_OUT) return err;
         if (err == KFK_ERR_UNSUPPORTED_VERSION && retry_v >= 0) {
             v = retry_v;
             continue;
@@ -543,8 +510,7 @@ negotiate(kfk_conn *kc, int64_t deadline)
              * they do not know: reconnect and ask in v0. */
             kfk_conn_disconnect(kc);
             err = sock_connect(kc, deadline);
-            if (err)
-                return err;
+            if (err) return err;
             v = 0;
             continue;
         }
@@ -561,8 +527,7 @@ kfk_conn_open(const char *host, int port, const char *client_id,
               size_t errstr_size)
 {
     kfk_conn *kc = kfk_calloc(1, sizeof(*kc));
-    if (!kc)
-        return KFK_ERR__NOMEM;
+    if (!kc) return KFK_ERR__NOMEM;
     kc->fd = -1;
     kc->broker_id = -1;
     kc->port = port;
@@ -577,8 +542,7 @@ kfk_conn_open(const char *host, int port, const char *client_id,
         return KFK_ERR__NOMEM;
     }
     kfk_err err = sock_connect(kc, deadline);
-    if (!err)
-        err = negotiate(kc, deadline);
+    if (!err) err = negotiate(kc, deadline);
     if (err) {
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size, "%s", kc->errstr);
@@ -603,8 +567,7 @@ static kfk_err
 dial_list(const char *addrs, int timeout_ms, kfk_conn **kcp, char *errstr,
           size_t errstr_size)
 {
-    if (!addrs || !kcp)
-        return KFK_ERR__INVALID_ARG;
+    if (!addrs || !kcp) return KFK_ERR__INVALID_ARG;
     int64_t deadline = kfk_mono_ms() + norm_timeout(timeout_ms);
     kfk_err err = KFK_ERR__INVALID_ARG;
     if (errstr && errstr_size)
@@ -616,8 +579,7 @@ dial_list(const char *addrs, int timeout_ms, kfk_conn **kcp, char *errstr,
         char *host;
         int port;
         kfk_err perr = kfk_parse_hostport(s, n, &host, &port);
-        if (perr == KFK_ERR__NOMEM)
-            return perr;
+        if (perr == KFK_ERR__NOMEM) return perr;
         if (!perr) {
             err = kfk_conn_open(host, port, NULL, deadline, kcp, errstr,
                                 errstr_size);
@@ -626,11 +588,9 @@ dial_list(const char *addrs, int timeout_ms, kfk_conn **kcp, char *errstr,
                 (*kcp)->timeout_ms = norm_timeout(timeout_ms);
                 return err;
             }
-            if (err == KFK_ERR__NOMEM || kfk_mono_ms() >= deadline)
-                return err;
+            if (err == KFK_ERR__NOMEM || kfk_mono_ms() >= deadline) return err;
         }
-        if (!e)
-            break;
+        if (!e) break;
         s = e + 1;
     }
     return err;
@@ -645,8 +605,7 @@ kfk_conn_dial(const char *addr, int timeout_ms, kfk_conn **kcp)
 void
 kfk_conn_close(kfk_conn *kc)
 {
-    if (!kc)
-        return;
+    if (!kc) return;
     kfk_conn_disconnect(kc);
     kfk_free(kc->host);
     kfk_free(kc->client_id);
@@ -669,11 +628,9 @@ kfk_conn_set_timeout(kfk_conn *kc, int timeout_ms)
 kfk_err
 kfk_conn_set_partition(kfk_conn *kc, const char *topic, int32_t partition)
 {
-    if (!topic || !*topic || partition < 0)
-        return KFK_ERR__INVALID_ARG;
+    if (!topic || !*topic || partition < 0) return KFK_ERR__INVALID_ARG;
     char *t = kfk_strdup(topic);
-    if (!t)
-        return KFK_ERR__NOMEM;
+    if (!t) return KFK_ERR__NOMEM;
     kfk_free(kc->topic);
     kc->topic = t;
     kc->partition = partition;
@@ -704,12 +661,9 @@ kfk_conn_api_version(const kfk_conn *kc, int16_t api_key, int16_t *minp,
                      int16_t *maxp)
 {
     int16_t v = kfk_conn_version(kc, api_key, -1);
-    if (v < 0)
-        return KFK_ERR__UNSUPPORTED;
-    if (minp)
-        *minp = kc->v_lo[api_key];
-    if (maxp)
-        *maxp = v;
+    if (v < 0) return KFK_ERR__UNSUPPORTED;
+    if (minp) *minp = kc->v_lo[api_key];
+    if (maxp) *maxp = v;
     return KFK_ERR_NONE;
 }
 
@@ -756,15 +710,13 @@ kfk_conn_metadata(kfk_conn *kc, const char *const *topics, size_t n,
 {
     int16_t v;
     kfk_err err = pick(kc, KFK_API_Metadata, &v);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_MetadataRequest req;
     kfk_msg_init(&kfk_MetadataRequest_msg, v, &req);
     kfk_MetadataRequest_MetadataRequestTopic *ts = NULL;
     if (n) {
         ts = kfk_calloc(n, sizeof(*ts));
-        if (!ts)
-            return KFK_ERR__NOMEM;
+        if (!ts) return KFK_ERR__NOMEM;
         for (size_t i = 0; i < n; i++)
             ts[i].Name = kfk_str_c(topics[i]);
         req.Topics = ts;
@@ -777,8 +729,7 @@ kfk_conn_metadata(kfk_conn *kc, const char *const *topics, size_t n,
     req.AllowAutoTopicCreation = allow_auto_create;
     err = kfk_conn_roundtrip(kc, KFK_API_Metadata, v, &req, deadline, rs, md);
     kfk_free(ts);
-    if (vp)
-        *vp = v;
+    if (vp) *vp = v;
     return err;
 }
 
@@ -786,8 +737,7 @@ static const kfk_MetadataResponse_MetadataResponseBroker *
 md_broker(const kfk_MetadataResponse *md, int32_t id)
 {
     for (int32_t i = 0; i < md->Brokers_count; i++)
-        if (md->Brokers[i].NodeId == id)
-            return &md->Brokers[i];
+        if (md->Brokers[i].NodeId == id) return &md->Brokers[i];
     return NULL;
 }
 
@@ -810,8 +760,7 @@ kfk_conn_read_partitions(kfk_conn *kc, const char *const *topics,
     size_t cnt = 0, strs = 0;
     for (int32_t t = 0; t < md.Topics_count; t++) {
         const kfk_MetadataResponse_MetadataResponseTopic *mt = &md.Topics[t];
-        size_t np = mt->Partitions_count > 0 ? (size_t)mt->Partitions_count
-                                             : 1;
+        size_t np = mt->Partitions_count > 0 ? (size_t)mt->Partitions_count : 1;
         cnt += np;
         strs += (size_t)KFK_MAX(mt->Name.len, 0) + 1;
         for (int32_t p = 0; p < mt->Partitions_count; p++) {
@@ -820,8 +769,7 @@ kfk_conn_read_partitions(kfk_conn *kc, const char *const *topics,
             strs += (b ? (size_t)KFK_MAX(b->Host.len, 0) : 0) + 1;
         }
     }
-    kfk_partition_info *parts =
-        kfk_calloc(1, cnt * sizeof(*parts) + strs + 1);
+    kfk_partition_info *parts = kfk_calloc(1, cnt * sizeof(*parts) + strs + 1);
     if (!parts) {
         kfk_resp_free(&rs);
         return KFK_ERR__NOMEM;
@@ -831,8 +779,7 @@ kfk_conn_read_partitions(kfk_conn *kc, const char *const *topics,
     for (int32_t t = 0; t < md.Topics_count; t++) {
         const kfk_MetadataResponse_MetadataResponseTopic *mt = &md.Topics[t];
         char *tname = sp;
-        if (mt->Name.len > 0)
-            memcpy(sp, mt->Name.p, (size_t)mt->Name.len);
+        if (mt->Name.len > 0) memcpy(sp, mt->Name.p, (size_t)mt->Name.len);
         sp += KFK_MAX(mt->Name.len, 0);
         *sp++ = '\0';
         if (mt->Partitions_count <= 0) {
@@ -883,13 +830,11 @@ kfk_conn_dial_leader(const char *bootstrap, const char *topic,
                      int32_t partition, int timeout_ms, kfk_conn **kcp,
                      char *errstr, size_t errstr_size)
 {
-    if (!topic || !*topic || partition < 0 || !kcp)
-        return KFK_ERR__INVALID_ARG;
+    if (!topic || !*topic || partition < 0 || !kcp) return KFK_ERR__INVALID_ARG;
     int64_t deadline = kfk_mono_ms() + norm_timeout(timeout_ms);
     kfk_conn *bc;
     kfk_err err = dial_list(bootstrap, timeout_ms, &bc, errstr, errstr_size);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_MetadataResponse md;
@@ -905,8 +850,7 @@ kfk_conn_dial_leader(const char *bootstrap, const char *topic,
     err = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     for (int32_t t = 0; t < md.Topics_count; t++) {
         const kfk_MetadataResponse_MetadataResponseTopic *mt = &md.Topics[t];
-        if (!kfk_str_eq(mt->Name, topic))
-            continue;
+        if (!kfk_str_eq(mt->Name, topic)) continue;
         if (mt->ErrorCode) {
             err = (kfk_err)mt->ErrorCode;
             break;
@@ -914,8 +858,7 @@ kfk_conn_dial_leader(const char *bootstrap, const char *topic,
         for (int32_t p = 0; p < mt->Partitions_count; p++) {
             const kfk_MetadataResponse_MetadataResponsePartition *mp =
                 &mt->Partitions[p];
-            if (mp->PartitionIndex != partition)
-                continue;
+            if (mp->PartitionIndex != partition) continue;
             leader = mp->LeaderId;
             const kfk_MetadataResponse_MetadataResponseBroker *b =
                 md_broker(&md, leader);
@@ -941,10 +884,9 @@ kfk_conn_dial_leader(const char *bootstrap, const char *topic,
         *kcp = bc;
         bc = NULL;
     } else {
-        err = kfk_conn_open(host, port, NULL, deadline, kcp, errstr,
-                            errstr_size);
-        if (err)
-            goto out;
+        err =
+            kfk_conn_open(host, port, NULL, deadline, kcp, errstr, errstr_size);
+        if (err) goto out;
         (*kcp)->timeout_ms = norm_timeout(timeout_ms);
     }
     (*kcp)->broker_id = leader;
@@ -969,10 +911,8 @@ kfk_conn_create_topics(kfk_conn *kc, const kfk_topic_config *topics, size_t n,
     kc->errstr[0] = '\0';
     int16_t v;
     kfk_err err = pick(kc, KFK_API_CreateTopics, &v);
-    if (err)
-        return err;
-    if (!n)
-        return KFK_ERR_NONE;
+    if (err) return err;
+    if (!n) return KFK_ERR_NONE;
     kfk_CreateTopicsRequest req;
     kfk_msg_init(&kfk_CreateTopicsRequest_msg, v, &req);
     size_t ncfg = 0;
@@ -1032,10 +972,8 @@ kfk_conn_create_topics(kfk_conn *kc, const kfk_topic_config *topics, size_t n,
                         kfk_conn_fail(kc, te, "%s: %s", topics[i].topic,
                                       kfk_err2name(te));
                 }
-            if (errs)
-                errs[i] = te;
-            if (te && !err)
-                err = te;
+            if (errs) errs[i] = te;
+            if (te && !err) err = te;
         }
     }
     kfk_resp_free(&rs);
@@ -1049,10 +987,8 @@ kfk_conn_delete_topics(kfk_conn *kc, const char *const *topics, size_t n,
     kc->errstr[0] = '\0';
     int16_t v;
     kfk_err err = pick(kc, KFK_API_DeleteTopics, &v);
-    if (err)
-        return err;
-    if (!n)
-        return KFK_ERR_NONE;
+    if (err) return err;
+    if (!n) return KFK_ERR_NONE;
     kfk_DeleteTopicsRequest req;
     kfk_msg_init(&kfk_DeleteTopicsRequest_msg, v, &req);
     kfk_DeleteTopicsRequest_DeleteTopicState *st = kfk_calloc(n, sizeof(*st));
@@ -1086,10 +1022,8 @@ kfk_conn_delete_topics(kfk_conn *kc, const char *const *topics, size_t n,
                     te = (kfk_err)r.Responses[j].ErrorCode;
             if (te)
                 kfk_conn_fail(kc, te, "%s: %s", topics[i], kfk_err2name(te));
-            if (errs)
-                errs[i] = te;
-            if (te && !err)
-                err = te;
+            if (errs) errs[i] = te;
+            if (te && !err) err = te;
         }
     }
     kfk_resp_free(&rs);
@@ -1132,20 +1066,18 @@ kfk_client_build_records(const kfk_message *msgs, size_t n,
             hs[h].value = mh->value;
             hs[h].value_len = mh->value ? mh->value_len : -1;
         }
-        kfk_batch_builder_add(&bb, m->timestamp ? m->timestamp : now_ms,
-                              m->key, m->key ? m->key_len : -1, m->value,
+        kfk_batch_builder_add(&bb, m->timestamp ? m->timestamp : now_ms, m->key,
+                              m->key ? m->key_len : -1, m->value,
                               m->value ? m->value_len : -1, hs, nh);
-        if (hs != hstack)
-            kfk_free(hs);
+        if (hs != hstack) kfk_free(hs);
     }
     kfk_err err = kfk_batch_builder_finish(&bb);
     kfk_batch_builder_free(&bb);
     if (!err && legacy)
-        err = kfk_v2_to_msgset(tmp.p, tmp.len, produce_v == 2 ? 1 : 0,
-                               SIZE_MAX, out);
+        err = kfk_v2_to_msgset(tmp.p, tmp.len, produce_v == 2 ? 1 : 0, SIZE_MAX,
+                               out);
     kfk_buf_free(&tmp);
-    if (!err && out->err)
-        err = out->err;
+    if (!err && out->err) err = out->err;
     return err;
 }
 
@@ -1154,17 +1086,13 @@ kfk_conn_write_messages(kfk_conn *kc, const kfk_message *msgs, size_t n,
                         int64_t *base_offsetp)
 {
     kc->errstr[0] = '\0';
-    if (base_offsetp)
-        *base_offsetp = -1;
+    if (base_offsetp) *base_offsetp = -1;
     kfk_err err = need_partition(kc);
-    if (err)
-        return err;
-    if (!n)
-        return KFK_ERR_NONE;
+    if (err) return err;
+    if (!n) return KFK_ERR_NONE;
     int16_t v;
     err = pick(kc, KFK_API_Produce, &v);
-    if (err)
-        return err;
+    if (err) return err;
     int64_t deadline = kfk_conn_deadline(kc);
     kfk_buf recs;
     kfk_buf_init(&recs);
@@ -1172,8 +1100,7 @@ kfk_conn_write_messages(kfk_conn *kc, const kfk_message *msgs, size_t n,
                                    kfk_now_ms(), &recs);
     if (err) {
         kfk_buf_free(&recs);
-        return kfk_conn_fail(kc, err, "building records: %s",
-                             kfk_err2str(err));
+        return kfk_conn_fail(kc, err, "building records: %s", kfk_err2str(err));
     }
     kfk_ProduceRequest_PartitionProduceData pd = {
         .Index = kc->partition,
@@ -1195,8 +1122,7 @@ kfk_conn_write_messages(kfk_conn *kc, const kfk_message *msgs, size_t n,
     if (kc->acks == KFK_ACKS_NONE) {
         int32_t corr;
         err = kfk_conn_send(kc, KFK_API_Produce, v, &req, deadline, &corr);
-        if (!err)
-            kc->noack_corr = corr;
+        if (!err) kc->noack_corr = corr;
         kfk_buf_free(&recs);
         return err;
     }
@@ -1212,11 +1138,9 @@ kfk_conn_write_messages(kfk_conn *kc, const kfk_message *msgs, size_t n,
                  p++) {
                 const kfk_ProduceResponse_PartitionProduceResponse *pr =
                     &r.Responses[t].PartitionResponses[p];
-                if (pr->Index != kc->partition)
-                    continue;
+                if (pr->Index != kc->partition) continue;
                 err = (kfk_err)pr->ErrorCode;
-                if (base_offsetp && !err)
-                    *base_offsetp = pr->BaseOffset;
+                if (base_offsetp && !err) *base_offsetp = pr->BaseOffset;
             }
         if (err == KFK_ERR__BAD_MSG)
             kfk_conn_fail(kc, err, "partition missing in Produce response");
@@ -1235,12 +1159,10 @@ list_offset(kfk_conn *kc, int64_t ts, int64_t *offsetp)
 {
     kc->errstr[0] = '\0';
     kfk_err err = need_partition(kc);
-    if (err)
-        return err;
+    if (err) return err;
     int16_t v;
     err = pick(kc, KFK_API_ListOffsets, &v);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_ListOffsetsRequest_ListOffsetsPartition lp;
     kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsPartition_desc, v, &lp);
     lp.PartitionIndex = kc->partition;
@@ -1268,10 +1190,9 @@ list_offset(kfk_conn *kc, int64_t ts, int64_t *offsetp)
         err = KFK_ERR__BAD_MSG;
         for (int32_t t = 0; t < r.Topics_count; t++)
             for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
-                const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse
-                    *pr = &r.Topics[t].Partitions[p];
-                if (pr->PartitionIndex != kc->partition)
-                    continue;
+                const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse *pr =
+                    &r.Topics[t].Partitions[p];
+                if (pr->PartitionIndex != kc->partition) continue;
                 err = (kfk_err)pr->ErrorCode;
                 if (v == 0)
                     *offsetp = pr->OldStyleOffsets_count > 0
@@ -1303,8 +1224,7 @@ kfk_conn_read_last_offset(kfk_conn *kc, int64_t *offsetp)
 kfk_err
 kfk_conn_read_offset_at(kfk_conn *kc, int64_t ts_ms, int64_t *offsetp)
 {
-    if (ts_ms < 0)
-        return KFK_ERR__INVALID_ARG;
+    if (ts_ms < 0) return KFK_ERR__INVALID_ARG;
     return list_offset(kc, ts_ms, offsetp);
 }
 
@@ -1315,15 +1235,12 @@ kfk_conn_offset(const kfk_conn *kc)
 }
 
 kfk_err
-kfk_conn_seek(kfk_conn *kc, int64_t offset, kfk_whence whence,
-              int64_t *offsetp)
+kfk_conn_seek(kfk_conn *kc, int64_t offset, kfk_whence whence, int64_t *offsetp)
 {
     int64_t first, last;
     kfk_err err = kfk_conn_read_first_offset(kc, &first);
-    if (!err)
-        err = kfk_conn_read_last_offset(kc, &last);
-    if (err)
-        return err;
+    if (!err) err = kfk_conn_read_last_offset(kc, &last);
+    if (err) return err;
     int64_t cur = kc->offset;
     if (whence == KFK_SEEK_CURRENT && cur < 0)
         cur = cur == KFK_OFFSET_FIRST ? first : last;
@@ -1346,12 +1263,10 @@ kfk_conn_seek(kfk_conn *kc, int64_t offset, kfk_whence whence,
     }
     if (abs < first || abs > last)
         return kfk_conn_fail(kc, KFK_ERR_OFFSET_OUT_OF_RANGE,
-                             "offset %lld outside [%lld, %lld]",
-                             (long long)abs, (long long)first,
-                             (long long)last);
+                             "offset %lld outside [%lld, %lld]", (long long)abs,
+                             (long long)first, (long long)last);
     kc->offset = abs;
-    if (offsetp)
-        *offsetp = abs;
+    if (offsetp) *offsetp = abs;
     return KFK_ERR_NONE;
 }
 
@@ -1362,12 +1277,12 @@ struct kfk_fetch {
     kfk_resp rs;
     const uint8_t *p, *end; /* record sets not yet opened */
     int64_t hwm;
-    int64_t min_offset;     /* records before it are skipped */
-    int64_t pos;            /* offset after the last record or batch read */
+    int64_t min_offset; /* records before it are skipped */
+    int64_t pos;        /* offset after the last record or batch read */
     char *topic;
     int32_t partition;
     kfk_err err;
-    int mode;               /* 0: between entries, 2: v2 batch, 1: legacy */
+    int mode; /* 0: between entries, 2: v2 batch, 1: legacy */
     kfk_record_iter it;
     kfk_msgset_iter *mit;
     kfk_header *hdrs;
@@ -1378,10 +1293,8 @@ struct kfk_fetch {
 static void
 fetch_advance(kfk_fetch *f, int64_t next)
 {
-    if (next > f->pos)
-        f->pos = next;
-    if (f->kc && next > f->kc->offset)
-        f->kc->offset = next;
+    if (next > f->pos) f->pos = next;
+    if (f->kc && next > f->kc->offset) f->kc->offset = next;
 }
 
 /* Max bytes one compressed batch may inflate to. */
@@ -1392,28 +1305,21 @@ kfk_conn_read_batch(kfk_conn *kc, const kfk_fetch_config *cfg, kfk_fetch **fp)
 {
     kc->errstr[0] = '\0';
     kfk_err err = need_partition(kc);
-    if (err)
-        return err;
+    if (err) return err;
     int16_t v;
     err = pick(kc, KFK_API_Fetch, &v);
-    if (err)
-        return err;
+    if (err) return err;
     if (kc->offset < 0) {
         int64_t o;
         err = list_offset(kc, kc->offset, &o);
-        if (err)
-            return err;
+        if (err) return err;
         kc->offset = o;
     }
     kfk_fetch_config c = {0};
-    if (cfg)
-        c = *cfg;
-    if (c.min_bytes <= 0)
-        c.min_bytes = 1;
-    if (c.max_bytes <= 0)
-        c.max_bytes = 1024 * 1024;
-    if (c.max_wait_ms < 0)
-        c.max_wait_ms = 500;
+    if (cfg) c = *cfg;
+    if (c.min_bytes <= 0) c.min_bytes = 1;
+    if (c.max_bytes <= 0) c.max_bytes = 1024 * 1024;
+    if (c.max_wait_ms < 0) c.max_wait_ms = 500;
     kfk_FetchRequest_FetchPartition fpart;
     kfk_struct_init(&kfk_FetchRequest_FetchPartition_desc, v, &fpart);
     fpart.Partition = kc->partition;
@@ -1442,11 +1348,10 @@ kfk_conn_read_batch(kfk_conn *kc, const kfk_fetch_config *cfg, kfk_fetch **fp)
     req.ForgottenTopicsData_count = 0;
     req.RackId = kfk_str_c("");
     /* The socket must wait at least as long as the broker may. */
-    int64_t deadline = kfk_mono_ms() +
-                       KFK_MAX(kc->timeout_ms, c.max_wait_ms + 1000);
+    int64_t deadline =
+        kfk_mono_ms() + KFK_MAX(kc->timeout_ms, c.max_wait_ms + 1000);
     kfk_fetch *f = kfk_calloc(1, sizeof(*f));
-    if (!f)
-        return KFK_ERR__NOMEM;
+    if (!f) return KFK_ERR__NOMEM;
     kfk_resp_init(&f->rs);
     kfk_FetchResponse r;
     err = kfk_conn_roundtrip(kc, KFK_API_Fetch, v, &req, deadline, &f->rs, &r);
@@ -1468,8 +1373,7 @@ kfk_conn_read_batch(kfk_conn *kc, const kfk_fetch_config *cfg, kfk_fetch **fp)
                             kfk_err2name((kfk_err)pd->ErrorCode));
     if (!err) {
         f->topic = kfk_strdup(kc->topic);
-        if (!f->topic)
-            err = KFK_ERR__NOMEM;
+        if (!f->topic) err = KFK_ERR__NOMEM;
     }
     if (err) {
         kfk_resp_free(&f->rs);
@@ -1492,10 +1396,8 @@ kfk_conn_read_batch(kfk_conn *kc, const kfk_fetch_config *cfg, kfk_fetch **fp)
 static void
 close_entry(kfk_fetch *f)
 {
-    if (f->mode == 2)
-        kfk_record_iter_free(&f->it);
-    if (f->mode == 1)
-        kfk_msgset_iter_destroy(f->mit);
+    if (f->mode == 2) kfk_record_iter_free(&f->it);
+    if (f->mode == 1) kfk_msgset_iter_destroy(f->mit);
     f->mit = NULL;
     f->mode = 0;
 }
@@ -1507,8 +1409,7 @@ open_entry(kfk_fetch *f)
 {
     for (;;) {
         size_t left = (size_t)(f->end - f->p);
-        if (!f->p || left < KFK_BATCH_LOG_OVERHEAD + 5)
-            return 0;
+        if (!f->p || left < KFK_BATCH_LOG_OVERHEAD + 5) return 0;
         int32_t len = (int32_t)kfk_be32(f->p + KFK_BATCH_OFF_LENGTH);
         if (len < 0) {
             f->err = KFK_ERR_CORRUPT_MESSAGE;
@@ -1542,8 +1443,8 @@ open_entry(kfk_fetch *f)
             return 1;
         }
         if (magic == 0 || magic == 1) {
-            kfk_err err = kfk_msgset_iter_new(e, size, FETCH_MAX_INFLATE,
-                                              &f->mit);
+            kfk_err err =
+                kfk_msgset_iter_new(e, size, FETCH_MAX_INFLATE, &f->mit);
             if (err) {
                 f->err = err;
                 return 0;
@@ -1561,11 +1462,10 @@ fill_headers(kfk_fetch *f, const kfk_record *r, kfk_message *m)
 {
     m->headers = NULL;
     m->header_count = 0;
-    if (r->header_count <= 0)
-        return 1;
+    if (r->header_count <= 0) return 1;
     if ((size_t)r->header_count > f->hdrs_cap) {
-        kfk_header *nh = kfk_realloc(f->hdrs,
-                                     (size_t)r->header_count * sizeof(*nh));
+        kfk_header *nh =
+            kfk_realloc(f->hdrs, (size_t)r->header_count * sizeof(*nh));
         if (!nh) {
             f->err = KFK_ERR__NOMEM;
             return 0;
@@ -1586,8 +1486,7 @@ fill_headers(kfk_fetch *f, const kfk_record *r, kfk_message *m)
             f->err = KFK_ERR__NOMEM;
             return 0;
         }
-        if (h.key_len > 0)
-            memcpy(k, h.key, (size_t)h.key_len);
+        if (h.key_len > 0) memcpy(k, h.key, (size_t)h.key_len);
         f->hdrs[i].key = k;
         f->hdrs[i].value = h.value_len >= 0 ? h.value : NULL;
         f->hdrs[i].value_len = h.value_len;
@@ -1601,17 +1500,15 @@ fill_headers(kfk_fetch *f, const kfk_record *r, kfk_message *m)
 int
 kfk_fetch_next(kfk_fetch *f, kfk_message *m)
 {
-    if (!f || f->err)
-        return 0;
+    if (!f || f->err) return 0;
     for (;;) {
-        if (!f->mode && !open_entry(f))
-            return 0;
+        if (!f->mode && !open_entry(f)) return 0;
         kfk_record r;
         int got = f->mode == 2 ? kfk_record_iter_next(&f->it, &r)
                                : kfk_msgset_iter_next(f->mit, &r);
         if (got != 1) {
-            kfk_err err = f->mode == 2 ? f->it.err
-                                       : kfk_msgset_iter_err(f->mit);
+            kfk_err err =
+                f->mode == 2 ? f->it.err : kfk_msgset_iter_err(f->mit);
             if (f->mode == 2 && !err) {
                 /* Compacted batches: the position moves past the batch
                  * even if its last records were removed. */
@@ -1637,11 +1534,9 @@ kfk_fetch_next(kfk_fetch *f, kfk_message *m)
         m->value = r.value_len >= 0 ? r.value : NULL;
         m->value_len = KFK_MAX(r.value_len, 0);
         m->timestamp = r.timestamp;
-        if (!fill_headers(f, &r, m))
-            return 0;
+        if (!fill_headers(f, &r, m)) return 0;
         f->pos = r.offset + 1;
-        if (f->kc)
-            f->kc->offset = r.offset + 1;
+        if (f->kc) f->kc->offset = r.offset + 1;
         return 1;
     }
 }
@@ -1652,8 +1547,7 @@ kfk_fetch_view(const char *topic, int32_t partition, int64_t hwm,
                kfk_fetch **fp)
 {
     kfk_fetch *f = kfk_calloc(1, sizeof(*f));
-    if (!f)
-        return KFK_ERR__NOMEM;
+    if (!f) return KFK_ERR__NOMEM;
     kfk_resp_init(&f->rs); /* no frame: only the arena for header keys */
     f->topic = kfk_strdup(topic);
     if (!f->topic) {
@@ -1693,8 +1587,7 @@ kfk_fetch_high_water_mark(const kfk_fetch *f)
 void
 kfk_fetch_destroy(kfk_fetch *f)
 {
-    if (!f)
-        return;
+    if (!f) return;
     close_entry(f);
     kfk_resp_free(&f->rs);
     kfk_free(f->hdrs);

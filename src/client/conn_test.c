@@ -3,8 +3,8 @@
  * negotiation, produce and fetch round trips, offsets, seek, topic admin,
  * deadlines; and against a small fake pre-0.11 broker (the mock refuses
  * Produce below v3): the ApiVersions fallback and down-converted
- * MessageSet v0/v1 fetches.  Without librdkafka (KFK_TEST_RDKAFKA unset) only the
- * offline tests run.
+ * MessageSet v0/v1 fetches.  Without librdkafka (KFK_TEST_RDKAFKA unset) only
+ * the offline tests run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,7 +70,6 @@ test_dial_refused_and_timeout(void **state)
     assert_int_equal(kfk_conn_dial("", 100, &kc), KFK_ERR__INVALID_ARG);
 }
 
-
 /* ---- a fake pre-0.11 broker ------------------------------------------------
  * Answers ApiVersions v>0 with UNSUPPORTED_VERSION in the v0 layout (with
  * its full list: Fetch and ListOffsets v0-2 only), ListOffsets v1 with 0,
@@ -108,8 +107,7 @@ legacy_records(kfk_buf *out)
         }
         assert_int_equal(kfk_batch_builder_finish(&bb), 0);
         kfk_batch_builder_free(&bb);
-        assert_int_equal(kfk_v2_to_msgset(v2.p, v2.len, set, SIZE_MAX, out),
-                         0);
+        assert_int_equal(kfk_v2_to_msgset(v2.p, v2.len, set, SIZE_MAX, out), 0);
         kfk_buf_free(&v2);
     }
     /* A partial entry: offset, size, then only part of the message. */
@@ -123,18 +121,15 @@ fake_main(void *arg)
 {
     fake *fk = arg;
     int fd = accept(fk->lfd, NULL, NULL);
-    if (fd < 0)
-        return NULL;
+    if (fd < 0) return NULL;
     for (;;) {
         uint8_t sz[4];
-        if (read(fd, sz, 4) != 4)
-            break;
+        if (read(fd, sz, 4) != 4) break;
         size_t n = kfk_be32(sz), got = 0;
         uint8_t *req = malloc(n);
         while (got < n) {
             ssize_t r = read(fd, req + got, n - got);
-            if (r <= 0)
-                break;
+            if (r <= 0) break;
             got += (size_t)r;
         }
         kfk_rbuf rb;
@@ -148,8 +143,10 @@ fake_main(void *arg)
         if (h.ApiKey == KFK_API_ApiVersions) {
             fk->apiversions_seen |= 1 << h.ApiVersion;
             static kfk_ApiVersionsResponse_ApiVersion av[] = {
-                {KFK_API_Produce, 0, 2}, {KFK_API_Fetch, 0, 2},
-                {KFK_API_ListOffsets, 0, 1}, {KFK_API_Metadata, 0, 1},
+                {KFK_API_Produce, 0, 2},
+                {KFK_API_Fetch, 0, 2},
+                {KFK_API_ListOffsets, 0, 1},
+                {KFK_API_Metadata, 0, 1},
                 {KFK_API_ApiVersions, 0, 0}};
             kfk_ApiVersionsResponse r;
             kfk_msg_init(&kfk_ApiVersionsResponse_msg, 0, &r);
@@ -176,8 +173,8 @@ fake_main(void *arg)
             kfk_buf_init(&recs);
             legacy_records(&recs);
             kfk_FetchResponse_PartitionData pd;
-            kfk_struct_init(&kfk_FetchResponse_PartitionData_desc,
-                            h.ApiVersion, &pd);
+            kfk_struct_init(&kfk_FetchResponse_PartitionData_desc, h.ApiVersion,
+                            &pd);
             pd.PartitionIndex = 0;
             pd.HighWatermark = 5;
             pd.Records.p = recs.p;
@@ -243,8 +240,7 @@ test_old_broker_message_sets(void **state)
         else
             assert_null(m.key);
         /* Magic 0 has no timestamps; magic 1 keeps them. */
-        if (i >= 2)
-            assert_int_equal(m.timestamp, 1500000000000 + i);
+        if (i >= 2) assert_int_equal(m.timestamp, 1500000000000 + i);
     }
     assert_int_equal(kfk_fetch_next(f, &m), 0);
     assert_int_equal(kfk_fetch_err(f), KFK_ERR_NONE);
@@ -321,8 +317,8 @@ test_produce_fetch_roundtrip(void **state)
     assert_int_equal(rd_kafka_mock_topic_create(mc, "conn-rt", 2, 1), 0);
     kfk_conn *kc;
     char es[256];
-    kfk_err err = kfk_conn_dial_leader(boot, "conn-rt", 1, 5000, &kc, es,
-                                       sizeof(es));
+    kfk_err err =
+        kfk_conn_dial_leader(boot, "conn-rt", 1, 5000, &kc, es, sizeof(es));
     assert_int_equal(err, KFK_ERR_NONE);
     int64_t first, last;
     assert_int_equal(kfk_conn_read_first_offset(kc, &first), 0);
@@ -408,8 +404,7 @@ test_produce_fetch_roundtrip(void **state)
     assert_int_equal(kfk_conn_set_required_acks(kc, KFK_ACKS_ALL), 0);
     for (int i = 0; i < 50; i++) {
         assert_int_equal(kfk_conn_read_last_offset(kc, &last), 0);
-        if (last == 5)
-            break;
+        if (last == 5) break;
         usleep(10000);
     }
     assert_int_equal(last, 5);
@@ -435,13 +430,12 @@ test_errors_and_deadline(void **state)
     char es[256] = "";
     /* Partition 7 of a 1-partition topic does not exist. */
     assert_int_equal(rd_kafka_mock_topic_create(mc, "conn-dl", 1, 1), 0);
-    assert_int_equal(kfk_conn_dial_leader(boot, "conn-dl", 7, 2000, &kc, es,
-                                          sizeof(es)),
-                     KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_int_equal(
+        kfk_conn_dial_leader(boot, "conn-dl", 7, 2000, &kc, es, sizeof(es)),
+        KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
     assert_true(strlen(es) > 0);
-    assert_int_equal(kfk_conn_dial_leader(boot, "conn-dl", 0, 2000, &kc, es,
-                                          sizeof(es)),
-                     0);
+    assert_int_equal(
+        kfk_conn_dial_leader(boot, "conn-dl", 0, 2000, &kc, es, sizeof(es)), 0);
     /* Fetch with nothing to read and a long broker wait: the broker
      * answers after max_wait with no records. */
     kfk_fetch_config fc = {.min_bytes = 1, .max_wait_ms = 200};
@@ -475,8 +469,8 @@ test_admin_unsupported(void **state)
     /* The mock has no CreateTopics: the conn reports it cleanly. */
     kfk_conn *kc;
     assert_int_equal(kfk_conn_dial(boot, 2000, &kc), 0);
-    kfk_topic_config tc = {.topic = "x", .num_partitions = 1,
-                           .replication_factor = 1};
+    kfk_topic_config tc = {
+        .topic = "x", .num_partitions = 1, .replication_factor = 1};
     kfk_err errs[1];
     kfk_err err = kfk_conn_create_topics(kc, &tc, 1, errs);
     print_message("create topics on the mock: %s (%s)\n", kfk_err2name(err),

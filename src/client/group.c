@@ -52,8 +52,7 @@ kfk_grp_encode_subscription(char *const *topics, size_t ntopics,
         return KFK_ERR__NOMEM;
     }
     for (size_t i = 0; i < nowned; i++) {
-        if (done[i])
-            continue;
+        if (done[i]) continue;
         tp[ntp].Topic = kfk_str_c(owned[i].topic);
         tp[ntp].Partitions = &parts[np];
         for (size_t k = i; k < nowned; k++)
@@ -81,11 +80,9 @@ static int16_t
 read_version(kfk_rbuf *rb)
 {
     const uint8_t *v = kfk_rbuf_take(rb, 2);
-    if (!v)
-        return -1;
+    if (!v) return -1;
     int16_t ver = (int16_t)((v[0] << 8) | v[1]);
-    if (ver < 0)
-        return -1;
+    if (ver < 0) return -1;
     return ver > MAX_KNOWN ? MAX_KNOWN : ver;
 }
 
@@ -95,13 +92,12 @@ kfk_grp_decode_subscription(const uint8_t *p, size_t len, kfk_grp_member *m)
     kfk_rbuf rb;
     kfk_rbuf_init(&rb, p, len);
     int16_t v = read_version(&rb);
-    if (v < 0)
-        return KFK_ERR__BAD_MSG;
+    if (v < 0) return KFK_ERR__BAD_MSG;
     kfk_arena ar;
     kfk_arena_init(&ar, 16u << 20);
     kfk_ConsumerProtocolSubscription sub;
-    kfk_err err = kfk_decode(&kfk_ConsumerProtocolSubscription_msg, v, &rb,
-                             &ar, &sub);
+    kfk_err err =
+        kfk_decode(&kfk_ConsumerProtocolSubscription_msg, v, &rb, &ar, &sub);
     if (err) {
         kfk_arena_free(&ar);
         return err;
@@ -109,26 +105,22 @@ kfk_grp_decode_subscription(const uint8_t *p, size_t len, kfk_grp_member *m)
     m->generation = v >= 2 ? sub.GenerationId : -1;
     int32_t nt = KFK_MAX(sub.Topics_count, 0);
     m->topics = kfk_calloc(nt ? (size_t)nt : 1, sizeof(*m->topics));
-    if (!m->topics)
-        goto nomem;
+    if (!m->topics) goto nomem;
     for (int32_t i = 0; i < nt; i++) {
-        if (!(m->topics[i] = kfk_str_dup(sub.Topics[i])))
-            goto nomem;
+        if (!(m->topics[i] = kfk_str_dup(sub.Topics[i]))) goto nomem;
         m->ntopics++;
     }
     size_t no = 0;
     for (int32_t i = 0; i < sub.OwnedPartitions_count; i++)
         no += (size_t)KFK_MAX(sub.OwnedPartitions[i].Partitions_count, 0);
     m->owned = kfk_calloc(no ? no : 1, sizeof(*m->owned));
-    if (!m->owned)
-        goto nomem;
+    if (!m->owned) goto nomem;
     for (int32_t i = 0; i < sub.OwnedPartitions_count; i++) {
         const kfk_ConsumerProtocolSubscription_TopicPartition *t =
             &sub.OwnedPartitions[i];
         for (int32_t k = 0; k < t->Partitions_count; k++) {
             char *name = kfk_str_dup(t->Topic);
-            if (!name)
-                goto nomem;
+            if (!name) goto nomem;
             m->owned[m->nowned].topic = name;
             m->owned[m->nowned].partition = t->Partitions[k];
             m->owned[m->nowned].offset = -1;
@@ -161,8 +153,7 @@ kfk_grp_encode_assignment(const kfk_topic_partition *parts, size_t n,
     int32_t ntp = 0;
     size_t np = 0;
     for (size_t i = 0; i < n; i++) {
-        if (done[i])
-            continue;
+        if (done[i]) continue;
         tp[ntp].Topic = kfk_str_c(parts[i].topic);
         tp[ntp].Partitions = &ps[np];
         for (size_t k = i; k < n; k++)
@@ -191,18 +182,16 @@ kfk_grp_decode_assignment(const uint8_t *p, size_t len,
 {
     *partsp = NULL;
     *countp = 0;
-    if (!len)
-        return KFK_ERR_NONE; /* an empty assignment */
+    if (!len) return KFK_ERR_NONE; /* an empty assignment */
     kfk_rbuf rb;
     kfk_rbuf_init(&rb, p, len);
     int16_t v = read_version(&rb);
-    if (v < 0)
-        return KFK_ERR__BAD_MSG;
+    if (v < 0) return KFK_ERR__BAD_MSG;
     kfk_arena ar;
     kfk_arena_init(&ar, 16u << 20);
     kfk_ConsumerProtocolAssignment a;
-    kfk_err err = kfk_decode(&kfk_ConsumerProtocolAssignment_msg, v, &rb,
-                             &ar, &a);
+    kfk_err err =
+        kfk_decode(&kfk_ConsumerProtocolAssignment_msg, v, &rb, &ar, &a);
     if (err) {
         kfk_arena_free(&ar);
         return err;
@@ -241,8 +230,7 @@ kfk_grp_decode_assignment(const uint8_t *p, size_t len,
 void
 kfk_topic_partitions_free(kfk_topic_partition *parts, size_t count)
 {
-    if (!parts)
-        return;
+    if (!parts) return;
     for (size_t i = 0; i < count; i++)
         kfk_free((void *)parts[i].topic);
     kfk_free(parts);

@@ -45,7 +45,7 @@ typedef struct rpart {
     int32_t partition;
     /* Background thread only. */
     int32_t leader;
-    int64_t fetch_offset;  /* < 0: KFK_OFFSET_FIRST/LAST, or SEEK_TS */
+    int64_t fetch_offset; /* < 0: KFK_OFFSET_FIRST/LAST, or SEEK_TS */
     int64_t seek_ts;
     bool inflight;
     int64_t backoff_until;
@@ -213,8 +213,7 @@ set_app_err(kfk_reader *kr, kfk_err err)
 static void
 chunk_free(rchunk *ch)
 {
-    if (!ch)
-        return;
+    if (!ch) return;
     kfk_free(ch->msgs);
     kfk_free(ch->hdrs);
     kfk_free(ch->data);
@@ -270,8 +269,7 @@ rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v, const void *req,
     int64_t deadline = kfk_mono_ms() + timeout_ms;
     int32_t corr;
     kfk_err err = kfk_conn_send(kc, api, v, req, deadline, &corr);
-    if (err)
-        return err;
+    if (err) return err;
     for (;;) {
         int64_t left = deadline - kfk_mono_ms();
         if (left <= 0) {
@@ -303,8 +301,7 @@ static rbroker *
 broker_get(kfk_reader *kr, int32_t id)
 {
     for (rbroker *b = kr->brokers; b; b = b->next)
-        if (b->id == id)
-            return b;
+        if (b->id == id) return b;
     return NULL;
 }
 
@@ -336,8 +333,8 @@ broker_drop(kfk_reader *kr, rbroker *b, bool failed)
     b->kc = NULL;
     if (failed) {
         b->fails++;
-        b->retry_at = kfk_mono_ms() +
-                      backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
+        b->retry_at =
+            kfk_mono_ms() + backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
         kr->md_stale = true;
     }
 }
@@ -346,11 +343,9 @@ static void
 broker_set(kfk_reader *kr, int32_t id, kfk_str host, int32_t port)
 {
     rbroker *b = broker_get(kr, id);
-    if (b && kfk_str_eq(host, b->host) && b->port == port)
-        return;
+    if (b && kfk_str_eq(host, b->host) && b->port == port) return;
     char *h = kfk_str_dup(host);
-    if (!h)
-        return;
+    if (!h) return;
     if (!b) {
         b = kfk_calloc(1, sizeof(*b));
         if (!b) {
@@ -372,17 +367,14 @@ broker_set(kfk_reader *kr, int32_t id, kfk_str host, int32_t port)
 static kfk_conn *
 broker_conn(kfk_reader *kr, rbroker *b)
 {
-    if (b->kc && kfk_conn_connected(b->kc))
-        return b->kc;
-    if (b->kc)
-        broker_drop(kr, b, true);
+    if (b->kc && kfk_conn_connected(b->kc)) return b->kc;
+    if (b->kc) broker_drop(kr, b, true);
     int64_t now = kfk_mono_ms();
-    if (now < b->retry_at)
-        return NULL;
+    if (now < b->retry_at) return NULL;
     char es[256];
-    kfk_err err = kfk_conn_open(b->host, b->port, kr->conf->client_id,
-                                now + kr->conf->dial_timeout_ms, &b->kc, es,
-                                sizeof(es));
+    kfk_err err =
+        kfk_conn_open(b->host, b->port, kr->conf->client_id,
+                      now + kr->conf->dial_timeout_ms, &b->kc, es, sizeof(es));
     if (err) {
         kfk_dbg("reader", "connect %s:%d: %s", b->host, b->port, es);
         b->kc = NULL;
@@ -401,8 +393,7 @@ broker_conn(kfk_reader *kr, rbroker *b)
 static kfk_err
 meta_conn(kfk_reader *kr)
 {
-    if (kr->mc && kfk_conn_connected(kr->mc))
-        return KFK_ERR_NONE;
+    if (kr->mc && kfk_conn_connected(kr->mc)) return KFK_ERR_NONE;
     kfk_conn_close(kr->mc);
     kr->mc = NULL;
     const kfk_conf *c = kr->conf;
@@ -416,19 +407,17 @@ meta_conn(kfk_reader *kr)
         char *host;
         int port;
         if (!kfk_parse_hostport(s, n, &host, &port)) {
-            err = kfk_conn_open(host, port, c->client_id, deadline, &kr->mc,
-                                es, sizeof(es));
+            err = kfk_conn_open(host, port, c->client_id, deadline, &kr->mc, es,
+                                sizeof(es));
             kfk_free(host);
-            if (!err)
-                return err;
+            if (!err) return err;
         }
         s = e ? e + 1 : NULL;
     }
     for (rbroker *b = kr->brokers; b; b = b->next) {
         err = kfk_conn_open(b->host, b->port, c->client_id, deadline, &kr->mc,
                             es, sizeof(es));
-        if (!err)
-            return err;
+        if (!err) return err;
     }
     kr->mc = NULL;
     return err;
@@ -441,20 +430,17 @@ metadata(kfk_reader *kr, const char *const *topics, size_t n, kfk_resp *rs,
          kfk_MetadataResponse *md)
 {
     kfk_err err = meta_conn(kr);
-    if (err)
-        return err;
+    if (err) return err;
     pthread_mutex_lock(&kr->lock);
     kr->mx.metadata_requests++;
     pthread_mutex_unlock(&kr->lock);
     int16_t v = kfk_conn_version(kr->mc, KFK_API_Metadata, -1);
-    if (v < 0)
-        return KFK_ERR__UNSUPPORTED;
+    if (v < 0) return KFK_ERR__UNSUPPORTED;
     kfk_MetadataRequest req;
     kfk_msg_init(&kfk_MetadataRequest_msg, v, &req);
     kfk_MetadataRequest_MetadataRequestTopic *ts =
         kfk_calloc(n ? n : 1, sizeof(*ts));
-    if (!ts)
-        return KFK_ERR__NOMEM;
+    if (!ts) return KFK_ERR__NOMEM;
     for (size_t i = 0; i < n; i++)
         ts[i].Name = kfk_str_c(topics[i]);
     req.Topics = ts;
@@ -482,18 +468,15 @@ refresh_leaders(kfk_reader *kr)
     bool need = kr->md_stale;
     for (size_t i = 0; i < kr->nparts && !need; i++)
         need = kr->parts[i].leader < 0;
-    if (!need || now < kr->md_retry_at || !kr->nparts)
-        return;
+    if (!need || now < kr->md_retry_at || !kr->nparts) return;
     const char **names = kfk_calloc(kr->nparts, sizeof(*names));
-    if (!names)
-        return;
+    if (!names) return;
     size_t n = 0;
     for (size_t i = 0; i < kr->nparts; i++) {
         bool dup = false;
         for (size_t k = 0; k < n && !dup; k++)
             dup = !strcmp(names[k], kr->parts[i].topic);
-        if (!dup)
-            names[n++] = kr->parts[i].topic;
+        if (!dup) names[n++] = kr->parts[i].topic;
     }
     kfk_resp rs;
     kfk_resp_init(&rs);
@@ -506,8 +489,7 @@ refresh_leaders(kfk_reader *kr)
             rpart *rp = &kr->parts[i];
             rp->leader = -1;
             for (int32_t t = 0; t < md.Topics_count; t++) {
-                if (!kfk_str_eq(md.Topics[t].Name, rp->topic))
-                    continue;
+                if (!kfk_str_eq(md.Topics[t].Name, rp->topic)) continue;
                 if (md.Topics[t].ErrorCode)
                     perr = (kfk_err)md.Topics[t].ErrorCode;
                 for (int32_t p = 0; p < md.Topics[t].Partitions_count; p++)
@@ -518,8 +500,7 @@ refresh_leaders(kfk_reader *kr)
             }
             if (rp->leader < 0) {
                 missing = true;
-                if (!perr)
-                    perr = KFK_ERR_LEADER_NOT_AVAILABLE;
+                if (!perr) perr = KFK_ERR_LEADER_NOT_AVAILABLE;
             }
         }
     }
@@ -547,11 +528,9 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
              int64_t *offs, size_t n)
 {
     kfk_conn *kc = broker_conn(kr, b);
-    if (!kc)
-        return KFK_ERR__TRANSPORT;
+    if (!kc) return KFK_ERR__TRANSPORT;
     int16_t v = kfk_conn_version(kc, KFK_API_ListOffsets, -1);
-    if (v < 0)
-        return KFK_ERR__UNSUPPORTED;
+    if (v < 0) return KFK_ERR__UNSUPPORTED;
     kfk_ListOffsetsRequest_ListOffsetsTopic *lt = kfk_calloc(n, sizeof(*lt));
     kfk_ListOffsetsRequest_ListOffsetsPartition *lp =
         kfk_calloc(n, sizeof(*lp));
@@ -583,8 +562,7 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (done[i])
-            continue;
+        if (done[i]) continue;
         kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsTopic_desc, v,
                         &lt[nt]);
         lt[nt].Name = kfk_str_c(rps[i]->topic);
@@ -614,19 +592,19 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
     if (!err) {
         for (int32_t t = 0; t < r.Topics_count; t++)
             for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
-                const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse
-                    *pr = &r.Topics[t].Partitions[p];
+                const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse *pr =
+                    &r.Topics[t].Partitions[p];
                 for (size_t i = 0; i < n; i++) {
                     if (rps[i]->partition != pr->PartitionIndex ||
                         !kfk_str_eq(r.Topics[t].Name, rps[i]->topic))
                         continue;
                     if (pr->ErrorCode) {
-                        kfk_dbg("reader", "list offsets %s [%d] v%d ts %lld: %s",
+                        kfk_dbg("reader",
+                                "list offsets %s [%d] v%d ts %lld: %s",
                                 rps[i]->topic, rps[i]->partition, v,
                                 (long long)tss[i],
                                 kfk_err2name((kfk_err)pr->ErrorCode));
-                        if (!first)
-                            first = (kfk_err)pr->ErrorCode;
+                        if (!first) first = (kfk_err)pr->ErrorCode;
                         if (kfk_client_err_refresh_metadata(
                                 (kfk_err)pr->ErrorCode)) {
                             rps[i]->leader = -1;
@@ -657,8 +635,7 @@ resolve_offsets(kfk_reader *kr, int64_t now)
     for (rbroker *b = kr->brokers; b; b = b->next) {
         size_t n = 0;
         for (size_t i = 0; i < kr->nparts; i++)
-            if (kr->parts[i].leader == b->id &&
-                kr->parts[i].fetch_offset < 0 &&
+            if (kr->parts[i].leader == b->id && kr->parts[i].fetch_offset < 0 &&
                 kr->parts[i].backoff_until <= now)
                 n++;
         if (!n || (b->retry_at > now && !(b->kc && kfk_conn_connected(b->kc))))
@@ -703,8 +680,7 @@ resolve_offsets(kfk_reader *kr, int64_t now)
                 continue;
             }
             rp->fetch_offset = offs[i];
-            if (rp->pos < 0)
-                rp->pos = offs[i];
+            if (rp->pos < 0) rp->pos = offs[i];
         }
         pthread_cond_broadcast(&kr->avail);
         pthread_mutex_unlock(&kr->lock);
@@ -714,7 +690,8 @@ resolve_offsets(kfk_reader *kr, int64_t now)
     }
 }
 
-/* ---- fetch ---------------------------------------------------------------- */
+/* ---- fetch ----------------------------------------------------------------
+ */
 
 static bool
 queue_full(kfk_reader *kr)
@@ -731,26 +708,21 @@ static void
 send_fetches(kfk_reader *kr, int64_t now)
 {
     const kfk_conf *c = kr->conf;
-    if (queue_full(kr))
-        return;
+    if (queue_full(kr)) return;
     for (rbroker *b = kr->brokers; b; b = b->next) {
-        if (b->inflight)
-            continue;
+        if (b->inflight) continue;
         size_t n = 0;
         for (size_t i = 0; i < kr->nparts; i++) {
             const rpart *rp = &kr->parts[i];
-            if (rp->leader == b->id && rp->fetch_offset >= 0 &&
-                !rp->inflight && rp->backoff_until <= now)
+            if (rp->leader == b->id && rp->fetch_offset >= 0 && !rp->inflight &&
+                rp->backoff_until <= now)
                 n++;
         }
-        if (!n)
-            continue;
+        if (!n) continue;
         kfk_conn *kc = broker_conn(kr, b);
-        if (!kc)
-            continue;
+        if (!kc) continue;
         int16_t v = kfk_conn_version(kc, KFK_API_Fetch, -1);
-        if (v < 0)
-            continue;
+        if (v < 0) continue;
         rfp *fp = kfk_calloc(n, sizeof(*fp));
         kfk_FetchRequest_FetchPartition *fps = kfk_calloc(n, sizeof(*fps));
         kfk_FetchRequest_FetchTopic *fts = kfk_calloc(n, sizeof(*fts));
@@ -770,8 +742,7 @@ send_fetches(kfk_reader *kr, int64_t now)
                 continue;
             kfk_FetchRequest_FetchTopic *ft = NULL;
             for (int32_t t = 0; t < nt; t++)
-                if (kfk_str_eq(fts[t].Topic, rp->topic))
-                    ft = &fts[t];
+                if (kfk_str_eq(fts[t].Topic, rp->topic)) ft = &fts[t];
             if (!ft) {
                 ft = &fts[nt++];
                 kfk_struct_init(&kfk_FetchRequest_FetchTopic_desc, v, ft);
@@ -820,8 +791,8 @@ send_fetches(kfk_reader *kr, int64_t now)
         req.RackId = kfk_str_c("");
         int64_t deadline = now + c->max_wait_ms + c->read_timeout_ms;
         int32_t corr;
-        kfk_err err = kfk_conn_send(kc, KFK_API_Fetch, v, &req, deadline,
-                                    &corr);
+        kfk_err err =
+            kfk_conn_send(kc, KFK_API_Fetch, v, &req, deadline, &corr);
         kfk_free(fps);
         kfk_free(fts);
         if (err) {
@@ -862,10 +833,8 @@ build_chunk(kfk_fetch *f, rpart *rp, uint32_t epoch, uint64_t serial,
             cap = cap ? 2 * cap : 64;
             kfk_message *nm = kfk_realloc(ms, cap * sizeof(*nm));
             size_t *ni = kfk_realloc(hidx, cap * sizeof(*ni));
-            if (nm)
-                ms = nm;
-            if (ni)
-                hidx = ni;
+            if (nm) ms = nm;
+            if (ni) hidx = ni;
             if (!nm || !ni) {
                 err = KFK_ERR__NOMEM;
                 break;
@@ -874,8 +843,7 @@ build_chunk(kfk_fetch *f, rpart *rp, uint32_t epoch, uint64_t serial,
         kfk_message *o = &ms[n];
         *o = m;
         o->key = m.key ? (const void *)(uintptr_t)(data.len + 1) : NULL;
-        if (m.key && m.key_len)
-            kfk_buf_put(&data, m.key, (size_t)m.key_len);
+        if (m.key && m.key_len) kfk_buf_put(&data, m.key, (size_t)m.key_len);
         o->value = m.value ? (const void *)(uintptr_t)(data.len + 1) : NULL;
         if (m.value && m.value_len)
             kfk_buf_put(&data, m.value, (size_t)m.value_len);
@@ -895,35 +863,30 @@ build_chunk(kfk_fetch *f, rpart *rp, uint32_t epoch, uint64_t serial,
             size_t kl = strlen(sh->key);
             hs[nh].key = (const char *)(uintptr_t)(data.len + 1);
             kfk_buf_put(&data, sh->key, kl + 1);
-            hs[nh].value = sh->value ? (const void *)(uintptr_t)(data.len + 1)
-                                     : NULL;
+            hs[nh].value =
+                sh->value ? (const void *)(uintptr_t)(data.len + 1) : NULL;
             hs[nh].value_len = sh->value ? sh->value_len : -1;
             if (sh->value && sh->value_len > 0)
                 kfk_buf_put(&data, sh->value, (size_t)sh->value_len);
             nh++;
             bytes += kl + (size_t)KFK_MAX(sh->value_len, 0);
         }
-        if (err)
-            break;
+        if (err) break;
         n++;
     }
-    if (!err && data.err)
-        err = data.err;
+    if (!err && data.err) err = data.err;
     rchunk *ch = NULL;
     if (!err && n) {
         ch = kfk_calloc(1, sizeof(*ch));
-        if (ch)
-            ch->topic = kfk_strdup(rp->topic);
-        if (!ch || !ch->topic)
-            err = KFK_ERR__NOMEM;
+        if (ch) ch->topic = kfk_strdup(rp->topic);
+        if (!ch || !ch->topic) err = KFK_ERR__NOMEM;
     }
     if (err || !n) {
         kfk_free(ms);
         kfk_free(hs);
         kfk_free(hidx);
         kfk_buf_free(&data);
-        if (ch)
-            chunk_free(ch);
+        if (ch) chunk_free(ch);
         return err;
     }
     size_t dlen;
@@ -963,15 +926,13 @@ fetch_part_error(kfk_reader *kr, rpart *rp, kfk_err err, int64_t now)
         rp->fetch_offset = kr->conf->start_offset;
     }
     pthread_mutex_unlock(&kr->lock);
-    if (err == KFK_ERR_OFFSET_OUT_OF_RANGE)
-        return;
+    if (err == KFK_ERR_OFFSET_OUT_OF_RANGE) return;
     if (kfk_client_err_refresh_metadata(err)) {
         rp->leader = -1;
         kr->md_stale = true;
     }
     rp->backoff_until = now + kr->conf->retry_backoff_ms;
-    if (!kfk_client_err_retriable(err))
-        set_app_err(kr, err);
+    if (!kfk_client_err_retriable(err)) set_app_err(kr, err);
 }
 
 /* Read the answer to b's fetch and queue its records. */
@@ -1003,21 +964,18 @@ recv_fetch(kfk_reader *kr, rbroker *b, int64_t now)
     for (size_t i = 0; i < b->nfp; i++) {
         rpart *rp = b->fp[i].rp;
         rp->inflight = false;
-        if (rp->epoch != b->fp[i].epoch)
-            continue; /* sought since */
+        if (rp->epoch != b->fp[i].epoch) continue; /* sought since */
         const kfk_FetchResponse_PartitionData *pd = NULL;
         for (int32_t t = 0; t < r.Responses_count && !pd; t++) {
-            if (!kfk_str_eq(r.Responses[t].Topic, rp->topic))
-                continue;
+            if (!kfk_str_eq(r.Responses[t].Topic, rp->topic)) continue;
             for (int32_t p = 0; p < r.Responses[t].Partitions_count; p++)
                 if (r.Responses[t].Partitions[p].PartitionIndex ==
                     rp->partition)
                     pd = &r.Responses[t].Partitions[p];
         }
-        if (!pd)
-            continue;
-        kfk_err perr = r.ErrorCode ? (kfk_err)r.ErrorCode
-                                   : (kfk_err)pd->ErrorCode;
+        if (!pd) continue;
+        kfk_err perr =
+            r.ErrorCode ? (kfk_err)r.ErrorCode : (kfk_err)pd->ErrorCode;
         if (perr) {
             fetch_part_error(kr, rp, perr, now);
             continue;
@@ -1025,8 +983,7 @@ recv_fetch(kfk_reader *kr, rbroker *b, int64_t now)
         kfk_fetch *f;
         if (kfk_fetch_view(rp->topic, rp->partition, pd->HighWatermark,
                            pd->Records.len > 0 ? pd->Records.p : NULL,
-                           pd->Records.len > 0 ? (size_t)pd->Records.len
-                                               : 0,
+                           pd->Records.len > 0 ? (size_t)pd->Records.len : 0,
                            rp->fetch_offset, &f))
             continue;
         rchunk *ch = NULL;
@@ -1040,10 +997,8 @@ recv_fetch(kfk_reader *kr, rbroker *b, int64_t now)
         }
         pthread_mutex_lock(&kr->lock);
         rp->hwm = pd->HighWatermark;
-        if (next > rp->fetch_offset)
-            rp->fetch_offset = next;
-        if (rp->pos < 0)
-            rp->pos = ch ? ch->msgs[0].offset : rp->fetch_offset;
+        if (next > rp->fetch_offset) rp->fetch_offset = next;
+        if (rp->pos < 0) rp->pos = ch ? ch->msgs[0].offset : rp->fetch_offset;
         if (ch) {
             for (size_t m = 0; m < ch->n; m++)
                 ch->msgs[m].high_water_mark = pd->HighWatermark;
@@ -1099,11 +1054,9 @@ static kfk_err
 find_coordinator(kfk_reader *kr)
 {
     kfk_err err = meta_conn(kr);
-    if (err)
-        return err;
+    if (err) return err;
     int16_t v = kfk_conn_version(kr->mc, KFK_API_FindCoordinator, -1);
-    if (v < 0)
-        return KFK_ERR__UNSUPPORTED;
+    if (v < 0) return KFK_ERR__UNSUPPORTED;
     kfk_FindCoordinatorRequest req;
     kfk_msg_init(&kfk_FindCoordinatorRequest_msg, v, &req);
     kfk_str key = kfk_str_c(kr->conf->group_id);
@@ -1128,9 +1081,8 @@ find_coordinator(kfk_reader *kr)
     int32_t port = r.Port;
     err = (kfk_err)r.ErrorCode;
     if (v >= 4) {
-        err = r.Coordinators_count > 0
-                  ? (kfk_err)r.Coordinators[0].ErrorCode
-                  : KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+        err = r.Coordinators_count > 0 ? (kfk_err)r.Coordinators[0].ErrorCode
+                                       : KFK_ERR_COORDINATOR_NOT_AVAILABLE;
         if (!err) {
             host = r.Coordinators[0].Host;
             port = r.Coordinators[0].Port;
@@ -1138,16 +1090,14 @@ find_coordinator(kfk_reader *kr)
     }
     char *h = err ? NULL : kfk_str_dup(host);
     kfk_resp_free(&rs);
-    if (err)
-        return err;
-    if (!h)
-        return KFK_ERR__NOMEM;
+    if (err) return err;
+    if (!h) return KFK_ERR__NOMEM;
     kfk_conn_close(kr->coord);
     kr->coord = NULL;
     char es[256];
     err = kfk_conn_open(h, port, kr->conf->client_id,
-                        kfk_mono_ms() + kr->conf->dial_timeout_ms,
-                        &kr->coord, es, sizeof(es));
+                        kfk_mono_ms() + kr->conf->dial_timeout_ms, &kr->coord,
+                        es, sizeof(es));
     kfk_free(h);
     if (err) {
         kr->coord = NULL;
@@ -1166,8 +1116,7 @@ do_commit(kfk_reader *kr)
     pthread_mutex_lock(&kr->lock);
     size_t n = 0;
     for (size_t i = 0; i < kr->nparts; i++)
-        if (kr->parts[i].commit_pending > kr->parts[i].committed)
-            n++;
+        if (kr->parts[i].commit_pending > kr->parts[i].committed) n++;
     if (!n) {
         pthread_mutex_unlock(&kr->lock);
         return KFK_ERR_NONE;
@@ -1190,8 +1139,7 @@ do_commit(kfk_reader *kr)
     size_t k = 0;
     for (size_t i = 0; i < kr->nparts; i++) {
         rpart *rp = &kr->parts[i];
-        if (rp->commit_pending <= rp->committed)
-            continue;
+        if (rp->commit_pending <= rp->committed) continue;
         rps[k] = rp;
         offs[k] = rp->commit_pending;
         kfk_struct_init(
@@ -1237,8 +1185,7 @@ do_commit(kfk_reader *kr)
                         !kfk_str_eq(r.Topics[t].Name, rps[i]->topic))
                         continue;
                     if (pr->ErrorCode) {
-                        if (!first)
-                            first = (kfk_err)pr->ErrorCode;
+                        if (!first) first = (kfk_err)pr->ErrorCode;
                     } else if (offs[i] > rps[i]->committed) {
                         rps[i]->committed = offs[i];
                     }
@@ -1270,8 +1217,8 @@ do_commit(kfk_reader *kr)
 }
 
 static void
-call_rebalance(kfk_reader *kr, kfk_rebalance_event ev,
-               kfk_topic_partition *tps, size_t n)
+call_rebalance(kfk_reader *kr, kfk_rebalance_event ev, kfk_topic_partition *tps,
+               size_t n)
 {
     if (kr->conf->rebalance_cb && n)
         kr->conf->rebalance_cb(kr, ev, tps, n, kr->conf->rebalance_opaque);
@@ -1304,8 +1251,7 @@ install(kfk_reader *kr, rpart *parts, size_t n, kfk_topic_partition **oldp,
             b->kc = NULL;
         }
     kfk_topic_partition *tps = NULL;
-    if (oldp && nold)
-        tps = kfk_calloc(nold, sizeof(*tps));
+    if (oldp && nold) tps = kfk_calloc(nold, sizeof(*tps));
     for (size_t i = 0; i < nold; i++) {
         if (tps) {
             tps[i].topic = old[i].topic; /* ownership moves */
@@ -1327,10 +1273,8 @@ install(kfk_reader *kr, rpart *parts, size_t n, kfk_topic_partition **oldp,
 static void
 give_up(kfk_reader *kr)
 {
-    if (!kr->nparts)
-        return;
-    if (kr->gs == G_STABLE)
-        do_commit(kr);
+    if (!kr->nparts) return;
+    if (kr->gs == G_STABLE) do_commit(kr);
     kfk_topic_partition *old;
     size_t nold;
     install(kr, NULL, 0, &old, &nold);
@@ -1351,18 +1295,15 @@ leader_assign(kfk_reader *kr, const kfk_JoinGroupResponse *jr,
 {
     int32_t nm = KFK_MAX(jr->Members_count, 0);
     kfk_grp_member *ms = kfk_calloc(nm ? (size_t)nm : 1, sizeof(*ms));
-    if (!ms)
-        return KFK_ERR__NOMEM;
+    if (!ms) return KFK_ERR__NOMEM;
     kfk_err err = KFK_ERR_NONE;
     for (int32_t i = 0; i < nm && !err; i++) {
         ms[i].id = kfk_str_dup(jr->Members[i].MemberId);
         if (!ms[i].id)
             err = KFK_ERR__NOMEM;
-        else if (kfk_grp_decode_subscription(jr->Members[i].Metadata.p,
-                                             (size_t)KFK_MAX(
-                                                 jr->Members[i].Metadata.len,
-                                                 0),
-                                             &ms[i]))
+        else if (kfk_grp_decode_subscription(
+                     jr->Members[i].Metadata.p,
+                     (size_t)KFK_MAX(jr->Members[i].Metadata.len, 0), &ms[i]))
             kfk_dbg("reader", "member %s: bad subscription", ms[i].id);
     }
     /* Every subscribed topic, and its partition count. */
@@ -1373,8 +1314,7 @@ leader_assign(kfk_reader *kr, const kfk_JoinGroupResponse *jr,
             bool dup = false;
             for (size_t k = 0; k < nn && !dup; k++)
                 dup = !strcmp(names[k], ms[i].topics[t]);
-            if (dup)
-                continue;
+            if (dup) continue;
             if (nn == cap) {
                 cap = cap ? 2 * cap : 8;
                 const char **nnm = kfk_realloc(names, cap * sizeof(*nnm));
@@ -1387,8 +1327,7 @@ leader_assign(kfk_reader *kr, const kfk_JoinGroupResponse *jr,
             names[nn++] = ms[i].topics[t];
         }
     kfk_grp_topic *gts = kfk_calloc(nn ? nn : 1, sizeof(*gts));
-    if (!err && !gts)
-        err = KFK_ERR__NOMEM;
+    if (!err && !gts) err = KFK_ERR__NOMEM;
     kfk_resp rs;
     kfk_resp_init(&rs);
     if (!err && nn) {
@@ -1399,8 +1338,7 @@ leader_assign(kfk_reader *kr, const kfk_JoinGroupResponse *jr,
             for (int32_t t = 0; t < md.Topics_count; t++)
                 if (kfk_str_eq(md.Topics[t].Name, names[k]) &&
                     !md.Topics[t].ErrorCode)
-                    for (int32_t p = 0; p < md.Topics[t].Partitions_count;
-                         p++)
+                    for (int32_t p = 0; p < md.Topics[t].Partitions_count; p++)
                         gts[k].partitions = KFK_MAX(
                             gts[k].partitions,
                             md.Topics[t].Partitions[p].PartitionIndex + 1);
@@ -1408,18 +1346,15 @@ leader_assign(kfk_reader *kr, const kfk_JoinGroupResponse *jr,
     }
     kfk_resp_free(&rs);
     char *proto = kfk_str_dup(jr->ProtocolName);
-    if (!err && !proto)
-        err = KFK_ERR__NOMEM;
-    if (!err)
-        err = kfk_assignor_run(proto, ms, (size_t)nm, gts, nn);
+    if (!err && !proto) err = KFK_ERR__NOMEM;
+    if (!err) err = kfk_assignor_run(proto, ms, (size_t)nm, gts, nn);
     kfk_free(proto);
     kfk_SyncGroupRequest_SyncGroupRequestAssignment *as = NULL;
     kfk_buf *bufs = NULL;
     if (!err) {
         as = kfk_calloc(nm ? (size_t)nm : 1, sizeof(*as));
         bufs = kfk_calloc(nm ? (size_t)nm : 1, sizeof(*bufs));
-        if (!as || !bufs)
-            err = KFK_ERR__NOMEM;
+        if (!as || !bufs) err = KFK_ERR__NOMEM;
     }
     for (int32_t i = 0; i < nm && !err; i++) {
         kfk_buf_init(&bufs[i]);
@@ -1453,8 +1388,7 @@ static kfk_err
 fetch_committed(kfk_reader *kr, rpart *parts, size_t n)
 {
     int16_t v = kfk_conn_version(kr->coord, KFK_API_OffsetFetch, 7);
-    if (v < 0)
-        return KFK_ERR__UNSUPPORTED;
+    if (v < 0) return KFK_ERR__UNSUPPORTED;
     kfk_OffsetFetchRequest_OffsetFetchRequestTopic *ts =
         kfk_calloc(n, sizeof(*ts));
     int32_t *ids = kfk_calloc(n, sizeof(*ids));
@@ -1464,8 +1398,8 @@ fetch_committed(kfk_reader *kr, rpart *parts, size_t n)
         return KFK_ERR__NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestTopic_desc,
-                        v, &ts[i]);
+        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestTopic_desc, v,
+                        &ts[i]);
         ids[i] = parts[i].partition;
         ts[i].Name = kfk_str_c(parts[i].topic);
         ts[i].PartitionIndexes = &ids[i];
@@ -1482,8 +1416,7 @@ fetch_committed(kfk_reader *kr, rpart *parts, size_t n)
     kfk_OffsetFetchResponse r;
     kfk_err err = rt(kr, kr->coord, KFK_API_OffsetFetch, v, &req,
                      kr->conf->read_timeout_ms, &rs, &r);
-    if (!err && v >= 2 && r.ErrorCode)
-        err = (kfk_err)r.ErrorCode;
+    if (!err && v >= 2 && r.ErrorCode) err = (kfk_err)r.ErrorCode;
     for (int32_t t = 0; !err && t < r.Topics_count; t++)
         for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
             const kfk_OffsetFetchResponse_OffsetFetchResponsePartition *pr =
@@ -1493,8 +1426,7 @@ fetch_committed(kfk_reader *kr, rpart *parts, size_t n)
                 if (parts[i].partition == pr->PartitionIndex &&
                     kfk_str_eq(r.Topics[t].Name, parts[i].topic))
                     rp = &parts[i];
-            if (!rp)
-                continue;
+            if (!rp) continue;
             if (pr->ErrorCode) {
                 err = (kfk_err)pr->ErrorCode;
                 break;
@@ -1535,8 +1467,7 @@ join_failed(kfk_reader *kr, kfk_err err)
         return;
     default:
         kfk_dbg("reader", "join: %s", kfk_err2name(err));
-        if (!kfk_client_err_retriable(err))
-            set_app_err(kr, err);
+        if (!kfk_client_err_retriable(err)) set_app_err(kr, err);
         kr->gs = G_JOIN;
         kr->g_retry_at = now + kr->conf->join_group_backoff_ms;
     }
@@ -1557,10 +1488,10 @@ join_group(kfk_reader *kr)
         kfk_calloc(kr->nbalancers, sizeof(*ps));
     kfk_buf sub;
     kfk_buf_init(&sub);
-    kfk_err err = ps ? kfk_grp_encode_subscription(kr->topics, kr->ntopics,
-                                                   kr->owned, kr->nowned,
-                                                   kr->owned_gen, &sub)
-                     : KFK_ERR__NOMEM;
+    kfk_err err =
+        ps ? kfk_grp_encode_subscription(kr->topics, kr->ntopics, kr->owned,
+                                         kr->nowned, kr->owned_gen, &sub)
+           : KFK_ERR__NOMEM;
     if (err) {
         kfk_free(ps);
         kfk_buf_free(&sub);
@@ -1611,8 +1542,7 @@ join_group(kfk_reader *kr)
     kfk_SyncGroupRequest_SyncGroupRequestAssignment *as = NULL;
     kfk_buf *bufs = NULL;
     int32_t nas = 0;
-    if (leader)
-        err = leader_assign(kr, &jr, &as, &bufs, &nas);
+    if (leader) err = leader_assign(kr, &jr, &as, &bufs, &nas);
     kfk_free(kr->protocol);
     kr->protocol = kfk_str_dup(jr.ProtocolName);
     if (err || !kr->member_id) {
@@ -1641,14 +1571,13 @@ join_group(kfk_reader *kr)
     kfk_free(bufs);
     kfk_free(as);
     kfk_resp_free(&rs);
-    if (!err && sr.ErrorCode)
-        err = (kfk_err)sr.ErrorCode;
+    if (!err && sr.ErrorCode) err = (kfk_err)sr.ErrorCode;
     kfk_topic_partition *tps = NULL;
     size_t ntps = 0;
     if (!err)
-        err = kfk_grp_decode_assignment(
-            sr.Assignment.p, (size_t)KFK_MAX(sr.Assignment.len, 0), &tps,
-            &ntps);
+        err = kfk_grp_decode_assignment(sr.Assignment.p,
+                                        (size_t)KFK_MAX(sr.Assignment.len, 0),
+                                        &tps, &ntps);
     kfk_resp_free(&srs);
     if (err) {
         join_failed(kr, err);
@@ -1701,13 +1630,11 @@ join_group(kfk_reader *kr)
     for (size_t i = 0; cb && i < ntps; i++) {
         cb[i].topic = kr->parts[i].topic;
         cb[i].partition = kr->parts[i].partition;
-        cb[i].offset = kr->parts[i].fetch_offset >= 0
-                           ? kr->parts[i].fetch_offset
-                           : -1;
+        cb[i].offset =
+            kr->parts[i].fetch_offset >= 0 ? kr->parts[i].fetch_offset : -1;
     }
     pthread_mutex_unlock(&kr->lock);
-    if (cb)
-        call_rebalance(kr, KFK_REBALANCE_ASSIGNED, cb, ntps);
+    if (cb) call_rebalance(kr, KFK_REBALANCE_ASSIGNED, cb, ntps);
     kfk_free(cb);
 }
 
@@ -1726,15 +1653,13 @@ heartbeat(kfk_reader *kr)
     kfk_HeartbeatResponse r;
     kfk_err err = rt(kr, kr->coord, KFK_API_Heartbeat, v, &req,
                      kr->conf->read_timeout_ms, &rs, &r);
-    if (!err)
-        err = (kfk_err)r.ErrorCode;
+    if (!err) err = (kfk_err)r.ErrorCode;
     kfk_resp_free(&rs);
     kr->next_hb = kfk_mono_ms() + kr->conf->heartbeat_interval_ms;
     pthread_mutex_lock(&kr->lock);
     kr->mx.heartbeats++;
     pthread_mutex_unlock(&kr->lock);
-    if (!err || err == KFK_ERR__CLOSED)
-        return;
+    if (!err || err == KFK_ERR__CLOSED) return;
     kfk_dbg("reader", "heartbeat: %s", kfk_err2name(err));
     if (coord_err(err)) {
         /* Keep the assignment: the session may still be valid once the
@@ -1756,11 +1681,9 @@ heartbeat(kfk_reader *kr)
 static void
 leave_group(kfk_reader *kr)
 {
-    if (!kr->coord || !kr->member_id || !kfk_conn_connected(kr->coord))
-        return;
+    if (!kr->coord || !kr->member_id || !kfk_conn_connected(kr->coord)) return;
     int16_t v = kfk_conn_version(kr->coord, KFK_API_LeaveGroup, -1);
-    if (v < 0)
-        return;
+    if (v < 0) return;
     kfk_LeaveGroupRequest req;
     kfk_msg_init(&kfk_LeaveGroupRequest_msg, v, &req);
     req.GroupId = kfk_str_c(kr->conf->group_id);
@@ -1776,8 +1699,7 @@ leave_group(kfk_reader *kr)
     kfk_resp_init(&rs);
     kfk_LeaveGroupResponse r;
     rt(kr, kr->coord, KFK_API_LeaveGroup, v, &req,
-       KFK_MIN(kr->conf->read_timeout_ms, kr->conf->close_timeout_ms), &rs,
-       &r);
+       KFK_MIN(kr->conf->read_timeout_ms, kr->conf->close_timeout_ms), &rs, &r);
     kfk_resp_free(&rs);
 }
 
@@ -1786,8 +1708,7 @@ leave_group(kfk_reader *kr)
 static void
 group_step(kfk_reader *kr, int64_t now)
 {
-    if (now < kr->g_retry_at)
-        return;
+    if (now < kr->g_retry_at) return;
     if (kr->gs == G_FIND || !kr->coord || !kfk_conn_connected(kr->coord)) {
         kfk_err err = find_coordinator(kr);
         if (err) {
@@ -1805,8 +1726,7 @@ group_step(kfk_reader *kr, int64_t now)
         join_group(kr);
         return;
     }
-    if (now >= kr->next_hb)
-        heartbeat(kr);
+    if (now >= kr->next_hb) heartbeat(kr);
     if (kr->gs == G_STABLE && kr->conf->commit_interval_ms > 0 &&
         now >= kr->next_commit) {
         do_commit(kr);
@@ -1823,8 +1743,7 @@ lag_locked(kfk_reader *kr)
     bool known = false;
     for (size_t i = 0; i < kr->nparts; i++) {
         const rpart *rp = &kr->parts[i];
-        if (rp->hwm < 0 || rp->pos < 0)
-            continue;
+        if (rp->hwm < 0 || rp->pos < 0) continue;
         known = true;
         lag += KFK_MAX(rp->hwm - rp->pos, 0);
     }
@@ -1840,8 +1759,7 @@ read_lag(kfk_reader *kr, int64_t *lagp)
         size_t n = 0;
         for (size_t i = 0; i < kr->nparts; i++)
             n += kr->parts[i].leader == b->id;
-        if (!n)
-            continue;
+        if (!n) continue;
         if (b->inflight) /* free the conn: drop the long poll */
             broker_drop(kr, b, false);
         rpart **rps = kfk_calloc(n, sizeof(*rps));
@@ -1860,8 +1778,7 @@ read_lag(kfk_reader *kr, int64_t *lagp)
                 tss[k++] = KFK_OFFSET_LAST;
             }
         kfk_err err = list_offsets(kr, b, rps, tss, offs, n);
-        if (err && !first)
-            first = err;
+        if (err && !first) first = err;
         pthread_mutex_lock(&kr->lock);
         for (size_t i = 0; i < n; i++)
             if (offs[i] >= 0) {
@@ -1883,8 +1800,7 @@ read_lag(kfk_reader *kr, int64_t *lagp)
 static void
 seek(kfk_reader *kr, rqtype type, int64_t arg)
 {
-    if (!kr->nparts)
-        return;
+    if (!kr->nparts) return;
     rpart *rp = &kr->parts[0];
     pthread_mutex_lock(&kr->lock);
     rp->epoch++;
@@ -1901,8 +1817,7 @@ seek(kfk_reader *kr, rqtype type, int64_t arg)
     pthread_mutex_unlock(&kr->lock);
     /* A long poll for the old position would hold the broker's conn. */
     for (rbroker *b = kr->brokers; b; b = b->next)
-        if (b->inflight)
-            broker_drop(kr, b, false);
+        if (b->inflight) broker_drop(kr, b, false);
 }
 
 static void
@@ -1962,7 +1877,8 @@ handle_requests(kfk_reader *kr)
     }
 }
 
-/* ---- the background thread ------------------------------------------------ */
+/* ---- the background thread ------------------------------------------------
+ */
 
 static void
 wait_events(kfk_reader *kr, int64_t now)
@@ -1970,17 +1886,14 @@ wait_events(kfk_reader *kr, int64_t now)
     int64_t at = now + 1000;
     if (kr->group && kr->gs == G_STABLE) {
         at = KFK_MIN(at, kr->next_hb);
-        if (kr->conf->commit_interval_ms > 0)
-            at = KFK_MIN(at, kr->next_commit);
+        if (kr->conf->commit_interval_ms > 0) at = KFK_MIN(at, kr->next_commit);
     }
     if (kr->group && kr->gs != G_STABLE)
         at = KFK_MIN(at, KFK_MAX(kr->g_retry_at, now));
     for (size_t i = 0; i < kr->nparts; i++) {
         const rpart *rp = &kr->parts[i];
-        if (rp->backoff_until > now)
-            at = KFK_MIN(at, rp->backoff_until);
-        if (rp->leader < 0)
-            at = KFK_MIN(at, KFK_MAX(kr->md_retry_at, now + 1));
+        if (rp->backoff_until > now) at = KFK_MIN(at, rp->backoff_until);
+        if (rp->leader < 0) at = KFK_MIN(at, KFK_MAX(kr->md_retry_at, now + 1));
     }
     struct pollfd pfd[64];
     rbroker *bs[64];
@@ -1989,20 +1902,17 @@ wait_events(kfk_reader *kr, int64_t now)
     pfd[n].events = POLLIN;
     bs[n++] = NULL;
     for (rbroker *b = kr->brokers; b && n < 64; b = b->next) {
-        if (!b->inflight || !b->kc)
-            continue;
+        if (!b->inflight || !b->kc) continue;
         at = KFK_MIN(at, b->deadline);
         pfd[n].fd = b->kc->fd;
         pfd[n].events = POLLIN;
         bs[n++] = b;
     }
     for (rbroker *b = kr->brokers; b; b = b->next)
-        if (!b->inflight && b->retry_at > now)
-            at = KFK_MIN(at, b->retry_at);
+        if (!b->inflight && b->retry_at > now) at = KFK_MIN(at, b->retry_at);
     int64_t left = KFK_MAX(at - now, 0);
     int r = poll(pfd, (nfds_t)n, (int)left);
-    if (r > 0 && (pfd[0].revents & POLLIN))
-        drain(kr);
+    if (r > 0 && (pfd[0].revents & POLLIN)) drain(kr);
     now = kfk_mono_ms();
     for (int i = 1; i < n; i++) {
         rbroker *b = bs[i];
@@ -2019,13 +1929,10 @@ bg_thread(void *arg)
     kfk_reader *kr = arg;
     kr->unassigned_since = kfk_mono_ms();
     for (;;) {
-        if (closing(kr))
-            break;
+        if (closing(kr)) break;
         int64_t now = kfk_mono_ms();
-        if (kr->group)
-            group_step(kr, now);
-        if (closing(kr))
-            break;
+        if (kr->group) group_step(kr, now);
+        if (closing(kr)) break;
         handle_requests(kr);
         now = kfk_mono_ms();
         refresh_leaders(kr);
@@ -2050,7 +1957,8 @@ bg_thread(void *arg)
     return NULL;
 }
 
-/* ---- public API ------------------------------------------------------------ */
+/* ---- public API ------------------------------------------------------------
+ */
 
 /* Split a comma-separated list into allocated strings. */
 static kfk_err
@@ -2060,8 +1968,7 @@ split(const char *s, char ***outp, size_t *np)
     for (const char *p = s; *p; p++)
         cap += *p == ',';
     char **v = kfk_calloc(cap, sizeof(*v));
-    if (!v)
-        return KFK_ERR__NOMEM;
+    if (!v) return KFK_ERR__NOMEM;
     size_t n = 0;
     while (*s) {
         const char *e = strchr(s, ',');
@@ -2078,8 +1985,7 @@ split(const char *s, char ***outp, size_t *np)
             kfk_free(v);
             return KFK_ERR__NOMEM;
         }
-        if (!e)
-            break;
+        if (!e) break;
         s = e + 1;
     }
     *outp = v;
@@ -2127,10 +2033,8 @@ reader_free(kfk_reader *kr)
     kfk_topic_partitions_free(kr->owned, kr->nowned);
     free_strv(kr->topics, kr->ntopics);
     free_strv(kr->balancers, kr->nbalancers);
-    if (kr->pipe_r >= 0)
-        close(kr->pipe_r);
-    if (kr->pipe_w >= 0)
-        close(kr->pipe_w);
+    if (kr->pipe_r >= 0) close(kr->pipe_r);
+    if (kr->pipe_w >= 0) close(kr->pipe_w);
     pthread_cond_destroy(&kr->avail);
     pthread_mutex_destroy(&kr->lock);
     kfk_free(kr);
@@ -2140,8 +2044,7 @@ static kfk_err
 fail_new(kfk_reader *kr, kfk_err err, char *errstr, size_t errstr_size,
          const char *msg)
 {
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "%s", msg);
+    if (errstr && errstr_size) snprintf(errstr, errstr_size, "%s", msg);
     kr->conf = NULL; /* the caller keeps it */
     reader_free(kr);
     return err;
@@ -2151,11 +2054,9 @@ kfk_err
 kfk_reader_new(kfk_conf *conf, kfk_reader **krp, char *errstr,
                size_t errstr_size)
 {
-    if (!conf || !krp)
-        return KFK_ERR__INVALID_ARG;
+    if (!conf || !krp) return KFK_ERR__INVALID_ARG;
     kfk_reader *kr = kfk_calloc(1, sizeof(*kr));
-    if (!kr)
-        return KFK_ERR__NOMEM;
+    if (!kr) return KFK_ERR__NOMEM;
     kr->pipe_r = kr->pipe_w = -1;
     pthread_mutex_init(&kr->lock, NULL);
     pthread_condattr_t ca;
@@ -2186,8 +2087,7 @@ kfk_reader_new(kfk_conf *conf, kfk_reader **krp, char *errstr,
                             "group.balancers is empty");
         for (size_t i = 0; i < kr->nbalancers; i++)
             if (!kfk_assignor_known(kr->balancers[i]))
-                return fail_new(kr, KFK_ERR__INVALID_ARG, errstr,
-                                errstr_size,
+                return fail_new(kr, KFK_ERR__INVALID_ARG, errstr, errstr_size,
                                 "group.balancers: unknown balancer (known: "
                                 "range, roundrobin, sticky)");
         kr->gs = G_FIND;
@@ -2235,8 +2135,7 @@ kfk_reader_new(kfk_conf *conf, kfk_reader **krp, char *errstr,
 kfk_err
 kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
 {
-    if (!kr || !msg)
-        return KFK_ERR__INVALID_ARG;
+    if (!kr || !msg) return KFK_ERR__INVALID_ARG;
     struct timespec until = abs_mono(timeout_ms > 0 ? timeout_ms : 0);
     kfk_err err = KFK_ERR_NONE;
     bool woke = false;
@@ -2274,8 +2173,7 @@ kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
         if (kr->qhead) {
             kr->cur = kr->qhead;
             kr->qhead = kr->qhead->next;
-            if (!kr->qhead)
-                kr->qtail = NULL;
+            if (!kr->qhead) kr->qtail = NULL;
             kr->cur->next = NULL;
             continue;
         }
@@ -2288,8 +2186,7 @@ kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
         else if (pthread_cond_timedwait(&kr->avail, &kr->lock, &until)) {
             /* One last look (a message found now is returned without
              * an error). */
-            if (kr->qhead || (kr->cur && kr->cur->i < kr->cur->n))
-                continue;
+            if (kr->qhead || (kr->cur && kr->cur->i < kr->cur->n)) continue;
             err = KFK_ERR__TIMED_OUT;
             break;
         }
@@ -2304,8 +2201,7 @@ request(kfk_reader *kr, rqtype type, int64_t arg, int timeout_ms,
         int64_t *resultp)
 {
     rreq *r = kfk_calloc(1, sizeof(*r));
-    if (!r)
-        return KFK_ERR__NOMEM;
+    if (!r) return KFK_ERR__NOMEM;
     r->type = type;
     r->arg = arg;
     struct timespec until = abs_mono(timeout_ms);
@@ -2320,8 +2216,7 @@ request(kfk_reader *kr, rqtype type, int64_t arg, int timeout_ms,
     wake(kr);
     while (!r->done) {
         if (pthread_cond_timedwait(&kr->avail, &kr->lock, &until)) {
-            if (r->done)
-                break;
+            if (r->done) break;
             /* The thread (or kfk_reader_close()) frees it. */
             r->abandoned = true;
             pthread_mutex_unlock(&kr->lock);
@@ -2330,8 +2225,7 @@ request(kfk_reader *kr, rqtype type, int64_t arg, int timeout_ms,
     }
     kfk_err err;
     err = r->err;
-    if (resultp)
-        *resultp = r->result;
+    if (resultp) *resultp = r->result;
     pthread_mutex_unlock(&kr->lock);
     kfk_free(r);
     return err;
@@ -2340,19 +2234,15 @@ request(kfk_reader *kr, rqtype type, int64_t arg, int timeout_ms,
 kfk_err
 kfk_reader_commit_messages(kfk_reader *kr, const kfk_message *msgs, size_t n)
 {
-    if (!kr || (!msgs && n))
-        return KFK_ERR__INVALID_ARG;
-    if (!kr->group)
-        return KFK_ERR__STATE;
+    if (!kr || (!msgs && n)) return KFK_ERR__INVALID_ARG;
+    if (!kr->group) return KFK_ERR__STATE;
     bool any = false;
     pthread_mutex_lock(&kr->lock);
     for (size_t i = 0; i < n; i++) {
-        if (!msgs[i].topic)
-            continue;
-        rpart *rp = find_part(kr->parts, kr->nparts, msgs[i].topic,
-                              msgs[i].partition);
-        if (!rp)
-            continue; /* not ours (any more): never overwrite the owner */
+        if (!msgs[i].topic) continue;
+        rpart *rp =
+            find_part(kr->parts, kr->nparts, msgs[i].topic, msgs[i].partition);
+        if (!rp) continue; /* not ours (any more): never overwrite the owner */
         int64_t o = msgs[i].offset + 1;
         if (o > rp->commit_pending && o > rp->committed) {
             rp->commit_pending = o;
@@ -2360,8 +2250,7 @@ kfk_reader_commit_messages(kfk_reader *kr, const kfk_message *msgs, size_t n)
         }
     }
     pthread_mutex_unlock(&kr->lock);
-    if (!any || kr->conf->commit_interval_ms > 0)
-        return KFK_ERR_NONE;
+    if (!any || kr->conf->commit_interval_ms > 0) return KFK_ERR_NONE;
     return request(kr, RQ_COMMIT, 0, kr->conf->read_timeout_ms, NULL);
 }
 
@@ -2369,36 +2258,30 @@ kfk_err
 kfk_reader_read_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
 {
     kfk_err err = kfk_reader_fetch_message(kr, timeout_ms, msg);
-    if (err || !kr->group)
-        return err;
+    if (err || !kr->group) return err;
     return kfk_reader_commit_messages(kr, msg, 1);
 }
 
 kfk_err
 kfk_reader_set_offset(kfk_reader *kr, int64_t offset)
 {
-    if (!kr || offset < KFK_OFFSET_FIRST)
-        return KFK_ERR__INVALID_ARG;
-    if (kr->group)
-        return KFK_ERR__STATE;
+    if (!kr || offset < KFK_OFFSET_FIRST) return KFK_ERR__INVALID_ARG;
+    if (kr->group) return KFK_ERR__STATE;
     return request(kr, RQ_SEEK, offset, kr->conf->read_timeout_ms, NULL);
 }
 
 kfk_err
 kfk_reader_set_offset_at(kfk_reader *kr, int64_t ts_ms)
 {
-    if (!kr || ts_ms < 0)
-        return KFK_ERR__INVALID_ARG;
-    if (kr->group)
-        return KFK_ERR__STATE;
+    if (!kr || ts_ms < 0) return KFK_ERR__INVALID_ARG;
+    if (kr->group) return KFK_ERR__STATE;
     return request(kr, RQ_SEEK_TS, ts_ms, kr->conf->read_timeout_ms, NULL);
 }
 
 int64_t
 kfk_reader_offset(kfk_reader *kr)
 {
-    if (!kr || kr->group)
-        return -1;
+    if (!kr || kr->group) return -1;
     pthread_mutex_lock(&kr->lock);
     int64_t o = kr->nparts ? kr->parts[0].pos : -1;
     pthread_mutex_unlock(&kr->lock);
@@ -2408,8 +2291,7 @@ kfk_reader_offset(kfk_reader *kr)
 int64_t
 kfk_reader_lag(kfk_reader *kr)
 {
-    if (!kr)
-        return -1;
+    if (!kr) return -1;
     pthread_mutex_lock(&kr->lock);
     int64_t lag = lag_locked(kr);
     pthread_mutex_unlock(&kr->lock);
@@ -2419,8 +2301,7 @@ kfk_reader_lag(kfk_reader *kr)
 kfk_err
 kfk_reader_read_lag(kfk_reader *kr, int timeout_ms, int64_t *lagp)
 {
-    if (!kr || !lagp)
-        return KFK_ERR__INVALID_ARG;
+    if (!kr || !lagp) return KFK_ERR__INVALID_ARG;
     return request(kr, RQ_READ_LAG, 0, timeout_ms < 0 ? 3600000 : timeout_ms,
                    lagp);
 }
@@ -2429,8 +2310,7 @@ kfk_err
 kfk_reader_assignment(kfk_reader *kr, kfk_topic_partition **partsp,
                       size_t *countp)
 {
-    if (!kr || !partsp || !countp)
-        return KFK_ERR__INVALID_ARG;
+    if (!kr || !partsp || !countp) return KFK_ERR__INVALID_ARG;
     pthread_mutex_lock(&kr->lock);
     size_t n = kr->nparts;
     kfk_topic_partition *tps = kfk_calloc(n ? n : 1, sizeof(*tps));
@@ -2446,8 +2326,7 @@ kfk_reader_assignment(kfk_reader *kr, kfk_topic_partition **partsp,
         tps[i].offset = kr->parts[i].pos;
     }
     pthread_mutex_unlock(&kr->lock);
-    if (err)
-        return err;
+    if (err) return err;
     *partsp = tps;
     *countp = n;
     return KFK_ERR_NONE;
@@ -2456,8 +2335,7 @@ kfk_reader_assignment(kfk_reader *kr, kfk_topic_partition **partsp,
 void
 kfk_reader_stats(kfk_reader *kr, kfk_reader_metrics *out, size_t size)
 {
-    if (!kr || !out)
-        return;
+    if (!kr || !out) return;
     pthread_mutex_lock(&kr->lock);
     kfk_reader_metrics mx = kr->mx;
     mx.queued_messages = kr->q_msgs;
@@ -2473,15 +2351,13 @@ kfk_reader_stats(kfk_reader *kr, kfk_reader_metrics *out, size_t size)
 kfk_err
 kfk_reader_close(kfk_reader *kr)
 {
-    if (!kr)
-        return KFK_ERR__INVALID_ARG;
+    if (!kr) return KFK_ERR__INVALID_ARG;
     pthread_mutex_lock(&kr->lock);
     bool already = kr->closing;
     kr->closing = true;
     pthread_cond_broadcast(&kr->avail);
     pthread_mutex_unlock(&kr->lock);
-    if (already || !kr->thr_started)
-        return KFK_ERR_NONE;
+    if (already || !kr->thr_started) return KFK_ERR_NONE;
     wake(kr);
     pthread_join(kr->thr, NULL);
     pthread_mutex_lock(&kr->lock);
@@ -2509,8 +2385,7 @@ kfk_reader_close(kfk_reader *kr)
 void
 kfk_reader_destroy(kfk_reader *kr)
 {
-    if (!kr)
-        return;
+    if (!kr) return;
     kfk_reader_close(kr);
     kfk_conf *conf = kr->conf;
     reader_free(kr);

@@ -32,38 +32,34 @@ test_conf(void **state)
     char es[256];
     kfk_conf *conf = kfk_conf_new();
     kfk_reader *kr;
-    assert_int_equal(kfk_conf_set(conf, "bootstrap.servers", "127.0.0.1:1",
-                                  es, sizeof(es)),
-                     0);
+    assert_int_equal(
+        kfk_conf_set(conf, "bootstrap.servers", "127.0.0.1:1", es, sizeof(es)),
+        0);
     /* No topic. */
     assert_int_equal(kfk_reader_new(conf, &kr, es, sizeof(es)),
                      KFK_ERR__INVALID_ARG);
     assert_int_equal(kfk_conf_set(conf, "group.id", "g", es, sizeof(es)), 0);
     assert_int_equal(kfk_conf_set(conf, "topic", "t", es, sizeof(es)), 0);
-    assert_int_equal(kfk_conf_set(conf, "group.balancers", "range,nope", es,
-                                  sizeof(es)),
-                     0);
+    assert_int_equal(
+        kfk_conf_set(conf, "group.balancers", "range,nope", es, sizeof(es)), 0);
     assert_int_equal(kfk_reader_new(conf, &kr, es, sizeof(es)),
                      KFK_ERR__INVALID_ARG);
     assert_non_null(strstr(es, "balancer"));
-    assert_int_equal(kfk_conf_set(conf, "start.offset", "middle", es,
-                                  sizeof(es)),
-                     KFK_ERR__INVALID_ARG);
+    assert_int_equal(
+        kfk_conf_set(conf, "start.offset", "middle", es, sizeof(es)),
+        KFK_ERR__INVALID_ARG);
     char buf[32];
     size_t n = sizeof(buf);
-    assert_int_equal(kfk_conf_set(conf, "start.offset", "latest", es,
-                                  sizeof(es)),
-                     0);
+    assert_int_equal(
+        kfk_conf_set(conf, "start.offset", "latest", es, sizeof(es)), 0);
     assert_int_equal(kfk_conf_get(conf, "start.offset", buf, &n), 0);
     assert_string_equal(buf, "last");
-    assert_int_equal(kfk_conf_set(conf, "group.balancers", "sticky", es,
-                                  sizeof(es)),
-                     0);
+    assert_int_equal(
+        kfk_conf_set(conf, "group.balancers", "sticky", es, sizeof(es)), 0);
     /* Valid: starts, and closes promptly with nothing reachable. */
     assert_int_equal(kfk_reader_new(conf, &kr, es, sizeof(es)), 0);
     kfk_message m;
-    assert_int_equal(kfk_reader_fetch_message(kr, 50, &m),
-                     KFK_ERR__TIMED_OUT);
+    assert_int_equal(kfk_reader_fetch_message(kr, 50, &m), KFK_ERR__TIMED_OUT);
     assert_int_equal(kfk_reader_set_offset(kr, 0), KFK_ERR__STATE);
     int64_t t0 = kfk_mono_ms();
     kfk_reader_close(kr);
@@ -107,9 +103,8 @@ produce(const char *topic, int from, int n, int32_t partition)
 {
     kfk_conf *conf = kfk_conf_new();
     char es[256];
-    assert_int_equal(kfk_conf_set(conf, "bootstrap.servers", boot, es,
-                                  sizeof(es)),
-                     0);
+    assert_int_equal(
+        kfk_conf_set(conf, "bootstrap.servers", boot, es, sizeof(es)), 0);
     assert_int_equal(kfk_conf_set(conf, "topic", topic, es, sizeof(es)), 0);
     /* Batches of 100 (the prefetch bound test counts on small batches). */
     assert_int_equal(kfk_conf_set(conf, "batch.size", "100", es, sizeof(es)),
@@ -117,7 +112,7 @@ produce(const char *topic, int from, int n, int32_t partition)
     kfk_writer *kw;
     assert_int_equal(kfk_writer_new(conf, &kw, es, sizeof(es)), 0);
     kfk_message *ms = calloc((size_t)n, sizeof(*ms));
-    char (*vals)[32] = calloc((size_t)n, 32);
+    char(*vals)[32] = calloc((size_t)n, 32);
     for (int i = 0; i < n; i++) {
         snprintf(vals[i], 32, "v%d", from + i);
         ms[i].value = vals[i];
@@ -136,20 +131,16 @@ reader(const char *const *kv)
 {
     kfk_conf *conf = kfk_conf_new();
     char es[256];
-    assert_int_equal(kfk_conf_set(conf, "bootstrap.servers", boot, es,
-                                  sizeof(es)),
-                     0);
+    assert_int_equal(
+        kfk_conf_set(conf, "bootstrap.servers", boot, es, sizeof(es)), 0);
     assert_int_equal(kfk_conf_set(conf, "max.wait.ms", "500", es, sizeof(es)),
                      0);
-    assert_int_equal(kfk_conf_set(conf, "heartbeat.interval.ms", "100", es,
-                                  sizeof(es)),
-                     0);
-    assert_int_equal(kfk_conf_set(conf, "session.timeout.ms", "6000", es,
-                                  sizeof(es)),
-                     0);
-    assert_int_equal(kfk_conf_set(conf, "rebalance.timeout.ms", "3000", es,
-                                  sizeof(es)),
-                     0);
+    assert_int_equal(
+        kfk_conf_set(conf, "heartbeat.interval.ms", "100", es, sizeof(es)), 0);
+    assert_int_equal(
+        kfk_conf_set(conf, "session.timeout.ms", "6000", es, sizeof(es)), 0);
+    assert_int_equal(
+        kfk_conf_set(conf, "rebalance.timeout.ms", "3000", es, sizeof(es)), 0);
     for (; kv && *kv; kv += 2)
         assert_int_equal(kfk_conf_set(conf, kv[0], kv[1], es, sizeof(es)), 0);
     kfk_reader *kr;
@@ -181,19 +172,16 @@ test_partition_first_last(void **state)
         assert_string_equal(m.topic, "r-one");
     }
     int64_t us = kfk_mono_us() - t0;
-    print_message("partition reader: 500 messages in %lld us\n",
-                  (long long)us);
+    print_message("partition reader: 500 messages in %lld us\n", (long long)us);
     assert_int_equal(kfk_reader_lag(kr), 0);
     assert_int_equal(kfk_reader_offset(kr), 500);
     /* Nothing more: times out. */
-    assert_int_equal(kfk_reader_fetch_message(kr, 100, &m),
-                     KFK_ERR__TIMED_OUT);
+    assert_int_equal(kfk_reader_fetch_message(kr, 100, &m), KFK_ERR__TIMED_OUT);
     kfk_reader_destroy(kr);
     /* From last: only what is written after. */
-    kr = reader((const char *[]){"topic", "r-one", "start.offset", "last",
-                                 NULL});
-    assert_int_equal(kfk_reader_fetch_message(kr, 300, &m),
-                     KFK_ERR__TIMED_OUT);
+    kr = reader(
+        (const char *[]){"topic", "r-one", "start.offset", "last", NULL});
+    assert_int_equal(kfk_reader_fetch_message(kr, 300, &m), KFK_ERR__TIMED_OUT);
     produce("r-one", 500, 3, 0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(kfk_reader_fetch_message(kr, 5000, &m), 0);
@@ -226,8 +214,7 @@ test_seek(void **state)
      * it against kfkd. */
     (void)mid;
     assert_int_equal(kfk_reader_set_offset(kr, KFK_OFFSET_LAST), 0);
-    assert_int_equal(kfk_reader_fetch_message(kr, 200, &m),
-                     KFK_ERR__TIMED_OUT);
+    assert_int_equal(kfk_reader_fetch_message(kr, 200, &m), KFK_ERR__TIMED_OUT);
     assert_int_equal(kfk_reader_set_offset(kr, KFK_OFFSET_FIRST), 0);
     assert_int_equal(kfk_reader_fetch_message(kr, 5000, &m), 0);
     assert_int_equal(m.offset, 0);
@@ -263,11 +250,10 @@ test_long_poll(void **state)
 {
     (void)state;
     assert_int_equal(rd_kafka_mock_topic_create(mc, "r-poll", 1, 1), 0);
-    kfk_reader *kr = reader((const char *[]){"topic", "r-poll", "max.wait.ms",
-                                             "5000", NULL});
+    kfk_reader *kr = reader(
+        (const char *[]){"topic", "r-poll", "max.wait.ms", "5000", NULL});
     kfk_message m;
-    assert_int_equal(kfk_reader_fetch_message(kr, 300, &m),
-                     KFK_ERR__TIMED_OUT);
+    assert_int_equal(kfk_reader_fetch_message(kr, 300, &m), KFK_ERR__TIMED_OUT);
     late l = {"r-poll", 200};
     pthread_t t;
     pthread_create(&t, NULL, late_writer, &l);
@@ -293,9 +279,9 @@ test_bounded_prefetch(void **state)
     (void)state;
     assert_int_equal(rd_kafka_mock_topic_create(mc, "r-bound", 1, 1), 0);
     produce("r-bound", 0, 5000, 0);
-    kfk_reader *kr = reader((const char *[]){"topic", "r-bound",
-                                             "queue.capacity", "100",
-                                             "max.bytes", "4096", NULL});
+    kfk_reader *kr =
+        reader((const char *[]){"topic", "r-bound", "queue.capacity", "100",
+                                "max.bytes", "4096", NULL});
     usleep(500000); /* the app does not read */
     kfk_reader_metrics mx;
     kfk_reader_stats(kr, &mx, sizeof(mx));
@@ -365,13 +351,25 @@ group_reader(const char *topic, const char *group, gmember *gm,
 {
     kfk_conf *conf = kfk_conf_new();
     char es[256];
-    const char *kv[] = {"bootstrap.servers", boot, "topic", topic,
-                        "group.id", group, "max.wait.ms", "300",
-                        "heartbeat.interval.ms", "100",
-                        "session.timeout.ms", "6000",
-                        "rebalance.timeout.ms", "2000",
-                        "commit.interval.ms", interval,
-                        "group.balancers", balancers, NULL};
+    const char *kv[] = {"bootstrap.servers",
+                        boot,
+                        "topic",
+                        topic,
+                        "group.id",
+                        group,
+                        "max.wait.ms",
+                        "300",
+                        "heartbeat.interval.ms",
+                        "100",
+                        "session.timeout.ms",
+                        "6000",
+                        "rebalance.timeout.ms",
+                        "2000",
+                        "commit.interval.ms",
+                        interval,
+                        "group.balancers",
+                        balancers,
+                        NULL};
     for (const char **p = kv; *p; p += 2)
         assert_int_equal(kfk_conf_set(conf, p[0], p[1], es, sizeof(es)), 0);
     kfk_conf_set_rebalance_cb(conf, rebal, gm);
@@ -410,8 +408,7 @@ wait_balanced(gmember *gms, int n)
             even &= (int)c == per;
             kfk_topic_partitions_free(tps, c);
         }
-        if (!dup && total == NPART && even)
-            return kfk_mono_ms() - t0;
+        if (!dup && total == NPART && even) return kfk_mono_ms() - t0;
         assert_true(kfk_mono_ms() - t0 < 20000);
         usleep(20000);
     }
@@ -431,12 +428,10 @@ test_group_members(void **state)
     print_message("group: 1 member assigned in %lld ms\n", (long long)ms);
     group_reader("r-grp", "g1", &gms[1], "0", "range,roundrobin");
     ms = wait_balanced(gms, 2);
-    print_message("group: rebalance to 2 members in %lld ms\n",
-                  (long long)ms);
+    print_message("group: rebalance to 2 members in %lld ms\n", (long long)ms);
     group_reader("r-grp", "g1", &gms[2], "0", "range,roundrobin");
     ms = wait_balanced(gms, 3);
-    print_message("group: rebalance to 3 members in %lld ms\n",
-                  (long long)ms);
+    print_message("group: rebalance to 3 members in %lld ms\n", (long long)ms);
     /* The callbacks agree: every partition has one owner. */
     pthread_mutex_lock(&gs.mu);
     for (int p = 0; p < NPART; p++)
@@ -460,9 +455,10 @@ test_group_members(void **state)
     for (int i = 0; i < 3 && total != 600; i++) {
         kfk_reader_metrics mx;
         kfk_reader_stats(gms[i].kr, &mx, sizeof(mx));
-        fprintf(stderr, "m%d: assigned %d gen %d fetches %llu errs %llu q %llu "
-                "lag %lld rebal %llu commits %llu/%llu\n", i, mx.assigned,
-                mx.generation, (unsigned long long)mx.fetches,
+        fprintf(stderr,
+                "m%d: assigned %d gen %d fetches %llu errs %llu q %llu "
+                "lag %lld rebal %llu commits %llu/%llu\n",
+                i, mx.assigned, mx.generation, (unsigned long long)mx.fetches,
                 (unsigned long long)mx.fetch_errors,
                 (unsigned long long)mx.queued_messages, (long long)mx.lag,
                 (unsigned long long)mx.rebalances,
@@ -517,8 +513,7 @@ test_group_resume(void **state)
     int per[NPART] = {0};
     for (int i = 0; i < 120; i++) {
         assert_int_equal(kfk_reader_fetch_message(kr, 10000, &m), 0);
-        if (i < 100)
-            assert_int_equal(kfk_reader_commit_messages(kr, &m, 1), 0);
+        if (i < 100) assert_int_equal(kfk_reader_commit_messages(kr, &m, 1), 0);
         per[m.partition]++;
     }
     /* Fresh high watermarks: produced (300) minus consumed (120). */
@@ -587,8 +582,7 @@ test_group_interval(void **state)
         gs.owner[i] = -1;
     kr = group_reader("r-int", "g3", &gm, "200", "roundrobin");
     /* Everything was committed: nothing comes back once joined. */
-    assert_int_equal(kfk_reader_read_message(kr, 6000, &m),
-                     KFK_ERR__TIMED_OUT);
+    assert_int_equal(kfk_reader_read_message(kr, 6000, &m), KFK_ERR__TIMED_OUT);
     kfk_reader_stats(kr, &mx, sizeof(mx));
     assert_int_equal(mx.rebalances, 1);
     kfk_reader_destroy(kr);
@@ -632,8 +626,7 @@ main(void)
         cmocka_unit_test(test_group_interval),
         cmocka_unit_test(test_throughput),
     };
-    if (getenv("KFK_TEST_DEBUG"))
-        kfk_log_min = KFK_LOG_DEBUG;
+    if (getenv("KFK_TEST_DEBUG")) kfk_log_min = KFK_LOG_DEBUG;
     if (getenv("KFK_TEST_ONLY"))
         cmocka_set_test_filter(getenv("KFK_TEST_ONLY"));
     rc |= cmocka_run_group_tests(mock, mock_setup, mock_teardown);

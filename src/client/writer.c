@@ -34,16 +34,16 @@
 /* ---- types -------------------------------------------------------------- */
 
 typedef struct wwait {
-    size_t left;     /* messages not completed */
-    kfk_err first;   /* first error */
-    kfk_err *errs;   /* optional, one per message */
+    size_t left;   /* messages not completed */
+    kfk_err first; /* first error */
+    kfk_err *errs; /* optional, one per message */
 } wwait;
 
 /* Messages are copied into pages (bump allocation, one malloc per page
  * instead of one per message); a page is recycled once every message in
  * it has completed.  Messages larger than WPAGE_BIG get their own block. */
-#define WPAGE_SIZE (256 * 1024)
-#define WPAGE_BIG  (WPAGE_SIZE / 8)
+#define WPAGE_SIZE  (256 * 1024)
+#define WPAGE_BIG   (WPAGE_SIZE / 8)
 #define WPAGE_SPARE 4
 
 typedef struct wpage {
@@ -55,15 +55,15 @@ typedef struct wpage {
 
 typedef struct wmsg {
     struct wmsg *next;
-    wpage *page;     /* NULL: own allocation */
-    kfk_message m;   /* pointers into this allocation */
-    size_t bytes;    /* accounted size */
-    int64_t enq_us;  /* for latency */
+    wpage *page;      /* NULL: own allocation */
+    kfk_message m;    /* pointers into this allocation */
+    size_t bytes;     /* accounted size */
+    int64_t enq_us;   /* for latency */
     int64_t deadline; /* monotonic ms */
     int attempts;
-    bool flush;      /* sent without waiting for the batch timeout */
-    wwait *w;        /* sync waiter, or NULL */
-    size_t idx;      /* index in the waiter's call */
+    bool flush; /* sent without waiting for the batch timeout */
+    wwait *w;   /* sync waiter, or NULL */
+    size_t idx; /* index in the waiter's call */
 } wmsg;
 
 typedef struct wlist {
@@ -75,8 +75,8 @@ typedef struct wpart {
     int32_t leader;
     wlist q;
     size_t bytes;
-    size_t nflush;        /* queued messages with flush set */
-    int64_t first_ms;     /* when the oldest queued message arrived */
+    size_t nflush;    /* queued messages with flush set */
+    int64_t first_ms; /* when the oldest queued message arrived */
     int64_t backoff_until;
 } wpart;
 
@@ -85,11 +85,11 @@ typedef struct wtopic {
     char *name;
     int32_t nparts;
     wpart *parts;
-    wlist pending;        /* waiting for metadata / a partition */
-    kfk_err err;          /* last metadata error */
+    wlist pending; /* waiting for metadata / a partition */
+    kfk_err err;   /* last metadata error */
     bool stale;
     int md_attempts;
-    int64_t md_at;        /* when metadata was last good */
+    int64_t md_at; /* when metadata was last good */
     int64_t md_retry_at;
 } wtopic;
 
@@ -175,8 +175,7 @@ kfk_client_err_retriable(kfk_err err)
 {
     /* Unlike kafka-go, a closed connection (EOF) is transient too: it is
      * what a rolling restart looks like. */
-    if (kfk_client_err_refresh_metadata(err))
-        return true;
+    if (kfk_client_err_refresh_metadata(err)) return true;
     switch (err) {
     case KFK_ERR_REQUEST_TIMED_OUT:
     case KFK_ERR_NETWORK_EXCEPTION:
@@ -188,8 +187,7 @@ kfk_client_err_retriable(kfk_err err)
     case KFK_ERR__BAD_MSG:
         return true;
     default:
-        return err < 0 && err > KFK_ERR__BEGIN ? false
-                                               : kfk_err_retriable(err);
+        return err < 0 && err > KFK_ERR__BEGIN ? false : kfk_err_retriable(err);
     }
 }
 
@@ -213,8 +211,7 @@ wl_pop(wlist *l)
     wmsg *m = l->head;
     if (m) {
         l->head = m->next;
-        if (!l->head)
-            l->tail = NULL;
+        if (!l->head) l->tail = NULL;
         l->n--;
         m->next = NULL;
     }
@@ -225,11 +222,9 @@ wl_pop(wlist *l)
 static void
 wl_prepend(wlist *dst, wlist *src)
 {
-    if (!src->head)
-        return;
+    if (!src->head) return;
     src->tail->next = dst->head;
-    if (!dst->head)
-        dst->tail = src->tail;
+    if (!dst->head) dst->tail = src->tail;
     dst->head = src->head;
     dst->n += src->n;
     src->head = src->tail = NULL;
@@ -239,8 +234,7 @@ wl_prepend(wlist *dst, wlist *src)
 static void
 wl_concat(wlist *dst, wlist *src)
 {
-    if (!src->head)
-        return;
+    if (!src->head) return;
     if (dst->tail)
         dst->tail->next = src->head;
     else
@@ -272,14 +266,12 @@ msg_alloc_locked(kfk_writer *kw, size_t size)
     size = (size + 7) & ~(size_t)7;
     if (size > WPAGE_BIG) {
         wmsg *m = kfk_malloc(size);
-        if (m)
-            m->page = NULL;
+        if (m) m->page = NULL;
         return m;
     }
     wpage *pg = kw->page;
     if (!pg || sizeof(wpage) + pg->used + size > WPAGE_SIZE) {
-        if (pg && !pg->live)
-            page_release(kw, pg);
+        if (pg && !pg->live) page_release(kw, pg);
         /* else the last message freed releases it */
         if (kw->spare) {
             pg = kw->spare;
@@ -331,11 +323,9 @@ backoff_ms(const kfk_conf *c, int attempt)
 
 /* Complete every message of l with err (offsets from base if >= 0). */
 static void
-complete(kfk_writer *kw, wlist *l, kfk_err err, int32_t partition,
-         int64_t base)
+complete(kfk_writer *kw, wlist *l, kfk_err err, int32_t partition, int64_t base)
 {
-    if (!l->head)
-        return;
+    if (!l->head) return;
     int64_t i = 0;
     for (wmsg *m = l->head; m; m = m->next, i++) {
         m->m.partition = partition;
@@ -358,13 +348,10 @@ complete(kfk_writer *kw, wlist *l, kfk_err err, int32_t partition,
         }
         uint64_t lat = (uint64_t)(now_us - m->enq_us);
         kw->lat_sum += (double)lat;
-        if (lat > kw->mx.latency_us_max)
-            kw->mx.latency_us_max = lat;
+        if (lat > kw->mx.latency_us_max) kw->mx.latency_us_max = lat;
         if (m->w) {
-            if (m->w->errs)
-                m->w->errs[m->idx] = err;
-            if (err && !m->w->first)
-                m->w->first = err;
+            if (m->w->errs) m->w->errs[m->idx] = err;
+            if (err && !m->w->first) m->w->first = err;
             m->w->left--;
         }
     }
@@ -391,13 +378,10 @@ static wtopic *
 topic_get(kfk_writer *kw, const char *name, bool create)
 {
     for (wtopic *t = kw->topics; t; t = t->next)
-        if (!strcmp(t->name, name))
-            return t;
-    if (!create)
-        return NULL;
+        if (!strcmp(t->name, name)) return t;
+    if (!create) return NULL;
     wtopic *t = kfk_calloc(1, sizeof(*t));
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     t->name = kfk_strdup(name);
     if (!t->name) {
         kfk_free(t);
@@ -413,8 +397,7 @@ static wbroker *
 broker_get(kfk_writer *kw, int32_t id)
 {
     for (wbroker *b = kw->brokers; b; b = b->next)
-        if (b->id == id)
-            return b;
+        if (b->id == id) return b;
     return NULL;
 }
 
@@ -422,11 +405,9 @@ static void
 broker_set(kfk_writer *kw, int32_t id, kfk_str host, int32_t port)
 {
     wbroker *b = broker_get(kw, id);
-    if (b && kfk_str_eq(host, b->host) && b->port == port)
-        return;
+    if (b && kfk_str_eq(host, b->host) && b->port == port) return;
     char *h = kfk_str_dup(host);
-    if (!h)
-        return;
+    if (!h) return;
     if (!b) {
         b = kfk_calloc(1, sizeof(*b));
         if (!b) {
@@ -459,8 +440,7 @@ broker_down(kfk_writer *kw, wbroker *b)
 static kfk_err
 meta_conn(kfk_writer *kw, char *errstr, size_t errstr_size)
 {
-    if (kw->mc && kfk_conn_connected(kw->mc))
-        return KFK_ERR_NONE;
+    if (kw->mc && kfk_conn_connected(kw->mc)) return KFK_ERR_NONE;
     kfk_conn_close(kw->mc);
     kw->mc = NULL;
     const kfk_conf *c = kw->conf;
@@ -476,16 +456,14 @@ meta_conn(kfk_writer *kw, char *errstr, size_t errstr_size)
             err = kfk_conn_open(host, port, c->client_id, deadline, &kw->mc,
                                 errstr, errstr_size);
             kfk_free(host);
-            if (!err)
-                return err;
+            if (!err) return err;
         }
         s = e ? e + 1 : NULL;
     }
     for (wbroker *b = kw->brokers; b; b = b->next) {
         err = kfk_conn_open(b->host, b->port, c->client_id, deadline, &kw->mc,
                             errstr, errstr_size);
-        if (!err)
-            return err;
+        if (!err) return err;
     }
     return err;
 }
@@ -493,11 +471,9 @@ meta_conn(kfk_writer *kw, char *errstr, size_t errstr_size)
 static void
 topic_resize(kfk_writer *kw, wtopic *t, int32_t n)
 {
-    if (n == t->nparts)
-        return;
+    if (n == t->nparts) return;
     wpart *np = kfk_calloc((size_t)n, sizeof(*np));
-    if (!np)
-        return;
+    if (!np) return;
     for (int32_t i = 0; i < n; i++)
         np[i].leader = -1;
     for (int32_t i = 0; i < t->nparts; i++) {
@@ -524,14 +500,12 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         bool busy = t->pending.n > 0;
         for (int32_t p = 0; p < t->nparts && !busy; p++)
             busy = t->parts[p].q.n > 0;
-        if (!busy)
-            continue; /* metadata only for topics in use */
+        if (!busy) continue; /* metadata only for topics in use */
         if ((t->stale || now - t->md_at >= c->metadata_max_age_ms) &&
             now >= t->md_retry_at)
             n++;
     }
-    if (!n || now < kw->mc_retry_at)
-        return;
+    if (!n || now < kw->mc_retry_at) return;
     const char **names = kfk_calloc(n, sizeof(*names));
     wtopic **ts = kfk_calloc(n, sizeof(*ts));
     if (!names || !ts) {
@@ -544,8 +518,7 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         bool busy = t->pending.n > 0;
         for (int32_t p = 0; p < t->nparts && !busy; p++)
             busy = t->parts[p].q.n > 0;
-        if (busy &&
-            (t->stale || now - t->md_at >= c->metadata_max_age_ms) &&
+        if (busy && (t->stale || now - t->md_at >= c->metadata_max_age_ms) &&
             now >= t->md_retry_at) {
             ts[i] = t;
             names[i++] = t->name;
@@ -561,9 +534,8 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         kw->mx.metadata_requests++;
         pthread_mutex_unlock(&kw->lock);
         int64_t deadline = kfk_mono_ms() + c->read_timeout_ms;
-        err = kfk_conn_metadata(kw->mc, names, n,
-                                c->allow_auto_topic_creation, deadline, &rs,
-                                &md, NULL);
+        err = kfk_conn_metadata(kw->mc, names, n, c->allow_auto_topic_creation,
+                                deadline, &rs, &md, NULL);
         if (err) {
             snprintf(es, sizeof(es), "%s", kfk_conn_errstr(kw->mc));
             kfk_conn_close(kw->mc);
@@ -588,10 +560,9 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         wtopic *t = ts[i];
         const kfk_MetadataResponse_MetadataResponseTopic *mt = NULL;
         for (int32_t k = 0; k < md.Topics_count; k++)
-            if (kfk_str_eq(md.Topics[k].Name, t->name))
-                mt = &md.Topics[k];
-        kfk_err terr = !mt ? KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION
-                           : (kfk_err)mt->ErrorCode;
+            if (kfk_str_eq(md.Topics[k].Name, t->name)) mt = &md.Topics[k];
+        kfk_err terr =
+            !mt ? KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION : (kfk_err)mt->ErrorCode;
         if (!terr && mt->Partitions_count <= 0)
             terr = KFK_ERR_LEADER_NOT_AVAILABLE;
         if (terr) {
@@ -612,11 +583,9 @@ refresh_metadata(kfk_writer *kw, int64_t now)
             if (mp->PartitionIndex < 0 || mp->PartitionIndex >= t->nparts)
                 continue;
             int32_t leader = mp->LeaderId;
-            if (leader >= 0 && !broker_get(kw, leader))
-                leader = -1;
+            if (leader >= 0 && !broker_get(kw, leader)) leader = -1;
             t->parts[mp->PartitionIndex].leader = leader;
-            if (leader < 0)
-                leaderless = true;
+            if (leader < 0) leaderless = true;
         }
         t->err = KFK_ERR_NONE;
         t->md_at = now;
@@ -637,8 +606,7 @@ dispatch_pending(kfk_writer *kw, int64_t now)
 {
     const kfk_conf *c = kw->conf;
     for (wtopic *t = kw->topics; t; t = t->next) {
-        if (!t->pending.head)
-            continue;
+        if (!t->pending.head) continue;
         if (t->err && (!kfk_client_err_retriable(t->err) ||
                        t->md_attempts >= c->max_attempts)) {
             wmsg *m;
@@ -647,8 +615,7 @@ dispatch_pending(kfk_writer *kw, int64_t now)
             t->md_attempts = 0;
             continue;
         }
-        if (t->nparts <= 0)
-            continue;
+        if (t->nparts <= 0) continue;
         wmsg *m;
         while ((m = wl_pop(&t->pending))) {
             int32_t p = m->m.partition;
@@ -664,8 +631,7 @@ dispatch_pending(kfk_writer *kw, int64_t now)
                 wp->first_ms = KFK_MIN(now, m->enq_us / 1000);
             wl_push(&wp->q, m);
             wp->bytes += m->bytes;
-            if (m->flush)
-                wp->nflush++;
+            if (m->flush) wp->nflush++;
         }
     }
 }
@@ -681,15 +647,13 @@ expire(kfk_writer *kw, int64_t now)
     for (wtopic *t = kw->topics; t; t = t->next) {
         for (int32_t p = -1; p < t->nparts; p++) {
             wlist *l = p < 0 ? &t->pending : &t->parts[p].q;
-            if (!l->head || l->head->deadline > now)
-                continue;
+            if (!l->head || l->head->deadline > now) continue;
             wlist dead = {0};
             while (l->head && l->head->deadline <= now) {
                 wmsg *m = wl_pop(l);
                 if (p >= 0) {
                     t->parts[p].bytes -= m->bytes;
-                    if (m->flush)
-                        t->parts[p].nflush--;
+                    if (m->flush) t->parts[p].nflush--;
                 }
                 wl_push(&dead, m);
             }
@@ -703,8 +667,7 @@ expire(kfk_writer *kw, int64_t now)
 static bool
 part_ready(const kfk_conf *c, const wpart *wp, int64_t now, bool flushing)
 {
-    if (!wp->q.n || wp->backoff_until > now || wp->leader < 0)
-        return false;
+    if (!wp->q.n || wp->backoff_until > now || wp->leader < 0) return false;
     return flushing || wp->nflush > 0 || wp->q.n >= (size_t)c->batch_size ||
            wp->bytes >= (size_t)c->batch_bytes ||
            now - wp->first_ms >= c->batch_timeout_ms;
@@ -714,16 +677,14 @@ part_ready(const kfk_conf *c, const wpart *wp, int64_t now, bool flushing)
  * deadline passed (behind a later one: see expire()) goes to *dead, never
  * into the batch. */
 static void
-take_batch(const kfk_conf *c, wpart *wp, wbatch *wb, int64_t now,
-           wlist *dead)
+take_batch(const kfk_conf *c, wpart *wp, wbatch *wb, int64_t now, wlist *dead)
 {
     while (wp->q.head && wb->msgs.n < (size_t)c->batch_size &&
            (wb->msgs.n == 0 ||
             wb->bytes + wp->q.head->bytes <= (size_t)c->batch_bytes)) {
         wmsg *m = wl_pop(&wp->q);
         wp->bytes -= m->bytes;
-        if (m->flush)
-            wp->nflush--;
+        if (m->flush) wp->nflush--;
         if (m->deadline <= now) {
             wl_push(dead, m);
             continue;
@@ -756,8 +717,7 @@ batch_failed(kfk_writer *kw, wbatch *wb, kfk_err err, int64_t now)
     wpart *wp = &wb->t->parts[wb->part];
     for (wmsg *m = wb->msgs.head; m; m = m->next) {
         wp->bytes += m->bytes;
-        if (m->flush)
-            wp->nflush++;
+        if (m->flush) wp->nflush++;
     }
     wl_prepend(&wp->q, &wb->msgs);
     wp->backoff_until = now + backoff_ms(c, attempts);
@@ -773,8 +733,8 @@ batch_note(kfk_writer *kw, const wbatch *wb)
     mx->batches++;
     kw->bmsg_sum += (double)wb->msgs.n;
     kw->bbytes_sum += (double)wb->bytes;
-    mx->batch_messages_max = KFK_MAX(mx->batch_messages_max,
-                                     (uint64_t)wb->msgs.n);
+    mx->batch_messages_max =
+        KFK_MAX(mx->batch_messages_max, (uint64_t)wb->msgs.n);
     mx->batch_bytes_max = KFK_MAX(mx->batch_bytes_max, (uint64_t)wb->bytes);
     mx->batch_messages_avg = kw->bmsg_sum / (double)mx->batches;
     mx->batch_bytes_avg = kw->bbytes_sum / (double)mx->batches;
@@ -786,8 +746,7 @@ static kfk_buf
 rbuf_get(kfk_writer *kw)
 {
     kfk_buf b;
-    if (kw->nrbufs)
-        return kw->rbufs[--kw->nrbufs];
+    if (kw->nrbufs) return kw->rbufs[--kw->nrbufs];
     kfk_buf_init(&b);
     return b;
 }
@@ -818,16 +777,14 @@ typedef struct wreq {
 static kfk_err
 broker_conn(kfk_writer *kw, wbroker *b, int64_t now)
 {
-    if (b->kc && kfk_conn_connected(b->kc))
-        return KFK_ERR_NONE;
-    if (b->retry_at > now)
-        return KFK_ERR__TRANSPORT;
+    if (b->kc && kfk_conn_connected(b->kc)) return KFK_ERR_NONE;
+    if (b->retry_at > now) return KFK_ERR__TRANSPORT;
     kfk_conn_close(b->kc);
     b->kc = NULL;
     char es[256];
-    kfk_err err = kfk_conn_open(b->host, b->port, kw->conf->client_id,
-                                now + kw->conf->dial_timeout_ms, &b->kc, es,
-                                sizeof(es));
+    kfk_err err =
+        kfk_conn_open(b->host, b->port, kw->conf->client_id,
+                      now + kw->conf->dial_timeout_ms, &b->kc, es, sizeof(es));
     if (err) {
         kfk_dbg("writer", "broker %d: %s", b->id, es);
         broker_down(kw, b);
@@ -845,12 +802,10 @@ send_request(kfk_writer *kw, wreq *rq, int64_t now)
 {
     const kfk_conf *c = kw->conf;
     kfk_err err = broker_conn(kw, rq->b, now);
-    if (err)
-        return err;
+    if (err) return err;
     kfk_conn *kc = rq->b->kc;
     rq->v = kfk_conn_version(kc, KFK_API_Produce, -1);
-    if (rq->v < 0)
-        return KFK_ERR__UNSUPPORTED;
+    if (rq->v < 0) return KFK_ERR__UNSUPPORTED;
     /* Records of each batch. */
     kfk_message stack[64];
     for (size_t i = 0; i < rq->nb; i++) {
@@ -858,8 +813,7 @@ send_request(kfk_writer *kw, wreq *rq, int64_t now)
         kfk_message *arr = stack;
         if (wb->msgs.n > KFK_ARRAY_LEN(stack)) {
             arr = kfk_calloc(wb->msgs.n, sizeof(*arr));
-            if (!arr)
-                return KFK_ERR__NOMEM;
+            if (!arr) return KFK_ERR__NOMEM;
         }
         size_t k = 0;
         for (wmsg *m = wb->msgs.head; m; m = m->next)
@@ -867,14 +821,11 @@ send_request(kfk_writer *kw, wreq *rq, int64_t now)
         wb->recs = rbuf_get(kw);
         err = kfk_client_build_records(arr, k, (kfk_compression)c->compression,
                                        rq->v, kfk_now_ms(), &wb->recs);
-        if (arr != stack)
-            kfk_free(arr);
-        if (err)
-            return err;
+        if (arr != stack) kfk_free(arr);
+        if (err) return err;
     }
     /* Group consecutive batches of the same topic. */
-    kfk_ProduceRequest_TopicProduceData *td =
-        kfk_calloc(rq->nb, sizeof(*td));
+    kfk_ProduceRequest_TopicProduceData *td = kfk_calloc(rq->nb, sizeof(*td));
     kfk_ProduceRequest_PartitionProduceData *pd =
         kfk_calloc(rq->nb, sizeof(*pd));
     if (!td || !pd) {
@@ -926,9 +877,9 @@ recv_response(kfk_writer *kw, wreq *rq, int64_t now)
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_ProduceResponse r;
-    kfk_err err = kfk_conn_recv(rq->b->kc, KFK_API_Produce, rq->v, rq->corr,
-                                kfk_mono_ms() + kw->conf->write_timeout_ms,
-                                &rs, &r);
+    kfk_err err =
+        kfk_conn_recv(rq->b->kc, KFK_API_Produce, rq->v, rq->corr,
+                      kfk_mono_ms() + kw->conf->write_timeout_ms, &rs, &r);
     if (err) {
         kfk_dbg("writer", "broker %d: %s", rq->b->id,
                 kfk_conn_errstr(rq->b->kc));
@@ -942,8 +893,7 @@ recv_response(kfk_writer *kw, wreq *rq, int64_t now)
         wbatch *wb = &rq->batches[i];
         const kfk_ProduceResponse_PartitionProduceResponse *pr = NULL;
         for (int32_t t = 0; t < r.Responses_count && !pr; t++) {
-            if (!kfk_str_eq(r.Responses[t].Name, wb->t->name))
-                continue;
+            if (!kfk_str_eq(r.Responses[t].Name, wb->t->name)) continue;
             for (int32_t p = 0; p < r.Responses[t].PartitionResponses_count;
                  p++)
                 if (r.Responses[t].PartitionResponses[p].Index == wb->part)
@@ -967,10 +917,8 @@ produce_round(kfk_writer *kw, int64_t now, bool flushing)
     size_t nready = 0;
     for (wtopic *t = kw->topics; t; t = t->next)
         for (int32_t p = 0; p < t->nparts; p++)
-            if (part_ready(c, &t->parts[p], now, flushing))
-                nready++;
-    if (!nready)
-        return false;
+            if (part_ready(c, &t->parts[p], now, flushing)) nready++;
+    if (!nready) return false;
     wbatch *bs = kfk_calloc(nready, sizeof(*bs));
     wreq *rqs = kfk_calloc(nready, sizeof(*rqs));
     if (!bs || !rqs) {
@@ -996,8 +944,7 @@ produce_round(kfk_writer *kw, int64_t now, bool flushing)
                 wlist dead = {0};
                 take_batch(c, wp, wb, now, &dead);
                 complete(kw, &dead, KFK_ERR__TIMED_OUT, p, -1);
-                if (!wb->msgs.n)
-                    memset(&bs[--nb], 0, sizeof(*wb));
+                if (!wb->msgs.n) memset(&bs[--nb], 0, sizeof(*wb));
             }
         if (nb > first) {
             rqs[nrq].b = b;
@@ -1023,8 +970,7 @@ produce_round(kfk_writer *kw, int64_t now, bool flushing)
     }
     if (c->acks != KFK_ACKS_NONE)
         for (size_t i = 0; i < nrq; i++)
-            if (!rqs[i].err)
-                recv_response(kw, &rqs[i], now);
+            if (!rqs[i].err) recv_response(kw, &rqs[i], now);
     for (size_t i = 0; i < nb; i++)
         rbuf_put(kw, &bs[i].recs);
     kfk_free(bs);
@@ -1045,11 +991,10 @@ next_wakeup(kfk_writer *kw, int64_t now)
         }
         for (int32_t p = 0; p < t->nparts; p++) {
             const wpart *wp = &t->parts[p];
-            if (!wp->q.head)
-                continue;
+            if (!wp->q.head) continue;
             at = KFK_MIN(at, wp->q.head->deadline);
-            const wbroker *b = wp->leader >= 0 ? broker_get(kw, wp->leader)
-                                               : NULL;
+            const wbroker *b =
+                wp->leader >= 0 ? broker_get(kw, wp->leader) : NULL;
             if (wp->leader < 0 || t->stale)
                 at = KFK_MIN(at, KFK_MAX(t->md_retry_at, now + 1));
             else if (b && b->retry_at > now && !(b->kc && b->kc->fd >= 0))
@@ -1111,8 +1056,7 @@ io_thread(void *arg)
             if (kw->inq.head)
                 until = KFK_MIN(until, kw->inq_first_ms + c->batch_timeout_ms);
             int64_t left = until - kfk_mono_ms();
-            if (left <= 0)
-                break;
+            if (left <= 0) break;
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
@@ -1132,8 +1076,7 @@ io_thread(void *arg)
         bool stop = kw->stop;
         pthread_mutex_unlock(&kw->lock);
         route(kw, &in);
-        if (stop)
-            break;
+        if (stop) break;
         int64_t now = kfk_mono_ms();
         refresh_metadata(kw, now);
         dispatch_pending(kw, now);
@@ -1168,20 +1111,18 @@ kfk_err
 kfk_writer_new(kfk_conf *conf, kfk_writer **kwp, char *errstr,
                size_t errstr_size)
 {
-    if (!conf || !kwp)
-        return KFK_ERR__INVALID_ARG;
+    if (!conf || !kwp) return KFK_ERR__INVALID_ARG;
     if (!conf->bootstrap_servers || !*conf->bootstrap_servers) {
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size, "bootstrap.servers is not set");
         return KFK_ERR__INVALID_ARG;
     }
     kfk_writer *kw = kfk_calloc(1, sizeof(*kw));
-    if (!kw)
-        return KFK_ERR__NOMEM;
+    if (!kw) return KFK_ERR__NOMEM;
     kw->kb = conf->balancer_obj;
     if (!kw->kb) {
-        kfk_err err = kfk_balancer_new((kfk_balancer_type)conf->balancer,
-                                       &kw->kb);
+        kfk_err err =
+            kfk_balancer_new((kfk_balancer_type)conf->balancer, &kw->kb);
         if (err) {
             kfk_free(kw);
             return err;
@@ -1201,8 +1142,7 @@ kfk_writer_new(kfk_conf *conf, kfk_writer **kwp, char *errstr,
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size, "cannot start the I/O thread");
         kw->conf = NULL;
-        if (kw->own_kb)
-            kfk_balancer_destroy(kw->kb);
+        if (kw->own_kb) kfk_balancer_destroy(kw->kb);
         pthread_cond_destroy(&kw->wake);
         pthread_cond_destroy(&kw->done);
         pthread_mutex_destroy(&kw->lock);
@@ -1223,8 +1163,7 @@ msg_size(const kfk_message *m)
                (m->value ? (size_t)KFK_MAX(m->value_len, 0) : 0);
     for (int32_t h = 0; h < m->header_count; h++)
         n += 8 + (m->headers[h].key ? strlen(m->headers[h].key) : 0) +
-             (m->headers[h].value ? (size_t)KFK_MAX(m->headers[h].value_len,
-                                                    0)
+             (m->headers[h].value ? (size_t)KFK_MAX(m->headers[h].value_len, 0)
                                   : 0);
     return n;
 }
@@ -1242,16 +1181,16 @@ msg_block_size(const kfk_message *src, bool copy_topic)
               (src->headers[h].value
                    ? (size_t)KFK_MAX(src->headers[h].value_len, 0)
                    : 0);
-    return sizeof(wmsg) + hl + (copy_topic ? strlen(src->topic) + 1 : 0) +
-           kl + vl + 1;
+    return sizeof(wmsg) + hl + (copy_topic ? strlen(src->topic) + 1 : 0) + kl +
+           vl + 1;
 }
 
 /* Copy a message (headers, key, value and, if copy_topic, its topic) into
  * m's block of msg_block_size() bytes; the writer's own topic is borrowed
  * from the configuration. */
 static void
-msg_fill(wmsg *m, const kfk_message *src, const char *topic,
-         bool copy_topic, int64_t now_ms)
+msg_fill(wmsg *m, const kfk_message *src, const char *topic, bool copy_topic,
+         int64_t now_ms)
 {
     wpage *pg = m->page;
     size_t kl = src->key ? (size_t)KFK_MAX(src->key_len, 0) : 0;
@@ -1287,22 +1226,19 @@ msg_fill(wmsg *m, const kfk_message *src, const char *topic,
         m->m.topic = topic;
     }
     if (src->key) {
-        if (kl)
-            memcpy(p, src->key, kl);
+        if (kl) memcpy(p, src->key, kl);
         m->m.key = p;
         m->m.key_len = (int32_t)kl;
         p += kl;
     }
     if (src->value) {
-        if (vl)
-            memcpy(p, src->value, vl);
+        if (vl) memcpy(p, src->value, vl);
         m->m.value = p;
         m->m.value_len = (int32_t)vl;
     }
     m->m.partition = -1;
     m->m.offset = -1;
-    if (!m->m.timestamp)
-        m->m.timestamp = now_ms;
+    if (!m->m.timestamp) m->m.timestamp = now_ms;
 }
 
 static struct timespec
@@ -1320,14 +1256,11 @@ kfk_err
 kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
                  kfk_err *errs)
 {
-    if (!kw || (!msgs && n))
-        return KFK_ERR__INVALID_ARG;
+    if (!kw || (!msgs && n)) return KFK_ERR__INVALID_ARG;
     const kfk_conf *c = kw->conf;
     for (size_t i = 0; i < n; i++)
-        if (errs)
-            errs[i] = KFK_ERR_NONE;
-    if (!n)
-        return KFK_ERR_NONE;
+        if (errs) errs[i] = KFK_ERR_NONE;
+    if (!n) return KFK_ERR_NONE;
     bool wtopic_set = c->topic && *c->topic;
     /* Validate everything before taking anything. */
     size_t total = 0;
@@ -1338,15 +1271,13 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
         size_t sz = 0;
         if (mtopic == wtopic_set)
             err = KFK_ERR__INVALID_ARG; /* exactly one must name it */
-        else if ((m->key && m->key_len < 0) ||
-                 (m->value && m->value_len < 0) || m->header_count < 0 ||
-                 (m->header_count && !m->headers))
+        else if ((m->key && m->key_len < 0) || (m->value && m->value_len < 0) ||
+                 m->header_count < 0 || (m->header_count && !m->headers))
             err = KFK_ERR__INVALID_ARG;
         else if ((sz = msg_size(m)) > (size_t)c->batch_bytes)
             err = KFK_ERR_MESSAGE_TOO_LARGE;
         if (err) {
-            if (errs)
-                errs[i] = err;
+            if (errs) errs[i] = err;
             return err;
         }
         total += sz;
@@ -1367,8 +1298,7 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
         }
         bool fits = kw->queued_msgs + n <= (uint64_t)c->buffer_max_messages &&
                     kw->queued_bytes + total <= (uint64_t)c->buffer_max_bytes;
-        if (fits)
-            break;
+        if (fits) break;
         if (n > (size_t)c->buffer_max_messages ||
             total > (uint64_t)c->buffer_max_bytes ||
             c->buffer_full == KFK_BUFFER_FULL_FAIL) {
@@ -1417,12 +1347,10 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
     kw->queued_msgs += n;
     kw->queued_bytes += total;
     kw->mx.writes++;
-    if (!kw->inq.head)
-        kw->inq_first_ms = mono;
+    if (!kw->inq.head) kw->inq_first_ms = mono;
     wl_concat(&kw->inq, &l);
     kw->inq_bytes += total;
-    if (!c->async)
-        kw->inq_flush += n;
+    if (!c->async) kw->inq_flush += n;
     /* Wake the I/O thread only when it would otherwise sleep too long: a
      * sync write, a full batch's worth, or a first message that must not
      * wait past the linger.  Otherwise it takes the messages when it
@@ -1449,8 +1377,7 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
 kfk_err
 kfk_writer_flush(kfk_writer *kw, int timeout_ms)
 {
-    if (!kw)
-        return KFK_ERR__INVALID_ARG;
+    if (!kw) return KFK_ERR__INVALID_ARG;
     kfk_err err = KFK_ERR_NONE;
     struct timespec until = abs_mono(timeout_ms < 0 ? 0 : timeout_ms);
     pthread_mutex_lock(&kw->lock);
@@ -1472,8 +1399,7 @@ kfk_writer_flush(kfk_writer *kw, int timeout_ms)
 void
 kfk_writer_destroy(kfk_writer *kw)
 {
-    if (!kw)
-        return;
+    if (!kw) return;
     if (kw->thr_started) {
         kfk_writer_flush(kw, kw->conf->close_timeout_ms);
         pthread_mutex_lock(&kw->lock);
@@ -1506,8 +1432,7 @@ kfk_writer_destroy(kfk_writer *kw)
         kfk_free(pg);
     }
     kfk_free(kw->page); /* every message has completed */
-    if (kw->own_kb)
-        kfk_balancer_destroy(kw->kb);
+    if (kw->own_kb) kfk_balancer_destroy(kw->kb);
     pthread_cond_destroy(&kw->wake);
     pthread_cond_destroy(&kw->done);
     pthread_mutex_destroy(&kw->lock);
@@ -1518,8 +1443,7 @@ kfk_writer_destroy(kfk_writer *kw)
 void
 kfk_writer_stats(kfk_writer *kw, kfk_writer_metrics *out, size_t size)
 {
-    if (!kw || !out)
-        return;
+    if (!kw || !out) return;
     pthread_mutex_lock(&kw->lock);
     kfk_writer_metrics mx = kw->mx;
     mx.queued_messages = kw->queued_msgs;

@@ -43,8 +43,7 @@ test_conf(void **state)
     assert_non_null(strstr(es, "batch.size"));
     assert_int_equal(kfk_conf_set(conf, "no.such", "1", es, sizeof(es)),
                      KFK_ERR__NOT_FOUND);
-    assert_int_equal(kfk_conf_set(conf, "compression", "zstd", es,
-                                  sizeof(es)),
+    assert_int_equal(kfk_conf_set(conf, "compression", "zstd", es, sizeof(es)),
                      0);
     assert_int_equal(kfk_conf_set(conf, "async", "maybe", es, sizeof(es)),
                      KFK_ERR__INVALID_ARG);
@@ -104,16 +103,13 @@ writer(const char *topic, const char *const *kv, kfk_writer_completion_cb *cb,
 {
     kfk_conf *conf = kfk_conf_new();
     char es[256];
-    assert_int_equal(kfk_conf_set(conf, "bootstrap.servers", boot, es,
-                                  sizeof(es)),
-                     0);
+    assert_int_equal(
+        kfk_conf_set(conf, "bootstrap.servers", boot, es, sizeof(es)), 0);
     if (topic)
-        assert_int_equal(kfk_conf_set(conf, "topic", topic, es, sizeof(es)),
-                         0);
+        assert_int_equal(kfk_conf_set(conf, "topic", topic, es, sizeof(es)), 0);
     for (; kv && *kv; kv += 2)
         assert_int_equal(kfk_conf_set(conf, kv[0], kv[1], es, sizeof(es)), 0);
-    if (cb)
-        kfk_conf_set_completion_cb(conf, cb, opaque);
+    if (cb) kfk_conf_set_completion_cb(conf, cb, opaque);
     kfk_writer *kw;
     assert_int_equal(kfk_writer_new(conf, &kw, es, sizeof(es)), 0);
     return kw;
@@ -184,8 +180,7 @@ count_cb(kfk_writer *kw, const kfk_message *m, kfk_err err, void *opaque)
         c->ok++;
         c->max_offset = KFK_MAX(c->max_offset, m->offset);
         if (m->partition >= 0 && m->partition < 16) {
-            if (m->offset <= c->last_off[m->partition])
-                c->order_violations++;
+            if (m->offset <= c->last_off[m->partition]) c->order_violations++;
             c->last_off[m->partition] = m->offset;
         }
     }
@@ -268,10 +263,10 @@ test_retry_not_leader(void **state)
                      KFK_ERR_INVALID_REQUIRED_ACKS);
     assert_int_equal(errs[0], KFK_ERR_INVALID_REQUIRED_ACKS);
     /* Retries run out. */
-    rd_kafka_mock_push_request_errors(
-        mc, KFK_API_Produce, 3, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+    rd_kafka_mock_push_request_errors(mc, KFK_API_Produce, 3,
+                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
     kfk_writer_destroy(kw);
     static const char *const kv[] = {"max.attempts", "2", NULL};
     kw = writer("w-retry", kv, NULL, NULL);
@@ -319,9 +314,8 @@ test_leader_move(void **state)
     int64_t total = 0;
     for (int32_t p = 0; p < 2; p++) {
         kfk_conn *kc;
-        assert_int_equal(kfk_conn_dial_leader(boot, "w-move", p, 5000, &kc,
-                                              NULL, 0),
-                         0);
+        assert_int_equal(
+            kfk_conn_dial_leader(boot, "w-move", p, 5000, &kc, NULL, 0), 0);
         assert_int_equal(kfk_conn_broker_id(kc), 3);
         int64_t last;
         assert_int_equal(kfk_conn_read_last_offset(kc, &last), 0);
@@ -348,8 +342,7 @@ rdk_consume(const char *topic, int count, kfk_message *expect)
     int64_t deadline = kfk_mono_ms() + 10000;
     while (got < count && kfk_mono_ms() < deadline) {
         rd_kafka_message_t *rm = rd_kafka_consume(rkt, 0, 500);
-        if (!rm)
-            continue;
+        if (!rm) continue;
         if (rm->err) {
             rd_kafka_message_destroy(rm);
             continue;
@@ -417,9 +410,8 @@ test_compression_read_by_librdkafka(void **state)
         rdk_consume(topic, N, ms);
         /* And our own reader agrees. */
         kfk_conn *kc;
-        assert_int_equal(kfk_conn_dial_leader(boot, topic, 0, 5000, &kc, NULL,
-                                              0),
-                         0);
+        assert_int_equal(
+            kfk_conn_dial_leader(boot, topic, 0, 5000, &kc, NULL, 0), 0);
         int got = 0;
         while (got < N) {
             kfk_fetch *f;
@@ -447,9 +439,17 @@ test_bounded_buffer(void **state)
     (void)state;
     assert_int_equal(rd_kafka_mock_topic_create(mc, "w-buf", 1, 1), 0);
     /* Nothing leaves the buffer for 10 s: a long batch timeout. */
-    static const char *const fail_kv[] = {
-        "async", "true", "buffer.max.messages", "10", "buffer.full", "fail",
-        "batch.timeout.ms", "10000", "batch.size", "1000", NULL};
+    static const char *const fail_kv[] = {"async",
+                                          "true",
+                                          "buffer.max.messages",
+                                          "10",
+                                          "buffer.full",
+                                          "fail",
+                                          "batch.timeout.ms",
+                                          "10000",
+                                          "batch.size",
+                                          "1000",
+                                          NULL};
     counts c;
     counts_init(&c);
     kfk_writer *kw = writer("w-buf", fail_kv, count_cb, &c);
@@ -464,10 +464,19 @@ test_bounded_buffer(void **state)
     kfk_writer_destroy(kw); /* flushes the 10 */
     assert_int_equal(c.ok, 10);
 
-    static const char *const block_kv[] = {
-        "async", "true", "buffer.max.messages", "10", "buffer.full", "block",
-        "buffer.full.timeout.ms", "200", "batch.timeout.ms", "10000",
-        "batch.size", "1000", NULL};
+    static const char *const block_kv[] = {"async",
+                                           "true",
+                                           "buffer.max.messages",
+                                           "10",
+                                           "buffer.full",
+                                           "block",
+                                           "buffer.full.timeout.ms",
+                                           "200",
+                                           "batch.timeout.ms",
+                                           "10000",
+                                           "batch.size",
+                                           "1000",
+                                           NULL};
     kw = writer("w-buf", block_kv, NULL, NULL);
     assert_int_equal(kfk_writer_write(kw, two, 2, NULL), 0);
     for (int i = 0; i < 8; i++)
@@ -526,8 +535,7 @@ writer_thread(void *p)
     for (int i = 0; i < a->n; i++) {
         snprintf(key, sizeof(key), "t%d-%d", a->id, i);
         kfk_message m = msg(key, key);
-        if (kfk_writer_write(a->kw, &m, 1, NULL))
-            a->errors++;
+        if (kfk_writer_write(a->kw, &m, 1, NULL)) a->errors++;
     }
     return NULL;
 }
@@ -556,8 +564,8 @@ test_concurrent_writers(void **state)
     kfk_writer_stats(kw, &mx, sizeof(mx));
     print_message("%d threads x %d sync writes: %lld ms, %llu requests, "
                   "avg %.1f msgs/batch\n",
-                  T, N, (long long)(dt / 1000),
-                  (unsigned long long)mx.requests, mx.batch_messages_avg);
+                  T, N, (long long)(dt / 1000), (unsigned long long)mx.requests,
+                  mx.batch_messages_avg);
     assert_int_equal(mx.messages, T * N);
     kfk_writer_destroy(kw);
 }

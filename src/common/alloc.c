@@ -37,8 +37,7 @@ char *
 kfk_strndup(const char *s, size_t n)
 {
     char *r = kfk_malloc(n + 1);
-    if (!r)
-        return NULL;
+    if (!r) return NULL;
     memcpy(r, s, n);
     r[n] = '\0';
     return r;
@@ -61,8 +60,7 @@ void *
 kfk_xmalloc(size_t n)
 {
     void *p = kfk_malloc(n);
-    if (!p)
-        oom(n);
+    if (!p) oom(n);
     return p;
 }
 
@@ -70,8 +68,7 @@ void *
 kfk_xcalloc(size_t n, size_t size)
 {
     void *p = kfk_calloc(n, size);
-    if (!p)
-        oom(n * size);
+    if (!p) oom(n * size);
     return p;
 }
 
@@ -79,8 +76,7 @@ void *
 kfk_xrealloc(void *p, size_t n)
 {
     void *r = kfk_realloc(p, n);
-    if (!r)
-        oom(n);
+    if (!r) oom(n);
     return r;
 }
 
@@ -88,8 +84,7 @@ char *
 kfk_xstrdup(const char *s)
 {
     char *r = kfk_strdup(s);
-    if (s && !r)
-        oom(strlen(s));
+    if (s && !r) oom(strlen(s));
     return r;
 }
 

@@ -26,19 +26,15 @@ kfk_arena_init(kfk_arena *ar, size_t limit)
 void *
 kfk_arena_alloc(kfk_arena *ar, size_t n)
 {
-    if (n > SIZE_MAX / 2)
-        return NULL;
+    if (n > SIZE_MAX / 2) return NULL;
     n = (n + 15) & ~(size_t)15;
-    if (n == 0)
-        n = 16;
-    if (ar->limit && (n > ar->limit || ar->used > ar->limit - n))
-        return NULL;
+    if (n == 0) n = 16;
+    if (ar->limit && (n > ar->limit || ar->used > ar->limit - n)) return NULL;
     kfk_arena_chunk *c = ar->head;
     if (!c || c->size - c->used < n) {
         size_t sz = n > CHUNK_MIN ? n : CHUNK_MIN;
         c = kfk_malloc(sizeof(*c) + sz);
-        if (!c)
-            return NULL;
+        if (!c) return NULL;
         c->size = sz;
         c->used = 0;
         c->next = ar->head;

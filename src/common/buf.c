@@ -31,10 +31,8 @@ kfk_buf_reset(kfk_buf *wb)
 bool
 kfk_buf_reserve(kfk_buf *wb, size_t n)
 {
-    if (wb->err)
-        return false;
-    if (wb->cap - wb->len >= n)
-        return true;
+    if (wb->err) return false;
+    if (wb->cap - wb->len >= n) return true;
     if (n > SIZE_MAX / 2 - wb->len) {
         wb->err = KFK_ERR__NOMEM;
         return false;
@@ -55,8 +53,7 @@ kfk_buf_reserve(kfk_buf *wb, size_t n)
 void
 kfk_buf_put(kfk_buf *wb, const void *src, size_t n)
 {
-    if (!n || !kfk_buf_reserve(wb, n))
-        return;
+    if (!n || !kfk_buf_reserve(wb, n)) return;
     memcpy(wb->p + wb->len, src, n);
     wb->len += n;
 }
@@ -64,8 +61,7 @@ kfk_buf_put(kfk_buf *wb, const void *src, size_t n)
 void
 kfk_buf_put_zero(kfk_buf *wb, size_t n)
 {
-    if (!n || !kfk_buf_reserve(wb, n))
-        return;
+    if (!n || !kfk_buf_reserve(wb, n)) return;
     memset(wb->p + wb->len, 0, n);
     wb->len += n;
 }
@@ -73,16 +69,14 @@ kfk_buf_put_zero(kfk_buf *wb, size_t n)
 void
 kfk_buf_put_i8(kfk_buf *wb, int8_t v)
 {
-    if (!kfk_buf_reserve(wb, 1))
-        return;
+    if (!kfk_buf_reserve(wb, 1)) return;
     wb->p[wb->len++] = (uint8_t)v;
 }
 
 void
 kfk_buf_put_i16(kfk_buf *wb, int16_t v)
 {
-    if (!kfk_buf_reserve(wb, 2))
-        return;
+    if (!kfk_buf_reserve(wb, 2)) return;
     kfk_wbe16(wb->p + wb->len, (uint16_t)v);
     wb->len += 2;
 }
@@ -90,8 +84,7 @@ kfk_buf_put_i16(kfk_buf *wb, int16_t v)
 void
 kfk_buf_put_i32(kfk_buf *wb, int32_t v)
 {
-    if (!kfk_buf_reserve(wb, 4))
-        return;
+    if (!kfk_buf_reserve(wb, 4)) return;
     kfk_wbe32(wb->p + wb->len, (uint32_t)v);
     wb->len += 4;
 }
@@ -99,8 +92,7 @@ kfk_buf_put_i32(kfk_buf *wb, int32_t v)
 void
 kfk_buf_put_i64(kfk_buf *wb, int64_t v)
 {
-    if (!kfk_buf_reserve(wb, 8))
-        return;
+    if (!kfk_buf_reserve(wb, 8)) return;
     kfk_wbe64(wb->p + wb->len, (uint64_t)v);
     wb->len += 8;
 }
@@ -108,8 +100,7 @@ kfk_buf_put_i64(kfk_buf *wb, int64_t v)
 void
 kfk_buf_put_uvarint(kfk_buf *wb, uint64_t v)
 {
-    if (!kfk_buf_reserve(wb, 10))
-        return;
+    if (!kfk_buf_reserve(wb, 10)) return;
     uint8_t *p = wb->p + wb->len;
     size_t n = 0;
     while (v >= 0x80) {
@@ -135,8 +126,7 @@ kfk_buf_set_i32(kfk_buf *wb, size_t off, int32_t v)
 void
 kfk_buf_set_u32(kfk_buf *wb, size_t off, uint32_t v)
 {
-    if (wb->err || off + 4 > wb->len)
-        return;
+    if (wb->err || off + 4 > wb->len) return;
     kfk_wbe32(wb->p + off, v);
 }
 
@@ -144,8 +134,7 @@ uint8_t *
 kfk_buf_detach(kfk_buf *wb, size_t *lenp)
 {
     uint8_t *p = wb->p;
-    if (lenp)
-        *lenp = wb->len;
+    if (lenp) *lenp = wb->len;
     kfk_buf_init(wb);
     return p;
 }
@@ -212,11 +201,9 @@ kfk_rbuf_uvarint(kfk_rbuf *rb)
             return 0;
         }
         uint8_t b = *rb->p++;
-        if (shift == 63 && b > 1)
-            break; /* overflows 64 bits */
+        if (shift == 63 && b > 1) break; /* overflows 64 bits */
         v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
+        if (!(b & 0x80)) return v;
     }
     kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG);
     return 0;

@@ -68,8 +68,7 @@ kfk_rbuf_left(const kfk_rbuf *rb)
 static inline void
 kfk_rbuf_fail(kfk_rbuf *rb, kfk_err err)
 {
-    if (!rb->err)
-        rb->err = err;
+    if (!rb->err) rb->err = err;
     rb->p = rb->end;
 }
 

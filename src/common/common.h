@@ -42,8 +42,8 @@ void kfk_assert_fail(const char *expr, const char *file, int line)
     __attribute__((noreturn));
 
 /* Clocks, in the unit their name says. */
-int64_t kfk_now_ms(void);      /* wall clock, Unix epoch */
-int64_t kfk_mono_us(void);     /* monotonic */
+int64_t kfk_now_ms(void);  /* wall clock, Unix epoch */
+int64_t kfk_mono_us(void); /* monotonic */
 int64_t kfk_mono_ms(void);
 
 /* Logging to stderr, one line each: time, level, subsystem, message. */
@@ -59,7 +59,7 @@ void kfk_logmsg(kfk_log_level lvl, const char *sub, const char *fmt, ...)
 #define kfk_dbg(sub, ...)                                                      \
     do {                                                                       \
         if (kfk_log_min <= KFK_LOG_DEBUG)                                      \
-            kfk_logmsg(KFK_LOG_DEBUG, sub, __VA_ARGS__);                          \
+            kfk_logmsg(KFK_LOG_DEBUG, sub, __VA_ARGS__);                       \
     } while (0)
 #define kfk_info(sub, ...)  kfk_logmsg(KFK_LOG_INFO, sub, __VA_ARGS__)
 #define kfk_warn(sub, ...)  kfk_logmsg(KFK_LOG_WARN, sub, __VA_ARGS__)

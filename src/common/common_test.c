@@ -48,8 +48,9 @@ static void
 test_varint_roundtrip(void **state)
 {
     (void)state;
-    const int64_t vals[] = {0, 1, -1, 63, -64, 64, 300, -300, INT32_MAX,
-                            INT32_MIN, INT64_MAX, INT64_MIN};
+    const int64_t vals[] = {0,         1,         -1,        63,
+                            -64,       64,        300,       -300,
+                            INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN};
     kfk_buf wb;
     kfk_buf_init(&wb);
     for (size_t i = 0; i < KFK_ARRAY_LEN(vals); i++) {

@@ -99,19 +99,16 @@ uint32_t kfk_crc32c_sw(uint32_t crc, const void *data, size_t len);
 uint32_t
 kfk_crc32c_sw(uint32_t crc, const void *data, size_t len)
 {
-    if (have_sse42 < 0)
-        crc_init();
+    if (have_sse42 < 0) crc_init();
     return ~crc_sw(~crc, data, len);
 }
 
 uint32_t
 kfk_crc32c(uint32_t crc, const void *data, size_t len)
 {
-    if (kfk_unlikely(have_sse42 < 0))
-        crc_init();
+    if (kfk_unlikely(have_sse42 < 0)) crc_init();
 #if defined(__x86_64__)
-    if (have_sse42)
-        return ~crc_hw(~crc, data, len);
+    if (have_sse42) return ~crc_hw(~crc, data, len);
 #endif
     return ~crc_sw(~crc, data, len);
 }

@@ -144,7 +144,8 @@ static const errinfo wire[] = {
     [125 + 1] = {"INVALID_VOTER_KEY", 0},
     [126 + 1] = {"DUPLICATE_VOTER", 0},
     [127 + 1] = {"VOTER_NOT_FOUND", 0},
-    [128 + 1] = {"INVALID_REGULAR_EXPRESSION", 0},};
+    [128 + 1] = {"INVALID_REGULAR_EXPRESSION", 0},
+};
 
 static const char *local_names[] = {
     [KFK_ERR__IO - KFK_ERR__BEGIN] = "_IO",
@@ -203,8 +204,7 @@ kfk_err2str(kfk_err err)
     int i = (int)err - KFK_ERR__BEGIN;
     if (i >= 0 && (size_t)i < KFK_ARRAY_LEN(local_descs) && local_descs[i])
         return local_descs[i];
-    if (err == KFK_ERR_NONE)
-        return "Success";
+    if (err == KFK_ERR_NONE) return "Success";
     /* Wire codes: "Broker: " and the name in lower case with spaces. */
     const char *n = kfk_err2name(err);
     size_t o = 0;

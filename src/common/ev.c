@@ -54,8 +54,7 @@ heap_up(kfk_ev *ev, size_t i)
 {
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (ev->heap[p]->when_us <= ev->heap[i]->when_us)
-            break;
+        if (ev->heap[p]->when_us <= ev->heap[i]->when_us) break;
         heap_swap(ev, p, i);
         i = p;
     }
@@ -66,12 +65,9 @@ heap_down(kfk_ev *ev, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < ev->nheap && ev->heap[l]->when_us < ev->heap[m]->when_us)
-            m = l;
-        if (r < ev->nheap && ev->heap[r]->when_us < ev->heap[m]->when_us)
-            m = r;
-        if (m == i)
-            return;
+        if (l < ev->nheap && ev->heap[l]->when_us < ev->heap[m]->when_us) m = l;
+        if (r < ev->nheap && ev->heap[r]->when_us < ev->heap[m]->when_us) m = r;
+        if (m == i) return;
         heap_swap(ev, i, m);
         i = m;
     }
@@ -93,8 +89,7 @@ static void
 heap_remove(kfk_ev *ev, kfk_ev_timer *t)
 {
     size_t i = t->idx;
-    if (i == SIZE_MAX)
-        return;
+    if (i == SIZE_MAX) return;
     ev->nheap--;
     if (i != ev->nheap) {
         ev->heap[i] = ev->heap[ev->nheap];
@@ -124,24 +119,20 @@ kfk_ev_new(void)
 void
 kfk_ev_destroy(kfk_ev *ev)
 {
-    if (!ev)
-        return;
+    if (!ev) return;
     for (size_t i = 0; i < ev->nheap; i++)
         kfk_free(ev->heap[i]);
     kfk_free(ev->heap);
     kfk_free(ev->slots);
-    if (ev->epfd >= 0)
-        close(ev->epfd);
-    if (ev->wakefd >= 0)
-        close(ev->wakefd);
+    if (ev->epfd >= 0) close(ev->epfd);
+    if (ev->wakefd >= 0) close(ev->wakefd);
     kfk_free(ev);
 }
 
 int
 kfk_ev_watch(kfk_ev *ev, int fd, int mask, kfk_ev_fd_cb *cb, void *arg)
 {
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     if (mask == 0) {
         kfk_ev_unwatch(ev, fd);
         return 0;
@@ -158,13 +149,10 @@ kfk_ev_watch(kfk_ev *ev, int fd, int mask, kfk_ev_fd_cb *cb, void *arg)
     fdslot *s = &ev->slots[fd];
     struct epoll_event ee = {0};
     ee.data.fd = fd;
-    if (mask & KFK_EV_READ)
-        ee.events |= EPOLLIN;
-    if (mask & KFK_EV_WRITE)
-        ee.events |= EPOLLOUT;
+    if (mask & KFK_EV_READ) ee.events |= EPOLLIN;
+    if (mask & KFK_EV_WRITE) ee.events |= EPOLLOUT;
     int op = s->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(ev->epfd, op, fd, &ee) < 0)
-        return -1;
+    if (epoll_ctl(ev->epfd, op, fd, &ee) < 0) return -1;
     s->cb = cb;
     s->arg = arg;
     s->mask = mask;
@@ -174,16 +162,14 @@ kfk_ev_watch(kfk_ev *ev, int fd, int mask, kfk_ev_fd_cb *cb, void *arg)
 void
 kfk_ev_unwatch(kfk_ev *ev, int fd)
 {
-    if (fd < 0 || fd >= ev->nslots || !ev->slots[fd].mask)
-        return;
+    if (fd < 0 || fd >= ev->nslots || !ev->slots[fd].mask) return;
     epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
     ev->slots[fd].mask = 0;
     ev->slots[fd].cb = NULL;
 }
 
 kfk_ev_timer *
-kfk_ev_timer_add(kfk_ev *ev, int64_t delay_ms, kfk_ev_timer_cb *cb,
-                 void *arg)
+kfk_ev_timer_add(kfk_ev *ev, int64_t delay_ms, kfk_ev_timer_cb *cb, void *arg)
 {
     kfk_ev_timer *t = kfk_xcalloc(1, sizeof(*t));
     t->cb = cb;
@@ -205,8 +191,7 @@ kfk_ev_timer_rearm(kfk_ev *ev, kfk_ev_timer *t, int64_t delay_ms)
 void
 kfk_ev_timer_cancel(kfk_ev *ev, kfk_ev_timer *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     heap_remove(ev, t);
     kfk_free(t);
 }
@@ -249,8 +234,7 @@ run_timers(kfk_ev *ev)
         heap_remove(ev, t);
         t->rearmed = false;
         t->cb(ev, t, t->arg);
-        if (!t->rearmed)
-            kfk_free(t);
+        if (!t->rearmed) kfk_free(t);
     }
 }
 
@@ -260,8 +244,7 @@ kfk_ev_run(kfk_ev *ev)
     struct epoll_event evs[256];
     ev->stop = 0;
     while (!ev->stop) {
-        if (ev->before_sleep)
-            ev->before_sleep(ev, ev->before_sleep_arg);
+        if (ev->before_sleep) ev->before_sleep(ev, ev->before_sleep_arg);
         int timeout = -1;
         if (ev->nheap) {
             int64_t d = ev->heap[0]->when_us - kfk_mono_us();
@@ -278,12 +261,10 @@ kfk_ev_run(kfk_ev *ev)
                 uint64_t v;
                 ssize_t r = read(ev->wakefd, &v, sizeof(v));
                 (void)r;
-                if (ev->wake_cb)
-                    ev->wake_cb(ev, ev->wake_arg);
+                if (ev->wake_cb) ev->wake_cb(ev, ev->wake_arg);
                 continue;
             }
-            if (fd >= ev->nslots || !ev->slots[fd].mask)
-                continue;
+            if (fd >= ev->nslots || !ev->slots[fd].mask) continue;
             int mask = 0;
             if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 mask |= KFK_EV_READ;

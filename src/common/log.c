@@ -17,8 +17,7 @@ static const char *names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
 void
 kfk_logmsg(kfk_log_level lvl, const char *sub, const char *fmt, ...)
 {
-    if (lvl < kfk_log_min)
-        return;
+    if (lvl < kfk_log_min) return;
     char line[1024];
     int64_t now = kfk_now_ms();
     time_t secs = (time_t)(now / 1000);
@@ -33,8 +32,7 @@ kfk_logmsg(kfk_log_level lvl, const char *sub, const char *fmt, ...)
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
     va_end(ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof(line) - 2)
-        len = sizeof(line) - 2;
+    if (len > sizeof(line) - 2) len = sizeof(line) - 2;
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;

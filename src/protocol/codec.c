@@ -17,25 +17,36 @@
 /* ------------------------------------------------------------------ */
 /* Access to struct members by offset.                                 */
 
-#define AT(base, off) ((void *)((char *)(base) + (off)))
+#define AT(base, off)  ((void *)((char *)(base) + (off)))
 #define CAT(base, off) ((const void *)((const char *)(base) + (off)))
 
 static size_t
 elem_size(const kfk_field_desc *f)
 {
     switch (f->elem) {
-    case KFK_FT_BOOL: return sizeof(bool);
-    case KFK_FT_INT8: return sizeof(int8_t);
-    case KFK_FT_INT16: return sizeof(int16_t);
-    case KFK_FT_UINT16: return sizeof(uint16_t);
-    case KFK_FT_INT32: return sizeof(int32_t);
-    case KFK_FT_INT64: return sizeof(int64_t);
-    case KFK_FT_FLOAT64: return sizeof(double);
-    case KFK_FT_UUID: return sizeof(kfk_uuid);
-    case KFK_FT_STRING: return sizeof(kfk_str);
+    case KFK_FT_BOOL:
+        return sizeof(bool);
+    case KFK_FT_INT8:
+        return sizeof(int8_t);
+    case KFK_FT_INT16:
+        return sizeof(int16_t);
+    case KFK_FT_UINT16:
+        return sizeof(uint16_t);
+    case KFK_FT_INT32:
+        return sizeof(int32_t);
+    case KFK_FT_INT64:
+        return sizeof(int64_t);
+    case KFK_FT_FLOAT64:
+        return sizeof(double);
+    case KFK_FT_UUID:
+        return sizeof(kfk_uuid);
+    case KFK_FT_STRING:
+        return sizeof(kfk_str);
     case KFK_FT_BYTES:
-    case KFK_FT_RECORDS: return sizeof(kfk_bytes);
-    case KFK_FT_STRUCT: return f->sd->size;
+    case KFK_FT_RECORDS:
+        return sizeof(kfk_bytes);
+    case KFK_FT_STRUCT:
+        return f->sd->size;
     }
     return 0;
 }
@@ -69,14 +80,30 @@ static void
 init_value(const kfk_field_desc *f, int type, int16_t v, void *p)
 {
     switch (type) {
-    case KFK_FT_BOOL: *(bool *)p = f->def_i != 0; break;
-    case KFK_FT_INT8: *(int8_t *)p = (int8_t)f->def_i; break;
-    case KFK_FT_INT16: *(int16_t *)p = (int16_t)f->def_i; break;
-    case KFK_FT_UINT16: *(uint16_t *)p = (uint16_t)f->def_i; break;
-    case KFK_FT_INT32: *(int32_t *)p = (int32_t)f->def_i; break;
-    case KFK_FT_INT64: *(int64_t *)p = f->def_i; break;
-    case KFK_FT_FLOAT64: *(double *)p = (double)f->def_i; break;
-    case KFK_FT_UUID: memset(p, 0, sizeof(kfk_uuid)); break;
+    case KFK_FT_BOOL:
+        *(bool *)p = f->def_i != 0;
+        break;
+    case KFK_FT_INT8:
+        *(int8_t *)p = (int8_t)f->def_i;
+        break;
+    case KFK_FT_INT16:
+        *(int16_t *)p = (int16_t)f->def_i;
+        break;
+    case KFK_FT_UINT16:
+        *(uint16_t *)p = (uint16_t)f->def_i;
+        break;
+    case KFK_FT_INT32:
+        *(int32_t *)p = (int32_t)f->def_i;
+        break;
+    case KFK_FT_INT64:
+        *(int64_t *)p = f->def_i;
+        break;
+    case KFK_FT_FLOAT64:
+        *(double *)p = (double)f->def_i;
+        break;
+    case KFK_FT_UUID:
+        memset(p, 0, sizeof(kfk_uuid));
+        break;
     case KFK_FT_STRING: {
         kfk_str *s = p;
         if (f->def_null) {
@@ -95,7 +122,9 @@ init_value(const kfk_field_desc *f, int type, int16_t v, void *p)
         b->len = f->def_null ? -1 : 0;
         break;
     }
-    case KFK_FT_STRUCT: kfk_struct_init(f->sd, v, p); break;
+    case KFK_FT_STRUCT:
+        kfk_struct_init(f->sd, v, p);
+        break;
     case KFK_FT_ARRAY: {
         void *nul = NULL; /* the count is set by init_field */
         memcpy(p, &nul, sizeof(nul));
@@ -134,23 +163,33 @@ read_len(dctx *d, int classic_width)
         uint32_t n = kfk_rbuf_uvarint32(d->rb);
         return (int64_t)n - 1;
     }
-    if (classic_width == 2)
-        return kfk_rbuf_i16(d->rb);
+    if (classic_width == 2) return kfk_rbuf_i16(d->rb);
     return kfk_rbuf_i32(d->rb);
 }
 
 static void
-decode_value(dctx *d, const kfk_field_desc *f, int type, bool nullable,
-             void *p)
+decode_value(dctx *d, const kfk_field_desc *f, int type, bool nullable, void *p)
 {
     kfk_rbuf *rb = d->rb;
     switch (type) {
-    case KFK_FT_BOOL: *(bool *)p = kfk_rbuf_i8(rb) != 0; break;
-    case KFK_FT_INT8: *(int8_t *)p = kfk_rbuf_i8(rb); break;
-    case KFK_FT_INT16: *(int16_t *)p = kfk_rbuf_i16(rb); break;
-    case KFK_FT_UINT16: *(uint16_t *)p = (uint16_t)kfk_rbuf_i16(rb); break;
-    case KFK_FT_INT32: *(int32_t *)p = kfk_rbuf_i32(rb); break;
-    case KFK_FT_INT64: *(int64_t *)p = kfk_rbuf_i64(rb); break;
+    case KFK_FT_BOOL:
+        *(bool *)p = kfk_rbuf_i8(rb) != 0;
+        break;
+    case KFK_FT_INT8:
+        *(int8_t *)p = kfk_rbuf_i8(rb);
+        break;
+    case KFK_FT_INT16:
+        *(int16_t *)p = kfk_rbuf_i16(rb);
+        break;
+    case KFK_FT_UINT16:
+        *(uint16_t *)p = (uint16_t)kfk_rbuf_i16(rb);
+        break;
+    case KFK_FT_INT32:
+        *(int32_t *)p = kfk_rbuf_i32(rb);
+        break;
+    case KFK_FT_INT64:
+        *(int64_t *)p = kfk_rbuf_i64(rb);
+        break;
     case KFK_FT_FLOAT64: {
         uint64_t u = (uint64_t)kfk_rbuf_i64(rb);
         double x;
@@ -160,8 +199,7 @@ decode_value(dctx *d, const kfk_field_desc *f, int type, bool nullable,
     }
     case KFK_FT_UUID: {
         const uint8_t *b = kfk_rbuf_take(rb, 16);
-        if (b)
-            memcpy(p, b, 16);
+        if (b) memcpy(p, b, 16);
         break;
     }
     case KFK_FT_STRING: {
@@ -170,8 +208,7 @@ decode_value(dctx *d, const kfk_field_desc *f, int type, bool nullable,
         s->p = NULL;
         s->len = -1;
         if (n < 0) {
-            if (n != -1 || !nullable)
-                kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG);
+            if (n != -1 || !nullable) kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG);
             break;
         }
         const uint8_t *b = kfk_rbuf_take(rb, (size_t)n);
@@ -188,8 +225,7 @@ decode_value(dctx *d, const kfk_field_desc *f, int type, bool nullable,
         bb->p = NULL;
         bb->len = -1;
         if (n < 0) {
-            if (n != -1 || !nullable)
-                kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG);
+            if (n != -1 || !nullable) kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG);
             break;
         }
         const uint8_t *b = kfk_rbuf_take(rb, (size_t)n);
@@ -199,8 +235,12 @@ decode_value(dctx *d, const kfk_field_desc *f, int type, bool nullable,
         }
         break;
     }
-    case KFK_FT_STRUCT: decode_struct(d, f->sd, p); break;
-    default: kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG); break;
+    case KFK_FT_STRUCT:
+        decode_struct(d, f->sd, p);
+        break;
+    default:
+        kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG);
+        break;
     }
 }
 
@@ -217,11 +257,9 @@ decode_field(dctx *d, const kfk_field_desc *f, void *base)
     void *arr = NULL;
     *countp = -1;
     memcpy(AT(base, f->off), &arr, sizeof(arr));
-    if (d->rb->err)
-        return;
+    if (d->rb->err) return;
     if (n < 0) {
-        if (n != -1 || !nullable)
-            kfk_rbuf_fail(d->rb, KFK_ERR__BAD_MSG);
+        if (n != -1 || !nullable) kfk_rbuf_fail(d->rb, KFK_ERR__BAD_MSG);
         return;
     }
     /* Every element takes at least one byte on the wire: a count larger
@@ -258,8 +296,7 @@ decode_tags(dctx *d, const kfk_struct_desc *sd, void *out)
         uint32_t tag = kfk_rbuf_uvarint32(rb);
         uint32_t size = kfk_rbuf_uvarint32(rb);
         const uint8_t *b = kfk_rbuf_take(rb, size);
-        if (!b)
-            return;
+        if (!b) return;
         if ((int64_t)tag <= last) { /* tags must ascend, no repeats */
             kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG);
             return;
@@ -275,8 +312,7 @@ decode_tags(dctx *d, const kfk_struct_desc *sd, void *out)
             dctx sd2 = *d;
             sd2.rb = &sub;
             decode_field(&sd2, f, out);
-            if (sub.err)
-                kfk_rbuf_fail(rb, sub.err);
+            if (sub.err) kfk_rbuf_fail(rb, sub.err);
             break;
         }
     }
@@ -298,8 +334,7 @@ decode_struct(dctx *d, const kfk_struct_desc *sd, void *out)
         }
         decode_field(d, f, out);
     }
-    if (d->flex && !d->rb->err)
-        decode_tags(d, sd, out);
+    if (d->flex && !d->rb->err) decode_tags(d, sd, out);
     d->depth--;
 }
 
@@ -307,8 +342,7 @@ kfk_err
 kfk_decode(const kfk_msg_desc *md, int16_t v, kfk_rbuf *rb, kfk_arena *ar,
            void *out)
 {
-    if (v < md->v_lo || v > md->v_hi)
-        return KFK_ERR__UNSUPPORTED;
+    if (v < md->v_lo || v > md->v_hi) return KFK_ERR__UNSUPPORTED;
     dctx d = {rb, ar, kfk_msg_flexible(md, v), v, 0};
     decode_struct(&d, md->body, out);
     return rb->err;
@@ -343,21 +377,33 @@ encode_value(ectx *e, const kfk_field_desc *f, int type, bool nullable,
 {
     kfk_buf *wb = e->wb;
     switch (type) {
-    case KFK_FT_BOOL: kfk_buf_put_i8(wb, *(const bool *)p ? 1 : 0); break;
-    case KFK_FT_INT8: kfk_buf_put_i8(wb, *(const int8_t *)p); break;
-    case KFK_FT_INT16: kfk_buf_put_i16(wb, *(const int16_t *)p); break;
+    case KFK_FT_BOOL:
+        kfk_buf_put_i8(wb, *(const bool *)p ? 1 : 0);
+        break;
+    case KFK_FT_INT8:
+        kfk_buf_put_i8(wb, *(const int8_t *)p);
+        break;
+    case KFK_FT_INT16:
+        kfk_buf_put_i16(wb, *(const int16_t *)p);
+        break;
     case KFK_FT_UINT16:
         kfk_buf_put_i16(wb, (int16_t) * (const uint16_t *)p);
         break;
-    case KFK_FT_INT32: kfk_buf_put_i32(wb, *(const int32_t *)p); break;
-    case KFK_FT_INT64: kfk_buf_put_i64(wb, *(const int64_t *)p); break;
+    case KFK_FT_INT32:
+        kfk_buf_put_i32(wb, *(const int32_t *)p);
+        break;
+    case KFK_FT_INT64:
+        kfk_buf_put_i64(wb, *(const int64_t *)p);
+        break;
     case KFK_FT_FLOAT64: {
         uint64_t u;
         memcpy(&u, p, sizeof(u));
         kfk_buf_put_i64(wb, (int64_t)u);
         break;
     }
-    case KFK_FT_UUID: kfk_buf_put(wb, p, 16); break;
+    case KFK_FT_UUID:
+        kfk_buf_put(wb, p, 16);
+        break;
     case KFK_FT_STRING: {
         const kfk_str *s = p;
         if (s->len < 0) {
@@ -387,7 +433,9 @@ encode_value(ectx *e, const kfk_field_desc *f, int type, bool nullable,
             kfk_buf_put(wb, b->p, (size_t)b->len);
         break;
     }
-    case KFK_FT_STRUCT: encode_struct(e, f->sd, p); break;
+    case KFK_FT_STRUCT:
+        encode_struct(e, f->sd, p);
+        break;
     }
 }
 
@@ -430,21 +478,27 @@ value_is_default(const kfk_field_desc *f, const void *base, int16_t v)
 {
     const void *p = CAT(base, f->off);
     switch (f->type) {
-    case KFK_FT_BOOL: return (*(const bool *)p ? 1 : 0) == (f->def_i != 0);
-    case KFK_FT_INT8: return *(const int8_t *)p == (int8_t)f->def_i;
-    case KFK_FT_INT16: return *(const int16_t *)p == (int16_t)f->def_i;
-    case KFK_FT_UINT16: return *(const uint16_t *)p == (uint16_t)f->def_i;
-    case KFK_FT_INT32: return *(const int32_t *)p == (int32_t)f->def_i;
-    case KFK_FT_INT64: return *(const int64_t *)p == f->def_i;
-    case KFK_FT_FLOAT64: return *(const double *)p == (double)f->def_i;
+    case KFK_FT_BOOL:
+        return (*(const bool *)p ? 1 : 0) == (f->def_i != 0);
+    case KFK_FT_INT8:
+        return *(const int8_t *)p == (int8_t)f->def_i;
+    case KFK_FT_INT16:
+        return *(const int16_t *)p == (int16_t)f->def_i;
+    case KFK_FT_UINT16:
+        return *(const uint16_t *)p == (uint16_t)f->def_i;
+    case KFK_FT_INT32:
+        return *(const int32_t *)p == (int32_t)f->def_i;
+    case KFK_FT_INT64:
+        return *(const int64_t *)p == f->def_i;
+    case KFK_FT_FLOAT64:
+        return *(const double *)p == (double)f->def_i;
     case KFK_FT_UUID: {
         static const uint8_t zero[16];
         return memcmp(p, zero, 16) == 0;
     }
     case KFK_FT_STRING: {
         const kfk_str *s = p;
-        if (f->def_null)
-            return s->len < 0;
+        if (f->def_null) return s->len < 0;
         return kfk_str_eq2(*s, kfk_str_c(f->def_s ? f->def_s : ""));
     }
     case KFK_FT_BYTES:
@@ -452,7 +506,8 @@ value_is_default(const kfk_field_desc *f, const void *base, int16_t v)
         const kfk_bytes *b = p;
         return f->def_null ? b->len < 0 : b->len == 0;
     }
-    case KFK_FT_STRUCT: return struct_is_default(f->sd, p, v);
+    case KFK_FT_STRUCT:
+        return struct_is_default(f->sd, p, v);
     case KFK_FT_ARRAY: {
         int32_t n = *(const int32_t *)CAT(base, f->off_n);
         return f->def_null ? n < 0 : n == 0;
@@ -470,8 +525,7 @@ encode_tags(ectx *e, const kfk_struct_desc *sd, const void *in)
         const kfk_field_desc *f = &sd->fields[i];
         if (!kfk_field_in(f, e->v) || !in_range(e->v, f->t_lo, f->t_hi))
             continue;
-        if (value_is_default(f, in, e->v))
-            continue;
+        if (value_is_default(f, in, e->v)) continue;
         /* Insertion sort by tag: the wire wants them ascending. */
         int j = nt++;
         while (j > 0 && tf[j - 1]->tag > f->tag) {
@@ -489,8 +543,7 @@ encode_tags(ectx *e, const kfk_struct_desc *sd, const void *in)
         kfk_buf_put_uvarint(e->wb, (uint64_t)tf[i]->tag);
         kfk_buf_put_uvarint(e->wb, tmp.len);
         kfk_buf_put(e->wb, tmp.p, tmp.len);
-        if (tmp.err && !e->wb->err)
-            e->wb->err = tmp.err;
+        if (tmp.err && !e->wb->err) e->wb->err = tmp.err;
         kfk_buf_free(&tmp);
     }
 }
@@ -505,8 +558,7 @@ encode_struct(ectx *e, const kfk_struct_desc *sd, const void *in)
             continue;
         encode_field(e, f, in);
     }
-    if (e->flex)
-        encode_tags(e, sd, in);
+    if (e->flex) encode_tags(e, sd, in);
 }
 
 void
@@ -531,14 +583,22 @@ value_equal(const kfk_field_desc *f, int type, int16_t v, bool flex,
             const void *a, const void *b)
 {
     switch (type) {
-    case KFK_FT_BOOL: return (*(const bool *)a) == (*(const bool *)b);
-    case KFK_FT_INT8: return *(const int8_t *)a == *(const int8_t *)b;
-    case KFK_FT_INT16: return *(const int16_t *)a == *(const int16_t *)b;
-    case KFK_FT_UINT16: return *(const uint16_t *)a == *(const uint16_t *)b;
-    case KFK_FT_INT32: return *(const int32_t *)a == *(const int32_t *)b;
-    case KFK_FT_INT64: return *(const int64_t *)a == *(const int64_t *)b;
-    case KFK_FT_FLOAT64: return memcmp(a, b, sizeof(double)) == 0;
-    case KFK_FT_UUID: return memcmp(a, b, 16) == 0;
+    case KFK_FT_BOOL:
+        return (*(const bool *)a) == (*(const bool *)b);
+    case KFK_FT_INT8:
+        return *(const int8_t *)a == *(const int8_t *)b;
+    case KFK_FT_INT16:
+        return *(const int16_t *)a == *(const int16_t *)b;
+    case KFK_FT_UINT16:
+        return *(const uint16_t *)a == *(const uint16_t *)b;
+    case KFK_FT_INT32:
+        return *(const int32_t *)a == *(const int32_t *)b;
+    case KFK_FT_INT64:
+        return *(const int64_t *)a == *(const int64_t *)b;
+    case KFK_FT_FLOAT64:
+        return memcmp(a, b, sizeof(double)) == 0;
+    case KFK_FT_UUID:
+        return memcmp(a, b, 16) == 0;
     case KFK_FT_STRING:
         return kfk_str_eq2(*(const kfk_str *)a, *(const kfk_str *)b);
     case KFK_FT_BYTES:
@@ -547,19 +607,19 @@ value_equal(const kfk_field_desc *f, int type, int16_t v, bool flex,
         return x->len == y->len &&
                (x->len <= 0 || memcmp(x->p, y->p, (size_t)x->len) == 0);
     }
-    case KFK_FT_STRUCT: return kfk_struct_equal(f->sd, v, flex, a, b);
+    case KFK_FT_STRUCT:
+        return kfk_struct_equal(f->sd, v, flex, a, b);
     }
     return false;
 }
 
 bool
-kfk_struct_equal(const kfk_struct_desc *sd, int16_t v, bool flex,
-                 const void *a, const void *b)
+kfk_struct_equal(const kfk_struct_desc *sd, int16_t v, bool flex, const void *a,
+                 const void *b)
 {
     for (uint16_t i = 0; i < sd->nfields; i++) {
         const kfk_field_desc *f = &sd->fields[i];
-        if (!kfk_field_in(f, v))
-            continue;
+        if (!kfk_field_in(f, v)) continue;
         if (f->type != KFK_FT_ARRAY) {
             if (!value_equal(f, f->type, v, flex, CAT(a, f->off),
                              CAT(b, f->off)))
@@ -568,8 +628,7 @@ kfk_struct_equal(const kfk_struct_desc *sd, int16_t v, bool flex,
         }
         int32_t na = *(const int32_t *)CAT(a, f->off_n);
         int32_t nb = *(const int32_t *)CAT(b, f->off_n);
-        if (na != nb)
-            return false;
+        if (na != nb) return false;
         const char *pa, *pb;
         memcpy(&pa, CAT(a, f->off), sizeof(pa));
         memcpy(&pb, CAT(b, f->off), sizeof(pb));
@@ -610,8 +669,7 @@ kfk_req_header_version(int16_t api_key, int16_t api_version)
 int16_t
 kfk_resp_header_version(int16_t api_key, int16_t api_version)
 {
-    if (api_key == KFK_API_ApiVersions)
-        return 0;
+    if (api_key == KFK_API_ApiVersions) return 0;
     return api_flexible(api_key, api_version) ? 1 : 0;
 }
 
@@ -642,18 +700,15 @@ kfk_req_header_decode(kfk_rbuf *rb, kfk_req_header *hdr)
     int16_t n = kfk_rbuf_i16(rb);
     if (n >= 0) {
         const uint8_t *b = kfk_rbuf_take(rb, (size_t)n);
-        if (b)
-            hdr->ClientId = kfk_str_n((const char *)b, (size_t)n);
+        if (b) hdr->ClientId = kfk_str_n((const char *)b, (size_t)n);
     } else if (n != -1) {
         kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG);
     }
     /* ApiVersions of a version newer than ours is read as flexible: a
      * client that sends v5 some day still gets its v0 error answer. */
     bool flex = api_flexible(hdr->ApiKey, hdr->ApiVersion);
-    if (hdr->ApiKey == KFK_API_ApiVersions && hdr->ApiVersion >= 3)
-        flex = true;
-    if (flex && !rb->err)
-        skip_tags(rb);
+    if (hdr->ApiKey == KFK_API_ApiVersions && hdr->ApiVersion >= 3) flex = true;
+    if (flex && !rb->err) skip_tags(rb);
     return rb->err;
 }
 
@@ -684,15 +739,13 @@ kfk_resp_header_decode(kfk_rbuf *rb, int16_t api_key, int16_t api_version,
                        int32_t *correlation_id)
 {
     *correlation_id = kfk_rbuf_i32(rb);
-    if (kfk_resp_header_version(api_key, api_version) >= 1)
-        skip_tags(rb);
+    if (kfk_resp_header_version(api_key, api_version) >= 1) skip_tags(rb);
     return rb->err;
 }
 
 char *
 kfk_str_dup(kfk_str s)
 {
-    if (s.len < 0)
-        return NULL;
+    if (s.len < 0) return NULL;
     return kfk_strndup(s.p, (size_t)s.len);
 }

@@ -58,18 +58,18 @@ struct kfk_struct_desc;
 /* One field of a structure, as generated from messages.def. */
 typedef struct kfk_field_desc {
     const char *name;
-    uint8_t type;         /* kfk_ftype */
-    uint8_t elem;         /* element type of an array */
-    int16_t v_lo, v_hi;   /* versions the field exists in */
-    int16_t n_lo, n_hi;   /* versions it may be null in */
-    int16_t t_lo, t_hi;   /* versions it is a tagged field in */
-    int32_t tag;          /* its tag, -1 if never tagged */
-    uint32_t off;         /* offset of the value (arrays: the pointer) */
-    uint32_t off_n;       /* arrays: offset of the int32_t count */
+    uint8_t type;       /* kfk_ftype */
+    uint8_t elem;       /* element type of an array */
+    int16_t v_lo, v_hi; /* versions the field exists in */
+    int16_t n_lo, n_hi; /* versions it may be null in */
+    int16_t t_lo, t_hi; /* versions it is a tagged field in */
+    int32_t tag;        /* its tag, -1 if never tagged */
+    uint32_t off;       /* offset of the value (arrays: the pointer) */
+    uint32_t off_n;     /* arrays: offset of the int32_t count */
     const struct kfk_struct_desc *sd; /* struct or array-of-struct */
-    int64_t def_i;        /* default of numbers and bools */
-    const char *def_s;    /* default of strings, NULL: "" */
-    uint8_t def_null;     /* default is null */
+    int64_t def_i;                    /* default of numbers and bools */
+    const char *def_s;                /* default of strings, NULL: "" */
+    uint8_t def_null;                 /* default is null */
 } kfk_field_desc;
 
 typedef struct kfk_struct_desc {
@@ -81,9 +81,9 @@ typedef struct kfk_struct_desc {
 
 typedef struct kfk_msg_desc {
     const char *name;
-    int16_t api_key;  /* -1 for data structures */
+    int16_t api_key; /* -1 for data structures */
     int16_t v_lo, v_hi;
-    int16_t flex_lo;  /* first flexible version, -1: none */
+    int16_t flex_lo; /* first flexible version, -1: none */
     const kfk_struct_desc *body;
 } kfk_msg_desc;
 
@@ -119,8 +119,7 @@ kfk_err kfk_decode(const kfk_msg_desc *md, int16_t v, kfk_rbuf *rb,
 /* Encode in (a struct of md's type) at version v, appending to wb.
  * Fields absent from v are skipped; null in a version where the field is
  * not nullable is written as empty.  Errors (allocation) land in wb->err. */
-void kfk_encode(const kfk_msg_desc *md, int16_t v, kfk_buf *wb,
-                const void *in);
+void kfk_encode(const kfk_msg_desc *md, int16_t v, kfk_buf *wb, const void *in);
 
 /* Hooks for kfk_encode_ex: a records field whose p is NULL but len > 0
  * is not copied; after its length prefix is written, records() is called
@@ -194,7 +193,8 @@ kfk_str_eq(kfk_str s, const char *c)
 static inline bool
 kfk_str_eq2(kfk_str a, kfk_str b)
 {
-    return a.len == b.len && (a.len <= 0 || memcmp(a.p, b.p, (size_t)a.len) == 0);
+    return a.len == b.len &&
+           (a.len <= 0 || memcmp(a.p, b.p, (size_t)a.len) == 0);
 }
 /* Copy into a NUL-terminated heap string (NULL for null). */
 char *kfk_str_dup(kfk_str s);

@@ -22,8 +22,13 @@ rnd(void)
     return rng;
 }
 
-static const char *words[] = {"", "a", "topic-1", "rdkafka", "__consumer_offsets",
-                              "\xe4\xb8\xad\xe6\x96\x87", "x.y_z-0"};
+static const char *words[] = {"",
+                              "a",
+                              "topic-1",
+                              "rdkafka",
+                              "__consumer_offsets",
+                              "\xe4\xb8\xad\xe6\x96\x87",
+                              "x.y_z-0"};
 
 static void fill_struct(const kfk_struct_desc *sd, int16_t v, bool flex,
                         kfk_arena *ar, void *out, int depth);
@@ -32,18 +37,27 @@ static size_t
 esize(const kfk_field_desc *f)
 {
     switch (f->elem) {
-    case KFK_FT_BOOL: return sizeof(bool);
-    case KFK_FT_INT8: return 1;
+    case KFK_FT_BOOL:
+        return sizeof(bool);
+    case KFK_FT_INT8:
+        return 1;
     case KFK_FT_INT16:
-    case KFK_FT_UINT16: return 2;
-    case KFK_FT_INT32: return 4;
+    case KFK_FT_UINT16:
+        return 2;
+    case KFK_FT_INT32:
+        return 4;
     case KFK_FT_INT64:
-    case KFK_FT_FLOAT64: return 8;
-    case KFK_FT_UUID: return sizeof(kfk_uuid);
-    case KFK_FT_STRING: return sizeof(kfk_str);
+    case KFK_FT_FLOAT64:
+        return 8;
+    case KFK_FT_UUID:
+        return sizeof(kfk_uuid);
+    case KFK_FT_STRING:
+        return sizeof(kfk_str);
     case KFK_FT_BYTES:
-    case KFK_FT_RECORDS: return sizeof(kfk_bytes);
-    case KFK_FT_STRUCT: return f->sd->size;
+    case KFK_FT_RECORDS:
+        return sizeof(kfk_bytes);
+    case KFK_FT_STRUCT:
+        return f->sd->size;
     }
     return 0;
 }
@@ -53,13 +67,27 @@ fill_value(const kfk_field_desc *f, int type, int16_t v, bool flex,
            bool nullable, kfk_arena *ar, void *p, int depth)
 {
     switch (type) {
-    case KFK_FT_BOOL: *(bool *)p = rnd() & 1; break;
-    case KFK_FT_INT8: *(int8_t *)p = (int8_t)rnd(); break;
-    case KFK_FT_INT16: *(int16_t *)p = (int16_t)rnd(); break;
-    case KFK_FT_UINT16: *(uint16_t *)p = (uint16_t)rnd(); break;
-    case KFK_FT_INT32: *(int32_t *)p = (int32_t)rnd(); break;
-    case KFK_FT_INT64: *(int64_t *)p = (int64_t)rnd(); break;
-    case KFK_FT_FLOAT64: *(double *)p = (double)(int32_t)rnd() / 7.0; break;
+    case KFK_FT_BOOL:
+        *(bool *)p = rnd() & 1;
+        break;
+    case KFK_FT_INT8:
+        *(int8_t *)p = (int8_t)rnd();
+        break;
+    case KFK_FT_INT16:
+        *(int16_t *)p = (int16_t)rnd();
+        break;
+    case KFK_FT_UINT16:
+        *(uint16_t *)p = (uint16_t)rnd();
+        break;
+    case KFK_FT_INT32:
+        *(int32_t *)p = (int32_t)rnd();
+        break;
+    case KFK_FT_INT64:
+        *(int64_t *)p = (int64_t)rnd();
+        break;
+    case KFK_FT_FLOAT64:
+        *(double *)p = (double)(int32_t)rnd() / 7.0;
+        break;
     case KFK_FT_UUID:
         for (int i = 0; i < 16; i++)
             ((uint8_t *)p)[i] = (uint8_t)rnd();
@@ -90,7 +118,9 @@ fill_value(const kfk_field_desc *f, int type, int16_t v, bool flex,
         b->len = n;
         break;
     }
-    case KFK_FT_STRUCT: fill_struct(f->sd, v, flex, ar, p, depth + 1); break;
+    case KFK_FT_STRUCT:
+        fill_struct(f->sd, v, flex, ar, p, depth + 1);
+        break;
     }
 }
 
@@ -101,8 +131,7 @@ fill_struct(const kfk_struct_desc *sd, int16_t v, bool flex, kfk_arena *ar,
     kfk_struct_init(sd, v, out);
     for (uint16_t i = 0; i < sd->nfields; i++) {
         const kfk_field_desc *f = &sd->fields[i];
-        if (!kfk_field_in(f, v))
-            continue;
+        if (!kfk_field_in(f, v)) continue;
         bool nullable = v >= f->n_lo && v <= f->n_hi;
         char *p = (char *)out + f->off;
         if (f->type != KFK_FT_ARRAY) {
@@ -131,17 +160,12 @@ all_msgs(size_t i)
     size_t k = 0;
     for (int key = 0; key <= KFK_API_KEY_MAX; key++) {
         const kfk_api_desc *ad = kfk_api_get((int16_t)key);
-        if (!ad)
-            continue;
-        if (k++ == i)
-            return ad->req;
-        if (k++ == i)
-            return ad->resp;
+        if (!ad) continue;
+        if (k++ == i) return ad->req;
+        if (k++ == i) return ad->resp;
     }
-    if (k++ == i)
-        return &kfk_ConsumerProtocolSubscription_msg;
-    if (k++ == i)
-        return &kfk_ConsumerProtocolAssignment_msg;
+    if (k++ == i) return &kfk_ConsumerProtocolSubscription_msg;
+    if (k++ == i) return &kfk_ConsumerProtocolAssignment_msg;
     return NULL;
 }
 
@@ -187,8 +211,8 @@ test_roundtrip_every_version(void **state)
                     void *c = kfk_arena_alloc(&ar2, md->body->size);
                     kfk_rbuf_init(&rb, w1.p, cut);
                     if (kfk_decode(md, v, &rb, &ar2, c) == 0)
-                        fail_msg("%s v%d: prefix %zu/%zu accepted", md->name,
-                                 v, cut, w1.len);
+                        fail_msg("%s v%d: prefix %zu/%zu accepted", md->name, v,
+                                 cut, w1.len);
                     kfk_arena_free(&ar2);
                 }
                 kfk_buf_free(&w1);

@@ -38,10 +38,8 @@ static const uint8_t xerial_magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
 static bool
 grow_to(kfk_buf *out, size_t ncap)
 {
-    if (out->err)
-        return false;
-    if (out->cap >= ncap)
-        return true;
+    if (out->err) return false;
+    if (out->cap >= ncap) return true;
     uint8_t *np = kfk_realloc(out->p, ncap);
     if (!np) {
         out->err = KFK_ERR__NOMEM;
@@ -61,15 +59,12 @@ grow_to(kfk_buf *out, size_t ncap)
  * or (with *errp set) if allocation failed.
  */
 static size_t
-out_room(kfk_buf *out, size_t start, size_t max_out, size_t hint,
-         kfk_err *errp)
+out_room(kfk_buf *out, size_t start, size_t max_out, size_t hint, kfk_err *errp)
 {
     size_t limit = max_out < SIZE_MAX - 1 ? max_out + 1 : SIZE_MAX;
     size_t used = out->len - start;
-    if (used >= limit)
-        return 0;
-    if (out->cap > out->len)
-        return KFK_MIN(out->cap - out->len, limit - used);
+    if (used >= limit) return 0;
+    if (out->cap > out->len) return KFK_MIN(out->cap - out->len, limit - used);
     size_t step = KFK_MAX(KFK_MAX(hint, used), STEP_MIN);
     step = KFK_MIN(step, limit - used);
     if (out->len > SIZE_MAX - step || !grow_to(out, out->len + step)) {
@@ -135,8 +130,7 @@ gzip_decompress(const uint8_t *in, size_t len, size_t max_out, kfk_buf *out)
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
     /* 15 + 32: gzip or zlib header, detected. */
-    if (inflateInit2(&zs, 15 + 32) != Z_OK)
-        return KFK_ERR__NOMEM;
+    if (inflateInit2(&zs, 15 + 32) != Z_OK) return KFK_ERR__NOMEM;
     size_t start = out->len;
     kfk_err err = KFK_ERR_NONE;
     const uint8_t *ip = in, *iend = in + len;
@@ -149,8 +143,7 @@ gzip_decompress(const uint8_t *in, size_t len, size_t max_out, kfk_buf *out)
             ip += n;
         }
         size_t room = out_room(out, start, max_out, guess(len), &err);
-        if (err)
-            break;
+        if (err) break;
         if (!room) {
             err = KFK_ERR__TOO_LARGE;
             break;
@@ -181,18 +174,14 @@ gzip_decompress(const uint8_t *in, size_t len, size_t max_out, kfk_buf *out)
         if (zr == Z_BUF_ERROR && zs.avail_in == 0 && ip == iend)
             break; /* input ran out before the end of the stream */
         if (zr != Z_OK && zr != Z_BUF_ERROR) {
-            err = zr == Z_MEM_ERROR ? KFK_ERR__NOMEM
-                                    : KFK_ERR__BAD_COMPRESSION;
+            err = zr == Z_MEM_ERROR ? KFK_ERR__NOMEM : KFK_ERR__BAD_COMPRESSION;
             break;
         }
     }
     inflateEnd(&zs);
-    if (!err && out->len - start > max_out)
-        err = KFK_ERR__TOO_LARGE;
-    if (!err && !ended)
-        err = KFK_ERR__BAD_COMPRESSION;
-    if (err)
-        out->len = start;
+    if (!err && out->len - start > max_out) err = KFK_ERR__TOO_LARGE;
+    if (!err && !ended) err = KFK_ERR__BAD_COMPRESSION;
+    if (err) out->len = start;
     return err;
 }
 
@@ -202,11 +191,10 @@ static kfk_err
 snappy_raw_compress(const uint8_t *in, size_t len, kfk_buf *out)
 {
     size_t room = snappy_max_compressed_length(len);
-    if (!kfk_buf_reserve(out, room))
-        return KFK_ERR__NOMEM;
+    if (!kfk_buf_reserve(out, room)) return KFK_ERR__NOMEM;
     size_t n = room;
-    if (snappy_compress((const char *)in, len, (char *)out->p + out->len,
-                        &n) != SNAPPY_OK)
+    if (snappy_compress((const char *)in, len, (char *)out->p + out->len, &n) !=
+        SNAPPY_OK)
         return KFK_ERR__BAD_COMPRESSION;
     out->len += n;
     return KFK_ERR_NONE;
@@ -222,8 +210,7 @@ snappy_raw_decompress(const uint8_t *in, size_t len, size_t start,
     if (snappy_uncompressed_length((const char *)in, len, &n) != SNAPPY_OK)
         return KFK_ERR__BAD_COMPRESSION;
     size_t used = out->len - start;
-    if (n > max_out || used > max_out - n)
-        return KFK_ERR__TOO_LARGE;
+    if (n > max_out || used > max_out - n) return KFK_ERR__TOO_LARGE;
     /* Double, but never past the cap: n fits below it. */
     if (out->cap - out->len < n &&
         !grow_to(out, out->len + KFK_MIN(KFK_MAX(n, used), max_out - used)))
@@ -261,8 +248,7 @@ snappy_decompress(const uint8_t *in, size_t len, size_t max_out, kfk_buf *out)
         while (!err && kfk_rbuf_left(&rb)) {
             int32_t n = kfk_rbuf_i32(&rb);
             const uint8_t *chunk = NULL;
-            if (n >= 0)
-                chunk = kfk_rbuf_take(&rb, (size_t)n);
+            if (n >= 0) chunk = kfk_rbuf_take(&rb, (size_t)n);
             if (rb.err || n < 0 || !chunk)
                 err = KFK_ERR__BAD_COMPRESSION;
             else
@@ -270,10 +256,8 @@ snappy_decompress(const uint8_t *in, size_t len, size_t max_out, kfk_buf *out)
                                             out);
         }
     }
-    if (!err && out->err)
-        err = out->err;
-    if (err)
-        out->len = start;
+    if (!err && out->err) err = out->err;
+    if (err) out->len = start;
     return err;
 }
 
@@ -282,8 +266,7 @@ kfk_compress_snappy(const void *in, size_t len, bool xerial, kfk_buf *out)
 {
     const uint8_t *ip = in;
     size_t start = out->len;
-    if (!xerial)
-        return snappy_raw_compress(ip, len, out);
+    if (!xerial) return snappy_raw_compress(ip, len, out);
     kfk_buf_put(out, xerial_magic, sizeof(xerial_magic));
     kfk_buf_put_i32(out, 1); /* version */
     kfk_buf_put_i32(out, 1); /* minimum compatible version */
@@ -300,8 +283,7 @@ kfk_compress_snappy(const void *in, size_t len, bool xerial, kfk_buf *out)
         if (!err)
             kfk_buf_set_i32(out, lenpos, (int32_t)(out->len - lenpos - 4));
     }
-    if (err)
-        out->len = start;
+    if (err) out->len = start;
     return err;
 }
 
@@ -365,16 +347,12 @@ xxh32(const uint8_t *p, size_t len)
 static size_t
 lz4_header_size(const uint8_t *p, size_t len)
 {
-    if (len < 7 || le32(p) != LZ4_MAGIC)
-        return 0;
+    if (len < 7 || le32(p) != LZ4_MAGIC) return 0;
     uint8_t flg = p[4];
-    if ((flg >> 6) != 1)
-        return 0; /* version must be 01 */
+    if ((flg >> 6) != 1) return 0; /* version must be 01 */
     size_t n = 7;
-    if (flg & 0x08)
-        n += 8; /* content size */
-    if (flg & 0x01)
-        n += 4; /* dictionary id */
+    if (flg & 0x08) n += 8; /* content size */
+    if (flg & 0x01) n += 4; /* dictionary id */
     return n <= len ? n : 0;
 }
 
@@ -388,11 +366,9 @@ lz4_compress(const uint8_t *in, size_t len, kfk_buf *out)
     prefs.frameInfo.blockSizeID = LZ4F_max64KB;
     prefs.frameInfo.blockMode = LZ4F_blockIndependent;
     size_t room = LZ4F_compressFrameBound(len, &prefs);
-    if (!kfk_buf_reserve(out, room))
-        return KFK_ERR__NOMEM;
+    if (!kfk_buf_reserve(out, room)) return KFK_ERR__NOMEM;
     size_t n = LZ4F_compressFrame(out->p + out->len, room, in, len, &prefs);
-    if (LZ4F_isError(n))
-        return KFK_ERR__BAD_COMPRESSION;
+    if (LZ4F_isError(n)) return KFK_ERR__BAD_COMPRESSION;
     out->len += n;
     return KFK_ERR_NONE;
 }
@@ -425,16 +401,14 @@ lz4_decompress_hdr(const uint8_t *hdr, size_t hdr_len, const uint8_t *in,
         }
         if (ret == 0) {
             /* A frame ended: go on only if another frame follows. */
-            if (from_hdr || srclen < 4 || le32(src) != LZ4_MAGIC)
-                break;
+            if (from_hdr || srclen < 4 || le32(src) != LZ4_MAGIC) break;
         }
         if (srclen == 0 && ret != 0) {
             err = KFK_ERR__BAD_COMPRESSION; /* truncated */
             break;
         }
         size_t room = out_room(out, start, max_out, guess(len), &err);
-        if (err)
-            break;
+        if (err) break;
         if (!room) {
             err = KFK_ERR__TOO_LARGE;
             break;
@@ -456,10 +430,8 @@ lz4_decompress_hdr(const uint8_t *hdr, size_t hdr_len, const uint8_t *in,
         }
     }
     LZ4F_freeDecompressionContext(dctx);
-    if (!err && out->len - start > max_out)
-        err = KFK_ERR__TOO_LARGE;
-    if (err)
-        out->len = start;
+    if (!err && out->len - start > max_out) err = KFK_ERR__TOO_LARGE;
+    if (err) out->len = start;
     return err;
 }
 
@@ -468,8 +440,7 @@ kfk_compress_legacy_lz4(const void *in, size_t len, kfk_buf *out)
 {
     size_t start = out->len;
     kfk_err err = lz4_compress(in, len, out);
-    if (err)
-        return err;
+    if (err) return err;
     /* Magic-0 writers hashed the magic bytes with the descriptor. */
     uint8_t *f = out->p + start;
     size_t hs = lz4_header_size(f, out->len - start);
@@ -487,8 +458,7 @@ kfk_decompress_legacy_lz4(const void *in, size_t len, size_t max_out,
 {
     const uint8_t *ip = in;
     size_t hs = lz4_header_size(ip, len);
-    if (!hs)
-        return KFK_ERR__BAD_COMPRESSION;
+    if (!hs) return KFK_ERR__BAD_COMPRESSION;
     uint8_t hc_good = (uint8_t)(xxh32(ip + 4, hs - 5) >> 8);
     uint8_t hc_legacy = (uint8_t)(xxh32(ip, hs - 1) >> 8);
     if (ip[hs - 1] == hc_good || ip[hs - 1] != hc_legacy)
@@ -505,14 +475,11 @@ static kfk_err
 zstd_compress(const uint8_t *in, size_t len, kfk_buf *out)
 {
     size_t room = ZSTD_compressBound(len);
-    if (ZSTD_isError(room))
-        return KFK_ERR__TOO_LARGE;
-    if (!kfk_buf_reserve(out, room))
-        return KFK_ERR__NOMEM;
-    size_t n = ZSTD_compress(out->p + out->len, room, in, len,
-                             ZSTD_CLEVEL_DEFAULT);
-    if (ZSTD_isError(n))
-        return KFK_ERR__BAD_COMPRESSION;
+    if (ZSTD_isError(room)) return KFK_ERR__TOO_LARGE;
+    if (!kfk_buf_reserve(out, room)) return KFK_ERR__NOMEM;
+    size_t n =
+        ZSTD_compress(out->p + out->len, room, in, len, ZSTD_CLEVEL_DEFAULT);
+    if (ZSTD_isError(n)) return KFK_ERR__BAD_COMPRESSION;
     out->len += n;
     return KFK_ERR_NONE;
 }
@@ -522,13 +489,11 @@ zstd_decompress(const uint8_t *in, size_t len, size_t max_out, kfk_buf *out)
 {
     /* A frame that states its size can be refused before any work. */
     unsigned long long fcs = ZSTD_getFrameContentSize(in, len);
-    if (fcs == ZSTD_CONTENTSIZE_ERROR)
-        return KFK_ERR__BAD_COMPRESSION;
+    if (fcs == ZSTD_CONTENTSIZE_ERROR) return KFK_ERR__BAD_COMPRESSION;
     if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs > max_out)
         return KFK_ERR__TOO_LARGE;
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    if (!dctx)
-        return KFK_ERR__NOMEM;
+    if (!dctx) return KFK_ERR__NOMEM;
     /* The decoder's window is memory too: allow what the output cap could
      * need, never less than the 8 MB every decoder should support nor more
      * than zstd's own default limit. */
@@ -541,11 +506,11 @@ zstd_decompress(const uint8_t *in, size_t len, size_t max_out, kfk_buf *out)
     kfk_err err = KFK_ERR_NONE;
     ZSTD_inBuffer ib = {in, len, 0};
     size_t ret = 1;
-    size_t hint = fcs != ZSTD_CONTENTSIZE_UNKNOWN ? (size_t)fcs + 1 : guess(len);
+    size_t hint =
+        fcs != ZSTD_CONTENTSIZE_UNKNOWN ? (size_t)fcs + 1 : guess(len);
     while (ib.pos < ib.size || ret != 0) {
         size_t room = out_room(out, start, max_out, hint, &err);
-        if (err)
-            break;
+        if (err) break;
         if (!room) {
             err = KFK_ERR__TOO_LARGE;
             break;
@@ -571,10 +536,8 @@ zstd_decompress(const uint8_t *in, size_t len, size_t max_out, kfk_buf *out)
         }
     }
     ZSTD_freeDCtx(dctx);
-    if (!err && out->len - start > max_out)
-        err = KFK_ERR__TOO_LARGE;
-    if (err)
-        out->len = start;
+    if (!err && out->len - start > max_out) err = KFK_ERR__TOO_LARGE;
+    if (err) out->len = start;
     return err;
 }
 
@@ -585,8 +548,7 @@ kfk_compress(kfk_codec codec, const void *in, size_t len, kfk_buf *out)
 {
     size_t start = out->len;
     kfk_err err;
-    if (out->err)
-        return out->err;
+    if (out->err) return out->err;
     switch (codec) {
     case KFK_CODEC_NONE:
         kfk_buf_put(out, in, len);
@@ -608,8 +570,7 @@ kfk_compress(kfk_codec codec, const void *in, size_t len, kfk_buf *out)
         err = KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
         break;
     }
-    if (err)
-        out->len = start;
+    if (err) out->len = start;
     return err;
 }
 
@@ -617,14 +578,11 @@ kfk_err
 kfk_decompress(kfk_codec codec, const void *in, size_t len, size_t max_out,
                kfk_buf *out)
 {
-    if (out->err)
-        return out->err;
-    if (codec != KFK_CODEC_NONE && len == 0)
-        return KFK_ERR__BAD_COMPRESSION;
+    if (out->err) return out->err;
+    if (codec != KFK_CODEC_NONE && len == 0) return KFK_ERR__BAD_COMPRESSION;
     switch (codec) {
     case KFK_CODEC_NONE:
-        if (len > max_out)
-            return KFK_ERR__TOO_LARGE;
+        if (len > max_out) return KFK_ERR__TOO_LARGE;
         kfk_buf_put(out, in, len);
         return out->err;
     case KFK_CODEC_GZIP:
@@ -646,18 +604,15 @@ static const char *const codec_names[] = {"none", "gzip", "snappy", "lz4",
 const char *
 kfk_codec_name(kfk_codec codec)
 {
-    if ((unsigned)codec < KFK_ARRAY_LEN(codec_names))
-        return codec_names[codec];
+    if ((unsigned)codec < KFK_ARRAY_LEN(codec_names)) return codec_names[codec];
     return "unknown";
 }
 
 int
 kfk_codec_parse(const char *name)
 {
-    if (!name)
-        return -1;
+    if (!name) return -1;
     for (size_t i = 0; i < KFK_ARRAY_LEN(codec_names); i++)
-        if (strcmp(name, codec_names[i]) == 0)
-            return (int)i;
+        if (strcmp(name, codec_names[i]) == 0) return (int)i;
     return -1;
 }

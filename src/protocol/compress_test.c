@@ -58,13 +58,11 @@ roundtrip(kfk_codec codec, const uint8_t *in, size_t len)
                      KFK_ERR_NONE);
     assert_int_equal(d.len, len + 3);
     assert_memory_equal(d.p, "fix", 3);
-    if (len)
-        assert_memory_equal(d.p + 3, in, len);
+    if (len) assert_memory_equal(d.p + 3, in, len);
     /* One byte less than needed is too large. */
     if (len) {
         kfk_buf_reset(&d);
-        assert_int_equal(kfk_decompress(codec, c.p + 3, c.len - 3, len - 1,
-                                        &d),
+        assert_int_equal(kfk_decompress(codec, c.p + 3, c.len - 3, len - 1, &d),
                          KFK_ERR__TOO_LARGE);
         assert_int_equal(d.len, 0);
     }
@@ -76,8 +74,8 @@ static void
 test_roundtrip_every_codec(void **state)
 {
     (void)state;
-    static const size_t sizes[] = {0, 1, 7, 100, 4095, 4096, 65536, 65537,
-                                   300000, 1 << 21};
+    static const size_t sizes[] = {0,    1,     7,     100,    4095,
+                                   4096, 65536, 65537, 300000, 1 << 21};
     for (size_t s = 0; s < KFK_ARRAY_LEN(sizes); s++) {
         size_t n = sizes[s];
         uint8_t *incompressible = random_bytes(n);
@@ -162,8 +160,7 @@ test_snappy_xerial_handmade(void **state)
 
     /* Header only: empty. */
     kfk_buf_reset(&d);
-    assert_int_equal(kfk_decompress(KFK_CODEC_SNAPPY, hdr, sizeof(hdr), 10,
-                                    &d),
+    assert_int_equal(kfk_decompress(KFK_CODEC_SNAPPY, hdr, sizeof(hdr), 10, &d),
                      0);
     assert_int_equal(d.len, 0);
 
@@ -213,23 +210,20 @@ test_lz4_legacy_checksum(void **state)
         kfk_decompress(KFK_CODEC_LZ4, legacy.p, legacy.len, 1000, &d),
         KFK_ERR__BAD_COMPRESSION);
     /* ...the legacy one takes both. */
-    assert_int_equal(
-        kfk_decompress_legacy_lz4(legacy.p, legacy.len, 1000, &d), 0);
+    assert_int_equal(kfk_decompress_legacy_lz4(legacy.p, legacy.len, 1000, &d),
+                     0);
     assert_int_equal(d.len, n);
     assert_memory_equal(d.p, msg, n);
     kfk_buf_reset(&d);
-    assert_int_equal(kfk_decompress_legacy_lz4(good.p, good.len, 1000, &d),
-                     0);
+    assert_int_equal(kfk_decompress_legacy_lz4(good.p, good.len, 1000, &d), 0);
     assert_int_equal(d.len, n);
     assert_memory_equal(d.p, msg, n);
     /* A checksum that is neither is refused. */
     legacy.p[6] ^= 0x5a;
-    if (legacy.p[6] == good.p[6])
-        legacy.p[6] ^= 0x01;
+    if (legacy.p[6] == good.p[6]) legacy.p[6] ^= 0x01;
     kfk_buf_reset(&d);
-    assert_int_equal(
-        kfk_decompress_legacy_lz4(legacy.p, legacy.len, 1000, &d),
-        KFK_ERR__BAD_COMPRESSION);
+    assert_int_equal(kfk_decompress_legacy_lz4(legacy.p, legacy.len, 1000, &d),
+                     KFK_ERR__BAD_COMPRESSION);
     /* The cap holds on the legacy path too. */
     assert_int_equal(kfk_decompress_legacy_lz4(good.p, good.len, 10, &d),
                      KFK_ERR__TOO_LARGE);
@@ -378,9 +372,8 @@ test_bomb_capped(void **state)
                       kfk_codec_name(codec), c.len, (long long)dt);
         if (codec == KFK_CODEC_LZ4) {
             kfk_buf_reset(&d);
-            assert_int_equal(
-                kfk_decompress_legacy_lz4(c.p, c.len, cap, &d),
-                KFK_ERR__TOO_LARGE);
+            assert_int_equal(kfk_decompress_legacy_lz4(c.p, c.len, cap, &d),
+                             KFK_ERR__TOO_LARGE);
         }
         kfk_buf_free(&c);
         kfk_buf_free(&d);

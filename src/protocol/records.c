@@ -45,8 +45,7 @@ sub64(int64_t a, int64_t b)
 int
 kfk_records_magic(const uint8_t *p, size_t len)
 {
-    if (len <= KFK_BATCH_OFF_MAGIC)
-        return -1;
+    if (len <= KFK_BATCH_OFF_MAGIC) return -1;
     return p[KFK_BATCH_OFF_MAGIC];
 }
 
@@ -56,16 +55,12 @@ kfk_err
 kfk_batch_parse(const uint8_t *p, size_t len, bool verify_crc, kfk_batch *b,
                 size_t *sizep)
 {
-    if (len <= KFK_BATCH_OFF_MAGIC)
-        return KFK_ERR__PARTIAL;
-    if (p[KFK_BATCH_OFF_MAGIC] != 2)
-        return KFK_ERR_CORRUPT_MESSAGE;
+    if (len <= KFK_BATCH_OFF_MAGIC) return KFK_ERR__PARTIAL;
+    if (p[KFK_BATCH_OFF_MAGIC] != 2) return KFK_ERR_CORRUPT_MESSAGE;
     int32_t blen = (int32_t)kfk_be32(p + KFK_BATCH_OFF_LENGTH);
-    if (blen < BATCH_MIN_LENGTH)
-        return KFK_ERR_CORRUPT_MESSAGE;
+    if (blen < BATCH_MIN_LENGTH) return KFK_ERR_CORRUPT_MESSAGE;
     size_t size = (size_t)blen + KFK_BATCH_LOG_OVERHEAD;
-    if (size > len)
-        return KFK_ERR__PARTIAL;
+    if (size > len) return KFK_ERR__PARTIAL;
 
     b->BaseOffset = (int64_t)kfk_be64(p);
     b->BatchLength = blen;
@@ -83,16 +78,14 @@ kfk_batch_parse(const uint8_t *p, size_t len, bool verify_crc, kfk_batch *b,
     b->records = p + KFK_BATCH_HEADER_SIZE;
     b->records_len = size - KFK_BATCH_HEADER_SIZE;
 
-    if (b->RecordCount < 0)
-        return KFK_ERR_CORRUPT_MESSAGE;
+    if (b->RecordCount < 0) return KFK_ERR_CORRUPT_MESSAGE;
     /* Uncompressed records cannot be fewer bytes than their count allows;
      * compressed ones are checked after decompression. */
     if (!(b->Attributes & KFK_ATTR_CODEC_MASK) &&
         (size_t)b->RecordCount > b->records_len / RECORD_MIN_SIZE)
         return KFK_ERR_CORRUPT_MESSAGE;
-    if (verify_crc &&
-        kfk_crc32c(0, p + KFK_BATCH_OFF_ATTRIBUTES,
-                   size - KFK_BATCH_OFF_ATTRIBUTES) != b->Crc)
+    if (verify_crc && kfk_crc32c(0, p + KFK_BATCH_OFF_ATTRIBUTES,
+                                 size - KFK_BATCH_OFF_ATTRIBUTES) != b->Crc)
         return KFK_ERR_CORRUPT_MESSAGE;
     *sizep = size;
     return KFK_ERR_NONE;
@@ -141,24 +134,21 @@ read_varbytes(kfk_rbuf *rb, const uint8_t **pp, int32_t *lenp)
     int32_t n = kfk_rbuf_varint32(rb);
     *pp = NULL;
     *lenp = -1;
-    if (rb->err)
-        return;
+    if (rb->err) return;
     if (n < -1) {
         kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG);
         return;
     }
     if (n >= 0) {
         *pp = kfk_rbuf_take(rb, (size_t)n);
-        if (*pp)
-            *lenp = n;
+        if (*pp) *lenp = n;
     }
 }
 
 int
 kfk_record_header_next(kfk_rbuf *hb, kfk_record_hdr *h)
 {
-    if (hb->err || !kfk_rbuf_left(hb))
-        return 0;
+    if (hb->err || !kfk_rbuf_left(hb)) return 0;
     read_varbytes(hb, &h->key, &h->key_len);
     if (!hb->err && h->key_len < 0) /* header keys are never null */
         kfk_rbuf_fail(hb, KFK_ERR__BAD_MSG);
@@ -177,12 +167,10 @@ iter_fail(kfk_record_iter *it)
 int
 kfk_record_iter_next(kfk_record_iter *it, kfk_record *r)
 {
-    if (it->err)
-        return 0;
+    if (it->err) return 0;
     if (it->left <= 0) {
         /* Java refuses bytes after the declared records too. */
-        if (kfk_rbuf_left(&it->rb))
-            return iter_fail(it);
+        if (kfk_rbuf_left(&it->rb)) return iter_fail(it);
         return 0;
     }
     int32_t len = kfk_rbuf_varint32(&it->rb);
@@ -198,8 +186,7 @@ kfk_record_iter_next(kfk_record_iter *it, kfk_record *r)
     read_varbytes(&rr, &r->key, &r->key_len);
     read_varbytes(&rr, &r->value, &r->value_len);
     int32_t nh = kfk_rbuf_varint32(&rr);
-    if (rr.err || nh < 0 ||
-        (size_t)nh > kfk_rbuf_left(&rr) / HEADER_MIN_SIZE)
+    if (rr.err || nh < 0 || (size_t)nh > kfk_rbuf_left(&rr) / HEADER_MIN_SIZE)
         return iter_fail(it);
     r->header_count = nh;
     r->headers = kfk_rbuf_left(&rr) ? rr.p : NULL;
@@ -207,10 +194,8 @@ kfk_record_iter_next(kfk_record_iter *it, kfk_record *r)
     /* The headers must fill the rest of the record exactly. */
     kfk_record_hdr h;
     for (int32_t i = 0; i < nh; i++)
-        if (!kfk_record_header_next(&rr, &h))
-            return iter_fail(it);
-    if (rr.err || kfk_rbuf_left(&rr))
-        return iter_fail(it);
+        if (!kfk_record_header_next(&rr, &h)) return iter_fail(it);
+    if (rr.err || kfk_rbuf_left(&rr)) return iter_fail(it);
 
     const kfk_batch *b = &it->batch;
     r->offset = add64(b->BaseOffset, off_delta);
@@ -267,20 +252,17 @@ static void
 put_varbytes(kfk_buf *wb, const void *p, int32_t len)
 {
     kfk_buf_put_varint(wb, len);
-    if (len > 0)
-        kfk_buf_put(wb, p, (size_t)len);
+    if (len > 0) kfk_buf_put(wb, p, (size_t)len);
 }
 
 void
-kfk_batch_builder_add(kfk_batch_builder *bb, int64_t timestamp,
-                      const void *key, int32_t key_len, const void *value,
-                      int32_t value_len, const kfk_record_hdr *headers,
-                      int32_t n)
+kfk_batch_builder_add(kfk_batch_builder *bb, int64_t timestamp, const void *key,
+                      int32_t key_len, const void *value, int32_t value_len,
+                      const kfk_record_hdr *headers, int32_t n)
 {
     key_len = norm_len(key, key_len);
     value_len = norm_len(value, value_len);
-    if (n < 0 || !headers)
-        n = 0;
+    if (n < 0 || !headers) n = 0;
     if (bb->count == 0) {
         bb->base_ts = timestamp;
         bb->max_ts = timestamp;
@@ -294,12 +276,11 @@ kfk_batch_builder_add(kfk_batch_builder *bb, int64_t timestamp,
                   bytes_size(key_len) + bytes_size(value_len) +
                   kfk_varint_size(n);
     for (int32_t i = 0; i < n; i++)
-        body += bytes_size(KFK_MAX(norm_len(headers[i].key,
-                                            headers[i].key_len), 0)) +
+        body += bytes_size(
+                    KFK_MAX(norm_len(headers[i].key, headers[i].key_len), 0)) +
                 bytes_size(norm_len(headers[i].value, headers[i].value_len));
     if (body > INT32_MAX) {
-        if (!bb->recs.err)
-            bb->recs.err = KFK_ERR__TOO_LARGE;
+        if (!bb->recs.err) bb->recs.err = KFK_ERR__TOO_LARGE;
         return;
     }
     kfk_buf *wb = &bb->recs;
@@ -326,13 +307,12 @@ kfk_batch_builder_finish(kfk_batch_builder *bb)
     kfk_buf *out = bb->out;
     size_t start = out->len;
     kfk_err err = bb->recs.err ? bb->recs.err : out->err;
-    if (err)
-        return err;
+    if (err) return err;
     if ((unsigned)bb->codec > KFK_CODEC_ZSTD)
         return KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
 
-    int16_t attrs = (int16_t)((bb->attributes & ~KFK_ATTR_CODEC_MASK) |
-                              (int16_t)bb->codec);
+    int16_t attrs =
+        (int16_t)((bb->attributes & ~KFK_ATTR_CODEC_MASK) | (int16_t)bb->codec);
     kfk_buf_put_i64(out, bb->base_offset);
     kfk_buf_put_i32(out, 0); /* BatchLength, set below */
     kfk_buf_put_i32(out, bb->leader_epoch);
@@ -350,14 +330,12 @@ kfk_batch_builder_finish(kfk_batch_builder *bb)
     if (!err)
         err = kfk_compress(bb->codec, bb->recs.len ? bb->recs.p : empty,
                            bb->recs.len, out);
-    if (!err)
-        err = out->err;
+    if (!err) err = out->err;
     size_t size = out->len - start;
     if (!err && size - KFK_BATCH_LOG_OVERHEAD > INT32_MAX)
         err = KFK_ERR__TOO_LARGE;
     if (err) {
-        if (out->len > start)
-            out->len = start;
+        if (out->len > start) out->len = start;
         return err;
     }
     uint8_t *p = out->p + start;
@@ -393,8 +371,7 @@ kfk_batch_set_leader_epoch(uint8_t *batch, int32_t leader_epoch)
 void
 kfk_batch_set_log_append_time(uint8_t *batch, size_t size, int64_t ts)
 {
-    if (size < KFK_BATCH_HEADER_SIZE)
-        return;
+    if (size < KFK_BATCH_HEADER_SIZE) return;
     uint16_t attrs = kfk_be16(batch + KFK_BATCH_OFF_ATTRIBUTES);
     kfk_wbe16(batch + KFK_BATCH_OFF_ATTRIBUTES,
               (uint16_t)(attrs | KFK_ATTR_LOG_APPEND_TIME));
@@ -425,16 +402,14 @@ read_bytes32(kfk_rbuf *rb, const uint8_t **pp, int32_t *lenp)
     int32_t n = kfk_rbuf_i32(rb);
     *pp = NULL;
     *lenp = -1;
-    if (rb->err)
-        return;
+    if (rb->err) return;
     if (n < -1) {
         kfk_rbuf_fail(rb, KFK_ERR__BAD_MSG);
         return;
     }
     if (n >= 0) {
         *pp = kfk_rbuf_take(rb, (size_t)n);
-        if (*pp)
-            *lenp = n;
+        if (*pp) *lenp = n;
     }
 }
 
@@ -449,8 +424,7 @@ msg_read(kfk_rbuf *rb, bool partial_ok, legacy_msg *m, kfk_err *errp)
 {
     size_t left = kfk_rbuf_left(rb);
     kfk_err partial = partial_ok ? KFK_ERR__PARTIAL : KFK_ERR_CORRUPT_MESSAGE;
-    if (!left)
-        return 0;
+    if (!left) return 0;
     if (left < MSG_LOG_OVERHEAD) {
         *errp = partial;
         return -1;
@@ -509,8 +483,7 @@ kfk_msgset_iter_new(const uint8_t *p, size_t len, size_t max_decompressed,
                     kfk_msgset_iter **itp)
 {
     kfk_msgset_iter *it = kfk_calloc(1, sizeof(*it));
-    if (!it)
-        return KFK_ERR__NOMEM;
+    if (!it) return KFK_ERR__NOMEM;
     kfk_rbuf_init(&it->rb, len ? p : empty, len);
     kfk_rbuf_init(&it->inner, empty, 0);
     kfk_buf_init(&it->inflated);
@@ -540,23 +513,19 @@ static kfk_err
 open_wrapper(kfk_msgset_iter *it, const legacy_msg *m)
 {
     int codec = m->attributes & KFK_ATTR_CODEC_MASK;
-    if (m->value_len < 0)
-        return KFK_ERR_CORRUPT_MESSAGE;
+    if (m->value_len < 0) return KFK_ERR_CORRUPT_MESSAGE;
     /* zstd came with RecordBatch v2; a legacy message cannot carry it. */
-    if (codec > KFK_CODEC_LZ4)
-        return KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+    if (codec > KFK_CODEC_LZ4) return KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
     kfk_buf_reset(&it->inflated);
     kfk_err err;
     if (codec == KFK_CODEC_LZ4)
         err = kfk_decompress_legacy_lz4(m->value, (size_t)m->value_len,
                                         it->budget, &it->inflated);
     else
-        err = kfk_decompress((kfk_codec)codec, m->value,
-                             (size_t)m->value_len, it->budget, &it->inflated);
-    if (err == KFK_ERR__BAD_COMPRESSION)
-        err = KFK_ERR_CORRUPT_MESSAGE;
-    if (err)
-        return err;
+        err = kfk_decompress((kfk_codec)codec, m->value, (size_t)m->value_len,
+                             it->budget, &it->inflated);
+    if (err == KFK_ERR__BAD_COMPRESSION) err = KFK_ERR_CORRUPT_MESSAGE;
+    if (err) return err;
     it->budget -= it->inflated.len;
     kfk_rbuf_init(&it->inner, it->inflated.len ? it->inflated.p : empty,
                   it->inflated.len);
@@ -604,24 +573,21 @@ kfk_msgset_iter_next(kfk_msgset_iter *it, kfk_record *r)
                 it->err = KFK_ERR_CORRUPT_MESSAGE;
                 return 0;
             }
-            int64_t off = it->wmagic >= 1 ? add64(m.offset, it->wdelta)
-                                          : m.offset;
-            it->log_append_time = it->wmagic >= 1 &&
-                                  (it->wattr & KFK_ATTR_LOG_APPEND_TIME);
+            int64_t off =
+                it->wmagic >= 1 ? add64(m.offset, it->wdelta) : m.offset;
+            it->log_append_time =
+                it->wmagic >= 1 && (it->wattr & KFK_ATTR_LOG_APPEND_TIME);
             record_from_msg(r, &m, off,
                             it->log_append_time ? it->wts : m.timestamp);
             it->codec = (kfk_codec)(it->wattr & KFK_ATTR_CODEC_MASK);
             return 1;
         }
         int rc = msg_read(&it->rb, true, &m, &err);
-        if (rc < 0)
-            it->err = err;
-        if (rc <= 0)
-            return 0;
+        if (rc < 0) it->err = err;
+        if (rc <= 0) return 0;
         if (m.attributes & KFK_ATTR_CODEC_MASK) {
             err = open_wrapper(it, &m);
-            if (err)
-                it->err = err;
+            if (err) it->err = err;
             continue;
         }
         it->log_append_time =
@@ -642,8 +608,7 @@ kfk_msgset_iter_err(const kfk_msgset_iter *it)
 void
 kfk_msgset_iter_destroy(kfk_msgset_iter *it)
 {
-    if (!it)
-        return;
+    if (!it) return;
     kfk_buf_free(&it->inflated);
     kfk_free(it);
 }
@@ -658,8 +623,7 @@ kfk_msgset_to_v2(const uint8_t *p, size_t len, size_t max_decompressed,
     int32_t count = 0;
     kfk_msgset_iter *it;
     kfk_err err = kfk_msgset_iter_new(p, len, max_decompressed, &it);
-    if (err)
-        return err;
+    if (err) return err;
 
     /* One batch per run of plain messages and one per wrapper, keeping the
      * wrapper's codec, so what was compressed stays compressed. */
@@ -676,40 +640,34 @@ kfk_msgset_to_v2(const uint8_t *p, size_t len, size_t max_decompressed,
                 err = kfk_batch_builder_finish(&bb);
                 kfk_batch_builder_free(&bb);
                 open = false;
-                if (err)
-                    break;
+                if (err) break;
             }
             seq = it->wrapper_seq;
             codec = it->codec;
             lat = it->log_append_time;
             kfk_batch_builder_init(&bb, out, codec, count);
-            if (lat)
-                bb.attributes |= KFK_ATTR_LOG_APPEND_TIME;
+            if (lat) bb.attributes |= KFK_ATTR_LOG_APPEND_TIME;
             open = true;
         }
         kfk_batch_builder_add(&bb, r.timestamp, r.key, r.key_len, r.value,
                               r.value_len, NULL, 0);
         count++;
     }
-    if (!err)
-        err = kfk_msgset_iter_err(it);
+    if (!err) err = kfk_msgset_iter_err(it);
     if (open) {
         /* Records before a partial message at the end are kept. */
         kfk_err ferr = KFK_ERR_NONE;
         if (!err || err == KFK_ERR__PARTIAL)
             ferr = kfk_batch_builder_finish(&bb);
         kfk_batch_builder_free(&bb);
-        if (ferr)
-            err = ferr;
+        if (ferr) err = ferr;
     }
     kfk_msgset_iter_destroy(it);
     if (err && err != KFK_ERR__PARTIAL) {
-        if (out->len > start)
-            out->len = start;
+        if (out->len > start) out->len = start;
         count = 0;
     }
-    if (countp)
-        *countp = count;
+    if (countp) *countp = count;
     return err;
 }
 
@@ -727,28 +685,24 @@ put_legacy_msg(kfk_buf *out, int magic, bool log_append_time,
     size_t crcpos = out->len;
     kfk_buf_put_i32(out, 0); /* CRC, set below */
     kfk_buf_put_i8(out, (int8_t)magic);
-    kfk_buf_put_i8(out, magic && log_append_time ? KFK_ATTR_LOG_APPEND_TIME
-                                                 : 0);
-    if (magic)
-        kfk_buf_put_i64(out, r->timestamp);
+    kfk_buf_put_i8(out,
+                   magic && log_append_time ? KFK_ATTR_LOG_APPEND_TIME : 0);
+    if (magic) kfk_buf_put_i64(out, r->timestamp);
     kfk_buf_put_i32(out, klen);
-    if (klen > 0)
-        kfk_buf_put(out, r->key, (size_t)klen);
+    if (klen > 0) kfk_buf_put(out, r->key, (size_t)klen);
     kfk_buf_put_i32(out, vlen);
-    if (vlen > 0)
-        kfk_buf_put(out, r->value, (size_t)vlen);
+    if (vlen > 0) kfk_buf_put(out, r->value, (size_t)vlen);
     if (!out->err)
-        kfk_buf_set_u32(out, crcpos,
-                        kfk_crc32(0, out->p + crcpos + 4,
-                                  out->len - crcpos - 4));
+        kfk_buf_set_u32(
+            out, crcpos,
+            kfk_crc32(0, out->p + crcpos + 4, out->len - crcpos - 4));
 }
 
 kfk_err
 kfk_v2_to_msgset(const uint8_t *p, size_t len, int magic,
                  size_t max_decompressed, kfk_buf *out)
 {
-    if (magic != 0 && magic != 1)
-        return KFK_ERR__INVALID_ARG;
+    if (magic != 0 && magic != 1) return KFK_ERR__INVALID_ARG;
     size_t start = out->len;
     size_t off = 0;
     kfk_err err = out->err;
@@ -760,24 +714,19 @@ kfk_v2_to_msgset(const uint8_t *p, size_t len, int magic,
             err = KFK_ERR_NONE; /* a fetch may end mid-batch */
             break;
         }
-        if (err)
-            break;
+        if (err) break;
         off += size;
-        if (b.Attributes & KFK_ATTR_CONTROL)
-            continue;
+        if (b.Attributes & KFK_ATTR_CONTROL) continue;
         bool lat = (b.Attributes & KFK_ATTR_LOG_APPEND_TIME) != 0;
         kfk_record_iter it;
         kfk_record r;
         err = kfk_record_iter_init(&it, &b, max_decompressed);
         while (!err && kfk_record_iter_next(&it, &r))
             put_legacy_msg(out, magic, lat, &r);
-        if (!err)
-            err = it.err;
+        if (!err) err = it.err;
         kfk_record_iter_free(&it);
-        if (!err)
-            err = out->err;
+        if (!err) err = out->err;
     }
-    if (err && out->len > start)
-        out->len = start;
+    if (err && out->len > start) out->len = start;
     return err;
 }

@@ -24,26 +24,26 @@
 #include "common/common.h"
 
 /* Header sizes and offsets within a v2 batch. */
-#define KFK_BATCH_HEADER_SIZE       61
-#define KFK_BATCH_LOG_OVERHEAD      12 /* BaseOffset + BatchLength */
-#define KFK_BATCH_OFF_LENGTH        8
-#define KFK_BATCH_OFF_LEADER_EPOCH  12
-#define KFK_BATCH_OFF_MAGIC         16
-#define KFK_BATCH_OFF_CRC           17
-#define KFK_BATCH_OFF_ATTRIBUTES    21
-#define KFK_BATCH_OFF_LAST_DELTA    23
-#define KFK_BATCH_OFF_BASE_TS       27
-#define KFK_BATCH_OFF_MAX_TS        35
-#define KFK_BATCH_OFF_PRODUCER_ID   43
+#define KFK_BATCH_HEADER_SIZE        61
+#define KFK_BATCH_LOG_OVERHEAD       12 /* BaseOffset + BatchLength */
+#define KFK_BATCH_OFF_LENGTH         8
+#define KFK_BATCH_OFF_LEADER_EPOCH   12
+#define KFK_BATCH_OFF_MAGIC          16
+#define KFK_BATCH_OFF_CRC            17
+#define KFK_BATCH_OFF_ATTRIBUTES     21
+#define KFK_BATCH_OFF_LAST_DELTA     23
+#define KFK_BATCH_OFF_BASE_TS        27
+#define KFK_BATCH_OFF_MAX_TS         35
+#define KFK_BATCH_OFF_PRODUCER_ID    43
 #define KFK_BATCH_OFF_PRODUCER_EPOCH 51
-#define KFK_BATCH_OFF_BASE_SEQ      53
-#define KFK_BATCH_OFF_COUNT         57
+#define KFK_BATCH_OFF_BASE_SEQ       53
+#define KFK_BATCH_OFF_COUNT          57
 
 /* Attributes bits (v2) and compression codecs (also legacy attr bits). */
-#define KFK_ATTR_CODEC_MASK   0x07
+#define KFK_ATTR_CODEC_MASK      0x07
 #define KFK_ATTR_LOG_APPEND_TIME 0x08
-#define KFK_ATTR_TRANSACTIONAL 0x10
-#define KFK_ATTR_CONTROL      0x20
+#define KFK_ATTR_TRANSACTIONAL   0x10
+#define KFK_ATTR_CONTROL         0x20
 
 typedef enum kfk_codec {
     KFK_CODEC_NONE = 0,
@@ -97,7 +97,7 @@ typedef struct kfk_record {
     int64_t offset;    /* absolute */
     int64_t timestamp; /* absolute */
     const uint8_t *key;
-    int32_t key_len;   /* -1: null */
+    int32_t key_len; /* -1: null */
     const uint8_t *value;
     int32_t value_len; /* -1: null */
     int32_t header_count;
@@ -130,9 +130,9 @@ int kfk_record_header_next(kfk_rbuf *hb, kfk_record_hdr *h);
 
 /* Build one v2 batch. */
 typedef struct kfk_batch_builder {
-    kfk_buf *out;      /* batch is appended here */
-    size_t start;      /* offset of the batch in out */
-    kfk_buf recs;      /* uncompressed records */
+    kfk_buf *out; /* batch is appended here */
+    size_t start; /* offset of the batch in out */
+    kfk_buf recs; /* uncompressed records */
     kfk_codec codec;
     int64_t base_offset;
     int64_t base_ts;
@@ -150,9 +150,9 @@ void kfk_batch_builder_init(kfk_batch_builder *bb, kfk_buf *out,
 /* Add a record; offsets are consecutive from base_offset.  headers is an
  * array of n key/value pairs (may be NULL if n == 0). */
 void kfk_batch_builder_add(kfk_batch_builder *bb, int64_t timestamp,
-                           const void *key, int32_t key_len,
-                           const void *value, int32_t value_len,
-                           const kfk_record_hdr *headers, int32_t n);
+                           const void *key, int32_t key_len, const void *value,
+                           int32_t value_len, const kfk_record_hdr *headers,
+                           int32_t n);
 /* Compress, write header and CRC to bb->out. */
 kfk_err kfk_batch_builder_finish(kfk_batch_builder *bb);
 /* Release memory of an unfinished builder. */
@@ -205,8 +205,7 @@ void kfk_msgset_iter_destroy(kfk_msgset_iter *it);
  * LZ4 is the frame format; legacy_lz4 accepts/writes the magic-0 quirk
  * (header checksum computed over the magic bytes too); on decode it takes
  * both the quirky and the correct checksum. */
-kfk_err kfk_compress(kfk_codec codec, const void *in, size_t len,
-                     kfk_buf *out);
+kfk_err kfk_compress(kfk_codec codec, const void *in, size_t len, kfk_buf *out);
 kfk_err kfk_decompress(kfk_codec codec, const void *in, size_t len,
                        size_t max_out, kfk_buf *out);
 kfk_err kfk_compress_snappy(const void *in, size_t len, bool xerial,

@@ -69,8 +69,7 @@ static const expect expects[] = {
      "kafkajs-value-3-dddddddddddddddddddddddddd"},
     {"kafkajs", "Produce-v7-2.req.hex", 3, "gz1",
      "kafkajs-gzip-1-eeeeeeeeeeeeeeeeeeeeeeeeeeee"},
-    {"kafkajs", "Produce-v7-3.req.hex", 1, "idem",
-     "idempotent-value"},
+    {"kafkajs", "Produce-v7-3.req.hex", 1, "idem", "idempotent-value"},
     {"kcat-fallback-0.9.0", "Produce-v1-1.req.hex", 3, "key-none-1",
      "value-none-1-aaaaaaaaaaaaaaaaaaaaaaaaaaa"},
     {"kcat-fallback-0.9.0", "Produce-v1-2.req.hex", 3, "key-gzip-1",
@@ -87,10 +86,8 @@ static const expect expects[] = {
      "value-lz4-4-aaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
     {"kcat", "Produce-v7-5.req.hex", 3, "key-zstd-4",
      "value-zstd-4-aaaaaaaaaaaaaaaaaaaaaaaaaaa"},
-    {"kcat", "Produce-v7-6.req.hex", 1, "k-acks0",
-     "v-acks0"},
-    {"kcat", "Produce-v7-7.req.hex", 1, "k-acks1",
-     "v-acks1"},
+    {"kcat", "Produce-v7-6.req.hex", 1, "k-acks0", "v-acks0"},
+    {"kcat", "Produce-v7-7.req.hex", 1, "k-acks1", "v-acks1"},
     {"platformatic-kafka-widened", "Produce-v11-1.req.hex", 3, "pk0",
      "platformatic-none-0-ffffffffffffffffffff"},
     {"platformatic-kafka-widened", "Produce-v11-2.req.hex", 3, "pk0",
@@ -127,8 +124,7 @@ bytes_eq(const uint8_t *p, int32_t len, const char *s)
 static bool
 bytes_prefix(const uint8_t *p, int32_t len, const char *s)
 {
-    return len >= 0 && (size_t)len >= strlen(s) &&
-           memcmp(p, s, strlen(s)) == 0;
+    return len >= 0 && (size_t)len >= strlen(s) && memcmp(p, s, strlen(s)) == 0;
 }
 
 /* The current file's expectations (NULL if none), and whether a record
@@ -147,8 +143,7 @@ saw_record(const char *where, const kfk_record *r)
                r->value_len < 0 ? 6 : (int)KFK_MIN(r->value_len, 40),
                r->value_len < 0 ? "(null)" : (const char *)r->value,
                r->header_count);
-    if (!cur)
-        return;
+    if (!cur) return;
     if (bytes_eq(r->key, r->key_len, cur->key) &&
         bytes_prefix(r->value, r->value_len, cur->value))
         cur_seen = true;
@@ -178,8 +173,7 @@ walk_v2(const char *where, const uint8_t *p, size_t len, int fmt_from,
         int n = 0;
         while (kfk_record_iter_next(&it, &r)) {
             assert_int_equal(r.offset, b.BaseOffset + n);
-            if (count_batches)
-                saw_record(where, &r);
+            if (count_batches) saw_record(where, &r);
             /* Headers parse and there are as many as announced. */
             kfk_rbuf hb;
             kfk_rbuf_init(&hb, r.headers ? r.headers : (const uint8_t *)"",
@@ -248,8 +242,7 @@ walk_legacy(const char *where, const uint8_t *p, size_t len, int magic)
     kfk_buf_init(&back);
     int32_t count = 0;
     kfk_err err = kfk_msgset_to_v2(p, len, CAP, &v2, &count);
-    if (err)
-        fail_msg("%s: to v2: %s", where, kfk_err2name(err));
+    if (err) fail_msg("%s: to v2: %s", where, kfk_err2name(err));
     assert_int_equal(count, n);
     assert_int_equal(walk_v2(where, v2.p, v2.len, magic, false), n);
     /* Compressed wrappers stayed compressed: count records by the codec
@@ -257,9 +250,8 @@ walk_legacy(const char *where, const uint8_t *p, size_t len, int magic)
     for (size_t off = 0; off < v2.len;) {
         kfk_batch b;
         size_t size;
-        assert_int_equal(kfk_batch_parse(v2.p + off, v2.len - off, true, &b,
-                                         &size),
-                         0);
+        assert_int_equal(
+            kfk_batch_parse(v2.p + off, v2.len - off, true, &b, &size), 0);
         n_records[magic][b.Attributes & KFK_ATTR_CODEC_MASK] += b.RecordCount;
         off += size;
     }
@@ -295,8 +287,7 @@ check_file(const char *client, const char *dir, const char *file)
         if (strcmp(expects[i].client, client) == 0 &&
             strcmp(expects[i].file, file) == 0)
             cur = &expects[i];
-    if (!cur && !dump)
-        fail_msg("%s: no expectations for this capture", where);
+    if (!cur && !dump) fail_msg("%s: no expectations for this capture", where);
 
     kfk_rbuf rb;
     kfk_rbuf_init(&rb, buf, len);
@@ -307,10 +298,9 @@ check_file(const char *client, const char *dir, const char *file)
     kfk_arena_init(&ar, 64 << 20);
     kfk_ProduceRequest *req = kfk_arena_alloc(&ar, sizeof(*req));
     assert_non_null(req);
-    kfk_err err = kfk_decode(&kfk_ProduceRequest_msg, h.ApiVersion, &rb, &ar,
-                             req);
-    if (err)
-        fail_msg("%s: %s", where, kfk_err2name(err));
+    kfk_err err =
+        kfk_decode(&kfk_ProduceRequest_msg, h.ApiVersion, &rb, &ar, req);
+    if (err) fail_msg("%s: %s", where, kfk_err2name(err));
 
     int records = 0;
     for (int32_t t = 0; t < req->TopicData_count; t++) {
@@ -324,15 +314,13 @@ check_file(const char *client, const char *dir, const char *file)
             if (magic == 2)
                 records += walk_v2(where, rec->p, (size_t)rec->len, 2, true);
             else if (magic == 0 || magic == 1)
-                records += walk_legacy(where, rec->p, (size_t)rec->len,
-                                       magic);
+                records += walk_legacy(where, rec->p, (size_t)rec->len, magic);
             else
                 fail_msg("%s: magic %d", where, magic);
             n_parts++;
         }
     }
-    if (dump)
-        printf("== %s records=%d\n", where, records);
+    if (dump) printf("== %s records=%d\n", where, records);
     if (!cur) {
         kfk_arena_free(&ar);
         free(buf);
@@ -353,17 +341,14 @@ test_produce_captures(void **state)
 {
     (void)state;
     DIR *top = opendir(capdir);
-    if (!top)
-        fail_msg("cannot open %s", capdir);
+    if (!top) fail_msg("cannot open %s", capdir);
     struct dirent *de;
     while ((de = readdir(top))) {
-        if (de->d_name[0] == '.')
-            continue;
+        if (de->d_name[0] == '.') continue;
         char dir[4096];
         snprintf(dir, sizeof(dir), "%s/%s", capdir, de->d_name);
         DIR *d = opendir(dir);
-        if (!d)
-            continue;
+        if (!d) continue;
         struct dirent *fe;
         while ((fe = readdir(d)))
             if (strncmp(fe->d_name, "Produce-", 8) == 0 &&

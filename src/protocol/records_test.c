@@ -73,8 +73,7 @@ expect_bytes(const uint8_t *p, int32_t len, const char *want)
         return;
     }
     assert_int_equal(len, (int32_t)strlen(want));
-    if (len)
-        assert_memory_equal(p, want, (size_t)len);
+    if (len) assert_memory_equal(p, want, (size_t)len);
 }
 
 /* Iterate a batch and compare with recs[]. */
@@ -156,9 +155,8 @@ test_batches_back_to_back(void **state)
     while (off < out.len) {
         kfk_batch b;
         size_t size;
-        assert_int_equal(kfk_batch_parse(out.p + off, out.len - off, true, &b,
-                                         &size),
-                         0);
+        assert_int_equal(
+            kfk_batch_parse(out.p + off, out.len - off, true, &b, &size), 0);
         check_batch(out.p + off, size, all_codecs[n], (int64_t)n * 100);
         off += size;
         n++;
@@ -285,15 +283,13 @@ iterate_all(const uint8_t *p, size_t len, int *nrec)
     size_t size;
     kfk_err err = kfk_batch_parse(p, len, true, &b, &size);
     *nrec = 0;
-    if (err)
-        return err;
+    if (err) return err;
     kfk_record_iter it;
     kfk_record r;
     err = kfk_record_iter_init(&it, &b, CAP);
     while (!err && kfk_record_iter_next(&it, &r))
         (*nrec)++;
-    if (!err)
-        err = it.err;
+    if (!err) err = it.err;
     kfk_record_iter_free(&it);
     return err;
 }
@@ -365,8 +361,7 @@ test_lying_lengths(void **state)
             memcpy(p, out.p, n);
             p[at[a]] = lies[l];
             fix_crc(p, n);
-            assert_int_equal(iterate_all(p, n, &nrec),
-                             KFK_ERR_CORRUPT_MESSAGE);
+            assert_int_equal(iterate_all(p, n, &nrec), KFK_ERR_CORRUPT_MESSAGE);
             assert_int_equal(nrec, 0);
         }
     }
@@ -396,8 +391,7 @@ test_lying_lengths(void **state)
     build(&cb, KFK_CODEC_LZ4, 0);
     kfk_wbe32(cb.p + KFK_BATCH_OFF_COUNT, 0x7fffffff);
     fix_crc(cb.p, cb.len);
-    assert_int_equal(iterate_all(cb.p, cb.len, &nrec),
-                     KFK_ERR_CORRUPT_MESSAGE);
+    assert_int_equal(iterate_all(cb.p, cb.len, &nrec), KFK_ERR_CORRUPT_MESSAGE);
     /* Unknown codec 6. */
     kfk_buf_reset(&cb);
     build(&cb, KFK_CODEC_LZ4, 0);
@@ -506,14 +500,11 @@ put_msg(kfk_buf *wb, int magic, int64_t offset, int8_t attr, int64_t ts,
     kfk_buf_put_i32(wb, 0);
     kfk_buf_put_i8(wb, (int8_t)magic);
     kfk_buf_put_i8(wb, attr);
-    if (magic)
-        kfk_buf_put_i64(wb, ts);
+    if (magic) kfk_buf_put_i64(wb, ts);
     kfk_buf_put_i32(wb, klen);
-    if (klen > 0)
-        kfk_buf_put(wb, key, (size_t)klen);
+    if (klen > 0) kfk_buf_put(wb, key, (size_t)klen);
     kfk_buf_put_i32(wb, vlen);
-    if (vlen > 0)
-        kfk_buf_put(wb, val, (size_t)vlen);
+    if (vlen > 0) kfk_buf_put(wb, val, (size_t)vlen);
     kfk_buf_set_i32(wb, sizepos, (int32_t)(wb->len - crcpos));
     kfk_buf_set_u32(wb, crcpos,
                     kfk_crc32(0, wb->p + crcpos + 4, wb->len - crcpos - 4));
@@ -538,9 +529,8 @@ legacy_set(kfk_buf *wb, int magic, kfk_codec codec, int64_t first_offset)
     kfk_buf_init(&z);
     int64_t maxts = -1;
     for (size_t i = 0; i < n; i++) {
-        put_msg(&inner, magic,
-                magic ? (int64_t)i : first_offset + (int64_t)i, 0, recs[i].ts,
-                recs[i].key, slen(recs[i].key), recs[i].value,
+        put_msg(&inner, magic, magic ? (int64_t)i : first_offset + (int64_t)i,
+                0, recs[i].ts, recs[i].key, slen(recs[i].key), recs[i].value,
                 slen(recs[i].value));
         maxts = KFK_MAX(maxts, recs[i].ts);
     }
@@ -548,8 +538,8 @@ legacy_set(kfk_buf *wb, int magic, kfk_codec codec, int64_t first_offset)
         assert_int_equal(kfk_compress_legacy_lz4(inner.p, inner.len, &z), 0);
     else
         assert_int_equal(kfk_compress(codec, inner.p, inner.len, &z), 0);
-    put_msg(wb, magic, magic ? first_offset + (int64_t)n - 1 : 0,
-            (int8_t)codec, maxts, NULL, -1, z.p, (int32_t)z.len);
+    put_msg(wb, magic, magic ? first_offset + (int64_t)n - 1 : 0, (int8_t)codec,
+            maxts, NULL, -1, z.p, (int32_t)z.len);
     kfk_buf_free(&inner);
     kfk_buf_free(&z);
 }
@@ -566,8 +556,7 @@ check_legacy(const uint8_t *p, size_t len, int magic, int64_t first_offset,
     while (kfk_msgset_iter_next(it, &r)) {
         assert_true(i < KFK_ARRAY_LEN(recs));
         assert_int_equal(r.offset, first_offset + (int64_t)i);
-        assert_int_equal(r.timestamp,
-                         magic && keep_ts ? recs[i].ts : -1);
+        assert_int_equal(r.timestamp, magic && keep_ts ? recs[i].ts : -1);
         expect_bytes(r.key, r.key_len, recs[i].key);
         expect_bytes(r.value, r.value_len, recs[i].value);
         assert_int_equal(r.header_count, 0);
@@ -610,8 +599,8 @@ test_legacy_to_v2_and_back(void **state)
             /* Two copies: the second renumbered after the first. */
             legacy_set(&set, magic, all_codecs[c], 9000);
             int32_t count = 0;
-            assert_int_equal(
-                kfk_msgset_to_v2(set.p, set.len, CAP, &v2, &count), 0);
+            assert_int_equal(kfk_msgset_to_v2(set.p, set.len, CAP, &v2, &count),
+                             0);
             assert_int_equal(count, 2 * (int32_t)KFK_ARRAY_LEN(recs));
             /* Walk the v2 result. */
             size_t off = 0;
@@ -619,9 +608,9 @@ test_legacy_to_v2_and_back(void **state)
             while (off < v2.len) {
                 kfk_batch b;
                 size_t size;
-                assert_int_equal(kfk_batch_parse(v2.p + off, v2.len - off,
-                                                 true, &b, &size),
-                                 0);
+                assert_int_equal(
+                    kfk_batch_parse(v2.p + off, v2.len - off, true, &b, &size),
+                    0);
                 /* Compressed wrappers stay compressed. */
                 assert_int_equal(b.Attributes & KFK_ATTR_CODEC_MASK,
                                  all_codecs[c]);
@@ -644,12 +633,11 @@ test_legacy_to_v2_and_back(void **state)
             /* And down again, to both magics. */
             for (int m2 = 0; m2 <= 1; m2++) {
                 kfk_buf_reset(&back);
-                assert_int_equal(
-                    kfk_v2_to_msgset(v2.p, v2.len, m2, CAP, &back), 0);
-                kfk_msgset_iter *mi;
-                assert_int_equal(kfk_msgset_iter_new(back.p, back.len, CAP,
-                                                     &mi),
+                assert_int_equal(kfk_v2_to_msgset(v2.p, v2.len, m2, CAP, &back),
                                  0);
+                kfk_msgset_iter *mi;
+                assert_int_equal(
+                    kfk_msgset_iter_new(back.p, back.len, CAP, &mi), 0);
                 kfk_record r;
                 int64_t k = 0;
                 while (kfk_msgset_iter_next(mi, &r)) {
@@ -799,8 +787,7 @@ test_legacy_corrupt(void **state)
             assert_int_equal(kfk_msgset_iter_new(wb.p, wb.len, CAP, &mi), 0);
             while (kfk_msgset_iter_next(mi, &r))
                 ;
-            assert_int_equal(kfk_msgset_iter_err(mi),
-                             KFK_ERR_CORRUPT_MESSAGE);
+            assert_int_equal(kfk_msgset_iter_err(mi), KFK_ERR_CORRUPT_MESSAGE);
             kfk_msgset_iter_destroy(mi);
             kfk_buf_put(&v2, "keep", 4);
             assert_int_equal(kfk_msgset_to_v2(wb.p, wb.len, CAP, &v2, &count),
@@ -819,8 +806,7 @@ test_legacy_corrupt(void **state)
                 kfk_err err = kfk_msgset_to_v2(p, cut, CAP, &v2, &count);
                 assert_true(err == KFK_ERR__PARTIAL || err == KFK_ERR_NONE);
                 assert_true(count < (int32_t)KFK_ARRAY_LEN(recs));
-                if (c != KFK_CODEC_NONE)
-                    assert_int_equal(count, 0);
+                if (c != KFK_CODEC_NONE) assert_int_equal(count, 0);
                 int32_t seen = 0;
                 for (size_t off = 0; off < v2.len;) {
                     kfk_batch b;

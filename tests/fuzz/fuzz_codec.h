@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 finding(const kfk_msg_desc *md, int16_t v, const char *what)
 {
-    fprintf(stderr, "%s: %s v%d: %s\n", KFK_FUZZ_NAME,
-            md ? md->name : "header", (int)v, what);
+    fprintf(stderr, "%s: %s v%d: %s\n", KFK_FUZZ_NAME, md ? md->name : "header",
+            (int)v, what);
     abort();
 }
 
@@ -53,29 +53,24 @@ roundtrip(const kfk_msg_desc *md, int16_t v, const void *body)
     kfk_buf_init(&wb);
     kfk_buf_init(&wb2);
     kfk_encode(md, v, &wb, body);
-    if (wb.err == KFK_ERR__NOMEM)
-        goto out;
-    if (wb.err)
-        finding(md, v, "a decoded body does not encode");
+    if (wb.err == KFK_ERR__NOMEM) goto out;
+    if (wb.err) finding(md, v, "a decoded body does not encode");
 
     kfk_arena ar;
     kfk_arena_init(&ar, ARENA_LIMIT);
     void *again = kfk_arena_alloc(&ar, md->body->size);
-    if (!again)
-        goto out_arena;
+    if (!again) goto out_arena;
     kfk_rbuf rb;
     rbuf_init(&rb, wb.p, wb.len);
     kfk_err err = kfk_decode(md, v, &rb, &ar, again);
-    if (err)
-        finding(md, v, "the re-encoded body does not decode");
+    if (err) finding(md, v, "the re-encoded body does not decode");
     if (kfk_rbuf_left(&rb))
         finding(md, v, "the re-encoded body leaves bytes over");
     if (!kfk_struct_equal(md->body, v, kfk_msg_flexible(md, v), body, again))
         finding(md, v, "decode(encode(x)) differs from x");
 
     kfk_encode(md, v, &wb2, again);
-    if (wb2.err == KFK_ERR__NOMEM)
-        goto out_arena;
+    if (wb2.err == KFK_ERR__NOMEM) goto out_arena;
     if (!bytes_equal(&wb, &wb2))
         finding(md, v, "encoding is not stable across a round trip");
 out_arena:

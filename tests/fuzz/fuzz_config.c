@@ -38,10 +38,8 @@ describe_all(const kfk_broker_conf *c, const kfk_topic_conf *tc)
     char buf[512];
     const char *name;
     bool def;
-    for (int i = 0; kfk_conf_describe(c, i, &name, buf, sizeof(buf), &def);
-         i++)
-        if (!name)
-            finding("a described broker config has no name");
+    for (int i = 0; kfk_conf_describe(c, i, &name, buf, sizeof(buf), &def); i++)
+        if (!name) finding("a described broker config has no name");
     const char *bname;
     for (int i = 0; (name = kfk_topic_conf_name(i, &bname)) != NULL; i++)
         kfk_topic_conf_get(tc, name, buf, sizeof(buf));
@@ -57,15 +55,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kfk_log_min = KFK_LOG_ERROR + 1; /* unknown keys warn: too noisy */
         quiet = true;
     }
-    if (size > 1 << 16)
-        return 0;
+    if (size > 1 << 16) return 0;
     char errstr[512];
 
     /* 1. As a properties file. */
     char path[] = "/tmp/kfk-fuzz-config-XXXXXX";
     int fd = mkstemp(path);
-    if (fd < 0)
-        return 0;
+    if (fd < 0) return 0;
     if (size && write(fd, data, size) != (ssize_t)size) {
         close(fd);
         unlink(path);
@@ -85,10 +81,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 2. Line by line, as overrides and as topic configs. */
     char *text = malloc(size + 1);
-    if (!text)
-        return 0;
-    if (size)
-        memcpy(text, data, size);
+    if (!text) return 0;
+    if (size) memcpy(text, data, size);
     text[size] = '\0';
     kfk_conf_defaults(&c);
     kfk_topic_conf_from_broker(&tc, &c);

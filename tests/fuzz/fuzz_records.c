@@ -48,11 +48,10 @@ walk_v2(const uint8_t *p, size_t len, bool verify_crc, bool strict)
     while (off < len) {
         kfk_batch b;
         size_t size;
-        kfk_err err = kfk_batch_parse(p + off, len - off, verify_crc, &b,
-                                      &size);
+        kfk_err err =
+            kfk_batch_parse(p + off, len - off, verify_crc, &b, &size);
         if (err) {
-            if (strict)
-                finding("converted v2 batches do not parse");
+            if (strict) finding("converted v2 batches do not parse");
             break;
         }
         if (size < KFK_BATCH_HEADER_SIZE || size > len - off)
@@ -88,8 +87,7 @@ static int64_t
 walk_msgset(const uint8_t *p, size_t len, bool strict)
 {
     kfk_msgset_iter *mi;
-    if (kfk_msgset_iter_new(p, len, CAP, &mi))
-        return 0;
+    if (kfk_msgset_iter_new(p, len, CAP, &mi)) return 0;
     kfk_record r;
     int64_t n = 0;
     while (kfk_msgset_iter_next(mi, &r))
@@ -143,15 +141,13 @@ static uint8_t *
 repair_crcs(const uint8_t *data, size_t size)
 {
     uint8_t *p = malloc(size ? size : 1);
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     memcpy(p, data, size);
     size_t off = 0;
     while (size - off >= 17) {
         uint8_t *q = p + off;
         int32_t blen = (int32_t)kfk_be32(q + 8);
-        if (blen < 0 || (size_t)blen > size - off - 12)
-            break;
+        if (blen < 0 || (size_t)blen > size - off - 12) break;
         size_t total = (size_t)blen + 12;
         if (q[16] == 2 && total >= KFK_BATCH_HEADER_SIZE)
             kfk_wbe32(q + KFK_BATCH_OFF_CRC,
@@ -168,8 +164,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint8_t none[1];
-    if (!data)
-        data = none;
+    if (!data) data = none;
 
     walk_v2(data, size, true, false);
     walk_v2(data, size, false, false);
@@ -192,8 +187,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kfk_err err = kfk_decompress((kfk_codec)c, data, size, CAP, &out);
         if (err && out.len)
             finding("a failed decompression left output behind");
-        if (out.len > CAP)
-            finding("decompression went past the cap");
+        if (out.len > CAP) finding("decompression went past the cap");
     }
     kfk_buf_reset(&out);
     if (kfk_decompress_legacy_lz4(data, size, CAP, &out) == KFK_ERR_NONE &&
@@ -204,4 +198,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #include "fuzz_replay.h"
-

@@ -28,8 +28,7 @@ run_file(const char *path)
         return -1;
     }
     long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
+    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
     rewind(f);
     /* An exact-size buffer, so that reading past the end is caught. */
     uint8_t *buf = n >= 0 ? malloc(n ? (size_t)n : 1) : NULL;
@@ -55,10 +54,8 @@ run_path(const char *path, int depth)
         fprintf(stderr, "%s: no such file or directory\n", path);
         return -1;
     }
-    if (!S_ISDIR(st.st_mode))
-        return run_file(path);
-    if (depth > 1)
-        return 0;
+    if (!S_ISDIR(st.st_mode)) return run_file(path);
+    if (depth > 1) return 0;
     DIR *d = opendir(path);
     if (!d) {
         fprintf(stderr, "%s: cannot open directory\n", path);
@@ -67,12 +64,10 @@ run_path(const char *path, int depth)
     int rc = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
+        if (de->d_name[0] == '.') continue;
         char sub[4096];
         snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-        if (run_path(sub, depth + 1) != 0)
-            rc = -1;
+        if (run_path(sub, depth + 1) != 0) rc = -1;
     }
     closedir(d);
     return rc;
@@ -87,8 +82,7 @@ main(int argc, char **argv)
         return 2;
     }
     for (int i = 1; i < argc; i++)
-        if (run_path(argv[i], 0) != 0)
-            rc = 1;
+        if (run_path(argv[i], 0) != 0) rc = 1;
     printf("%s: ran %ld inputs\n", KFK_FUZZ_NAME, nrun);
     return nrun > 0 ? rc : 1; /* an empty corpus is a mistake */
 }

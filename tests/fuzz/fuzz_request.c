@@ -54,13 +54,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kfk_rbuf rb;
     kfk_req_header h;
     rbuf_init(&rb, data, size);
-    if (kfk_req_header_decode(&rb, &h) != KFK_ERR_NONE)
-        return 0;
+    if (kfk_req_header_decode(&rb, &h) != KFK_ERR_NONE) return 0;
     header_roundtrip(&h);
 
     const kfk_api_desc *ad = kfk_api_get(h.ApiKey);
-    if (!ad || !ad->req)
-        return 0;
+    if (!ad || !ad->req) return 0;
     const uint8_t *body = rb.p;
     size_t len = kfk_rbuf_left(&rb);
     /* Every version: the header's version, and the others for free
@@ -71,4 +69,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #include "fuzz_replay.h"
-

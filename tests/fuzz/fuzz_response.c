@@ -35,22 +35,18 @@ init_keys(void)
 {
     for (int k = 0; k <= KFK_API_KEY_MAX; k++) {
         const kfk_api_desc *ad = kfk_api_get((int16_t)k);
-        if (ad && ad->resp)
-            keys[nkeys++] = (int16_t)k;
+        if (ad && ad->resp) keys[nkeys++] = (int16_t)k;
     }
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!nkeys)
-        init_keys();
-    if (size < 2 || !nkeys)
-        return 0;
+    if (!nkeys) init_keys();
+    if (size < 2 || !nkeys) return 0;
 
     const kfk_api_desc *ad = kfk_api_get(data[0]);
-    if (!ad || !ad->resp)
-        ad = kfk_api_get(keys[data[0] % nkeys]);
+    if (!ad || !ad->resp) ad = kfk_api_get(keys[data[0] % nkeys]);
     const kfk_msg_desc *md = ad->resp;
     int16_t v = data[1];
     if (v < md->v_lo || v > md->v_hi)
@@ -81,4 +77,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #include "fuzz_replay.h"
-

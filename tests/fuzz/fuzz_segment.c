@@ -45,8 +45,7 @@ put_file(const char *dir, const char *name, const void *p, size_t len)
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
+    if (fd < 0) return;
     if (len && write(fd, p, len) != (ssize_t)len)
         fprintf(stderr, "fuzz_segment: short write\n");
     close(fd);
@@ -60,8 +59,7 @@ rm_dir(const char *dir)
         struct dirent *de;
         while ((de = readdir(d))) {
             if (de->d_name[0] == '.' &&
-                (!de->d_name[1] ||
-                 (de->d_name[1] == '.' && !de->d_name[2])))
+                (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
                 continue;
             char path[512];
             snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
@@ -82,8 +80,8 @@ read_all(kfk_log *log)
         kfk_buf out;
         kfk_buf_init(&out);
         kfk_log_slice sl;
-        kfk_err e = kfk_log_read_buf(log, off, 1 << 20, KFK_LOG_BOUND_HW,
-                                     &out, &sl);
+        kfk_err e =
+            kfk_log_read_buf(log, off, 1 << 20, KFK_LOG_BOUND_HW, &out, &sl);
         if (e || out.len == 0) {
             kfk_buf_free(&out);
             if (e == KFK_ERR_NONE)
@@ -94,17 +92,14 @@ read_all(kfk_log *log)
         while (pos < out.len) {
             kfk_batch b;
             size_t bsize;
-            if (kfk_batch_parse(out.p + pos, out.len - pos, true, &b,
-                                &bsize))
+            if (kfk_batch_parse(out.p + pos, out.len - pos, true, &b, &bsize))
                 finding("recovery kept a batch that does not parse");
             int64_t base = b.BaseOffset;
-            if (base <= last)
-                finding("offsets do not increase after recovery");
+            if (base <= last) finding("offsets do not increase after recovery");
             last = base + b.LastOffsetDelta;
             pos += bsize;
         }
-        if (sl.next_offset <= off)
-            finding("a read did not move forward");
+        if (sl.next_offset <= off) finding("a read did not move forward");
         off = sl.next_offset;
         kfk_buf_free(&out);
     }
@@ -119,17 +114,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kfk_log_min = KFK_LOG_ERROR + 1; /* recovery warns on every input */
         quiet = true;
     }
-    if (size < 3 || size > 1 << 20)
-        return 0;
+    if (size < 3 || size > 1 << 20) return 0;
     size_t ilen = (size_t)data[0] << 8 | data[1];
     bool clean = data[2] & 1;
     data += 3;
     size -= 3;
-    if (ilen > size)
-        ilen = size;
+    if (ilen > size) ilen = size;
     char dir[] = "/tmp/kfk-fuzz-seg-XXXXXX";
-    if (!mkdtemp(dir))
-        return 0;
+    if (!mkdtemp(dir)) return 0;
     put_file(dir, "00000000000000000000.index", data, ilen);
     put_file(dir, "00000000000000000000.log", data + ilen, size - ilen);
     if (clean) {
@@ -143,8 +135,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char errstr[512];
     kfk_log *log = NULL;
     int64_t now = 1700000000000;
-    kfk_err e = kfk_log_open(dir, &conf, now, &log, NULL, errstr,
-                             sizeof(errstr));
+    kfk_err e =
+        kfk_log_open(dir, &conf, now, &log, NULL, errstr, sizeof(errstr));
     if (e == KFK_ERR_NONE) {
         int64_t end = read_all(log);
         if (end != kfk_log_end_offset(log))
@@ -170,8 +162,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             log = NULL;
             e = kfk_log_open(dir, &conf, now, &log, NULL, errstr,
                              sizeof(errstr));
-            if (e)
-                finding("a log closed cleanly does not reopen");
+            if (e) finding("a log closed cleanly does not reopen");
             if (kfk_log_end_offset(log) != leo)
                 finding("the end offset changed across a clean reopen");
             if (read_all(log) != leo)

@@ -40,8 +40,7 @@ resp_marked_ok(const char *dir, const char *ex)
     char path[4096], line[4096];
     snprintf(path, sizeof(path), "%s/index.tsv", dir);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
+    if (!f) return false;
     bool ok = false;
     while (fgets(line, sizeof(line), f)) {
         char *cols[16];
@@ -68,12 +67,12 @@ check_frame(const char *dir, const char *file)
     const char *dash = strstr(file, "-v");
     assert_non_null(dash);
     const kfk_api_desc *ad = api_by_name(file, (size_t)(dash - file));
-    if (!ad)
-        fail_msg("%s/%s: API not described", dir, file);
+    if (!ad) fail_msg("%s/%s: API not described", dir, file);
     int16_t ver = (int16_t)atoi(dash + 2);
     bool is_req = strstr(file, ".req.hex") != NULL;
     char ex[256];
-    snprintf(ex, sizeof(ex), "%.*s", (int)(strstr(file, is_req ? ".req" : ".resp") - file), file);
+    snprintf(ex, sizeof(ex), "%.*s",
+             (int)(strstr(file, is_req ? ".req" : ".resp") - file), file);
     if (!is_req && !resp_marked_ok(dir, ex)) {
         skipped_resp++;
         return;
@@ -106,8 +105,7 @@ check_frame(const char *dir, const char *file)
         checked_resp++;
     }
     kfk_err err = kfk_decode(md, ver, &rb, &ar, body);
-    if (err)
-        fail_msg("%s/%s: %s", dir, file, kfk_err2name(err));
+    if (err) fail_msg("%s/%s: %s", dir, file, kfk_err2name(err));
     if (kfk_rbuf_left(&rb))
         fail_msg("%s/%s: %zu bytes left over", dir, file, kfk_rbuf_left(&rb));
     kfk_encode(md, ver, &wb, body);
@@ -124,21 +122,17 @@ test_captures(void **state)
 {
     (void)state;
     DIR *top = opendir(capdir);
-    if (!top)
-        fail_msg("cannot open %s", capdir);
+    if (!top) fail_msg("cannot open %s", capdir);
     struct dirent *de;
     while ((de = readdir(top))) {
-        if (de->d_name[0] == '.')
-            continue;
+        if (de->d_name[0] == '.') continue;
         char dir[4096];
         snprintf(dir, sizeof(dir), "%s/%s", capdir, de->d_name);
         DIR *d = opendir(dir);
-        if (!d)
-            continue;
+        if (!d) continue;
         struct dirent *fe;
         while ((fe = readdir(d)))
-            if (strstr(fe->d_name, ".hex"))
-                check_frame(dir, fe->d_name);
+            if (strstr(fe->d_name, ".hex")) check_frame(dir, fe->d_name);
         closedir(d);
     }
     closedir(top);

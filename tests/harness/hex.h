@@ -13,8 +13,7 @@ static inline uint8_t *
 hex_read_file(const char *path, size_t *lenp)
 {
     FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     size_t cap = 4096, n = 0;
     uint8_t *out = malloc(cap);
     int hi = -1, c;

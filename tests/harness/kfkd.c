@@ -59,8 +59,7 @@ binary_path(char *out, size_t n)
     }
     self[len] = '\0';
     char *slash = strrchr(self, '/');
-    if (slash)
-        *slash = '\0';
+    if (slash) *slash = '\0';
     snprintf(out, n, "%s/kfkd", self);
 }
 
@@ -72,8 +71,7 @@ kfkd_dump_log(const kfkd_h *h)
         char path[700];
         snprintf(path, sizeof(path), "%s/%s", h->dir, names[i]);
         FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
+        if (!f) continue;
         fprintf(stderr, "---- %s ----\n", path);
         char line[1024];
         while (fgets(line, sizeof(line), f))
@@ -156,12 +154,10 @@ spawn(kfkd_h *h)
     if (pid == 0) {
         /* A broker must not outlive a test that crashed. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
+        if (getppid() != parent) _exit(127);
         int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         int e = open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (o < 0 || e < 0)
-            _exit(127);
+        if (o < 0 || e < 0) _exit(127);
         dup2(o, 1);
         dup2(e, 2);
         execv(bin, argv);
@@ -178,8 +174,7 @@ kfkd_start(kfkd_h *h, ...)
 {
     memset(h, 0, sizeof(*h));
     const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
+    if (!tmp || !*tmp) tmp = "/tmp";
     snprintf(h->dir, sizeof(h->dir), "%s/kfk-test-XXXXXX", tmp);
     if (!mkdtemp(h->dir)) {
         fprintf(stderr, "mkdtemp %s: %s\n", h->dir, strerror(errno));
@@ -204,26 +199,21 @@ wait_exit(kfkd_h *h, int timeout_ms)
     int st = 0;
     for (;;) {
         pid_t r = waitpid(h->pid, &st, WNOHANG);
-        if (r == h->pid)
-            break;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (now_ms() > deadline)
-            return -2;
+        if (r == h->pid) break;
+        if (r < 0 && errno != EINTR) return -1;
+        if (now_ms() > deadline) return -2;
         usleep(2000);
     }
     h->pid = 0;
     h->last_status = st;
-    if (WIFEXITED(st))
-        return WEXITSTATUS(st);
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
     return 128 + WTERMSIG(st);
 }
 
 int
 kfkd_stop(kfkd_h *h)
 {
-    if (!h->pid)
-        return -1;
+    if (!h->pid) return -1;
     kill(h->pid, SIGTERM);
     int rc = wait_exit(h, STOP_TIMEOUT_MS);
     if (rc == -2) {
@@ -233,16 +223,14 @@ kfkd_stop(kfkd_h *h)
         rc = wait_exit(h, STOP_TIMEOUT_MS);
         return rc < 0 ? rc : 128 + SIGKILL;
     }
-    if (rc != 0)
-        kfkd_dump_log(h);
+    if (rc != 0) kfkd_dump_log(h);
     return rc;
 }
 
 void
 kfkd_kill9(kfkd_h *h)
 {
-    if (!h->pid)
-        return;
+    if (!h->pid) return;
     kill(h->pid, SIGKILL);
     wait_exit(h, STOP_TIMEOUT_MS);
 }
@@ -250,8 +238,7 @@ kfkd_kill9(kfkd_h *h)
 int
 kfkd_restart(kfkd_h *h)
 {
-    if (h->pid)
-        kfkd_stop(h);
+    if (h->pid) kfkd_stop(h);
     return spawn(h);
 }
 
@@ -268,8 +255,7 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 void
 kfkd_cleanup(kfkd_h *h)
 {
-    if (h->pid)
-        kfkd_stop(h);
+    if (h->pid) kfkd_stop(h);
     if (h->dir[0] && !getenv("KFK_TEST_KEEP"))
         nftw(h->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     for (int i = 0; i < h->noverrides; i++)
@@ -285,8 +271,7 @@ int
 kfk_test_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
@@ -319,8 +304,7 @@ kfk_test_send_raw(int fd, const void *p, size_t len)
     while (len) {
         ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         b += n;
@@ -330,12 +314,11 @@ kfk_test_send_raw(int fd, const void *p, size_t len)
 }
 
 int
-kfk_test_send(int fd, int16_t api_key, int16_t version,
-              int32_t correlation_id, const void *req)
+kfk_test_send(int fd, int16_t api_key, int16_t version, int32_t correlation_id,
+              const void *req)
 {
     const kfk_api_desc *ad = kfk_api_get(api_key);
-    if (!ad)
-        return -1;
+    if (!ad) return -1;
     kfk_buf wb;
     kfk_buf_init(&wb);
     kfk_buf_put_i32(&wb, 0); /* size, set below */
@@ -358,10 +341,8 @@ read_full(int fd, uint8_t *p, size_t len)
 {
     while (len) {
         ssize_t n = recv(fd, p, len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
         p += n;
         len -= (size_t)n;
     }
@@ -372,22 +353,19 @@ int
 kfk_test_recv_frame(int fd, kfk_arena *ar, uint8_t **bufp, size_t *lenp)
 {
     uint8_t sz[4];
-    if (read_full(fd, sz, 4) < 0)
-        return -1;
+    if (read_full(fd, sz, 4) < 0) return -1;
     uint32_t n = kfk_be32(sz);
-    if (n > (1u << 30))
-        return -1;
+    if (n > (1u << 30)) return -1;
     uint8_t *buf = kfk_arena_alloc(ar, n ? n : 1);
-    if (!buf || read_full(fd, buf, n) < 0)
-        return -1;
+    if (!buf || read_full(fd, buf, n) < 0) return -1;
     *bufp = buf;
     *lenp = n;
     return 0;
 }
 
 int
-kfk_test_recv(int fd, int16_t api_key, int16_t version,
-              int32_t correlation_id, void *resp, kfk_arena *ar)
+kfk_test_recv(int fd, int16_t api_key, int16_t version, int32_t correlation_id,
+              void *resp, kfk_arena *ar)
 {
     const kfk_api_desc *ad = kfk_api_get(api_key);
     uint8_t *buf;
@@ -405,8 +383,8 @@ kfk_test_recv(int fd, int16_t api_key, int16_t version,
         return -1;
     }
     if (corr != correlation_id) {
-        fprintf(stderr, "kfk_test_recv: correlation id %d, expected %d\n",
-                corr, correlation_id);
+        fprintf(stderr, "kfk_test_recv: correlation id %d, expected %d\n", corr,
+                correlation_id);
         return -1;
     }
     kfk_err e = kfk_decode(ad->resp, version, &rb, ar, resp);
@@ -441,18 +419,14 @@ kfk_test_closed(int fd, int timeout_ms)
     int64_t deadline = now_ms() + timeout_ms;
     for (;;) {
         int left = (int)(deadline - now_ms());
-        if (left <= 0)
-            return false;
+        if (left <= 0) return false;
         struct pollfd pfd = {fd, POLLIN, 0};
         int r = poll(&pfd, 1, left);
-        if (r <= 0)
-            continue;
+        if (r <= 0) continue;
         uint8_t buf[4096];
         ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-        if (n == 0)
-            return true;
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
-            return true; /* reset */
+        if (n == 0) return true;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) return true; /* reset */
     }
 }
 
@@ -516,9 +490,9 @@ kfk_test_build_batch(kfk_buf *out, int codec, int n, const char *prefix)
 }
 
 int
-kfk_test_produce(int fd, int16_t version, const char *topic,
-                 int32_t partition, int16_t acks, const void *records,
-                 size_t len, int64_t *base_offset)
+kfk_test_produce(int fd, int16_t version, const char *topic, int32_t partition,
+                 int16_t acks, const void *records, size_t len,
+                 int64_t *base_offset)
 {
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
@@ -583,14 +557,11 @@ kfk_test_fetch(int fd, int16_t version, const char *topic, int32_t partition,
     req.Topics_count = 1;
     kfk_FetchResponse resp;
     if (kfk_test_call(fd, KFK_API_Fetch, version, &req, &resp, ar) != 0 ||
-        resp.Responses_count != 1 ||
-        resp.Responses[0].Partitions_count != 1)
+        resp.Responses_count != 1 || resp.Responses[0].Partitions_count != 1)
         return -1000;
     kfk_FetchResponse_PartitionData *pd = &resp.Responses[0].Partitions[0];
-    if (records)
-        *records = pd->Records;
-    if (hw)
-        *hw = pd->HighWatermark;
+    if (records) *records = pd->Records;
+    if (hw) *hw = pd->HighWatermark;
     return pd->ErrorCode;
 }
 
@@ -605,13 +576,10 @@ kfk_test_count_records(const uint8_t *p, size_t len, int64_t first_offset,
         kfk_batch b;
         size_t size;
         kfk_err e = kfk_batch_parse(p + off, len - off, true, &b, &size);
-        if (e == KFK_ERR__PARTIAL)
-            break; /* a fetch may end mid-batch */
-        if (e)
-            return -1;
+        if (e == KFK_ERR__PARTIAL) break; /* a fetch may end mid-batch */
+        if (e) return -1;
         kfk_record_iter it;
-        if (kfk_record_iter_init(&it, &b, 64u << 20))
-            return -1;
+        if (kfk_record_iter_init(&it, &b, 64u << 20)) return -1;
         kfk_record r;
         while (kfk_record_iter_next(&it, &r) == 1) {
             if (r.offset < first_offset) /* whole batches: skip the head */
@@ -630,8 +598,7 @@ kfk_test_count_records(const uint8_t *p, size_t len, int64_t first_offset,
         }
         bool bad = it.err != KFK_ERR_NONE;
         kfk_record_iter_free(&it);
-        if (bad)
-            return -1;
+        if (bad) return -1;
         off += size;
     }
     return n;

@@ -23,13 +23,13 @@
 #define KFKD_MAX_OVERRIDES 32
 
 typedef struct kfkd_h {
-    pid_t pid;            /* 0: not running */
-    int port;             /* bound port of the running broker */
-    char dir[512];        /* the temporary directory (kept across restarts) */
-    char datadir[600];    /* <dir>/data, the broker's log.dirs */
+    pid_t pid;         /* 0: not running */
+    int port;          /* bound port of the running broker */
+    char dir[512];     /* the temporary directory (kept across restarts) */
+    char datadir[600]; /* <dir>/data, the broker's log.dirs */
     char *overrides[KFKD_MAX_OVERRIDES];
     int noverrides;
-    int last_status;      /* waitpid status of the last exit */
+    int last_status; /* waitpid status of the last exit */
 } kfkd_h;
 
 /* Start a broker.  The variable arguments are extra "key=value"

@@ -40,8 +40,7 @@ static const kfk_ApiVersionsResponse_ApiVersion *
 find_key(const kfk_ApiVersionsResponse *r, int16_t key)
 {
     for (int i = 0; i < r->ApiKeys_count; i++)
-        if (r->ApiKeys[i].ApiKey == key)
-            return &r->ApiKeys[i];
+        if (r->ApiKeys[i].ApiKey == key) return &r->ApiKeys[i];
     return NULL;
 }
 
@@ -70,17 +69,21 @@ every_version(void **st)
         assert_int_equal(k->MaxVersion, 4);
         static const struct {
             int16_t key, max;
-        } want[] = {{KFK_API_Produce, 11},       {KFK_API_Fetch, 17},
-                    {KFK_API_ListOffsets, 9},    {KFK_API_Metadata, 12},
-                    {KFK_API_CreateTopics, 7},   {KFK_API_DeleteTopics, 6},
-                    {KFK_API_DeleteRecords, 2},  {KFK_API_DescribeConfigs, 4},
-                    {KFK_API_AlterConfigs, 2},   {KFK_API_DescribeLogDirs, 4},
+        } want[] = {{KFK_API_Produce, 11},
+                    {KFK_API_Fetch, 17},
+                    {KFK_API_ListOffsets, 9},
+                    {KFK_API_Metadata, 12},
+                    {KFK_API_CreateTopics, 7},
+                    {KFK_API_DeleteTopics, 6},
+                    {KFK_API_DeleteRecords, 2},
+                    {KFK_API_DescribeConfigs, 4},
+                    {KFK_API_AlterConfigs, 2},
+                    {KFK_API_DescribeLogDirs, 4},
                     {KFK_API_CreatePartitions, 3},
                     {KFK_API_IncrementalAlterConfigs, 1}};
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
             k = find_key(&resp, want[i].key);
-            if (!k)
-                fail_msg("v%d: key %d not listed", v, want[i].key);
+            if (!k) fail_msg("v%d: key %d not listed", v, want[i].key);
             assert_int_equal(k->MinVersion, 0);
             assert_int_equal(k->MaxVersion, want[i].max);
         }
@@ -129,9 +132,8 @@ unknown_versions(void **st)
         send_future(fd, vs[i], corr);
         /* Header v0 and the v0 body, nothing left over. */
         kfk_ApiVersionsResponse resp;
-        assert_int_equal(kfk_test_recv(fd, KFK_API_ApiVersions, 0, corr,
-                                       &resp, &ar),
-                         0);
+        assert_int_equal(
+            kfk_test_recv(fd, KFK_API_ApiVersions, 0, corr, &resp, &ar), 0);
         assert_int_equal(resp.ErrorCode, KFK_ERR_UNSUPPORTED_VERSION);
         const kfk_ApiVersionsResponse_ApiVersion *k =
             find_key(&resp, KFK_API_ApiVersions);

@@ -52,8 +52,7 @@ metadata(int fd, int16_t v, const char **names, int n, bool all,
     req.Topics_count = all ? (v == 0 ? 0 : -1) : n;
     req.AllowAutoTopicCreation = allow_auto;
     kfk_MetadataResponse *resp = kfk_arena_alloc(ar, sizeof(*resp));
-    assert_int_equal(kfk_test_call(fd, KFK_API_Metadata, v, &req, resp, ar),
-                     0);
+    assert_int_equal(kfk_test_call(fd, KFK_API_Metadata, v, &req, resp, ar), 0);
     assert_int_equal(resp->Brokers_count, 1);
     assert_int_equal(resp->Brokers[0].NodeId, 1);
     assert_int_equal(resp->Brokers[0].Port, H.port);
@@ -64,8 +63,7 @@ static kfk_MetadataResponse_MetadataResponseTopic *
 find(kfk_MetadataResponse *r, const char *name)
 {
     for (int i = 0; i < r->Topics_count; i++)
-        if (kfk_str_eq(r->Topics[i].Name, name))
-            return &r->Topics[i];
+        if (kfk_str_eq(r->Topics[i].Name, name)) return &r->Topics[i];
     return NULL;
 }
 
@@ -93,12 +91,9 @@ every_version(void **st)
             assert_int_equal(a->Partitions[p].ReplicaNodes_count, 1);
             assert_int_equal(a->Partitions[p].IsrNodes_count, 1);
         }
-        if (v >= 1)
-            assert_int_equal(r->ControllerId, 1);
-        if (v >= 2)
-            assert_true(r->ClusterId.len > 0);
-        if (v >= 10)
-            assert_memory_not_equal(&a->TopicId, &zero, 16);
+        if (v >= 1) assert_int_equal(r->ControllerId, 1);
+        if (v >= 2) assert_true(r->ClusterId.len > 0);
+        if (v >= 10) assert_memory_not_equal(&a->TopicId, &zero, 16);
         kfk_uuid id = a->TopicId;
         /* v1+: an empty list is no topics. */
         if (v >= 1) {
@@ -130,9 +125,8 @@ every_version(void **st)
             dr.TopicNames = &dn;
             dr.TopicNames_count = 1;
             kfk_DeleteTopicsResponse drr;
-            assert_int_equal(kfk_test_call(fd, KFK_API_DeleteTopics, 1, &dr,
-                                           &drr, &ar),
-                             0);
+            assert_int_equal(
+                kfk_test_call(fd, KFK_API_DeleteTopics, 1, &dr, &drr, &ar), 0);
             assert_int_equal(drr.Responses[0].ErrorCode, 0);
         }
         /* Auto-creation (v4+ when allowed). */
@@ -177,10 +171,9 @@ auto_create_disabled(void **st)
 {
     (void)st;
     kfkd_h h2;
-    assert_int_equal(
-        kfkd_start(&h2, "auto.create.topics.enable=false", "num.partitions=3",
-                   NULL),
-        0);
+    assert_int_equal(kfkd_start(&h2, "auto.create.topics.enable=false",
+                                "num.partitions=3", NULL),
+                     0);
     int fd = kfk_test_connect(h2.port);
     kfk_arena ar;
     kfk_arena_init(&ar, 0);

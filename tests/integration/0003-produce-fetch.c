@@ -56,16 +56,15 @@ build_msgset(kfk_buf *out, int magic, int n, const char *prefix)
         kfk_buf_put_i32(out, 0); /* Crc */
         kfk_buf_put_i8(out, (int8_t)magic);
         kfk_buf_put_i8(out, 0); /* Attributes */
-        if (magic == 1)
-            kfk_buf_put_i64(out, kfk_now_ms());
+        if (magic == 1) kfk_buf_put_i64(out, kfk_now_ms());
         kfk_buf_put_i32(out, (int32_t)strlen(key));
         kfk_buf_put(out, key, strlen(key));
         kfk_buf_put_i32(out, (int32_t)strlen(val));
         kfk_buf_put(out, val, strlen(val));
         kfk_buf_set_i32(out, size_at, (int32_t)(out->len - size_at - 4));
-        kfk_buf_set_u32(out, crc_at,
-                        kfk_crc32(0, out->p + crc_at + 4,
-                                  out->len - crc_at - 4));
+        kfk_buf_set_u32(
+            out, crc_at,
+            kfk_crc32(0, out->p + crc_at + 4, out->len - crc_at - 4));
     }
 }
 
@@ -75,14 +74,12 @@ count_msgset(const uint8_t *p, size_t len, int64_t first_offset,
              kfk_buf *values)
 {
     kfk_msgset_iter *it;
-    if (kfk_msgset_iter_new(p, len, 64u << 20, &it))
-        return -1;
+    if (kfk_msgset_iter_new(p, len, 64u << 20, &it)) return -1;
     kfk_record r;
     int n = 0;
     int64_t expect = first_offset;
     while (kfk_msgset_iter_next(it, &r) == 1) {
-        if (r.offset < first_offset)
-            continue;
+        if (r.offset < first_offset) continue;
         if (r.offset != expect) {
             kfk_msgset_iter_destroy(it);
             return -1;
@@ -124,8 +121,7 @@ every_version_round_trip(void **st)
             int64_t base = -1;
             int16_t acks = (v + c) % 2 ? -1 : 1;
             int e = kfk_test_produce(fd, v, "pf", 0, acks, b.p, b.len, &base);
-            if (e)
-                fail_msg("produce v%d codec %d: error %d", v, c, e);
+            if (e) fail_msg("produce v%d codec %d: error %d", v, c, e);
             assert_int_equal(base, next);
             next += PER_PRODUCE;
             for (int i = 0; i < PER_PRODUCE; i++) {
@@ -147,8 +143,8 @@ every_version_round_trip(void **st)
             kfk_arena_init(&ar, 0);
             kfk_bytes recs;
             int64_t hw = -1;
-            int e = kfk_test_fetch(fd, v, "pf", 0, off, 100, 1, &ar, &recs,
-                                   &hw);
+            int e =
+                kfk_test_fetch(fd, v, "pf", 0, off, 100, 1, &ar, &recs, &hw);
             assert_int_equal(e, 0);
             assert_int_equal(hw, next);
             assert_true(recs.len > 0);
@@ -162,8 +158,7 @@ every_version_round_trip(void **st)
                 assert_int_equal(kfk_records_magic(recs.p, (size_t)recs.len),
                                  2);
             if (n <= 0)
-                fail_msg("fetch v%d at %lld: %d records", v, (long long)off,
-                         n);
+                fail_msg("fetch v%d at %lld: %d records", v, (long long)off, n);
             off += n;
             kfk_arena_free(&ar);
         }
@@ -212,9 +207,8 @@ headers_and_keys_survive(void **st)
         kfk_test_fetch(fd, 12, "pf-hdr", 0, 0, 0, 1, &ar, &recs, NULL), 0);
     kfk_batch bt;
     size_t size;
-    assert_int_equal(kfk_batch_parse(recs.p, (size_t)recs.len, true, &bt,
-                                     &size),
-                     0);
+    assert_int_equal(
+        kfk_batch_parse(recs.p, (size_t)recs.len, true, &bt, &size), 0);
     assert_int_equal(bt.Attributes & KFK_ATTR_CODEC_MASK, KFK_CODEC_LZ4);
     kfk_record_iter it;
     assert_int_equal(kfk_record_iter_init(&it, &bt, 1 << 20), 0);
@@ -269,14 +263,14 @@ acks_zero_no_response(void **st)
     int32_t c2 = kfk_test_next_corr();
     assert_int_equal(kfk_test_send(fd, KFK_API_ApiVersions, 0, c2, &av), 0);
     kfk_ApiVersionsResponse avr;
-    assert_int_equal(
-        kfk_test_recv(fd, KFK_API_ApiVersions, 0, c2, &avr, &ar), 0);
+    assert_int_equal(kfk_test_recv(fd, KFK_API_ApiVersions, 0, c2, &avr, &ar),
+                     0);
     /* And the records are there. */
     kfk_bytes recs;
     assert_int_equal(
         kfk_test_fetch(fd, 11, "pf-acks0", 0, 0, 0, 1, &ar, &recs, NULL), 0);
-    assert_int_equal(
-        kfk_test_count_records(recs.p, (size_t)recs.len, 0, NULL), 2);
+    assert_int_equal(kfk_test_count_records(recs.p, (size_t)recs.len, 0, NULL),
+                     2);
     kfk_arena_free(&ar);
     kfk_buf_free(&b);
     close(fd);
@@ -287,8 +281,8 @@ produce_errors(void **st)
 {
     (void)st;
     int fd = kfk_test_connect(H.port);
-    assert_int_equal(kfk_test_create_topic(fd, "pf-err", 1,
-                                           "max.message.bytes", "200", NULL),
+    assert_int_equal(kfk_test_create_topic(fd, "pf-err", 1, "max.message.bytes",
+                                           "200", NULL),
                      0);
     kfk_buf b;
     kfk_buf_init(&b);
@@ -361,8 +355,7 @@ offsets_contiguous_many_batches(void **st)
             assert_int_equal(kfk_test_fetch(fd, 11, "pf-many", part, off, 0, 1,
                                             &ar, &recs, NULL),
                              0);
-            int n = kfk_test_count_records(recs.p, (size_t)recs.len, off,
-                                           NULL);
+            int n = kfk_test_count_records(recs.p, (size_t)recs.len, off, NULL);
             assert_true(n > 0);
             off += n;
             kfk_arena_free(&ar);

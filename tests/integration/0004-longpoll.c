@@ -78,14 +78,12 @@ static int
 recv_fetch_at(int fd, int32_t corr, int64_t offset, kfk_arena *ar)
 {
     kfk_FetchResponse resp;
-    assert_int_equal(kfk_test_recv(fd, KFK_API_Fetch, 11, corr, &resp, ar),
-                     0);
+    assert_int_equal(kfk_test_recv(fd, KFK_API_Fetch, 11, corr, &resp, ar), 0);
     kfk_FetchResponse_PartitionData *pd = &resp.Responses[0].Partitions[0];
     assert_int_equal(pd->ErrorCode, 0);
     return pd->Records.len > 0
-               ? kfk_test_count_records(pd->Records.p,
-                                        (size_t)pd->Records.len, offset,
-                                        NULL)
+               ? kfk_test_count_records(pd->Records.p, (size_t)pd->Records.len,
+                                        offset, NULL)
                : 0;
 }
 
@@ -121,8 +119,7 @@ wakes_on_produce(void **st)
         printf("long-poll wake-up latency: %lld us after the produce was "
                "sent (%lld us after its ack)\n",
                (long long)lat, (long long)(t1 - t_ack));
-        if (lat > worst)
-            worst = lat;
+        if (lat > worst) worst = lat;
         assert_true(lat < 50 * 1000);
         kfk_buf_free(&b);
         kfk_arena_free(&ar);
@@ -178,11 +175,10 @@ pipelined_in_order(void **st)
     assert_int_equal(recv_fetch(fd, c1, &ar), 0);
     assert_true((mono_us() - t0) / 1000 >= 400);
     kfk_ApiVersionsResponse avr;
-    assert_int_equal(
-        kfk_test_recv(fd, KFK_API_ApiVersions, 0, c2, &avr, &ar), 0);
-    kfk_MetadataResponse mdr;
-    assert_int_equal(kfk_test_recv(fd, KFK_API_Metadata, 1, c3, &mdr, &ar),
+    assert_int_equal(kfk_test_recv(fd, KFK_API_ApiVersions, 0, c2, &avr, &ar),
                      0);
+    kfk_MetadataResponse mdr;
+    assert_int_equal(kfk_test_recv(fd, KFK_API_Metadata, 1, c3, &mdr, &ar), 0);
 
     /* A parked fetch woken by a produce on the same connection is not
      * possible (the produce waits behind it), but a produce on another
@@ -195,11 +191,11 @@ pipelined_in_order(void **st)
     kfk_buf b;
     kfk_buf_init(&b);
     kfk_test_build_batch(&b, KFK_CODEC_NONE, 3, "pipe");
-    assert_int_equal(
-        kfk_test_produce(pc, 9, "lp-pipe", 0, 1, b.p, b.len, NULL), 0);
+    assert_int_equal(kfk_test_produce(pc, 9, "lp-pipe", 0, 1, b.p, b.len, NULL),
+                     0);
     assert_int_equal(recv_fetch(fd, c1, &ar), 3);
-    assert_int_equal(
-        kfk_test_recv(fd, KFK_API_ApiVersions, 0, c2, &avr, &ar), 0);
+    assert_int_equal(kfk_test_recv(fd, KFK_API_ApiVersions, 0, c2, &avr, &ar),
+                     0);
     kfk_buf_free(&b);
     kfk_arena_free(&ar);
     close(pc);
@@ -223,8 +219,8 @@ client_gone_while_parked(void **st)
     kfk_buf b;
     kfk_buf_init(&b);
     kfk_test_build_batch(&b, KFK_CODEC_NONE, 1, "gone");
-    assert_int_equal(
-        kfk_test_produce(pc, 9, "lp-gone", 0, 1, b.p, b.len, NULL), 0);
+    assert_int_equal(kfk_test_produce(pc, 9, "lp-gone", 0, 1, b.p, b.len, NULL),
+                     0);
     kfk_buf_free(&b);
     close(pc);
 }

@@ -52,8 +52,8 @@ fill(int fd)
         kfk_batch_builder_add(&bb, ts + 1, "k", 1, "b", 1, NULL, 0);
         assert_int_equal(kfk_batch_builder_finish(&bb), 0);
         int64_t base;
-        assert_int_equal(
-            kfk_test_produce(fd, 8, "lo", 0, 1, b.p, b.len, &base), 0);
+        assert_int_equal(kfk_test_produce(fd, 8, "lo", 0, 1, b.p, b.len, &base),
+                         0);
         assert_int_equal(base, 2 * i);
         kfk_buf_free(&b);
     }
@@ -98,8 +98,7 @@ list(int fd, int16_t v, int32_t part, int64_t ts, int32_t epoch)
     assert_int_equal(r->PartitionIndex, part);
     lo_result out = {r->ErrorCode, r->Offset, r->Timestamp,
                      r->OldStyleOffsets_count,
-                     r->OldStyleOffsets_count > 0 ? r->OldStyleOffsets[0]
-                                                  : -1};
+                     r->OldStyleOffsets_count > 0 ? r->OldStyleOffsets[0] : -1};
     kfk_arena_free(&ar);
     return out;
 }

@@ -60,11 +60,10 @@ partitions_of(int fd, const char *topic)
     req.AllowAutoTopicCreation = false;
     kfk_MetadataResponse resp;
     int32_t n = -1;
-    assert_int_equal(
-        kfk_test_call(fd, KFK_API_Metadata, 4, &req, &resp, &ar), 0);
+    assert_int_equal(kfk_test_call(fd, KFK_API_Metadata, 4, &req, &resp, &ar),
+                     0);
     assert_int_equal(resp.Topics_count, 1);
-    if (resp.Topics[0].ErrorCode == 0)
-        n = resp.Topics[0].Partitions_count;
+    if (resp.Topics[0].ErrorCode == 0) n = resp.Topics[0].Partitions_count;
     kfk_arena_free(&ar);
     return n;
 }
@@ -88,8 +87,8 @@ create_every_version(void **st)
         for (int i = 0; i < 3; i++)
             kfk_struct_init(&kfk_CreateTopicsRequest_CreatableTopic_desc, v,
                             &t[i]);
-        kfk_CreateTopicsRequest_CreatableTopicConfig cfg = {
-            KS("retention.ms"), KS("3600000")};
+        kfk_CreateTopicsRequest_CreatableTopicConfig cfg = {KS("retention.ms"),
+                                                            KS("3600000")};
         t[0].Name = KS(name);
         t[0].NumPartitions = 3;
         t[0].ReplicationFactor = 1;
@@ -144,19 +143,17 @@ create_every_version(void **st)
             kfk_test_call(fd, KFK_API_CreateTopics, v, &req, &resp, &ar), 0);
         assert_int_equal(resp.Topics[0].ErrorCode,
                          KFK_ERR_TOPIC_ALREADY_EXISTS);
-        if (v >= 1)
-            assert_true(resp.Topics[0].ErrorMessage.len > 0);
+        if (v >= 1) assert_true(resp.Topics[0].ErrorMessage.len > 0);
 
         /* validate_only (v1+) creates nothing. */
         if (v >= 1) {
             t[0].Name = KS(vo);
             req.validateOnly = true;
-            assert_int_equal(kfk_test_call(fd, KFK_API_CreateTopics, v, &req,
-                                           &resp, &ar),
-                             0);
+            assert_int_equal(
+                kfk_test_call(fd, KFK_API_CreateTopics, v, &req, &resp, &ar),
+                0);
             assert_int_equal(resp.Topics[0].ErrorCode, 0);
-            if (v >= 5)
-                assert_int_equal(resp.Topics[0].NumPartitions, 3);
+            if (v >= 5) assert_int_equal(resp.Topics[0].NumPartitions, 3);
             assert_int_equal(partitions_of(fd, vo), -1);
         }
         kfk_arena_free(&ar);
@@ -175,8 +172,7 @@ create_errors(void **st)
     enum { N = 11 };
     kfk_CreateTopicsRequest_CreatableTopic t[N];
     for (int i = 0; i < N; i++) {
-        kfk_struct_init(&kfk_CreateTopicsRequest_CreatableTopic_desc, v,
-                        &t[i]);
+        kfk_struct_init(&kfk_CreateTopicsRequest_CreatableTopic_desc, v, &t[i]);
         t[i].NumPartitions = 1;
         t[i].ReplicationFactor = 1;
     }
@@ -231,13 +227,17 @@ create_errors(void **st)
     assert_int_equal(
         kfk_test_call(fd, KFK_API_CreateTopics, v, &req, &resp, &ar), 0);
     assert_int_equal(resp.Topics_count, N);
-    static const int16_t want[N] = {
-        KFK_ERR_INVALID_TOPIC_EXCEPTION, KFK_ERR_INVALID_REPLICATION_FACTOR,
-        KFK_ERR_INVALID_PARTITIONS,      KFK_ERR_INVALID_CONFIG,
-        KFK_ERR_INVALID_CONFIG,          KFK_ERR_INVALID_REQUEST,
-        KFK_ERR_INVALID_REQUEST,         0,
-        KFK_ERR_INVALID_REPLICA_ASSIGNMENT, KFK_ERR_INVALID_REQUEST,
-        KFK_ERR_INVALID_CONFIG};
+    static const int16_t want[N] = {KFK_ERR_INVALID_TOPIC_EXCEPTION,
+                                    KFK_ERR_INVALID_REPLICATION_FACTOR,
+                                    KFK_ERR_INVALID_PARTITIONS,
+                                    KFK_ERR_INVALID_CONFIG,
+                                    KFK_ERR_INVALID_CONFIG,
+                                    KFK_ERR_INVALID_REQUEST,
+                                    KFK_ERR_INVALID_REQUEST,
+                                    0,
+                                    KFK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                                    KFK_ERR_INVALID_REQUEST,
+                                    KFK_ERR_INVALID_CONFIG};
     for (int i = 0; i < N; i++) {
         assert_true(kfk_str_eq2(resp.Topics[i].Name, t[i].Name));
         if (resp.Topics[i].ErrorCode != want[i])
@@ -296,8 +296,7 @@ delete_call(int fd, int16_t v, const char **names, const kfk_uuid *ids, int n,
         kfk_struct_init(&kfk_DeleteTopicsRequest_DeleteTopicState_desc, v,
                         &ts[i]);
         ts[i].Name = ns[i];
-        if (ids)
-            ts[i].TopicId = ids[i];
+        if (ids) ts[i].TopicId = ids[i];
     }
     if (v >= 6) {
         req.Topics = ts;
@@ -306,8 +305,8 @@ delete_call(int fd, int16_t v, const char **names, const kfk_uuid *ids, int n,
         req.TopicNames = ns;
         req.TopicNames_count = n;
     }
-    assert_int_equal(
-        kfk_test_call(fd, KFK_API_DeleteTopics, v, &req, resp, ar), 0);
+    assert_int_equal(kfk_test_call(fd, KFK_API_DeleteTopics, v, &req, resp, ar),
+                     0);
     assert_int_equal(resp->Responses_count, n);
 }
 
@@ -335,8 +334,7 @@ delete_every_version(void **st)
         assert_int_equal(resp.Responses[2].ErrorCode,
                          v >= 3 ? KFK_ERR_TOPIC_DELETION_DISABLED
                                 : KFK_ERR_INVALID_REQUEST);
-        if (v >= 5)
-            assert_true(resp.Responses[1].ErrorMessage.len > 0);
+        if (v >= 5) assert_true(resp.Responses[1].ErrorMessage.len > 0);
         assert_int_equal(partitions_of(fd, name), -1);
         assert_true(partitions_of(fd, "__consumer_offsets") >= 1);
         /* The name can be used again. */
@@ -436,9 +434,9 @@ create_partitions_every_version(void **st)
         req.TimeoutMs = 5000;
         req.ValidateOnly = true;
         kfk_CreatePartitionsResponse resp;
-        assert_int_equal(kfk_test_call(fd, KFK_API_CreatePartitions, v, &req,
-                                       &resp, &ar),
-                         0);
+        assert_int_equal(
+            kfk_test_call(fd, KFK_API_CreatePartitions, v, &req, &resp, &ar),
+            0);
         assert_int_equal(resp.Results_count, 2);
         assert_int_equal(resp.Results[0].ErrorCode, 0);
         assert_int_equal(resp.Results[1].ErrorCode,
@@ -447,9 +445,9 @@ create_partitions_every_version(void **st)
         assert_int_equal(partitions_of(fd, name), 1);
         req.ValidateOnly = false;
         req.Topics_count = 1;
-        assert_int_equal(kfk_test_call(fd, KFK_API_CreatePartitions, v, &req,
-                                       &resp, &ar),
-                         0);
+        assert_int_equal(
+            kfk_test_call(fd, KFK_API_CreatePartitions, v, &req, &resp, &ar),
+            0);
         assert_int_equal(resp.Results[0].ErrorCode, 0);
         assert_int_equal(partitions_of(fd, name), 3);
         /* Same count, fewer, wrong assignments, a good assignment. */
@@ -466,9 +464,8 @@ create_partitions_every_version(void **st)
         t[3].Assignments_count = 1;
         /* Duplicates are refused as a whole: one topic per request. */
         static const int16_t want[4] = {KFK_ERR_INVALID_PARTITIONS,
-                                         KFK_ERR_INVALID_PARTITIONS,
-                                         KFK_ERR_INVALID_REPLICA_ASSIGNMENT,
-                                         0};
+                                        KFK_ERR_INVALID_PARTITIONS,
+                                        KFK_ERR_INVALID_REPLICA_ASSIGNMENT, 0};
         for (int i = 0; i < 4; i++) {
             req.Topics = &t[i];
             req.Topics_count = 1;
@@ -476,8 +473,7 @@ create_partitions_every_version(void **st)
                                            &req, &resp, &ar),
                              0);
             assert_int_equal(resp.Results[0].ErrorCode, want[i]);
-            if (want[i])
-                assert_true(resp.Results[0].ErrorMessage.len > 0);
+            if (want[i]) assert_true(resp.Results[0].ErrorMessage.len > 0);
         }
         assert_int_equal(partitions_of(fd, name), 4);
         /* The new partitions take records. */
@@ -485,8 +481,8 @@ create_partitions_every_version(void **st)
         kfk_buf_init(&b);
         kfk_test_build_batch(&b, KFK_CODEC_NONE, 2, "cp");
         int64_t base = -1;
-        assert_int_equal(
-            kfk_test_produce(fd, 7, name, 3, 1, b.p, b.len, &base), 0);
+        assert_int_equal(kfk_test_produce(fd, 7, name, 3, 1, b.p, b.len, &base),
+                         0);
         assert_int_equal(base, 0);
         kfk_buf_free(&b);
         kfk_arena_free(&ar);
@@ -501,8 +497,8 @@ describe(int fd, int16_t v, int8_t type, const char *name, const char *key,
 {
     kfk_DescribeConfigsRequest_DescribeConfigsResource *r =
         kfk_arena_alloc(ar, sizeof(*r));
-    kfk_struct_init(&kfk_DescribeConfigsRequest_DescribeConfigsResource_desc,
-                    v, r);
+    kfk_struct_init(&kfk_DescribeConfigsRequest_DescribeConfigsResource_desc, v,
+                    r);
     r->ResourceType = type;
     r->ResourceName = KS(name);
     kfk_str *k = kfk_arena_alloc(ar, sizeof(*k));
@@ -525,12 +521,10 @@ describe(int fd, int16_t v, int8_t type, const char *name, const char *key,
 }
 
 static kfk_DescribeConfigsResponse_DescribeConfigsResourceResult *
-find_cfg(kfk_DescribeConfigsResponse_DescribeConfigsResult *r,
-         const char *name)
+find_cfg(kfk_DescribeConfigsResponse_DescribeConfigsResult *r, const char *name)
 {
     for (int i = 0; i < r->Configs_count; i++)
-        if (str_is(r->Configs[i].Name, name))
-            return &r->Configs[i];
+        if (str_is(r->Configs[i].Name, name)) return &r->Configs[i];
     return NULL;
 }
 
@@ -539,9 +533,9 @@ describe_configs_every_version(void **st)
 {
     (void)st;
     int fd = kfk_test_connect(H.port);
-    assert_int_equal(kfk_test_create_topic(fd, "dc-topic", 1, "retention.ms",
-                                           "12345", NULL),
-                     0);
+    assert_int_equal(
+        kfk_test_create_topic(fd, "dc-topic", 1, "retention.ms", "12345", NULL),
+        0);
     for (int16_t v = 0; v <= 4; v++) {
         kfk_arena ar;
         kfk_arena_init(&ar, 0);
@@ -577,14 +571,11 @@ describe_configs_every_version(void **st)
             assert_true(c->Documentation.len > 0);
         }
         /* One key; no synonyms unless asked. */
-        r = describe(fd, v, 2, "dc-topic", "cleanup.policy", false, false,
-                     &ar);
+        r = describe(fd, v, 2, "dc-topic", "cleanup.policy", false, false, &ar);
         assert_int_equal(r->Configs_count, 1);
         assert_true(str_is(r->Configs[0].Value, "delete"));
-        if (v >= 1)
-            assert_int_equal(r->Configs[0].Synonyms_count, 0);
-        if (v >= 3)
-            assert_int_equal(r->Configs[0].Documentation.len, -1);
+        if (v >= 1) assert_int_equal(r->Configs[0].Synonyms_count, 0);
+        if (v >= 3) assert_int_equal(r->Configs[0].Documentation.len, -1);
         /* Errors per resource. */
         r = describe(fd, v, 2, "dc-no-such", NULL, false, false, &ar);
         assert_int_equal(r->ErrorCode, KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
@@ -599,8 +590,7 @@ describe_configs_every_version(void **st)
         c = find_cfg(r, "log.dirs");
         assert_non_null(c);
         assert_true(c->ReadOnly);
-        if (v >= 1)
-            assert_int_equal(c->ConfigSource, 4);
+        if (v >= 1) assert_int_equal(c->ConfigSource, 4);
         c = find_cfg(r, "num.partitions");
         assert_non_null(c);
         assert_true(str_is(c->Value, "1"));
@@ -613,8 +603,8 @@ describe_configs_every_version(void **st)
 }
 
 static int16_t
-alter(int fd, int16_t v, int8_t type, const char *name, const char **kv,
-      int n, bool validate_only)
+alter(int fd, int16_t v, int8_t type, const char *name, const char **kv, int n,
+      bool validate_only)
 {
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
@@ -640,15 +630,14 @@ alter(int fd, int16_t v, int8_t type, const char *name, const char **kv,
     assert_int_equal(resp.Responses_count, 1);
     assert_true(str_is(resp.Responses[0].ResourceName, name));
     int16_t e = resp.Responses[0].ErrorCode;
-    if (e)
-        assert_true(resp.Responses[0].ErrorMessage.len > 0);
+    if (e) assert_true(resp.Responses[0].ErrorMessage.len > 0);
     kfk_arena_free(&ar);
     return e;
 }
 
 static void
 check_value(int fd, const char *topic, const char *key, const char *value,
-             int8_t source)
+            int8_t source)
 {
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
@@ -707,8 +696,8 @@ ialter(int fd, int16_t v, const char *topic, const char *key, int8_t op,
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
     kfk_IncrementalAlterConfigsRequest_AlterableConfig c;
-    kfk_struct_init(&kfk_IncrementalAlterConfigsRequest_AlterableConfig_desc,
-                    v, &c);
+    kfk_struct_init(&kfk_IncrementalAlterConfigsRequest_AlterableConfig_desc, v,
+                    &c);
     c.Name = KS(key);
     c.ConfigOperation = op;
     c.Value = value ? KS(value) : (kfk_str){NULL, -1};
@@ -729,9 +718,9 @@ ialter(int fd, int16_t v, const char *topic, const char *key, int8_t op,
     req.Resources_count = 2;
     req.ValidateOnly = validate_only;
     kfk_IncrementalAlterConfigsResponse resp;
-    assert_int_equal(kfk_test_call(fd, KFK_API_IncrementalAlterConfigs, v,
-                                   &req, &resp, &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(fd, KFK_API_IncrementalAlterConfigs, v, &req, &resp, &ar),
+        0);
     assert_int_equal(resp.Responses_count, 2);
     assert_true(str_is(resp.Responses[0].ResourceName, topic));
     assert_int_equal(resp.Responses[1].ErrorCode,
@@ -749,19 +738,17 @@ incremental_alter_every_version(void **st)
     for (int16_t v = 0; v <= 1; v++) {
         char name[64];
         snprintf(name, sizeof(name), "ia-v%d", v);
-        assert_int_equal(kfk_test_create_topic(fd, name, 1, "segment.ms",
-                                               "70000", NULL),
-                         0);
+        assert_int_equal(
+            kfk_test_create_topic(fd, name, 1, "segment.ms", "70000", NULL), 0);
         assert_int_equal(ialter(fd, v, name, "retention.ms", 0, "2000", true),
                          0);
         check_value(fd, name, "retention.ms", "604800000", 5);
-        assert_int_equal(
-            ialter(fd, v, name, "retention.ms", 0, "2000", false), 0);
+        assert_int_equal(ialter(fd, v, name, "retention.ms", 0, "2000", false),
+                         0);
         check_value(fd, name, "retention.ms", "2000", 1);
         /* Others are kept (no replace). */
         check_value(fd, name, "segment.ms", "70000", 1);
-        assert_int_equal(ialter(fd, v, name, "segment.ms", 1, NULL, false),
-                         0);
+        assert_int_equal(ialter(fd, v, name, "segment.ms", 1, NULL, false), 0);
         check_value(fd, name, "segment.ms", "604800000", 5);
         check_value(fd, name, "retention.ms", "2000", 1);
         assert_int_equal(
@@ -779,9 +766,8 @@ incremental_alter_every_version(void **st)
                          KFK_ERR_INVALID_REQUEST);
         assert_int_equal(ialter(fd, v, name, "no.such", 0, "5", false),
                          KFK_ERR_INVALID_CONFIG);
-        assert_int_equal(
-            ialter(fd, v, name, "retention.ms", 0, "oops", false),
-            KFK_ERR_INVALID_CONFIG);
+        assert_int_equal(ialter(fd, v, name, "retention.ms", 0, "oops", false),
+                         KFK_ERR_INVALID_CONFIG);
         check_value(fd, name, "retention.ms", "2000", 1);
     }
     close(fd);
@@ -879,9 +865,8 @@ delete_records_every_version(void **st)
             KFK_ERR_OFFSET_OUT_OF_RANGE);
         assert_int_equal(
             kfk_test_fetch(fd, 11, name, 0, 4, 0, 1, &ar, &recs, &hw), 0);
-        assert_int_equal(kfk_test_count_records(recs.p, (size_t)recs.len, 4,
-                                                NULL),
-                         6);
+        assert_int_equal(
+            kfk_test_count_records(recs.p, (size_t)recs.len, 4, NULL), 6);
         /* Above the high watermark; -1 = the high watermark. */
         p[0].Offset = 11;
         p[1].Offset = -5;
@@ -922,18 +907,15 @@ describe_log_dirs_every_version(void **st)
         req.Topics_count = -1;
         kfk_DescribeLogDirsResponse resp;
         assert_int_equal(
-            kfk_test_call(fd, KFK_API_DescribeLogDirs, v, &req, &resp, &ar),
-            0);
+            kfk_test_call(fd, KFK_API_DescribeLogDirs, v, &req, &resp, &ar), 0);
         assert_int_equal(resp.ErrorCode, 0);
         assert_int_equal(resp.Results_count, 1);
-        kfk_DescribeLogDirsResponse_DescribeLogDirsResult *r =
-            &resp.Results[0];
+        kfk_DescribeLogDirsResponse_DescribeLogDirsResult *r = &resp.Results[0];
         assert_int_equal(r->ErrorCode, 0);
         assert_true(r->LogDir.len > 0 && r->LogDir.p[0] == '/');
         bool found = false;
         for (int i = 0; i < r->Topics_count; i++) {
-            if (!str_is(r->Topics[i].Name, "ld-topic"))
-                continue;
+            if (!str_is(r->Topics[i].Name, "ld-topic")) continue;
             found = true;
             assert_int_equal(r->Topics[i].Partitions_count, 3);
             assert_true(r->Topics[i].Partitions[1].PartitionSize >=
@@ -945,8 +927,7 @@ describe_log_dirs_every_version(void **st)
         assert_true(found);
         if (v >= 4) {
             assert_true(r->TotalBytes > 0);
-            assert_true(r->UsableBytes >= 0 &&
-                        r->UsableBytes <= r->TotalBytes);
+            assert_true(r->UsableBytes >= 0 && r->UsableBytes <= r->TotalBytes);
         }
         /* One partition of one topic, plus one unknown topic. */
         int32_t parts[2] = {1, 9};
@@ -964,8 +945,7 @@ describe_log_dirs_every_version(void **st)
         req.Topics = t;
         req.Topics_count = 2;
         assert_int_equal(
-            kfk_test_call(fd, KFK_API_DescribeLogDirs, v, &req, &resp, &ar),
-            0);
+            kfk_test_call(fd, KFK_API_DescribeLogDirs, v, &req, &resp, &ar), 0);
         r = &resp.Results[0];
         assert_int_equal(r->Topics_count, 1);
         assert_int_equal(r->Topics[0].Partitions_count, 1);
@@ -988,8 +968,7 @@ describe_cluster_every_version(void **st)
         kfk_msg_init(&kfk_DescribeClusterRequest_msg, v, &req);
         kfk_DescribeClusterResponse resp;
         assert_int_equal(
-            kfk_test_call(fd, KFK_API_DescribeCluster, v, &req, &resp, &ar),
-            0);
+            kfk_test_call(fd, KFK_API_DescribeCluster, v, &req, &resp, &ar), 0);
         assert_int_equal(resp.ErrorCode, 0);
         assert_int_equal(resp.ControllerId, 1);
         assert_int_equal(resp.Brokers_count, 1);

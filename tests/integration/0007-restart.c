@@ -49,9 +49,8 @@ read_all(int fd, const char *topic, int32_t part, kfk_buf *values)
         kfk_arena_init(&ar, 0);
         kfk_bytes recs;
         int64_t hw = -1;
-        assert_int_equal(kfk_test_fetch(fd, 11, topic, part, off, 0, 1, &ar,
-                                        &recs, &hw),
-                         0);
+        assert_int_equal(
+            kfk_test_fetch(fd, 11, topic, part, off, 0, 1, &ar, &recs, &hw), 0);
         if (off >= hw) {
             kfk_arena_free(&ar);
             break;
@@ -116,8 +115,8 @@ clean_restart(void **st)
     kfk_arena_init(&ar, 0);
     kfk_str key = KS("retention.ms");
     kfk_DescribeConfigsRequest_DescribeConfigsResource r;
-    kfk_struct_init(&kfk_DescribeConfigsRequest_DescribeConfigsResource_desc,
-                    1, &r);
+    kfk_struct_init(&kfk_DescribeConfigsRequest_DescribeConfigsResource_desc, 1,
+                    &r);
     r.ResourceType = 2;
     r.ResourceName = KS("rs-clean");
     r.ConfigurationKeys = &key;
@@ -171,8 +170,7 @@ static bool
 last_segment(const char *dir, char *out, size_t n)
 {
     DIR *d = opendir(dir);
-    if (!d)
-        return false;
+    if (!d) return false;
     struct dirent *de;
     char best[256] = "";
     while ((de = readdir(d))) {
@@ -182,8 +180,7 @@ last_segment(const char *dir, char *out, size_t n)
             snprintf(best, sizeof(best), "%s", de->d_name);
     }
     closedir(d);
-    if (!best[0])
-        return false;
+    if (!best[0]) return false;
     snprintf(out, n, "%s/%s", dir, best);
     return true;
 }
@@ -244,8 +241,8 @@ deleted_topic_stays_deleted(void **st)
     dr.TopicNames = &n;
     dr.TopicNames_count = 1;
     kfk_DeleteTopicsResponse drr;
-    assert_int_equal(
-        kfk_test_call(fd, KFK_API_DeleteTopics, 4, &dr, &drr, &ar), 0);
+    assert_int_equal(kfk_test_call(fd, KFK_API_DeleteTopics, 4, &dr, &drr, &ar),
+                     0);
     assert_int_equal(drr.Responses[0].ErrorCode, 0);
     close(fd);
     assert_int_equal(kfkd_stop(&H), 0);

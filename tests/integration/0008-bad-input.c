@@ -190,14 +190,14 @@ huge_counts(void **st)
     kfk_buf_put_i16(&wb, 3);
     kfk_buf_put_i32(&wb, 1);
     kfk_buf_put_i16(&wb, -1);
-    kfk_buf_put_i16(&wb, -1);       /* TransactionalId */
-    kfk_buf_put_i16(&wb, 1);        /* Acks */
-    kfk_buf_put_i32(&wb, 1000);     /* TimeoutMs */
-    kfk_buf_put_i32(&wb, 1);        /* TopicData */
+    kfk_buf_put_i16(&wb, -1);   /* TransactionalId */
+    kfk_buf_put_i16(&wb, 1);    /* Acks */
+    kfk_buf_put_i32(&wb, 1000); /* TimeoutMs */
+    kfk_buf_put_i32(&wb, 1);    /* TopicData */
     kfk_buf_put_i16(&wb, 1);
     kfk_buf_put(&wb, "t", 1);
-    kfk_buf_put_i32(&wb, 1);        /* PartitionData */
-    kfk_buf_put_i32(&wb, 0);        /* Index */
+    kfk_buf_put_i32(&wb, 1);         /* PartitionData */
+    kfk_buf_put_i32(&wb, 0);         /* Index */
     kfk_buf_put_i32(&wb, INT32_MAX); /* Records size */
     kfk_buf_put_zero(&wb, 16);
     kfk_buf_set_i32(&wb, 0, (int32_t)(wb.len - 4));

@@ -210,8 +210,7 @@ test_topic_ids(void **st)
             fp.FetchOffset = 0;
             fp.PartitionMaxBytes = 1 << 20;
             ft.TopicId = id;
-            if (!known)
-                ft.TopicId.b[0] ^= 0xff;
+            if (!known) ft.TopicId.b[0] ^= 0xff;
             ft.Partitions = &fp;
             ft.Partitions_count = 1;
             req.Topics = &ft;
@@ -224,8 +223,7 @@ test_topic_ids(void **st)
                              0);
             assert_int_equal(r.Responses_count, 1);
             assert_memory_equal(&r.Responses[0].TopicId, &ft.TopicId, 16);
-            kfk_FetchResponse_PartitionData *pd =
-                &r.Responses[0].Partitions[0];
+            kfk_FetchResponse_PartitionData *pd = &r.Responses[0].Partitions[0];
             if (known) {
                 assert_int_equal(pd->ErrorCode, 0);
                 assert_int_equal(pd->HighWatermark, 5);

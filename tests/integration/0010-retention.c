@@ -42,14 +42,12 @@ count_segments(const char *topic)
     char dir[1024];
     snprintf(dir, sizeof(dir), "%s/%s-0", H.datadir, topic);
     DIR *d = opendir(dir);
-    if (!d)
-        return -1;
+    if (!d) return -1;
     int n = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t l = strlen(de->d_name);
-        if (l > 4 && strcmp(de->d_name + l - 4, ".log") == 0)
-            n++;
+        if (l > 4 && strcmp(de->d_name + l - 4, ".log") == 0) n++;
     }
     closedir(d);
     return n;
@@ -104,8 +102,7 @@ wait_start_moves(int fd, const char *topic)
 {
     for (int i = 0; i < 100; i++) {
         int64_t s = earliest(fd, topic);
-        if (s > 0)
-            return s;
+        if (s > 0) return s;
         usleep(50000);
     }
     return 0;
@@ -119,9 +116,8 @@ check_tail(int fd, const char *topic, int64_t start)
     kfk_bytes recs;
     int64_t hw;
     /* Below the start: gone. */
-    assert_int_equal(
-        kfk_test_fetch(fd, 11, topic, 0, 0, 0, 1, &ar, &recs, &hw),
-        KFK_ERR_OFFSET_OUT_OF_RANGE);
+    assert_int_equal(kfk_test_fetch(fd, 11, topic, 0, 0, 0, 1, &ar, &recs, &hw),
+                     KFK_ERR_OFFSET_OUT_OF_RANGE);
     /* From the start to the end: every record, contiguous. */
     int64_t off = start, total = 0;
     while (off < 200) {
@@ -154,8 +150,8 @@ test_roll_and_retention_time(void **st)
     assert_int_equal(earliest(fd, "rt-time"), 0);
     int64_t start = wait_start_moves(fd, "rt-time");
     int after = count_segments("rt-time");
-    printf("retention.ms: log start %lld, %d segments left\n",
-           (long long)start, after);
+    printf("retention.ms: log start %lld, %d segments left\n", (long long)start,
+           after);
     assert_true(start > 0);
     assert_true(after >= 1 && after < before);
     check_tail(fd, "rt-time", start);

@@ -108,8 +108,7 @@ m_init(mem *m, const char *group, const char *instance, int32_t session)
 static void
 m_close(mem *m)
 {
-    if (m->fd >= 0)
-        close(m->fd);
+    if (m->fd >= 0) close(m->fd);
     m->fd = -1;
 }
 
@@ -151,8 +150,7 @@ join_send_v(mem *m, int16_t v, const char *ptype)
     req.Protocols = p;
     req.Protocols_count = 2;
     m->corr = kfk_test_next_corr();
-    assert_int_equal(kfk_test_send(m->fd, KFK_API_JoinGroup, v, m->corr,
-                                   &req),
+    assert_int_equal(kfk_test_send(m->fd, KFK_API_JoinGroup, v, m->corr, &req),
                      0);
     kfk_buf_free(&meta);
 }
@@ -169,9 +167,8 @@ join_recv_v(mem *m, int16_t v)
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
     kfk_JoinGroupResponse resp;
-    assert_int_equal(kfk_test_recv(m->fd, KFK_API_JoinGroup, v, m->corr,
-                                   &resp, &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_recv(m->fd, KFK_API_JoinGroup, v, m->corr, &resp, &ar), 0);
     int e = resp.ErrorCode;
     if (resp.MemberId.len > 0)
         snprintf(m->id, sizeof(m->id), "%.*s", resp.MemberId.len,
@@ -265,18 +262,16 @@ sync_send(mem *m)
         req.Assignments = as;
         req.Assignments_count = n;
         m->corr = kfk_test_next_corr();
-        assert_int_equal(kfk_test_send(m->fd, KFK_API_SyncGroup, SG_V,
-                                       m->corr, &req),
-                         0);
+        assert_int_equal(
+            kfk_test_send(m->fd, KFK_API_SyncGroup, SG_V, m->corr, &req), 0);
         for (int i = 0; i < n; i++)
             kfk_buf_free(&bufs[i]);
         return;
     }
     req.Assignments_count = 0;
     m->corr = kfk_test_next_corr();
-    assert_int_equal(kfk_test_send(m->fd, KFK_API_SyncGroup, SG_V, m->corr,
-                                   &req),
-                     0);
+    assert_int_equal(
+        kfk_test_send(m->fd, KFK_API_SyncGroup, SG_V, m->corr, &req), 0);
 }
 
 static int
@@ -285,9 +280,8 @@ sync_recv(mem *m)
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
     kfk_SyncGroupResponse resp;
-    assert_int_equal(kfk_test_recv(m->fd, KFK_API_SyncGroup, SG_V, m->corr,
-                                   &resp, &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_recv(m->fd, KFK_API_SyncGroup, SG_V, m->corr, &resp, &ar), 0);
     int e = resp.ErrorCode;
     m->nparts = 0;
     if (e == 0 && resp.Assignment.len > 0) {
@@ -321,9 +315,8 @@ hb(mem *m)
     req.MemberId = KS(m->id);
     req.GroupInstanceId = m->instance[0] ? KS(m->instance) : KS(NULL);
     kfk_HeartbeatResponse resp;
-    assert_int_equal(kfk_test_call(m->fd, KFK_API_Heartbeat, HB_V, &req,
-                                   &resp, &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(m->fd, KFK_API_Heartbeat, HB_V, &req, &resp, &ar), 0);
     kfk_arena_free(&ar);
     return resp.ErrorCode;
 }
@@ -339,20 +332,16 @@ rebalance(mem **ms, int n)
     for (int i = 0; i < n; i++) {
         assert_int_equal(join_recv(ms[i]), 0);
         leaders += ms[i]->leader;
-        if (i)
-            assert_int_equal(ms[i]->gen, ms[0]->gen);
+        if (i) assert_int_equal(ms[i]->gen, ms[0]->gen);
     }
     assert_int_equal(leaders, 1);
     for (int i = 0; i < n; i++)
-        if (ms[i]->leader)
-            assert_int_equal(ms[i]->nids, n);
+        if (ms[i]->leader) assert_int_equal(ms[i]->nids, n);
     /* Followers first: they wait for the leader's assignment. */
     for (int i = 0; i < n; i++)
-        if (!ms[i]->leader)
-            sync_send(ms[i]);
+        if (!ms[i]->leader) sync_send(ms[i]);
     for (int i = 0; i < n; i++)
-        if (ms[i]->leader)
-            sync_send(ms[i]);
+        if (ms[i]->leader) sync_send(ms[i]);
     int seen[NPARTS] = {0};
     int total = 0;
     for (int i = 0; i < n; i++) {
@@ -378,8 +367,7 @@ wait_rebalance(mem **ms, int n)
     for (int round = 0; round < 100; round++) {
         for (int i = 0; i < n; i++) {
             int e = hb(ms[i]);
-            if (e == KFK_ERR_REBALANCE_IN_PROGRESS)
-                return;
+            if (e == KFK_ERR_REBALANCE_IN_PROGRESS) return;
             assert_int_equal(e, 0);
         }
         sleep_ms(50);
@@ -418,11 +406,9 @@ join_1_2_3(void **st)
     /* Sync by hand through the same checks. */
     mem *two[2] = {&a, &b};
     for (int i = 0; i < 2; i++)
-        if (!two[i]->leader)
-            sync_send(two[i]);
+        if (!two[i]->leader) sync_send(two[i]);
     for (int i = 0; i < 2; i++)
-        if (two[i]->leader)
-            sync_send(two[i]);
+        if (two[i]->leader) sync_send(two[i]);
     assert_int_equal(sync_recv(&a), 0);
     assert_int_equal(sync_recv(&b), 0);
     assert_int_equal(a.nparts + b.nparts, NPARTS);
@@ -439,11 +425,9 @@ join_1_2_3(void **st)
     assert_int_equal(join_recv(&b), 0);
     assert_int_equal(c.gen, 3);
     for (int i = 0; i < 3; i++)
-        if (!ms[i]->leader)
-            sync_send(ms[i]);
+        if (!ms[i]->leader) sync_send(ms[i]);
     for (int i = 0; i < 3; i++)
-        if (ms[i]->leader)
-            sync_send(ms[i]);
+        if (ms[i]->leader) sync_send(ms[i]);
     int seen[NPARTS] = {0};
     for (int i = 0; i < 3; i++) {
         assert_int_equal(sync_recv(ms[i]), 0);
@@ -461,11 +445,9 @@ join_1_2_3(void **st)
     mem *order[3];
     int k = 0;
     for (int i = 0; i < 3; i++)
-        if (ms[i]->leader)
-            order[k++] = ms[i];
+        if (ms[i]->leader) order[k++] = ms[i];
     for (int i = 0; i < 3; i++)
-        if (!ms[i]->leader)
-            order[k++] = ms[i];
+        if (!ms[i]->leader) order[k++] = ms[i];
     join_send(order[0]);
     wait_rebalance(&order[1], 2);
     join_send(order[1]);
@@ -474,11 +456,9 @@ join_1_2_3(void **st)
         assert_int_equal(join_recv(order[i]), 0);
     assert_int_equal(a.gen, 4);
     for (int i = 0; i < 3; i++)
-        if (!order[i]->leader)
-            sync_send(order[i]);
+        if (!order[i]->leader) sync_send(order[i]);
     for (int i = 0; i < 3; i++)
-        if (order[i]->leader)
-            sync_send(order[i]);
+        if (order[i]->leader) sync_send(order[i]);
     for (int i = 0; i < 3; i++)
         assert_int_equal(sync_recv(order[i]), 0);
     m_close(&a);
@@ -505,11 +485,9 @@ session_timeout(void **st)
     assert_int_equal(join_recv(&a), 0);
     assert_int_equal(join_recv(&b), 0);
     for (int i = 0; i < 2; i++)
-        if (!two[i]->leader)
-            sync_send(two[i]);
+        if (!two[i]->leader) sync_send(two[i]);
     for (int i = 0; i < 2; i++)
-        if (two[i]->leader)
-            sync_send(two[i]);
+        if (two[i]->leader) sync_send(two[i]);
     assert_int_equal(sync_recv(&a), 0);
     assert_int_equal(sync_recv(&b), 0);
     assert_int_equal(a.nparts, 3);
@@ -520,8 +498,7 @@ session_timeout(void **st)
     int e = 0;
     while (now_ms() - t0 < 6000) {
         e = hb(&a);
-        if (e)
-            break;
+        if (e) break;
         sleep_ms(100);
     }
     assert_int_equal(e, KFK_ERR_REBALANCE_IN_PROGRESS);
@@ -536,7 +513,8 @@ session_timeout(void **st)
     assert_int_equal(sync_recv(&a), 0);
     assert_int_equal(a.nparts, NPARTS);
     int64_t t_done = now_ms() - t0;
-    fprintf(stderr, "member death -> rebalance noticed %lld ms, new "
+    fprintf(stderr,
+            "member death -> rebalance noticed %lld ms, new "
             "assignment %lld ms (session 1500 ms, heartbeat every 100 ms)\n",
             (long long)t_noticed, (long long)t_done);
     /* The dead member is gone. */
@@ -563,11 +541,9 @@ leave_rebalances(void **st)
     assert_int_equal(join_recv(&b), 0);
     mem *two[2] = {&a, &b};
     for (int i = 0; i < 2; i++)
-        if (!two[i]->leader)
-            sync_send(two[i]);
+        if (!two[i]->leader) sync_send(two[i]);
     for (int i = 0; i < 2; i++)
-        if (two[i]->leader)
-            sync_send(two[i]);
+        if (two[i]->leader) sync_send(two[i]);
     assert_int_equal(sync_recv(&a), 0);
     assert_int_equal(sync_recv(&b), 0);
 
@@ -586,9 +562,8 @@ leave_rebalances(void **st)
     req.Members = mi;
     req.Members_count = 2;
     kfk_LeaveGroupResponse resp;
-    assert_int_equal(kfk_test_call(b.fd, KFK_API_LeaveGroup, 4, &req, &resp,
-                                   &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(b.fd, KFK_API_LeaveGroup, 4, &req, &resp, &ar), 0);
     assert_int_equal(resp.ErrorCode, 0);
     assert_int_equal(resp.Members_count, 2);
     assert_int_equal(resp.Members[0].ErrorCode, 0);
@@ -604,9 +579,8 @@ leave_rebalances(void **st)
     kfk_msg_init(&kfk_LeaveGroupRequest_msg, 0, &req);
     req.GroupId = KS("gleave");
     req.MemberId = KS(b.id);
-    assert_int_equal(kfk_test_call(b.fd, KFK_API_LeaveGroup, 0, &req, &resp,
-                                   &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(b.fd, KFK_API_LeaveGroup, 0, &req, &resp, &ar), 0);
     assert_int_equal(resp.ErrorCode, KFK_ERR_UNKNOWN_MEMBER_ID);
     kfk_arena_free(&ar);
     m_close(&a);
@@ -669,9 +643,8 @@ commit(int fd, int16_t v, const char *group, int32_t gen, const char *member,
     req.Topics = &t;
     req.Topics_count = 1;
     kfk_OffsetCommitResponse resp;
-    assert_int_equal(kfk_test_call(fd, KFK_API_OffsetCommit, v, &req, &resp,
-                                   &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(fd, KFK_API_OffsetCommit, v, &req, &resp, &ar), 0);
     assert_int_equal(resp.Topics_count, 1);
     assert_int_equal(resp.Topics[0].Partitions_count, 1);
     int e = resp.Topics[0].Partitions[0].ErrorCode;
@@ -700,17 +673,16 @@ fetch_offset(int fd, int16_t v, const char *group, const char *topic,
         req.GroupId = KS(group);
         req.Topics = &t;
         req.Topics_count = 1;
-        assert_int_equal(kfk_test_call(fd, KFK_API_OffsetFetch, v, &req,
-                                       &resp, &ar),
-                         0);
+        assert_int_equal(
+            kfk_test_call(fd, KFK_API_OffsetFetch, v, &req, &resp, &ar), 0);
         if (resp.Topics_count == 1 && resp.Topics[0].Partitions_count == 1 &&
             !resp.Topics[0].Partitions[0].ErrorCode && !resp.ErrorCode)
             r = resp.Topics[0].Partitions[0].CommittedOffset;
     } else {
         kfk_OffsetFetchRequest_OffsetFetchRequestTopics t;
         kfk_OffsetFetchRequest_OffsetFetchRequestGroup g;
-        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestGroup_desc,
-                        v, &g);
+        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestGroup_desc, v,
+                        &g);
         t.Name = KS(topic);
         t.PartitionIndexes = &part;
         t.PartitionIndexes_count = 1;
@@ -719,9 +691,8 @@ fetch_offset(int fd, int16_t v, const char *group, const char *topic,
         g.Topics_count = 1;
         req.Groups = &g;
         req.Groups_count = 1;
-        assert_int_equal(kfk_test_call(fd, KFK_API_OffsetFetch, v, &req,
-                                       &resp, &ar),
-                         0);
+        assert_int_equal(
+            kfk_test_call(fd, KFK_API_OffsetFetch, v, &req, &resp, &ar), 0);
         if (resp.Groups_count == 1 && !resp.Groups[0].ErrorCode &&
             resp.Groups[0].Topics_count == 1 &&
             resp.Groups[0].Topics[0].Partitions_count == 1)
@@ -761,15 +732,14 @@ commit_survives_kill9(void **st)
     get_id(&a);
     mem *one[1] = {&a};
     rebalance(one, 1);
-    assert_int_equal(commit(a.fd, 8, "gcommit", a.gen, a.id, TOPIC, 5, 55,
-                            NULL),
-                     0);
-    assert_int_equal(commit(a.fd, 8, "gcommit", a.gen + 1, a.id, TOPIC, 5, 56,
-                            NULL),
-                     KFK_ERR_ILLEGAL_GENERATION);
-    assert_int_equal(commit(a.fd, 8, "gcommit", a.gen, "bogus", TOPIC, 5, 56,
-                            NULL),
-                     KFK_ERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(
+        commit(a.fd, 8, "gcommit", a.gen, a.id, TOPIC, 5, 55, NULL), 0);
+    assert_int_equal(
+        commit(a.fd, 8, "gcommit", a.gen + 1, a.id, TOPIC, 5, 56, NULL),
+        KFK_ERR_ILLEGAL_GENERATION);
+    assert_int_equal(
+        commit(a.fd, 8, "gcommit", a.gen, "bogus", TOPIC, 5, 56, NULL),
+        KFK_ERR_UNKNOWN_MEMBER_ID);
     /* No simple commits while the group has members. */
     assert_int_equal(commit(fd, 8, "gcommit", -1, "", TOPIC, 5, 57, NULL),
                      KFK_ERR_UNKNOWN_MEMBER_ID);
@@ -798,9 +768,8 @@ commit_survives_kill9(void **st)
     req.GroupId = KS("simple");
     req.Topics = NULL;
     req.Topics_count = -1;
-    assert_int_equal(kfk_test_call(fd, KFK_API_OffsetFetch, 7, &req, &resp,
-                                   &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(fd, KFK_API_OffsetFetch, 7, &req, &resp, &ar), 0);
     assert_int_equal(resp.ErrorCode, 0);
     assert_int_equal(resp.Topics_count, 1);
     assert_int_equal(resp.Topics[0].Partitions_count, 3);
@@ -809,17 +778,16 @@ commit_survives_kill9(void **st)
     kfk_OffsetFetchRequest_OffsetFetchRequestGroup gs[2];
     kfk_msg_init(&kfk_OffsetFetchRequest_msg, 8, &req);
     for (int i = 0; i < 2; i++) {
-        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestGroup_desc,
-                        8, &gs[i]);
+        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestGroup_desc, 8,
+                        &gs[i]);
         gs[i].GroupId = KS(i ? "gcommit" : "simple");
         gs[i].Topics = NULL;
         gs[i].Topics_count = -1;
     }
     req.Groups = gs;
     req.Groups_count = 2;
-    assert_int_equal(kfk_test_call(fd, KFK_API_OffsetFetch, 8, &req, &resp,
-                                   &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(fd, KFK_API_OffsetFetch, 8, &req, &resp, &ar), 0);
     assert_int_equal(resp.Groups_count, 2);
     assert_int_equal(resp.Groups[0].Topics[0].Partitions_count, 3);
     assert_int_equal(resp.Groups[1].Topics_count, 1);
@@ -850,11 +818,9 @@ static_member_restart(void **st)
     assert_int_equal(join_recv(&d), 0);
     mem *two[2] = {&s, &d};
     for (int i = 0; i < 2; i++)
-        if (!two[i]->leader)
-            sync_send(two[i]);
+        if (!two[i]->leader) sync_send(two[i]);
     for (int i = 0; i < 2; i++)
-        if (two[i]->leader)
-            sync_send(two[i]);
+        if (two[i]->leader) sync_send(two[i]);
     assert_int_equal(sync_recv(&s), 0);
     assert_int_equal(sync_recv(&d), 0);
     int32_t gen = s.gen;
@@ -908,9 +874,8 @@ describe_list(void **st)
         req.Groups = ids;
         req.Groups_count = 3;
         kfk_DescribeGroupsResponse resp;
-        assert_int_equal(kfk_test_call(fd, KFK_API_DescribeGroups, v, &req,
-                                       &resp, &ar),
-                         0);
+        assert_int_equal(
+            kfk_test_call(fd, KFK_API_DescribeGroups, v, &req, &resp, &ar), 0);
         assert_int_equal(resp.Groups_count, 3);
         kfk_DescribeGroupsResponse_DescribedGroup *g = &resp.Groups[0];
         assert_int_equal(g->ErrorCode, 0);
@@ -938,22 +903,20 @@ describe_list(void **st)
             req.StatesFilter_count = 1;
         }
         kfk_ListGroupsResponse resp;
-        assert_int_equal(kfk_test_call(fd, KFK_API_ListGroups, v, &req,
-                                       &resp, &ar),
-                         0);
+        assert_int_equal(
+            kfk_test_call(fd, KFK_API_ListGroups, v, &req, &resp, &ar), 0);
         assert_int_equal(resp.ErrorCode, 0);
         bool found = false, empty = false;
         for (int32_t i = 0; i < resp.Groups_count; i++) {
             if (kfk_str_eq(resp.Groups[i].GroupId, "gdesc")) {
                 found = true;
-                assert_true(kfk_str_eq(resp.Groups[i].ProtocolType,
-                                     "consumer"));
+                assert_true(
+                    kfk_str_eq(resp.Groups[i].ProtocolType, "consumer"));
                 if (v >= 4)
-                    assert_true(kfk_str_eq(resp.Groups[i].GroupState,
-                                         "Stable"));
+                    assert_true(
+                        kfk_str_eq(resp.Groups[i].GroupState, "Stable"));
             }
-            if (kfk_str_eq(resp.Groups[i].GroupId, "gdesc-empty"))
-                empty = true;
+            if (kfk_str_eq(resp.Groups[i].GroupId, "gdesc-empty")) empty = true;
         }
         assert_true(found);
         assert_int_equal(empty, v < 4); /* filtered out from v4 */
@@ -974,9 +937,8 @@ delete_group(int fd, const char *group)
     req.GroupsNames = &id;
     req.GroupsNames_count = 1;
     kfk_DeleteGroupsResponse resp;
-    assert_int_equal(kfk_test_call(fd, KFK_API_DeleteGroups, 2, &req, &resp,
-                                   &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(fd, KFK_API_DeleteGroups, 2, &req, &resp, &ar), 0);
     assert_int_equal(resp.Results_count, 1);
     int e = resp.Results[0].ErrorCode;
     kfk_arena_free(&ar);
@@ -1000,9 +962,8 @@ offset_delete(int fd, const char *group, const char *topic, int32_t part)
     req.Topics = &t;
     req.Topics_count = 1;
     kfk_OffsetDeleteResponse resp;
-    assert_int_equal(kfk_test_call(fd, KFK_API_OffsetDelete, 0, &req, &resp,
-                                   &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(fd, KFK_API_OffsetDelete, 0, &req, &resp, &ar), 0);
     int e = resp.ErrorCode;
     if (!e) {
         assert_int_equal(resp.Topics_count, 1);
@@ -1024,9 +985,8 @@ delete_errors(void **st)
     rebalance(one, 1);
     assert_int_equal(commit(a.fd, 8, "gdel", a.gen, a.id, TOPIC, 0, 5, NULL),
                      0);
-    assert_int_equal(commit(a.fd, 8, "gdel", a.gen, a.id, "grp-other", 0, 6,
-                            NULL),
-                     0);
+    assert_int_equal(
+        commit(a.fd, 8, "gdel", a.gen, a.id, "grp-other", 0, 6, NULL), 0);
     assert_int_equal(delete_group(fd, "gdel"), KFK_ERR_NON_EMPTY_GROUP);
     assert_int_equal(delete_group(fd, "gdel-none"), KFK_ERR_GROUP_ID_NOT_FOUND);
     /* The group consumes TOPIC, not grp-other. */
@@ -1037,8 +997,7 @@ delete_errors(void **st)
     assert_int_equal(fetch_offset(fd, 7, "gdel", TOPIC, 0), 5);
     assert_int_equal(offset_delete(fd, "gdel-none", TOPIC, 0),
                      KFK_ERR_GROUP_ID_NOT_FOUND);
-    assert_int_equal(offset_delete(fd, "", TOPIC, 0),
-                     KFK_ERR_INVALID_GROUP_ID);
+    assert_int_equal(offset_delete(fd, "", TOPIC, 0), KFK_ERR_INVALID_GROUP_ID);
     assert_int_equal(offset_delete(fd, "gdel", "no-such", 0),
                      KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 
@@ -1050,9 +1009,8 @@ delete_errors(void **st)
     lreq.GroupId = KS("gdel");
     lreq.MemberId = KS(a.id);
     kfk_LeaveGroupResponse lresp;
-    assert_int_equal(kfk_test_call(a.fd, KFK_API_LeaveGroup, 1, &lreq, &lresp,
-                                   &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(a.fd, KFK_API_LeaveGroup, 1, &lreq, &lresp, &ar), 0);
     assert_int_equal(lresp.ErrorCode, 0);
     kfk_arena_free(&ar);
     assert_int_equal(offset_delete(fd, "gdel", TOPIC, 0), 0);
@@ -1124,26 +1082,23 @@ join_errors(void **st)
     kfk_FindCoordinatorResponse resp;
     kfk_msg_init(&kfk_FindCoordinatorRequest_msg, 0, &req);
     req.Key = KS("gerr");
-    assert_int_equal(kfk_test_call(a.fd, KFK_API_FindCoordinator, 0, &req,
-                                   &resp, &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(a.fd, KFK_API_FindCoordinator, 0, &req, &resp, &ar), 0);
     assert_int_equal(resp.ErrorCode, 0);
     assert_int_equal(resp.Port, H.port);
     kfk_msg_init(&kfk_FindCoordinatorRequest_msg, 4, &req);
     kfk_str keys[2] = {KS("g1"), KS("g2")};
     req.CoordinatorKeys = keys;
     req.CoordinatorKeys_count = 2;
-    assert_int_equal(kfk_test_call(a.fd, KFK_API_FindCoordinator, 4, &req,
-                                   &resp, &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(a.fd, KFK_API_FindCoordinator, 4, &req, &resp, &ar), 0);
     assert_int_equal(resp.Coordinators_count, 2);
     assert_int_equal(resp.Coordinators[1].ErrorCode, 0);
     assert_true(kfk_str_eq(resp.Coordinators[1].Key, "g2"));
     assert_int_equal(resp.Coordinators[1].Port, H.port);
     req.KeyType = 1;
-    assert_int_equal(kfk_test_call(a.fd, KFK_API_FindCoordinator, 4, &req,
-                                   &resp, &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(a.fd, KFK_API_FindCoordinator, 4, &req, &resp, &ar), 0);
     assert_int_equal(resp.Coordinators[0].ErrorCode,
                      KFK_ERR_COORDINATOR_NOT_AVAILABLE);
     kfk_arena_free(&ar);

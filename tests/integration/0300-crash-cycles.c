@@ -43,9 +43,9 @@
 #include "harness/kfkd.h"
 #include "protocol/records.h"
 
-#define NPARTS   3
-#define DEPTH    4          /* produce requests in flight */
-#define MAX_IDS  (8 << 20) /* records over the whole test */
+#define NPARTS  3
+#define DEPTH   4         /* produce requests in flight */
+#define MAX_IDS (8 << 20) /* records over the whole test */
 
 static kfkd_h H;
 
@@ -80,13 +80,13 @@ enum { ID_SENT = 1, ID_ACKED = 2 };
 
 typedef struct idrec {
     uint8_t state;
-    uint8_t seen;      /* found by the current check */
+    uint8_t seen; /* found by the current check */
     int8_t part;
-    int32_t offset;    /* acknowledged offset */
+    int32_t offset; /* acknowledged offset */
 } idrec;
 
 static idrec *ids;
-static int64_t nids;   /* ids handed out */
+static int64_t nids; /* ids handed out */
 
 /* One request in flight. */
 typedef struct inflight {
@@ -99,7 +99,7 @@ typedef struct inflight {
 typedef struct producer {
     int port;
     int cycle;
-    int64_t budget;    /* last id this cycle may use */
+    int64_t budget; /* last id this cycle may use */
     volatile int stop;
     int64_t acked, sent, requests;
 } producer;
@@ -161,8 +161,7 @@ producer_main(void *arg)
 {
     producer *pr = arg;
     int fd = kfk_test_connect(pr->port);
-    if (fd < 0)
-        return NULL;
+    if (fd < 0) return NULL;
     inflight q[DEPTH];
     int head = 0, n = 0;
     unsigned seed = (unsigned)pr->cycle * 7919u + 1;
@@ -190,13 +189,10 @@ producer_main(void *arg)
             int rc = send_produce(fd, f->corr, f->part, &b);
             kfk_buf_free(&b);
             n++;
-            if (rc < 0)
-                goto out; /* the broker died under us */
+            if (rc < 0) goto out; /* the broker died under us */
         }
-        if (n == 0)
-            break;
-        if (recv_produce(fd, pr, &q[head]) < 0)
-            break;
+        if (n == 0) break;
+        if (recv_produce(fd, pr, &q[head]) < 0) break;
         head = (head + 1) % DEPTH;
         n--;
     }
@@ -211,9 +207,9 @@ out:
 typedef struct committer {
     int port;
     volatile int stop;
-    int64_t acked;     /* last value acknowledged for every partition */
-    int64_t sent;      /* last value sent (maybe stored, maybe not) */
-    int64_t ncommits;  /* acknowledged commit requests */
+    int64_t acked;    /* last value acknowledged for every partition */
+    int64_t sent;     /* last value sent (maybe stored, maybe not) */
+    int64_t ncommits; /* acknowledged commit requests */
 } committer;
 
 static int
@@ -261,14 +257,12 @@ committer_main(void *arg)
 {
     committer *cm = arg;
     int fd = kfk_test_connect(cm->port);
-    if (fd < 0)
-        return NULL;
+    if (fd < 0) return NULL;
     while (!cm->stop) {
         cm->sent = cm->acked + 1;
         int rc = commit_once(fd, cm->sent);
         if (rc != 0) {
-            if (rc > 0)
-                fprintf(stderr, "OffsetCommit error %d\n", rc);
+            if (rc > 0) fprintf(stderr, "OffsetCommit error %d\n", rc);
             break;
         }
         cm->acked = cm->sent;
@@ -311,8 +305,7 @@ check_commits(int port, const committer *cm)
         kfk_OffsetFetchResponse_OffsetFetchResponsePartition *p =
             &resp.Topics[0].Partitions[i];
         assert_int_equal(p->ErrorCode, 0);
-        if (p->CommittedOffset != cm->acked &&
-            p->CommittedOffset != cm->sent) {
+        if (p->CommittedOffset != cm->acked && p->CommittedOffset != cm->sent) {
             fprintf(stderr,
                     "crash-%d: committed offset %" PRId64 " after restart, "
                     "acknowledged %" PRId64 " (in flight %" PRId64 ")\n",
@@ -338,8 +331,8 @@ read_all(int fd, const char *topic, int32_t part, kfk_buf *values)
         kfk_arena_init(&ar, 0);
         kfk_bytes recs;
         int64_t hw = -1;
-        int rc = kfk_test_fetch(fd, 11, topic, part, off, 0, 1, &ar, &recs,
-                                &hw);
+        int rc =
+            kfk_test_fetch(fd, 11, topic, part, off, 0, 1, &ar, &recs, &hw);
         if (rc != 0)
             fprintf(stderr, "fetch %s-%d at %" PRId64 ": %d\n", topic, part,
                     off, rc);
@@ -350,8 +343,9 @@ read_all(int fd, const char *topic, int32_t part, kfk_buf *values)
         }
         int n = kfk_test_count_records(recs.p, (size_t)recs.len, off, values);
         if (n <= 0)
-            fprintf(stderr, "%s-%d: bad records at %" PRId64 " (hw %" PRId64
-                    ")\n", topic, part, off, hw);
+            fprintf(stderr,
+                    "%s-%d: bad records at %" PRId64 " (hw %" PRId64 ")\n",
+                    topic, part, off, hw);
         assert_true(n > 0);
         off += n;
         kfk_arena_free(&ar);
@@ -390,8 +384,8 @@ check_all(int port, check_stats *cs)
             }
             idrec *d = &ids[first + k];
             if (d->seen) {
-                fprintf(stderr, "crash-%d@%" PRId64 ": '%s' twice\n", part,
-                        off, v);
+                fprintf(stderr, "crash-%d@%" PRId64 ": '%s' twice\n", part, off,
+                        v);
                 fail();
             }
             d->seen = 1;
@@ -417,8 +411,9 @@ check_all(int port, check_stats *cs)
     for (int64_t i = 0; i < nids; i++)
         if (ids[i].state == ID_ACKED && !ids[i].seen) {
             if (lost++ < 5)
-                fprintf(stderr, "acknowledged record %" PRId64
-                        " (crash-%d@%" PRId32 ") lost\n",
+                fprintf(stderr,
+                        "acknowledged record %" PRId64 " (crash-%d@%" PRId32
+                        ") lost\n",
                         i, ids[i].part, ids[i].offset);
         }
     assert_int_equal(lost, 0);
@@ -483,8 +478,9 @@ crash_cycles(void **st)
     }
     check_stats cs;
     check_all(H.port, &cs);
-    printf("crash-cycles: %d kill -9 cycles, %" PRId64 " produce requests, %"
-           PRId64 " records sent, %" PRId64 " acknowledged, %" PRId64
+    printf("crash-cycles: %d kill -9 cycles, %" PRId64
+           " produce requests, %" PRId64 " records sent, %" PRId64
+           " acknowledged, %" PRId64
            " acknowledged found (lost 0, duplicated 0), %" PRId64
            " unacknowledged found; %" PRId64 " offset commits acknowledged, "
            "every one found by OffsetFetch after its restart\n",
@@ -502,8 +498,7 @@ static bool
 last_file(const char *dir, const char *suffix, char *out, size_t n)
 {
     DIR *d = opendir(dir);
-    if (!d)
-        return false;
+    if (!d) return false;
     struct dirent *de;
     char best[256] = "";
     size_t sl = strlen(suffix);
@@ -514,8 +509,7 @@ last_file(const char *dir, const char *suffix, char *out, size_t n)
             snprintf(best, sizeof(best), "%s", de->d_name);
     }
     closedir(d);
-    if (!best[0])
-        return false;
+    if (!best[0]) return false;
     snprintf(out, n, "%s/%s", dir, best);
     return true;
 }
@@ -545,8 +539,8 @@ write_at(const char *path, int64_t pos, const void *p, size_t len)
     close(fd);
 }
 
-#define DBATCH  40   /* batches per damage test */
-#define DPER    3    /* records per batch */
+#define DBATCH 40 /* batches per damage test */
+#define DPER   3  /* records per batch */
 
 typedef struct seginfo {
     char path[1100];
@@ -627,8 +621,8 @@ expect_prefix(const char *topic, const kfk_buf *expect, int batches)
         int64_t hw;
         assert_int_equal(
             kfk_test_fetch(fd, 11, topic, 0, at, 0, 1, &ar, &recs, &hw), 0);
-        assert_true(kfk_test_count_records(recs.p, (size_t)recs.len, at,
-                                           NULL) > 0);
+        assert_true(kfk_test_count_records(recs.p, (size_t)recs.len, at, NULL) >
+                    0);
         kfk_arena_free(&ar);
     }
     kfk_buf b;
@@ -665,8 +659,8 @@ flipped_last_batch(void **st)
     kfk_buf_init(&exp);
     seginfo si;
     fill("dmg-last", false, &exp, &si);
-    flip(si.path, si.pos[DBATCH - 1] + (si.pos[DBATCH] - si.pos[DBATCH - 1]) /
-                                           2);
+    flip(si.path,
+         si.pos[DBATCH - 1] + (si.pos[DBATCH] - si.pos[DBATCH - 1]) / 2);
     expect_prefix("dmg-last", &exp, DBATCH - 1);
     kfk_buf_free(&exp);
 }

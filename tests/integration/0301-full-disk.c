@@ -73,8 +73,7 @@ teardown(void **st)
         rc = kfkd_stop(&H);
         kfkd_cleanup(&H);
         if (umount(mnt) != 0) {
-            fprintf(stderr, "umount %s: %s; detaching\n", mnt,
-                    strerror(errno));
+            fprintf(stderr, "umount %s: %s; detaching\n", mnt, strerror(errno));
             umount2(mnt, MNT_DETACH);
         }
         rmdir(mnt);
@@ -95,12 +94,10 @@ build(kfk_buf *out, const char *tag, int n, int vlen, kfk_buf *vals)
         int l = snprintf(v, 64, "%s-%d-", tag, i);
         for (int k = l; k < vlen; k++)
             v[k] = (char)('a' + (k * 7 + i) % 26);
-        if (l < vlen)
-            l = vlen;
+        if (l < vlen) l = vlen;
         v[l] = '\0';
         kfk_batch_builder_add(&bb, kfk_now_ms(), NULL, -1, v, l, NULL, 0);
-        if (vals)
-            kfk_buf_put(vals, v, (size_t)l + 1);
+        if (vals) kfk_buf_put(vals, v, (size_t)l + 1);
     }
     kfk_batch_builder_finish(&bb);
     free(v);
@@ -172,8 +169,8 @@ delete_topic(int fd, const char *name)
     dr.TopicNames = &n;
     dr.TopicNames_count = 1;
     kfk_DeleteTopicsResponse drr;
-    assert_int_equal(
-        kfk_test_call(fd, KFK_API_DeleteTopics, 4, &dr, &drr, &ar), 0);
+    assert_int_equal(kfk_test_call(fd, KFK_API_DeleteTopics, 4, &dr, &drr, &ar),
+                     0);
     assert_int_equal(drr.Responses[0].ErrorCode, 0);
     kfk_arena_free(&ar);
 }
@@ -187,8 +184,7 @@ fill_up(int fd, const char *topic, kfk_buf *expect, int64_t *count)
         char tag[32];
         snprintf(tag, sizeof(tag), "%s%d", topic, i);
         int rc = produce(fd, topic, tag, 32, 1000, expect, count);
-        if (rc == KFK_ERR_KAFKA_STORAGE_ERROR)
-            return i;
+        if (rc == KFK_ERR_KAFKA_STORAGE_ERROR) return i;
         assert_int_equal(rc, 0);
     }
     fail_msg("the disk never filled up");
@@ -224,7 +220,8 @@ full_disk(void **st)
     int batches = fill_up(fd, "full", &exp, &count);
     assert_true(batches > 10);
     printf("full-disk: %d batches (%" PRId64 " records) acknowledged before "
-           "KAFKA_STORAGE_ERROR\n", batches, count);
+           "KAFKA_STORAGE_ERROR\n",
+           batches, count);
     /* Still full: 56 every time, small or large, on a working connection. */
     for (int i = 0; i < 20; i++) {
         int rc = produce(fd, "full", "more", 32, 1000, &exp, &count);
@@ -253,8 +250,7 @@ full_disk(void **st)
         char tag[32];
         snprintf(tag, sizeof(tag), "room%d", i);
         rc = produce(fd, "full", tag, 32, 1000, &exp, &count);
-        if (rc != 0)
-            break;
+        if (rc != 0) break;
         after++;
     }
     assert_true(after >= 5);
@@ -279,7 +275,8 @@ full_disk(void **st)
     fd = kfk_test_connect(H.port);
     check_same(fd, "full", &exp, count);
     printf("full-disk: %" PRId64 " records acknowledged in all, %" PRId64
-           " read back after restarts\n", count, count);
+           " read back after restarts\n",
+           count, count);
     close(fd);
     kfk_buf_free(&exp);
     kfk_buf_free(&fexp);

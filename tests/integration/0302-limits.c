@@ -37,7 +37,7 @@
 #include "harness/kfkd.h"
 #include "protocol/records.h"
 
-#define PER_IP 5
+#define PER_IP   5
 #define MAX_CONN 8
 
 static kfkd_h H;
@@ -66,12 +66,10 @@ mem_kib(pid_t pid, bool peak)
     char path[64], line[256];
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     long kb = -1;
     while (fgets(line, sizeof(line), f))
-        if (sscanf(line, peak ? "VmHWM: %ld" : "VmRSS: %ld", &kb) == 1)
-            break;
+        if (sscanf(line, peak ? "VmHWM: %ld" : "VmRSS: %ld", &kb) == 1) break;
     fclose(f);
     return kb;
 }
@@ -105,9 +103,9 @@ served(int fd)
     kfk_ApiVersionsRequest req;
     kfk_msg_init(&kfk_ApiVersionsRequest_msg, 0, &req);
     kfk_ApiVersionsResponse resp;
-    bool ok = kfk_test_call(fd, KFK_API_ApiVersions, 0, &req, &resp, &ar) ==
-                  0 &&
-              resp.ErrorCode == 0;
+    bool ok =
+        kfk_test_call(fd, KFK_API_ApiVersions, 0, &req, &resp, &ar) == 0 &&
+        resp.ErrorCode == 0;
     kfk_arena_free(&ar);
     return ok;
 }
@@ -151,7 +149,8 @@ connection_limits(void **st)
         close(fds[i]);
     usleep(200 * 1000);
     printf("limits: max.connections=%d and max.connections.per.ip=%d "
-           "enforced\n", MAX_CONN, PER_IP);
+           "enforced\n",
+           MAX_CONN, PER_IP);
 }
 
 /* ------------------------------------------------------------------ */
@@ -171,8 +170,7 @@ writer_main(void *arg)
 {
     pipe_writer *w = arg;
     for (int i = 0; i < w->n; i++) {
-        if (kfk_test_send(w->fd, w->api, w->ver, w->first_corr + i, w->req) <
-            0)
+        if (kfk_test_send(w->fd, w->api, w->ver, w->first_corr + i, w->req) < 0)
             break;
         w->sent++;
     }
@@ -213,9 +211,8 @@ pipelined_requests(void **st)
         kfk_arena ar;
         kfk_arena_init(&ar, 0);
         kfk_MetadataResponse resp;
-        assert_int_equal(kfk_test_recv(fd, KFK_API_Metadata, 4,
-                                       5000000 + i, &resp, &ar),
-                         0);
+        assert_int_equal(
+            kfk_test_recv(fd, KFK_API_Metadata, 4, 5000000 + i, &resp, &ar), 0);
         assert_int_equal(resp.Topics_count, 100);
         assert_int_equal(resp.Topics[99].ErrorCode,
                          KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
@@ -303,16 +300,16 @@ response_bytes_bounded(void **st)
         kfk_FetchResponse_PartitionData *pd = &resp.Responses[0].Partitions[0];
         assert_int_equal(pd->ErrorCode, 0);
         assert_true(pd->Records.len > (4 << 20));
-        if (i == 0)
-            first_len = (size_t)pd->Records.len;
+        if (i == 0) first_len = (size_t)pd->Records.len;
         assert_int_equal((size_t)pd->Records.len, first_len);
         kfk_arena_free(&ar);
     }
     pthread_join(th, NULL);
-    printf("limits: %d pipelined 6 MiB Fetch v3 responses from a client "
-           "that did not read (%d sent by then): broker RSS %ld KiB, peak %ld KiB "
-           "(bound asserted: +160 MiB; unbounded would be +%zu MiB)\n",
-           n, sent_then, base, mid, (size_t)n * first_len >> 20);
+    printf(
+        "limits: %d pipelined 6 MiB Fetch v3 responses from a client "
+        "that did not read (%d sent by then): broker RSS %ld KiB, peak %ld KiB "
+        "(bound asserted: +160 MiB; unbounded would be +%zu MiB)\n",
+        n, sent_then, base, mid, (size_t)n * first_len >> 20);
     assert_true(mid - base < 160 * 1024);
     close(fd);
 }
@@ -352,8 +349,8 @@ fetch_parts(int fd, int32_t count, bool expect_closed)
         kfk_arena ar;
         kfk_arena_init(&ar, 0);
         kfk_FetchResponse resp;
-        assert_int_equal(
-            kfk_test_call(fd, KFK_API_Fetch, 11, &req, &resp, &ar), 0);
+        assert_int_equal(kfk_test_call(fd, KFK_API_Fetch, 11, &req, &resp, &ar),
+                         0);
         assert_int_equal(resp.Responses_count, 1);
         assert_int_equal(resp.Responses[0].Partitions_count, count);
         assert_int_equal(resp.Responses[0].Partitions[0].ErrorCode, 0);
@@ -420,9 +417,9 @@ topic_names(void **st)
     n249[249] = '\0';
     memset(n250, 'y', 250);
     n250[250] = '\0';
-    const char *bad[] = {"", ".", "..", "a/b", "a b", "t\xc3\xb3pico",
-                         "tab\t", "a:b", "a*", "new\nline", "..\\..",
-                         n250};
+    const char *bad[] = {
+        "",      ".",   "..", "a/b",       "a b",    "t\xc3\xb3pico",
+        "tab\t", "a:b", "a*", "new\nline", "..\\..", n250};
     const char *good[] = {"a", "...", "A.b_c-9", "_", "-", n249};
     int nbad = (int)(sizeof(bad) / sizeof(bad[0]));
     for (int i = 0; i < nbad; i++)

@@ -58,12 +58,10 @@ mem_kib(bool peak)
     char path[64], line[256];
     snprintf(path, sizeof(path), "/proc/%d/status", (int)H.pid);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     long kb = -1;
     while (fgets(line, sizeof(line), f))
-        if (sscanf(line, peak ? "VmHWM: %ld" : "VmRSS: %ld", &kb) == 1)
-            break;
+        if (sscanf(line, peak ? "VmHWM: %ld" : "VmRSS: %ld", &kb) == 1) break;
     fclose(f);
     return kb;
 }
@@ -119,11 +117,9 @@ good_main(void *arg)
         kfk_arena_init(&ar, 0);
         kfk_bytes recs;
         int64_t hw;
-        rc = kfk_test_fetch(fd, 11, "good", 0, base, 1000, 1, &ar, &recs,
-                            &hw);
+        rc = kfk_test_fetch(fd, 11, "good", 0, base, 1000, 1, &ar, &recs, &hw);
         if (rc != 0 ||
-            kfk_test_count_records(recs.p, (size_t)recs.len, base, NULL) !=
-                1) {
+            kfk_test_count_records(recs.p, (size_t)recs.len, base, NULL) != 1) {
             fprintf(stderr, "good client: fetch %d\n", rc);
             g->errors++;
             kfk_arena_free(&ar);
@@ -131,8 +127,7 @@ good_main(void *arg)
         }
         kfk_arena_free(&ar);
         int64_t dt = now_ms() - t0;
-        if (dt > g->worst_ms)
-            g->worst_ms = dt;
+        if (dt > g->worst_ms) g->worst_ms = dt;
         usleep(10 * 1000);
     }
     close(fd);
@@ -155,8 +150,7 @@ setup(void **st)
     int fd = kfk_test_connect(H.port);
     int rc = kfk_test_create_topic(fd, "good", 1, NULL);
     close(fd);
-    if (rc)
-        return -1;
+    if (rc) return -1;
     memset(&G, 0, sizeof(G));
     return pthread_create(&G.th, NULL, good_main, &G);
 }
@@ -180,8 +174,7 @@ read_all(int fd, const char *topic, int64_t *n)
         }
         int k = kfk_test_count_records(recs.p, (size_t)recs.len, off, NULL);
         kfk_arena_free(&ar);
-        if (k <= 0)
-            return -1;
+        if (k <= 0) return -1;
         off += k;
     }
     *n = off;
@@ -200,8 +193,8 @@ teardown(void **st)
     close(fd);
     long peak = mem_kib(true);
     printf("hostile: %d hostile inputs; the good client had %" PRId64
-           " records acknowledged, %" PRId64 " found; worst round trip %"
-           PRId64 " ms; broker peak RSS %ld KiB (bound %d KiB)\n",
+           " records acknowledged, %" PRId64 " found; worst round trip %" PRId64
+           " ms; broker peak RSS %ld KiB (bound %d KiB)\n",
            bad_inputs, G.acked, found, G.worst_ms, peak, RSS_BOUND_KIB);
     int rc = kfkd_stop(&H);
     kfkd_cleanup(&H);
@@ -222,8 +215,7 @@ expect_close(const void *p, size_t len)
     assert_true(fd >= 0);
     kfk_test_send_raw(fd, p, len);
     if (!kfk_test_closed(fd, 5000))
-        fail_msg("the broker kept a connection after %zu hostile bytes",
-                 len);
+        fail_msg("the broker kept a connection after %zu hostile bytes", len);
     close(fd);
     bad_inputs++;
 }
@@ -239,8 +231,7 @@ header(kfk_buf *wb, int16_t key, int16_t ver, bool flex)
     kfk_buf_put_i32(wb, 7);
     kfk_buf_put_i16(wb, 4);
     kfk_buf_put(wb, "evil", 4);
-    if (flex)
-        kfk_buf_put_uvarint(wb, 0);
+    if (flex) kfk_buf_put_uvarint(wb, 0);
 }
 
 static void
@@ -274,8 +265,7 @@ unsupported_versions(void **st)
                 size_t len;
                 kfk_arena a2;
                 kfk_arena_init(&a2, 0);
-                assert_int_equal(kfk_test_recv_frame(afd, &a2, &buf, &len),
-                                 0);
+                assert_int_equal(kfk_test_recv_frame(afd, &a2, &buf, &len), 0);
                 assert_true(len >= 6);
                 assert_int_equal(kfk_be16(buf + 4),
                                  KFK_ERR_UNSUPPORTED_VERSION);
@@ -289,8 +279,8 @@ unsupported_versions(void **st)
             kfk_buf_free(&wb);
         }
     }
-    printf("hostile: %d unsupported (key, version) pairs over %d APIs\n",
-           tried, resp.ApiKeys_count);
+    printf("hostile: %d unsupported (key, version) pairs over %d APIs\n", tried,
+           resp.ApiKeys_count);
     kfk_arena_free(&ar);
 }
 
@@ -313,11 +303,11 @@ huge_counts(void **st)
     /* Body tags: one tag claiming a 2 GB payload. */
     kfk_buf_reset(&wb);
     header(&wb, KFK_API_Metadata, 9, true);
-    kfk_buf_put_uvarint(&wb, 0);          /* Topics: null */
-    kfk_buf_put_i8(&wb, 0);               /* AllowAutoTopicCreation */
-    kfk_buf_put_i8(&wb, 0);               /* IncludeTopicAuthorizedOps */
-    kfk_buf_put_uvarint(&wb, 1);          /* one tagged field */
-    kfk_buf_put_uvarint(&wb, 9);          /* tag */
+    kfk_buf_put_uvarint(&wb, 0);           /* Topics: null */
+    kfk_buf_put_i8(&wb, 0);                /* AllowAutoTopicCreation */
+    kfk_buf_put_i8(&wb, 0);                /* IncludeTopicAuthorizedOps */
+    kfk_buf_put_uvarint(&wb, 1);           /* one tagged field */
+    kfk_buf_put_uvarint(&wb, 9);           /* tag */
     kfk_buf_put_uvarint(&wb, 0x7fffffffu); /* size */
     kfk_buf_set_i32(&wb, 0, (int32_t)(wb.len - 4));
     expect_close(wb.p, wb.len);
@@ -338,14 +328,14 @@ huge_counts(void **st)
     /* Fetch v11 with 2 billion partitions of one topic. */
     kfk_buf_reset(&wb);
     header(&wb, KFK_API_Fetch, 11, false);
-    kfk_buf_put_i32(&wb, -1);    /* ReplicaId */
-    kfk_buf_put_i32(&wb, 0);     /* MaxWaitMs */
-    kfk_buf_put_i32(&wb, 1);     /* MinBytes */
-    kfk_buf_put_i32(&wb, 1000);  /* MaxBytes */
-    kfk_buf_put_i8(&wb, 0);      /* IsolationLevel */
-    kfk_buf_put_i32(&wb, 0);     /* SessionId */
-    kfk_buf_put_i32(&wb, -1);    /* SessionEpoch */
-    kfk_buf_put_i32(&wb, 1);     /* Topics */
+    kfk_buf_put_i32(&wb, -1);   /* ReplicaId */
+    kfk_buf_put_i32(&wb, 0);    /* MaxWaitMs */
+    kfk_buf_put_i32(&wb, 1);    /* MinBytes */
+    kfk_buf_put_i32(&wb, 1000); /* MaxBytes */
+    kfk_buf_put_i8(&wb, 0);     /* IsolationLevel */
+    kfk_buf_put_i32(&wb, 0);    /* SessionId */
+    kfk_buf_put_i32(&wb, -1);   /* SessionEpoch */
+    kfk_buf_put_i32(&wb, 1);    /* Topics */
     kfk_buf_put_i16(&wb, 4);
     kfk_buf_put(&wb, "good", 4);
     kfk_buf_put_i32(&wb, 2000000000);
@@ -417,8 +407,8 @@ put_msg_v1(kfk_buf *out, int attr, const void *v, size_t vlen)
 {
     size_t start = out->len;
     kfk_buf_put_i64(out, 0);
-    kfk_buf_put_i32(out, 0);     /* size */
-    kfk_buf_put_i32(out, 0);     /* crc */
+    kfk_buf_put_i32(out, 0); /* size */
+    kfk_buf_put_i32(out, 0); /* crc */
     kfk_buf_put_i8(out, 1);
     kfk_buf_put_i8(out, (int8_t)attr);
     kfk_buf_put_i64(out, kfk_now_ms());
@@ -426,8 +416,8 @@ put_msg_v1(kfk_buf *out, int attr, const void *v, size_t vlen)
     kfk_buf_put_i32(out, (int32_t)vlen);
     kfk_buf_put(out, v, vlen);
     kfk_buf_set_i32(out, start + 8, (int32_t)(out->len - start - 12));
-    uint32_t crc = (uint32_t)crc32(0, out->p + start + 16,
-                                   (uInt)(out->len - start - 16));
+    uint32_t crc =
+        (uint32_t)crc32(0, out->p + start + 16, (uInt)(out->len - start - 16));
     kfk_buf_set_i32(out, start + 12, (int32_t)crc);
 }
 
@@ -447,9 +437,8 @@ compression_bombs(void **st)
     uint8_t *z = malloc(zlen);
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
-    assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, 31, 9,
-                                  Z_DEFAULT_STRATEGY),
-                     Z_OK);
+    assert_int_equal(
+        deflateInit2(&zs, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY), Z_OK);
     zs.next_in = inner.p;
     zs.avail_in = (uInt)inner.len;
     zs.next_out = z;
@@ -467,7 +456,8 @@ compression_bombs(void **st)
     int rc = kfk_test_produce(fd, 2, "bomb", 0, 1, outer.p, outer.len, NULL);
     assert_int_equal(rc, KFK_ERR_MESSAGE_TOO_LARGE);
     printf("hostile: legacy gzip bomb of %zu bytes (inflates to 100 MiB) "
-           "refused with %d\n", outer.len, rc);
+           "refused with %d\n",
+           outer.len, rc);
     kfk_buf_free(&outer);
 
     /* A zstd v2 batch of one 200 MiB record of zeros: stored as-is. */
@@ -484,10 +474,11 @@ compression_bombs(void **st)
     free(zeros);
     bad_inputs++;
     int64_t base = -1;
-    assert_int_equal(
-        kfk_test_produce(fd, 9, "bomb", 0, 1, b.p, b.len, &base), 0);
+    assert_int_equal(kfk_test_produce(fd, 9, "bomb", 0, 1, b.p, b.len, &base),
+                     0);
     printf("hostile: zstd v2 bomb of %zu bytes (inflates to 200 MiB) "
-           "stored at offset %" PRId64 "\n", b.len, base);
+           "stored at offset %" PRId64 "\n",
+           b.len, base);
     /* Fetch v11: sent as stored. */
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
@@ -533,8 +524,7 @@ idle_connections(void **st)
         close(fds[i]);
     free(fds);
     bad_inputs += n;
-    printf("hostile: %d idle connections held; broker RSS %ld KiB\n", n,
-           rss);
+    printf("hostile: %d idle connections held; broker RSS %ld KiB\n", n, rss);
 }
 
 typedef struct loris {
@@ -559,14 +549,12 @@ loris_main(void *arg)
     size_t pos = 0;
     while (now_ms() < end) {
         for (int i = 0; i < l->n; i++)
-            if (fds[i] >= 0)
-                send(fds[i], wb.p + pos % wb.len, 1, MSG_NOSIGNAL);
+            if (fds[i] >= 0) send(fds[i], wb.p + pos % wb.len, 1, MSG_NOSIGNAL);
         pos++;
         usleep(100 * 1000);
     }
     for (int i = 0; i < l->n; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+        if (fds[i] >= 0) close(fds[i]);
     kfk_buf_free(&wb);
     free(fds);
     l->done = 1;

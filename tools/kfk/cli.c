@@ -43,8 +43,7 @@ cli_error(const char *fmt, ...)
 void
 cli_info(const char *fmt, ...)
 {
-    if (g_cli.quiet)
-        return;
+    if (g_cli.quiet) return;
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -55,8 +54,7 @@ cli_info(const char *fmt, ...)
 void
 cli_debug(int level, const char *fmt, ...)
 {
-    if (g_cli.verbose < level)
-        return;
+    if (g_cli.verbose < level) return;
     va_list ap;
     fprintf(stderr, "kfk: debug: ");
     va_start(ap, fmt);
@@ -104,12 +102,10 @@ cli_kerr(kfk_err err, const char *detail, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, ": %s", kfk_err2str(err));
-    if (detail && *detail)
-        fprintf(stderr, " (%s)", detail);
+    if (detail && *detail) fprintf(stderr, " (%s)", detail);
     fputc('\n', stderr);
     const char *h = hint(err);
-    if (h)
-        fprintf(stderr, "kfk: hint: %s\n", h);
+    if (h) fprintf(stderr, "kfk: hint: %s\n", h);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -159,8 +155,7 @@ static const cli_opt *
 find_short(const cli_opt *opts, char c)
 {
     for (const cli_opt *o = opts; o && o->id; o++)
-        if (o->shortc == c)
-            return o;
+        if (o->shortc == c) return o;
     return NULL;
 }
 
@@ -184,8 +179,8 @@ common(cli_args *a, const cli_opt *o, const char *arg)
     case 'X': {
         if (!strchr(arg, '='))
             cli_usage_error(a->cmd, "-X wants key=value, got '%s'", arg);
-        const char **nx = realloc(g_cli.xconf, (g_cli.xconf_count + 1) *
-                                                   sizeof(*nx));
+        const char **nx =
+            realloc(g_cli.xconf, (g_cli.xconf_count + 1) * sizeof(*nx));
         if (!nx) {
             cli_error("out of memory");
             exit(1);
@@ -237,10 +232,8 @@ cli_next(cli_args *a)
         if (a->bundle && *a->bundle) {
             char c = *a->bundle++;
             const cli_opt *o = find_short(a->opts, c);
-            if (!o)
-                o = find_short(common_opts, c);
-            if (!o)
-                cli_usage_error(a->cmd, "unknown option -%c", c);
+            if (!o) o = find_short(common_opts, c);
+            if (!o) cli_usage_error(a->cmd, "unknown option -%c", c);
             const char *arg = NULL;
             if (o->has_arg) {
                 if (*a->bundle) {
@@ -252,14 +245,12 @@ cli_next(cli_args *a)
                 }
                 a->bundle = NULL;
             }
-            if (common(a, o, arg))
-                continue;
+            if (common(a, o, arg)) continue;
             a->arg = arg;
             return o->id;
         }
         a->bundle = NULL;
-        if (a->i >= a->argc)
-            return 0;
+        if (a->i >= a->argc) return 0;
         char *s = a->argv[a->i++];
         /* "-" alone and negative numbers ("-o -10") are positionals or
          * values, not options. */
@@ -277,11 +268,9 @@ cli_next(cli_args *a)
             const char *eq = strchr(name, '=');
             size_t n = eq ? (size_t)(eq - name) : strlen(name);
             const cli_opt *o = find_long(a->opts, name, n);
+            if (!o) o = find_long(common_opts, name, n);
             if (!o)
-                o = find_long(common_opts, name, n);
-            if (!o)
-                cli_usage_error(a->cmd, "unknown option --%.*s", (int)n,
-                                name);
+                cli_usage_error(a->cmd, "unknown option --%.*s", (int)n, name);
             const char *arg = NULL;
             if (o->has_arg) {
                 if (eq)
@@ -292,11 +281,9 @@ cli_next(cli_args *a)
                     cli_usage_error(a->cmd, "option --%s needs a value",
                                     o->name);
             } else if (eq) {
-                cli_usage_error(a->cmd, "option --%s takes no value",
-                                o->name);
+                cli_usage_error(a->cmd, "option --%s takes no value", o->name);
             }
-            if (common(a, o, arg))
-                continue;
+            if (common(a, o, arg)) continue;
             a->arg = arg;
             return o->id;
         }
@@ -309,13 +296,11 @@ cli_next(cli_args *a)
 bool
 cli_parse_i64(const char *s, int64_t *vp)
 {
-    if (!s || !*s)
-        return false;
+    if (!s || !*s) return false;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || *end)
-        return false;
+    if (errno || *end) return false;
     *vp = v;
     return true;
 }
@@ -324,8 +309,7 @@ bool
 cli_parse_i32(const char *s, int32_t *vp)
 {
     int64_t v;
-    if (!cli_parse_i64(s, &v) || v < INT32_MIN || v > INT32_MAX)
-        return false;
+    if (!cli_parse_i64(s, &v) || v < INT32_MIN || v > INT32_MAX) return false;
     *vp = (int32_t)v;
     return true;
 }
@@ -333,13 +317,11 @@ cli_parse_i32(const char *s, int32_t *vp)
 bool
 cli_parse_double(const char *s, double *vp)
 {
-    if (!s || !*s)
-        return false;
+    if (!s || !*s) return false;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v))
-        return false;
+    if (errno || *end || !isfinite(v)) return false;
     *vp = v;
     return true;
 }
@@ -348,23 +330,19 @@ int64_t
 cli_parse_datetime(const char *s)
 {
     int64_t ms;
-    if (cli_parse_i64(s, &ms))
-        return ms >= 0 ? ms : -1;
+    if (cli_parse_i64(s, &ms)) return ms >= 0 ? ms : -1;
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
     int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
-        return -1;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3) return -1;
     const char *p = s + n;
     if (*p == 'T' || *p == ' ') {
         int m2 = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m2) != 2)
-            return -1;
+        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m2) != 2) return -1;
         p += 1 + m2;
         if (*p == ':') {
             int m3 = 0;
-            if (sscanf(p + 1, "%2d%n", &sec, &m3) != 1)
-                return -1;
+            if (sscanf(p + 1, "%2d%n", &sec, &m3) != 1) return -1;
             p += 1 + m3;
         }
     }
@@ -382,14 +360,12 @@ cli_parse_datetime(const char *s)
         t = timegm(&tm);
     } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
         int oh, om;
-        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
-            return -1;
+        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) return -1;
         t = timegm(&tm) - (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
     } else {
         return -1;
     }
-    if (t == (time_t)-1)
-        return -1;
+    if (t == (time_t)-1) return -1;
     return (int64_t)t * 1000;
 }
 
@@ -398,11 +374,9 @@ cli_parse_datetime(const char *s)
 static const char *
 brokers(void)
 {
-    if (g_cli.brokers && *g_cli.brokers)
-        return g_cli.brokers;
+    if (g_cli.brokers && *g_cli.brokers) return g_cli.brokers;
     const char *e = getenv("KFK_BROKERS");
-    if (e && *e)
-        return e;
+    if (e && *e) return e;
     return "localhost:9092";
 }
 
@@ -441,8 +415,7 @@ cli_conf(bool ignore_unknown)
         char key[128];
         snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
         kfk_err err = kfk_conf_set(conf, key, eq + 1, es, sizeof(es));
-        if (err == KFK_ERR__NOT_FOUND && ignore_unknown)
-            continue;
+        if (err == KFK_ERR__NOT_FOUND && ignore_unknown) continue;
         if (err) {
             cli_error("-X %s: %s%s", kv, es,
                       err == KFK_ERR__NOT_FOUND
@@ -462,8 +435,7 @@ cli_partition_count(kfk_conn *kc, const char *topic, int32_t *np)
     size_t n;
     *np = 0;
     kfk_err err = kfk_conn_read_partitions(kc, &topic, 1, &parts, &n);
-    if (err)
-        return err;
+    if (err) return err;
     int32_t cnt = 0;
     for (size_t i = 0; i < n; i++) {
         if (parts[i].err && parts[i].id < 0) {
@@ -498,8 +470,7 @@ cli_now_ms(void)
 void
 cli_sleep_ms(int64_t ms)
 {
-    if (ms <= 0)
-        return;
+    if (ms <= 0) return;
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
@@ -508,16 +479,13 @@ cli_sleep_ms(int64_t ms)
 void
 cli_rate_wait(cli_rate *r)
 {
-    if (r->per_s <= 0)
-        return;
+    if (r->per_s <= 0) return;
     int64_t gap = (int64_t)(1e6 / r->per_s);
     int64_t now = cli_mono_us();
     /* After a pause (a rebalance, a slow write) start afresh instead of
      * catching up. */
-    if (r->next_us < now - gap)
-        r->next_us = now;
-    if (r->next_us > now)
-        cli_sleep_ms((r->next_us - now + 999) / 1000);
+    if (r->next_us < now - gap) r->next_us = now;
+    if (r->next_us > now) cli_sleep_ms((r->next_us - now + 999) / 1000);
     r->next_us += gap;
 }
 
@@ -577,12 +545,9 @@ table_row(cli_table *t, ...)
 static bool
 numeric(const char *s)
 {
-    if (strcmp(s, "-") == 0)
-        return true;
-    if (*s == '-' || *s == '+')
-        s++;
-    if (!isdigit((unsigned char)*s))
-        return false;
+    if (strcmp(s, "-") == 0) return true;
+    if (*s == '-' || *s == '+') s++;
+    if (!isdigit((unsigned char)*s)) return false;
     for (; *s; s++)
         if (!isdigit((unsigned char)*s) && *s != '.' && *s != '%' &&
             !strchr("kMGTs/", *s))
@@ -596,8 +561,7 @@ width(const char *s)
 {
     size_t w = 0;
     for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            w++;
+        if (((unsigned char)*s & 0xC0) != 0x80) w++;
     return w;
 }
 
@@ -605,13 +569,11 @@ void
 table_print(cli_table *t, FILE *f)
 {
     size_t *w = calloc((size_t)t->ncol, sizeof(*w));
-    if (!w)
-        return;
+    if (!w) return;
     for (size_t r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncol; c++) {
             size_t l = width(t->cells[r * (size_t)t->ncol + (size_t)c]);
-            if (l > w[c])
-                w[c] = l;
+            if (l > w[c]) w[c] = l;
         }
     for (size_t r = 0; r < t->nrows; r++) {
         for (int c = 0; c < t->ncol; c++) {
@@ -619,13 +581,10 @@ table_print(cli_table *t, FILE *f)
             size_t pad = w[c] - width(s);
             bool right = r > 0 && numeric(s);
             bool last = c == t->ncol - 1;
-            if (right)
-                fprintf(f, "%*s", (int)pad, "");
+            if (right) fprintf(f, "%*s", (int)pad, "");
             fputs(s, f);
-            if (!right && !last)
-                fprintf(f, "%*s", (int)pad, "");
-            if (!last)
-                fputs("  ", f);
+            if (!right && !last) fprintf(f, "%*s", (int)pad, "");
+            if (!last) fputs("  ", f);
         }
         fputc('\n', f);
     }
@@ -654,8 +613,7 @@ json_init(json_w *j, FILE *f, bool pretty)
 static void
 indent(json_w *j)
 {
-    if (!j->pretty)
-        return;
+    if (!j->pretty) return;
     fputc('\n', j->f);
     for (int i = 0; i < j->depth; i++)
         fputs("  ", j->f);
@@ -670,8 +628,7 @@ pre(json_w *j)
         return;
     }
     if (j->depth > 0) {
-        if (j->need_comma[j->depth])
-            fputc(',', j->f);
+        if (j->need_comma[j->depth]) fputc(',', j->f);
         indent(j);
     }
     j->need_comma[j->depth] = true;
@@ -682,8 +639,7 @@ open_(json_w *j, char c)
 {
     pre(j);
     fputc(c, j->f);
-    if (j->depth < 63)
-        j->depth++;
+    if (j->depth < 63) j->depth++;
     j->need_comma[j->depth] = false;
 }
 
@@ -691,10 +647,8 @@ static void
 close_(json_w *j, char c)
 {
     bool any = j->need_comma[j->depth];
-    if (j->depth > 0)
-        j->depth--;
-    if (any)
-        indent(j);
+    if (j->depth > 0) j->depth--;
+    if (any) indent(j);
     fputc(c, j->f);
 }
 
@@ -729,11 +683,21 @@ escaped(FILE *f, const unsigned char *p, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = p[i];
         switch (c) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
         default:
             if (c < 0x20 || c == 0x7f)
                 fprintf(f, "\\u%04x", c);
@@ -885,8 +849,7 @@ fmt_duration(char *buf, size_t n, double s)
     else if (s < 3600)
         snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
     else if (s < 86400 * 2)
-        snprintf(buf, n, "%dh%02dm", (int)(s / 3600),
-                 (int)fmod(s / 60, 60));
+        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
     else
         snprintf(buf, n, "%.1fd", s / 86400);
     return buf;

@@ -22,13 +22,13 @@
 /* ---- common options ----------------------------------------------------- */
 
 typedef struct cli_global {
-    const char *brokers;  /* -b, else $KFK_BROKERS, else localhost:9092 */
-    const char **xconf;   /* -X key=value, in order */
+    const char *brokers; /* -b, else $KFK_BROKERS, else localhost:9092 */
+    const char **xconf;  /* -X key=value, in order */
     size_t xconf_count;
-    bool json;            /* --json */
-    bool quiet;           /* -q */
-    int verbose;          /* -v (repeatable) */
-    int timeout_ms;       /* --timeout MS: per request */
+    bool json;      /* --json */
+    bool quiet;     /* -q */
+    int verbose;    /* -v (repeatable) */
+    int timeout_ms; /* --timeout MS: per request */
 } cli_global;
 
 extern cli_global g_cli;
@@ -52,7 +52,7 @@ typedef struct cli_args {
     const cli_opt *opts;
     int argc;
     char **argv;
-    int i;            /* next argv index */
+    int i;              /* next argv index */
     const char *bundle; /* rest of a bundle of short options (-qv) */
     bool no_more_opts;  /* after "--" */
     const char *arg;    /* OUT: argument of the option returned */

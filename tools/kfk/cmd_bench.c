@@ -82,8 +82,7 @@ cmp_d(const void *a, const void *b)
 static double
 pct(const double *sorted, size_t n, double p)
 {
-    if (!n)
-        return NAN;
+    if (!n) return NAN;
     size_t i = (size_t)ceil(p / 100.0 * (double)n);
     return sorted[i ? i - 1 : 0];
 }
@@ -100,11 +99,9 @@ static void
 sample(samples *s, int64_t start, uint64_t count, bool tty, bool final)
 {
     int64_t now = cli_mono_us();
-    if (!final && now - s->last_us < 250000)
-        return;
+    if (!final && now - s->last_us < 250000) return;
     double dt = (double)(now - s->last_us) / 1e6;
-    if (dt <= 0)
-        return;
+    if (dt <= 0) return;
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 256;
         s->t = realloc(s->t, s->cap * sizeof(double));
@@ -114,11 +111,10 @@ sample(samples *s, int64_t start, uint64_t count, bool tty, bool final)
     s->rate[s->n] = (double)(count - s->last_count) / dt;
     if (tty) {
         char a[32], b[32];
-        fprintf(stderr, "\r\033[K%s messages  %s msg/s", 
+        fprintf(stderr, "\r\033[K%s messages  %s msg/s",
                 fmt_si(a, sizeof(a), (double)count),
                 fmt_si(b, sizeof(b), s->rate[s->n]));
-        if (final)
-            fputc('\n', stderr);
+        if (final) fputc('\n', stderr);
     }
     s->n++;
     s->last_us = now;
@@ -185,20 +181,19 @@ report(const char *what, uint64_t count, uint64_t bytes, double secs,
     if (plot) {
         char title[64];
         snprintf(title, sizeof(title), "kfk bench %s", what);
-        plot_series ps = {.name = "msg/s", .x = sm->t, .y = sm->rate,
-                          .n = sm->n};
+        plot_series ps = {
+            .name = "msg/s", .x = sm->t, .y = sm->rate, .n = sm->n};
         if (plot_svg(plot, title, "seconds", "messages per second", &ps, 1))
             cli_info("plot written to %s", plot);
     }
 }
 
 static int
-bench_produce(const char *topic, int64_t count, int32_t size,
-              const char *codec, const char *acks, const char *plot)
+bench_produce(const char *topic, int64_t count, int32_t size, const char *codec,
+              const char *acks, const char *plot)
 {
     kfk_conf *conf = cli_conf(false);
-    if (!conf)
-        return 1;
+    if (!conf) return 1;
     char es[256];
     if (kfk_conf_set(conf, "topic", topic, es, sizeof(es)) ||
         kfk_conf_set(conf, "async", "true", es, sizeof(es)) ||
@@ -261,8 +256,7 @@ bench_produce(const char *topic, int64_t count, int32_t size,
     }
     size_t nl = 0;
     for (int64_t i = 0; i < count; i++)
-        if (!isnan(bs.lat_us[i]))
-            bs.lat_us[nl++] = bs.lat_us[i];
+        if (!isnan(bs.lat_us[i])) bs.lat_us[nl++] = bs.lat_us[i];
     report("produce", (uint64_t)count - failed,
            ((uint64_t)count - failed) * (uint64_t)size, secs, bs.lat_us, nl,
            "ack latency", &sm, plot);
@@ -278,8 +272,7 @@ static int
 bench_consume(const char *topic, int64_t count, const char *plot)
 {
     kfk_conn *kc = cli_dial();
-    if (!kc)
-        return 1;
+    if (!kc) return 1;
     int32_t np;
     kfk_err err = cli_partition_count(kc, topic, &np);
     kfk_conn_close(kc);
@@ -288,23 +281,21 @@ bench_consume(const char *topic, int64_t count, const char *plot)
         return 1;
     }
     const char *bs_ = g_cli.brokers && *g_cli.brokers ? g_cli.brokers
-                      : getenv("KFK_BROKERS") ? getenv("KFK_BROKERS")
-                                              : "localhost:9092";
+                      : getenv("KFK_BROKERS")         ? getenv("KFK_BROKERS")
+                                                      : "localhost:9092";
     kfk_conn **cs = calloc((size_t)np, sizeof(*cs));
     int64_t *end = calloc((size_t)np, sizeof(*end));
     bool *done = calloc((size_t)np, sizeof(*done));
     int rc = 0;
     for (int32_t p = 0; p < np && !rc; p++) {
         char es[256];
-        err = kfk_conn_dial_leader(bs_, topic, p, g_cli.timeout_ms, &cs[p],
-                                   es, sizeof(es));
-        if (!err)
-            err = kfk_conn_read_last_offset(cs[p], &end[p]);
-        if (!err)
-            err = kfk_conn_seek(cs[p], 0, KFK_SEEK_START, NULL);
+        err = kfk_conn_dial_leader(bs_, topic, p, g_cli.timeout_ms, &cs[p], es,
+                                   sizeof(es));
+        if (!err) err = kfk_conn_read_last_offset(cs[p], &end[p]);
+        if (!err) err = kfk_conn_seek(cs[p], 0, KFK_SEEK_START, NULL);
         if (err) {
-            cli_kerr(err, cs[p] ? kfk_conn_errstr(cs[p]) : es,
-                     "partition %d", (int)p);
+            cli_kerr(err, cs[p] ? kfk_conn_errstr(cs[p]) : es, "partition %d",
+                     (int)p);
             rc = 1;
         }
         done[p] = !err && kfk_conn_offset(cs[p]) >= end[p];
@@ -316,21 +307,20 @@ bench_consume(const char *topic, int64_t count, const char *plot)
     int64_t start = cli_mono_us();
     sm.last_us = start;
     uint64_t msgs = 0, bytes = 0;
-    kfk_fetch_config fc = {.min_bytes = 1, .max_bytes = 4 << 20,
-                           .max_wait_ms = 100};
+    kfk_fetch_config fc = {
+        .min_bytes = 1, .max_bytes = 4 << 20, .max_wait_ms = 100};
     bool more = !rc;
     while (more) {
         more = false;
         for (int32_t p = 0; p < np && (int64_t)msgs < count; p++) {
-            if (done[p])
-                continue;
+            if (done[p]) continue;
             more = true;
             kfk_fetch *f;
             int64_t t0 = cli_mono_us();
             err = kfk_conn_read_batch(cs[p], &fc, &f);
             if (err) {
-                cli_kerr(err, kfk_conn_errstr(cs[p]), "reading %s [%d]",
-                         topic, (int)p);
+                cli_kerr(err, kfk_conn_errstr(cs[p]), "reading %s [%d]", topic,
+                         (int)p);
                 rc = 1;
                 more = false;
                 break;
@@ -347,12 +337,10 @@ bench_consume(const char *topic, int64_t count, const char *plot)
                          (uint64_t)(m.value_len > 0 ? m.value_len : 0);
             }
             kfk_fetch_destroy(f);
-            if (kfk_conn_offset(cs[p]) >= end[p])
-                done[p] = true;
+            if (kfk_conn_offset(cs[p]) >= end[p]) done[p] = true;
             sample(&sm, start, msgs, tty, false);
         }
-        if ((int64_t)msgs >= count)
-            more = false;
+        if ((int64_t)msgs >= count) more = false;
     }
     double secs = (double)(cli_mono_us() - start) / 1e6;
     sample(&sm, start, msgs, tty, true);
@@ -381,7 +369,9 @@ cmd_bench(int argc, char **argv)
     int o;
     while ((o = cli_next(&a)) != 0) {
         switch (o) {
-        case 't': topic = a.arg; break;
+        case 't':
+            topic = a.arg;
+            break;
         case 'n':
             if (!cli_parse_i64(a.arg, &count) || count <= 0 ||
                 count > 100000000)
@@ -394,16 +384,21 @@ cmd_bench(int argc, char **argv)
                 cli_usage_error(a.cmd, "-s wants a size in bytes, got '%s'",
                                 a.arg);
             break;
-        case 'z': codec = a.arg; break;
-        case OPT_ACKS: acks = a.arg; break;
-        case OPT_PLOT: plot = a.arg; break;
+        case 'z':
+            codec = a.arg;
+            break;
+        case OPT_ACKS:
+            acks = a.arg;
+            break;
+        case OPT_PLOT:
+            plot = a.arg;
+            break;
         }
     }
-    if (a.npos != 1 || (strcmp(a.pos[0], "produce") && strcmp(a.pos[0],
-                                                               "consume")))
+    if (a.npos != 1 ||
+        (strcmp(a.pos[0], "produce") && strcmp(a.pos[0], "consume")))
         cli_usage_error(a.cmd, "say produce or consume");
-    if (!topic)
-        cli_usage_error(a.cmd, "missing -t TOPIC");
+    if (!topic) cli_usage_error(a.cmd, "missing -t TOPIC");
     int rc;
     if (!strcmp(a.pos[0], "produce")) {
         kfk_conn *kc = cli_dial();
@@ -419,8 +414,8 @@ cmd_bench(int argc, char **argv)
             cli_args_free(&a);
             return 1;
         }
-        rc = bench_produce(topic, count > 0 ? count : 100000, size, codec,
-                           acks, plot);
+        rc = bench_produce(topic, count > 0 ? count : 100000, size, codec, acks,
+                           plot);
     } else {
         rc = bench_consume(topic, count > 0 ? count : INT64_MAX, plot);
     }

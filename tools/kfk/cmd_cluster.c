@@ -25,12 +25,10 @@ cmd_cluster(int argc, char **argv)
     cli_args_init(&a, "kfk cluster", cluster_help, opts, argc, argv);
     while (cli_next(&a) != 0)
         ;
-    if (a.npos)
-        cli_usage_error(a.cmd, "unexpected argument '%s'", a.pos[0]);
+    if (a.npos) cli_usage_error(a.cmd, "unexpected argument '%s'", a.pos[0]);
     cli_args_free(&a);
     kfk_conn *kc = cli_dial();
-    if (!kc)
-        return 1;
+    if (!kc) return 1;
     kfk_cluster_info *ci;
     kfk_err err = kfk_admin_describe_cluster(kc, &ci);
     if (err) {
@@ -44,10 +42,8 @@ cmd_cluster(int argc, char **argv)
     err = kfk_conn_read_partitions(kc, NULL, 0, &p, &n);
     if (!err) {
         for (size_t i = 0; i < n; i++) {
-            if (i == 0 || strcmp(p[i].topic, p[i - 1].topic) != 0)
-                topics++;
-            if (p[i].id >= 0)
-                parts++;
+            if (i == 0 || strcmp(p[i].topic, p[i - 1].topic) != 0) topics++;
+            if (p[i].id >= 0) parts++;
         }
         kfk_partition_info_free(p);
     } else {

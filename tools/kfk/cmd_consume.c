@@ -93,8 +93,7 @@ parse_pos(const char *s, start_pos *sp)
         return sp->v >= 0;
     }
     int64_t v;
-    if (!cli_parse_i64(s, &v))
-        return false;
+    if (!cli_parse_i64(s, &v)) return false;
     sp->kind = v < 0 ? POS_TAIL : POS_ABS;
     sp->v = v < 0 ? -v : v;
     return true;
@@ -108,8 +107,7 @@ put_headers(FILE *f, const kfk_message *m)
     for (int32_t i = 0; i < m->header_count; i++) {
         const kfk_header *h = &m->headers[i];
         fprintf(f, "%s%s=", i ? "," : "", h->key);
-        if (h->value)
-            fwrite(h->value, 1, (size_t)h->value_len, f);
+        if (h->value) fwrite(h->value, 1, (size_t)h->value_len, f);
     }
 }
 
@@ -120,8 +118,12 @@ print_fmt(const char *fmt, const kfk_message *m)
     for (const char *p = fmt; *p; p++) {
         if (*p == '\\' && p[1]) {
             p++;
-            fputc(*p == 'n' ? '\n' : *p == 't' ? '\t' : *p == 'r' ? '\r'
-                  : *p == '0' ? '\0' : *p, f);
+            fputc(*p == 'n'   ? '\n'
+                  : *p == 't' ? '\t'
+                  : *p == 'r' ? '\r'
+                  : *p == '0' ? '\0'
+                              : *p,
+                  f);
             continue;
         }
         if (*p != '%' || !p[1]) {
@@ -130,23 +132,39 @@ print_fmt(const char *fmt, const kfk_message *m)
         }
         p++;
         switch (*p) {
-        case 't': fputs(m->topic ? m->topic : "", f); break;
-        case 'p': fprintf(f, "%d", (int)m->partition); break;
-        case 'o': fprintf(f, "%lld", (long long)m->offset); break;
+        case 't':
+            fputs(m->topic ? m->topic : "", f);
+            break;
+        case 'p':
+            fprintf(f, "%d", (int)m->partition);
+            break;
+        case 'o':
+            fprintf(f, "%lld", (long long)m->offset);
+            break;
         case 'k':
-            if (m->key)
-                fwrite(m->key, 1, (size_t)m->key_len, f);
+            if (m->key) fwrite(m->key, 1, (size_t)m->key_len, f);
             break;
         case 's':
-            if (m->value)
-                fwrite(m->value, 1, (size_t)m->value_len, f);
+            if (m->value) fwrite(m->value, 1, (size_t)m->value_len, f);
             break;
-        case 'K': fprintf(f, "%d", m->key ? (int)m->key_len : -1); break;
-        case 'S': fprintf(f, "%d", m->value ? (int)m->value_len : -1); break;
-        case 'T': fprintf(f, "%lld", (long long)m->timestamp); break;
-        case 'h': put_headers(f, m); break;
-        case 'H': fprintf(f, "%d", (int)m->header_count); break;
-        case '%': fputc('%', f); break;
+        case 'K':
+            fprintf(f, "%d", m->key ? (int)m->key_len : -1);
+            break;
+        case 'S':
+            fprintf(f, "%d", m->value ? (int)m->value_len : -1);
+            break;
+        case 'T':
+            fprintf(f, "%lld", (long long)m->timestamp);
+            break;
+        case 'h':
+            put_headers(f, m);
+            break;
+        case 'H':
+            fprintf(f, "%d", (int)m->header_count);
+            break;
+        case '%':
+            fputc('%', f);
+            break;
         default:
             fputc('%', f);
             fputc(*p, f);
@@ -194,7 +212,7 @@ print_json(const kfk_message *m, const char *topic)
 typedef struct out_ctx {
     const char *topic;
     const char *fmt;
-    int64_t count;    /* -1: unlimited */
+    int64_t count; /* -1: unlimited */
     int64_t printed;
     double rate;
     cli_rate limit;
@@ -206,15 +224,13 @@ emit(out_ctx *o, const kfk_message *m)
 {
     cli_rate_wait(&o->limit);
     kfk_message c = *m;
-    if (!c.topic)
-        c.topic = o->topic;
+    if (!c.topic) c.topic = o->topic;
     if (g_cli.json)
         print_json(&c, o->topic);
     else
         print_fmt(o->fmt, &c);
     o->printed++;
-    if (o->rate > 0)
-        fflush(stdout);
+    if (o->rate > 0) fflush(stdout);
     return o->count < 0 || o->printed < o->count;
 }
 
@@ -231,22 +247,25 @@ seek_start(kfk_conn *kc, const start_pos *sp, int64_t *offp)
 {
     int64_t first, last, off = 0;
     kfk_err err = kfk_conn_read_first_offset(kc, &first);
-    if (!err)
-        err = kfk_conn_read_last_offset(kc, &last);
-    if (err)
-        return err;
+    if (!err) err = kfk_conn_read_last_offset(kc, &last);
+    if (err) return err;
     switch (sp->kind) {
-    case POS_BEGIN: off = first; break;
-    case POS_END: off = last; break;
-    case POS_ABS: off = sp->v < first ? first : sp->v > last ? last : sp->v;
+    case POS_BEGIN:
+        off = first;
         break;
-    case POS_TAIL: off = last - sp->v < first ? first : last - sp->v; break;
+    case POS_END:
+        off = last;
+        break;
+    case POS_ABS:
+        off = sp->v < first ? first : sp->v > last ? last : sp->v;
+        break;
+    case POS_TAIL:
+        off = last - sp->v < first ? first : last - sp->v;
+        break;
     case POS_TIME:
         err = kfk_conn_read_offset_at(kc, sp->v, &off);
-        if (err)
-            return err;
-        if (off < 0)
-            off = last;
+        if (err) return err;
+        if (off < 0) off = last;
         break;
     }
     *offp = off;
@@ -257,8 +276,7 @@ static int
 consume_partitions(out_ctx *o, int32_t only, const start_pos *sp, bool exit_eof)
 {
     kfk_conn *kc = cli_dial();
-    if (!kc)
-        return 1;
+    if (!kc) return 1;
     int32_t np;
     kfk_err err = cli_partition_count(kc, o->topic, &np);
     kfk_conn_close(kc);
@@ -274,8 +292,8 @@ consume_partitions(out_ctx *o, int32_t only, const start_pos *sp, bool exit_eof)
     int32_t n = only >= 0 ? 1 : np;
     part_state *ps = calloc((size_t)n, sizeof(*ps));
     const char *bs = g_cli.brokers && *g_cli.brokers ? g_cli.brokers
-                     : getenv("KFK_BROKERS") ? getenv("KFK_BROKERS")
-                                             : "localhost:9092";
+                     : getenv("KFK_BROKERS")         ? getenv("KFK_BROKERS")
+                                                     : "localhost:9092";
     int rc = 0;
     for (int32_t i = 0; i < n && !rc; i++) {
         ps[i].id = only >= 0 ? only : i;
@@ -290,8 +308,7 @@ consume_partitions(out_ctx *o, int32_t only, const start_pos *sp, bool exit_eof)
         kfk_conn_set_timeout(ps[i].kc, g_cli.timeout_ms);
         int64_t off, last;
         err = seek_start(ps[i].kc, sp, &off);
-        if (!err)
-            err = kfk_conn_read_last_offset(ps[i].kc, &last);
+        if (!err) err = kfk_conn_read_last_offset(ps[i].kc, &last);
         if (err) {
             cli_kerr(err, kfk_conn_errstr(ps[i].kc), "start of %s [%d]",
                      o->topic, (int)ps[i].id);
@@ -302,20 +319,17 @@ consume_partitions(out_ctx *o, int32_t only, const start_pos *sp, bool exit_eof)
         cli_debug(1, "%s [%d] from offset %lld", o->topic, (int)ps[i].id,
                   (long long)off);
     }
-    kfk_fetch_config fc = {.min_bytes = 1,
-                           .max_bytes = 1 << 20,
-                           .max_wait_ms = n > 1 ? 100 : 500};
+    kfk_fetch_config fc = {
+        .min_bytes = 1, .max_bytes = 1 << 20, .max_wait_ms = n > 1 ? 100 : 500};
     bool more = true;
     while (!rc && more && !stop) {
         bool all_eof = true;
         for (int32_t i = 0; i < n && more && !stop; i++) {
-            if (ps[i].eof)
-                continue;
+            if (ps[i].eof) continue;
             all_eof = false;
             kfk_fetch *f;
             err = kfk_conn_read_batch(ps[i].kc, &fc, &f);
-            if (err == KFK_ERR__TIMED_OUT)
-                continue;
+            if (err == KFK_ERR__TIMED_OUT) continue;
             if (err) {
                 cli_kerr(err, kfk_conn_errstr(ps[i].kc), "reading %s [%d]",
                          o->topic, (int)ps[i].id);
@@ -326,8 +340,8 @@ consume_partitions(out_ctx *o, int32_t only, const start_pos *sp, bool exit_eof)
             while (more && kfk_fetch_next(f, &m))
                 more = emit(o, &m);
             if (kfk_fetch_err(f)) {
-                cli_kerr(kfk_fetch_err(f), NULL, "decoding %s [%d]",
-                         o->topic, (int)ps[i].id);
+                cli_kerr(kfk_fetch_err(f), NULL, "decoding %s [%d]", o->topic,
+                         (int)ps[i].id);
                 rc = 1;
             }
             if (exit_eof &&
@@ -335,8 +349,7 @@ consume_partitions(out_ctx *o, int32_t only, const start_pos *sp, bool exit_eof)
                 ps[i].eof = true;
             kfk_fetch_destroy(f);
         }
-        if (exit_eof && all_eof)
-            break;
+        if (exit_eof && all_eof) break;
     }
     for (int32_t i = 0; i < n; i++)
         kfk_conn_close(ps[i].kc);
@@ -347,12 +360,10 @@ consume_partitions(out_ctx *o, int32_t only, const start_pos *sp, bool exit_eof)
 /* ---- group mode --------------------------------------------------------- */
 
 static int
-consume_group(out_ctx *o, const char *group, const start_pos *sp,
-              bool exit_eof)
+consume_group(out_ctx *o, const char *group, const start_pos *sp, bool exit_eof)
 {
     kfk_conf *conf = cli_conf(false);
-    if (!conf)
-        return 1;
+    if (!conf) return 1;
     char es[256];
     if (kfk_conf_set(conf, "group.id", group, es, sizeof(es)) ||
         kfk_conf_set(conf, "topic", o->topic, es, sizeof(es)) ||
@@ -378,13 +389,11 @@ consume_group(out_ctx *o, const char *group, const start_pos *sp,
             if (exit_eof) {
                 kfk_reader_metrics st;
                 kfk_reader_stats(kr, &st, sizeof(st));
-                if (st.assigned > 0 && st.lag == 0)
-                    break;
+                if (st.assigned > 0 && st.lag == 0) break;
             }
             continue;
         }
-        if (err == KFK_ERR__CLOSED)
-            break;
+        if (err == KFK_ERR__CLOSED) break;
         if (err && !m.topic) {
             /* A persistent error: reported once, the reader retries. */
             cli_kerr(err, NULL, "consuming %s as group %s", o->topic, group);
@@ -394,13 +403,11 @@ consume_group(out_ctx *o, const char *group, const start_pos *sp,
             }
             continue;
         }
-        if (err)
-            cli_kerr(err, NULL, "committing for group %s", group);
+        if (err) cli_kerr(err, NULL, "committing for group %s", group);
         more = emit(o, &m);
     }
     kfk_err err = kfk_reader_close(kr);
-    if (err)
-        cli_kerr(err, NULL, "final commit for group %s", group);
+    if (err) cli_kerr(err, NULL, "final commit for group %s", group);
     kfk_reader_destroy(kr);
     return rc;
 }
@@ -418,11 +425,14 @@ cmd_consume(int argc, char **argv)
     int opt;
     while ((opt = cli_next(&a)) != 0) {
         switch (opt) {
-        case 't': o.topic = a.arg; break;
+        case 't':
+            o.topic = a.arg;
+            break;
         case 'p':
             if (!cli_parse_i32(a.arg, &partition) || partition < 0)
-                cli_usage_error(a.cmd, "-p wants a partition number, got "
-                                       "'%s'",
+                cli_usage_error(a.cmd,
+                                "-p wants a partition number, got "
+                                "'%s'",
                                 a.arg);
             break;
         case 'o':
@@ -433,26 +443,31 @@ cmd_consume(int argc, char **argv)
                                 a.arg);
             have_pos = true;
             break;
-        case 'g': group = a.arg; break;
+        case 'g':
+            group = a.arg;
+            break;
         case 'c':
             if (!cli_parse_i64(a.arg, &o.count) || o.count <= 0)
                 cli_usage_error(a.cmd, "-c wants a positive count, got '%s'",
                                 a.arg);
             break;
-        case 'e': exit_eof = true; break;
-        case 'f': o.fmt = a.arg; break;
+        case 'e':
+            exit_eof = true;
+            break;
+        case 'f':
+            o.fmt = a.arg;
+            break;
         case OPT_RATE:
             if (!cli_parse_double(a.arg, &o.rate) || o.rate <= 0)
-                cli_usage_error(a.cmd, "--rate wants messages per second, "
-                                       "got '%s'",
+                cli_usage_error(a.cmd,
+                                "--rate wants messages per second, "
+                                "got '%s'",
                                 a.arg);
             break;
         }
     }
-    if (!o.topic)
-        cli_usage_error(a.cmd, "missing -t TOPIC");
-    if (a.npos)
-        cli_usage_error(a.cmd, "unexpected argument '%s'", a.pos[0]);
+    if (!o.topic) cli_usage_error(a.cmd, "missing -t TOPIC");
+    if (a.npos) cli_usage_error(a.cmd, "unexpected argument '%s'", a.pos[0]);
     if (group && partition >= 0)
         cli_usage_error(a.cmd, "-p and -g do not go together: the group "
                                "assigns partitions");

@@ -144,12 +144,10 @@ assignment_str(const kfk_group_member *m, char *buf, size_t n)
                      : snprintf(buf + o, n - o, "%s%s:%d", i ? " " : "",
                                 m->assignment[i].topic,
                                 (int)m->assignment[i].partition);
-        if (w < 0)
-            break;
+        if (w < 0) break;
         o += (size_t)w;
     }
-    if (o >= n && n > 4)
-        strcpy(buf + n - 4, "...");
+    if (o >= n && n > 4) strcpy(buf + n - 4, "...");
 }
 
 static int
@@ -209,8 +207,7 @@ groups_describe(kfk_conn *kc, char **groups, int n)
                i ? "\n" : "", d->group_id, *d->state ? d->state : "-",
                *d->protocol_type ? d->protocol_type : "-",
                *d->protocol ? "/" : "", d->protocol, d->member_count);
-        if (!d->member_count)
-            continue;
+        if (!d->member_count) continue;
         cli_table t;
         table_init(&t, 4, "MEMBER", "CLIENT", "HOST", "PARTITIONS");
         for (size_t k = 0; k < d->member_count; k++) {
@@ -301,8 +298,7 @@ static void
 add_topic(lag_snap *s, const char *t)
 {
     for (size_t i = 0; i < s->ntopics; i++)
-        if (strcmp(s->topics[i], t) == 0)
-            return;
+        if (strcmp(s->topics[i], t) == 0) return;
     s->topics = realloc(s->topics, (s->ntopics + 1) * sizeof(char *));
     s->topics[s->ntopics++] = strdup(t);
 }
@@ -312,7 +308,8 @@ cmp_row(const void *a, const void *b)
 {
     const lag_row *x = a, *y = b;
     int c = strcmp(x->topic, y->topic);
-    return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+    return c ? c
+             : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
 /* Take a snapshot of group's lag over topics (NULL: the topics it has
@@ -367,8 +364,7 @@ snapshot(kfk_conn *kc, const char *group, char **topics, int ntopics,
         }
     }
     s->n = cap;
-    if (!s->n)
-        return KFK_ERR_NONE;
+    if (!s->n) return KFK_ERR_NONE;
     qsort(s->rows, s->n, sizeof(*s->rows), cmp_row);
     kfk_partition_offset *q = calloc(3 * s->n, sizeof(*q));
     for (size_t i = 0; i < s->n; i++) {
@@ -408,27 +404,23 @@ snapshot(kfk_conn *kc, const char *group, char **topics, int ntopics,
             r->start = lo[2 * i].offset;
             r->end = lo[2 * i + 1].offset;
             int64_t from = r->committed >= 0 ? r->committed : r->start;
-            if (from < r->start)
-                from = r->start;
+            if (from < r->start) from = r->start;
             r->lag = r->end > from ? r->end - from : 0;
             s->total_lag += r->lag;
             s->total_end += r->end;
             s->total_consumed_pos += from;
             for (size_t m = 0; m < d->member_count && !r->owner; m++)
                 for (size_t k = 0; k < d->members[m].assignment_count; k++)
-                    if (d->members[m].assignment[k].partition ==
-                            r->partition &&
-                        strcmp(d->members[m].assignment[k].topic,
-                               r->topic) == 0) {
+                    if (d->members[m].assignment[k].partition == r->partition &&
+                        strcmp(d->members[m].assignment[k].topic, r->topic) ==
+                            0) {
                         r->owner = &d->members[m];
                         break;
                     }
-            if (r->owner)
-                s->owned++;
+            if (r->owner) s->owned++;
         }
         for (size_t m = 0; m < d->member_count; m++)
-            if (d->members[m].assignment_count)
-                s->active_members++;
+            if (d->members[m].assignment_count) s->active_members++;
     }
     kfk_partition_offsets_free(co, nco);
     free(lo);
@@ -439,8 +431,7 @@ snapshot(kfk_conn *kc, const char *group, char **topics, int ntopics,
 static const char *
 owner_name(const kfk_group_member *m)
 {
-    if (!m)
-        return "-";
+    if (!m) return "-";
     return m->member_id;
 }
 
@@ -478,8 +469,7 @@ static void
 lag_table(const char *group, const lag_snap *s)
 {
     cli_table t;
-    table_init(&t, 6, "TOPIC", "PARTITION", "COMMITTED", "END", "LAG",
-               "OWNER");
+    table_init(&t, 6, "TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "OWNER");
     for (size_t i = 0; i < s->n; i++) {
         const lag_row *r = &s->rows[i];
         char p[16], c[24], e[24], l[24], own[300];
@@ -509,17 +499,17 @@ lag_table(const char *group, const lag_snap *s)
 /* ---- advisor ------------------------------------------------------------ */
 
 typedef enum {
-    V_NO_BACKLOG,  /* keeping up, nothing to drain */
-    V_DRAINING,    /* consumers faster than producers */
+    V_NO_BACKLOG, /* keeping up, nothing to drain */
+    V_DRAINING,   /* consumers faster than producers */
     V_NO_CONSUMERS,
-    V_STALLED,     /* members but no progress */
+    V_STALLED, /* members but no progress */
     V_ADD_CONSUMERS,
     V_ADD_PARTITIONS,
 } verdict;
 
 static const char *verdict_names[] = {
-    "no_backlog",     "draining",          "no_consumers",
-    "stalled",        "add_consumers",     "add_partitions",
+    "no_backlog", "draining",      "no_consumers",
+    "stalled",    "add_consumers", "add_partitions",
 };
 
 typedef struct advice {
@@ -530,9 +520,9 @@ typedef struct advice {
     int64_t lag;
     double drain_s; /* INFINITY: never */
     size_t members, partitions, owned;
-    int add_consumers;       /* V_ADD_CONSUMERS */
-    int target_partitions;   /* V_ADD_PARTITIONS */
-    bool then_partitions;    /* consumers alone will not be enough */
+    int add_consumers;     /* V_ADD_CONSUMERS */
+    int target_partitions; /* V_ADD_PARTITIONS */
+    bool then_partitions;  /* consumers alone will not be enough */
 } advice;
 
 static advice
@@ -541,8 +531,7 @@ advise(const lag_snap *s0, const lag_snap *s1)
     advice a;
     memset(&a, 0, sizeof(a));
     a.window_s = (double)(s1->t_us - s0->t_us) / 1e6;
-    if (a.window_s <= 0)
-        a.window_s = 1e-3;
+    if (a.window_s <= 0) a.window_s = 1e-3;
     /* Only partitions present in both snapshots (a topic may grow). */
     for (size_t i = 0; i < s1->n; i++) {
         const lag_row *r1 = &s1->rows[i];
@@ -602,8 +591,7 @@ advise(const lag_snap *s0, const lag_snap *s1)
     }
     double per_partition = a.c_rate / (double)(a.owned ? a.owned : 1);
     size_t need = (size_t)ceil(a.p_rate / per_partition * 0.98);
-    if (need <= a.partitions)
-        need = a.partitions + 1;
+    if (need <= a.partitions) need = a.partitions + 1;
     a.v = V_ADD_PARTITIONS;
     a.target_partitions = (int)need;
     return a;
@@ -697,8 +685,7 @@ print_advice(const char *group, const lag_snap *s, const advice *a)
                a->window_s, group);
         break;
     case V_ADD_CONSUMERS: {
-        size_t consumers = s->active_members ? s->active_members
-                                             : a->members;
+        size_t consumers = s->active_members ? s->active_members : a->members;
         printf("Verdict: add consumers: %d more (%zu -> %zu members; a "
                "partition is read by one member, so %zu is the most that "
                "helps)\n",
@@ -753,8 +740,7 @@ groups_lag(kfk_conn *kc, const char *group, const lag_opts *lo)
 {
     lag_snap s0, s1;
     if (lo->advise) {
-        if (snapshot(kc, group, lo->topics, lo->ntopics, &s0))
-            return 1;
+        if (snapshot(kc, group, lo->topics, lo->ntopics, &s0)) return 1;
         if (!s0.n) {
             cli_error("group %s has no offsets and no members: nothing to "
                       "measure (name the topic with -t)",
@@ -775,8 +761,7 @@ groups_lag(kfk_conn *kc, const char *group, const lag_opts *lo)
         return 0;
     }
     if (lo->watch_s <= 0) {
-        if (snapshot(kc, group, lo->topics, lo->ntopics, &s0))
-            return 1;
+        if (snapshot(kc, group, lo->topics, lo->ntopics, &s0)) return 1;
         if (g_cli.json) {
             json_w j;
             json_init(&j, stdout, true);
@@ -796,7 +781,8 @@ groups_lag(kfk_conn *kc, const char *group, const lag_opts *lo)
     sigaction(SIGTERM, &sa, NULL);
     bool tty = isatty(1) && !g_cli.json;
     size_t cap = 64, n = 0;
-    double *xs = malloc(cap * sizeof(double)), *ys = malloc(cap * sizeof(double));
+    double *xs = malloc(cap * sizeof(double)),
+           *ys = malloc(cap * sizeof(double));
     int64_t t0 = cli_mono_us();
     int rc = 0;
     for (int64_t it = 0; !stop; it++) {
@@ -834,8 +820,7 @@ groups_lag(kfk_conn *kc, const char *group, const lag_opts *lo)
             fflush(stdout);
         }
         snap_free(&s0);
-        if (lo->iterations > 0 && it + 1 >= lo->iterations)
-            break;
+        if (lo->iterations > 0 && it + 1 >= lo->iterations) break;
         int64_t due = t0 + (int64_t)((double)(it + 1) * lo->watch_s * 1e6);
         while (!stop && cli_mono_us() < due) {
             int64_t left = (due - cli_mono_us()) / 1000 + 1;
@@ -858,8 +843,14 @@ groups_lag(kfk_conn *kc, const char *group, const lag_opts *lo)
 
 /* ---- reset-offsets ------------------------------------------------------ */
 
-typedef enum { TO_NONE, TO_EARLIEST, TO_LATEST, TO_OFFSET, TO_TIME, TO_SHIFT }
-reset_kind;
+typedef enum {
+    TO_NONE,
+    TO_EARLIEST,
+    TO_LATEST,
+    TO_OFFSET,
+    TO_TIME,
+    TO_SHIFT
+} reset_kind;
 
 static int
 groups_reset(kfk_conn *kc, const char *group, char **topics, int ntopics,
@@ -873,8 +864,8 @@ groups_reset(kfk_conn *kc, const char *group, char **topics, int ntopics,
     if (s.gd->member_count && execute) {
         cli_error("group %s has %zu active member%s: stop them before "
                   "resetting its offsets (see 'kfk groups describe %s')",
-                  group, s.gd->member_count,
-                  s.gd->member_count == 1 ? "" : "s", group);
+                  group, s.gd->member_count, s.gd->member_count == 1 ? "" : "s",
+                  group);
         snap_free(&s);
         return 1;
     }
@@ -899,17 +890,26 @@ groups_reset(kfk_conn *kc, const char *group, char **topics, int ntopics,
         int64_t cur = r->committed >= 0 ? r->committed : r->start;
         int64_t to = cur;
         switch (kind) {
-        case TO_EARLIEST: to = r->start; break;
-        case TO_LATEST: to = r->end; break;
-        case TO_OFFSET: to = arg; break;
-        case TO_SHIFT: to = cur + arg; break;
-        case TO_TIME: to = tq[i].offset >= 0 ? tq[i].offset : r->end; break;
-        case TO_NONE: break;
-        }
-        if (to < r->start)
+        case TO_EARLIEST:
             to = r->start;
-        if (to > r->end)
+            break;
+        case TO_LATEST:
             to = r->end;
+            break;
+        case TO_OFFSET:
+            to = arg;
+            break;
+        case TO_SHIFT:
+            to = cur + arg;
+            break;
+        case TO_TIME:
+            to = tq[i].offset >= 0 ? tq[i].offset : r->end;
+            break;
+        case TO_NONE:
+            break;
+        }
+        if (to < r->start) to = r->start;
+        if (to > r->end) to = r->end;
         plan[i].topic = r->topic;
         plan[i].partition = r->partition;
         plan[i].offset = to;
@@ -952,8 +952,7 @@ groups_reset(kfk_conn *kc, const char *group, char **topics, int ntopics,
             char p[16], c[24], nw[24];
             snprintf(p, sizeof(p), "%d", (int)plan[i].partition);
             if (s.rows[i].committed >= 0)
-                snprintf(c, sizeof(c), "%lld",
-                         (long long)s.rows[i].committed);
+                snprintf(c, sizeof(c), "%lld", (long long)s.rows[i].committed);
             else
                 snprintf(c, sizeof(c), "-");
             snprintf(nw, sizeof(nw), "%lld", (long long)plan[i].offset);
@@ -988,7 +987,9 @@ cmd_groups(int argc, char **argv)
     int o;
     while ((o = cli_next(&a)) != 0) {
         switch (o) {
-        case 't': topics[ntopics++] = (char *)a.arg; break;
+        case 't':
+            topics[ntopics++] = (char *)a.arg;
+            break;
         case OPT_WATCH:
             if (!cli_parse_double(a.arg, &lo.watch_s) || lo.watch_s <= 0)
                 cli_usage_error(a.cmd, "--watch wants seconds, got '%s'",
@@ -996,26 +997,44 @@ cmd_groups(int argc, char **argv)
             break;
         case OPT_ITER:
             if (!cli_parse_i64(a.arg, &lo.iterations) || lo.iterations <= 0)
-                cli_usage_error(a.cmd, "--iterations wants a count, got "
-                                       "'%s'",
+                cli_usage_error(a.cmd,
+                                "--iterations wants a count, got "
+                                "'%s'",
                                 a.arg);
             break;
-        case OPT_PLOT: lo.plot = a.arg; break;
-        case OPT_ADVISE: lo.advise = true; break;
+        case OPT_PLOT:
+            lo.plot = a.arg;
+            break;
+        case OPT_ADVISE:
+            lo.advise = true;
+            break;
         case OPT_WINDOW:
             if (!cli_parse_double(a.arg, &lo.window_s) || lo.window_s <= 0)
                 cli_usage_error(a.cmd, "--window wants seconds, got '%s'",
                                 a.arg);
             break;
-        case OPT_EXECUTE: execute = true; break;
-        case OPT_DRY_RUN: execute = false; break;
-        case OPT_ALL_TOPICS: all_topics = true; break;
-        case OPT_EARLIEST: kind = TO_EARLIEST; nkinds++; break;
-        case OPT_LATEST: kind = TO_LATEST; nkinds++; break;
+        case OPT_EXECUTE:
+            execute = true;
+            break;
+        case OPT_DRY_RUN:
+            execute = false;
+            break;
+        case OPT_ALL_TOPICS:
+            all_topics = true;
+            break;
+        case OPT_EARLIEST:
+            kind = TO_EARLIEST;
+            nkinds++;
+            break;
+        case OPT_LATEST:
+            kind = TO_LATEST;
+            nkinds++;
+            break;
         case OPT_TO_OFFSET:
             if (!cli_parse_i64(a.arg, &karg) || karg < 0)
-                cli_usage_error(a.cmd, "--to-offset wants an offset, got "
-                                       "'%s'",
+                cli_usage_error(a.cmd,
+                                "--to-offset wants an offset, got "
+                                "'%s'",
                                 a.arg);
             kind = TO_OFFSET;
             nkinds++;
@@ -1045,14 +1064,11 @@ cmd_groups(int argc, char **argv)
     const char *act = a.pos[0];
     int rc = 1;
     if (!strcmp(act, "list")) {
-        if (a.npos > 1)
-            cli_usage_error(a.cmd, "list takes no argument");
+        if (a.npos > 1) cli_usage_error(a.cmd, "list takes no argument");
     } else if (!strcmp(act, "describe") || !strcmp(act, "delete")) {
-        if (a.npos < 2)
-            cli_usage_error(a.cmd, "%s: missing GROUP", act);
+        if (a.npos < 2) cli_usage_error(a.cmd, "%s: missing GROUP", act);
     } else if (!strcmp(act, "lag")) {
-        if (a.npos != 2)
-            cli_usage_error(a.cmd, "lag takes one GROUP");
+        if (a.npos != 2) cli_usage_error(a.cmd, "lag takes one GROUP");
         if (lo.advise && lo.watch_s > 0)
             cli_usage_error(a.cmd, "--advise and --watch do not go "
                                    "together");

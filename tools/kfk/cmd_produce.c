@@ -84,26 +84,22 @@ typedef struct progress {
 static void
 progress_tick(progress *pg, uint64_t sent, bool final)
 {
-    if (!pg->on)
-        return;
+    if (!pg->on) return;
     int64_t now = cli_mono_us();
-    if (!final && now - pg->last_us < 250000)
-        return;
+    if (!final && now - pg->last_us < 250000) return;
     /* Only for large inputs: after a second or 10000 lines. */
     if (!pg->shown && !final && now - pg->start_us < 1000000 && sent < 10000)
         return;
-    if (final && !pg->shown)
-        return;
+    if (final && !pg->shown) return;
     pg->last_us = now;
     pg->shown = true;
     double s = (double)(now - pg->start_us) / 1e6;
     char a[32], b[32];
-    fprintf(stderr, "\r\033[K%s messages  %s msg/s  %lu acked", 
+    fprintf(stderr, "\r\033[K%s messages  %s msg/s  %lu acked",
             fmt_si(a, sizeof(a), (double)sent),
             fmt_si(b, sizeof(b), s > 0 ? (double)sent / s : 0),
             (unsigned long)atomic_load(&n_ok));
-    if (final)
-        fputc('\n', stderr);
+    if (final) fputc('\n', stderr);
 }
 
 int
@@ -120,11 +116,14 @@ cmd_produce(int argc, char **argv)
     int o;
     while ((o = cli_next(&a)) != 0) {
         switch (o) {
-        case 't': topic = a.arg; break;
+        case 't':
+            topic = a.arg;
+            break;
         case 'p':
             if (!cli_parse_i32(a.arg, &partition) || partition < 0)
-                cli_usage_error(a.cmd, "-p wants a partition number, got "
-                                       "'%s'",
+                cli_usage_error(a.cmd,
+                                "-p wants a partition number, got "
+                                "'%s'",
                                 a.arg);
             break;
         case 'k':
@@ -143,7 +142,9 @@ cmd_produce(int argc, char **argv)
             nh++;
             break;
         }
-        case 'z': codec = a.arg; break;
+        case 'z':
+            codec = a.arg;
+            break;
         case OPT_ACKS:
             if (strcmp(a.arg, "0") && strcmp(a.arg, "1") &&
                 strcmp(a.arg, "all") && strcmp(a.arg, "-1"))
@@ -153,14 +154,14 @@ cmd_produce(int argc, char **argv)
             break;
         case OPT_RATE:
             if (!cli_parse_double(a.arg, &rate) || rate <= 0)
-                cli_usage_error(a.cmd, "--rate wants messages per second, "
-                                       "got '%s'",
+                cli_usage_error(a.cmd,
+                                "--rate wants messages per second, "
+                                "got '%s'",
                                 a.arg);
             break;
         }
     }
-    if (!topic)
-        cli_usage_error(a.cmd, "missing -t TOPIC");
+    if (!topic) cli_usage_error(a.cmd, "missing -t TOPIC");
 
     int rc = 1;
     kfk_writer *kw = NULL;
@@ -168,8 +169,7 @@ cmd_produce(int argc, char **argv)
     kfk_conf *conf = NULL;
     /* Check the topic (and partition) first, for a clear message. */
     kfk_conn *kc = cli_dial();
-    if (!kc)
-        goto out;
+    if (!kc) goto out;
     int32_t np;
     kfk_err err = cli_partition_count(kc, topic, &np);
     kfk_conn_close(kc);
@@ -178,14 +178,13 @@ cmd_produce(int argc, char **argv)
         goto out;
     }
     if (partition >= np) {
-        cli_error("topic %s has %d partitions (0..%d), not %d", topic,
-                  (int)np, (int)np - 1, (int)partition);
+        cli_error("topic %s has %d partitions (0..%d), not %d", topic, (int)np,
+                  (int)np - 1, (int)partition);
         rc = EXIT_USAGE;
         goto out;
     }
     conf = cli_conf(false);
-    if (!conf)
-        goto out;
+    if (!conf) goto out;
     char es[256];
     if (kfk_conf_set(conf, "topic", topic, es, sizeof(es)) ||
         kfk_conf_set(conf, "async", "true", es, sizeof(es)) ||
@@ -199,10 +198,8 @@ cmd_produce(int argc, char **argv)
     /* murmur2 unless the user chose a balancer with -X. */
     bool chose = false;
     for (size_t i = 0; i < g_cli.xconf_count; i++)
-        if (strncmp(g_cli.xconf[i], "balancer=", 9) == 0)
-            chose = true;
-    if (!chose)
-        kfk_conf_set(conf, "balancer", "murmur2", es, sizeof(es));
+        if (strncmp(g_cli.xconf[i], "balancer=", 9) == 0) chose = true;
+    if (!chose) kfk_conf_set(conf, "balancer", "murmur2", es, sizeof(es));
     if (partition >= 0) {
         if (kfk_balancer_new_func(fixed_partition, &partition, &kb)) {
             cli_error("out of memory");
@@ -217,8 +214,7 @@ cmd_produce(int argc, char **argv)
     }
     conf = NULL;
 
-    progress pg = {.on = isatty(2) && !g_cli.quiet,
-                   .start_us = cli_mono_us()};
+    progress pg = {.on = isatty(2) && !g_cli.quiet, .start_us = cli_mono_us()};
     int64_t start = cli_mono_us();
     cli_rate limit = {.per_s = rate};
     uint64_t sent = 0;
@@ -236,8 +232,7 @@ cmd_produce(int argc, char **argv)
         }
         ssize_t len;
         while ((len = getline(&line, &cap, f)) >= 0) {
-            if (len > 0 && line[len - 1] == '\n')
-                line[--len] = '\0';
+            if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
             kfk_message m = {0};
             m.value = line;
             m.value_len = (int32_t)len;
@@ -247,8 +242,8 @@ cmd_produce(int argc, char **argv)
                     m.key = line;
                     m.key_len = (int32_t)(s - line);
                     m.value = s + strlen(sep);
-                    m.value_len = (int32_t)(len - (s - line) -
-                                            (ssize_t)strlen(sep));
+                    m.value_len =
+                        (int32_t)(len - (s - line) - (ssize_t)strlen(sep));
                 }
             }
             m.headers = nh ? hdrs : NULL;
@@ -263,8 +258,7 @@ cmd_produce(int argc, char **argv)
             sent++;
             progress_tick(&pg, sent, false);
         }
-        if (f != stdin)
-            fclose(f);
+        if (f != stdin) fclose(f);
     }
     free(line);
     err = kfk_writer_flush(kw, -1);

@@ -66,8 +66,7 @@ summarize(const kfk_partition_info *p, size_t n, topic_sum *out)
             out[nt].err = p[i].id < 0 ? p[i].err : KFK_ERR_NONE;
             nt++;
         }
-        if (p[i].id >= 0)
-            out[nt - 1].partitions++;
+        if (p[i].id >= 0) out[nt - 1].partitions++;
     }
     return nt;
 }
@@ -96,8 +95,7 @@ topics_list(kfk_conn *kc, bool all)
         json_init(&j, stdout, true);
         json_arr(&j);
         for (size_t i = 0; i < nt; i++) {
-            if (!all && strncmp(ts[i].name, "__", 2) == 0)
-                continue;
+            if (!all && strncmp(ts[i].name, "__", 2) == 0) continue;
             json_obj(&j);
             json_kstr(&j, "topic", ts[i].name);
             json_kint(&j, "partitions", ts[i].partitions);
@@ -110,8 +108,7 @@ topics_list(kfk_conn *kc, bool all)
         cli_table t;
         table_init(&t, 3, "TOPIC", "PARTITIONS", "REPLICATION");
         for (size_t i = 0; i < nt; i++) {
-            if (!all && strncmp(ts[i].name, "__", 2) == 0)
-                continue;
+            if (!all && strncmp(ts[i].name, "__", 2) == 0) continue;
             char a[16], b[16];
             snprintf(a, sizeof(a), "%d", (int)ts[i].partitions);
             snprintf(b, sizeof(b), "%d", (int)ts[i].replication);
@@ -156,8 +153,7 @@ topics_create(kfk_conn *kc, const char *topic, int32_t parts, int32_t rf,
         free(keys[i]);
     free(keys);
     free(pairs);
-    if (err == KFK_ERR_TOPIC_ALREADY_EXISTS && ifne)
-        err = KFK_ERR_NONE;
+    if (err == KFK_ERR_TOPIC_ALREADY_EXISTS && ifne) err = KFK_ERR_NONE;
     if (err) {
         cli_kerr(err, kfk_conn_errstr(kc), "creating topic %s", topic);
         return 1;
@@ -214,12 +210,10 @@ topics_describe(kfk_conn *kc, const char *topic)
     kfk_partition_info *p;
     size_t n;
     kfk_err err = kfk_conn_read_partitions(kc, &topic, 1, &p, &n);
-    if (!err && n == 1 && p[0].id < 0)
-        err = p[0].err;
+    if (!err && n == 1 && p[0].id < 0) err = p[0].err;
     if (err) {
         cli_kerr(err, kfk_conn_errstr(kc), "describing topic %s", topic);
-        if (n)
-            kfk_partition_info_free(p);
+        if (n) kfk_partition_info_free(p);
         return 1;
     }
     kfk_partition_offset *po = calloc(2 * n + 1, sizeof(*po));
@@ -230,14 +224,12 @@ topics_describe(kfk_conn *kc, const char *topic)
         po[2 * i + 1].timestamp = KFK_OFFSET_LAST;
     }
     err = kfk_admin_list_offsets(kc, po, 2 * n);
-    if (err)
-        cli_kerr(err, kfk_conn_errstr(kc), "offsets of %s", topic);
+    if (err) cli_kerr(err, kfk_conn_errstr(kc), "offsets of %s", topic);
     kfk_config_entry *ce = NULL;
     size_t nc = 0;
     kfk_err cerr =
         kfk_admin_describe_configs(kc, KFK_RESOURCE_TOPIC, topic, &ce, &nc);
-    if (cerr)
-        cli_debug(1, "configs of %s: %s", topic, kfk_conn_errstr(kc));
+    if (cerr) cli_debug(1, "configs of %s: %s", topic, kfk_conn_errstr(kc));
     if (g_cli.json) {
         json_w j;
         json_init(&j, stdout, true);
@@ -259,8 +251,7 @@ topics_describe(kfk_conn *kc, const char *topic)
         json_key(&j, "configs");
         json_obj(&j);
         for (size_t i = 0; i < nc; i++)
-            if (!ce[i].is_default)
-                json_kstr(&j, ce[i].name, ce[i].value);
+            if (!ce[i].is_default) json_kstr(&j, ce[i].name, ce[i].value);
         json_obj_end(&j);
         json_obj_end(&j);
         json_done(&j);
@@ -286,10 +277,8 @@ topics_describe(kfk_conn *kc, const char *topic)
         table_free(&t);
         bool any = false;
         for (size_t i = 0; i < nc; i++) {
-            if (ce[i].is_default)
-                continue;
-            if (!any)
-                printf("Configs (not default):\n");
+            if (ce[i].is_default) continue;
+            if (!any) printf("Configs (not default):\n");
             any = true;
             printf("  %s=%s\n", ce[i].name, ce[i].value ? ce[i].value : "");
         }
@@ -301,8 +290,8 @@ topics_describe(kfk_conn *kc, const char *topic)
 }
 
 static int
-topics_alter(kfk_conn *kc, const char *topic, int32_t parts,
-             const char **cfg, size_t ncfg, const char **del, size_t ndel)
+topics_alter(kfk_conn *kc, const char *topic, int32_t parts, const char **cfg,
+             size_t ncfg, const char **del, size_t ndel)
 {
     if (parts <= 0 && !ncfg && !ndel)
         cli_usage_error("kfk topics alter",
@@ -332,15 +321,14 @@ topics_alter(kfk_conn *kc, const char *topic, int32_t parts,
             ch[ncfg + i].name = del[i];
             ch[ncfg + i].op = KFK_CONFIG_DELETE;
         }
-        kfk_err err = kfk_admin_alter_configs(kc, KFK_RESOURCE_TOPIC, topic,
-                                              ch, ncfg + ndel, false);
+        kfk_err err = kfk_admin_alter_configs(kc, KFK_RESOURCE_TOPIC, topic, ch,
+                                              ncfg + ndel, false);
         for (size_t i = 0; i < ncfg; i++)
             free(keys[i]);
         free(keys);
         free(ch);
         if (err) {
-            cli_kerr(err, kfk_conn_errstr(kc), "changing configs of %s",
-                     topic);
+            cli_kerr(err, kfk_conn_errstr(kc), "changing configs of %s", topic);
             return 1;
         }
         cli_info("updated %zu config(s) of %s", ncfg + ndel, topic);
@@ -350,8 +338,7 @@ topics_alter(kfk_conn *kc, const char *topic, int32_t parts,
         json_init(&j, stdout, false);
         json_obj(&j);
         json_kstr(&j, "altered", topic);
-        if (parts > 0)
-            json_kint(&j, "partitions", parts);
+        if (parts > 0) json_kint(&j, "partitions", parts);
         json_kint(&j, "configs_changed", (int64_t)(ncfg + ndel));
         json_obj_end(&j);
         json_done(&j);
@@ -382,10 +369,18 @@ cmd_topics(int argc, char **argv)
                 cli_usage_error(a.cmd, "-r wants a positive count, got '%s'",
                                 a.arg);
             break;
-        case OPT_CONFIG: cfg[ncfg++] = a.arg; break;
-        case OPT_DELCONFIG: del[ndel++] = a.arg; break;
-        case OPT_ALL: all = true; break;
-        case OPT_IFNE: ifne = true; break;
+        case OPT_CONFIG:
+            cfg[ncfg++] = a.arg;
+            break;
+        case OPT_DELCONFIG:
+            del[ndel++] = a.arg;
+            break;
+        case OPT_ALL:
+            all = true;
+            break;
+        case OPT_IFNE:
+            ifne = true;
+            break;
         }
     }
     if (a.npos < 1)
@@ -395,8 +390,7 @@ cmd_topics(int argc, char **argv)
     bool known = !strcmp(act, "list") || !strcmp(act, "create") ||
                  !strcmp(act, "delete") || !strcmp(act, "describe") ||
                  !strcmp(act, "alter");
-    if (!known)
-        cli_usage_error(a.cmd, "unknown action '%s'", act);
+    if (!known) cli_usage_error(a.cmd, "unknown action '%s'", act);
     if (strcmp(act, "list") != 0 && a.npos < 2)
         cli_usage_error(a.cmd, "%s: missing TOPIC", act);
     if ((!strcmp(act, "create") || !strcmp(act, "describe") ||

@@ -31,17 +31,16 @@ usage(FILE *out)
                  "\nCommands:\n");
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         fprintf(out, "  %-8s  %s\n", cmds[i].name, cmds[i].what);
-    fprintf(out,
-            "\nCommon options (before or after the command):\n"
-            "  -b, --bootstrap-server HOST:PORT[,...]  brokers (default "
-            "$KFK_BROKERS, else localhost:9092)\n"
-            "  -X KEY=VALUE   client setting, repeatable\n"
-            "  --json         JSON output\n"
-            "  -q, -v         quieter, more verbose\n"
-            "  --timeout MS   per-request timeout\n"
-            "\n'kfk <command> --help' shows a command's options and "
-            "examples.\n"
-            "Exit status: 0 ok, 1 error, 2 usage.\n");
+    fprintf(out, "\nCommon options (before or after the command):\n"
+                 "  -b, --bootstrap-server HOST:PORT[,...]  brokers (default "
+                 "$KFK_BROKERS, else localhost:9092)\n"
+                 "  -X KEY=VALUE   client setting, repeatable\n"
+                 "  --json         JSON output\n"
+                 "  -q, -v         quieter, more verbose\n"
+                 "  --timeout MS   per-request timeout\n"
+                 "\n'kfk <command> --help' shows a command's options and "
+                 "examples.\n"
+                 "Exit status: 0 ok, 1 error, 2 usage.\n");
 }
 
 int
@@ -73,8 +72,7 @@ main(int argc, char **argv)
         cli_args_init(&a, "kfk", "", none, take, argv + i);
         if (cli_next(&a) != 0 || a.npos) {
             cli_args_free(&a);
-            fprintf(stderr, "kfk: unknown option %s (see 'kfk --help')\n",
-                    s);
+            fprintf(stderr, "kfk: unknown option %s (see 'kfk --help')\n", s);
             return EXIT_USAGE;
         }
         cli_args_free(&a);
@@ -87,7 +85,6 @@ main(int argc, char **argv)
     for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++)
         if (strcmp(argv[i], cmds[c].name) == 0)
             return cmds[c].fn(argc - i - 1, argv + i + 1);
-    fprintf(stderr, "kfk: unknown command '%s' (see 'kfk --help')\n",
-            argv[i]);
+    fprintf(stderr, "kfk: unknown command '%s' (see 'kfk --help')\n", argv[i]);
     return EXIT_USAGE;
 }

@@ -10,26 +10,35 @@
 
 #include "cli.h"
 
-#define W      800
-#define H      400
-#define ML     80 /* margins: left, right, top, bottom */
-#define MR     20
-#define MT     40
-#define MB     50
+#define W  800
+#define H  400
+#define ML 80 /* margins: left, right, top, bottom */
+#define MR 20
+#define MT 40
+#define MB 50
 
-static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                               "#9467bd", "#8c564b"};
+static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c",
+                               "#ff7f0e", "#9467bd", "#8c564b"};
 
 static void
 xml_text(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -38,8 +47,7 @@ xml_text(FILE *f, const char *s)
 static double
 nice_step(double range, int n)
 {
-    if (range <= 0)
-        return 1;
+    if (range <= 0) return 1;
     double raw = range / n;
     double mag = pow(10, floor(log10(raw)));
     double r = raw / mag;
@@ -59,8 +67,7 @@ plot_svg(const char *path, const char *title, const char *xlabel,
     double x0 = INFINITY, x1 = -INFINITY, y1 = 0;
     for (size_t k = 0; k < ns; k++)
         for (size_t i = 0; i < s[k].n; i++) {
-            if (!isfinite(s[k].x[i]) || !isfinite(s[k].y[i]))
-                continue;
+            if (!isfinite(s[k].x[i]) || !isfinite(s[k].y[i])) continue;
             x0 = fmin(x0, s[k].x[i]);
             x1 = fmax(x1, s[k].x[i]);
             y1 = fmax(y1, s[k].y[i]);
@@ -69,13 +76,12 @@ plot_svg(const char *path, const char *title, const char *xlabel,
         x0 = 0;
         x1 = 1;
     }
-    if (x1 <= x0)
-        x1 = x0 + 1;
+    if (x1 <= x0) x1 = x0 + 1;
     double ystep = nice_step(y1 > 0 ? y1 : 1, 5);
     y1 = ceil((y1 > 0 ? y1 : 1) / ystep) * ystep;
     double xstep = nice_step(x1 - x0, 8);
     const double pw = W - ML - MR, ph = H - MT - MB;
-#define PX(x) (ML + ((x) - x0) / (x1 - x0) * pw)
+#define PX(x) (ML + ((x)-x0) / (x1 - x0) * pw)
 #define PY(y) (MT + ph - (y) / y1 * ph)
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
@@ -83,8 +89,9 @@ plot_svg(const char *path, const char *title, const char *xlabel,
             "font-size=\"12\">\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             W, H, W, H);
-    fprintf(f, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" "
-               "font-size=\"16\">",
+    fprintf(f,
+            "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" "
+            "font-size=\"16\">",
             W / 2);
     xml_text(f, title);
     fputs("</text>\n", f);
@@ -111,18 +118,20 @@ plot_svg(const char *path, const char *title, const char *xlabel,
             "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" "
             "fill=\"none\" stroke=\"#333\"/>\n",
             ML, MT, pw, ph);
-    fprintf(f, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\">",
-            ML + pw / 2, H - 12);
+    fprintf(f, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\">", ML + pw / 2,
+            H - 12);
     xml_text(f, xlabel);
-    fprintf(f, "</text>\n<text transform=\"translate(16 %.0f) rotate(-90)\" "
-               "text-anchor=\"middle\">",
+    fprintf(f,
+            "</text>\n<text transform=\"translate(16 %.0f) rotate(-90)\" "
+            "text-anchor=\"middle\">",
             MT + ph / 2);
     xml_text(f, ylabel);
     fputs("</text>\n", f);
     for (size_t k = 0; k < ns; k++) {
         const char *c = colors[k % (sizeof(colors) / sizeof(colors[0]))];
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" "
-                   "stroke-width=\"2\" points=\"",
+        fprintf(f,
+                "<polyline fill=\"none\" stroke=\"%s\" "
+                "stroke-width=\"2\" points=\"",
                 c);
         for (size_t i = 0; i < s[k].n; i++)
             if (isfinite(s[k].x[i]) && isfinite(s[k].y[i]))

@@ -58,8 +58,7 @@ hash_bytes(const char *p, size_t n, uint32_t h)
 static bool
 str_is(const char *c, kfk_str s)
 {
-    if (!c)
-        return s.len < 0;
+    if (!c) return s.len < 0;
     return kfk_str_eq(s, c);
 }
 
@@ -93,14 +92,12 @@ new_member_id(kfk_str prefix)
     u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
     u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* IETF variant */
     int plen = prefix.len > 0 ? prefix.len : 0;
-    if (plen > 200)
-        plen = 200;
+    if (plen > 200) plen = 200;
     char *s = kfk_xmalloc((size_t)plen + 38);
     int n = snprintf(s, (size_t)plen + 38, "%.*s-", plen, prefix.p);
     for (int i = 0; i < 16; i++) {
         n += snprintf(s + n, 3, "%02x", u[i]);
-        if (i == 3 || i == 5 || i == 7 || i == 9)
-            s[n++] = '-';
+        if (i == 3 || i == 5 || i == 7 || i == 9) s[n++] = '-';
     }
     s[n] = '\0';
     return s;
@@ -124,12 +121,10 @@ client_host(kfk_req *rq)
 kfk_group *
 kfk_group_find(kfk_groups *gs, kfk_str id)
 {
-    if (!gs || !gs->nbuckets || id.len < 0)
-        return NULL;
+    if (!gs || !gs->nbuckets || id.len < 0) return NULL;
     size_t h = hash_bytes(id.p, (size_t)id.len, 2166136261u) % gs->nbuckets;
     for (kfk_group *g = gs->buckets[h]; g; g = g->hnext)
-        if (kfk_str_eq(id, g->id))
-            return g;
+        if (kfk_str_eq(id, g->id)) return g;
     return NULL;
 }
 
@@ -156,8 +151,7 @@ reg_grow(kfk_groups *gs)
 kfk_group *
 kfk_group_create(kfk_groups *gs, kfk_str id)
 {
-    if (gs->ngroups >= gs->nbuckets)
-        reg_grow(gs);
+    if (gs->ngroups >= gs->nbuckets) reg_grow(gs);
     kfk_group *g = kfk_xcalloc(1, sizeof(*g));
     g->gs = gs;
     g->id = kfk_strndup(id.len > 0 ? id.p : "", (size_t)KFK_MAX(id.len, 0));
@@ -165,8 +159,8 @@ kfk_group_create(kfk_groups *gs, kfk_str id)
     g->state_ts = kfk_now_ms();
     g->generation = 0;
     kfk_groups_offsets_topic(gs); /* fixes gs->npartitions */
-    g->partition = kfk_group_partition_for(g->id, strlen(g->id),
-                                           gs->npartitions);
+    g->partition =
+        kfk_group_partition_for(g->id, strlen(g->id), gs->npartitions);
     size_t h = hash_bytes(g->id, strlen(g->id), 2166136261u) % gs->nbuckets;
     g->hnext = gs->buckets[h];
     gs->buckets[h] = g;
@@ -204,27 +198,25 @@ kfk_group_transition(kfk_group *g, kfk_gstate s)
 static size_t
 ohash(kfk_str topic, int32_t partition)
 {
-    uint32_t h = hash_bytes(topic.p, (size_t)KFK_MAX(topic.len, 0),
-                            2166136261u);
+    uint32_t h =
+        hash_bytes(topic.p, (size_t)KFK_MAX(topic.len, 0), 2166136261u);
     return hash_bytes((const char *)&partition, sizeof(partition), h);
 }
 
 kfk_goffset *
 kfk_goffset_get(kfk_group *g, kfk_str topic, int32_t partition)
 {
-    if (!g->nobuckets)
-        return NULL;
+    if (!g->nobuckets) return NULL;
     size_t h = ohash(topic, partition) % g->nobuckets;
     for (kfk_goffset *o = g->obuckets[h]; o; o = o->hnext)
-        if (o->partition == partition && kfk_str_eq(topic, o->topic))
-            return o;
+        if (o->partition == partition && kfk_str_eq(topic, o->topic)) return o;
     return NULL;
 }
 
 kfk_goffset *
-kfk_goffset_put(kfk_group *g, kfk_str topic, int32_t partition,
-                int64_t offset, int32_t leader_epoch, kfk_str metadata,
-                int64_t commit_ts, int64_t expire_ts)
+kfk_goffset_put(kfk_group *g, kfk_str topic, int32_t partition, int64_t offset,
+                int32_t leader_epoch, kfk_str metadata, int64_t commit_ts,
+                int64_t expire_ts)
 {
     kfk_goffset *o = kfk_goffset_get(g, topic, partition);
     if (!o) {
@@ -273,8 +265,7 @@ goffset_free(kfk_goffset *o)
 void
 kfk_goffset_del(kfk_group *g, kfk_str topic, int32_t partition)
 {
-    if (!g->nobuckets)
-        return;
+    if (!g->nobuckets) return;
     size_t h = ohash(topic, partition) % g->nobuckets;
     for (kfk_goffset **pp = &g->obuckets[h]; *pp; pp = &(*pp)->hnext) {
         kfk_goffset *o = *pp;
@@ -293,8 +284,7 @@ cmp_offset(const void *a, const void *b)
     const kfk_goffset *x = *(kfk_goffset *const *)a;
     const kfk_goffset *y = *(kfk_goffset *const *)b;
     int c = strcmp(x->topic, y->topic);
-    if (c)
-        return c;
+    if (c) return c;
     return x->partition < y->partition ? -1 : x->partition > y->partition;
 }
 
@@ -317,22 +307,18 @@ kfk_goffsets_sorted(kfk_group *g, size_t *np)
 kfk_gmember *
 kfk_group_member(kfk_group *g, kfk_str id)
 {
-    if (id.len <= 0)
-        return NULL;
+    if (id.len <= 0) return NULL;
     for (kfk_gmember *m = g->members; m; m = m->next)
-        if (kfk_str_eq(id, m->id))
-            return m;
+        if (kfk_str_eq(id, m->id)) return m;
     return NULL;
 }
 
 static kfk_gmember *
 static_member(kfk_group *g, kfk_str instance)
 {
-    if (instance.len < 0)
-        return NULL;
+    if (instance.len < 0) return NULL;
     for (kfk_gmember *m = g->members; m; m = m->next)
-        if (m->instance_id && kfk_str_eq(instance, m->instance_id))
-            return m;
+        if (m->instance_id && kfk_str_eq(instance, m->instance_id)) return m;
     return NULL;
 }
 
@@ -346,11 +332,9 @@ kfk_group_static_fenced(kfk_group *g, kfk_str instance, kfk_str member_id)
 static kfk_gpending *
 pending_find(kfk_group *g, kfk_str id)
 {
-    if (id.len <= 0)
-        return NULL;
+    if (id.len <= 0) return NULL;
     for (kfk_gpending *p = g->pending; p; p = p->next)
-        if (kfk_str_eq(id, p->id))
-            return p;
+        if (kfk_str_eq(id, p->id)) return p;
     return NULL;
 }
 
@@ -364,8 +348,7 @@ pending_free(kfk_group *g, kfk_gpending *p)
         }
     }
     g->npending--;
-    if (p->timer)
-        kfk_ev_timer_cancel(loop_of(g), p->timer);
+    if (p->timer) kfk_ev_timer_cancel(loop_of(g), p->timer);
     kfk_free(p->id);
     kfk_free(p);
 }
@@ -383,19 +366,18 @@ protos_free(kfk_gmember *m)
 }
 
 static void
-protos_set(kfk_gmember *m, const kfk_JoinGroupRequest_JoinGroupRequestProtocol
-                               *ps, int32_t n)
+protos_set(kfk_gmember *m,
+           const kfk_JoinGroupRequest_JoinGroupRequestProtocol *ps, int32_t n)
 {
     protos_free(m);
     n = KFK_MAX(n, 0);
     m->protos = kfk_xcalloc((size_t)(n ? n : 1), sizeof(*m->protos));
     for (int32_t i = 0; i < n; i++) {
-        m->protos[i].name = dup_str(ps[i].Name.len < 0 ? kfk_str_n("", 0)
-                                                         : ps[i].Name);
+        m->protos[i].name =
+            dup_str(ps[i].Name.len < 0 ? kfk_str_n("", 0) : ps[i].Name);
         int32_t len = KFK_MAX(ps[i].Metadata.len, 0);
         m->protos[i].meta = kfk_xmalloc((size_t)(len ? len : 1));
-        if (len)
-            memcpy(m->protos[i].meta, ps[i].Metadata.p, (size_t)len);
+        if (len) memcpy(m->protos[i].meta, ps[i].Metadata.p, (size_t)len);
         m->protos[i].meta_len = len;
     }
     m->nprotos = n;
@@ -405,17 +387,15 @@ protos_set(kfk_gmember *m, const kfk_JoinGroupRequest_JoinGroupRequestProtocol
  * metadata. */
 static bool
 protos_match(const kfk_gmember *m,
-             const kfk_JoinGroupRequest_JoinGroupRequestProtocol *ps,
-             int32_t n)
+             const kfk_JoinGroupRequest_JoinGroupRequestProtocol *ps, int32_t n)
 {
-    if (n != m->nprotos)
-        return false;
+    if (n != m->nprotos) return false;
     for (int32_t i = 0; i < n; i++) {
         int32_t len = KFK_MAX(ps[i].Metadata.len, 0);
         if (!kfk_str_eq(ps[i].Name, m->protos[i].name) ||
             len != m->protos[i].meta_len ||
-            (len && memcmp(ps[i].Metadata.p, m->protos[i].meta,
-                           (size_t)len) != 0))
+            (len &&
+             memcmp(ps[i].Metadata.p, m->protos[i].meta, (size_t)len) != 0))
             return false;
     }
     return true;
@@ -424,11 +404,9 @@ protos_match(const kfk_gmember *m,
 const kfk_gproto *
 kfk_group_member_proto(const kfk_gmember *m, const char *name)
 {
-    if (!name)
-        return NULL;
+    if (!name) return NULL;
     for (int i = 0; i < m->nprotos; i++)
-        if (strcmp(m->protos[i].name, name) == 0)
-            return &m->protos[i];
+        if (strcmp(m->protos[i].name, name) == 0) return &m->protos[i];
     return NULL;
 }
 
@@ -452,10 +430,8 @@ park_free_cb(kfk_req *rq)
 {
     kfk_gmember *m = rq->park;
     if (m) {
-        if (m->join_rq == rq)
-            m->join_rq = NULL;
-        if (m->sync_rq == rq)
-            m->sync_rq = NULL;
+        if (m->join_rq == rq) m->join_rq = NULL;
+        if (m->sync_rq == rq) m->sync_rq = NULL;
     }
     rq->park = NULL;
     rq->park_free = NULL;
@@ -524,8 +500,8 @@ join_send(kfk_req *rq, kfk_group *g, const join_result *jr)
     resp.MemberId = kfk_str_c(jr->member_id ? jr->member_id : "");
     resp.Members_count = 0;
     if (jr->with_members && g && g->nmembers) {
-        resp.Members = kfk_req_alloc(rq, (size_t)g->nmembers *
-                                             sizeof(*resp.Members));
+        resp.Members =
+            kfk_req_alloc(rq, (size_t)g->nmembers * sizeof(*resp.Members));
         int n = 0;
         for (kfk_gmember *m = g->members; m; m = m->next) {
             kfk_JoinGroupResponse_JoinGroupResponseMember *rm =
@@ -554,9 +530,12 @@ join_error(kfk_req *rq, int16_t err, const char *member_id)
 static void
 join_current(kfk_req *rq, kfk_group *g, kfk_gmember *m, const char *leader)
 {
-    join_result jr = {KFK_ERR_NONE,       m->id,
-                      g->generation,      g->protocol_type,
-                      g->protocol_name,   leader,
+    join_result jr = {KFK_ERR_NONE,
+                      m->id,
+                      g->generation,
+                      g->protocol_type,
+                      g->protocol_name,
+                      leader,
                       g->leader == m && !strcmp(leader, m->id)};
     join_send(rq, g, &jr);
 }
@@ -595,12 +574,14 @@ on_member_expire(kfk_ev *ev, kfk_ev_timer *t, void *arg)
     m->hb_timer = NULL;
     if (!m->is_new && (m->awaiting_join || m->awaiting_sync)) {
         /* Waiting for the rebalance counts as heartbeating. */
-        m->hb_timer = kfk_ev_timer_add(loop_of(m->g), m->session_ms,
-                                       on_member_expire, m);
+        m->hb_timer =
+            kfk_ev_timer_add(loop_of(m->g), m->session_ms, on_member_expire, m);
         return;
     }
-    kfk_info("group", "%s: member %s has failed (session timeout %d ms), "
-             "removing it", m->g->id, m->id, m->session_ms);
+    kfk_info("group",
+             "%s: member %s has failed (session timeout %d ms), "
+             "removing it",
+             m->g->id, m->id, m->session_ms);
     remove_member(m->g, m, "session timeout");
 }
 
@@ -612,8 +593,7 @@ member_heartbeat(kfk_gmember *m)
     if (m->hb_timer)
         kfk_ev_timer_rearm(loop_of(m->g), m->hb_timer, ms);
     else
-        m->hb_timer = kfk_ev_timer_add(loop_of(m->g), ms, on_member_expire,
-                                       m);
+        m->hb_timer = kfk_ev_timer_add(loop_of(m->g), ms, on_member_expire, m);
 }
 
 void
@@ -681,8 +661,7 @@ on_initial_join(kfk_ev *ev, kfk_ev_timer *t, void *arg)
         g->initial_remaining =
             KFK_MAX(g->initial_remaining - g->initial_delay_cur, 0);
         g->initial_delay_cur = delay;
-        g->join_timer = kfk_ev_timer_add(loop_of(g), delay, on_initial_join,
-                                         g);
+        g->join_timer = kfk_ev_timer_add(loop_of(g), delay, on_initial_join, g);
         return;
     }
     g->join_initial = false;
@@ -697,25 +676,24 @@ on_sync_timeout(kfk_ev *ev, kfk_ev_timer *t, void *arg)
     kfk_group *g = arg;
     g->sync_timer = NULL;
     if (g->generation != g->sync_generation ||
-        (g->state != KFK_GS_COMPLETING_REBALANCE &&
-         g->state != KFK_GS_STABLE))
+        (g->state != KFK_GS_COMPLETING_REBALANCE && g->state != KFK_GS_STABLE))
         return;
     int removed = 0;
     kfk_gmember *m = g->members;
     while (m) {
         kfk_gmember *next = m->next;
         if (m->pending_sync) {
-            kfk_info("group", "%s: member %s sent no SyncGroup for "
-                     "generation %d, removing it", g->id, m->id,
-                     g->generation);
+            kfk_info("group",
+                     "%s: member %s sent no SyncGroup for "
+                     "generation %d, removing it",
+                     g->id, m->id, g->generation);
             /* One rebalance for all of them, below. */
             unlink_member(g, m);
             removed++;
         }
         m = next;
     }
-    if (removed)
-        prepare_rebalance(g, "members sent no SyncGroup in time");
+    if (removed) prepare_rebalance(g, "members sent no SyncGroup in time");
 }
 
 /* ------------------------------------------------------------------ */
@@ -728,8 +706,7 @@ reset_assignment_error(kfk_group *g, int16_t err)
     for (kfk_gmember *m = g->members; m; m = m->next) {
         set_assignment(m, NULL, 0);
         kfk_req *rq = take_sync(m);
-        if (rq)
-            sync_send(rq, err, g, m);
+        if (rq) sync_send(rq, err, g, m);
     }
 }
 
@@ -761,8 +738,10 @@ prepare_rebalance(kfk_group *g, const char *why)
         g->join_initial = false;
         g->join_timer = kfk_ev_timer_add(ev, rebalance, on_join_timeout, g);
     }
-    kfk_info("group", "%s: preparing to rebalance (generation %d, %d "
-             "member(s)): %s", g->id, g->generation, g->nmembers, why);
+    kfk_info("group",
+             "%s: preparing to rebalance (generation %d, %d "
+             "member(s)): %s",
+             g->id, g->generation, g->nmembers, why);
     kfk_group_transition(g, KFK_GS_PREPARING_REBALANCE);
     /* Kafka checks at once (e.g. the last member left). */
     try_complete_join(g);
@@ -779,11 +758,9 @@ maybe_prepare_rebalance(kfk_group *g, const char *why)
 static bool
 all_joined(const kfk_group *g)
 {
-    if (g->npending)
-        return false;
+    if (g->npending) return false;
     for (const kfk_gmember *m = g->members; m; m = m->next)
-        if (!m->awaiting_join)
-            return false;
+        if (!m->awaiting_join) return false;
     return true;
 }
 
@@ -804,8 +781,7 @@ try_complete_join(kfk_group *g)
 const char *
 kfk_group_select_protocol(const kfk_group *g)
 {
-    if (!g->members)
-        return NULL;
+    if (!g->members) return NULL;
     /* Votes per candidate, in order of first vote. */
     const char *names[64];
     int votes[64];
@@ -816,18 +792,14 @@ kfk_group_select_protocol(const kfk_group *g)
             bool all = true;
             for (const kfk_gmember *o = g->members; o && all; o = o->next)
                 all = kfk_group_member_proto(o, m->protos[i].name) != NULL;
-            if (all)
-                vote = m->protos[i].name;
+            if (all) vote = m->protos[i].name;
         }
-        if (!vote)
-            return NULL;
+        if (!vote) return NULL;
         int k;
         for (k = 0; k < nc; k++)
-            if (strcmp(names[k], vote) == 0)
-                break;
+            if (strcmp(names[k], vote) == 0) break;
         if (k == nc) {
-            if (nc == (int)KFK_ARRAY_LEN(names))
-                continue;
+            if (nc == (int)KFK_ARRAY_LEN(names)) continue;
             names[nc] = vote;
             votes[nc++] = 0;
         }
@@ -835,8 +807,7 @@ kfk_group_select_protocol(const kfk_group *g)
     }
     int best = 0;
     for (int k = 1; k < nc; k++)
-        if (votes[k] > votes[best])
-            best = k;
+        if (votes[k] > votes[best]) best = k;
     return nc ? names[best] : NULL;
 }
 
@@ -846,18 +817,15 @@ supports_protocols(const kfk_group *g, kfk_str type,
                    const kfk_JoinGroupRequest_JoinGroupRequestProtocol *ps,
                    int32_t n)
 {
-    if (g->nmembers == 0)
-        return type.len > 0 && n > 0;
-    if (!g->protocol_type || !kfk_str_eq(type, g->protocol_type))
-        return false;
+    if (g->nmembers == 0) return type.len > 0 && n > 0;
+    if (!g->protocol_type || !kfk_str_eq(type, g->protocol_type)) return false;
     for (int32_t i = 0; i < n; i++) {
         char *name = dup_str(ps[i].Name);
         bool all = name != NULL;
         for (const kfk_gmember *m = g->members; m && all; m = m->next)
             all = kfk_group_member_proto(m, name) != NULL;
         kfk_free(name);
-        if (all)
-            return true;
+        if (all) return true;
     }
     return false;
 }
@@ -881,10 +849,8 @@ init_next_generation(kfk_group *g)
 static bool
 elect_joined_leader(kfk_group *g)
 {
-    if (!g->leader)
-        return false;
-    if (g->leader->awaiting_join)
-        return true;
+    if (!g->leader) return false;
+    if (g->leader->awaiting_join) return true;
     for (kfk_gmember *m = g->members; m; m = m->next) {
         if (m->awaiting_join) {
             g->leader = m;
@@ -903,14 +869,15 @@ complete_join(kfk_group *g)
     while (m) {
         kfk_gmember *next = m->next;
         if (!m->awaiting_join && !m->instance_id) {
-            kfk_info("group", "%s: member %s did not rejoin in time, "
-                     "removing it", g->id, m->id);
+            kfk_info("group",
+                     "%s: member %s did not rejoin in time, "
+                     "removing it",
+                     g->id, m->id);
             unlink_member(g, m);
         }
         m = next;
     }
-    if (g->state == KFK_GS_DEAD)
-        return;
+    if (g->state == KFK_GS_DEAD) return;
     if (!elect_joined_leader(g) && g->nmembers) {
         kfk_warn("group", "%s: no member rejoined, waiting again", g->id);
         g->join_initial = false;
@@ -920,26 +887,26 @@ complete_join(kfk_group *g)
     }
     init_next_generation(g);
     if (g->state == KFK_GS_EMPTY) {
-        kfk_info("group", "%s: generation %d is empty", g->id,
-                 g->generation);
+        kfk_info("group", "%s: generation %d is empty", g->id, g->generation);
         int16_t e = kfk_gstore_group(g);
         if (e)
             kfk_warn("group", "%s: storing the group failed (%s)", g->id,
                      kfk_err2name(e));
         return;
     }
-    kfk_info("group", "%s: stabilized generation %d with %d member(s), "
-             "protocol %s, leader %s", g->id, g->generation, g->nmembers,
+    kfk_info("group",
+             "%s: stabilized generation %d with %d member(s), "
+             "protocol %s, leader %s",
+             g->id, g->generation, g->nmembers,
              g->protocol_name ? g->protocol_name : "(none)",
              g->leader ? g->leader->id : "(none)");
     const char *leader = g->leader ? g->leader->id : "";
     for (m = g->members; m; m = m->next) {
         kfk_req *rq = take_join(m);
         if (rq) {
-            join_result jr = {KFK_ERR_NONE,     m->id,
-                              g->generation,    g->protocol_type,
-                              g->protocol_name, leader,
-                              g->leader == m};
+            join_result jr = {
+                KFK_ERR_NONE,     m->id,  g->generation, g->protocol_type,
+                g->protocol_name, leader, g->leader == m};
             join_send(rq, g, &jr);
         }
         m->is_new = false;
@@ -948,21 +915,18 @@ complete_join(kfk_group *g)
     }
     /* Members must now send SyncGroup within the rebalance timeout. */
     g->sync_generation = g->generation;
-    g->sync_timer = kfk_ev_timer_add(loop_of(g), group_rebalance_ms(g),
-                                     on_sync_timeout, g);
+    g->sync_timer =
+        kfk_ev_timer_add(loop_of(g), group_rebalance_ms(g), on_sync_timeout, g);
 }
 
 static void
 member_free(kfk_group *g, kfk_gmember *m)
 {
-    if (m->hb_timer)
-        kfk_ev_timer_cancel(loop_of(g), m->hb_timer);
+    if (m->hb_timer) kfk_ev_timer_cancel(loop_of(g), m->hb_timer);
     kfk_req *rq = take_join(m);
-    if (rq)
-        join_error(rq, KFK_ERR_UNKNOWN_MEMBER_ID, "");
+    if (rq) join_error(rq, KFK_ERR_UNKNOWN_MEMBER_ID, "");
     rq = take_sync(m);
-    if (rq)
-        sync_send(rq, KFK_ERR_UNKNOWN_MEMBER_ID, g, m);
+    if (rq) sync_send(rq, KFK_ERR_UNKNOWN_MEMBER_ID, g, m);
     protos_free(m);
     kfk_free(m->assignment);
     kfk_free(m->id);
@@ -984,8 +948,7 @@ unlink_member(kfk_group *g, kfk_gmember *m)
         }
     }
     g->nmembers--;
-    if (g->leader == m)
-        g->leader = g->members;
+    if (g->leader == m) g->leader = g->members;
     member_free(g, m);
 }
 
@@ -1014,10 +977,10 @@ add_member(kfk_req *rq, kfk_group *g, char *id, const kfk_JoinGroupRequest *req,
     kfk_gmember *m = kfk_xcalloc(1, sizeof(*m));
     m->g = g;
     m->id = id;
-    m->instance_id = rq->hdr.ApiVersion >= 5 ? dup_str(req->GroupInstanceId)
-                                             : NULL;
-    m->client_id = dup_str(rq->hdr.ClientId.len < 0 ? kfk_str_n("", 0)
-                                                    : rq->hdr.ClientId);
+    m->instance_id =
+        rq->hdr.ApiVersion >= 5 ? dup_str(req->GroupInstanceId) : NULL;
+    m->client_id =
+        dup_str(rq->hdr.ClientId.len < 0 ? kfk_str_n("", 0) : rq->hdr.ClientId);
     m->client_host = client_host(rq);
     m->session_ms = req->SessionTimeoutMs;
     m->rebalance_ms = rebalance_ms;
@@ -1032,8 +995,7 @@ add_member(kfk_req *rq, kfk_group *g, char *id, const kfk_JoinGroupRequest *req,
         pp = &(*pp)->next;
     *pp = m;
     g->nmembers++;
-    if (!g->leader)
-        g->leader = m;
+    if (!g->leader) g->leader = m;
     return m;
 }
 
@@ -1042,8 +1004,7 @@ static void
 set_join(kfk_gmember *m, kfk_req *rq)
 {
     kfk_req *old = take_join(m);
-    if (old)
-        join_error(old, KFK_ERR_REBALANCE_IN_PROGRESS, m->id);
+    if (old) join_error(old, KFK_ERR_REBALANCE_IN_PROGRESS, m->id);
     m->join_rq = rq;
     m->awaiting_join = true;
     park(rq, m);
@@ -1081,11 +1042,9 @@ static_rejoin(kfk_req *rq, kfk_group *g, kfk_gmember *m, char *new_id,
      * re-assigning (the new id will not match it). */
     char *old_leader = kfk_xstrdup(g->leader ? g->leader->id : "");
     kfk_req *old = take_join(m);
-    if (old)
-        join_error(old, KFK_ERR_FENCED_INSTANCE_ID, m->id);
+    if (old) join_error(old, KFK_ERR_FENCED_INSTANCE_ID, m->id);
     old = take_sync(m);
-    if (old)
-        sync_send(old, KFK_ERR_FENCED_INSTANCE_ID, g, m);
+    if (old) sync_send(old, KFK_ERR_FENCED_INSTANCE_ID, g, m);
     kfk_info("group", "%s: static member %s rejoined as %s (was %s)", g->id,
              m->instance_id, new_id, m->id);
     kfk_free(m->id);
@@ -1137,8 +1096,8 @@ new_member_join(kfk_req *rq, kfk_group *g, const kfk_JoinGroupRequest *req,
         return;
     }
     bool is_static = v >= 5 && req->GroupInstanceId.len >= 0;
-    char *id = new_member_id(is_static ? req->GroupInstanceId
-                                       : rq->hdr.ClientId);
+    char *id =
+        new_member_id(is_static ? req->GroupInstanceId : rq->hdr.ClientId);
     if (is_static) {
         kfk_gmember *m = static_member(g, req->GroupInstanceId);
         if (m)
@@ -1257,9 +1216,8 @@ kfk_handle_JoinGroup(kfk_req *rq)
             join_error(rq, KFK_ERR_UNKNOWN_MEMBER_ID, "");
             return;
         }
-        if (!supports_protocols(&(kfk_group){.nmembers = 0},
-                                req->ProtocolType, req->Protocols,
-                                req->Protocols_count)) {
+        if (!supports_protocols(&(kfk_group){.nmembers = 0}, req->ProtocolType,
+                                req->Protocols, req->Protocols_count)) {
             join_error(rq, KFK_ERR_INCONSISTENT_GROUP_PROTOCOL, "");
             return;
         }
@@ -1336,16 +1294,16 @@ kfk_handle_SyncGroup(kfk_req *rq)
     }
     /* CompletingRebalance: wait for the leader's assignment. */
     kfk_req *old = take_sync(m);
-    if (old)
-        sync_send(old, KFK_ERR_REBALANCE_IN_PROGRESS, NULL, NULL);
+    if (old) sync_send(old, KFK_ERR_REBALANCE_IN_PROGRESS, NULL, NULL);
     m->sync_rq = rq;
     m->awaiting_sync = true;
     m->pending_sync = false;
     park(rq, m);
-    if (g->leader != m)
-        return;
-    kfk_info("group", "%s: assignment received from leader %s for "
-             "generation %d", g->id, m->id, g->generation);
+    if (g->leader != m) return;
+    kfk_info("group",
+             "%s: assignment received from leader %s for "
+             "generation %d",
+             g->id, m->id, g->generation);
     /* Members the leader left out get an empty assignment; ids that are
      * not members are ignored. */
     for (kfk_gmember *x = g->members; x; x = x->next) {
@@ -1368,8 +1326,7 @@ kfk_handle_SyncGroup(kfk_req *rq)
     kfk_group_transition(g, KFK_GS_STABLE);
     for (kfk_gmember *x = g->members; x; x = x->next) {
         kfk_req *srq = take_sync(x);
-        if (srq)
-            sync_send(srq, KFK_ERR_NONE, g, x);
+        if (srq) sync_send(srq, KFK_ERR_NONE, g, x);
         member_heartbeat(x);
     }
 }
@@ -1380,22 +1337,16 @@ kfk_handle_SyncGroup(kfk_req *rq)
 static int16_t
 heartbeat(kfk_groups *gs, const kfk_HeartbeatRequest *req, kfk_str instance)
 {
-    if (!gs)
-        return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
-    if (req->GroupId.len <= 0)
-        return KFK_ERR_INVALID_GROUP_ID;
+    if (!gs) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    if (req->GroupId.len <= 0) return KFK_ERR_INVALID_GROUP_ID;
     kfk_group *g = kfk_group_find(gs, req->GroupId);
-    if (!g)
-        return KFK_ERR_UNKNOWN_MEMBER_ID;
-    if (g->state == KFK_GS_DEAD)
-        return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    if (!g) return KFK_ERR_UNKNOWN_MEMBER_ID;
+    if (g->state == KFK_GS_DEAD) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
     if (kfk_group_static_fenced(g, instance, req->MemberId))
         return KFK_ERR_FENCED_INSTANCE_ID;
     kfk_gmember *m = kfk_group_member(g, req->MemberId);
-    if (!m)
-        return KFK_ERR_UNKNOWN_MEMBER_ID;
-    if (req->GenerationId != g->generation)
-        return KFK_ERR_ILLEGAL_GENERATION;
+    if (!m) return KFK_ERR_UNKNOWN_MEMBER_ID;
+    if (req->GenerationId != g->generation) return KFK_ERR_ILLEGAL_GENERATION;
     switch (g->state) {
     case KFK_GS_EMPTY:
         return KFK_ERR_UNKNOWN_MEMBER_ID;
@@ -1416,8 +1367,7 @@ kfk_handle_Heartbeat(kfk_req *rq)
     kfk_HeartbeatResponse resp;
     kfk_msg_init(&kfk_HeartbeatResponse_msg, v, &resp);
     resp.ErrorCode = heartbeat(kfk_groups_of(rq), req,
-                               v >= 3 ? req->GroupInstanceId
-                                      : kfk_str_c(NULL));
+                               v >= 3 ? req->GroupInstanceId : kfk_str_c(NULL));
     kfk_req_respond(rq, &kfk_HeartbeatResponse_msg, &resp);
 }
 
@@ -1430,8 +1380,7 @@ leave_one(kfk_group *g, kfk_str member_id, kfk_str instance)
     if (member_id.len <= 0) {
         /* Removal by group.instance.id (administrative). */
         kfk_gmember *m = static_member(g, instance);
-        if (!m)
-            return KFK_ERR_UNKNOWN_MEMBER_ID;
+        if (!m) return KFK_ERR_UNKNOWN_MEMBER_ID;
         kfk_info("group", "%s: static member %s (%s) leaves", g->id,
                  m->instance_id, m->id);
         remove_member(g, m, "member left");
@@ -1446,8 +1395,7 @@ leave_one(kfk_group *g, kfk_str member_id, kfk_str instance)
     if (kfk_group_static_fenced(g, instance, member_id))
         return KFK_ERR_FENCED_INSTANCE_ID;
     kfk_gmember *m = kfk_group_member(g, member_id);
-    if (!m)
-        return KFK_ERR_UNKNOWN_MEMBER_ID;
+    if (!m) return KFK_ERR_UNKNOWN_MEMBER_ID;
     kfk_info("group", "%s: member %s leaves", g->id, m->id);
     remove_member(g, m, "member left");
     return KFK_ERR_NONE;
@@ -1479,32 +1427,28 @@ kfk_handle_LeaveGroup(kfk_req *rq)
         resp.ErrorCode = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
     else if (req->GroupId.len <= 0)
         resp.ErrorCode = KFK_ERR_INVALID_GROUP_ID;
-    else if ((g = kfk_group_find(gs, req->GroupId)) &&
-             g->state == KFK_GS_DEAD)
+    else if ((g = kfk_group_find(gs, req->GroupId)) && g->state == KFK_GS_DEAD)
         resp.ErrorCode = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
     int16_t first_err = KFK_ERR_NONE;
     if (resp.ErrorCode == KFK_ERR_NONE) {
-        resp.Members = kfk_req_alloc(rq, (size_t)(n ? n : 1) *
-                                             sizeof(*resp.Members));
+        resp.Members =
+            kfk_req_alloc(rq, (size_t)(n ? n : 1) * sizeof(*resp.Members));
         resp.Members_count = n;
         for (int32_t i = 0; i < n; i++) {
             kfk_LeaveGroupResponse_MemberResponse *mr = &resp.Members[i];
-            kfk_struct_init(&kfk_LeaveGroupResponse_MemberResponse_desc, v,
-                            mr);
+            kfk_struct_init(&kfk_LeaveGroupResponse_MemberResponse_desc, v, mr);
             mr->MemberId = ids[i].MemberId;
             mr->GroupInstanceId = ids[i].GroupInstanceId;
             /* Look the group up again: a removal never destroys it, but
              * stay on the safe side. */
             g = kfk_group_find(gs, req->GroupId);
-            mr->ErrorCode = g ? leave_one(g, ids[i].MemberId,
-                                          ids[i].GroupInstanceId)
-                              : KFK_ERR_UNKNOWN_MEMBER_ID;
-            if (mr->ErrorCode && !first_err)
-                first_err = mr->ErrorCode;
+            mr->ErrorCode =
+                g ? leave_one(g, ids[i].MemberId, ids[i].GroupInstanceId)
+                  : KFK_ERR_UNKNOWN_MEMBER_ID;
+            if (mr->ErrorCode && !first_err) first_err = mr->ErrorCode;
         }
     }
-    if (v < 3 && resp.ErrorCode == KFK_ERR_NONE)
-        resp.ErrorCode = first_err;
+    if (v < 3 && resp.ErrorCode == KFK_ERR_NONE) resp.ErrorCode = first_err;
     kfk_req_respond(rq, &kfk_LeaveGroupResponse_msg, &resp);
 }
 
@@ -1520,8 +1464,7 @@ kfk_group_subscribed(kfk_group *g, kfk_str topic)
     bool found = false;
     for (kfk_gmember *m = g->members; m; m = m->next) {
         const kfk_gproto *p = kfk_group_member_proto(m, g->protocol_name);
-        if (!p || p->meta_len < 2)
-            return true;
+        if (!p || p->meta_len < 2) return true;
         kfk_rbuf rb;
         kfk_rbuf_init(&rb, p->meta, (size_t)p->meta_len);
         int16_t ver = kfk_rbuf_i16(&rb);
@@ -1572,20 +1515,16 @@ kfk_group_destroy(kfk_group *g)
             break;
         }
     }
-    if (g->join_timer)
-        kfk_ev_timer_cancel(ev, g->join_timer);
-    if (g->sync_timer)
-        kfk_ev_timer_cancel(ev, g->sync_timer);
+    if (g->join_timer) kfk_ev_timer_cancel(ev, g->join_timer);
+    if (g->sync_timer) kfk_ev_timer_cancel(ev, g->sync_timer);
     while (g->members) {
         kfk_gmember *m = g->members;
         g->members = m->next;
         /* Parked requests learn the group is gone. */
         kfk_req *rq = take_join(m);
-        if (rq)
-            join_error(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, "");
+        if (rq) join_error(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, "");
         rq = take_sync(m);
-        if (rq)
-            sync_send(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, NULL, NULL);
+        if (rq) sync_send(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, NULL, NULL);
         member_free(g, m);
     }
     while (g->pending)
@@ -1607,9 +1546,9 @@ kfk_group_destroy(kfk_group *g)
 
 kfk_gmember *
 kfk_group_add_loaded_member(kfk_group *g, kfk_str id, kfk_str instance,
-                            kfk_str client, kfk_str host,
-                            int32_t rebalance_ms, int32_t session_ms,
-                            kfk_bytes sub, kfk_bytes assignment)
+                            kfk_str client, kfk_str host, int32_t rebalance_ms,
+                            int32_t session_ms, kfk_bytes sub,
+                            kfk_bytes assignment)
 {
     kfk_gmember *m = kfk_xcalloc(1, sizeof(*m));
     m->g = g;

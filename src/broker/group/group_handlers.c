@@ -92,17 +92,14 @@ handle_FindCoordinator(kfk_req *rq)
 static int16_t
 commit_check(kfk_group *g, int32_t gen, kfk_str member, kfk_str instance)
 {
-    if (g->state == KFK_GS_DEAD)
-        return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    if (g->state == KFK_GS_DEAD) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
     kfk_gmember *m = NULL;
     if (gen >= 0 || member.len > 0 || instance.len >= 0) {
         if (kfk_group_static_fenced(g, instance, member))
             return KFK_ERR_FENCED_INSTANCE_ID;
         m = kfk_group_member(g, member);
-        if (!m)
-            return KFK_ERR_UNKNOWN_MEMBER_ID;
-        if (gen != g->generation)
-            return KFK_ERR_ILLEGAL_GENERATION;
+        if (!m) return KFK_ERR_UNKNOWN_MEMBER_ID;
+        if (gen != g->generation) return KFK_ERR_ILLEGAL_GENERATION;
     } else if (g->state != KFK_GS_EMPTY) {
         /* Only members commit for a group that has members. */
         return KFK_ERR_UNKNOWN_MEMBER_ID;
@@ -112,8 +109,7 @@ commit_check(kfk_group *g, int32_t gen, kfk_str member, kfk_str instance)
         return KFK_ERR_REBALANCE_IN_PROGRESS;
     case KFK_GS_STABLE:
     case KFK_GS_PREPARING_REBALANCE:
-        if (m)
-            kfk_group_touch_member(m);
+        if (m) kfk_group_touch_member(m);
         return KFK_ERR_NONE;
     default:
         return KFK_ERR_NONE;
@@ -153,8 +149,8 @@ handle_OffsetCommit(kfk_req *rq)
     }
 
     int32_t nt = KFK_MAX(req->Topics_count, 0);
-    resp.Topics = kfk_req_alloc(rq, (size_t)(nt ? nt : 1) *
-                                        sizeof(*resp.Topics));
+    resp.Topics =
+        kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
     resp.Topics_count = nt;
     kfk_gbatch gb;
     kfk_gbatch_init(&gb);
@@ -163,12 +159,12 @@ handle_OffsetCommit(kfk_req *rq)
         kfk_OffsetCommitRequest_OffsetCommitRequestTopic *t = &req->Topics[i];
         kfk_OffsetCommitResponse_OffsetCommitResponseTopic *rt =
             &resp.Topics[i];
-        kfk_struct_init(&kfk_OffsetCommitResponse_OffsetCommitResponseTopic_desc,
-                        v, rt);
+        kfk_struct_init(
+            &kfk_OffsetCommitResponse_OffsetCommitResponseTopic_desc, v, rt);
         rt->Name = t->Name;
         int32_t np = KFK_MAX(t->Partitions_count, 0);
-        rt->Partitions = kfk_req_alloc(rq, (size_t)(np ? np : 1) *
-                                               sizeof(*rt->Partitions));
+        rt->Partitions =
+            kfk_req_alloc(rq, (size_t)(np ? np : 1) * sizeof(*rt->Partitions));
         rt->Partitions_count = np;
         kfk_topic *topic = gerr ? NULL : kfk_topic_find(b, t->Name);
         for (int32_t k = 0; k < np; k++) {
@@ -177,8 +173,8 @@ handle_OffsetCommit(kfk_req *rq)
             kfk_OffsetCommitResponse_OffsetCommitResponsePartition *rp =
                 &rt->Partitions[k];
             kfk_struct_init(
-                &kfk_OffsetCommitResponse_OffsetCommitResponsePartition_desc,
-                v, rp);
+                &kfk_OffsetCommitResponse_OffsetCommitResponsePartition_desc, v,
+                rp);
             rp->PartitionIndex = p->PartitionIndex;
             if (gerr) {
                 rp->ErrorCode = gerr;
@@ -193,9 +189,8 @@ handle_OffsetCommit(kfk_req *rq)
                 rp->ErrorCode = KFK_ERR_OFFSET_METADATA_TOO_LARGE;
                 continue;
             }
-            int64_t ts = v == 1 && p->CommitTimestamp >= 0
-                             ? p->CommitTimestamp
-                             : now;
+            int64_t ts =
+                v == 1 && p->CommitTimestamp >= 0 ? p->CommitTimestamp : now;
             int64_t expire = v >= 2 && v <= 4 && req->RetentionTimeMs >= 0
                                  ? now + req->RetentionTimeMs
                                  : -1;
@@ -227,17 +222,15 @@ handle_OffsetCommit(kfk_req *rq)
         for (int32_t k = 0; k < resp.Topics[i].Partitions_count; k++) {
             kfk_OffsetCommitResponse_OffsetCommitResponsePartition *rp =
                 &resp.Topics[i].Partitions[k];
-            if (rp->ErrorCode)
-                continue;
+            if (rp->ErrorCode) continue;
             if (serr) {
                 rp->ErrorCode = serr;
                 continue;
             }
             kfk_OffsetCommitRequest_OffsetCommitRequestPartition *p =
                 &t->Partitions[k];
-            int64_t ts = v == 1 && p->CommitTimestamp >= 0
-                             ? p->CommitTimestamp
-                             : now;
+            int64_t ts =
+                v == 1 && p->CommitTimestamp >= 0 ? p->CommitTimestamp : now;
             int64_t expire = v >= 2 && v <= 4 && req->RetentionTimeMs >= 0
                                  ? now + req->RetentionTimeMs
                                  : -1;
@@ -246,8 +239,7 @@ handle_OffsetCommit(kfk_req *rq)
                             p->CommittedMetadata, ts, expire);
         }
     }
-    if (created && g->noffsets == 0 && !g->has_meta)
-        kfk_group_destroy(g);
+    if (created && g->noffsets == 0 && !g->has_meta) kfk_group_destroy(g);
     kfk_req_respond(rq, &kfk_OffsetCommitResponse_msg, &resp);
 }
 
@@ -266,7 +258,7 @@ typedef struct of_topic {
     kfk_str name;
     const int32_t *parts; /* request */
     int32_t nparts;
-    of_part *out;         /* response */
+    of_part *out; /* response */
     int32_t nout;
 } of_topic;
 
@@ -276,13 +268,10 @@ static int16_t
 fetch_group(kfk_req *rq, kfk_str gid, of_topic **topicsp, int32_t *ntopicsp)
 {
     kfk_groups *gs = kfk_groups_of(rq);
-    if (!gs)
-        return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
-    if (gid.len < 0)
-        return KFK_ERR_INVALID_GROUP_ID;
+    if (!gs) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    if (gid.len < 0) return KFK_ERR_INVALID_GROUP_ID;
     kfk_group *g = kfk_group_find(gs, gid);
-    if (g && g->state == KFK_GS_DEAD)
-        g = NULL;
+    if (g && g->state == KFK_GS_DEAD) g = NULL;
     if (*ntopicsp < 0) {
         size_t n = 0;
         kfk_goffset **os = g ? kfk_goffsets_sorted(g, &n) : NULL;
@@ -292,8 +281,7 @@ fetch_group(kfk_req *rq, kfk_str gid, of_topic **topicsp, int32_t *ntopicsp)
         for (size_t i = 0; i < n; i++) {
             if (!nt || !kfk_str_eq(ts[nt - 1].name, os[i]->topic)) {
                 size_t cnt = 0;
-                while (i + cnt < n && !strcmp(os[i + cnt]->topic,
-                                              os[i]->topic))
+                while (i + cnt < n && !strcmp(os[i + cnt]->topic, os[i]->topic))
                     cnt++;
                 of_topic *t = &ts[nt++];
                 t->name = kfk_str_c(os[i]->topic);
@@ -319,8 +307,8 @@ fetch_group(kfk_req *rq, kfk_str gid, of_topic **topicsp, int32_t *ntopicsp)
         t->out = kfk_req_alloc(rq, (size_t)(t->nout ? t->nout : 1) *
                                        sizeof(*t->out));
         for (int32_t k = 0; k < t->nparts; k++) {
-            kfk_goffset *o = g ? kfk_goffset_get(g, t->name, t->parts[k])
-                               : NULL;
+            kfk_goffset *o =
+                g ? kfk_goffset_get(g, t->name, t->parts[k]) : NULL;
             of_part *op = &t->out[k];
             op->partition = t->parts[k];
             op->offset = o ? o->offset : -1;
@@ -347,8 +335,8 @@ handle_OffsetFetch(kfk_req *rq)
             for (int32_t i = 0; i < nt; i++) {
                 ts[i].name = req->Topics[i].Name;
                 ts[i].parts = req->Topics[i].PartitionIndexes;
-                ts[i].nparts = KFK_MAX(req->Topics[i].PartitionIndexes_count,
-                                       0);
+                ts[i].nparts =
+                    KFK_MAX(req->Topics[i].PartitionIndexes_count, 0);
             }
         }
         int16_t gerr = fetch_group(rq, req->GroupId, &ts, &nt);
@@ -356,8 +344,8 @@ handle_OffsetFetch(kfk_req *rq)
             resp.ErrorCode = gerr;
             nt = 0;
         }
-        resp.Topics = kfk_req_alloc(rq, (size_t)(nt > 0 ? nt : 1) *
-                                            sizeof(*resp.Topics));
+        resp.Topics =
+            kfk_req_alloc(rq, (size_t)(nt > 0 ? nt : 1) * sizeof(*resp.Topics));
         resp.Topics_count = KFK_MAX(nt, 0);
         for (int32_t i = 0; i < nt; i++) {
             kfk_OffsetFetchResponse_OffsetFetchResponseTopic *rt =
@@ -395,8 +383,8 @@ handle_OffsetFetch(kfk_req *rq)
     }
     /* v8+: several groups. */
     int32_t ng = KFK_MAX(req->Groups_count, 0);
-    resp.Groups = kfk_req_alloc(rq, (size_t)(ng ? ng : 1) *
-                                        sizeof(*resp.Groups));
+    resp.Groups =
+        kfk_req_alloc(rq, (size_t)(ng ? ng : 1) * sizeof(*resp.Groups));
     resp.Groups_count = ng;
     for (int32_t j = 0; j < ng; j++) {
         kfk_OffsetFetchRequest_OffsetFetchRequestGroup *qg = &req->Groups[j];
@@ -411,22 +399,19 @@ handle_OffsetFetch(kfk_req *rq)
             for (int32_t i = 0; i < nt; i++) {
                 ts[i].name = qg->Topics[i].Name;
                 ts[i].parts = qg->Topics[i].PartitionIndexes;
-                ts[i].nparts =
-                    KFK_MAX(qg->Topics[i].PartitionIndexes_count, 0);
+                ts[i].nparts = KFK_MAX(qg->Topics[i].PartitionIndexes_count, 0);
             }
         }
         rg->ErrorCode = fetch_group(rq, qg->GroupId, &ts, &nt);
-        if (rg->ErrorCode)
-            nt = 0;
-        rg->Topics = kfk_req_alloc(rq, (size_t)(nt > 0 ? nt : 1) *
-                                           sizeof(*rg->Topics));
+        if (rg->ErrorCode) nt = 0;
+        rg->Topics =
+            kfk_req_alloc(rq, (size_t)(nt > 0 ? nt : 1) * sizeof(*rg->Topics));
         rg->Topics_count = KFK_MAX(nt, 0);
         for (int32_t i = 0; i < nt; i++) {
             kfk_OffsetFetchResponse_OffsetFetchResponseTopics *rt =
                 &rg->Topics[i];
             kfk_struct_init(
-                &kfk_OffsetFetchResponse_OffsetFetchResponseTopics_desc, v,
-                rt);
+                &kfk_OffsetFetchResponse_OffsetFetchResponseTopics_desc, v, rt);
             rt->Name = ts[i].name;
             int32_t np = ts[i].nout;
             rt->Partitions = kfk_req_alloc(rq, (size_t)(np ? np : 1) *
@@ -462,19 +447,17 @@ handle_DescribeGroups(kfk_req *rq)
     kfk_DescribeGroupsResponse resp;
     kfk_msg_init(&kfk_DescribeGroupsResponse_msg, v, &resp);
     int32_t n = KFK_MAX(req->Groups_count, 0);
-    resp.Groups = kfk_req_alloc(rq, (size_t)(n ? n : 1) *
-                                        sizeof(*resp.Groups));
+    resp.Groups = kfk_req_alloc(rq, (size_t)(n ? n : 1) * sizeof(*resp.Groups));
     resp.Groups_count = n;
     for (int32_t i = 0; i < n; i++) {
         kfk_DescribeGroupsResponse_DescribedGroup *dg = &resp.Groups[i];
-        kfk_struct_init(&kfk_DescribeGroupsResponse_DescribedGroup_desc, v,
-                        dg);
+        kfk_struct_init(&kfk_DescribeGroupsResponse_DescribedGroup_desc, v, dg);
         dg->GroupId = req->Groups[i];
         dg->ProtocolType = empty_str();
         dg->ProtocolData = empty_str();
-        dg->AuthorizedOperations =
-            v >= 3 && req->IncludeAuthorizedOperations ? GROUP_AUTHORIZED_OPS
-                                                        : INT32_MIN;
+        dg->AuthorizedOperations = v >= 3 && req->IncludeAuthorizedOperations
+                                       ? GROUP_AUTHORIZED_OPS
+                                       : INT32_MIN;
         if (!gs) {
             dg->ErrorCode = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
             dg->GroupState = empty_str();
@@ -487,13 +470,11 @@ handle_DescribeGroups(kfk_req *rq)
         }
         bool stable = g->state == KFK_GS_STABLE;
         dg->GroupState = kfk_str_c(kfk_gstate_name(g->state));
-        dg->ProtocolType = kfk_str_c(g->protocol_type ? g->protocol_type
-                                                      : "");
+        dg->ProtocolType = kfk_str_c(g->protocol_type ? g->protocol_type : "");
         if (stable && g->protocol_name)
             dg->ProtocolData = kfk_str_c(g->protocol_name);
-        dg->Members = kfk_req_alloc(rq, (size_t)(g->nmembers ? g->nmembers
-                                                             : 1) *
-                                            sizeof(*dg->Members));
+        dg->Members = kfk_req_alloc(
+            rq, (size_t)(g->nmembers ? g->nmembers : 1) * sizeof(*dg->Members));
         dg->Members_count = g->nmembers;
         int k = 0;
         for (kfk_gmember *m = g->members; m; m = m->next, k++) {
@@ -550,8 +531,7 @@ cmp_group(const void *a, const void *b)
 static bool
 in_filter(const kfk_str *f, int32_t n, const char *s)
 {
-    if (n <= 0)
-        return true;
+    if (n <= 0) return true;
     size_t len = strlen(s);
     for (int32_t i = 0; i < n; i++)
         if (f[i].len >= 0 && (size_t)f[i].len == len &&
@@ -591,8 +571,7 @@ handle_ListGroups(kfk_req *rq)
         kfk_ListGroupsResponse_ListedGroup *lg = &resp.Groups[k++];
         kfk_struct_init(&kfk_ListGroupsResponse_ListedGroup_desc, v, lg);
         lg->GroupId = kfk_str_c(g->id);
-        lg->ProtocolType = kfk_str_c(g->protocol_type ? g->protocol_type
-                                                      : "");
+        lg->ProtocolType = kfk_str_c(g->protocol_type ? g->protocol_type : "");
         lg->GroupState = kfk_str_c(state);
         lg->GroupType = kfk_str_c("classic");
     }
@@ -613,8 +592,8 @@ handle_DeleteGroups(kfk_req *rq)
     kfk_DeleteGroupsResponse resp;
     kfk_msg_init(&kfk_DeleteGroupsResponse_msg, v, &resp);
     int32_t n = KFK_MAX(req->GroupsNames_count, 0);
-    resp.Results = kfk_req_alloc(rq, (size_t)(n ? n : 1) *
-                                         sizeof(*resp.Results));
+    resp.Results =
+        kfk_req_alloc(rq, (size_t)(n ? n : 1) * sizeof(*resp.Results));
     int32_t k = 0;
     for (int32_t i = 0; i < n; i++) {
         kfk_str id = req->GroupsNames[i];
@@ -624,8 +603,8 @@ handle_DeleteGroups(kfk_req *rq)
         if (dup) /* Kafka answers each distinct group once */
             continue;
         kfk_DeleteGroupsResponse_DeletableGroupResult *r = &resp.Results[k++];
-        kfk_struct_init(&kfk_DeleteGroupsResponse_DeletableGroupResult_desc,
-                        v, r);
+        kfk_struct_init(&kfk_DeleteGroupsResponse_DeletableGroupResult_desc, v,
+                        r);
         r->GroupId = id;
         if (!gs) {
             r->ErrorCode = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
@@ -644,8 +623,8 @@ handle_DeleteGroups(kfk_req *rq)
             r->ErrorCode = KFK_ERR_NON_EMPTY_GROUP;
             continue;
         }
-        kfk_info("group", "%s: deleting the group and its %zu offset(s)",
-                 g->id, g->noffsets);
+        kfk_info("group", "%s: deleting the group and its %zu offset(s)", g->id,
+                 g->noffsets);
         r->ErrorCode = kfk_gstore_delete_group(g);
     }
     resp.Results_count = k;
@@ -669,8 +648,7 @@ handle_OffsetDelete(kfk_req *rq)
         resp.ErrorCode = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
     else if (req->GroupId.len <= 0)
         resp.ErrorCode = KFK_ERR_INVALID_GROUP_ID;
-    else if (!(g = kfk_group_find(gs, req->GroupId)) ||
-             g->state == KFK_GS_DEAD)
+    else if (!(g = kfk_group_find(gs, req->GroupId)) || g->state == KFK_GS_DEAD)
         resp.ErrorCode = KFK_ERR_GROUP_ID_NOT_FOUND;
     else if (g->state != KFK_GS_EMPTY &&
              (!g->protocol_type || strcmp(g->protocol_type, "consumer")))
@@ -681,8 +659,8 @@ handle_OffsetDelete(kfk_req *rq)
     }
     bool empty = g->state == KFK_GS_EMPTY;
     int32_t nt = KFK_MAX(req->Topics_count, 0);
-    resp.Topics = kfk_req_alloc(rq, (size_t)(nt ? nt : 1) *
-                                        sizeof(*resp.Topics));
+    resp.Topics =
+        kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
     resp.Topics_count = nt;
     kfk_gbatch gb;
     kfk_gbatch_init(&gb);
@@ -690,12 +668,12 @@ handle_OffsetDelete(kfk_req *rq)
         kfk_OffsetDeleteRequest_OffsetDeleteRequestTopic *t = &req->Topics[i];
         kfk_OffsetDeleteResponse_OffsetDeleteResponseTopic *rt =
             &resp.Topics[i];
-        kfk_struct_init(&kfk_OffsetDeleteResponse_OffsetDeleteResponseTopic_desc,
-                        v, rt);
+        kfk_struct_init(
+            &kfk_OffsetDeleteResponse_OffsetDeleteResponseTopic_desc, v, rt);
         rt->Name = t->Name;
         int32_t np = KFK_MAX(t->Partitions_count, 0);
-        rt->Partitions = kfk_req_alloc(rq, (size_t)(np ? np : 1) *
-                                               sizeof(*rt->Partitions));
+        rt->Partitions =
+            kfk_req_alloc(rq, (size_t)(np ? np : 1) * sizeof(*rt->Partitions));
         rt->Partitions_count = np;
         kfk_topic *topic = kfk_topic_find(b, t->Name);
         bool consumed = !empty && kfk_group_subscribed(g, t->Name);
@@ -704,8 +682,8 @@ handle_OffsetDelete(kfk_req *rq)
             kfk_OffsetDeleteResponse_OffsetDeleteResponsePartition *rp =
                 &rt->Partitions[k];
             kfk_struct_init(
-                &kfk_OffsetDeleteResponse_OffsetDeleteResponsePartition_desc,
-                v, rp);
+                &kfk_OffsetDeleteResponse_OffsetDeleteResponsePartition_desc, v,
+                rp);
             rp->PartitionIndex = part;
             if (!topic || part < 0 || part >= topic->npartitions)
                 rp->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -720,15 +698,13 @@ handle_OffsetDelete(kfk_req *rq)
     }
     int16_t serr = gb.n ? kfk_gstore_commit_error(kfk_gbatch_commit(&gb, g))
                         : KFK_ERR_NONE;
-    if (!gb.n)
-        kfk_gbatch_free(&gb);
+    if (!gb.n) kfk_gbatch_free(&gb);
     for (int32_t i = 0; i < nt; i++) {
         kfk_OffsetDeleteRequest_OffsetDeleteRequestTopic *t = &req->Topics[i];
         for (int32_t k = 0; k < resp.Topics[i].Partitions_count; k++) {
             kfk_OffsetDeleteResponse_OffsetDeleteResponsePartition *rp =
                 &resp.Topics[i].Partitions[k];
-            if (rp->ErrorCode)
-                continue;
+            if (rp->ErrorCode) continue;
             if (serr)
                 rp->ErrorCode = serr;
             else
@@ -763,8 +739,7 @@ kfk_groups_register(kfk_broker *b)
     };
     for (size_t i = 0; i < KFK_ARRAY_LEN(impls); i++) {
         const kfk_api_desc *ad = kfk_api_get(impls[i].key);
-        if (!ad)
-            continue;
+        if (!ad) continue;
         kfk_api_impl *im = &b->apis[impls[i].key];
         im->handler = impls[i].h;
         im->min = KFK_MAX(impls[i].min, ad->v_lo);

@@ -49,17 +49,17 @@ typedef struct kfk_gproto {
 typedef struct kfk_gmember {
     kfk_group *g;
     char *id;
-    char *instance_id;      /* group.instance.id, NULL: dynamic member */
+    char *instance_id; /* group.instance.id, NULL: dynamic member */
     char *client_id;
     char *client_host;
     int32_t session_ms;
     int32_t rebalance_ms;
-    kfk_gproto *protos;     /* in the member's order of preference */
+    kfk_gproto *protos; /* in the member's order of preference */
     int nprotos;
-    uint8_t *assignment;    /* from the leader's SyncGroup */
+    uint8_t *assignment; /* from the leader's SyncGroup */
     int32_t assignment_len;
-    bool awaiting_join;     /* a JoinGroup is waiting for the rebalance */
-    kfk_req *join_rq;       /* it, while its connection is open */
+    bool awaiting_join; /* a JoinGroup is waiting for the rebalance */
+    kfk_req *join_rq;   /* it, while its connection is open */
     bool awaiting_sync;
     kfk_req *sync_rq;
     bool is_new;            /* never completed a rebalance */
@@ -84,7 +84,7 @@ typedef struct kfk_goffset {
     int32_t leader_epoch;
     char *metadata;
     int64_t commit_ts;
-    int64_t expire_ts;      /* -1: none (OffsetCommit v2-4 RetentionTimeMs) */
+    int64_t expire_ts; /* -1: none (OffsetCommit v2-4 RetentionTimeMs) */
     struct kfk_goffset *hnext;
 } kfk_goffset;
 
@@ -92,12 +92,12 @@ struct kfk_group {
     kfk_groups *gs;
     char *id;
     kfk_gstate state;
-    int64_t state_ts;       /* wall clock of the last state change */
+    int64_t state_ts; /* wall clock of the last state change */
     int32_t generation;
-    char *protocol_type;    /* NULL: none (offsets-only group) */
-    char *protocol_name;    /* NULL: none */
+    char *protocol_type; /* NULL: none (offsets-only group) */
+    char *protocol_name; /* NULL: none */
     kfk_gmember *leader;
-    kfk_gmember *members;   /* in join order */
+    kfk_gmember *members; /* in join order */
     int nmembers;
     kfk_gpending *pending;
     int npending;
@@ -114,12 +114,12 @@ struct kfk_group {
      * time. */
     kfk_ev_timer *sync_timer;
     int32_t sync_generation;
-    bool has_meta;          /* a GroupMetadata record exists */
+    bool has_meta; /* a GroupMetadata record exists */
     /* Committed offsets, hashed by topic and partition. */
     kfk_goffset **obuckets;
     size_t nobuckets;
     size_t noffsets;
-    int32_t partition;      /* of __consumer_offsets */
+    int32_t partition; /* of __consumer_offsets */
     kfk_group *hnext;
 };
 
@@ -128,7 +128,7 @@ struct kfk_groups {
     kfk_group **buckets;
     size_t nbuckets;
     size_t ngroups;
-    int32_t npartitions;    /* of __consumer_offsets */
+    int32_t npartitions; /* of __consumer_offsets */
     kfk_ev_timer *expire_timer;
 };
 
@@ -144,8 +144,7 @@ void kfk_group_transition(kfk_group *g, kfk_gstate s);
 kfk_gmember *kfk_group_member(kfk_group *g, kfk_str id);
 /* Kafka's isStaticMemberFenced: instance is known under another member
  * id. */
-bool kfk_group_static_fenced(kfk_group *g, kfk_str instance,
-                             kfk_str member_id);
+bool kfk_group_static_fenced(kfk_group *g, kfk_str instance, kfk_str member_id);
 /* Restart m's session timer (heartbeat, offset commit). */
 void kfk_group_touch_member(kfk_gmember *m);
 /* The metadata m sent for protocol name, NULL if none. */
@@ -163,10 +162,10 @@ const char *kfk_group_select_protocol(const kfk_group *g);
 /* Restore members from a loaded GroupMetadata record (no timers yet). */
 void kfk_group_free_members(kfk_group *g);
 kfk_gmember *kfk_group_add_loaded_member(kfk_group *g, kfk_str id,
-                                          kfk_str instance, kfk_str client,
-                                          kfk_str host, int32_t rebalance_ms,
-                                          int32_t session_ms, kfk_bytes sub,
-                                          kfk_bytes assignment);
+                                         kfk_str instance, kfk_str client,
+                                         kfk_str host, int32_t rebalance_ms,
+                                         int32_t session_ms, kfk_bytes sub,
+                                         kfk_bytes assignment);
 /* After loading: start the session timers of restored members. */
 void kfk_group_start_loaded(kfk_group *g);
 void kfk_groups_foreach(kfk_groups *gs, void (*fn)(kfk_group *g, void *arg),
@@ -221,10 +220,10 @@ void kfk_grec_group_key(kfk_buf *wb, kfk_str group);
 
 typedef struct kfk_grec_member {
     kfk_str member_id;
-    kfk_str instance_id;   /* null before v3 */
+    kfk_str instance_id; /* null before v3 */
     kfk_str client_id;
     kfk_str client_host;
-    int32_t rebalance_ms;  /* v1+, else the session timeout */
+    int32_t rebalance_ms; /* v1+, else the session timeout */
     int32_t session_ms;
     kfk_bytes subscription;
     kfk_bytes assignment;
@@ -233,9 +232,9 @@ typedef struct kfk_grec_member {
 typedef struct kfk_grec_group {
     kfk_str protocol_type;
     int32_t generation;
-    kfk_str protocol;      /* nullable */
-    kfk_str leader;        /* nullable */
-    int64_t state_ts;      /* v2+, else -1 */
+    kfk_str protocol; /* nullable */
+    kfk_str leader;   /* nullable */
+    int64_t state_ts; /* v2+, else -1 */
     kfk_grec_member *members;
     int32_t nmembers;
 } kfk_grec_group;
@@ -246,17 +245,17 @@ void kfk_grec_group_value(kfk_buf *wb, const kfk_grec_group *gv);
 typedef struct kfk_grec_key {
     int16_t version;
     kfk_str group;
-    kfk_str topic;         /* offset keys */
+    kfk_str topic; /* offset keys */
     int32_t partition;
 } kfk_grec_key;
 
 typedef struct kfk_grec_offset {
     int16_t version;
     int64_t offset;
-    int32_t leader_epoch;  /* -1 before v3 */
+    int32_t leader_epoch; /* -1 before v3 */
     kfk_str metadata;
     int64_t commit_ts;
-    int64_t expire_ts;     /* v1 only, else -1 */
+    int64_t expire_ts; /* v1 only, else -1 */
 } kfk_grec_offset;
 
 /* Parsers; strings point into the input.  KFK_ERR__BAD_MSG if malformed,
@@ -266,8 +265,8 @@ kfk_err kfk_grec_parse_key(const uint8_t *p, size_t len, kfk_grec_key *k);
 kfk_err kfk_grec_parse_offset_value(const uint8_t *p, size_t len,
                                     kfk_grec_offset *o);
 /* Members are allocated from ar. */
-kfk_err kfk_grec_parse_group_value(const uint8_t *p, size_t len,
-                                   kfk_arena *ar, kfk_grec_group *gv);
+kfk_err kfk_grec_parse_group_value(const uint8_t *p, size_t len, kfk_arena *ar,
+                                   kfk_grec_group *gv);
 
 /* ---- offsets_store.c: appends and replay ------------------------------- */
 

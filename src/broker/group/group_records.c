@@ -124,8 +124,7 @@ put_bytes(kfk_buf *wb, kfk_bytes b)
 {
     int32_t n = b.len < 0 ? 0 : b.len;
     kfk_buf_put_i32(wb, n);
-    if (n)
-        kfk_buf_put(wb, b.p, (size_t)n);
+    if (n) kfk_buf_put(wb, b.p, (size_t)n);
 }
 
 static kfk_str
@@ -139,8 +138,8 @@ kfk_grec_offset_key(kfk_buf *wb, kfk_str group, kfk_str topic,
                     int32_t partition)
 {
     kfk_buf_put_i16(wb, KFK_GKEY_OFFSET_V1);
-    put_str(wb, nonnull(group));   /* OffsetCommitKey.group */
-    put_str(wb, nonnull(topic));   /* OffsetCommitKey.topic */
+    put_str(wb, nonnull(group));    /* OffsetCommitKey.group */
+    put_str(wb, nonnull(topic));    /* OffsetCommitKey.topic */
     kfk_buf_put_i32(wb, partition); /* OffsetCommitKey.partition */
 }
 
@@ -150,17 +149,17 @@ kfk_grec_offset_value(kfk_buf *wb, int64_t offset, int32_t leader_epoch,
 {
     if (expire_ts >= 0) {
         kfk_buf_put_i16(wb, 1);
-        kfk_buf_put_i64(wb, offset);        /* OffsetCommitValue.offset */
-        put_str(wb, nonnull(metadata));     /* .metadata */
-        kfk_buf_put_i64(wb, commit_ts);     /* .commitTimestamp */
-        kfk_buf_put_i64(wb, expire_ts);     /* .expireTimestamp */
+        kfk_buf_put_i64(wb, offset);    /* OffsetCommitValue.offset */
+        put_str(wb, nonnull(metadata)); /* .metadata */
+        kfk_buf_put_i64(wb, commit_ts); /* .commitTimestamp */
+        kfk_buf_put_i64(wb, expire_ts); /* .expireTimestamp */
         return;
     }
     kfk_buf_put_i16(wb, 3);
-    kfk_buf_put_i64(wb, offset);            /* OffsetCommitValue.offset */
-    kfk_buf_put_i32(wb, leader_epoch);      /* .leaderEpoch */
-    put_str(wb, nonnull(metadata));         /* .metadata */
-    kfk_buf_put_i64(wb, commit_ts);         /* .commitTimestamp */
+    kfk_buf_put_i64(wb, offset);       /* OffsetCommitValue.offset */
+    kfk_buf_put_i32(wb, leader_epoch); /* .leaderEpoch */
+    put_str(wb, nonnull(metadata));    /* .metadata */
+    kfk_buf_put_i64(wb, commit_ts);    /* .commitTimestamp */
 }
 
 void
@@ -174,22 +173,23 @@ void
 kfk_grec_group_value(kfk_buf *wb, const kfk_grec_group *gv)
 {
     kfk_buf_put_i16(wb, 3);
-    put_str(wb, nonnull(gv->protocol_type)); /* GroupMetadataValue.protocolType */
-    kfk_buf_put_i32(wb, gv->generation);     /* .generation */
-    put_str(wb, gv->protocol);               /* .protocol (nullable) */
-    put_str(wb, gv->leader);                 /* .leader (nullable) */
-    kfk_buf_put_i64(wb, gv->state_ts);       /* .currentStateTimestamp */
-    kfk_buf_put_i32(wb, gv->nmembers);       /* .members */
+    put_str(wb,
+            nonnull(gv->protocol_type)); /* GroupMetadataValue.protocolType */
+    kfk_buf_put_i32(wb, gv->generation); /* .generation */
+    put_str(wb, gv->protocol);           /* .protocol (nullable) */
+    put_str(wb, gv->leader);             /* .leader (nullable) */
+    kfk_buf_put_i64(wb, gv->state_ts);   /* .currentStateTimestamp */
+    kfk_buf_put_i32(wb, gv->nmembers);   /* .members */
     for (int32_t i = 0; i < gv->nmembers; i++) {
         const kfk_grec_member *m = &gv->members[i];
-        put_str(wb, nonnull(m->member_id));  /* MemberMetadata.memberId */
-        put_str(wb, m->instance_id);         /* .groupInstanceId */
-        put_str(wb, nonnull(m->client_id));  /* .clientId */
+        put_str(wb, nonnull(m->member_id));   /* MemberMetadata.memberId */
+        put_str(wb, m->instance_id);          /* .groupInstanceId */
+        put_str(wb, nonnull(m->client_id));   /* .clientId */
         put_str(wb, nonnull(m->client_host)); /* .clientHost */
         kfk_buf_put_i32(wb, m->rebalance_ms); /* .rebalanceTimeout */
-        kfk_buf_put_i32(wb, m->session_ms);  /* .sessionTimeout */
-        put_bytes(wb, m->subscription);      /* .subscription */
-        put_bytes(wb, m->assignment);        /* .assignment */
+        kfk_buf_put_i32(wb, m->session_ms);   /* .sessionTimeout */
+        put_bytes(wb, m->subscription);       /* .subscription */
+        put_bytes(wb, m->assignment);         /* .assignment */
     }
 }
 
@@ -205,11 +205,9 @@ get_str(kfk_rbuf *rb, bool flex)
         n = (int32_t)kfk_rbuf_uvarint32(rb) - 1;
     else
         n = kfk_rbuf_i16(rb);
-    if (rb->err || n < 0)
-        return s;
+    if (rb->err || n < 0) return s;
     const uint8_t *p = kfk_rbuf_take(rb, (size_t)n);
-    if (!p)
-        return s;
+    if (!p) return s;
     s.p = (const char *)p;
     s.len = n;
     return s;
@@ -224,11 +222,9 @@ get_bytes(kfk_rbuf *rb, bool flex)
         n = (int32_t)kfk_rbuf_uvarint32(rb) - 1;
     else
         n = kfk_rbuf_i32(rb);
-    if (rb->err || n < 0)
-        return b;
+    if (rb->err || n < 0) return b;
     const uint8_t *p = kfk_rbuf_take(rb, (size_t)n);
-    if (!p)
-        return b;
+    if (!p) return b;
     b.p = p;
     b.len = n;
     return b;
@@ -253,8 +249,7 @@ kfk_grec_parse_key(const uint8_t *p, size_t len, kfk_grec_key *k)
     kfk_rbuf_init(&rb, p, len);
     memset(k, 0, sizeof(*k));
     k->version = kfk_rbuf_i16(&rb);
-    if (rb.err)
-        return KFK_ERR__BAD_MSG;
+    if (rb.err) return KFK_ERR__BAD_MSG;
     switch (k->version) {
     case KFK_GKEY_OFFSET_V0:
     case KFK_GKEY_OFFSET_V1:
@@ -268,8 +263,7 @@ kfk_grec_parse_key(const uint8_t *p, size_t len, kfk_grec_key *k)
     default:
         return KFK_ERR__UNSUPPORTED;
     }
-    if (rb.err || k->group.len < 0)
-        return KFK_ERR__BAD_MSG;
+    if (rb.err || k->group.len < 0) return KFK_ERR__BAD_MSG;
     return KFK_ERR_NONE;
 }
 
@@ -282,20 +276,15 @@ kfk_grec_parse_offset_value(const uint8_t *p, size_t len, kfk_grec_offset *o)
     o->leader_epoch = -1;
     o->expire_ts = -1;
     o->version = kfk_rbuf_i16(&rb);
-    if (rb.err)
-        return KFK_ERR__BAD_MSG;
-    if (o->version < 0 || o->version > 4)
-        return KFK_ERR__UNSUPPORTED;
+    if (rb.err) return KFK_ERR__BAD_MSG;
+    if (o->version < 0 || o->version > 4) return KFK_ERR__UNSUPPORTED;
     bool flex = o->version >= 4;
     o->offset = kfk_rbuf_i64(&rb);
-    if (o->version >= 3)
-        o->leader_epoch = kfk_rbuf_i32(&rb);
+    if (o->version >= 3) o->leader_epoch = kfk_rbuf_i32(&rb);
     o->metadata = get_str(&rb, flex);
     o->commit_ts = kfk_rbuf_i64(&rb);
-    if (o->version == 1)
-        o->expire_ts = kfk_rbuf_i64(&rb);
-    if (flex)
-        skip_tags(&rb);
+    if (o->version == 1) o->expire_ts = kfk_rbuf_i64(&rb);
+    if (flex) skip_tags(&rb);
     return rb.err ? KFK_ERR__BAD_MSG : KFK_ERR_NONE;
 }
 
@@ -308,54 +297,41 @@ kfk_grec_parse_group_value(const uint8_t *p, size_t len, kfk_arena *ar,
     memset(gv, 0, sizeof(*gv));
     gv->state_ts = -1;
     int16_t v = kfk_rbuf_i16(&rb);
-    if (rb.err)
-        return KFK_ERR__BAD_MSG;
-    if (v < 0 || v > 4)
-        return KFK_ERR__UNSUPPORTED;
+    if (rb.err) return KFK_ERR__BAD_MSG;
+    if (v < 0 || v > 4) return KFK_ERR__UNSUPPORTED;
     bool flex = v >= 4;
     gv->protocol_type = get_str(&rb, flex);
     gv->generation = kfk_rbuf_i32(&rb);
     gv->protocol = get_str(&rb, flex);
     gv->leader = get_str(&rb, flex);
-    if (v >= 2)
-        gv->state_ts = kfk_rbuf_i64(&rb);
-    int32_t n = flex ? (int32_t)kfk_rbuf_uvarint32(&rb) - 1
-                     : kfk_rbuf_i32(&rb);
-    if (rb.err || n < 0)
-        return KFK_ERR__BAD_MSG;
+    if (v >= 2) gv->state_ts = kfk_rbuf_i64(&rb);
+    int32_t n = flex ? (int32_t)kfk_rbuf_uvarint32(&rb) - 1 : kfk_rbuf_i32(&rb);
+    if (rb.err || n < 0) return KFK_ERR__BAD_MSG;
     /* Each member takes at least 22 bytes: bound the count first. */
-    if ((size_t)n > kfk_rbuf_left(&rb) / 8)
-        return KFK_ERR__BAD_MSG;
-    gv->members = n ? kfk_arena_alloc(ar, (size_t)n * sizeof(*gv->members))
-                    : NULL;
-    if (n && !gv->members)
-        return KFK_ERR__TOO_LARGE;
+    if ((size_t)n > kfk_rbuf_left(&rb) / 8) return KFK_ERR__BAD_MSG;
+    gv->members =
+        n ? kfk_arena_alloc(ar, (size_t)n * sizeof(*gv->members)) : NULL;
+    if (n && !gv->members) return KFK_ERR__TOO_LARGE;
     gv->nmembers = n;
     for (int32_t i = 0; i < n && !rb.err; i++) {
         kfk_grec_member *m = &gv->members[i];
         m->member_id = get_str(&rb, flex);
         m->instance_id.p = NULL;
         m->instance_id.len = -1;
-        if (v >= 3)
-            m->instance_id = get_str(&rb, flex);
+        if (v >= 3) m->instance_id = get_str(&rb, flex);
         m->client_id = get_str(&rb, flex);
         m->client_host = get_str(&rb, flex);
         m->session_ms = 0;
         m->rebalance_ms = -1;
-        if (v >= 1)
-            m->rebalance_ms = kfk_rbuf_i32(&rb);
+        if (v >= 1) m->rebalance_ms = kfk_rbuf_i32(&rb);
         m->session_ms = kfk_rbuf_i32(&rb);
-        if (m->rebalance_ms < 0)
-            m->rebalance_ms = m->session_ms;
+        if (m->rebalance_ms < 0) m->rebalance_ms = m->session_ms;
         m->subscription = get_bytes(&rb, flex);
         m->assignment = get_bytes(&rb, flex);
-        if (flex)
-            skip_tags(&rb);
-        if (m->member_id.len < 0)
-            return KFK_ERR__BAD_MSG;
+        if (flex) skip_tags(&rb);
+        if (m->member_id.len < 0) return KFK_ERR__BAD_MSG;
     }
-    if (flex)
-        skip_tags(&rb);
+    if (flex) skip_tags(&rb);
     return rb.err ? KFK_ERR__BAD_MSG : KFK_ERR_NONE;
 }
 

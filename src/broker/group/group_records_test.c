@@ -38,9 +38,9 @@ java_hash_codes(void **st)
         {"", 0, 0, 0},
         {"a", 97, 47, 6},
         {"console-consumer-12345", 158455506, 6, 6},
-        {"gr\xc3\xbcppe", -1233264812, 12, 3},        /* U+00FC */
-        {"g\xf0\x9f\x98\x80x", 58028462, 12, 2},      /* U+1F600: a pair */
-        {"polygenelubricants", INT32_MIN, 0, 0},      /* Utils.abs -> 0 */
+        {"gr\xc3\xbcppe", -1233264812, 12, 3},   /* U+00FC */
+        {"g\xf0\x9f\x98\x80x", 58028462, 12, 2}, /* U+1F600: a pair */
+        {"polygenelubricants", INT32_MIN, 0, 0}, /* Utils.abs -> 0 */
         {"kfk-group-1", -578393594, 44, 2},
     };
     for (size_t i = 0; i < KFK_ARRAY_LEN(v); i++) {
@@ -65,10 +65,10 @@ offset_key(void **st)
     kfk_buf_init(&wb);
     kfk_grec_offset_key(&wb, kfk_str_c("grp"), kfk_str_c("t1"), 258);
     static const uint8_t want[] = {
-        0x00, 0x01,                   /* key version 1 */
-        0x00, 0x03, 'g', 'r', 'p',    /* group */
-        0x00, 0x02, 't', '1',         /* topic */
-        0x00, 0x00, 0x01, 0x02,       /* partition 258 */
+        0x00, 0x01,                  /* key version 1 */
+        0x00, 0x03, 'g',  'r',  'p', /* group */
+        0x00, 0x02, 't',  '1',       /* topic */
+        0x00, 0x00, 0x01, 0x02,      /* partition 258 */
     };
     check_bytes(&wb, want, sizeof(want));
     kfk_grec_key k;
@@ -120,7 +120,7 @@ offset_value(void **st)
         0x00, 0x03,                                     /* value v3 */
         0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, /* offset */
         0x00, 0x00, 0x00, 0x07,                         /* leaderEpoch */
-        0x00, 0x02, 'm', 'd',                           /* metadata */
+        0x00, 0x02, 'm',  'd',                          /* metadata */
         0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, /* commitTimestamp */
     };
     check_bytes(&wb, want3, sizeof(want3));
@@ -137,11 +137,11 @@ offset_value(void **st)
     kfk_buf_reset(&wb);
     kfk_grec_offset_value(&wb, 9, 7, kfk_str_c(NULL), 16, 32);
     static const uint8_t want1[] = {
-        0x00, 0x01,                                     /* value v1 */
-        0, 0, 0, 0, 0, 0, 0, 9,                         /* offset */
-        0x00, 0x00,                                     /* metadata "" */
-        0, 0, 0, 0, 0, 0, 0, 16,                        /* commitTimestamp */
-        0, 0, 0, 0, 0, 0, 0, 32,                        /* expireTimestamp */
+        0x00, 0x01,                    /* value v1 */
+        0,    0,    0, 0, 0, 0, 0, 9,  /* offset */
+        0x00, 0x00,                    /* metadata "" */
+        0,    0,    0, 0, 0, 0, 0, 16, /* commitTimestamp */
+        0,    0,    0, 0, 0, 0, 0, 32, /* expireTimestamp */
     };
     check_bytes(&wb, want1, sizeof(want1));
     assert_int_equal(kfk_grec_parse_offset_value(wb.p, wb.len, &o), 0);
@@ -149,17 +149,17 @@ offset_value(void **st)
     assert_int_equal(o.expire_ts, 32);
 
     /* v0 and v2 (written by older brokers): offset, metadata, ts. */
-    static const uint8_t v0[] = {0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 5,
-                                 0x00, 0x01, 'z', 0, 0, 0, 0, 0, 0, 0, 6};
+    static const uint8_t v0[] = {0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 5, 0x00,
+                                 0x01, 'z',  0, 0, 0, 0, 0, 0, 0, 6};
     assert_int_equal(kfk_grec_parse_offset_value(v0, sizeof(v0), &o), 0);
     assert_int_equal(o.offset, 5);
     assert_true(kfk_str_eq(o.metadata, "z"));
     assert_int_equal(o.commit_ts, 6);
     /* v4: flexible; compact string (length + 1) and an empty tag
      * section. */
-    static const uint8_t v4[] = {0x00, 0x04, 0, 0, 0, 0, 0, 0, 0, 5,
-                                 0, 0, 0, 1, 0x02, 'q', 0, 0, 0, 0,
-                                 0, 0, 0, 8, 0x00};
+    static const uint8_t v4[] = {0x00, 0x04, 0, 0, 0, 0,    0,   0, 0,
+                                 5,    0,    0, 0, 1, 0x02, 'q', 0, 0,
+                                 0,    0,    0, 0, 0, 8,    0x00};
     assert_int_equal(kfk_grec_parse_offset_value(v4, sizeof(v4), &o), 0);
     assert_int_equal(o.leader_epoch, 1);
     assert_true(kfk_str_eq(o.metadata, "q"));
@@ -178,30 +178,40 @@ group_value(void **st)
     static const uint8_t sub[] = {0x00, 0x00};
     static const uint8_t asg[] = {0x01};
     kfk_grec_member m = {
-        kfk_str_c("m1"),        kfk_str_c("i1"),          kfk_str_c("cli"),
-        kfk_str_c("/127.0.0.1"), 60000,                  10000,
-        {sub, sizeof(sub)},     {asg, sizeof(asg)},
+        kfk_str_c("m1"),
+        kfk_str_c("i1"),
+        kfk_str_c("cli"),
+        kfk_str_c("/127.0.0.1"),
+        60000,
+        10000,
+        {sub, sizeof(sub)},
+        {asg, sizeof(asg)},
     };
-    kfk_grec_group gv = {kfk_str_c("consumer"), 7, kfk_str_c("range"),
-                         kfk_str_c("m1"), 0x0000018bcfe56800LL, &m, 1};
+    kfk_grec_group gv = {kfk_str_c("consumer"),
+                         7,
+                         kfk_str_c("range"),
+                         kfk_str_c("m1"),
+                         0x0000018bcfe56800LL,
+                         &m,
+                         1};
     kfk_grec_group_value(&wb, &gv);
     static const uint8_t want[] = {
-        0x00, 0x03,                               /* value v3 */
+        0x00, 0x03,                                         /* value v3 */
         0x00, 0x08, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r', /* protocolType */
-        0x00, 0x00, 0x00, 0x07,                   /* generation */
-        0x00, 0x05, 'r', 'a', 'n', 'g', 'e',      /* protocol */
-        0x00, 0x02, 'm', '1',                     /* leader */
-        0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, /* currentStateTs */
-        0x00, 0x00, 0x00, 0x01,                   /* members: 1 */
-        0x00, 0x02, 'm', '1',                     /* memberId */
-        0x00, 0x02, 'i', '1',                     /* groupInstanceId */
-        0x00, 0x03, 'c', 'l', 'i',                /* clientId */
+        0x00, 0x00, 0x00, 0x07,                             /* generation */
+        0x00, 0x05, 'r', 'a', 'n', 'g', 'e',                /* protocol */
+        0x00, 0x02, 'm', '1',                               /* leader */
+        0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00,     /* currentStateTs */
+        0x00, 0x00, 0x00, 0x01,                             /* members: 1 */
+        0x00, 0x02, 'm', '1',                               /* memberId */
+        0x00, 0x02, 'i', '1',      /* groupInstanceId */
+        0x00, 0x03, 'c', 'l', 'i', /* clientId */
         0x00, 0x0a, '/', '1', '2', '7', '.', '0', '.', '0', '.', '1',
-                                                  /* clientHost */
-        0x00, 0x00, 0xea, 0x60,                   /* rebalanceTimeout 60000 */
-        0x00, 0x00, 0x27, 0x10,                   /* sessionTimeout 10000 */
-        0x00, 0x00, 0x00, 0x02, 0x00, 0x00,       /* subscription */
-        0x00, 0x00, 0x00, 0x01, 0x01,             /* assignment */
+        /* clientHost */
+        0x00, 0x00, 0xea, 0x60,             /* rebalanceTimeout 60000 */
+        0x00, 0x00, 0x27, 0x10,             /* sessionTimeout 10000 */
+        0x00, 0x00, 0x00, 0x02, 0x00, 0x00, /* subscription */
+        0x00, 0x00, 0x00, 0x01, 0x01,       /* assignment */
     };
     check_bytes(&wb, want, sizeof(want));
 
@@ -226,16 +236,16 @@ group_value(void **st)
 
     /* An Empty group: null protocol and leader, no members. */
     kfk_buf_reset(&wb);
-    kfk_grec_group e = {kfk_str_c("consumer"), 8, kfk_str_c(NULL),
-                        kfk_str_c(NULL), 5, NULL, 0};
+    kfk_grec_group e = {
+        kfk_str_c("consumer"), 8, kfk_str_c(NULL), kfk_str_c(NULL), 5, NULL, 0};
     kfk_grec_group_value(&wb, &e);
     static const uint8_t want_empty[] = {
-        0x00, 0x03, 0x00, 0x08, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r',
-        0x00, 0x00, 0x00, 0x08,                   /* generation */
-        0xff, 0xff,                               /* protocol: null */
-        0xff, 0xff,                               /* leader: null */
-        0, 0, 0, 0, 0, 0, 0, 5,                   /* currentStateTs */
-        0x00, 0x00, 0x00, 0x00,                   /* no members */
+        0x00, 0x03, 0x00, 0x08, 'c',  'o',  'n',  's',
+        'u',  'm',  'e',  'r',  0x00, 0x00, 0x00, 0x08, /* generation */
+        0xff, 0xff,                                     /* protocol: null */
+        0xff, 0xff,                                     /* leader: null */
+        0,    0,    0,    0,    0,    0,    0,    5,    /* currentStateTs */
+        0x00, 0x00, 0x00, 0x00,                         /* no members */
     };
     check_bytes(&wb, want_empty, sizeof(want_empty));
     assert_int_equal(kfk_grec_parse_group_value(wb.p, wb.len, &ar, &out), 0);
@@ -245,12 +255,12 @@ group_value(void **st)
 
     /* v0: no state timestamp, no instance id, no rebalance timeout. */
     static const uint8_t v0[] = {
-        0x00, 0x00, 0x00, 0x01, 'c', 0, 0, 0, 2, 0x00, 0x01, 'r',
-        0x00, 0x01, 'm', 0, 0, 0, 1, 0x00, 0x01, 'm', 0x00, 0x01, 'c',
-        0x00, 0x01, 'h', 0, 0, 0x27, 0x10, 0, 0, 0, 0, 0, 0, 0, 0,
+        0x00, 0x00, 0x00, 0x01, 'c', 0,    0,    0,   2, 0x00,
+        0x01, 'r',  0x00, 0x01, 'm', 0,    0,    0,   1, 0x00,
+        0x01, 'm',  0x00, 0x01, 'c', 0x00, 0x01, 'h', 0, 0,
+        0x27, 0x10, 0,    0,    0,   0,    0,    0,   0, 0,
     };
-    assert_int_equal(kfk_grec_parse_group_value(v0, sizeof(v0), &ar, &out),
-                     0);
+    assert_int_equal(kfk_grec_parse_group_value(v0, sizeof(v0), &ar, &out), 0);
     assert_int_equal(out.state_ts, -1);
     assert_int_equal(out.members[0].instance_id.len, -1);
     assert_int_equal(out.members[0].session_ms, 10000);

@@ -68,8 +68,7 @@ protocol_selection(void **st)
 
     /* Only candidates supported by all members count: the third member
      * knows only "sticky", so everyone votes for it. */
-    const char *cand[] = {"range sticky", "roundrobin sticky range",
-                          "sticky"};
+    const char *cand[] = {"range sticky", "roundrobin sticky range", "sticky"};
     assert_string_equal(select_for(cand, 3), "sticky");
 
     /* A member votes for its first candidate, not its first protocol. */
@@ -93,13 +92,10 @@ subscription(kfk_buf *wb, int16_t ver, const char *const *topics, int n)
         kfk_buf_put_i16(wb, (int16_t)strlen(topics[i]));
         kfk_buf_put(wb, topics[i], strlen(topics[i]));
     }
-    kfk_buf_put_i32(wb, -1); /* UserData */
-    if (ver >= 1)
-        kfk_buf_put_i32(wb, 0); /* OwnedPartitions */
-    if (ver >= 2)
-        kfk_buf_put_i32(wb, 3); /* GenerationId */
-    if (ver >= 3)
-        kfk_buf_put_i16(wb, -1); /* RackId */
+    kfk_buf_put_i32(wb, -1);               /* UserData */
+    if (ver >= 1) kfk_buf_put_i32(wb, 0);  /* OwnedPartitions */
+    if (ver >= 2) kfk_buf_put_i32(wb, 3);  /* GenerationId */
+    if (ver >= 3) kfk_buf_put_i16(wb, -1); /* RackId */
 }
 
 static void

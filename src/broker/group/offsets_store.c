@@ -36,9 +36,9 @@
 #include "broker/group/group_int.h"
 #include "broker/log.h"
 
-#define LOAD_READ_BYTES   (1u << 20)
-#define MAX_DECOMPRESSED  (64u << 20)
-#define EXPIRE_CHECK_MS   600000 /* offsets.retention.check.interval.ms */
+#define LOAD_READ_BYTES  (1u << 20)
+#define MAX_DECOMPRESSED (64u << 20)
+#define EXPIRE_CHECK_MS  600000 /* offsets.retention.check.interval.ms */
 
 /* ------------------------------------------------------------------ */
 /* Batches.                                                            */
@@ -66,8 +66,7 @@ static void
 add(kfk_gbatch *gb, bool tombstone)
 {
     kfk_batch_builder_add(&gb->bb, kfk_now_ms(), gb->key.p,
-                          (int32_t)gb->key.len,
-                          tombstone ? NULL : gb->val.p,
+                          (int32_t)gb->key.len, tombstone ? NULL : gb->val.p,
                           tombstone ? -1 : (int32_t)gb->val.len, NULL, 0);
     gb->n++;
     kfk_buf_reset(&gb->key);
@@ -145,11 +144,9 @@ kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
 {
     kfk_broker *b = g->gs->b;
     kfk_err e = KFK_ERR_NONE;
-    if (gb->n == 0)
-        goto out;
+    if (gb->n == 0) goto out;
     e = kfk_batch_builder_finish(&gb->bb);
-    if (e)
-        goto out;
+    if (e) goto out;
     kfk_topic *t = kfk_groups_offsets_topic(g->gs);
     if (!t || g->partition >= t->npartitions) {
         e = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
@@ -213,8 +210,7 @@ kfk_gstore_group(kfk_group *g)
     kfk_gbatch_init(&gb);
     kfk_gbatch_group(&gb, g);
     int16_t r = store_error(kfk_gbatch_commit(&gb, g), false);
-    if (r == KFK_ERR_NONE)
-        g->has_meta = true;
+    if (r == KFK_ERR_NONE) g->has_meta = true;
     return r;
 }
 
@@ -230,8 +226,7 @@ kfk_gstore_delete_group(kfk_group *g)
     kfk_free(os);
     kfk_gbatch_group_tombstone(&gb, g);
     int16_t r = store_error(kfk_gbatch_commit(&gb, g), false);
-    if (r == KFK_ERR_NONE)
-        kfk_group_destroy(g);
+    if (r == KFK_ERR_NONE) kfk_group_destroy(g);
     return r;
 }
 
@@ -269,13 +264,11 @@ expire_group(kfk_group *g, void *arg)
             kfk_goffset *o = os[i];
             if (mode == 3 && kfk_group_subscribed(g, kfk_str_c(o->topic)))
                 continue;
-            int64_t base = mode == 1 && g->state_ts >= 0 ? g->state_ts
-                                                          : o->commit_ts;
-            bool expired = o->expire_ts >= 0
-                               ? x->now >= o->expire_ts
-                               : x->now - base >= x->retention_ms;
-            if (!expired)
-                continue;
+            int64_t base =
+                mode == 1 && g->state_ts >= 0 ? g->state_ts : o->commit_ts;
+            bool expired = o->expire_ts >= 0 ? x->now >= o->expire_ts
+                                             : x->now - base >= x->retention_ms;
+            if (!expired) continue;
             kfk_gbatch_offset_tombstone(&gb, g, o->topic, o->partition);
             os[nexp++] = o;
         }
@@ -300,10 +293,8 @@ expire_group(kfk_group *g, void *arg)
         kfk_free(os);
     }
     if (g->state == KFK_GS_EMPTY && g->noffsets == 0 && g->npending == 0) {
-        kfk_info("group", "%s: empty with no offsets left, removing it",
-                 g->id);
-        if (kfk_gstore_delete_group(g) == KFK_ERR_NONE)
-            x->groups++;
+        kfk_info("group", "%s: empty with no offsets left, removing it", g->id);
+        if (kfk_gstore_delete_group(g) == KFK_ERR_NONE) x->groups++;
     }
 }
 
@@ -333,16 +324,17 @@ typedef struct load_stats {
 } load_stats;
 
 static void
-apply_group_value(kfk_group *g, const uint8_t *p, size_t len,
-                  load_stats *st)
+apply_group_value(kfk_group *g, const uint8_t *p, size_t len, load_stats *st)
 {
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
     kfk_grec_group gv;
     kfk_err e = kfk_grec_parse_group_value(p, len, &ar, &gv);
     if (e) {
-        kfk_warn("group", "%s: unreadable group metadata record (%s), "
-                 "skipped", g->id, kfk_err2name(e));
+        kfk_warn("group",
+                 "%s: unreadable group metadata record (%s), "
+                 "skipped",
+                 g->id, kfk_err2name(e));
         st->skipped++;
         kfk_arena_free(&ar);
         return;
@@ -350,8 +342,8 @@ apply_group_value(kfk_group *g, const uint8_t *p, size_t len,
     kfk_group_free_members(g);
     kfk_free(g->protocol_type);
     kfk_free(g->protocol_name);
-    g->protocol_type = gv.protocol_type.len > 0 ? kfk_str_dup(gv.protocol_type)
-                                                : NULL;
+    g->protocol_type =
+        gv.protocol_type.len > 0 ? kfk_str_dup(gv.protocol_type) : NULL;
     g->protocol_name = gv.protocol.len >= 0 ? kfk_str_dup(gv.protocol) : NULL;
     g->generation = gv.generation;
     g->state_ts = gv.state_ts;
@@ -360,13 +352,10 @@ apply_group_value(kfk_group *g, const uint8_t *p, size_t len,
         kfk_grec_member *rm = &gv.members[i];
         kfk_gmember *m = kfk_group_add_loaded_member(
             g, rm->member_id, rm->instance_id, rm->client_id, rm->client_host,
-            rm->rebalance_ms, rm->session_ms, rm->subscription,
-            rm->assignment);
-        if (gv.leader.len >= 0 && kfk_str_eq(gv.leader, m->id))
-            g->leader = m;
+            rm->rebalance_ms, rm->session_ms, rm->subscription, rm->assignment);
+        if (gv.leader.len >= 0 && kfk_str_eq(gv.leader, m->id)) g->leader = m;
     }
-    if (g->members && !g->leader)
-        g->leader = g->members;
+    if (g->members && !g->leader) g->leader = g->members;
     kfk_arena_free(&ar);
 }
 
@@ -383,8 +372,7 @@ apply_record(kfk_groups *gs, const kfk_record *r, load_stats *st)
     kfk_group *g = kfk_group_find(gs, k.group);
     bool tomb = r->value_len < 0;
     if (!g) {
-        if (tomb)
-            return;
+        if (tomb) return;
         g = kfk_group_create(gs, k.group);
     }
     if (k.version == KFK_GKEY_GROUP) {
@@ -417,8 +405,7 @@ static void
 load_partition(kfk_groups *gs, kfk_partition *p, load_stats *st)
 {
     kfk_log *log = p->log;
-    if (!log)
-        return;
+    if (!log) return;
     int64_t off = kfk_log_start_offset(log);
     int64_t end = kfk_log_end_offset(log);
     kfk_buf buf;
@@ -434,18 +421,15 @@ load_partition(kfk_groups *gs, kfk_partition *p, load_stats *st)
                       kfk_err2name(e));
             break;
         }
-        if (sl.len == 0 || sl.next_offset <= off)
-            break;
+        if (sl.len == 0 || sl.next_offset <= off) break;
         size_t pos = 0;
         while (pos < buf.len) {
             kfk_batch bt;
             size_t size;
-            if (kfk_batch_parse(buf.p + pos, buf.len - pos, true, &bt,
-                                &size))
+            if (kfk_batch_parse(buf.p + pos, buf.len - pos, true, &bt, &size))
                 break;
             pos += size;
-            if (bt.Attributes & KFK_ATTR_CONTROL)
-                continue;
+            if (bt.Attributes & KFK_ATTR_CONTROL) continue;
             kfk_record_iter it;
             if (kfk_record_iter_init(&it, &bt, MAX_DECOMPRESSED)) {
                 st->skipped++;
@@ -453,8 +437,7 @@ load_partition(kfk_groups *gs, kfk_partition *p, load_stats *st)
             }
             kfk_record r;
             while (kfk_record_iter_next(&it, &r) == 1)
-                if (r.offset >= off)
-                    apply_record(gs, &r, st);
+                if (r.offset >= off) apply_record(gs, &r, st);
             kfk_record_iter_free(&it);
         }
         off = sl.next_offset;
@@ -489,17 +472,15 @@ kfk_groups_offsets_topic(kfk_groups *gs)
     kfk_broker *b = gs->b;
     kfk_topic *t = kfk_topic_find(b, kfk_str_c(KFK_OFFSETS_TOPIC));
     if (!t) {
-        static const char *const keys[] = {"cleanup.policy",
-                                           "segment.bytes"};
+        static const char *const keys[] = {"cleanup.policy", "segment.bytes"};
         static const char *const vals[] = {"compact", "104857600"};
         char err[512];
-        kfk_err e = kfk_topic_create(b, kfk_str_c(KFK_OFFSETS_TOPIC),
-                                     b->conf.offsets_topic_num_partitions, 1,
-                                     keys, vals, 2, false, err, sizeof(err),
-                                     &t);
+        kfk_err e =
+            kfk_topic_create(b, kfk_str_c(KFK_OFFSETS_TOPIC),
+                             b->conf.offsets_topic_num_partitions, 1, keys,
+                             vals, 2, false, err, sizeof(err), &t);
         if (e) {
-            kfk_error("group", "cannot create %s: %s", KFK_OFFSETS_TOPIC,
-                      err);
+            kfk_error("group", "cannot create %s: %s", KFK_OFFSETS_TOPIC, err);
             return NULL;
         }
     }
@@ -528,9 +509,11 @@ kfk_groups_load(kfk_broker *b)
         load_partition(gs, t->partitions[i], &st);
     st.groups = st.offsets = 0;
     kfk_groups_foreach(gs, finish_loaded, &st);
-    kfk_info("group", "loaded %lld group(s) and %lld committed offset(s) "
+    kfk_info("group",
+             "loaded %lld group(s) and %lld committed offset(s) "
              "from %d partitions of %s (%lld records, %lld skipped) in "
-             "%lld ms", (long long)st.groups, (long long)st.offsets,
+             "%lld ms",
+             (long long)st.groups, (long long)st.offsets,
              t ? t->npartitions : 0, KFK_OFFSETS_TOPIC, (long long)st.records,
              (long long)st.skipped, (long long)(kfk_mono_ms() - t0));
     int64_t every = KFK_MIN(EXPIRE_CHECK_MS, retention_ms(b));
@@ -549,10 +532,8 @@ void
 kfk_groups_shutdown(kfk_broker *b)
 {
     kfk_groups *gs = b->groups;
-    if (!gs)
-        return;
-    if (gs->expire_timer)
-        kfk_ev_timer_cancel(b->ev, gs->expire_timer);
+    if (!gs) return;
+    if (gs->expire_timer) kfk_ev_timer_cancel(b->ev, gs->expire_timer);
     kfk_groups_foreach(gs, destroy_one, NULL);
     kfk_free(gs->buckets);
     kfk_free(gs);

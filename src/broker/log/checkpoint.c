@@ -25,37 +25,33 @@
 
 #include "broker/log/log_int.h"
 
-#define EPOCH_FILE      "leader-epoch-checkpoint"
-#define STATE_FILE      "kfk.state"
-#define SMALL_FILE_MAX  (1 << 20)
+#define EPOCH_FILE     "leader-epoch-checkpoint"
+#define STATE_FILE     "kfk.state"
+#define SMALL_FILE_MAX (1 << 20)
 
 kfk_err
 kfk_log_fsync_dir(kfk_log *log, const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return kfk_log_io_error(log, "open directory", dir);
+    if (fd < 0) return kfk_log_io_error(log, "open directory", dir);
     kfk_err err = KFK_ERR_NONE;
-    if (fsync(fd) < 0)
-        err = kfk_log_io_error(log, "sync directory", dir);
+    if (fsync(fd) < 0) err = kfk_log_io_error(log, "sync directory", dir);
     close(fd);
     return err;
 }
 
 kfk_err
-kfk_log_write_file(kfk_log *log, const char *path, const char *data,
-                   size_t len, bool sync)
+kfk_log_write_file(kfk_log *log, const char *path, const char *data, size_t len,
+                   bool sync)
 {
     char tmp[KFK_LOG_PATH_MAX + 8];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return kfk_log_io_error(log, "create", tmp);
+    if (fd < 0) return kfk_log_io_error(log, "create", tmp);
     size_t done = 0;
     while (done < len) {
         ssize_t k = write(fd, data + done, len - done);
-        if (k < 0 && errno == EINTR)
-            continue;
+        if (k < 0 && errno == EINTR) continue;
         if (k <= 0) {
             kfk_err err = kfk_log_io_error(log, "write", tmp);
             close(fd);
@@ -86,8 +82,7 @@ read_small(const char *path, bool *existsp)
 {
     *existsp = false;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
+    if (fd < 0) return NULL;
     *existsp = true;
     struct stat st;
     char *s = NULL;
@@ -98,10 +93,8 @@ read_small(const char *path, bool *existsp)
     s = kfk_xmalloc(len + 1);
     while (got < len) {
         ssize_t k = read(fd, s + got, len - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
         got += (size_t)k;
     }
     s[got] = '\0';
@@ -120,12 +113,10 @@ parse_i64(const char **sp, char sep, int64_t *vp)
 {
     const char *s = *sp;
     char *end;
-    if (!(*s == '-' || (*s >= '0' && *s <= '9')))
-        return false;
+    if (!(*s == '-' || (*s >= '0' && *s <= '9'))) return false;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end != sep)
-        return false;
+    if (errno || end == s || *end != sep) return false;
     *vp = v;
     *sp = end + 1;
     return true;
@@ -139,8 +130,7 @@ kfk_log_epochs_load(kfk_log *log)
     bool exists;
     char *text = read_small(path, &exists);
     log->nepochs = 0;
-    if (!exists)
-        return KFK_ERR_NONE;
+    if (!exists) return KFK_ERR_NONE;
     const char *s = text;
     int64_t version, count;
     bool ok = s && parse_i64(&s, '\n', &version) && version == 0 &&
@@ -153,19 +143,17 @@ kfk_log_epochs_load(kfk_log *log)
              (log->nepochs == 0 ||
               (epoch > log->epochs[log->nepochs - 1].epoch &&
                start >= log->epochs[log->nepochs - 1].start_offset));
-        if (!ok)
-            break;
+        if (!ok) break;
         if (log->nepochs == log->epochs_cap) {
             log->epochs_cap = log->epochs_cap ? log->epochs_cap * 2 : 8;
-            log->epochs = kfk_xrealloc(
-                log->epochs, (size_t)log->epochs_cap * sizeof(*log->epochs));
+            log->epochs = kfk_xrealloc(log->epochs, (size_t)log->epochs_cap *
+                                                        sizeof(*log->epochs));
         }
         log->epochs[log->nepochs].epoch = (int32_t)epoch;
         log->epochs[log->nepochs].start_offset = start;
         log->nepochs++;
     }
-    if (ok && *s != '\0')
-        ok = false;
+    if (ok && *s != '\0') ok = false;
     kfk_free(text);
     if (!ok) {
         kfk_warn("log", "%s: unreadable, starting an empty epoch history",
@@ -192,8 +180,8 @@ kfk_log_epochs_write(kfk_log *log)
     }
     kfk_assert(!wb.err);
     /* Epochs change on leader elections only: worth a sync each time. */
-    kfk_err err = kfk_log_write_file(log, path, (const char *)wb.p, wb.len,
-                                     true);
+    kfk_err err =
+        kfk_log_write_file(log, path, (const char *)wb.p, wb.len, true);
     kfk_buf_free(&wb);
     return err;
 }
@@ -227,8 +215,7 @@ kfk_log_state_load(kfk_log *log, kfk_log_state *st)
     snprintf(path, sizeof(path), "%s/%s", log->dir, STATE_FILE);
     bool exists;
     char *text = read_small(path, &exists);
-    if (!exists)
-        return false;
+    if (!exists) return false;
     int64_t ls = -1, rp = -1, clean = -1;
     int version = -1;
     bool ok = false;
@@ -259,8 +246,7 @@ static bool
 overwrite_in_place(const char *path, const char *data, size_t len, bool sync)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
+    if (fd < 0) return false;
     bool ok = pwrite(fd, data, len, 0) == (ssize_t)len &&
               ftruncate(fd, (off_t)len) == 0 && (!sync || fsync(fd) == 0);
     close(fd);
@@ -279,8 +265,8 @@ kfk_log_state_write(kfk_log *log, const kfk_log_state *st, bool sync)
                      "\nrecovery_point %020" PRId64 "\nclean %d\n",
                      st->log_start, st->recovery_point, st->clean ? 1 : 0);
     kfk_err err = kfk_log_write_file(log, path, text, (size_t)n, sync);
-    if (err && errno == ENOSPC && overwrite_in_place(path, text, (size_t)n,
-                                                     sync)) {
+    if (err && errno == ENOSPC &&
+        overwrite_in_place(path, text, (size_t)n, sync)) {
         kfk_warn("log", "%s: disk full, state rewritten in place", log->dir);
         return KFK_ERR_NONE;
     }

@@ -62,10 +62,8 @@ kfk_log_config_check(const kfk_log_config *conf, char *errstr,
     else if (conf->timestamp_type != KFK_LOG_TS_CREATE_TIME &&
              conf->timestamp_type != KFK_LOG_TS_LOG_APPEND_TIME)
         bad = "message.timestamp.type must be CreateTime or LogAppendTime";
-    if (!bad)
-        return KFK_ERR_NONE;
-    if (errstr_size)
-        snprintf(errstr, errstr_size, "%s", bad);
+    if (!bad) return KFK_ERR_NONE;
+    if (errstr_size) snprintf(errstr, errstr_size, "%s", bad);
     return KFK_ERR_INVALID_CONFIG;
 }
 
@@ -120,8 +118,8 @@ kfk_log_dir_path(const char *log_dir, const char *topic, int32_t partition,
 {
     if (!topic_legal(topic) || partition < 0)
         return KFK_ERR_INVALID_TOPIC_EXCEPTION;
-    int n = snprintf(out, out_size, "%s/%s-%" PRId32, log_dir, topic,
-                     partition);
+    int n =
+        snprintf(out, out_size, "%s/%s-%" PRId32, log_dir, topic, partition);
     if (n < 0 || (size_t)n >= out_size || (size_t)n >= KFK_LOG_PATH_MAX - 64)
         return KFK_ERR__TOO_LARGE;
     return KFK_ERR_NONE;
@@ -157,19 +155,19 @@ kfk_log_dir_create(const char *log_dir, const char *topic, int32_t partition,
                    char *errstr, size_t errstr_size)
 {
     char path[KFK_LOG_PATH_MAX];
-    kfk_err err = kfk_log_dir_path(log_dir, topic, partition, path,
-                                   sizeof(path));
+    kfk_err err =
+        kfk_log_dir_path(log_dir, topic, partition, path, sizeof(path));
     if (err)
         return set_errstr(errstr, errstr_size, err, "partition directory",
                           topic, 0);
     if (mkdir(path, 0755) < 0) {
         struct stat st;
         if (errno != EEXIST)
-            return set_errstr(errstr, errstr_size, KFK_ERR__IO, "mkdir",
-                              path, errno);
+            return set_errstr(errstr, errstr_size, KFK_ERR__IO, "mkdir", path,
+                              errno);
         if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-            return set_errstr(errstr, errstr_size, KFK_ERR__IO, "mkdir",
-                              path, ENOTDIR);
+            return set_errstr(errstr, errstr_size, KFK_ERR__IO, "mkdir", path,
+                              ENOTDIR);
         return KFK_ERR_NONE;
     }
     fsync_path(log_dir);
@@ -182,8 +180,8 @@ kfk_log_dir_remove(const char *log_dir, const char *topic, int32_t partition,
 {
     static unsigned seq;
     char path[KFK_LOG_PATH_MAX], gone[KFK_LOG_PATH_MAX + 64];
-    kfk_err err = kfk_log_dir_path(log_dir, topic, partition, path,
-                                   sizeof(path));
+    kfk_err err =
+        kfk_log_dir_path(log_dir, topic, partition, path, sizeof(path));
     if (err)
         return set_errstr(errstr, errstr_size, err, "partition directory",
                           topic, 0);
@@ -201,8 +199,7 @@ kfk_log_dir_remove(const char *log_dir, const char *topic, int32_t partition,
     struct dirent *de;
     char file[KFK_LOG_PATH_MAX + 320];
     while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         snprintf(file, sizeof(file), "%s/%s", gone, de->d_name);
         if (unlink(file) < 0)
             kfk_warn("log", "unlink %s: %s", file, strerror(errno));
@@ -228,8 +225,8 @@ segs_push(kfk_log *log, kfk_log_segment *seg)
 {
     if (log->nsegs == log->segs_cap) {
         log->segs_cap = log->segs_cap ? log->segs_cap * 2 : 8;
-        log->segs = kfk_xrealloc(log->segs,
-                                 (size_t)log->segs_cap * sizeof(*log->segs));
+        log->segs =
+            kfk_xrealloc(log->segs, (size_t)log->segs_cap * sizeof(*log->segs));
     }
     log->segs[log->nsegs++] = seg;
 }
@@ -270,7 +267,8 @@ write_state(kfk_log *log, bool clean, bool sync)
     return err;
 }
 
-/* ---- open ------------------------------------------------------------------ */
+/* ---- open ------------------------------------------------------------------
+ */
 
 static int
 cmp_i64(const void *a, const void *b)
@@ -288,8 +286,7 @@ segment_name(const char *name, const char *suffix)
         return -1;
     uint64_t v = 0;
     for (int i = 0; i < KFK_LOG_NAME_DIGITS; i++) {
-        if (name[i] < '0' || name[i] > '9')
-            return -1;
+        if (name[i] < '0' || name[i] > '9') return -1;
         if (v > ((uint64_t)INT64_MAX - (uint64_t)(name[i] - '0')) / 10)
             return -1;
         v = v * 10 + (uint64_t)(name[i] - '0');
@@ -310,8 +307,7 @@ static kfk_err
 scan_dir(kfk_log *log, int64_t **basesp, int *np)
 {
     DIR *d = opendir(log->dir);
-    if (!d)
-        return kfk_log_io_error(log, "open partition directory", log->dir);
+    if (!d) return kfk_log_io_error(log, "open partition directory", log->dir);
     int64_t *bases = NULL;
     int n = 0, cap = 0;
     struct dirent *de;
@@ -319,8 +315,7 @@ scan_dir(kfk_log *log, int64_t **basesp, int *np)
     while ((de = readdir(d))) {
         const char *name = de->d_name;
         int64_t base;
-        if (!strcmp(name, ".") || !strcmp(name, ".."))
-            continue;
+        if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
         snprintf(path, sizeof(path), "%s/%s", log->dir, name);
         if (has_suffix(name, ".deleted") || has_suffix(name, ".tmp")) {
             if (unlink(path) < 0)
@@ -343,8 +338,7 @@ scan_dir(kfk_log *log, int64_t **basesp, int *np)
         }
     }
     closedir(d);
-    if (n > 0)
-        qsort(bases, (size_t)n, sizeof(*bases), cmp_i64);
+    if (n > 0) qsort(bases, (size_t)n, sizeof(*bases), cmp_i64);
     *basesp = bases;
     *np = n;
     return KFK_ERR_NONE;
@@ -357,8 +351,7 @@ load_segments(kfk_log *log, const kfk_log_state *st, bool have_state,
     int64_t *bases;
     int n;
     kfk_err err = scan_dir(log, &bases, &n);
-    if (err)
-        return err;
+    if (err) return err;
 
     /* Unless the last close was clean, every segment from the one holding
      * the recovery point on is validated batch by batch. */
@@ -366,15 +359,13 @@ load_segments(kfk_log *log, const kfk_log_state *st, bool have_state,
     int64_t rp = have_state ? st->recovery_point : 0;
     int64_t rp_base = INT64_MIN;
     for (int i = 0; i < n; i++)
-        if (bases[i] <= rp)
-            rp_base = bases[i];
+        if (bases[i] <= rp) rp_base = bases[i];
 
     for (int i = 0; i < n; i++) {
         bool idx_ok;
-        kfk_log_segment *seg = kfk_log_segment_load(log, bases[i], &idx_ok,
-                                                    &err);
-        if (!seg)
-            goto out;
+        kfk_log_segment *seg =
+            kfk_log_segment_load(log, bases[i], &idx_ok, &err);
+        if (!seg) goto out;
         segs_push(log, seg);
         bool recover = !clean && bases[i] >= rp_base;
         int64_t cut = 0;
@@ -387,12 +378,11 @@ load_segments(kfk_log *log, const kfk_log_state *st, bool have_state,
         stats->bytes_truncated += cut;
 
         if (i > 0 && log->segs[i - 1]->next_offset > seg->base) {
-            err = kfk_log_set_error(log, KFK_ERR_CORRUPT_MESSAGE,
-                                    "%s: segment %020" PRId64
-                                    " overlaps the one before (which ends"
-                                    " at offset %" PRId64 ")",
-                                    log->dir, seg->base,
-                                    log->segs[i - 1]->next_offset);
+            err = kfk_log_set_error(
+                log, KFK_ERR_CORRUPT_MESSAGE,
+                "%s: segment %020" PRId64 " overlaps the one before (which ends"
+                " at offset %" PRId64 ")",
+                log->dir, seg->base, log->segs[i - 1]->next_offset);
             goto out;
         }
         if (cut > 0 && i < n - 1) {
@@ -411,12 +401,10 @@ load_segments(kfk_log *log, const kfk_log_state *st, bool have_state,
                          "%s: deleting segment %020" PRId64
                          " after the damage in %020" PRId64,
                          log->dir, bases[j], seg->base);
-                kfk_log_segment *later = kfk_log_segment_load(
-                    log, bases[j], &idx_ok, &err);
-                if (!later)
-                    goto out;
-                if ((err = kfk_log_segment_delete(log, later)))
-                    goto out;
+                kfk_log_segment *later =
+                    kfk_log_segment_load(log, bases[j], &idx_ok, &err);
+                if (!later) goto out;
+                if ((err = kfk_log_segment_delete(log, later))) goto out;
             }
             break;
         }
@@ -424,8 +412,7 @@ load_segments(kfk_log *log, const kfk_log_state *st, bool have_state,
     if (log->nsegs == 0) {
         int64_t base = have_state ? st->log_start : 0;
         kfk_log_segment *seg = kfk_log_segment_create(log, base, now_ms, &err);
-        if (!seg)
-            goto out;
+        if (!seg) goto out;
         segs_push(log, seg);
         log->dir_unsynced = true;
     } else {
@@ -445,12 +432,10 @@ kfk_log_open(const char *dir, const kfk_log_config *conf, int64_t now_ms,
              size_t errstr_size)
 {
     kfk_log_open_stats dummy;
-    if (!stats)
-        stats = &dummy;
+    if (!stats) stats = &dummy;
     memset(stats, 0, sizeof(*stats));
     kfk_err err = kfk_log_config_check(conf, errstr, errstr_size);
-    if (err)
-        return err;
+    if (err) return err;
     if (strlen(dir) >= KFK_LOG_PATH_MAX - 64) {
         if (errstr_size)
             snprintf(errstr, errstr_size, "path too long: %s", dir);
@@ -464,8 +449,7 @@ kfk_log_open(const char *dir, const kfk_log_config *conf, int64_t now_ms,
 
     kfk_log_state st;
     bool have_state = kfk_log_state_load(log, &st);
-    if ((err = load_segments(log, &st, have_state, now_ms, stats)))
-        goto fail;
+    if ((err = load_segments(log, &st, have_state, now_ms, stats))) goto fail;
 
     int64_t leo = kfk_log_end_offset(log);
     log->log_start = log->segs[0]->base;
@@ -475,8 +459,7 @@ kfk_log_open(const char *dir, const kfk_log_config *conf, int64_t now_ms,
     log->recovery_point =
         stats->clean ? leo : (have_state ? KFK_MIN(st.recovery_point, leo) : 0);
 
-    if ((err = kfk_log_epochs_load(log)))
-        goto fail;
+    if ((err = kfk_log_epochs_load(log))) goto fail;
     int before = log->nepochs;
     int64_t first = before ? log->epochs[0].start_offset : 0;
     kfk_log_epochs_truncate(log, log->log_start, leo);
@@ -486,8 +469,7 @@ kfk_log_open(const char *dir, const kfk_log_config *conf, int64_t now_ms,
         goto fail;
 
     /* From here on a crash is not a clean shutdown. */
-    if ((err = write_state(log, false, true)))
-        goto fail;
+    if ((err = write_state(log, false, true))) goto fail;
     if (stats->bytes_truncated)
         kfk_warn("log", "%s: recovered, %" PRId64 " bytes cut, LEO %" PRId64,
                  dir, stats->bytes_truncated, leo);
@@ -495,8 +477,7 @@ kfk_log_open(const char *dir, const kfk_log_config *conf, int64_t now_ms,
     return KFK_ERR_NONE;
 
 fail:
-    if (errstr_size)
-        snprintf(errstr, errstr_size, "%s", log->errstr);
+    if (errstr_size) snprintf(errstr, errstr_size, "%s", log->errstr);
     log_free(log);
     return err;
 }
@@ -504,13 +485,11 @@ fail:
 kfk_err
 kfk_log_close(kfk_log *log)
 {
-    if (!log)
-        return KFK_ERR_NONE;
+    if (!log) return KFK_ERR_NONE;
     kfk_err err = KFK_ERR_NONE;
     for (int i = 0; i < log->nsegs && !err; i++)
         err = kfk_log_segment_sync(log, log->segs[i]);
-    if (!err && log->dir_unsynced)
-        err = kfk_log_fsync_dir(log, log->dir);
+    if (!err && log->dir_unsynced) err = kfk_log_fsync_dir(log, log->dir);
     if (!err) {
         log->recovery_point = kfk_log_end_offset(log);
         err = write_state(log, true, true);
@@ -522,21 +501,19 @@ kfk_log_close(kfk_log *log)
 void
 kfk_log_abandon(kfk_log *log)
 {
-    if (log)
-        log_free(log);
+    if (log) log_free(log);
 }
 
 kfk_err
 kfk_log_set_config(kfk_log *log, const kfk_log_config *conf)
 {
-    kfk_err err = kfk_log_config_check(conf, log->errstr,
-                                       sizeof(log->errstr));
-    if (!err)
-        log->conf = *conf;
+    kfk_err err = kfk_log_config_check(conf, log->errstr, sizeof(log->errstr));
+    if (!err) log->conf = *conf;
     return err;
 }
 
-/* ---- offsets ----------------------------------------------------------------- */
+/* ---- offsets
+ * ----------------------------------------------------------------- */
 
 int64_t
 kfk_log_start_offset(const kfk_log *log)
@@ -583,8 +560,7 @@ static bool
 should_roll(const kfk_log *log, const kfk_log_segment *seg, size_t len,
             int64_t span, int64_t now_ms)
 {
-    if (seg->size == 0)
-        return false;
+    if (seg->size == 0) return false;
     /* Index entries this append may add, at one per interval. */
     size_t more = len / ((size_t)log->conf.index_interval_bytes + 1) + 1;
     return seg->size + (int64_t)len > log->conf.segment_bytes ||
@@ -604,12 +580,10 @@ roll(kfk_log *log, int64_t now_ms)
     kfk_log_segment_seal_tidx(old);
     /* Written now, synced by the next flush (Kafka flushes on roll too,
      * in the background): kfk_log_needs_flush() says so. */
-    if ((err = kfk_log_segment_write_indexes(log, old, false)))
-        return err;
+    if ((err = kfk_log_segment_write_indexes(log, old, false))) return err;
     kfk_log_segment *seg =
         kfk_log_segment_create(log, old->next_offset, now_ms, &err);
-    if (!seg)
-        return err;
+    if (!seg) return err;
     segs_push(log, seg);
     log->dir_unsynced = true;
     kfk_dbg("log", "%s: rolled segment %020" PRId64, log->dir, seg->base);
@@ -635,8 +609,8 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
         kfk_err err = kfk_batch_parse(buf + pos, len - pos, false, &b, &size);
         if (err || b.LastOffsetDelta < 0 || b.RecordCount < 0)
             return kfk_log_set_error(log, KFK_ERR_CORRUPT_MESSAGE,
-                                     "append: bad batch at byte %zu (%s)",
-                                     pos, kfk_err2name(err));
+                                     "append: bad batch at byte %zu (%s)", pos,
+                                     kfk_err2name(err));
         span += (int64_t)b.LastOffsetDelta + 1;
         records += b.RecordCount;
         batches++;
@@ -656,8 +630,7 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
 
     kfk_err err;
     if (should_roll(log, active(log), len, span, now_ms)) {
-        if ((err = roll(log, now_ms)))
-            return err;
+        if ((err = roll(log, now_ms))) return err;
         info->rolled = true;
     }
     kfk_log_segment *seg = active(log);
@@ -667,12 +640,11 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
     /* Pass 2: offsets, epoch, LogAppendTime, in place. */
     for (size_t pos = 0; pos < len;) {
         uint8_t *p = buf + pos;
-        size_t size = (size_t)kfk_be32(p + KFK_BATCH_OFF_LENGTH) +
-                      KFK_BATCH_LOG_OVERHEAD;
+        size_t size =
+            (size_t)kfk_be32(p + KFK_BATCH_OFF_LENGTH) + KFK_BATCH_LOG_OVERHEAD;
         kfk_batch_set_base_offset(p, next);
         kfk_batch_set_leader_epoch(p, leader_epoch);
-        if (append_time)
-            kfk_batch_set_log_append_time(p, size, now_ms);
+        if (append_time) kfk_batch_set_log_append_time(p, size, now_ms);
         next += (int32_t)kfk_be32(p + KFK_BATCH_OFF_LAST_DELTA) + 1;
         pos += size;
     }
@@ -683,8 +655,7 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
     while (done < len) {
         ssize_t k = pwrite(seg->fd, buf + done, len - done,
                            (off_t)(seg->size + (int64_t)done));
-        if (k < 0 && errno == EINTR)
-            continue;
+        if (k < 0 && errno == EINTR) continue;
         if (k <= 0) {
             err = kfk_log_io_error(log, "append to", seg->path);
             if (ftruncate(seg->fd, (off_t)seg->size) < 0)
@@ -698,8 +669,8 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
     /* Pass 3: indexes, from the rewritten headers. */
     for (size_t pos = 0; pos < len;) {
         const uint8_t *p = buf + pos;
-        size_t size = (size_t)kfk_be32(p + KFK_BATCH_OFF_LENGTH) +
-                      KFK_BATCH_LOG_OVERHEAD;
+        size_t size =
+            (size_t)kfk_be32(p + KFK_BATCH_OFF_LENGTH) + KFK_BATCH_LOG_OVERHEAD;
         kfk_log_segment_index_batch(log, seg, (int64_t)kfk_be64(p),
                                     (int64_t)kfk_be64(p + KFK_BATCH_OFF_MAX_TS),
                                     seg->size + (int64_t)pos, (int64_t)size);
@@ -715,16 +686,15 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
     if (leader_epoch > latest) {
         if (log->nepochs == log->epochs_cap) {
             log->epochs_cap = log->epochs_cap ? log->epochs_cap * 2 : 8;
-            log->epochs = kfk_xrealloc(
-                log->epochs, (size_t)log->epochs_cap * sizeof(*log->epochs));
+            log->epochs = kfk_xrealloc(log->epochs, (size_t)log->epochs_cap *
+                                                        sizeof(*log->epochs));
         }
         log->epochs[log->nepochs].epoch = leader_epoch;
         log->epochs[log->nepochs].start_offset = first;
         log->nepochs++;
         /* The data is in; a failed checkpoint is rewritten at the next
          * epoch change and costs only OffsetForLeaderEpoch precision. */
-        if (kfk_log_epochs_write(log))
-            kfk_warn("log", "%s", log->errstr);
+        if (kfk_log_epochs_write(log)) kfk_warn("log", "%s", log->errstr);
     }
 
     info->base_offset = first;
@@ -752,33 +722,28 @@ kfk_log_read(kfk_log *log, int64_t offset, size_t max_bytes,
                                  ", %" PRId64 "]",
                                  offset, log->log_start, leo);
     int64_t bound_off = bound == KFK_LOG_BOUND_LEO ? leo : log->hw;
-    if (offset >= bound_off)
-        return KFK_ERR_NONE;
+    if (offset >= bound_off) return KFK_ERR_NONE;
 
     kfk_err err;
     kfk_log_segment *seg = NULL;
     int64_t pos = 0, base = 0;
     for (int i = seg_for(log, offset); i < log->nsegs; i++) {
         seg = log->segs[i];
-        if (offset >= seg->next_offset)
-            continue;
+        if (offset >= seg->next_offset) continue;
         if ((err = kfk_log_segment_find(log, seg, KFK_MAX(offset, seg->base),
                                         &pos, &base)))
             return err;
-        if (pos < seg->size)
-            break;
+        if (pos < seg->size) break;
         seg = NULL;
     }
-    if (!seg || base >= bound_off)
-        return KFK_ERR_NONE;
+    if (!seg || base >= bound_off) return KFK_ERR_NONE;
 
     int64_t bound_pos = seg->size, bound_base;
     if (bound_off < seg->next_offset &&
         (err = kfk_log_segment_find(log, seg, bound_off, &bound_pos,
                                     &bound_base)))
         return err;
-    if (pos >= bound_pos)
-        return KFK_ERR_NONE;
+    if (pos >= bound_pos) return KFK_ERR_NONE;
     int64_t limit = bound_pos;
     if ((uint64_t)max_bytes < (uint64_t)(bound_pos - pos))
         limit = pos + (int64_t)max_bytes;
@@ -798,18 +763,15 @@ kfk_log_read_buf(kfk_log *log, int64_t offset, size_t max_bytes,
                  kfk_log_bound bound, kfk_buf *out, kfk_log_slice *slice)
 {
     kfk_err err = kfk_log_read(log, offset, max_bytes, bound, slice);
-    if (err || slice->len == 0)
-        return err;
+    if (err || slice->len == 0) return err;
     if (!kfk_buf_reserve(out, slice->len))
         return kfk_log_set_error(log, KFK_ERR__NOMEM, "read buffer");
     size_t done = 0;
     while (done < slice->len) {
         ssize_t k = pread(slice->fd, out->p + out->len + done,
                           slice->len - done, (off_t)(slice->pos + done));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return kfk_log_io_error(log, "read", log->dir);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return kfk_log_io_error(log, "read", log->dir);
         if (k == 0)
             return kfk_log_set_error(log, KFK_ERR_CORRUPT_MESSAGE,
                                      "%s: segment shorter than expected",
@@ -829,13 +791,11 @@ kfk_log_offset_for_timestamp(kfk_log *log, int64_t ts, int64_t *offsetp,
     *offsetp = *tsp = -1;
     for (int i = seg_for(log, log->log_start); i < log->nsegs; i++) {
         kfk_log_segment *seg = log->segs[i];
-        if (seg->max_ts < ts || seg->size == 0)
-            continue;
+        if (seg->max_ts < ts || seg->size == 0) continue;
         int64_t off, found_ts;
         kfk_err err = kfk_log_segment_find_ts(
             log, seg, KFK_MAX(log->log_start, seg->base), ts, &off, &found_ts);
-        if (err)
-            return err;
+        if (err) return err;
         if (off >= 0) {
             if (off < log->hw) {
                 *offsetp = off;
@@ -870,13 +830,12 @@ kfk_log_latest_epoch(const kfk_log *log)
 }
 
 void
-kfk_log_end_offset_for_epoch(const kfk_log *log, int32_t epoch,
-                             int32_t *epochp, int64_t *end_offsetp)
+kfk_log_end_offset_for_epoch(const kfk_log *log, int32_t epoch, int32_t *epochp,
+                             int64_t *end_offsetp)
 {
     *epochp = -1;
     *end_offsetp = -1;
-    if (epoch < 0 || log->nepochs == 0)
-        return;
+    if (epoch < 0 || log->nepochs == 0) return;
     if (epoch == kfk_log_latest_epoch(log)) {
         *epochp = epoch;
         *end_offsetp = kfk_log_end_offset(log);
@@ -885,15 +844,15 @@ kfk_log_end_offset_for_epoch(const kfk_log *log, int32_t epoch,
     int higher = 0;
     while (higher < log->nepochs && log->epochs[higher].epoch <= epoch)
         higher++;
-    if (higher == log->nepochs)
-        return; /* above the latest: unknown */
+    if (higher == log->nepochs) return; /* above the latest: unknown */
     /* The largest epoch <= the one asked for ends where the next begins;
      * below the first known epoch, the first one's start is the answer. */
     *epochp = higher > 0 ? log->epochs[higher - 1].epoch : epoch;
     *end_offsetp = log->epochs[higher].start_offset;
 }
 
-/* ---- retention and DeleteRecords ------------------------------------------ */
+/* ---- retention and DeleteRecords ------------------------------------------
+ */
 
 /* Delete oldest segments while pred says so; never the active one, never
  * one holding data at or above the HW. */
@@ -905,21 +864,18 @@ delete_old(kfk_log *log, bool retention, int64_t now_ms, int *deletedp)
     kfk_err err = KFK_ERR_NONE;
     while (log->nsegs - n > 1) {
         kfk_log_segment *seg = log->segs[n];
-        if (seg->next_offset > log->hw)
-            break;
+        if (seg->next_offset > log->hw) break;
         bool below_start = log->segs[n + 1]->base <= log->log_start;
-        bool by_time = retention && log->conf.retention_ms >= 0 &&
-                       (seg->size == 0 ||
-                        now_ms - seg->max_ts > log->conf.retention_ms);
+        bool by_time =
+            retention && log->conf.retention_ms >= 0 &&
+            (seg->size == 0 || now_ms - seg->max_ts > log->conf.retention_ms);
         bool by_size = retention && log->conf.retention_bytes >= 0 &&
                        total - seg->size >= log->conf.retention_bytes;
-        if (!below_start && !by_time && !by_size)
-            break;
+        if (!below_start && !by_time && !by_size) break;
         total -= seg->size;
         n++;
     }
-    if (n == 0)
-        return KFK_ERR_NONE;
+    if (n == 0) return KFK_ERR_NONE;
 
     /* Move the log start first, so no reader is sent to a segment that is
      * being deleted, and persist it before the files go. */
@@ -934,64 +890,55 @@ delete_old(kfk_log *log, bool retention, int64_t now_ms, int *deletedp)
     int before = log->nepochs;
     kfk_log_epochs_truncate(log, log->log_start, kfk_log_end_offset(log));
     err = write_state(log, false, true);
-    if (!err && (before || log->nepochs))
-        err = kfk_log_epochs_write(log);
+    if (!err && (before || log->nepochs)) err = kfk_log_epochs_write(log);
     for (int i = 0; i < n; i++) {
-        kfk_info("log", "%s: deleting segment %020" PRId64 " (%" PRId64
-                        " bytes)",
+        kfk_info("log",
+                 "%s: deleting segment %020" PRId64 " (%" PRId64 " bytes)",
                  log->dir, gone[i]->base, gone[i]->size);
         kfk_err e = kfk_log_segment_delete(log, gone[i]);
-        if (!err)
-            err = e;
+        if (!err) err = e;
     }
     kfk_free(gone);
-    if (deletedp)
-        *deletedp += n;
+    if (deletedp) *deletedp += n;
     return err;
 }
 
 kfk_err
 kfk_log_retain(kfk_log *log, int64_t now_ms, int *deletedp)
 {
-    if (deletedp)
-        *deletedp = 0;
+    if (deletedp) *deletedp = 0;
     return delete_old(log, true, now_ms, deletedp);
 }
 
 kfk_err
 kfk_log_delete_records(kfk_log *log, int64_t offset)
 {
-    if (offset == -1)
-        offset = log->hw;
+    if (offset == -1) offset = log->hw;
     if (offset < 0 || offset > log->hw)
         return kfk_log_set_error(log, KFK_ERR_OFFSET_OUT_OF_RANGE,
                                  "DeleteRecords to %" PRId64
                                  " beyond the high watermark %" PRId64,
                                  offset, log->hw);
-    if (offset <= log->log_start)
-        return KFK_ERR_NONE;
+    if (offset <= log->log_start) return KFK_ERR_NONE;
     log->log_start = offset;
     if (log->recovery_point < offset)
         log->recovery_point = KFK_MIN(offset, kfk_log_end_offset(log));
     kfk_log_epochs_truncate(log, log->log_start, kfk_log_end_offset(log));
     /* The new start must survive a crash even if no segment goes. */
     kfk_err err = write_state(log, false, true);
-    if (err)
-        return err;
-    if (log->nepochs && (err = kfk_log_epochs_write(log)))
-        return err;
+    if (err) return err;
+    if (log->nepochs && (err = kfk_log_epochs_write(log))) return err;
     return delete_old(log, false, 0, NULL);
 }
 
-/* ---- flush ------------------------------------------------------------------ */
+/* ---- flush ------------------------------------------------------------------
+ */
 
 bool
 kfk_log_needs_flush(const kfk_log *log, int64_t now_ms)
 {
-    if (log->nsegs >= 2 && log->segs[log->nsegs - 2]->unsynced)
-        return true;
-    if (log->unflushed_msgs == 0)
-        return false;
+    if (log->nsegs >= 2 && log->segs[log->nsegs - 2]->unsynced) return true;
+    if (log->unflushed_msgs == 0) return false;
     return log->unflushed_msgs >= log->conf.flush_messages ||
            now_ms - log->last_flush_ms >= log->conf.flush_ms;
 }
@@ -1010,8 +957,7 @@ kfk_log_flush(kfk_log *log, int64_t now_ms)
      * its indexes are rebuilt by recovery anyway (it is always past the
      * recovery point), which keeps flush.messages=1 to one fdatasync. */
     for (int i = 0; i < log->nsegs - 1; i++)
-        if ((err = kfk_log_segment_sync(log, log->segs[i])))
-            return err;
+        if ((err = kfk_log_segment_sync(log, log->segs[i]))) return err;
     kfk_log_segment *seg = active(log);
     if (seg->unsynced) {
         if (fdatasync(seg->fd) < 0)
@@ -1019,8 +965,7 @@ kfk_log_flush(kfk_log *log, int64_t now_ms)
         seg->unsynced = false;
     }
     if (log->dir_unsynced) {
-        if ((err = kfk_log_fsync_dir(log, log->dir)))
-            return err;
+        if ((err = kfk_log_fsync_dir(log, log->dir))) return err;
         log->dir_unsynced = false;
     }
     log->recovery_point = seg->next_offset;
@@ -1028,7 +973,6 @@ kfk_log_flush(kfk_log *log, int64_t now_ms)
     log->last_flush_ms = now_ms;
     /* kfk.state only decides which segments recovery scans: rewrite it
      * when the recovery point moved to another segment. */
-    if (seg->base != log->state_rp_base)
-        return write_state(log, false, false);
+    if (seg->base != log->state_rp_base) return write_state(log, false, false);
     return KFK_ERR_NONE;
 }

@@ -31,12 +31,12 @@ typedef struct kfk_log_tidx {
  * roll, flush and close.  A crash may lose index entries, never data: the
  * segments that recovery scans get fresh indexes. */
 typedef struct kfk_log_segment {
-    int64_t base;        /* offset in the file name */
-    int64_t next_offset; /* offset after the last batch */
-    int64_t size;        /* bytes of whole, valid batches */
-    int fd;              /* "<base>.log", read-write */
-    int64_t created_ms;  /* for segment.ms */
-    int64_t max_ts;      /* largest batch MaxTimestamp, -1 if none */
+    int64_t base;          /* offset in the file name */
+    int64_t next_offset;   /* offset after the last batch */
+    int64_t size;          /* bytes of whole, valid batches */
+    int fd;                /* "<base>.log", read-write */
+    int64_t created_ms;    /* for segment.ms */
+    int64_t max_ts;        /* largest batch MaxTimestamp, -1 if none */
     int64_t max_ts_offset; /* BaseOffset of the first batch with max_ts */
     int64_t bytes_since_index;
     kfk_log_idx *idx;
@@ -61,8 +61,8 @@ struct kfk_log {
     kfk_log_segment **segs; /* by base offset; the last is active */
     int nsegs, segs_cap;
 
-    int64_t log_start;  /* first offset a consumer may read */
-    int64_t hw;         /* high watermark: committed */
+    int64_t log_start; /* first offset a consumer may read */
+    int64_t hw;        /* high watermark: committed */
     /* The LEO is segs[nsegs-1]->next_offset. */
 
     kfk_log_epoch *epochs; /* leader epoch cache, by epoch */
@@ -71,11 +71,11 @@ struct kfk_log {
     /* Flush state. */
     int64_t unflushed_msgs;
     int64_t last_flush_ms;
-    int64_t recovery_point;  /* offsets below are synced to disk */
-    int64_t state_rp_base;   /* segment base of the recovery point last
-                              * written to kfk.state */
-    bool dir_unsynced;       /* a segment file was created since the last
-                              * directory fsync */
+    int64_t recovery_point; /* offsets below are synced to disk */
+    int64_t state_rp_base;  /* segment base of the recovery point last
+                             * written to kfk.state */
+    bool dir_unsynced;      /* a segment file was created since the last
+                             * directory fsync */
 
     /* Idempotent producers (later): per ProducerId the last five batch
      * sequences and the epoch, rebuilt on open from "<offset>.snapshot"
@@ -110,8 +110,8 @@ kfk_err kfk_log_reader_get(kfk_log_reader *r, int64_t pos, size_t n,
 /* segment.c */
 kfk_log_segment *kfk_log_segment_create(kfk_log *log, int64_t base,
                                         int64_t now_ms, kfk_err *errp);
-kfk_log_segment *kfk_log_segment_load(kfk_log *log, int64_t base,
-                                      bool *idx_ok, kfk_err *errp);
+kfk_log_segment *kfk_log_segment_load(kfk_log *log, int64_t base, bool *idx_ok,
+                                      kfk_err *errp);
 /* Validate batches from the last index entry (tail) or from 0 (full) with
  * CRC, cut the file after the last good batch, rebuild the indexes past the
  * start point.  *cutp gets the bytes cut off. */
@@ -129,8 +129,8 @@ kfk_err kfk_log_segment_write_indexes(kfk_log *log, kfk_log_segment *seg,
 kfk_err kfk_log_segment_sync(kfk_log *log, kfk_log_segment *seg);
 /* File position of the batch holding offset (the first batch with
  * last offset >= offset), or seg->size if none; *basep its BaseOffset. */
-kfk_err kfk_log_segment_find(kfk_log *log, kfk_log_segment *seg,
-                             int64_t offset, int64_t *posp, int64_t *basep);
+kfk_err kfk_log_segment_find(kfk_log *log, kfk_log_segment *seg, int64_t offset,
+                             int64_t *posp, int64_t *basep);
 /* First batch at or after offset from whose MaxTimestamp >= ts; *offsetp
  * = -1 if none. */
 kfk_err kfk_log_segment_find_ts(kfk_log *log, kfk_log_segment *seg,

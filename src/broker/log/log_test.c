@@ -36,11 +36,9 @@ setup(void **state)
     const char *tmp = getenv("TMPDIR");
     snprintf(f->root, sizeof(f->root), "%s/kfk-log-test-XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(f->root))
-        return -1;
+    if (!mkdtemp(f->root)) return -1;
     char err[256];
-    if (kfk_log_dir_create(f->root, "topic", 0, err, sizeof(err)))
-        return -1;
+    if (kfk_log_dir_create(f->root, "topic", 0, err, sizeof(err))) return -1;
     kfk_log_dir_path(f->root, "topic", 0, f->dir, sizeof(f->dir));
     *state = f;
     return 0;
@@ -71,8 +69,7 @@ open_log(fixture *f, const kfk_log_config *conf, int64_t now,
     kfk_log *log = NULL;
     char err[512];
     kfk_err e = kfk_log_open(f->dir, conf, now, &log, st, err, sizeof(err));
-    if (e)
-        fail_msg("open: %s: %s", kfk_err2name(e), err);
+    if (e) fail_msg("open: %s: %s", kfk_err2name(e), err);
     return log;
 }
 
@@ -96,16 +93,14 @@ build_batch(kfk_buf *out, int64_t first, int n, int64_t ts, size_t pad)
 }
 
 static kfk_log_append_info
-append(kfk_log *log, int n, int64_t ts, size_t pad, int32_t epoch,
-       int64_t now)
+append(kfk_log *log, int n, int64_t ts, size_t pad, int32_t epoch, int64_t now)
 {
     kfk_buf wb;
     kfk_buf_init(&wb);
     build_batch(&wb, kfk_log_end_offset(log), n, ts, pad);
     kfk_log_append_info info;
     kfk_err e = kfk_log_append(log, wb.p, wb.len, epoch, now, &info);
-    if (e)
-        fail_msg("append: %s: %s", kfk_err2name(e), kfk_log_errstr(log));
+    if (e) fail_msg("append: %s: %s", kfk_err2name(e), kfk_log_errstr(log));
     kfk_buf_free(&wb);
     assert_int_equal(info.log_end_offset, kfk_log_end_offset(log));
     assert_true(kfk_log_high_watermark(log) <= kfk_log_end_offset(log));
@@ -124,8 +119,7 @@ check_region(const uint8_t *p, size_t len, int64_t *nextp)
                          KFK_ERR_NONE);
         assert_int_equal(b.BaseOffset, *nextp);
         kfk_record_iter it;
-        assert_int_equal(kfk_record_iter_init(&it, &b, 1 << 20),
-                         KFK_ERR_NONE);
+        assert_int_equal(kfk_record_iter_init(&it, &b, 1 << 20), KFK_ERR_NONE);
         kfk_record r;
         int64_t expect = b.BaseOffset;
         while (kfk_record_iter_next(&it, &r) == 1) {
@@ -160,8 +154,8 @@ check_all(kfk_log *log, size_t max_bytes)
     bool first = true;
     while (at < hw) {
         kfk_buf_reset(&wb);
-        kfk_err e = kfk_log_read_buf(log, at, max_bytes, KFK_LOG_BOUND_HW,
-                                     &wb, &sl);
+        kfk_err e =
+            kfk_log_read_buf(log, at, max_bytes, KFK_LOG_BOUND_HW, &wb, &sl);
         assert_int_equal(e, KFK_ERR_NONE);
         assert_true(sl.len > 0);
         assert_int_equal(wb.len, sl.len);
@@ -214,7 +208,8 @@ list_segments(const char *dir, int64_t *bases, int max)
     return n;
 }
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests ----------------------------------------------------------------
+ */
 
 static void
 test_roundtrip_across_segments(void **state)
@@ -246,9 +241,9 @@ test_roundtrip_across_segments(void **state)
         kfk_log_slice sl;
         kfk_buf wb;
         kfk_buf_init(&wb);
-        assert_int_equal(kfk_log_read_buf(log, off, 300, KFK_LOG_BOUND_HW,
-                                          &wb, &sl),
-                         KFK_ERR_NONE);
+        assert_int_equal(
+            kfk_log_read_buf(log, off, 300, KFK_LOG_BOUND_HW, &wb, &sl),
+            KFK_ERR_NONE);
         kfk_batch b;
         size_t size;
         assert_int_equal(kfk_batch_parse(wb.p, wb.len, true, &b, &size),
@@ -440,8 +435,7 @@ test_log_append_time(void **state)
     kfk_buf wb;
     kfk_buf_init(&wb);
     kfk_log_slice sl;
-    assert_int_equal(kfk_log_read_buf(log, 0, 1000, KFK_LOG_BOUND_HW, &wb,
-                                      &sl),
+    assert_int_equal(kfk_log_read_buf(log, 0, 1000, KFK_LOG_BOUND_HW, &wb, &sl),
                      0);
     kfk_batch b;
     size_t size;
@@ -631,8 +625,8 @@ test_leader_epochs(void **state)
         static const struct {
             int32_t ask, epoch;
             int64_t end;
-        } cases[] = {{0, 0, 0},  {1, 1, 10},  {2, 1, 10}, {3, 3, 20},
-                     {6, 3, 20}, {7, 7, 30},  {8, -1, -1}};
+        } cases[] = {{0, 0, 0},  {1, 1, 10}, {2, 1, 10}, {3, 3, 20},
+                     {6, 3, 20}, {7, 7, 30}, {8, -1, -1}};
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
             kfk_log_end_offset_for_epoch(log, cases[i].ask, &ep, &end);
             assert_int_equal(ep, cases[i].epoch);
@@ -641,9 +635,8 @@ test_leader_epochs(void **state)
         /* Batches carry their epoch. */
         kfk_buf_init(&wb);
         kfk_log_slice sl;
-        assert_int_equal(kfk_log_read_buf(log, 15, 1, KFK_LOG_BOUND_HW, &wb,
-                                          &sl),
-                         0);
+        assert_int_equal(
+            kfk_log_read_buf(log, 15, 1, KFK_LOG_BOUND_HW, &wb, &sl), 0);
         assert_int_equal((int32_t)kfk_be32(wb.p + KFK_BATCH_OFF_LEADER_EPOCH),
                          3);
         kfk_buf_free(&wb);
@@ -723,8 +716,7 @@ last_batch(fixture *f, int64_t *basep, int64_t *seg_basep, int64_t *posp,
     int64_t bases[64];
     int n = list_segments(f->dir, bases, 64);
     char path[700];
-    snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", f->dir,
-             bases[n - 1]);
+    snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", f->dir, bases[n - 1]);
     int fd = open(path, O_RDONLY);
     struct stat st;
     fstat(fd, &st);
@@ -753,8 +745,7 @@ recover_and_check(fixture *f, const kfk_log_config *conf, int64_t want_leo,
     kfk_log *log = open_log(f, conf, 0, &st);
     assert_false(st.clean);
     assert_true(st.segments_recovered >= 1);
-    if (expect_cut)
-        assert_true(st.bytes_truncated > 0);
+    if (expect_cut) assert_true(st.bytes_truncated > 0);
     assert_int_equal(kfk_log_end_offset(log), want_leo);
     check_all(log, 1500);
     /* Append more and read everything back. */
@@ -944,8 +935,7 @@ test_garbage_directory(void **state)
     fp = fopen(path, "w");
     fputs("kfk.state 0\nlog_start_offset 99999999999999999999\n", fp);
     fclose(fp);
-    snprintf(path, sizeof(path), "%s/00000000000000000000.log.deleted",
-             f->dir);
+    snprintf(path, sizeof(path), "%s/00000000000000000000.log.deleted", f->dir);
     fclose(fopen(path, "w"));
 
     kfk_log_open_stats st;
@@ -966,9 +956,9 @@ test_garbage_directory(void **state)
     assert_int_equal(link(src, path), 0);
     kfk_log *bad = NULL;
     char err[512];
-    assert_int_equal(kfk_log_open(f->dir, &conf, 0, &bad, NULL, err,
-                                  sizeof(err)),
-                     KFK_ERR_CORRUPT_MESSAGE);
+    assert_int_equal(
+        kfk_log_open(f->dir, &conf, 0, &bad, NULL, err, sizeof(err)),
+        KFK_ERR_CORRUPT_MESSAGE);
     assert_null(bad);
     assert_non_null(strstr(err, "overlaps"));
     unlink(path);
@@ -977,8 +967,8 @@ test_garbage_directory(void **state)
     rmdir(path);
 
     /* A directory that does not exist. */
-    assert_int_equal(kfk_log_open("/nonexistent-kfk/x-0", &conf, 0, &bad,
-                                  NULL, err, sizeof(err)),
+    assert_int_equal(kfk_log_open("/nonexistent-kfk/x-0", &conf, 0, &bad, NULL,
+                                  err, sizeof(err)),
                      KFK_ERR__IO);
 }
 
@@ -1024,28 +1014,24 @@ test_dir_helpers(void **state)
                      KFK_ERR_INVALID_TOPIC_EXCEPTION);
     assert_int_equal(kfk_log_dir_path(f->root, "..", 0, path, sizeof(path)),
                      KFK_ERR_INVALID_TOPIC_EXCEPTION);
-    assert_int_equal(kfk_log_dir_create(f->root, "other.topic_1", 7, err,
-                                        sizeof(err)),
-                     0);
-    assert_int_equal(kfk_log_dir_create(f->root, "other.topic_1", 7, err,
-                                        sizeof(err)),
-                     0);
+    assert_int_equal(
+        kfk_log_dir_create(f->root, "other.topic_1", 7, err, sizeof(err)), 0);
+    assert_int_equal(
+        kfk_log_dir_create(f->root, "other.topic_1", 7, err, sizeof(err)), 0);
     kfk_log_dir_path(f->root, "other.topic_1", 7, path, sizeof(path));
     kfk_log_config conf;
     small_conf(&conf);
     kfk_log *log = NULL;
-    assert_int_equal(kfk_log_open(path, &conf, 0, &log, NULL, err,
-                                  sizeof(err)),
+    assert_int_equal(kfk_log_open(path, &conf, 0, &log, NULL, err, sizeof(err)),
                      0);
     append(log, 3, 1, 10, 0, 0);
     kfk_log_close(log);
-    assert_int_equal(kfk_log_dir_remove(f->root, "other.topic_1", 7, err,
-                                        sizeof(err)),
-                     0);
+    assert_int_equal(
+        kfk_log_dir_remove(f->root, "other.topic_1", 7, err, sizeof(err)), 0);
     assert_int_equal(access(path, F_OK), -1);
-    assert_int_equal(kfk_log_dir_remove(f->root, "other.topic_1", 7, err,
-                                        sizeof(err)),
-                     KFK_ERR__NOT_FOUND);
+    assert_int_equal(
+        kfk_log_dir_remove(f->root, "other.topic_1", 7, err, sizeof(err)),
+        KFK_ERR__NOT_FOUND);
     conf.segment_bytes = 10;
     assert_int_equal(kfk_log_config_check(&conf, err, sizeof(err)),
                      KFK_ERR_INVALID_CONFIG);

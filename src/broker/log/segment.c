@@ -24,14 +24,13 @@
 /* Batches up to this size are validated whole with kfk_batch_parse; larger
  * ones (legal, if unusual) are checked header-first with a streamed CRC so
  * that a damaged length cannot make recovery allocate a gigabyte. */
-#define WHOLE_BATCH_MAX   (8u << 20)
-#define RECOVER_CHUNK     (1u << 20)
-#define LOOKUP_CHUNK      (8u << 10)
-#define BATCH_LENGTH_MIN  (KFK_BATCH_HEADER_SIZE - KFK_BATCH_LOG_OVERHEAD)
+#define WHOLE_BATCH_MAX  (8u << 20)
+#define RECOVER_CHUNK    (1u << 20)
+#define LOOKUP_CHUNK     (8u << 10)
+#define BATCH_LENGTH_MIN (KFK_BATCH_HEADER_SIZE - KFK_BATCH_LOG_OVERHEAD)
 
 void
-kfk_log_reader_init(kfk_log_reader *r, int fd, int64_t file_size,
-                    size_t chunk)
+kfk_log_reader_init(kfk_log_reader *r, int fd, int64_t file_size, size_t chunk)
 {
     memset(r, 0, sizeof(*r));
     r->fd = fd;
@@ -48,8 +47,8 @@ kfk_log_reader_free(kfk_log_reader *r)
 }
 
 kfk_err
-kfk_log_reader_get(kfk_log_reader *r, int64_t pos, size_t n,
-                   const uint8_t **pp, size_t *availp)
+kfk_log_reader_get(kfk_log_reader *r, int64_t pos, size_t n, const uint8_t **pp,
+                   size_t *availp)
 {
     if (pos >= r->bpos && (uint64_t)(pos - r->bpos) + n <= r->blen) {
         *pp = r->buf + (pos - r->bpos);
@@ -67,16 +66,14 @@ kfk_log_reader_get(kfk_log_reader *r, int64_t pos, size_t n,
     }
     size_t got = 0;
     while (got < want) {
-        ssize_t k = pread(r->fd, r->buf + got, want - got,
-                          (off_t)(pos + (int64_t)got));
-        if (k < 0 && errno == EINTR)
-            continue;
+        ssize_t k =
+            pread(r->fd, r->buf + got, want - got, (off_t)(pos + (int64_t)got));
+        if (k < 0 && errno == EINTR) continue;
         if (k < 0) {
             r->blen = 0;
             return KFK_ERR__IO;
         }
-        if (k == 0)
-            break; /* the file is shorter than we were told */
+        if (k == 0) break; /* the file is shorter than we were told */
         got += (size_t)k;
     }
     r->bytes_read += (int64_t)got;
@@ -88,8 +85,7 @@ kfk_log_reader_get(kfk_log_reader *r, int64_t pos, size_t n,
 }
 
 static void
-seg_path(char *out, size_t size, const kfk_log_segment *seg,
-         const char *suffix)
+seg_path(char *out, size_t size, const kfk_log_segment *seg, const char *suffix)
 {
     snprintf(out, size, "%s%s", seg->path, suffix);
 }
@@ -110,10 +106,8 @@ seg_new(kfk_log *log, int64_t base)
 static void
 seg_free(kfk_log_segment *seg)
 {
-    if (!seg)
-        return;
-    if (seg->fd >= 0)
-        close(seg->fd);
+    if (!seg) return;
+    if (seg->fd >= 0) close(seg->fd);
     kfk_free(seg->idx);
     kfk_free(seg->tidx);
     kfk_free(seg);
@@ -158,8 +152,7 @@ read_index_file(const char *path, size_t entry, size_t max_entries,
     *datap = NULL;
     *np = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
+    if (fd < 0) return false;
     struct stat st;
     bool ok = false;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
@@ -171,10 +164,8 @@ read_index_file(const char *path, size_t entry, size_t max_entries,
     size_t got = 0;
     while (got < len) {
         ssize_t k = pread(fd, data + got, len - got, (off_t)got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
         got += (size_t)k;
     }
     if (got != len) {
@@ -209,8 +200,8 @@ load_indexes(kfk_log_segment *seg, int64_t size)
         int32_t rel = (int32_t)kfk_be32(data + i * 8);
         int32_t pos = (int32_t)kfk_be32(data + i * 8 + 4);
         if (rel < 0 || pos < 0 || pos >= size ||
-            (i > 0 && (rel <= seg->idx[i - 1].rel ||
-                       pos <= seg->idx[i - 1].pos))) {
+            (i > 0 &&
+             (rel <= seg->idx[i - 1].rel || pos <= seg->idx[i - 1].pos))) {
             kfk_free(data);
             return false;
         }
@@ -229,8 +220,8 @@ load_indexes(kfk_log_segment *seg, int64_t size)
         int64_t ts = (int64_t)kfk_be64(data + i * 12);
         int32_t rel = (int32_t)kfk_be32(data + i * 12 + 8);
         if (rel < 0 || ts < 0 ||
-            (i > 0 && (ts <= seg->tidx[i - 1].ts ||
-                       rel < seg->tidx[i - 1].rel))) {
+            (i > 0 &&
+             (ts <= seg->tidx[i - 1].ts || rel < seg->tidx[i - 1].rel))) {
             kfk_free(data);
             return false;
         }
@@ -256,9 +247,9 @@ kfk_log_segment_load(kfk_log *log, int64_t base, bool *idx_ok, kfk_err *errp)
         return NULL;
     }
     if (!S_ISREG(st.st_mode) || st.st_size > INT32_MAX) {
-        *errp = kfk_log_set_error(log, KFK_ERR_CORRUPT_MESSAGE,
-                                  "%s: not a regular file of at most 2 GiB",
-                                  path);
+        *errp =
+            kfk_log_set_error(log, KFK_ERR_CORRUPT_MESSAGE,
+                              "%s: not a regular file of at most 2 GiB", path);
         seg_free(seg);
         return NULL;
     }
@@ -293,8 +284,7 @@ tidx_push(kfk_log_segment *seg, int64_t ts, int32_t rel)
 {
     if (seg->tidx_n == seg->tidx_cap) {
         seg->tidx_cap = seg->tidx_cap ? seg->tidx_cap * 2 : 64;
-        seg->tidx =
-            kfk_xrealloc(seg->tidx, seg->tidx_cap * sizeof(*seg->tidx));
+        seg->tidx = kfk_xrealloc(seg->tidx, seg->tidx_cap * sizeof(*seg->tidx));
     }
     seg->tidx[seg->tidx_n].ts = ts;
     seg->tidx[seg->tidx_n].rel = rel;
@@ -340,8 +330,7 @@ write_index(kfk_log *log, const char *path, const uint8_t *data, size_t n,
             size_t written, size_t entry, bool sync)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return kfk_log_io_error(log, "open index", path);
+    if (fd < 0) return kfk_log_io_error(log, "open index", path);
     kfk_err err = KFK_ERR_NONE;
     if (ftruncate(fd, (off_t)(written * entry)) < 0) {
         err = kfk_log_io_error(log, "truncate index", path);
@@ -351,8 +340,7 @@ write_index(kfk_log *log, const char *path, const uint8_t *data, size_t n,
     while (done < len) {
         ssize_t k = pwrite(fd, data + done, len - done,
                            (off_t)(written * entry + done));
-        if (k < 0 && errno == EINTR)
-            continue;
+        if (k < 0 && errno == EINTR) continue;
         if (k <= 0) {
             err = kfk_log_io_error(log, "write index", path);
             goto out;
@@ -370,18 +358,15 @@ kfk_err
 kfk_log_segment_write_indexes(kfk_log *log, kfk_log_segment *seg, bool sync)
 {
     char path[KFK_LOG_PATH_MAX + 16];
-    if (!seg->idx_dirty && !(sync && seg->idx_unsynced))
-        return KFK_ERR_NONE;
-    if (seg->idx_written > seg->idx_n)
-        seg->idx_written = seg->idx_n;
-    if (seg->tidx_written > seg->tidx_n)
-        seg->tidx_written = seg->tidx_n;
+    if (!seg->idx_dirty && !(sync && seg->idx_unsynced)) return KFK_ERR_NONE;
+    if (seg->idx_written > seg->idx_n) seg->idx_written = seg->idx_n;
+    if (seg->tidx_written > seg->tidx_n) seg->tidx_written = seg->tidx_n;
 
     size_t n = seg->idx_n - seg->idx_written;
-    uint8_t *data = kfk_xmalloc(KFK_MAX(n * KFK_LOG_IDX_ENTRY,
-                                        (seg->tidx_n - seg->tidx_written) *
-                                            KFK_LOG_TIDX_ENTRY) +
-                                1);
+    uint8_t *data = kfk_xmalloc(
+        KFK_MAX(n * KFK_LOG_IDX_ENTRY,
+                (seg->tidx_n - seg->tidx_written) * KFK_LOG_TIDX_ENTRY) +
+        1);
     for (size_t i = 0; i < n; i++) {
         const kfk_log_idx *e = &seg->idx[seg->idx_written + i];
         kfk_wbe32(data + i * 8, (uint32_t)e->rel);
@@ -390,8 +375,7 @@ kfk_log_segment_write_indexes(kfk_log *log, kfk_log_segment *seg, bool sync)
     seg_path(path, sizeof(path), seg, ".index");
     kfk_err err = write_index(log, path, data, seg->idx_written + n,
                               seg->idx_written, KFK_LOG_IDX_ENTRY, sync);
-    if (err)
-        goto out;
+    if (err) goto out;
     seg->idx_written = seg->idx_n;
 
     n = seg->tidx_n - seg->tidx_written;
@@ -401,10 +385,9 @@ kfk_log_segment_write_indexes(kfk_log *log, kfk_log_segment *seg, bool sync)
         kfk_wbe32(data + i * 12 + 8, (uint32_t)e->rel);
     }
     seg_path(path, sizeof(path), seg, ".timeindex");
-    err = write_index(log, path, data, seg->tidx_written + n,
-                      seg->tidx_written, KFK_LOG_TIDX_ENTRY, sync);
-    if (err)
-        goto out;
+    err = write_index(log, path, data, seg->tidx_written + n, seg->tidx_written,
+                      KFK_LOG_TIDX_ENTRY, sync);
+    if (err) goto out;
     seg->tidx_written = seg->tidx_n;
     seg->idx_dirty = false;
     seg->idx_unsynced = !sync;
@@ -438,18 +421,15 @@ verify_big_batch(kfk_log_reader *r, int64_t pos, const uint8_t *hdr,
     b->LastOffsetDelta = (int32_t)kfk_be32(hdr + KFK_BATCH_OFF_LAST_DELTA);
     b->MaxTimestamp = (int64_t)kfk_be64(hdr + KFK_BATCH_OFF_MAX_TS);
     b->RecordCount = (int32_t)kfk_be32(hdr + KFK_BATCH_OFF_COUNT);
-    if (b->Magic != 2 || b->RecordCount < 0)
-        return KFK_ERR_CORRUPT_MESSAGE;
+    if (b->Magic != 2 || b->RecordCount < 0) return KFK_ERR_CORRUPT_MESSAGE;
     uint32_t crc = 0;
     size_t done = KFK_BATCH_OFF_ATTRIBUTES;
     while (done < size) {
         const uint8_t *p;
         size_t avail, n = KFK_MIN(size - done, (size_t)RECOVER_CHUNK);
         kfk_err err = kfk_log_reader_get(r, pos + (int64_t)done, n, &p, &avail);
-        if (err)
-            return err;
-        if (avail < n)
-            return KFK_ERR__PARTIAL;
+        if (err) return err;
+        if (avail < n) return KFK_ERR__PARTIAL;
         crc = kfk_crc32c(crc, p, n);
         done += n;
     }
@@ -485,8 +465,7 @@ kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
         seg->idx_n = seg->tidx_n = 0;
         seg->max_ts = seg->max_ts_offset = -1;
     }
-    if (seg->tidx_n < seg->tidx_written)
-        seg->idx_dirty = true;
+    if (seg->tidx_n < seg->tidx_written) seg->idx_dirty = true;
     seg->bytes_since_index = 0;
 
     kfk_log_reader r;
@@ -511,8 +490,7 @@ kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
             break;
         }
         bad_first = (int64_t)kfk_be64(p);
-        bad_last = bad_first +
-                   (int32_t)kfk_be32(p + KFK_BATCH_OFF_LAST_DELTA);
+        bad_last = bad_first + (int32_t)kfk_be32(p + KFK_BATCH_OFF_LAST_DELTA);
         int32_t blen = (int32_t)kfk_be32(p + KFK_BATCH_OFF_LENGTH);
         if (blen < BATCH_LENGTH_MIN) {
             why = "bad batch length";
@@ -526,13 +504,11 @@ kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
         kfk_batch b;
         kfk_err verr;
         if (size <= WHOLE_BATCH_MAX) {
-            if ((err = kfk_log_reader_get(&r, pos, size, &p, &avail)))
-                break;
+            if ((err = kfk_log_reader_get(&r, pos, size, &p, &avail))) break;
             size_t got;
             verr = avail < size ? KFK_ERR__PARTIAL
                                 : kfk_batch_parse(p, size, true, &b, &got);
-            if (!verr && got != size)
-                verr = KFK_ERR_CORRUPT_MESSAGE;
+            if (!verr && got != size) verr = KFK_ERR_CORRUPT_MESSAGE;
         } else {
             uint8_t hdr[KFK_BATCH_HEADER_SIZE];
             memcpy(hdr, p, sizeof(hdr));
@@ -554,8 +530,8 @@ kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
             why = "offsets out of sequence";
             break;
         }
-        kfk_log_segment_index_batch(log, seg, b.BaseOffset, b.MaxTimestamp,
-                                    pos, (int64_t)size);
+        kfk_log_segment_index_batch(log, seg, b.BaseOffset, b.MaxTimestamp, pos,
+                                    (int64_t)size);
         next = last + 1;
         pos += (int64_t)size;
         first = false;
@@ -599,9 +575,8 @@ kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
 /* Read the fixed part of the batch header at pos, checking its length
  * against the segment; KFK_ERR_CORRUPT_MESSAGE if it does not fit. */
 static kfk_err
-read_header(kfk_log *log, kfk_log_segment *seg, kfk_log_reader *r,
-            int64_t pos, int64_t *basep, int64_t *lastp, int64_t *max_tsp,
-            int64_t *sizep)
+read_header(kfk_log *log, kfk_log_segment *seg, kfk_log_reader *r, int64_t pos,
+            int64_t *basep, int64_t *lastp, int64_t *max_tsp, int64_t *sizep)
 {
     const uint8_t *p;
     size_t avail;
@@ -638,12 +613,10 @@ idx_floor(const kfk_log_segment *seg, int64_t target_rel, int64_t *relp)
             hi = mid;
     }
     if (lo == 0) {
-        if (relp)
-            *relp = 0;
+        if (relp) *relp = 0;
         return 0;
     }
-    if (relp)
-        *relp = seg->idx[lo - 1].rel;
+    if (relp) *relp = seg->idx[lo - 1].rel;
     return seg->idx[lo - 1].pos;
 }
 
@@ -686,19 +659,17 @@ kfk_log_segment_find_ts(kfk_log *log, kfk_log_segment *seg, int64_t from,
         else
             hi = mid;
     }
-    if (lo > 0)
-        from = KFK_MAX(from, seg->base + seg->tidx[lo - 1].rel);
+    if (lo > 0) from = KFK_MAX(from, seg->base + seg->tidx[lo - 1].rel);
     int64_t pos, base;
     kfk_err err = kfk_log_segment_find(log, seg, from, &pos, &base);
-    if (err)
-        return err;
+    if (err) return err;
     *offsetp = *tsp = -1;
     kfk_log_reader r;
     kfk_log_reader_init(&r, seg->fd, seg->size, LOOKUP_CHUNK);
     while (pos < seg->size) {
         int64_t last = 0, max_ts = 0, size = 0;
-        if ((err = read_header(log, seg, &r, pos, &base, &last, &max_ts,
-                               &size)))
+        if ((err =
+                 read_header(log, seg, &r, pos, &base, &last, &max_ts, &size)))
             break;
         if (max_ts >= ts) {
             *offsetp = KFK_MAX(base, from);
@@ -719,8 +690,7 @@ kfk_log_segment_span(kfk_log *log, kfk_log_segment *seg, int64_t pos,
     kfk_log_reader_init(&r, seg->fd, seg->size, LOOKUP_CHUNK);
     int64_t base = 0, last = 0, ts = 0, size = 0;
     kfk_err err = read_header(log, seg, &r, pos, &base, &last, &ts, &size);
-    if (err)
-        goto out;
+    if (err) goto out;
     int64_t end = pos + size, next = last + 1;
 
     if (limit > end) {
@@ -739,11 +709,10 @@ kfk_log_segment_span(kfk_log *log, kfk_log_segment *seg, int64_t pos,
             next = seg->base + seg->idx[lo - 1].rel;
         }
         while (end < seg->size && end < limit) {
-            if ((err = read_header(log, seg, &r, end, &base, &last, &ts,
-                                   &size)))
+            if ((err =
+                     read_header(log, seg, &r, end, &base, &last, &ts, &size)))
                 goto out;
-            if (end + size > limit)
-                break;
+            if (end + size > limit) break;
             end += size;
             next = last + 1;
         }
@@ -758,13 +727,11 @@ out:
 int64_t
 kfk_log_segment_first_ts(kfk_log *log, kfk_log_segment *seg)
 {
-    if (seg->size == 0)
-        return -1;
+    if (seg->size == 0) return -1;
     kfk_log_reader r;
     kfk_log_reader_init(&r, seg->fd, seg->size, KFK_BATCH_HEADER_SIZE);
     int64_t base = 0, last = 0, ts = -1, size = 0;
-    if (read_header(log, seg, &r, 0, &base, &last, &ts, &size))
-        ts = -1;
+    if (read_header(log, seg, &r, 0, &base, &last, &ts, &size)) ts = -1;
     kfk_log_reader_free(&r);
     return ts;
 }
