@@ -854,3 +854,33 @@ fmt_duration(char *buf, size_t n, double s)
         snprintf(buf, n, "%.1fd", s / 86400);
     return buf;
 }
+
+int
+cli_report_deletions(const char *kind, char **names, int n, const kfk_err *errs)
+{
+    int rc = 0;
+    json_w j;
+    if (g_cli.json) {
+        json_init(&j, stdout, true);
+        json_arr(&j);
+    }
+    for (int i = 0; i < n; i++) {
+        if (g_cli.json) {
+            json_obj(&j);
+            json_kstr(&j, kind, names[i]);
+            json_kstr(&j, "error", errs[i] ? kfk_err2name(errs[i]) : NULL);
+            json_obj_end(&j);
+        }
+        if (errs[i]) {
+            cli_kerr(errs[i], NULL, "deleting %s %s", kind, names[i]);
+            rc = 1;
+        } else if (!g_cli.json) {
+            cli_info("deleted %s %s", kind, names[i]);
+        }
+    }
+    if (g_cli.json) {
+        json_arr_end(&j);
+        json_done(&j);
+    }
+    return rc;
+}

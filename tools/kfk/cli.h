@@ -149,6 +149,12 @@ void json_done(json_w *j);
 
 /* Shorthands for "key": value. */
 void json_kstr(json_w *j, const char *k, const char *s);
+
+/* Report the outcome of deleting n objects of a kind ("topic", "group"):
+ * a JSON array of {kind, error} with --json, else a line each.  Returns 1
+ * if any failed, else 0. */
+int cli_report_deletions(const char *kind, char **names, int n,
+                         const kfk_err *errs);
 void json_kint(json_w *j, const char *k, int64_t v);
 void json_knum(json_w *j, const char *k, double v);
 void json_kbool(json_w *j, const char *k, bool v);

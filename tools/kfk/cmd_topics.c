@@ -175,31 +175,12 @@ static int
 topics_delete(kfk_conn *kc, char **topics, int n)
 {
     kfk_err *errs = calloc((size_t)n + 1, sizeof(*errs));
+    if (!errs) {
+        cli_error("out of memory");
+        return 1;
+    }
     kfk_conn_delete_topics(kc, (const char *const *)topics, (size_t)n, errs);
-    int rc = 0;
-    json_w j;
-    if (g_cli.json) {
-        json_init(&j, stdout, true);
-        json_arr(&j);
-    }
-    for (int i = 0; i < n; i++) {
-        if (g_cli.json) {
-            json_obj(&j);
-            json_kstr(&j, "topic", topics[i]);
-            json_kstr(&j, "error", errs[i] ? kfk_err2name(errs[i]) : NULL);
-            json_obj_end(&j);
-        }
-        if (errs[i]) {
-            cli_kerr(errs[i], NULL, "deleting topic %s", topics[i]);
-            rc = 1;
-        } else if (!g_cli.json) {
-            cli_info("deleted topic %s", topics[i]);
-        }
-    }
-    if (g_cli.json) {
-        json_arr_end(&j);
-        json_done(&j);
-    }
+    int rc = cli_report_deletions("topic", topics, n, errs);
     free(errs);
     return rc;
 }
