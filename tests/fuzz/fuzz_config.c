@@ -22,6 +22,7 @@
 
 #include "broker/config.h"
 #include "common/common.h"
+#include "fuzz_tmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -59,7 +60,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char errstr[512];
 
     /* 1. As a properties file. */
-    char path[] = "/tmp/kfk-fuzz-config-XXXXXX";
+    char path[512];
+    snprintf(path, sizeof(path), "%s/kfk-fuzz-config-XXXXXX", fuzz_tmpdir());
     int fd = mkstemp(path);
     if (fd < 0) return 0;
     if (size && write(fd, data, size) != (ssize_t)size) {

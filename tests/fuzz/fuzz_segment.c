@@ -29,6 +29,7 @@
 #include "broker/log.h"
 #include "common/common.h"
 #include "protocol/records.h"
+#include "fuzz_tmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -120,7 +121,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 3;
     size -= 3;
     if (ilen > size) ilen = size;
-    char dir[] = "/tmp/kfk-fuzz-seg-XXXXXX";
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/kfk-fuzz-seg-XXXXXX", fuzz_tmpdir());
     if (!mkdtemp(dir)) return 0;
     put_file(dir, "00000000000000000000.index", data, ilen);
     put_file(dir, "00000000000000000000.log", data + ilen, size - ilen);
