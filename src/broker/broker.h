@@ -74,8 +74,9 @@ struct kfk_peer {
     bool closing; /* close once output is flushed */
     bool reading_paused;
     bool want_write;
-    bool dead; /* closed; freed by kfk_server_reap() */
-    int64_t last_active_ms;
+    bool dead;              /* closed; freed by kfk_server_reap() */
+    int64_t last_active_ms; /* last byte read or written */
+    int64_t frame_start_ms; /* first byte of a partial frame, 0 if none */
     kfk_peer *prev, *next;
 };
 
@@ -126,6 +127,7 @@ struct kfk_broker {
     kfk_api_impl apis[KFK_API_KEY_MAX + 1];
     kfk_ev_timer *retention_timer;
     kfk_ev_timer *flush_timer;
+    kfk_ev_timer *sweep_timer; /* idle and slow-request connections */
     bool stopping;
     struct kfk_groups *groups;
     struct kfk_fetch_sessions *fetch_sessions;

@@ -98,6 +98,12 @@ static const confdef defs[] = {
      NULL},
     {"max.connections.per.ip", T_INT32, "2147483647", 1, I32,
      OFF(max_connections_per_ip), NULL},
+    {"connections.max.idle.ms", T_INT64, "600000", -1, I64,
+     OFF(connections_max_idle_ms), NULL},
+    /* kfkd's own: a request must arrive whole this long after its first
+     * byte (slow-loris writers); -1 disables. */
+    {"socket.request.receive.timeout.ms", T_INT64, "30000", -1, I64,
+     OFF(request_receive_timeout_ms), NULL},
     {"queued.max.requests", T_INT32, "500", 1, I32, OFF(queued_max_requests),
      NULL},
     {"group.initial.rebalance.delay.ms", T_INT32, "3000", 0, I32,

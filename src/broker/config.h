@@ -40,6 +40,8 @@ typedef struct kfk_broker_conf {
     int32_t max_connections;
     int32_t max_connections_per_ip;
     int32_t queued_max_requests;
+    int64_t connections_max_idle_ms;
+    int64_t request_receive_timeout_ms;
     int32_t group_initial_rebalance_delay_ms;
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;

@@ -280,6 +280,7 @@ peer_flush(kfk_peer *p)
                 return;
             }
             if (r == 0) {
+                p->last_active_ms = kfk_mono_ms(); /* may have written some */
                 if (!p->want_write) {
                     p->want_write = true;
                     update_interest(p);
@@ -287,6 +288,7 @@ peer_flush(kfk_peer *p)
                 return;
             }
         }
+        p->last_active_ms = kfk_mono_ms();
         p->wpos = 0;
         p->head = rq->next;
         if (!p->head) p->tail = NULL;
@@ -307,6 +309,7 @@ peer_flush(kfk_peer *p)
         p->reading_paused = false;
         update_interest(p);
         process_input(p); /* frames may be waiting in the buffer */
+        if (!p->dead) p->frame_start_ms = p->rlen ? kfk_mono_ms() : 0;
     }
 }
 
@@ -519,10 +522,18 @@ peer_read(kfk_peer *p)
             kfk_peer_close(p, strerror(errno));
             return;
         }
+        bool was_empty = p->rlen == 0;
+        uint64_t seen = b->nrequests;
         p->rlen += (size_t)n;
         p->last_active_ms = kfk_mono_ms();
         process_input(p);
-        if (p->dead || p->reading_paused || p->closing) return;
+        if (p->dead) return;
+        /* The receive deadline runs from the first byte of a frame. */
+        if (p->rlen == 0)
+            p->frame_start_ms = 0;
+        else if (was_empty || b->nrequests != seen)
+            p->frame_start_ms = p->last_active_ms;
+        if (p->reading_paused || p->closing) return;
     }
     /* Keep idle connections cheap: drop a large buffer once empty. */
     if (p->rlen == 0 && p->rcap > 4 * READ_CHUNK) {
@@ -606,6 +617,49 @@ on_accept(kfk_ev *ev, int lfd, int mask, void *arg)
         b->npeers++;
         update_interest(p);
     }
+}
+
+/* Close connections that are idle past connections.max.idle.ms (nothing
+ * in flight, or a response the client stopped reading) or that have been
+ * sending one request for longer than socket.request.receive.timeout.ms
+ * (slow-loris).  Runs a few times per shortest timeout, at most once a
+ * second. */
+static int64_t
+sweep_interval(const kfk_broker *b)
+{
+    int64_t t = 1000;
+    int64_t idle = b->conf.connections_max_idle_ms;
+    int64_t recv = b->conf.request_receive_timeout_ms;
+    if (idle > 0) t = KFK_MIN(t, idle / 4);
+    if (recv > 0) t = KFK_MIN(t, recv / 4);
+    return KFK_MAX(t, 10);
+}
+
+static void
+on_sweep(kfk_ev *ev, kfk_ev_timer *tm, void *arg)
+{
+    kfk_broker *b = arg;
+    int64_t now = kfk_mono_ms();
+    int64_t idle = b->conf.connections_max_idle_ms;
+    int64_t recv = b->conf.request_receive_timeout_ms;
+    kfk_peer *next;
+    for (kfk_peer *p = b->peers; p; p = next) {
+        next = p->next;
+        if (recv > 0 && p->frame_start_ms && !p->reading_paused &&
+            now - p->frame_start_ms > recv) {
+            kfk_info("server",
+                     "%s: request not received whole within %" PRId64
+                     " ms (socket.request.receive.timeout.ms), closing",
+                     p->addr, recv);
+            kfk_peer_close(p, "request receive timeout");
+        } else if (idle > 0 && now - p->last_active_ms > idle &&
+                   (p->nreqs == 0 || p->want_write)) {
+            kfk_dbg("server", "%s: idle for %" PRId64 " ms, closing", p->addr,
+                    now - p->last_active_ms);
+            kfk_peer_close(p, "connections.max.idle.ms");
+        }
+    }
+    kfk_ev_timer_rearm(ev, tm, sweep_interval(b));
 }
 
 /* Parse "PLAINTEXT://host:port" (first listener) into host and port. */
@@ -700,6 +754,7 @@ kfk_server_start(kfk_broker *b)
         close(fd);
         return -1;
     }
+    b->sweep_timer = kfk_ev_timer_add(b->ev, sweep_interval(b), on_sweep, b);
     kfk_info("server", "listening on %s (port %d), advertised as %s:%d",
              b->conf.listeners, b->port, b->adv_host, b->adv_port);
     return 0;
@@ -708,6 +763,10 @@ kfk_server_start(kfk_broker *b)
 void
 kfk_server_stop(kfk_broker *b)
 {
+    if (b->sweep_timer) {
+        kfk_ev_timer_cancel(b->ev, b->sweep_timer);
+        b->sweep_timer = NULL;
+    }
     if (b->lfd >= 0) {
         kfk_ev_unwatch(b->ev, b->lfd);
         close(b->lfd);

@@ -16,7 +16,12 @@
  *     to decode); 1,000 partitions are answered partition by partition;
  *   - topic names: Kafka's rules (1-249 of [a-zA-Z0-9._-], not "." or
  *     "..", no collision between '.' and '_') give
- *     INVALID_TOPIC_EXCEPTION (17) from CreateTopics and Produce.
+ *     INVALID_TOPIC_EXCEPTION (17) from CreateTopics and Produce;
+ *   - timeouts (a broker of their own with short ones): a silent
+ *     connection is closed after connections.max.idle.ms, a half-sent
+ *     request and a slow-loris writer (a byte every 100 ms) after
+ *     socket.request.receive.timeout.ms, while a busy connection and one
+ *     whose Fetch is parked longer than the idle timeout stay open.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +36,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -449,6 +455,109 @@ topic_names(void **st)
            nbad, sizeof(good) / sizeof(good[0]));
 }
 
+/* ------------------------------------------------------------------ */
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* True if the broker has closed fd (checked without waiting). */
+static bool
+gone(int fd)
+{
+    uint8_t buf[256];
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+#define IDLE_MS 1500
+#define RECV_MS 800
+
+static void
+timeouts(void **st)
+{
+    (void)st;
+    kfkd_h h;
+    assert_int_equal(kfkd_start(&h, "connections.max.idle.ms=1500",
+                                "socket.request.receive.timeout.ms=800", NULL),
+                     0);
+    int busy = kfk_test_connect(h.port);
+    assert_int_equal(kfk_test_create_topic(busy, "idle", 1, NULL), 0);
+
+    /* A silent connection. */
+    int64_t t0 = mono_ms();
+    int silent = kfk_test_connect(h.port);
+    /* Half a request: a size prefix and two bytes. */
+    int half = kfk_test_connect(h.port);
+    static const uint8_t part[] = {0, 0, 0, 40, 0, 18};
+    assert_int_equal(kfk_test_send_raw(half, part, sizeof(part)), 0);
+    /* A slow-loris writer: a 44-byte frame, one byte every 100 ms. */
+    int loris = kfk_test_connect(h.port);
+
+    int64_t half_closed = -1, loris_closed = -1, silent_closed = -1;
+    int busy_calls = 0, sent = 0;
+    while (mono_ms() - t0 < 3000) {
+        if (sent < 44 && loris_closed < 0) {
+            uint8_t byte = sent < 4 ? (uint8_t)(sent == 3 ? 40 : 0) : 0;
+            if (send(loris, &byte, 1, MSG_NOSIGNAL) == 1) sent++;
+        }
+        if (half_closed < 0 && gone(half)) half_closed = mono_ms();
+        if (loris_closed < 0 && gone(loris)) loris_closed = mono_ms();
+        if (silent_closed < 0 && gone(silent)) silent_closed = mono_ms();
+        if (busy_calls * 250 < mono_ms() - t0) {
+            assert_true(served(busy));
+            busy_calls++;
+        }
+        usleep(100 * 1000);
+    }
+    /* Let the idle one go (it may need one more sweep). */
+    if (silent_closed < 0 && kfk_test_closed(silent, 2000))
+        silent_closed = mono_ms();
+    assert_true(half_closed > 0);
+    assert_true(loris_closed > 0);
+    assert_true(silent_closed > 0);
+    printf("limits: half-sent request closed after %" PRId64
+           " ms, slow-loris after %" PRId64 " ms (%d of 44 bytes sent), "
+           "silent connection after %" PRId64 " ms\n",
+           half_closed - t0, loris_closed - t0, sent, silent_closed - t0);
+    assert_true(half_closed - t0 >= RECV_MS);
+    assert_true(half_closed - t0 < IDLE_MS);
+    assert_true(loris_closed - t0 >= RECV_MS);
+    assert_true(sent < 44); /* closed before the request was whole */
+    assert_true(silent_closed - t0 >= IDLE_MS);
+
+    /* The busy connection was never idle. */
+    assert_true(served(busy));
+    /* A Fetch parked for 2.5 s (longer than the idle timeout) is answered
+     * on its connection. */
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_bytes rec;
+    int64_t hw = -1;
+    int parked = kfk_test_connect(h.port);
+    int64_t f0 = mono_ms();
+    assert_int_equal(
+        kfk_test_fetch(parked, 4, "idle", 0, 0, 2500, 1, &ar, &rec, &hw), 0);
+    int64_t waited = mono_ms() - f0;
+    assert_true(waited >= 2400);
+    assert_true(served(parked));
+    printf("limits: a Fetch parked %" PRId64 " ms outlived "
+           "connections.max.idle.ms=%d; %d calls on a busy connection\n",
+           waited, IDLE_MS, busy_calls);
+    kfk_arena_free(&ar);
+    close(busy);
+    close(silent);
+    close(half);
+    close(loris);
+    close(parked);
+    assert_int_equal(kfkd_stop(&h), 0);
+    kfkd_cleanup(&h);
+}
+
 int
 main(void)
 {
@@ -458,6 +567,7 @@ main(void)
         cmocka_unit_test(response_bytes_bounded),
         cmocka_unit_test(partitions_per_request),
         cmocka_unit_test(topic_names),
+        cmocka_unit_test(timeouts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
