@@ -293,7 +293,7 @@ kfk_test_connect(int port)
 int32_t
 kfk_test_next_corr(void)
 {
-    static int32_t corr = 1000;
+    static _Atomic int32_t corr = 1000; /* tests call from several threads */
     return ++corr;
 }
 

@@ -99,8 +99,8 @@ typedef struct inflight {
 typedef struct producer {
     int port;
     int cycle;
-    int64_t budget; /* last id this cycle may use */
-    volatile int stop;
+    int64_t budget;   /* last id this cycle may use */
+    _Atomic int stop; /* set by the main thread */
     int64_t acked, sent, requests;
 } producer;
 
@@ -206,7 +206,7 @@ out:
 
 typedef struct committer {
     int port;
-    volatile int stop;
+    _Atomic int stop; /* set by the main thread */
     int64_t acked;    /* last value acknowledged for every partition */
     int64_t sent;     /* last value sent (maybe stored, maybe not) */
     int64_t ncommits; /* acknowledged commit requests */

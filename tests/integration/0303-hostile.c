@@ -79,7 +79,7 @@ now_ms(void)
 
 typedef struct good_client {
     pthread_t th;
-    volatile int stop;
+    _Atomic int stop; /* set by the main thread */
     int64_t acked;
     int64_t worst_ms;
     int errors;
