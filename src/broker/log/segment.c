@@ -103,10 +103,57 @@ seg_new(kfk_log *log, int64_t base)
     return seg;
 }
 
+/*
+ * Space reservation.  Appending to the end of a file makes ext4 and xfs
+ * allocate blocks on every write; writing into space already allocated
+ * with fallocate(FALLOC_FL_KEEP_SIZE) skips that and costs about half the
+ * CPU for large batches (measured: 1 MiB writes, 2.4-4.8 GB per CPU-second
+ * into a growing file, 6-7 GB into reserved space).  The file's size stays
+ * that of its data, so readers, recovery and sendfile see nothing of it.
+ * The reservation runs ahead of the writes by eight times the append being
+ * written (256 KiB to 8 MiB), never past segment.bytes: a partition that
+ * takes little reserves little.  Sealing the segment (roll, close) gives
+ * back what was not used (ftruncate to the data's size).  Where fallocate is
+ * not supported, or the disk is full, appends simply write without it.
+ */
+#define RESERVE_MIN (256 * 1024)
+#define RESERVE_MAX (8 * 1024 * 1024)
+
+void
+kfk_log_segment_reserve(kfk_log_segment *seg, size_t len, int64_t limit)
+{
+    int64_t end = seg->size + (int64_t)len;
+    if (seg->reserved >= end || seg->fd < 0) return;
+    int64_t ahead =
+        KFK_MIN(KFK_MAX((int64_t)len * 8, RESERVE_MIN), (int64_t)RESERVE_MAX);
+    int64_t from = KFK_MAX(seg->reserved, seg->size);
+    int64_t to = KFK_MIN(end + ahead, KFK_MAX(limit, end));
+    /* Failure (ENOSPC, EOPNOTSUPP) is not an error: the write will say
+     * whether there is room.  Either way, do not ask again for this span. */
+    if (fallocate(seg->fd, FALLOC_FL_KEEP_SIZE, (off_t)from,
+                  (off_t)(to - from)) < 0)
+        kfk_dbg("log", "%s.log: cannot reserve %" PRId64 " bytes: %s",
+                seg->path, to - from, strerror(errno));
+    seg->reserved = to;
+}
+
+void
+kfk_log_segment_unreserve(kfk_log_segment *seg)
+{
+    if (seg->fd < 0 || seg->reserved <= seg->size) return;
+    /* Truncating to the data's size frees the blocks past it (ext4 does
+     * not punch holes past the end of a file). */
+    if (ftruncate(seg->fd, (off_t)seg->size) < 0)
+        kfk_dbg("log", "%s.log: cannot give back reserved space: %s", seg->path,
+                strerror(errno));
+    seg->reserved = seg->size;
+}
+
 static void
 seg_free(kfk_log_segment *seg)
 {
     if (!seg) return;
+    kfk_log_segment_unreserve(seg);
     if (seg->fd >= 0) close(seg->fd);
     kfk_free(seg->idx);
     kfk_free(seg->tidx);
@@ -490,7 +537,10 @@ kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
             break;
         }
         bad_first = (int64_t)kfk_be64(p);
-        bad_last = bad_first + (int32_t)kfk_be32(p + KFK_BATCH_OFF_LAST_DELTA);
+        /* For the message only: the header may be garbage, so wrap. */
+        bad_last =
+            (int64_t)((uint64_t)bad_first + (uint64_t)(int32_t)kfk_be32(
+                                                p + KFK_BATCH_OFF_LAST_DELTA));
         int32_t blen = (int32_t)kfk_be32(p + KFK_BATCH_OFF_LENGTH);
         if (blen < BATCH_LENGTH_MIN) {
             why = "bad batch length";
@@ -523,13 +573,14 @@ kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
                                            : "bad CRC or batch header";
             break;
         }
-        int64_t last = b.BaseOffset + b.LastOffsetDelta;
+        /* BaseOffset >= next >= seg->base, so nothing here overflows. */
         if (b.LastOffsetDelta < 0 || b.BaseOffset < next ||
             (first && !full && b.BaseOffset != next) ||
-            last - seg->base > INT32_MAX) {
+            b.BaseOffset - seg->base > INT32_MAX - b.LastOffsetDelta) {
             why = "offsets out of sequence";
             break;
         }
+        int64_t last = b.BaseOffset + b.LastOffsetDelta;
         kfk_log_segment_index_batch(log, seg, b.BaseOffset, b.MaxTimestamp, pos,
                                     (int64_t)size);
         next = last + 1;
