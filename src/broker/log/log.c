@@ -578,6 +578,7 @@ roll(kfk_log *log, int64_t now_ms)
     kfk_log_segment *old = active(log);
     kfk_err err;
     kfk_log_segment_seal_tidx(old);
+    kfk_log_segment_unreserve(old);
     /* Written now, synced by the next flush (Kafka flushes on roll too,
      * in the background): kfk_log_needs_flush() says so. */
     if ((err = kfk_log_segment_write_indexes(log, old, false))) return err;
@@ -649,8 +650,10 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
         pos += size;
     }
 
-    /* One write for the whole append; a short write is cut back so the
-     * file never ends in a partial batch we acknowledged nothing for. */
+    /* One write for the whole append, into reserved space; a short write
+     * is cut back so the file never ends in a partial batch we
+     * acknowledged nothing for. */
+    kfk_log_segment_reserve(seg, len, log->conf.segment_bytes);
     size_t done = 0;
     while (done < len) {
         ssize_t k = pwrite(seg->fd, buf + done, len - done,
@@ -661,6 +664,7 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
             if (ftruncate(seg->fd, (off_t)seg->size) < 0)
                 kfk_error("log", "%s: cannot cut a failed append: %s",
                           seg->path, strerror(errno));
+            seg->reserved = seg->size; /* the cut freed it */
             return err;
         }
         done += (size_t)k;

@@ -43,6 +43,7 @@ typedef struct kfk_log_segment {
     size_t idx_n, idx_cap, idx_written;
     kfk_log_tidx *tidx;
     size_t tidx_n, tidx_cap, tidx_written;
+    int64_t reserved;  /* file space allocated up to here (>= size) */
     bool unsynced;     /* data written since the last fdatasync */
     bool idx_dirty;    /* index files behind the entries in memory */
     bool idx_unsynced; /* index files written since the last fdatasync */
@@ -143,6 +144,10 @@ kfk_err kfk_log_segment_span(kfk_log *log, kfk_log_segment *seg, int64_t pos,
 /* MaxTimestamp of the first batch, -1 if none (segment.ms after reopen). */
 int64_t kfk_log_segment_first_ts(kfk_log *log, kfk_log_segment *seg);
 void kfk_log_segment_close(kfk_log_segment *seg);
+/* Allocate file space ahead of an append of len bytes (see segment.c). */
+void kfk_log_segment_reserve(kfk_log_segment *seg, size_t len, int64_t limit);
+/* Give back space reserved past the data (the segment is sealed). */
+void kfk_log_segment_unreserve(kfk_log_segment *seg);
 /* Rename the files to ".deleted", then unlink them, and free seg. */
 kfk_err kfk_log_segment_delete(kfk_log *log, kfk_log_segment *seg);
 

@@ -1037,6 +1037,63 @@ test_dir_helpers(void **state)
                      KFK_ERR_INVALID_CONFIG);
 }
 
+/* Allocated bytes of a segment file. */
+static int64_t
+file_alloc(const char *dir, int64_t base)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", dir, base);
+    struct stat st;
+    return stat(path, &st) < 0 ? -1 : (int64_t)st.st_blocks * 512;
+}
+
+/* Appends reserve file space ahead of the data without changing the
+ * file's size; rolling and closing give the unused part back; a log left
+ * with a reservation (as after a crash) reopens to its data. */
+static void
+test_space_reserved(void **state)
+{
+    fixture *f = *state;
+    kfk_log_config conf;
+    kfk_log_config_init(&conf);
+    conf.segment_bytes = 1 << 20;
+    kfk_log *log = open_log(f, &conf, 1000, NULL);
+    append(log, 10, 1000, 20000, 0, 1000); /* ~20 KB */
+    int64_t size = file_size(f->dir, 0, ".log");
+    assert_true(size > 20000 && size < 22000); /* the data, no more */
+    /* Some filesystems have no fallocate: then nothing is reserved. */
+    int fd = open(f->dir, O_RDONLY | O_DIRECTORY);
+    char probe[600];
+    snprintf(probe, sizeof(probe), "%s/probe", f->dir);
+    int pfd = open(probe, O_RDWR | O_CREAT, 0644);
+    bool can = pfd >= 0 && fallocate(pfd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+    if (pfd >= 0) close(pfd);
+    unlink(probe);
+    close(fd);
+    if (can) assert_true(file_alloc(f->dir, 0) >= size + 128 * 1024);
+    /* Fill past one segment: the sealed one keeps only its data. */
+    while (kfk_log_segment_count(log) < 2)
+        append(log, 10, 1000, 60000, 0, 1000);
+    int64_t bases[4];
+    assert_int_equal(list_segments(f->dir, bases, 4), 2);
+    int64_t sealed = file_size(f->dir, bases[0], ".log");
+    assert_true(sealed <= conf.segment_bytes);
+    assert_true(file_alloc(f->dir, bases[0]) <= sealed + 8192);
+    if (can)
+        assert_true(file_alloc(f->dir, bases[1]) >
+                    file_size(f->dir, bases[1], ".log") + 64 * 1024);
+    int64_t leo = kfk_log_end_offset(log);
+    /* A reopen with the reservation still in place (no close): the log
+     * ends at its data. */
+    kfk_log *again = open_log(f, &conf, 1000, NULL);
+    assert_int_equal(kfk_log_end_offset(again), leo);
+    check_all(again, 1 << 20);
+    kfk_log_close(again);
+    assert_int_equal(kfk_log_close(log), KFK_ERR_NONE);
+    assert_true(file_alloc(f->dir, bases[1]) <=
+                file_size(f->dir, bases[1], ".log") + 8192);
+}
+
 int
 main(void)
 {
@@ -1062,6 +1119,7 @@ main(void)
         T(test_garbage_directory),
         T(test_append_rejects),
         T(test_dir_helpers),
+        T(test_space_reserved),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
