@@ -47,7 +47,8 @@ typedef struct kfk_log_segment {
     bool unsynced;     /* data written since the last fdatasync */
     bool idx_dirty;    /* index files behind the entries in memory */
     bool idx_unsynced; /* index files written since the last fdatasync */
-    char path[KFK_LOG_PATH_MAX]; /* "<dir>/<20 digits>" without suffix */
+    char *path;        /* "<dir>/<20 digits>" without suffix (heap: a partition
+                        * costs little memory with 1,000s of them) */
 } kfk_log_segment;
 
 /* A (epoch, start offset) pair of leader-epoch-checkpoint. */

@@ -99,7 +99,9 @@ seg_new(kfk_log *log, int64_t base)
     seg->fd = -1;
     seg->max_ts = -1;
     seg->max_ts_offset = -1;
-    snprintf(seg->path, sizeof(seg->path), "%s/%020" PRId64, log->dir, base);
+    char path[KFK_LOG_PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%020" PRId64, log->dir, base);
+    seg->path = kfk_xstrdup(path);
     return seg;
 }
 
@@ -157,6 +159,7 @@ seg_free(kfk_log_segment *seg)
     if (seg->fd >= 0) close(seg->fd);
     kfk_free(seg->idx);
     kfk_free(seg->tidx);
+    kfk_free(seg->path);
     kfk_free(seg);
 }
 
