@@ -1,7 +1,9 @@
 /*
  * client_bench.c -- libkfk Writer throughput, for comparison with the
  * librdkafka producer of loadgen (same broker, same settings: acks,
- * linger 5 ms, up to 10000 records or 1 MB a batch, uncompressed).
+ * linger 5 ms, up to 10000 records or 1 MB a batch, uncompressed,
+ * requests pipelined: librdkafka keeps up to 1,000,000 in flight per
+ * connection by default, the Writer here up to 5).
  * Uses libkfk's public API only.
  *
  *   client_bench produce brokers=127.0.0.1:P topic=T size=100 acks=1
@@ -170,6 +172,7 @@ main(int argc, char **argv)
     set(c, "batch.size", "10000");
     set(c, "batch.bytes", "1000000");
     set(c, "batch.timeout.ms", "5");
+    set(c, "max.in.flight", "5");
     set(c, "buffer.max.messages", "1000000");
     set(c, "buffer.max.bytes", "536870912");
     set(c, "balancer", "round_robin");

@@ -103,6 +103,7 @@ typedef struct kfk_writer_metrics {
     double latency_us_avg;
     uint64_t queued_messages; /**< in the writer now (not completed) */
     uint64_t queued_bytes;
+    uint64_t requests_in_flight_max; /**< most Produce rounds out at once */
 } kfk_writer_metrics;
 
 /**

@@ -38,6 +38,7 @@ struct kfk_conf {
     int acks;     /* kfk_acks */
     bool async;
     int max_attempts;
+    int max_in_flight; /* Produce requests in flight per broker */
     int retry_backoff_ms;
     int retry_backoff_max_ms;
     bool allow_auto_topic_creation;

@@ -66,6 +66,11 @@ static const conf_prop props[] = {
      "completion callback."},
     {"max.attempts", CT_INT, O(max_attempts), 1, 1000, "10", NULL, NULL,
      "Produce attempts per message (1: no retry)."},
+    {"max.in.flight", CT_INT, O(max_in_flight), 1, 16, "1", NULL, NULL,
+     "Produce requests in flight per broker.  1 keeps every partition in "
+     "order even across retries; more pipelines requests (throughput) but "
+     "a retried batch may then land after a later one, as in other "
+     "clients without idempotence."},
     {"retry.backoff.ms", CT_INT, O(retry_backoff_ms), 0, 600000, "100", NULL,
      NULL, "Backoff after attempt n is min(n*n*this, retry.backoff.max.ms)."},
     {"retry.backoff.max.ms", CT_INT, O(retry_backoff_max_ms), 0, 600000, "1000",

@@ -14,8 +14,12 @@
  * the balancer; fail messages whose delivery deadline passed; then take a
  * batch from every partition that is ready (full, lingered batch.timeout.ms,
  * or flushed by a sync write), group the batches by leader into one Produce
- * request per broker, send all requests, then read all responses.  A
- * partition is in at most one request at a time, so order is kept.
+ * request per broker and send them: a "round".  Up to max.in.flight rounds
+ * are in flight; the oldest one's responses are read when that many are
+ * out, or when there is nothing new to send.  With max.in.flight=1 (the
+ * default) a partition is in at most one request at a time, so order is
+ * kept even across retries; with more, a partition may have a batch in
+ * each round, and a batch that is retried lands after the later ones.
  * Retriable errors put the batch back at the head of its partition queue
  * with a backoff, and leader errors force a metadata refresh at once.
  *
@@ -73,6 +77,7 @@ typedef struct wlist {
 
 typedef struct wpart {
     int32_t leader;
+    int inflight; /* batches of it in rounds not yet answered */
     wlist q;
     size_t bytes;
     size_t nflush;    /* queued messages with flush set */
@@ -99,6 +104,7 @@ typedef struct wbroker {
     char *host;
     int port;
     kfk_conn *kc;
+    uint32_t gen; /* bumped whenever kc is closed or replaced */
     int64_t retry_at;
     int fails;
 } wbroker;
@@ -143,6 +149,8 @@ struct kfk_writer {
     int64_t mc_retry_at;
     kfk_buf rbufs[16]; /* record buffers kept between rounds */
     size_t nrbufs;
+    struct wround *rounds; /* in flight, oldest first (max.in.flight) */
+    int nrounds, rhead;
 };
 
 /* ---- error classes ------------------------------------------------------ */
@@ -431,6 +439,7 @@ broker_down(kfk_writer *kw, wbroker *b)
 {
     kfk_conn_close(b->kc);
     b->kc = NULL;
+    b->gen++;
     b->fails++;
     b->retry_at = kfk_mono_ms() + backoff_ms(kw->conf, KFK_MIN(b->fails, 10));
 }
@@ -667,7 +676,9 @@ expire(kfk_writer *kw, int64_t now)
 static bool
 part_ready(const kfk_conf *c, const wpart *wp, int64_t now, bool flushing)
 {
-    if (!wp->q.n || wp->backoff_until > now || wp->leader < 0) return false;
+    if (!wp->q.n || wp->backoff_until > now || wp->leader < 0 ||
+        wp->inflight >= c->max_in_flight)
+        return false;
     return flushing || wp->nflush > 0 || wp->q.n >= (size_t)c->batch_size ||
            wp->bytes >= (size_t)c->batch_bytes ||
            now - wp->first_ms >= c->batch_timeout_ms;
@@ -767,12 +778,21 @@ rbuf_put(kfk_writer *kw, kfk_buf *b)
 /* The in-flight request to one broker. */
 typedef struct wreq {
     wbroker *b;
+    uint32_t gen;    /* b->gen when sent: the answer is on that connection */
     wbatch *batches; /* first of nb consecutive batches */
     size_t nb;
     int16_t v;
     int32_t corr;
     kfk_err err;
 } wreq;
+
+/* The requests sent together, one per broker. */
+typedef struct wround {
+    wbatch *bs;
+    size_t nb;
+    wreq *rqs;
+    size_t nrq;
+} wround;
 
 static kfk_err
 broker_conn(kfk_writer *kw, wbroker *b, int64_t now)
@@ -792,6 +812,7 @@ broker_conn(kfk_writer *kw, wbroker *b, int64_t now)
     }
     b->kc->broker_id = b->id;
     b->kc->timeout_ms = kw->conf->write_timeout_ms;
+    b->gen++;
     b->fails = 0;
     return KFK_ERR_NONE;
 }
@@ -804,6 +825,7 @@ send_request(kfk_writer *kw, wreq *rq, int64_t now)
     kfk_err err = broker_conn(kw, rq->b, now);
     if (err) return err;
     kfk_conn *kc = rq->b->kc;
+    rq->gen = rq->b->gen;
     rq->v = kfk_conn_version(kc, KFK_API_Produce, -1);
     if (rq->v < 0) return KFK_ERR__UNSUPPORTED;
     /* Records of each batch. */
@@ -877,13 +899,19 @@ recv_response(kfk_writer *kw, wreq *rq, int64_t now)
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_ProduceResponse r;
-    kfk_err err =
-        kfk_conn_recv(rq->b->kc, KFK_API_Produce, rq->v, rq->corr,
-                      kfk_mono_ms() + kw->conf->write_timeout_ms, &rs, &r);
+    /* The connection it was sent on may have failed since (an earlier
+     * round's answer): then so did this request. */
+    kfk_err err = KFK_ERR__TRANSPORT;
+    if (rq->b->kc && rq->b->gen == rq->gen)
+        err =
+            kfk_conn_recv(rq->b->kc, KFK_API_Produce, rq->v, rq->corr,
+                          kfk_mono_ms() + kw->conf->write_timeout_ms, &rs, &r);
     if (err) {
-        kfk_dbg("writer", "broker %d: %s", rq->b->id,
-                kfk_conn_errstr(rq->b->kc));
-        broker_down(kw, rq->b);
+        if (rq->b->kc && rq->b->gen == rq->gen) {
+            kfk_dbg("writer", "broker %d: %s", rq->b->id,
+                    kfk_conn_errstr(rq->b->kc));
+            broker_down(kw, rq->b);
+        }
         for (size_t i = 0; i < rq->nb; i++)
             batch_failed(kw, &rq->batches[i], err, now);
         kfk_resp_free(&rs);
@@ -908,10 +936,28 @@ recv_response(kfk_writer *kw, wreq *rq, int64_t now)
     kfk_resp_free(&rs);
 }
 
-/* Send one Produce request per broker for every ready partition, then
- * read the answers.  Returns true if anything was sent. */
+/* A batch's answer (or failure) is in: its partition may be taken again. */
+static void
+batch_landed(wbatch *wb)
+{
+    if (wb->part < wb->t->nparts && wb->t->parts[wb->part].inflight > 0)
+        wb->t->parts[wb->part].inflight--;
+}
+
+static void
+round_free(kfk_writer *kw, wround *r)
+{
+    for (size_t i = 0; i < r->nb; i++)
+        rbuf_put(kw, &r->bs[i].recs);
+    kfk_free(r->bs);
+    kfk_free(r->rqs);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Send one Produce request per broker for every ready partition: a new
+ * round.  Returns true if anything was sent. */
 static bool
-produce_round(kfk_writer *kw, int64_t now, bool flushing)
+produce_send(kfk_writer *kw, int64_t now, bool flushing)
 {
     const kfk_conf *c = kw->conf;
     size_t nready = 0;
@@ -919,14 +965,15 @@ produce_round(kfk_writer *kw, int64_t now, bool flushing)
         for (int32_t p = 0; p < t->nparts; p++)
             if (part_ready(c, &t->parts[p], now, flushing)) nready++;
     if (!nready) return false;
-    wbatch *bs = kfk_calloc(nready, sizeof(*bs));
-    wreq *rqs = kfk_calloc(nready, sizeof(*rqs));
-    if (!bs || !rqs) {
-        kfk_free(bs);
-        kfk_free(rqs);
+    wround r = {0};
+    r.bs = kfk_calloc(nready, sizeof(*r.bs));
+    r.rqs = kfk_calloc(nready, sizeof(*r.rqs));
+    if (!r.bs || !r.rqs) {
+        round_free(kw, &r);
         return false;
     }
     /* Collect batches grouped by broker, then topic. */
+    wbatch *bs = r.bs;
     size_t nb = 0, nrq = 0;
     for (wbroker *b = kw->brokers; b; b = b->next) {
         if (b->retry_at > now && !(b->kc && kfk_conn_connected(b->kc)))
@@ -944,38 +991,75 @@ produce_round(kfk_writer *kw, int64_t now, bool flushing)
                 wlist dead = {0};
                 take_batch(c, wp, wb, now, &dead);
                 complete(kw, &dead, KFK_ERR__TIMED_OUT, p, -1);
-                if (!wb->msgs.n) memset(&bs[--nb], 0, sizeof(*wb));
+                if (!wb->msgs.n)
+                    memset(&bs[--nb], 0, sizeof(*wb));
+                else
+                    wp->inflight++;
             }
         if (nb > first) {
-            rqs[nrq].b = b;
-            rqs[nrq].batches = &bs[first];
-            rqs[nrq].nb = nb - first;
+            r.rqs[nrq].b = b;
+            r.rqs[nrq].batches = &bs[first];
+            r.rqs[nrq].nb = nb - first;
             nrq++;
         }
     }
-    /* Pipeline: all requests out, then all answers in. */
+    r.nb = nb;
+    r.nrq = nrq;
+    /* Send; what failed to go (and acks=0) is settled now. */
+    bool expect = false;
     for (size_t i = 0; i < nrq; i++) {
-        rqs[i].err = send_request(kw, &rqs[i], now);
-        if (rqs[i].err) {
-            if (rqs[i].b->kc && !kfk_conn_connected(rqs[i].b->kc))
-                broker_down(kw, rqs[i].b);
-            for (size_t k = 0; k < rqs[i].nb; k++)
-                batch_failed(kw, &rqs[i].batches[k], rqs[i].err, now);
+        wreq *rq = &r.rqs[i];
+        rq->err = send_request(kw, rq, now);
+        if (rq->err) {
+            if (rq->b->kc && !kfk_conn_connected(rq->b->kc))
+                broker_down(kw, rq->b);
+            for (size_t k = 0; k < rq->nb; k++) {
+                batch_landed(&rq->batches[k]);
+                batch_failed(kw, &rq->batches[k], rq->err, now);
+            }
         } else if (c->acks == KFK_ACKS_NONE) {
-            rqs[i].b->kc->noack_corr = rqs[i].corr;
-            for (size_t k = 0; k < rqs[i].nb; k++)
-                complete(kw, &rqs[i].batches[k].msgs, KFK_ERR_NONE,
-                         rqs[i].batches[k].part, -1);
+            rq->b->kc->noack_corr = rq->corr;
+            for (size_t k = 0; k < rq->nb; k++) {
+                batch_landed(&rq->batches[k]);
+                complete(kw, &rq->batches[k].msgs, KFK_ERR_NONE,
+                         rq->batches[k].part, -1);
+            }
+        } else {
+            expect = true;
         }
     }
-    if (c->acks != KFK_ACKS_NONE)
-        for (size_t i = 0; i < nrq; i++)
-            if (!rqs[i].err) recv_response(kw, &rqs[i], now);
+    /* The records were copied out by the send: keep only the messages. */
     for (size_t i = 0; i < nb; i++)
         rbuf_put(kw, &bs[i].recs);
-    kfk_free(bs);
-    kfk_free(rqs);
-    return nb > 0;
+    if (!expect) {
+        round_free(kw, &r);
+        return nb > 0;
+    }
+    int cap = c->max_in_flight;
+    kw->rounds[(kw->rhead + kw->nrounds) % cap] = r;
+    kw->nrounds++;
+    pthread_mutex_lock(&kw->lock);
+    kw->mx.requests_in_flight_max =
+        KFK_MAX(kw->mx.requests_in_flight_max, (uint64_t)kw->nrounds);
+    pthread_mutex_unlock(&kw->lock);
+    return true;
+}
+
+/* Read the answers of the oldest round in flight. */
+static void
+produce_recv(kfk_writer *kw, int64_t now)
+{
+    if (!kw->nrounds) return;
+    wround *r = &kw->rounds[kw->rhead];
+    kw->rhead = (kw->rhead + 1) % kw->conf->max_in_flight;
+    kw->nrounds--;
+    for (size_t i = 0; i < r->nrq; i++) {
+        if (r->rqs[i].err) continue; /* settled when sending */
+        for (size_t k = 0; k < r->rqs[i].nb; k++)
+            batch_landed(&r->rqs[i].batches[k]);
+        recv_response(kw, &r->rqs[i], now);
+    }
+    round_free(kw, r);
 }
 
 /* When the loop next has something to do by the clock. */
@@ -1076,12 +1160,23 @@ io_thread(void *arg)
         bool stop = kw->stop;
         pthread_mutex_unlock(&kw->lock);
         route(kw, &in);
-        if (stop) break;
+        if (stop) {
+            while (kw->nrounds) /* answers already on their way */
+                produce_recv(kw, kfk_mono_ms());
+            break;
+        }
         int64_t now = kfk_mono_ms();
         refresh_metadata(kw, now);
         dispatch_pending(kw, now);
         expire(kw, now);
-        bool sent = produce_round(kw, now, flushing);
+        /* A new round if there is room for one; the oldest round's
+         * answers when the pipeline is full or nothing else was sent. */
+        bool sent =
+            kw->nrounds < c->max_in_flight && produce_send(kw, now, flushing);
+        if (kw->nrounds && (kw->nrounds >= c->max_in_flight || !sent)) {
+            produce_recv(kw, kfk_mono_ms());
+            sent = true; /* completions may have made partitions ready */
+        }
         now = kfk_mono_ms();
         wake_at = sent ? now : next_wakeup(kw, now);
         if (flushing && !sent)
@@ -1119,11 +1214,18 @@ kfk_writer_new(kfk_conf *conf, kfk_writer **kwp, char *errstr,
     }
     kfk_writer *kw = kfk_calloc(1, sizeof(*kw));
     if (!kw) return KFK_ERR__NOMEM;
+    kw->rounds = kfk_calloc((size_t)KFK_MAX(conf->max_in_flight, 1),
+                            sizeof(*kw->rounds));
+    if (!kw->rounds) {
+        kfk_free(kw);
+        return KFK_ERR__NOMEM;
+    }
     kw->kb = conf->balancer_obj;
     if (!kw->kb) {
         kfk_err err =
             kfk_balancer_new((kfk_balancer_type)conf->balancer, &kw->kb);
         if (err) {
+            kfk_free(kw->rounds);
             kfk_free(kw);
             return err;
         }
@@ -1146,6 +1248,7 @@ kfk_writer_new(kfk_conf *conf, kfk_writer **kwp, char *errstr,
         pthread_cond_destroy(&kw->wake);
         pthread_cond_destroy(&kw->done);
         pthread_mutex_destroy(&kw->lock);
+        kfk_free(kw->rounds);
         kfk_free(kw);
         return KFK_ERR__NOMEM;
     }
@@ -1426,6 +1529,7 @@ kfk_writer_destroy(kfk_writer *kw)
     kfk_conn_close(kw->mc);
     while (kw->nrbufs)
         kfk_buf_free(&kw->rbufs[--kw->nrbufs]);
+    kfk_free(kw->rounds);
     wpage *pg;
     while ((pg = kw->spare)) {
         kw->spare = pg->next;
