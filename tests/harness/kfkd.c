@@ -34,14 +34,6 @@
 #define STOP_TIMEOUT_MS  10000
 #define IO_TIMEOUT_S     10
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 binary_path(char *out, size_t n)
 {
@@ -87,8 +79,8 @@ wait_listening(kfkd_h *h)
 {
     char path[700];
     snprintf(path, sizeof(path), "%s/kfkd.stdout", h->dir);
-    int64_t deadline = now_ms() + START_TIMEOUT_MS;
-    while (now_ms() < deadline) {
+    int64_t deadline = kfk_mono_ms() + START_TIMEOUT_MS;
+    while (kfk_mono_ms() < deadline) {
         FILE *f = fopen(path, "r");
         if (f) {
             char line[256];
@@ -195,13 +187,13 @@ kfkd_start(kfkd_h *h, ...)
 static int
 wait_exit(kfkd_h *h, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = kfk_mono_ms() + timeout_ms;
     int st = 0;
     for (;;) {
         pid_t r = waitpid(h->pid, &st, WNOHANG);
         if (r == h->pid) break;
         if (r < 0 && errno != EINTR) return -1;
-        if (now_ms() > deadline) return -2;
+        if (kfk_mono_ms() > deadline) return -2;
         usleep(2000);
     }
     h->pid = 0;
@@ -416,9 +408,9 @@ kfk_test_call(int fd, int16_t api_key, int16_t version, const void *req,
 bool
 kfk_test_closed(int fd, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = kfk_mono_ms() + timeout_ms;
     for (;;) {
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - kfk_mono_ms());
         if (left <= 0) return false;
         struct pollfd pfd = {fd, POLLIN, 0};
         int r = poll(&pfd, 1, left);

@@ -36,14 +36,6 @@ teardown(void **st)
     return rc;
 }
 
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Send a one-partition Fetch v11 without waiting. */
 static int32_t
 send_fetch(int fd, const char *topic, int64_t offset, int32_t max_wait)
@@ -108,12 +100,12 @@ wakes_on_produce(void **st)
         kfk_buf b;
         kfk_buf_init(&b);
         kfk_test_build_batch(&b, KFK_CODEC_NONE, 1, "wake");
-        int64_t t0 = mono_us();
+        int64_t t0 = kfk_mono_us();
         assert_int_equal(
             kfk_test_produce(pc, 9, "lp-wake", 0, 1, b.p, b.len, NULL), 0);
-        int64_t t_ack = mono_us();
+        int64_t t_ack = kfk_mono_us();
         int n = recv_fetch_at(fc, corr, round, &ar);
-        int64_t t1 = mono_us();
+        int64_t t1 = kfk_mono_us();
         assert_true(n >= 1);
         int64_t lat = t1 - t0;
         printf("long-poll wake-up latency: %lld us after the produce was "
@@ -140,10 +132,10 @@ idle_times_out(void **st)
     for (size_t i = 0; i < 2; i++) {
         kfk_arena ar;
         kfk_arena_init(&ar, 0);
-        int64_t t0 = mono_us();
+        int64_t t0 = kfk_mono_us();
         int32_t corr = send_fetch(fd, "lp-idle", 0, waits[i]);
         assert_int_equal(recv_fetch(fd, corr, &ar), 0);
-        int64_t ms = (mono_us() - t0) / 1000;
+        int64_t ms = (kfk_mono_us() - t0) / 1000;
         printf("idle fetch MaxWaitMs=%d answered after %lld ms\n", waits[i],
                (long long)ms);
         assert_true(ms >= waits[i] - 100 && ms <= waits[i] + 100);
@@ -160,7 +152,7 @@ pipelined_in_order(void **st)
     assert_int_equal(kfk_test_create_topic(fd, "lp-pipe", 1, NULL), 0);
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
-    int64_t t0 = mono_us();
+    int64_t t0 = kfk_mono_us();
     int32_t c1 = send_fetch(fd, "lp-pipe", 0, 500);
     kfk_ApiVersionsRequest av;
     kfk_msg_init(&kfk_ApiVersionsRequest_msg, 0, &av);
@@ -173,7 +165,7 @@ pipelined_in_order(void **st)
     assert_int_equal(kfk_test_send(fd, KFK_API_Metadata, 1, c3, &md), 0);
     /* The parked fetch's answer comes first, after its wait. */
     assert_int_equal(recv_fetch(fd, c1, &ar), 0);
-    assert_true((mono_us() - t0) / 1000 >= 400);
+    assert_true((kfk_mono_us() - t0) / 1000 >= 400);
     kfk_ApiVersionsResponse avr;
     assert_int_equal(kfk_test_recv(fd, KFK_API_ApiVersions, 0, c2, &avr, &ar),
                      0);

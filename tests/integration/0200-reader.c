@@ -48,14 +48,6 @@ mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_ms(int ms)
 {
@@ -236,7 +228,7 @@ test_set_offset(void **st)
     create_topic("r-seek", 1);
     kfk_writer *kw = new_writer("r-seek");
     /* Offsets 0..9 at t0, 10..19 at t0 + 10 s, 20..29 at t0 + 20 s. */
-    int64_t t0 = wall_ms() - 60000;
+    int64_t t0 = kfk_now_ms() - 60000;
     write_msgs(kw, "s", 0, 10, t0);
     write_msgs(kw, "s", 10, 10, t0 + 10000);
     write_msgs(kw, "s", 20, 10, t0 + 20000);

@@ -457,14 +457,6 @@ topic_names(void **st)
 
 /* ------------------------------------------------------------------ */
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True if the broker has closed fd (checked without waiting). */
 static bool
 gone(int fd)
@@ -489,7 +481,7 @@ timeouts(void **st)
     assert_int_equal(kfk_test_create_topic(busy, "idle", 1, NULL), 0);
 
     /* A silent connection. */
-    int64_t t0 = mono_ms();
+    int64_t t0 = kfk_mono_ms();
     int silent = kfk_test_connect(h.port);
     /* Half a request: a size prefix and two bytes. */
     int half = kfk_test_connect(h.port);
@@ -500,15 +492,15 @@ timeouts(void **st)
 
     int64_t half_closed = -1, loris_closed = -1, silent_closed = -1;
     int busy_calls = 0, sent = 0;
-    while (mono_ms() - t0 < 3000) {
+    while (kfk_mono_ms() - t0 < 3000) {
         if (sent < 44 && loris_closed < 0) {
             uint8_t byte = sent < 4 ? (uint8_t)(sent == 3 ? 40 : 0) : 0;
             if (send(loris, &byte, 1, MSG_NOSIGNAL) == 1) sent++;
         }
-        if (half_closed < 0 && gone(half)) half_closed = mono_ms();
-        if (loris_closed < 0 && gone(loris)) loris_closed = mono_ms();
-        if (silent_closed < 0 && gone(silent)) silent_closed = mono_ms();
-        if (busy_calls * 250 < mono_ms() - t0) {
+        if (half_closed < 0 && gone(half)) half_closed = kfk_mono_ms();
+        if (loris_closed < 0 && gone(loris)) loris_closed = kfk_mono_ms();
+        if (silent_closed < 0 && gone(silent)) silent_closed = kfk_mono_ms();
+        if (busy_calls * 250 < kfk_mono_ms() - t0) {
             assert_true(served(busy));
             busy_calls++;
         }
@@ -516,7 +508,7 @@ timeouts(void **st)
     }
     /* Let the idle one go (it may need one more sweep). */
     if (silent_closed < 0 && kfk_test_closed(silent, 2000))
-        silent_closed = mono_ms();
+        silent_closed = kfk_mono_ms();
     assert_true(half_closed > 0);
     assert_true(loris_closed > 0);
     assert_true(silent_closed > 0);
@@ -539,10 +531,10 @@ timeouts(void **st)
     kfk_bytes rec;
     int64_t hw = -1;
     int parked = kfk_test_connect(h.port);
-    int64_t f0 = mono_ms();
+    int64_t f0 = kfk_mono_ms();
     assert_int_equal(
         kfk_test_fetch(parked, 4, "idle", 0, 0, 2500, 1, &ar, &rec, &hw), 0);
-    int64_t waited = mono_ms() - f0;
+    int64_t waited = kfk_mono_ms() - f0;
     assert_true(waited >= 2400);
     assert_true(served(parked));
     printf("limits: a Fetch parked %" PRId64 " ms outlived "

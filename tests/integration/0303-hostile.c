@@ -66,14 +66,6 @@ mem_kib(bool peak)
     return kb;
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ */
 /* The well-behaved client.                                            */
 
@@ -97,7 +89,7 @@ good_main(void *arg)
         return NULL;
     }
     while (!g->stop) {
-        int64_t t0 = now_ms();
+        int64_t t0 = kfk_mono_ms();
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "good%" PRId64, g->acked);
         kfk_buf b;
@@ -126,7 +118,7 @@ good_main(void *arg)
             break;
         }
         kfk_arena_free(&ar);
-        int64_t dt = now_ms() - t0;
+        int64_t dt = kfk_mono_ms() - t0;
         if (dt > g->worst_ms) g->worst_ms = dt;
         usleep(10 * 1000);
     }
@@ -545,9 +537,9 @@ loris_main(void *arg)
     kfk_buf_set_i32(&wb, 0, (int32_t)(wb.len - 4));
     for (int i = 0; i < l->n; i++)
         fds[i] = kfk_test_connect(H.port);
-    int64_t end = now_ms() + l->seconds * 1000;
+    int64_t end = kfk_mono_ms() + l->seconds * 1000;
     size_t pos = 0;
-    while (now_ms() < end) {
+    while (kfk_mono_ms() < end) {
         for (int i = 0; i < l->n; i++)
             if (fds[i] >= 0) send(fds[i], wb.p + pos % wb.len, 1, MSG_NOSIGNAL);
         pos++;
@@ -570,7 +562,7 @@ slow_loris_and_churn(void **st)
     assert_int_equal(pthread_create(&th, NULL, loris_main, &l), 0);
     /* Connection churn at the same time. */
     int churn = stress() ? 50000 : 10000;
-    int64_t t0 = now_ms();
+    int64_t t0 = kfk_mono_ms();
     for (int i = 0; i < churn; i++) {
         int fd = kfk_test_connect(H.port);
         assert_true(fd >= 0);
@@ -581,7 +573,7 @@ slow_loris_and_churn(void **st)
         }
         close(fd);
     }
-    int64_t churn_ms = now_ms() - t0;
+    int64_t churn_ms = kfk_mono_ms() - t0;
     pthread_join(th, NULL);
     bad_inputs += churn + l.n;
     printf("hostile: %d slow-loris writers (1 byte/100 ms for %d s), %d "
