@@ -20,11 +20,6 @@
 
 #include "client/client.h"
 
-#ifdef KFK_TEST_RDKAFKA
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-#endif
-
 static void
 test_conf(void **state)
 {
@@ -70,33 +65,7 @@ test_conf(void **state)
 
 #ifdef KFK_TEST_RDKAFKA
 
-static rd_kafka_t *rk;
-static rd_kafka_mock_cluster_t *mc;
-static const char *boot;
-
-static int
-mock_setup(void **state)
-{
-    (void)state;
-    char es[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "log_level", "0", es, sizeof(es));
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
-    assert_non_null(rk);
-    mc = rd_kafka_mock_cluster_new(rk, 3);
-    assert_non_null(mc);
-    boot = rd_kafka_mock_cluster_bootstraps(mc);
-    return 0;
-}
-
-static int
-mock_teardown(void **state)
-{
-    (void)state;
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(rk);
-    return 0;
-}
+#include "test_mock.h"
 
 static void
 produce(const char *topic, int from, int n, int32_t partition)
