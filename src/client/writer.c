@@ -429,6 +429,7 @@ broker_set(kfk_writer *kw, int32_t id, kfk_str host, int32_t port)
     /* A broker that moved gets a new connection. */
     kfk_conn_close(b->kc);
     b->kc = NULL;
+    b->gen++;
     kfk_free(b->host);
     b->host = h;
     b->port = port;
