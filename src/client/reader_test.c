@@ -320,25 +320,14 @@ group_reader(const char *topic, const char *group, gmember *gm,
 {
     kfk_conf *conf = kfk_conf_new();
     char es[256];
-    const char *kv[] = {"bootstrap.servers",
-                        boot,
-                        "topic",
-                        topic,
-                        "group.id",
-                        group,
-                        "max.wait.ms",
-                        "300",
-                        "heartbeat.interval.ms",
-                        "100",
-                        "session.timeout.ms",
-                        "6000",
-                        "rebalance.timeout.ms",
-                        "2000",
-                        "commit.interval.ms",
-                        interval,
-                        "group.balancers",
-                        balancers,
-                        NULL};
+    const char *kv[] = {
+        "bootstrap.servers", boot, "topic", topic, "group.id", group,
+        "max.wait.ms", "300", "heartbeat.interval.ms", "100",
+        /* The mock's join phase lasts session.timeout.ms
+         * - 1 s; see wait_balanced.  (Shorter sessions
+         * made its rounds fail more often, not faster.) */
+        "session.timeout.ms", "6000", "rebalance.timeout.ms", "2000",
+        "commit.interval.ms", interval, "group.balancers", balancers, NULL};
     for (const char **p = kv; *p; p += 2)
         assert_int_equal(kfk_conf_set(conf, p[0], p[1], es, sizeof(es)), 0);
     kfk_conf_set_rebalance_cb(conf, rebal, gm);
@@ -378,7 +367,14 @@ wait_balanced(gmember *gms, int n)
             kfk_topic_partitions_free(tps, c);
         }
         if (!dup && total == NPART && even) return kfk_mono_ms() - t0;
-        assert_true(kfk_mono_ms() - t0 < 20000);
+        /* librdkafka's mock ends a sync as soon as the leader's
+         * SyncGroup arrives; a follower whose SyncGroup comes after it
+         * gets REBALANCE_IN_PROGRESS and rejoins (Kafka would hand it
+         * its assignment), so a rebalance may take several rounds of
+         * session.timeout.ms - 1 s each.  What is checked here is that
+         * the assignment converges; how fast is measured against kfkd
+         * (0200-reader). */
+        assert_true(kfk_mono_ms() - t0 < 45000);
         usleep(20000);
     }
 }

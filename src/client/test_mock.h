@@ -8,6 +8,8 @@
 #ifndef KFK_CLIENT_TEST_MOCK_H
 #define KFK_CLIENT_TEST_MOCK_H
 
+#include <stdlib.h>
+
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -25,7 +27,11 @@ mock_setup(void **state)
     (void)state;
     char es[256];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "log_level", "0", es, sizeof(es));
+    /* KFK_TEST_MOCK_DEBUG=1 shows what the mock cluster does. */
+    if (getenv("KFK_TEST_MOCK_DEBUG"))
+        rd_kafka_conf_set(c, "debug", "mock", es, sizeof(es));
+    else
+        rd_kafka_conf_set(c, "log_level", "0", es, sizeof(es));
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
     assert_non_null(rk);
     mc = rd_kafka_mock_cluster_new(rk, TEST_MOCK_BROKERS);
