@@ -945,11 +945,10 @@ batch_landed(wbatch *wb)
         wb->t->parts[wb->part].inflight--;
 }
 
+/* The record buffers went back to the pool right after sending. */
 static void
-round_free(kfk_writer *kw, wround *r)
+round_free(wround *r)
 {
-    for (size_t i = 0; i < r->nb; i++)
-        rbuf_put(kw, &r->bs[i].recs);
     kfk_free(r->bs);
     kfk_free(r->rqs);
     memset(r, 0, sizeof(*r));
@@ -970,7 +969,7 @@ produce_send(kfk_writer *kw, int64_t now, bool flushing)
     r.bs = kfk_calloc(nready, sizeof(*r.bs));
     r.rqs = kfk_calloc(nready, sizeof(*r.rqs));
     if (!r.bs || !r.rqs) {
-        round_free(kw, &r);
+        round_free(&r);
         return false;
     }
     /* Collect batches grouped by broker, then topic. */
@@ -1033,7 +1032,7 @@ produce_send(kfk_writer *kw, int64_t now, bool flushing)
     for (size_t i = 0; i < nb; i++)
         rbuf_put(kw, &bs[i].recs);
     if (!expect) {
-        round_free(kw, &r);
+        round_free(&r);
         return nb > 0;
     }
     int cap = c->max_in_flight;
@@ -1060,7 +1059,7 @@ produce_recv(kfk_writer *kw, int64_t now)
             batch_landed(&r->rqs[i].batches[k]);
         recv_response(kw, &r->rqs[i], now);
     }
-    round_free(kw, r);
+    round_free(r);
 }
 
 /* When the loop next has something to do by the clock. */
