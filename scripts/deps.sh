@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# deps.sh -- install the Debian packages (and npm packages) kfk needs.
+# deps.sh -- install the Debian packages kfk needs, and the test peers.
 #
-#   scripts/deps.sh build    compilers, CMake, compression libraries, cmocka
-#   scripts/deps.sh test     build + the real Kafka clients used by interop tests
+#   scripts/deps.sh build    compilers, CMake, compression libraries, cmocka,
+#                            clang-format
+#   scripts/deps.sh test     build + Debian's Kafka clients (the legacy
+#                            protocol's coverage) + scripts/peers.sh all
+#                            (Apache Kafka, today's clients)
 #
 # Idempotent: it asks dpkg what is missing and runs apt-get only then, so
 # calling it from every `make` costs a few milliseconds.
@@ -10,12 +13,12 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config python3 clang libclang-rt-14-dev
             zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libssl-dev
-            libcmocka-dev)
+            libcmocka-dev clang-format)
 test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka
            python3-snappy python3-lz4 python3-xxhash
            golang-go golang-github-shopify-sarama-dev
            golang-github-segmentio-kafka-go-dev nodejs npm netcat-openbsd
-           procps)
+           procps default-jdk-headless maven)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
@@ -37,6 +40,14 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
     done
     missing=("${tmp[@]+"${tmp[@]}"}")
 fi
+# Likewise Java 17+ and Maven (preinstalled on the project's machines).
+if command -v java >/dev/null && command -v mvn >/dev/null; then
+    tmp=()
+    for p in "${missing[@]+"${missing[@]}"}"; do
+        [[ $p == default-jdk-headless || $p == maven ]] || tmp+=("$p")
+    done
+    missing=("${tmp[@]+"${tmp[@]}"}")
+fi
 
 if ((${#missing[@]})); then
     echo "deps: installing ${missing[*]}" >&2
@@ -48,11 +59,8 @@ if ((${#missing[@]})); then
 fi
 
 if [[ ${1:-build} != build ]]; then
-    # JavaScript clients for the interop tests, pinned in package.json.
+    # The reference peers: Apache Kafka, today's Go, Python and JavaScript
+    # clients, pinned and cached under .peers/ (offline after the first run).
     top=$(cd "$(dirname "$0")/.." && pwd)
-    nodedir="$top/tests/interop/node"
-    if [[ -f $nodedir/package.json && ! -d $nodedir/node_modules/kafkajs ]]; then
-        echo "deps: npm install in tests/interop/node" >&2
-        (cd "$nodedir" && npm install --no-audit --no-fund --loglevel=error >&2)
-    fi
+    "$top/scripts/peers.sh" all
 fi

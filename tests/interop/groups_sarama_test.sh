@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 interop_init sarama-groups
 
 go_build sarama_group "$HERE/go/sarama_group" github.com/Shopify/sarama
-echo "sarama $(dpkg-query -W -f='${Version}' golang-github-shopify-sarama-dev 2>/dev/null || echo '?'), $(go version)"
+echo "sarama $(dpkg-query -W -f='${Version}' golang-github-shopify-sarama-dev 2>/dev/null || echo '?'), $("$DEBIAN_GO" version)"
 timeout 240 python3 "$HERE/groups_lib.py" --client sarama \
     --static-skip "sarama 1.22 has no group.instance.id" \
     --variant V0_10_2_0 '{"version": "0.10.2.0"}' \

@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 interop_init kafka-go
 
 go_build kafkago "$HERE/go/kafkago" github.com/segmentio/kafka-go
-echo "kafka-go $(dpkg-query -W -f='${Version}' golang-github-segmentio-kafka-go-dev 2>/dev/null || echo '?'), $(go version)"
+echo "kafka-go $(dpkg-query -W -f='${Version}' golang-github-segmentio-kafka-go-dev 2>/dev/null || echo '?'), $("$DEBIAN_GO" version)"
 # Topics are made with CreateTopics; no auto-creation, so that the Metadata
 # v1 after DeleteTopics shows the topic gone.
 kfkd_start num.partitions=1 auto.create.topics.enable=false

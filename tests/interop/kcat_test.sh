@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# kcat_test.sh -- interop with kcat (librdkafka) against a real kfkd:
+# kcat_test.sh -- interop with kcat (librdkafka) against kfkd and Apache
+# Kafka, side by side:
 # metadata, keyed produce with headers for every codec, consume back in
 # order, auto-create, acks=0 / acks=all, consume by offset, offsets by
 # timestamp (-Q), stop/kill -9 + restart, and the long-poll latency seen by
@@ -12,14 +13,15 @@ interop_init kcat
 command -v kcat >/dev/null || skip_test "kcat is not installed (scripts/deps.sh test installs it)"
 echo "kcat: $(kcat -V 2>&1 | grep -m1 -o 'Version .*')"
 
-kfkd_start num.partitions=1
+scenarios() {
 # -m: metadata timeout; every call is bounded by `timeout` as well.
 KC=(timeout 30 kcat -b "$B" -m 10 -q)
+N=20
 
 # ---- metadata --------------------------------------------------------------
 meta() {
     "${KC[@]}" -L -J >"$TMP/meta.json" || return 1
-    python3 - "$TMP/meta.json" "$KFKD_PORT" <<'EOF'
+    python3 - "$TMP/meta.json" "$BROKER_PORT" <<'EOF'
 import json, sys
 m = json.load(open(sys.argv[1]))
 port = sys.argv[2]
@@ -30,7 +32,6 @@ EOF
 check "metadata (-L)" "one broker, itself, controller 1" meta
 
 # ---- produce with keys and headers, each codec; consume back ---------------
-N=20
 for z in none gzip snappy lz4 zstd; do
     t=kcat-$z
     for ((i = 0; i < N; i++)); do
@@ -162,11 +163,11 @@ latency() {
 restart() {
     local how=$1 got
     if [[ $how == kill9 ]]; then
-        python3 "$HARNESS" kill9 "$KFKD_DIR" || return 1
+        broker_kill9 || return 1
     else
-        python3 "$HARNESS" stop "$KFKD_DIR" || return 1
+        broker_stop || return 1
     fi
-    kfkd_restart
+    broker_restart || return 1
     got=$("${KC[@]}" -C -t kcat-snappy -o beginning -e -f '%o:%k\n' | wc -l)
     [[ $got == "$N" ]] || { echo "kcat-snappy has $got records after restart"; return 1; }
     echo "after-$how" | "${KC[@]}" -P -t kcat-snappy -z snappy || return 1
@@ -184,5 +185,8 @@ if latency >"$TMP/lat.out" 2>&1; then
 else
     fail "long-poll latency (produce -> waiting consumer)" "$(tail -n 3 "$TMP/lat.out" | tr '\n' ' ')"
 fi
+rm -f "$TMP/cons"
+}
 
+each_broker scenarios num.partitions=1
 finish

@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 interop_init sarama
 
 go_build sarama "$HERE/go/sarama" github.com/Shopify/sarama
-echo "sarama $(dpkg-query -W -f='${Version}' golang-github-shopify-sarama-dev 2>/dev/null || echo '?'), $(go version)"
+echo "sarama $(dpkg-query -W -f='${Version}' golang-github-shopify-sarama-dev 2>/dev/null || echo '?'), $("$DEBIAN_GO" version)"
 kfkd_start num.partitions=1
 run_rows timeout 240 "$TMP/sarama" -brokers "$B"
 finish
