@@ -1,6 +1,9 @@
 # Thin wrapper over CMake.  `make` builds everything into build/;
 # `make run` starts kfkd on :9092 with data in ./data; `make test` runs
-# the whole suite.  Each target first installs missing Debian packages.
+# the whole suite, interop scenarios against kfkd and Apache Kafka side by
+# side.  Each target first installs what is missing: Debian packages, and
+# for the tests the pinned peers (scripts/peers.sh: Apache Kafka, today's
+# clients), cached under .peers/.
 
 BUILD    ?= build
 JOBS     ?= $(shell nproc)
@@ -11,7 +14,7 @@ CMAKE_FLAGS ?=
 # Long tests are labelled stress and run by `make stress` only.
 CTEST_ARGS ?= -LE stress
 
-.PHONY: all deps test-deps build run test stress unit asan tsan fuzz bench bench-quick \
+.PHONY: all deps test-deps peers build run test stress unit asan tsan fuzz bench bench-quick \
         gen format format-check clean
 
 all: build
@@ -21,6 +24,9 @@ deps:
 
 test-deps:
 	@scripts/deps.sh test
+
+peers:
+	@scripts/peers.sh all
 
 build: deps
 	@test -f $(BUILD)/Makefile || $(CMAKE) -S . -B $(BUILD) $(CMAKE_FLAGS)
@@ -39,17 +45,23 @@ stress: test-deps build
 unit: build
 	cd $(BUILD) && $(CTEST) --output-on-failure -L 'unit|proto' -j $(JOBS)
 
+# Under the sanitizers the interop tests run against kfkd only: the Apache
+# Kafka side of each differential scenario does not depend on how kfkd was
+# built, and `make test` runs it.  libkfk's tests against Kafka (label
+# kafka) still run: they exercise libkfk's own code.
+SAN_ENV = KFK_INTEROP_BROKERS=kfkd
+
 asan: test-deps
 	$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug \
 	    -DCMAKE_C_COMPILER=clang -DKFK_SANITIZER=address,undefined
 	$(CMAKE) --build build-asan -j $(JOBS)
-	cd build-asan && $(CTEST) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	cd build-asan && $(SAN_ENV) $(CTEST) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 tsan: test-deps
 	$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug \
 	    -DCMAKE_C_COMPILER=clang -DKFK_SANITIZER=thread
 	$(CMAKE) --build build-tsan -j $(JOBS)
-	cd build-tsan && $(CTEST) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	cd build-tsan && $(SAN_ENV) $(CTEST) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 FUZZ_SECONDS ?= 60
 fuzz: deps
