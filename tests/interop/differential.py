@@ -216,10 +216,34 @@ class Differential:
         nd = len([v for v in vs if v[2] == "DIFF"])
         ns = len([v for v in vs if v[2] == "SKIP"])
         npass = len([v for v in vs if v[2] == "PASS"]) + nd
+        try:
+            self.save()
+        except OSError as e:
+            out.write("note: results not saved: %s\n" % e)
         out.write("%d scenarios: %d passed, %d failed, %d skipped "
                   "(%d of the passed are listed differences)\n"
                   % (len(vs), npass, nf, ns, nd))
         out.flush()
+
+    def save(self, d=None):
+        """Write the verdicts to <d>/<client>.json (d: KFK_INTEROP_RESULTS,
+        which ctest sets to <build>/interop-results), for summary.py."""
+        import json
+        d = d or os.environ.get("KFK_INTEROP_RESULTS")
+        if not d:
+            return
+        os.makedirs(d, exist_ok=True)
+        rows = [{"scenario": s, "verdict": v, "note": n,
+                 "brokers": {k: {"status": st, "detail": de}
+                             for k, (st, de) in per.items()}}
+                for s, per, v, n in self.verdicts()]
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.client)
+        tmp = os.path.join(d, name + ".json.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"client": self.client, "brokers": self.kinds,
+                       "failed_brokers": self.failed_brokers,
+                       "notes": self.notes, "scenarios": rows}, f, indent=1)
+        os.replace(tmp, os.path.join(d, name + ".json"))
 
     def exit_code(self):
         vs = self.verdicts()
