@@ -164,6 +164,11 @@ class Differential:
             vals = set(sts.values())
             if vals == {"PASS"}:
                 out.append((s, per, "PASS", ""))
+            elif vals == {"FAIL"} and list(sts) == ["kfkd"] and \
+                    self._listed(s):
+                # Kafka did not run it (not installed): kfkd's listed
+                # difference stands.
+                out.append((s, per, "DIFF", "listed: " + self._listed(s)))
             elif vals == {"FAIL"}:
                 out.append((s, per, "FAIL", "fails on every broker"))
             else:
