@@ -23,13 +23,13 @@ FLAVOUR = select_python()
 
 try:
     import confluent_kafka
-    from confluent_kafka import Consumer, Producer, TopicPartition
-    from confluent_kafka.admin import (AdminClient, ConfigResource,
-                                       NewPartitions, NewTopic)
 except ImportError as e:
     skip_test("confluent-kafka is not installed (%s): %s" % (
         PEERS_HINT if FLAVOUR == "latest" else
         "scripts/deps.sh test installs python3-confluent-kafka", e))
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import (AdminClient, ConfigResource,  # noqa: E402
+                                   NewPartitions, NewTopic)
 
 from brokers import each_broker  # noqa: E402
 from differential import Differential  # noqa: E402
