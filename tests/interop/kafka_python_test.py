@@ -52,11 +52,11 @@ R = None  # the current broker's Results
 N = 20
 DEADLINE = 500  # seconds for the whole test (both brokers; ctest gives 600)
 CODECS = (None, "gzip", "snappy", "lz4", "zstd")
-# How long the version probe may take (renamed in 3.x).
 # The topics the scenarios after the produce ones read: written without
 # idempotence (3.x: by the enable_idempotence=False round).
 WRITTEN = "kpy-noidem-" if V3 else "kpy-"
 NOIDEM = {"enable_idempotence": False} if V3 else {}
+# How long the version probe may take (renamed in 3.x).
 PROBE = ({"bootstrap_timeout_ms": 10000} if V3
          else {"api_version_auto_timeout_ms": 10000})
 
