@@ -1,31 +1,51 @@
 #!/usr/bin/env python3
 """confluent_kafka_test.py -- interop with confluent-kafka-python (librdkafka)
-against a real kfkd: producer with keys and headers for each codec (acks=all),
-consumer assign + read back in order, AdminClient (create_topics,
-delete_topics, describe_configs, create_partitions, list_topics), long-poll
-latency, offsets_for_times, watermarks."""
+against kfkd and Apache Kafka, side by side (differential.py): producer with
+keys and headers for each codec (acks=all), consumer assign + read back in
+order, AdminClient (create_topics, delete_topics, describe_configs,
+create_partitions, list_topics), long-poll latency, offsets_for_times,
+watermarks.
+
+Run directly it uses Debian's release (python3-confluent-kafka, under
+/usr/bin/python3); confluent_kafka_latest_test.py runs this same file with
+today's release from the venv of scripts/peers.sh (KFK_INTEROP_PYTHON=latest).
+The client's version names the result table."""
 
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kfkd_harness import (Kfkd, Results, check, reexec_with_system_python,  # noqa: E402
+from kfkd_harness import (PEERS_HINT, check, select_python,  # noqa: E402
                           skip_test)
+
+FLAVOUR = select_python()
 
 try:
     import confluent_kafka
-    from confluent_kafka import Consumer, Producer, TopicPartition
-    from confluent_kafka.admin import (AdminClient, ConfigResource,
-                                       NewPartitions, NewTopic)
 except ImportError as e:
-    reexec_with_system_python("cannot import confluent_kafka")
-    skip_test("confluent-kafka is not installed (scripts/deps.sh test "
-              "installs python3-confluent-kafka): %s" % e)
+    skip_test("confluent-kafka is not installed (%s): %s" % (
+        PEERS_HINT if FLAVOUR == "latest" else
+        "scripts/deps.sh test installs python3-confluent-kafka", e))
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import (AdminClient, ConfigResource,  # noqa: E402
+                                   NewPartitions, NewTopic)
+
+from brokers import each_broker  # noqa: E402
+from differential import Differential  # noqa: E402
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 N = 25
-R = Results("confluent-kafka")
+
+
+def _version():
+    v = confluent_kafka.version()  # (str, int) up to 2.x; a str in 2.1x
+    return v[0] if isinstance(v, tuple) else v
+
+
+CLIENT = "confluent-kafka %s" % _version()
+D = Differential(CLIENT)
+R = None  # the current broker's Results
 
 
 def producer(bs, **extra):
@@ -150,12 +170,18 @@ def admin_scenarios(bs):
         check(cfg["retention.ms"].value == "3600000",
               "retention.ms = %r" % cfg["retention.ms"].value)
         check("cleanup.policy" in cfg, "no cleanup.policy")
-        bres = ConfigResource(ConfigResource.Type.BROKER, "1")
+        check(cfg["cleanup.policy"].value == "delete",
+              "cleanup.policy = %r" % cfg["cleanup.policy"].value)
+        # The broker's own config, by the id Metadata gives it.
+        bid = list(a.list_topics(timeout=10).brokers)[0]
+        bres = ConfigResource(ConfigResource.Type.BROKER, str(bid))
         bcfg = a.describe_configs([bres], request_timeout=15)[bres].result(15)
-        check("num.partitions" in bcfg or "log.retention.hours" in bcfg,
-              "broker config has %d entries" % len(bcfg))
-        return "topic: %d entries (retention.ms=3600000), broker: %d entries" % (
-            len(cfg), len(bcfg))
+        check("num.partitions" in bcfg and bcfg["num.partitions"].value == "1",
+              "broker %d: num.partitions %r (%d entries)" % (
+                  bid, bcfg.get("num.partitions"), len(bcfg)))
+        check("log.retention.hours" in bcfg, "broker %d: no log.retention.hours" % bid)
+        return ("topic: retention.ms=3600000, cleanup.policy=delete; "
+                "broker %d: num.partitions=1" % bid)
     R.run("admin describe_configs", describe)
 
     def create_partitions():
@@ -269,11 +295,13 @@ def watermarks(bs):
 
 
 def main():
-    print("confluent-kafka %s, librdkafka %s" % (confluent_kafka.version()[0],
-                                                 confluent_kafka.libversion()[0]))
-    with Kfkd(overrides={"num.partitions": "1"}) as k:
-        bs = k.bootstrap
-        print("kfkd on %s (dir %s)" % (bs, k.dir), flush=True)
+    global R
+    print("%s, librdkafka %s (%s)" % (CLIENT, confluent_kafka.libversion()[0],
+                                      sys.executable), flush=True)
+    for b in each_broker(D, overrides={"num.partitions": "1"}):
+        R = D.results()
+        bs = b.bootstrap
+        print("%s on %s (dir %s)" % (b.kind, bs, b.dir), flush=True)
         for codec in CODECS:
             R.run("produce+consume %s (keys, headers, acks=all)" % codec,
                   codec_roundtrip, bs, codec)
@@ -282,9 +310,9 @@ def main():
         R.run("offsets_for_times", offsets_for_times, bs)
         R.run("get_watermark_offsets", watermarks, bs)
         if R.failed():
-            k.dump_log(tail=60)
-    R.table()
-    return R.exit_code()
+            b.dump_log(tail=60)
+    D.table()
+    return D.exit_code()
 
 
 if __name__ == "__main__":

@@ -336,6 +336,77 @@ def reexec_with_system_python(why):
     os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
 
 
+# Which interpreter (and so which client release) a Python test runs
+# under.  The Debian clients (confluent-kafka 1.7.0, kafka-python 2.0.2:
+# the legacy protocol's coverage) are run by SYSTEM_PYTHON; today's releases
+# by the virtual environment scripts/peers.sh python makes.  A test module
+# calls select_python() before it imports its client; a *_latest_test.py
+# wrapper calls run_latest("x_test.py"), which runs the same module with
+# KFK_INTEROP_PYTHON=latest under the venv.
+PEERS_HINT = "scripts/peers.sh python installs it"
+
+
+def peers_python():
+    """The venv's interpreter (KFK_PEERS_PYTHON, else <peers>/venv/bin/python
+    with <peers> = KFK_PEERS_DIR or .peers of the source tree), or None."""
+    p = os.environ.get("KFK_PEERS_PYTHON")
+    if not p:
+        peers = os.environ.get("KFK_PEERS_DIR") or os.path.join(SOURCE_DIR,
+                                                                ".peers")
+        p = os.path.join(peers, "venv", "bin", "python")
+    return p if os.access(p, os.X_OK) else None
+
+
+def _runs_under(interpreter):
+    """Is this process that interpreter?  Compared by prefix (a venv's
+    python is a symlink to the base interpreter, so the files are the same;
+    the prefix tells them apart)."""
+    want = os.path.dirname(os.path.dirname(os.path.abspath(interpreter)))
+    return os.path.realpath(sys.prefix) == os.path.realpath(want)
+
+
+def select_python(default="debian"):
+    """Make sure this test runs under the interpreter of its flavour and
+    return the flavour: KFK_INTEROP_PYTHON ("debian" or "latest"), else
+    default.  Re-executes the test (once) when needed; skips the test when
+    that interpreter is missing."""
+    flavour = os.environ.get("KFK_INTEROP_PYTHON") or default
+    if flavour == "latest":
+        target = peers_python()
+        if not target:
+            skip_test("today's Python clients are not installed (%s)"
+                      % PEERS_HINT)
+    elif flavour == "debian":
+        target = SYSTEM_PYTHON
+        if not os.access(target, os.X_OK):
+            skip_test("%s (Debian's python3 with its client packages) is "
+                      "missing" % SYSTEM_PYTHON)
+    else:
+        raise SystemExit("KFK_INTEROP_PYTHON: unknown flavour %r" % flavour)
+    if _runs_under(target):
+        return flavour
+    if os.environ.get("KFK_INTEROP_REEXEC") == flavour:
+        raise SystemExit("re-executed with %s but running under %s"
+                         % (target, sys.executable))
+    os.environ["KFK_INTEROP_PYTHON"] = flavour
+    os.environ["KFK_INTEROP_REEXEC"] = flavour
+    sys.stdout.flush()
+    os.execv(target, [target] + sys.argv)
+
+
+def run_latest(module):
+    """Run the test module next to this file (e.g. "confluent_kafka_test.py")
+    with today's client release: under the venv, KFK_INTEROP_PYTHON=latest."""
+    os.environ["KFK_INTEROP_PYTHON"] = "latest"
+    os.environ.pop("KFK_INTEROP_REEXEC", None)
+    target = peers_python()
+    if not target:
+        skip_test("today's Python clients are not installed (%s)" % PEERS_HINT)
+    path = os.path.join(HERE, module)
+    sys.stdout.flush()
+    os.execv(target, [target, path] + sys.argv[1:])
+
+
 def skip_test(reason):
     """The whole test cannot run (client genuinely unavailable)."""
     print("SKIP: %s" % reason, flush=True)
