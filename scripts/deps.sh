@@ -15,7 +15,7 @@ build_pkgs=(gcc make cmake pkg-config python3 clang libclang-rt-14-dev
             zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libssl-dev
             libcmocka-dev clang-format)
 test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka
-           python3-snappy python3-lz4 python3-xxhash
+           python3-snappy python3-lz4 python3-xxhash python3-zstandard
            golang-go golang-github-shopify-sarama-dev
            golang-github-segmentio-kafka-go-dev nodejs npm netcat-openbsd
            procps default-jdk-headless maven)
