@@ -127,7 +127,10 @@ wait_listening(kfkd_h *h)
 static int
 spawn(kfkd_h *h)
 {
-    char bin[1024], listeners[] = "listeners=PLAINTEXT://127.0.0.1:0";
+    char bin[1024], listeners[64];
+    /* keep_port: the same port again (SO_REUSEADDR lets kfkd bind it). */
+    snprintf(listeners, sizeof(listeners), "listeners=PLAINTEXT://127.0.0.1:%d",
+             h->keep_port ? h->port : 0);
     char logdirs[700], out[700], err[700];
     binary_path(bin, sizeof(bin));
     snprintf(logdirs, sizeof(logdirs), "log.dirs=%s", h->datadir);

@@ -51,6 +51,7 @@ typedef struct kfkd_h {
     char *overrides[KFKD_MAX_OVERRIDES];
     int noverrides;
     int last_status; /* waitpid status of the last exit */
+    bool keep_port;  /* kfkd_restart() on the same port (Kafka always) */
     int reaper_fd;   /* Kafka: write end of the watchdog's pipe, or -1 */
     pid_t reaper;    /* Kafka: the watchdog process */
 } kfkd_h;
@@ -65,7 +66,8 @@ int kfkd_stop(kfkd_h *h);
 /* SIGKILL, as a crash. */
 void kfkd_kill9(kfkd_h *h);
 /* Start again over the same directory with the same overrides (after stop
- * or kill9).  The port changes (kfkd) or stays (Kafka). */
+ * or kill9).  The port changes (kfkd, unless keep_port is set) or stays
+ * (Kafka). */
 int kfkd_restart(kfkd_h *h);
 /* Stop if running and remove the directory. */
 void kfkd_cleanup(kfkd_h *h);
