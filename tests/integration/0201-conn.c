@@ -69,12 +69,12 @@ dial(void)
 static void
 create(kfk_conn *kc, const char *topic, int32_t parts)
 {
-    kfk_topic_config tc = {.topic = topic,
-                           .num_partitions = parts,
-                           .replication_factor = 1};
+    kfk_topic_config tc = {
+        .topic = topic, .num_partitions = parts, .replication_factor = 1};
     kfk_err err = kfk_conn_create_topics(kc, &tc, 1, NULL);
-    if (err) fail_msg("create %s: %s (%s)", topic, kfk_err2str(err),
-                      kfk_conn_errstr(kc));
+    if (err)
+        fail_msg("create %s: %s (%s)", topic, kfk_err2str(err),
+                 kfk_conn_errstr(kc));
 }
 
 /* The broker's own range for an API, from a raw ApiVersions v3. */
@@ -96,8 +96,8 @@ broker_ranges(range *out)
     req.ClientSoftwareName = KS("kfk-test");
     req.ClientSoftwareVersion = KS("1");
     kfk_ApiVersionsResponse r;
-    assert_int_equal(
-        kfk_test_call(fd, KFK_API_ApiVersions, 3, &req, &r, &ar), 0);
+    assert_int_equal(kfk_test_call(fd, KFK_API_ApiVersions, 3, &req, &r, &ar),
+                     0);
     assert_int_equal(r.ErrorCode, 0);
     for (int32_t i = 0; i < r.ApiKeys_count; i++)
         if (r.ApiKeys[i].ApiKey >= 0 && r.ApiKeys[i].ApiKey <= KFK_API_KEY_MAX)
@@ -566,12 +566,9 @@ main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_negotiation),
-        cmocka_unit_test(test_topics),
-        cmocka_unit_test(test_produce_fetch),
-        cmocka_unit_test(test_codecs),
-        cmocka_unit_test(test_offsets_by_time),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_negotiation),     cmocka_unit_test(test_topics),
+        cmocka_unit_test(test_produce_fetch),   cmocka_unit_test(test_codecs),
+        cmocka_unit_test(test_offsets_by_time), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -263,8 +263,8 @@ test_async(void **st)
            N, (long long)(dt / 1000), N * 1e6 / (double)dt,
            (unsigned long long)mx.requests, mx.batch_messages_avg,
            (unsigned long long)mx.batch_messages_max);
-    assert_true(mx.batch_messages_max > 1);      /* batched */
-    assert_true(mx.batch_messages_max <= 500);   /* batch.size */
+    assert_true(mx.batch_messages_max > 1);    /* batched */
+    assert_true(mx.batch_messages_max <= 500); /* batch.size */
     kfk_writer_destroy(kw);
     int64_t total = 0;
     for (int32_t p = 0; p < 4; p++) {
@@ -319,8 +319,7 @@ note_key(const kfk_message *m, void *opq)
     placed *pl = opq;
     if (pl->n >= 600 || !m->key) return;
     pl->part[pl->n] = m->partition;
-    snprintf(pl->key[pl->n], 16, "%.*s", (int)m->key_len,
-             (const char *)m->key);
+    snprintf(pl->key[pl->n], 16, "%.*s", (int)m->key_len, (const char *)m->key);
     pl->n++;
 }
 
@@ -368,8 +367,8 @@ test_balancers(void **st)
                     if (!strcmp(pl->key[i], pl->key[j]))
                         assert_int_equal(pl->part[i], pl->part[j]);
                 if (b == 1) {
-                    uint32_t h = kfk_hash_murmur2(pl->key[i],
-                                                  strlen(pl->key[i]));
+                    uint32_t h =
+                        kfk_hash_murmur2(pl->key[i], strlen(pl->key[i]));
                     assert_int_equal(pl->part[i],
                                      (int32_t)((h & 0x7fffffff) % P));
                 }
@@ -455,8 +454,7 @@ test_auto_create(void **st)
     (void)st;
     /* Metadata creates it (Kafka first answers LEADER_NOT_AVAILABLE with
      * no partitions); the writer waits for its leaders. */
-    static const char *const kv[] = {"allow.auto.topic.creation", "true",
-                                     NULL};
+    static const char *const kv[] = {"allow.auto.topic.creation", "true", NULL};
     kfk_writer *kw = writer("w-auto", kv, NULL, NULL);
     kfk_message ms[30];
     for (int i = 0; i < 30; i++)
@@ -575,9 +573,15 @@ test_broker_restart(void **st)
     create("w-rs", 2, NULL, NULL);
     counts c;
     counts_init(&c);
-    static const char *const kv[] = {"async", "true", "max.attempts", "1000",
-                                     "retry.backoff.max.ms", "500",
-                                     "delivery.timeout.ms", "120000", NULL};
+    static const char *const kv[] = {"async",
+                                     "true",
+                                     "max.attempts",
+                                     "1000",
+                                     "retry.backoff.max.ms",
+                                     "500",
+                                     "delivery.timeout.ms",
+                                     "120000",
+                                     NULL};
     kfk_writer *kw = writer("w-rs", kv, count_cb, &c);
     char val[32];
     for (int i = 0; i < 100; i++) {

@@ -137,9 +137,9 @@ test_cluster(void **st)
     assert_int_equal(ci->brokers[0].id, kfk_conn_broker_id(kc) >= 0
                                             ? kfk_conn_broker_id(kc)
                                             : ci->brokers[0].id);
-    printf("%s: cluster %s, controller %d, broker %d\n",
-           kfk_test_broker_name(), ci->cluster_id ? ci->cluster_id : "(none)",
-           ci->controller_id, ci->brokers[0].id);
+    printf("%s: cluster %s, controller %d, broker %d\n", kfk_test_broker_name(),
+           ci->cluster_id ? ci->cluster_id : "(none)", ci->controller_id,
+           ci->brokers[0].id);
     kfk_cluster_info_free(ci);
     kfk_conn_close(kc);
 }
@@ -168,9 +168,9 @@ test_partitions_configs(void **st)
     size_t n;
     bool seen = false;
     for (int w = 0; w < 100 && !seen; w++) { /* Kafka applies it async */
-        assert_int_equal(kfk_admin_describe_configs(kc, KFK_RESOURCE_TOPIC,
-                                                    "a-p", &ce, &n),
-                         0);
+        assert_int_equal(
+            kfk_admin_describe_configs(kc, KFK_RESOURCE_TOPIC, "a-p", &ce, &n),
+            0);
         for (size_t i = 0; i < n; i++)
             if (!strcmp(ce[i].name, "retention.ms") && ce[i].value &&
                 !strcmp(ce[i].value, "7200000")) {
@@ -189,9 +189,9 @@ test_partitions_configs(void **st)
         0);
     bool back = false;
     for (int w = 0; w < 100 && !back; w++) {
-        assert_int_equal(kfk_admin_describe_configs(kc, KFK_RESOURCE_TOPIC,
-                                                    "a-p", &ce, &n),
-                         0);
+        assert_int_equal(
+            kfk_admin_describe_configs(kc, KFK_RESOURCE_TOPIC, "a-p", &ce, &n),
+            0);
         for (size_t i = 0; i < n; i++)
             if (!strcmp(ce[i].name, "retention.ms"))
                 back = ce[i].is_default && ce[i].value &&
