@@ -191,6 +191,22 @@ coordinator(kfk_conn *kc, const char *group, kfk_conn **gcp, bool *ownedp)
     }
 }
 
+/* A group request answered with a coordinator error (the coordinator
+ * moved, is not elected yet, or is still loading __consumer_offsets, as
+ * Kafka answers for seconds after a restart): true, after a pause, if the
+ * call should find the coordinator and ask again before deadline. */
+static bool
+coord_retry(kfk_err err, int64_t deadline)
+{
+    if (err != KFK_ERR_NOT_COORDINATOR &&
+        err != KFK_ERR_COORDINATOR_NOT_AVAILABLE &&
+        err != KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS)
+        return false;
+    if (kfk_mono_ms() + 100 >= deadline) return false;
+    sleep_ms(100);
+    return true;
+}
+
 /* ---- cluster ------------------------------------------------------------ */
 
 void
@@ -431,20 +447,25 @@ member_free(kfk_group_member *m)
     kfk_free(m->subscription);
 }
 
+static void
+desc_clear(kfk_group_description *d)
+{
+    kfk_free(d->group_id);
+    kfk_free(d->state);
+    kfk_free(d->protocol_type);
+    kfk_free(d->protocol);
+    for (size_t j = 0; j < d->member_count; j++)
+        member_free(&d->members[j]);
+    kfk_free(d->members);
+    memset(d, 0, sizeof(*d));
+}
+
 void
 kfk_group_description_free(kfk_group_description *desc, size_t n)
 {
     if (!desc) return;
-    for (size_t i = 0; i < n; i++) {
-        kfk_group_description *d = &desc[i];
-        kfk_free(d->group_id);
-        kfk_free(d->state);
-        kfk_free(d->protocol_type);
-        kfk_free(d->protocol);
-        for (size_t j = 0; j < d->member_count; j++)
-            member_free(&d->members[j]);
-        kfk_free(d->members);
-    }
+    for (size_t i = 0; i < n; i++)
+        desc_clear(&desc[i]);
     kfk_free(desc);
 }
 
@@ -524,8 +545,13 @@ kfk_admin_describe_groups(kfk_conn *kc, const char *const *groups, size_t n,
     kfk_group_description *d = kfk_calloc(n + 1, sizeof(*d));
     if (!d) return KFK_ERR__NOMEM;
     /* One request per group: groups may have different coordinators. */
+    int64_t deadline = kfk_conn_deadline(kc);
     for (size_t i = 0; i < n; i++) {
         kfk_err err = describe_one(kc, groups[i], &d[i]);
+        while (!err && coord_retry(d[i].err, deadline)) {
+            desc_clear(&d[i]);
+            err = describe_one(kc, groups[i], &d[i]);
+        }
         if (err) {
             kfk_group_description_free(d, n);
             return err;
@@ -542,10 +568,12 @@ kfk_admin_delete_groups(kfk_conn *kc, const char *const *groups, size_t n,
     if (!kc || (n && !groups)) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     kfk_err first = KFK_ERR_NONE;
+    int64_t deadline = kfk_conn_deadline(kc);
     for (size_t i = 0; i < n; i++) {
         kfk_conn *gc;
         bool owned;
         int16_t v;
+    again:;
         kfk_err err = coordinator(kc, groups[i], &gc, &owned);
         if (err) {
             if (errs) errs[i] = err;
@@ -576,6 +604,7 @@ kfk_admin_delete_groups(kfk_conn *kc, const char *const *groups, size_t n,
         }
         kfk_resp_free(&rs);
         node_done(kc, gc, owned, err);
+        if (coord_retry(err, deadline)) goto again;
         if (errs) errs[i] = err;
         if (err && !first) first = err;
     }
@@ -786,15 +815,19 @@ kfk_admin_offset_fetch(kfk_conn *kc, const char *group,
     if (!kc || !group || !outp || !countp || (n && !parts))
         return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
-    kfk_conn *gc;
-    bool owned;
-    kfk_err err = coordinator(kc, group, &gc, &owned);
-    if (err) return err;
-    kfk_arena ar;
-    kfk_arena_init(&ar, 0);
-    err = offset_fetch_at(gc, group, parts, n, &ar, outp, countp);
-    kfk_arena_free(&ar);
-    node_done(kc, gc, owned, err);
+    int64_t deadline = kfk_conn_deadline(kc);
+    kfk_err err;
+    do {
+        kfk_conn *gc;
+        bool owned;
+        err = coordinator(kc, group, &gc, &owned);
+        if (err) return err;
+        kfk_arena ar;
+        kfk_arena_init(&ar, 0);
+        err = offset_fetch_at(gc, group, parts, n, &ar, outp, countp);
+        kfk_arena_free(&ar);
+        node_done(kc, gc, owned, err);
+    } while (coord_retry(err, deadline));
     return err;
 }
 
@@ -876,15 +909,20 @@ kfk_admin_offset_commit(kfk_conn *kc, const char *group, int32_t generation_id,
     if (!kc || !group || (n && !parts)) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     if (!n) return KFK_ERR_NONE;
-    kfk_conn *gc;
-    bool owned;
-    kfk_err err = coordinator(kc, group, &gc, &owned);
-    if (err) return err;
-    kfk_arena ar;
-    kfk_arena_init(&ar, 0);
-    err = offset_commit_at(gc, group, generation_id, member_id, parts, n, &ar);
-    kfk_arena_free(&ar);
-    node_done(kc, gc, owned, err);
+    int64_t deadline = kfk_conn_deadline(kc);
+    kfk_err err;
+    do {
+        kfk_conn *gc;
+        bool owned;
+        err = coordinator(kc, group, &gc, &owned);
+        if (err) return err;
+        kfk_arena ar;
+        kfk_arena_init(&ar, 0);
+        err = offset_commit_at(gc, group, generation_id, member_id, parts, n,
+                               &ar);
+        kfk_arena_free(&ar);
+        node_done(kc, gc, owned, err);
+    } while (coord_retry(err, deadline));
     return err;
 }
 

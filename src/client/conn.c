@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client/client.h"
@@ -825,13 +826,16 @@ kfk_partition_info_free(kfk_partition_info *parts)
     kfk_free(parts);
 }
 
-kfk_err
-kfk_conn_dial_leader(const char *bootstrap, const char *topic,
-                     int32_t partition, int timeout_ms, kfk_conn **kcp,
-                     char *errstr, size_t errstr_size)
+static kfk_err list_offset(kfk_conn *kc, int64_t ts, int64_t *offsetp);
+
+/* One attempt of kfk_conn_dial_leader(): Metadata from a bootstrap broker,
+ * then a conn to the leader it names. */
+static kfk_err
+dial_leader_once(const char *bootstrap, const char *topic, int32_t partition,
+                 int timeout_ms, int64_t deadline, kfk_conn **kcp,
+                 bool *from_leaderp, char *errstr, size_t errstr_size)
 {
-    if (!topic || !*topic || partition < 0 || !kcp) return KFK_ERR__INVALID_ARG;
-    int64_t deadline = kfk_mono_ms() + norm_timeout(timeout_ms);
+    *from_leaderp = false;
     kfk_conn *bc;
     kfk_err err = dial_list(bootstrap, timeout_ms, &bc, errstr, errstr_size);
     if (err) return err;
@@ -891,6 +895,25 @@ kfk_conn_dial_leader(const char *bootstrap, const char *topic,
     }
     (*kcp)->broker_id = leader;
     err = kfk_conn_set_partition(*kcp, topic, partition);
+    if (!err) {
+        /* Ask the leader itself: a broker whose metadata names it leader
+         * may not lead the partition yet (Kafka applies a new topic's
+         * leadership after publishing its metadata) and answers
+         * NOT_LEADER_OR_FOLLOWER or UNKNOWN_TOPIC_OR_PARTITION meanwhile.
+         * Any other answer is the caller's to see on its first call. */
+        int64_t off;
+        kfk_err perr = list_offset(*kcp, KFK_OFFSET_LAST, &off);
+        if (perr == KFK_ERR_NOT_LEADER_OR_FOLLOWER ||
+            perr == KFK_ERR_LEADER_NOT_AVAILABLE ||
+            perr == KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
+            err = perr;
+            *from_leaderp = true;
+            if (errstr && errstr_size)
+                snprintf(errstr, errstr_size, "%s [%d]: leader %d: %s", topic,
+                         partition, (int)leader, kfk_err2name(err));
+        }
+        (*kcp)->errstr[0] = '\0';
+    }
     if (err) {
         kfk_conn_close(*kcp);
         *kcp = NULL;
@@ -900,6 +923,33 @@ out:
     kfk_resp_free(&rs);
     kfk_conn_close(bc);
     return err;
+}
+
+kfk_err
+kfk_conn_dial_leader(const char *bootstrap, const char *topic,
+                     int32_t partition, int timeout_ms, kfk_conn **kcp,
+                     char *errstr, size_t errstr_size)
+{
+    if (!topic || !*topic || partition < 0 || !kcp) return KFK_ERR__INVALID_ARG;
+    int64_t deadline = kfk_mono_ms() + norm_timeout(timeout_ms);
+    for (;;) {
+        bool from_leader;
+        kfk_err err =
+            dial_leader_once(bootstrap, topic, partition, timeout_ms, deadline,
+                             kcp, &from_leader, errstr, errstr_size);
+        /* A partition without a leader yet (just created, or being
+         * elected), or whose leader does not know it leads yet: ask again
+         * until the timeout.  An unknown topic in Metadata is final (no
+         * waiting for a topic that does not exist), unless the leader
+         * said it: then Metadata knew the topic. */
+        bool transient =
+            err == KFK_ERR_LEADER_NOT_AVAILABLE ||
+            err == KFK_ERR_NOT_LEADER_OR_FOLLOWER ||
+            (err == KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION && from_leader);
+        if (!transient || kfk_mono_ms() + 50 >= deadline) return err;
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* ---- topic admin --------------------------------------------------------- */

@@ -6,6 +6,10 @@
  * The broker's stdout and stderr go to files in the temporary directory
  * (never a pipe that could fill up and stall it); start-up waits for the
  * "kfkd listening on port N" line in the stdout file.
+ *
+ * KFK_TEST_BROKER=kafka: the life-cycle calls run tests/harness/kafka.py
+ * (start, stop, kill9, restart, log, cleanup) and read the shell variables
+ * it prints; everything that speaks the protocol needs only the port.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,9 +59,15 @@ binary_path(char *out, size_t n)
     snprintf(out, n, "%s/kfkd", self);
 }
 
+static void kafka_dump_log(const kfkd_h *h);
+
 void
 kfkd_dump_log(const kfkd_h *h)
 {
+    if (h->kind == KFK_TEST_BROKER_KAFKA) {
+        kafka_dump_log(h);
+        return;
+    }
     const char *names[] = {"kfkd.stdout", "kfkd.stderr"};
     for (size_t i = 0; i < 2; i++) {
         char path[700];
@@ -117,7 +127,10 @@ wait_listening(kfkd_h *h)
 static int
 spawn(kfkd_h *h)
 {
-    char bin[1024], listeners[] = "listeners=PLAINTEXT://127.0.0.1:0";
+    char bin[1024], listeners[64];
+    /* keep_port: the same port again (SO_REUSEADDR lets kfkd bind it). */
+    snprintf(listeners, sizeof(listeners), "listeners=PLAINTEXT://127.0.0.1:%d",
+             h->keep_port ? h->port : 0);
     char logdirs[700], out[700], err[700];
     binary_path(bin, sizeof(bin));
     snprintf(logdirs, sizeof(logdirs), "log.dirs=%s", h->datadir);
@@ -161,10 +174,29 @@ spawn(kfkd_h *h)
     return wait_listening(h);
 }
 
+static int kafka_start(kfkd_h *h);
+static int kafka_stop(kfkd_h *h);
+static void kafka_kill9(kfkd_h *h);
+static int kafka_restart(kfkd_h *h);
+static void kafka_cleanup(kfkd_h *h);
+
 int
 kfkd_start(kfkd_h *h, ...)
 {
     memset(h, 0, sizeof(*h));
+    h->reaper_fd = -1;
+    h->kind = kfk_test_broker_kind();
+    if (h->kind == KFK_TEST_BROKER_KAFKA) {
+        va_list ap;
+        va_start(ap, h);
+        const char *kv;
+        while ((kv = va_arg(ap, const char *)) != NULL &&
+               h->noverrides < KFKD_MAX_OVERRIDES)
+            h->overrides[h->noverrides++] = strdup(kv);
+        va_end(ap);
+        signal(SIGPIPE, SIG_IGN);
+        return kafka_start(h);
+    }
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp) tmp = "/tmp";
     snprintf(h->dir, sizeof(h->dir), "%s/kfk-test-XXXXXX", tmp);
@@ -205,6 +237,7 @@ wait_exit(kfkd_h *h, int timeout_ms)
 int
 kfkd_stop(kfkd_h *h)
 {
+    if (h->kind == KFK_TEST_BROKER_KAFKA) return kafka_stop(h);
     if (!h->pid) return -1;
     kill(h->pid, SIGTERM);
     int rc = wait_exit(h, STOP_TIMEOUT_MS);
@@ -222,6 +255,10 @@ kfkd_stop(kfkd_h *h)
 void
 kfkd_kill9(kfkd_h *h)
 {
+    if (h->kind == KFK_TEST_BROKER_KAFKA) {
+        kafka_kill9(h);
+        return;
+    }
     if (!h->pid) return;
     kill(h->pid, SIGKILL);
     wait_exit(h, STOP_TIMEOUT_MS);
@@ -230,6 +267,7 @@ kfkd_kill9(kfkd_h *h)
 int
 kfkd_restart(kfkd_h *h)
 {
+    if (h->kind == KFK_TEST_BROKER_KAFKA) return kafka_restart(h);
     if (h->pid) kfkd_stop(h);
     return spawn(h);
 }
@@ -247,6 +285,10 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 void
 kfkd_cleanup(kfkd_h *h)
 {
+    if (h->kind == KFK_TEST_BROKER_KAFKA) {
+        kafka_cleanup(h);
+        return;
+    }
     if (h->pid) kfkd_stop(h);
     if (h->dir[0] && !getenv("KFK_TEST_KEEP"))
         nftw(h->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -254,6 +296,251 @@ kfkd_cleanup(kfkd_h *h)
         free(h->overrides[i]);
     h->noverrides = 0;
     h->dir[0] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Apache Kafka through tests/harness/kafka.py.                        */
+
+kfk_test_broker
+kfk_test_broker_kind(void)
+{
+    const char *b = getenv("KFK_TEST_BROKER");
+    return b && !strcmp(b, "kafka") ? KFK_TEST_BROKER_KAFKA
+                                    : KFK_TEST_BROKER_KFKD;
+}
+
+const char *
+kfk_test_broker_name(void)
+{
+    return kfk_test_broker_kind() == KFK_TEST_BROKER_KAFKA ? "kafka" : "kfkd";
+}
+
+static void
+kafka_script(char *out, size_t n)
+{
+    const char *sd = getenv("KFK_SOURCE_DIR");
+#ifdef KFK_TEST_SOURCE_DIR
+    if (!sd || !*sd) sd = KFK_TEST_SOURCE_DIR;
+#endif
+    snprintf(out, n, "%s/tests/harness/kafka.py", sd && *sd ? sd : ".");
+}
+
+/* Run "python3 kafka.py args..." (args ended by NULL).  Its stdout goes
+ * to out (NUL-terminated, truncated to n) when out is not NULL, else to
+ * our stderr; its stderr to our stderr.  Returns its exit code, or -1. */
+static int
+run_py(char *out, size_t n, const char *const *args)
+{
+    char script[1024];
+    kafka_script(script, sizeof(script));
+    const char *argv[KFKD_MAX_OVERRIDES + 8];
+    int a = 0;
+    argv[a++] = "python3";
+    argv[a++] = script;
+    for (; *args && a < (int)KFK_ARRAY_LEN(argv) - 1; args++)
+        argv[a++] = *args;
+    argv[a] = NULL;
+    int p[2] = {-1, -1};
+    if (out && pipe2(p, O_CLOEXEC) < 0) return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(out ? p[1] : 2, 1);
+        execvp(argv[0], (char *const *)argv);
+        fprintf(stderr, "exec python3: %s\n", strerror(errno));
+        _exit(127);
+    }
+    size_t len = 0;
+    if (out) {
+        close(p[1]);
+        for (;;) {
+            char buf[4096];
+            ssize_t r = read(p[0], buf, sizeof(buf));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            size_t c = KFK_MIN((size_t)r, n - 1 - len);
+            memcpy(out + len, buf, c);
+            len += c;
+        }
+        close(p[0]);
+        out[len] = '\0';
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* KAFKA_DIR, KAFKA_PORT and KAFKA_PID from kafka.py's output. */
+static int
+parse_vars(kfkd_h *h, const char *out)
+{
+    const char *d = strstr(out, "KAFKA_DIR=");
+    const char *p = strstr(out, "KAFKA_PORT=");
+    const char *q = strstr(out, "KAFKA_PID=");
+    if (!d || !p || !q) {
+        fprintf(stderr, "kafka.py printed no KAFKA_DIR/PORT/PID:\n%s\n", out);
+        return -1;
+    }
+    d += strlen("KAFKA_DIR=");
+    size_t dl = strcspn(d, "\n");
+    if (dl >= sizeof(h->dir)) return -1;
+    memcpy(h->dir, d, dl);
+    h->dir[dl] = '\0';
+    snprintf(h->datadir, sizeof(h->datadir), "%s/node-1/data", h->dir);
+    h->port = atoi(p + strlen("KAFKA_PORT="));
+    h->pid = (pid_t)atoi(q + strlen("KAFKA_PID="));
+    const char *v = strstr(out, "KAFKA_VERSION=");
+    if (v) {
+        v += strlen("KAFKA_VERSION=");
+        fprintf(stderr, "Apache Kafka %.*s on port %d (%s)\n",
+                (int)strcspn(v, "\n"), v, h->port, h->dir);
+    }
+    return h->port > 0 ? 0 : -1;
+}
+
+/* The watchdog: a process of its own session that waits on a pipe whose
+ * write end only this program holds.  kafka_cleanup() writes a byte (the
+ * watchdog exits); if the program dies first (a crash, a ctest timeout),
+ * the read sees EOF and the watchdog runs "kafka.py cleanup", so no JVM
+ * outlives its test. */
+static void
+start_reaper(kfkd_h *h)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return;
+    char script[1024];
+    kafka_script(script, sizeof(script));
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    if (pid == 0) {
+        setsid();
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != p[0]) close(fd);
+        char c;
+        ssize_t r;
+        while ((r = read(p[0], &c, 1)) < 0 && errno == EINTR)
+            ;
+        if (r == 1) _exit(0);
+        setenv("KFK_KAFKA_FAST_CLEANUP", "1", 1);
+        execlp("python3", "python3", script, "cleanup", h->dir, (char *)NULL);
+        _exit(127);
+    }
+    close(p[0]);
+    h->reaper = pid;
+    h->reaper_fd = p[1];
+}
+
+static void
+stop_reaper(kfkd_h *h)
+{
+    if (h->reaper_fd < 0) return;
+    (void)!write(h->reaper_fd, "x", 1);
+    close(h->reaper_fd);
+    h->reaper_fd = -1;
+    waitpid(h->reaper, NULL, 0);
+    h->reaper = 0;
+}
+
+static int
+kafka_start(kfkd_h *h)
+{
+    char out[4096];
+    const char *home[] = {"home", NULL};
+    if (run_py(out, sizeof(out), home) != 0) {
+        printf("SKIP: Apache Kafka is not installed (scripts/peers.sh kafka "
+               "installs it); KFK_TEST_BROKER=kafka tests are skipped\n");
+        fflush(stdout);
+        exit(KFK_TEST_SKIP);
+    }
+    const char *args[KFKD_MAX_OVERRIDES + 2];
+    int a = 0;
+    args[a++] = "start";
+    for (int i = 0; i < h->noverrides; i++)
+        args[a++] = h->overrides[i];
+    args[a] = NULL;
+    int64_t t0 = kfk_mono_ms();
+    int rc = run_py(out, sizeof(out), args);
+    if (rc != 0 || parse_vars(h, out) < 0) {
+        fprintf(stderr, "kafka.py start failed (exit %d)\n", rc);
+        return -1;
+    }
+    start_reaper(h);
+    fprintf(stderr, "Apache Kafka ready in %lld ms\n",
+            (long long)(kfk_mono_ms() - t0));
+    return 0;
+}
+
+static int
+kafka_stop(kfkd_h *h)
+{
+    if (!h->dir[0]) return -1;
+    const char *args[] = {"stop", h->dir, NULL};
+    int rc = run_py(NULL, 0, args);
+    h->pid = 0;
+    return rc;
+}
+
+static void
+kafka_kill9(kfkd_h *h)
+{
+    if (!h->dir[0]) return;
+    const char *args[] = {"kill9", h->dir, NULL};
+    run_py(NULL, 0, args);
+    h->pid = 0;
+}
+
+static int
+kafka_restart(kfkd_h *h)
+{
+    if (h->pid) kafka_stop(h);
+    char out[4096];
+    const char *args[] = {"restart", h->dir, NULL};
+    int64_t t0 = kfk_mono_ms();
+    int rc = run_py(out, sizeof(out), args);
+    if (rc != 0 || parse_vars(h, out) < 0) {
+        fprintf(stderr, "kafka.py restart failed (exit %d)\n", rc);
+        return -1;
+    }
+    fprintf(stderr, "Apache Kafka restarted in %lld ms\n",
+            (long long)(kfk_mono_ms() - t0));
+    return 0;
+}
+
+static void
+kafka_cleanup(kfkd_h *h)
+{
+    if (h->dir[0]) {
+        const char *args[] = {getenv("KFK_TEST_KEEP") ? "stop" : "cleanup",
+                              h->dir, NULL};
+        run_py(NULL, 0, args);
+    }
+    stop_reaper(h);
+    h->pid = 0;
+    for (int i = 0; i < h->noverrides; i++)
+        free(h->overrides[i]);
+    h->noverrides = 0;
+    h->dir[0] = '\0';
+}
+
+static void
+kafka_dump_log(const kfkd_h *h)
+{
+    if (!h->dir[0]) return;
+    fprintf(stderr, "---- Kafka log (%s) ----\n", h->dir);
+    const char *args[] = {"log", h->dir, NULL};
+    run_py(NULL, 0, args);
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,6 +7,14 @@
  * number of them can run in parallel.  The broker binary is
  * $KFK_BUILD_DIR/bin/kfkd (set by ctest), else the kfkd next to the test
  * executable.
+ *
+ * With KFK_TEST_BROKER=kafka in the environment the same calls drive
+ * Apache Kafka instead (one KRaft node, node.id 1) through
+ * $KFK_SOURCE_DIR/tests/harness/kafka.py, with the same key=value
+ * overrides (Kafka's property names, which kfkd reads too).  If Kafka is
+ * not installed, kfkd_start() prints why and exits with KFK_TEST_SKIP
+ * (ctest's SKIP_RETURN_CODE for these tests).  A watchdog process stops
+ * the JVM if the test program dies without kfkd_cleanup().
  */
 #ifndef KFK_TEST_HARNESS_KFKD_H
 #define KFK_TEST_HARNESS_KFKD_H
@@ -21,15 +29,31 @@
 #include "protocol/protocol.h"
 
 #define KFKD_MAX_OVERRIDES 32
+#define KFK_TEST_SKIP      77 /* the exit code ctest counts as skipped */
+
+typedef enum kfk_test_broker {
+    KFK_TEST_BROKER_KFKD = 0,
+    KFK_TEST_BROKER_KAFKA = 1,
+} kfk_test_broker;
+
+/* The broker kind this test run asks for ($KFK_TEST_BROKER: unset or
+ * "kfkd", or "kafka"). */
+kfk_test_broker kfk_test_broker_kind(void);
+/* "kfkd" or "kafka". */
+const char *kfk_test_broker_name(void);
 
 typedef struct kfkd_h {
-    pid_t pid;         /* 0: not running */
+    kfk_test_broker kind;
+    pid_t pid;         /* 0: not running (Kafka: the JVM's pid) */
     int port;          /* bound port of the running broker */
     char dir[512];     /* the temporary directory (kept across restarts) */
     char datadir[600]; /* <dir>/data, the broker's log.dirs */
     char *overrides[KFKD_MAX_OVERRIDES];
     int noverrides;
     int last_status; /* waitpid status of the last exit */
+    bool keep_port;  /* kfkd_restart() on the same port (Kafka always) */
+    int reaper_fd;   /* Kafka: write end of the watchdog's pipe, or -1 */
+    pid_t reaper;    /* Kafka: the watchdog process */
 } kfkd_h;
 
 /* Start a broker.  The variable arguments are extra "key=value"
@@ -42,7 +66,8 @@ int kfkd_stop(kfkd_h *h);
 /* SIGKILL, as a crash. */
 void kfkd_kill9(kfkd_h *h);
 /* Start again over the same directory with the same overrides (after stop
- * or kill9).  The port changes. */
+ * or kill9).  The port changes (kfkd, unless keep_port is set) or stays
+ * (Kafka). */
 int kfkd_restart(kfkd_h *h);
 /* Stop if running and remove the directory. */
 void kfkd_cleanup(kfkd_h *h);

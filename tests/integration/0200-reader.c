@@ -18,7 +18,8 @@
  *  - lag: produced minus consumed, cached and fresh.
  *
  * The broker runs with no initial rebalance delay and a 1 s minimum session
- * timeout so that the group cases take seconds.
+ * timeout so that the group cases take seconds.  kafka/0200-reader runs
+ * the same against Apache Kafka (KFK_TEST_BROKER=kafka).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -316,7 +317,13 @@ test_long_poll(void **st)
     printf("long poll: write call to message in the reader: avg %.2f ms, "
            "max %.2f ms over %d rounds\n",
            (double)sum / rounds / 1000.0, (double)worst / 1000.0, rounds);
-    assert_true(worst < 50000);
+    /* kfkd wakes a parked fetch within the produce call; Kafka's acks=all
+     * write alone takes tens of ms on a loaded 2-core machine (and a GC
+     * pause more), so there the check is that the fetch is answered when
+     * the data arrives, far below its 5 s max wait. */
+    int64_t bound =
+        kfk_test_broker_kind() == KFK_TEST_BROKER_KAFKA ? 1000000 : 50000;
+    assert_true(worst < bound);
     kfk_reader_destroy(kr);
     kfk_writer_destroy(kw);
 }
