@@ -326,8 +326,12 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
     pd->HighWatermark = -1;
     pd->LastStableOffset = -1;
     pd->LogStartOffset = -1;
+    /* Response: Responses.Partitions.Records -- nullable on the wire, but
+     * a partition with nothing to return carries an empty record set
+     * (length 0) in every version, errors included, as Kafka sends it:
+     * librdkafka 2.1x refuses a null one ("invalid MessageSetSize -1"). */
     pd->Records.p = NULL;
-    pd->Records.len = v >= 12 ? -1 : 0;
+    pd->Records.len = 0;
     kfk_partition *p = kfk_partition_get(b, t->topic, t->partition);
     if (!p) {
         pd->ErrorCode = v >= 13 && t->topic.len == 0
