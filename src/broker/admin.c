@@ -196,7 +196,9 @@ static int8_t
 topic_conf_type(const char *name)
 {
     if (strcmp(name, "cleanup.policy") == 0) return TYPE_LIST;
-    if (strcmp(name, "message.timestamp.type") == 0) return TYPE_STRING;
+    if (strcmp(name, "message.timestamp.type") == 0 ||
+        strcmp(name, "compression.type") == 0)
+        return TYPE_STRING;
     if (strcmp(name, "max.message.bytes") == 0 ||
         strcmp(name, "min.insync.replicas") == 0 ||
         strcmp(name, "index.interval.bytes") == 0)
@@ -228,6 +230,11 @@ topic_conf_doc(const char *name)
                                 "write."},
         {"message.timestamp.type", "CreateTime (the producer's) or "
                                    "LogAppendTime (the broker's)."},
+        {"compression.type", "The codec batches are stored with: "
+                             "uncompressed, zstd, lz4, snappy or gzip "
+                             "(batches with another codec are "
+                             "recompressed), or producer (kept as the "
+                             "producer compressed them)."},
     };
     for (size_t i = 0; i < KFK_ARRAY_LEN(docs); i++)
         if (strcmp(docs[i].name, name) == 0) return docs[i].doc;

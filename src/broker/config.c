@@ -412,7 +412,38 @@ static const topicdef tdefs[] = {
     {"min.insync.replicas", "min.insync.replicas", T_INT32, 1, I32,
      TOFF(min_insync_replicas)},
     {"message.timestamp.type", "log.message.timestamp.type", T_STRING, 0, 0, 0},
+    {"compression.type", "compression.type", T_STRING, 0, 0, 0},
 };
+
+/* compression.type values (Kafka's BrokerCompressionType names, in the
+ * order its error message lists them) and the codec each stores with;
+ * -1 for producer: keep what the producer sent. */
+static const struct {
+    const char *name;
+    int codec;
+} compression_types[] = {
+    {"uncompressed", 0}, {"zstd", 4}, {"lz4", 3},
+    {"snappy", 2},       {"gzip", 1}, {"producer", -1},
+};
+
+/* The codec of compression.type value `name`; -2 if it is not one. */
+static int
+compression_parse(const char *name)
+{
+    for (size_t i = 0; i < KFK_ARRAY_LEN(compression_types); i++)
+        if (strcmp(compression_types[i].name, name) == 0)
+            return compression_types[i].codec;
+    return -2;
+}
+
+static const char *
+compression_name(int codec)
+{
+    for (size_t i = 0; i < KFK_ARRAY_LEN(compression_types); i++)
+        if (compression_types[i].codec == codec)
+            return compression_types[i].name;
+    return "producer";
+}
 
 void
 kfk_topic_conf_from_broker(kfk_topic_conf *tc, const kfk_broker_conf *c)
@@ -423,10 +454,15 @@ kfk_topic_conf_from_broker(kfk_topic_conf *tc, const kfk_broker_conf *c)
     tc->segment_bytes = c->log_segment_bytes;
     tc->segment_ms = kfk_conf_roll_ms(c);
     tc->flush_messages = c->log_flush_interval_messages;
-    tc->flush_ms = c->log_flush_interval_ms;
+    /* An unset log.flush.interval.ms (-1) means "never", which Kafka's
+     * topic config shows as Long.MAX_VALUE (and accepts only >= 0). */
+    tc->flush_ms = c->log_flush_interval_ms < 0 ? INT64_MAX
+                                                : c->log_flush_interval_ms;
     tc->index_interval_bytes = c->log_index_interval_bytes;
     tc->max_message_bytes = c->message_max_bytes;
     tc->min_insync_replicas = c->min_insync_replicas;
+    tc->compression = compression_parse(c->compression_type);
+    if (tc->compression < -1) tc->compression = -1; /* checked when set */
     tc->log_append_time =
         strcmp(c->log_message_timestamp_type, "LogAppendTime") == 0;
     tc->compact = strstr(c->log_cleanup_policy, "compact") != NULL;
@@ -458,6 +494,20 @@ kfk_topic_conf_set(kfk_topic_conf *tc, const char *key, const char *value,
             if (!del && !comp) goto bad;
             tc->compact = comp;
             tc->remove_delete = !del;
+            return 0;
+        }
+        if (strcmp(key, "compression.type") == 0) {
+            /* Kafka's value check and message (INVALID_CONFIG). */
+            int codec = compression_parse(value);
+            if (codec < -1) {
+                snprintf(errstr, errstr_size,
+                         "Invalid value %s for configuration "
+                         "compression.type: String must be one of: "
+                         "uncompressed, zstd, lz4, snappy, gzip, producer",
+                         value);
+                return -1;
+            }
+            tc->compression = codec;
             return 0;
         }
         if (strcmp(key, "message.timestamp.type") == 0) {
@@ -508,6 +558,8 @@ kfk_topic_conf_get(const kfk_topic_conf *tc, const char *name, char *buf,
         else if (strcmp(name, "message.timestamp.type") == 0)
             snprintf(buf, bufsize, "%s",
                      tc->log_append_time ? "LogAppendTime" : "CreateTime");
+        else if (strcmp(name, "compression.type") == 0)
+            snprintf(buf, bufsize, "%s", compression_name(tc->compression));
         else if (d->type == T_INT32)
             snprintf(buf, bufsize, "%d",
                      *(const int32_t *)((const char *)tc + d->off));

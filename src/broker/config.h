@@ -88,6 +88,9 @@ typedef struct kfk_topic_conf {
     int64_t index_interval_bytes;
     int32_t max_message_bytes;
     int32_t min_insync_replicas;
+    int compression;      /* compression.type: -1 producer (batches kept
+                           * as produced), else the kfk_codec (0: none)
+                           * every batch is stored with */
     bool log_append_time; /* message.timestamp.type=LogAppendTime */
     bool compact;         /* cleanup.policy contains compact */
     bool remove_delete;   /* cleanup.policy lacks delete */

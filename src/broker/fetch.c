@@ -7,8 +7,12 @@
  * than MinBytes (and nothing failed) the request is parked: it is hung on
  * a waiter list of every partition it reads and a timer is set for
  * MaxWaitMs.  An append to one of those partitions re-evaluates it
- * (kfk_wake_fetchers, called by Produce); the timer answers with whatever
- * is there.  No polling loop: an idle consumer costs nothing.
+ * (kfk_wake_fetchers, called by Produce) and answers only if MinBytes is
+ * there now; the timer answers with whatever is there.  So, as in Kafka,
+ * a fetch that finds less than MinBytes is never answered before its
+ * MaxWaitMs (sessions or not) unless a partition it reads fails; one
+ * with MinBytes 0 is answered at once.  No polling loop: an idle consumer
+ * costs nothing.
  *
  * Fetch sessions (KIP-227, v7+): a client that asks for one (SessionId 0,
  * SessionEpoch 0) gets an id; its later requests name only the partitions
@@ -314,6 +318,13 @@ respond_error(kfk_req *rq, int16_t err)
     kfk_req_respond(rq, &kfk_FetchResponse_msg, &resp);
 }
 
+/* Fetch v9+: the fetcher's CurrentLeaderEpoch is not the partition's. */
+static bool
+fenced(int16_t v, const target *t, const kfk_partition *p)
+{
+    return v >= 9 && t->leader_epoch >= 0 && t->leader_epoch != p->leader_epoch;
+}
+
 /* Fill one partition's answer; returns the bytes of records it carries. */
 static size_t
 fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
@@ -326,8 +337,12 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
     pd->HighWatermark = -1;
     pd->LastStableOffset = -1;
     pd->LogStartOffset = -1;
+    /* Response: Responses.Partitions.Records -- nullable on the wire, but
+     * a partition with nothing to return carries an empty record set
+     * (length 0) in every version, errors included, as Kafka sends it:
+     * librdkafka 2.1x refuses a null one ("invalid MessageSetSize -1"). */
     pd->Records.p = NULL;
-    pd->Records.len = v >= 12 ? -1 : 0;
+    pd->Records.len = 0;
     kfk_partition *p = kfk_partition_get(b, t->topic, t->partition);
     if (!p) {
         pd->ErrorCode = v >= 13 && t->topic.len == 0
@@ -342,7 +357,7 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
     pd->HighWatermark = kfk_log_high_watermark(p->log);
     pd->LastStableOffset = pd->HighWatermark;
     pd->LogStartOffset = kfk_log_start_offset(p->log);
-    if (v >= 9 && t->leader_epoch >= 0 && t->leader_epoch != p->leader_epoch) {
+    if (fenced(v, t, p)) {
         pd->ErrorCode = t->leader_epoch < p->leader_epoch
                             ? KFK_ERR_FENCED_LEADER_EPOCH
                             : KFK_ERR_UNKNOWN_LEADER_EPOCH;
@@ -411,29 +426,35 @@ fetch_try(kfk_req *rq, bool final)
     target *t;
     int n = targets_of(rq, fc, fc->incremental ? s : NULL, &t);
 
-    /* Pass 1: how much is there? */
+    /* Pass 1: how much is there?  As in Kafka, only MinBytes of data or
+     * an error reading a partition this broker has answer before
+     * MaxWaitMs.  Partitions nobody knows (unknown topic, partition or
+     * topic id) are answered with their error but do not cut the wait
+     * short, unless the fetch names nothing else; news that is not data (a
+     * session partition not sent yet, a moved log start) waits for the
+     * timer too. */
     if (!final) {
         int64_t avail = 0;
-        bool news = false;
+        bool err = false;
+        int unknown = 0;
         for (int i = 0; i < n; i++) {
             kfk_partition *p = kfk_partition_get(b, t[i].topic, t[i].partition);
+            if (!p) {
+                unknown++;
+                continue;
+            }
             kfk_log_slice sl;
-            if (!p || !p->log ||
+            if (!p->log || fenced(v, &t[i], p) ||
                 kfk_log_read(p->log, t[i].fetch_offset,
                              (size_t)KFK_MAX(t[i].max_bytes, 0),
                              KFK_LOG_BOUND_HW, &sl)) {
-                news = true; /* an error to report */
+                err = true; /* an error to report */
                 continue;
             }
             avail += (int64_t)sl.len;
-            if (fc->incremental && t[i].sess_idx >= 0) {
-                sess_part *sp = &s->parts[t[i].sess_idx];
-                if (!sp->sent || sp->hw != kfk_log_high_watermark(p->log) ||
-                    sp->start != kfk_log_start_offset(p->log))
-                    news = true;
-            }
         }
-        if (!news && avail < KFK_MAX(req->MinBytes, 1)) return false;
+        bool only_unknown = unknown > 0 && unknown == n;
+        if (!err && !only_unknown && avail < req->MinBytes) return false;
     }
 
     /* Pass 2: the response, one entry per run of the same topic. */
@@ -572,9 +593,11 @@ kfk_handle_Fetch(kfk_req *rq)
 
     int32_t wait = req->MaxWaitMs < 0 ? 0 : req->MaxWaitMs;
     if (wait > MAX_WAIT_CAP_MS) wait = MAX_WAIT_CAP_MS;
-    /* A new session's first answer lists every partition. */
-    bool first_of_session = v >= 7 && req->SessionEpoch == 0;
-    if (fetch_try(rq, wait == 0 || first_of_session)) return;
+    /* MinBytes 0 asks for an answer at once, as in Kafka.  Otherwise a
+     * fetch that finds less than MinBytes waits its MaxWaitMs, a new
+     * session's first one too (its answer, whenever it comes, lists every
+     * partition). */
+    if (fetch_try(rq, wait == 0 || req->MinBytes <= 0)) return;
 
     /* Park on every partition it reads. */
     fsession *s = fc->session_id ? session_find(b, fc->session_id) : NULL;

@@ -202,6 +202,10 @@ kfk_handle_Metadata(kfk_req *rq)
         resp.Topics =
             kfk_req_alloc(rq, (size_t)(n ? n : 1) * sizeof(*resp.Topics));
         resp.Topics_count = n;
+        /* Topics this request created: answered like a missing one. */
+        kfk_topic **created =
+            kfk_req_alloc(rq, (size_t)(n ? n : 1) * sizeof(*created));
+        int ncreated = 0;
         for (int32_t i = 0; i < n; i++) {
             kfk_MetadataRequest_MetadataRequestTopic *rt = &req->Topics[i];
             kfk_MetadataResponse_MetadataResponseTopic *ot = &resp.Topics[i];
@@ -210,17 +214,29 @@ kfk_handle_Metadata(kfk_req *rq)
                 t = kfk_topic_find(b, rt->Name);
             else
                 t = kfk_topic_find_id(b, &rt->TopicId);
+            bool fresh = false;
+            for (int k = 0; t && k < ncreated; k++)
+                fresh |= created[k] == t;
             if (!t && rt->Name.len >= 0 && may_create &&
                 kfk_topic_name_valid(rt->Name) == KFK_ERR_NONE) {
                 char err[256];
-                kfk_topic_create(b, rt->Name, b->conf.num_partitions,
-                                 b->conf.default_replication_factor, NULL, NULL,
-                                 0, false, err, sizeof(err), &t);
+                if (kfk_topic_create(b, rt->Name, b->conf.num_partitions,
+                                     b->conf.default_replication_factor, NULL,
+                                     NULL, 0, false, err, sizeof(err),
+                                     &t) == KFK_ERR_NONE &&
+                    t) {
+                    created[ncreated++] = t;
+                    fresh = true;
+                }
             }
-            if (t) {
+            if (t && !fresh) {
                 fill_topic(rq, ot, t);
                 continue;
             }
+            /* A topic auto-created by this very request is answered as
+             * Apache Kafka 4.x (KRaft) answers it: UNKNOWN_TOPIC_OR_PARTITION,
+             * no partitions, no topic id; the client asks again and finds it
+             * (docs/interop.md, Deliberate differences). */
             kfk_struct_init(&kfk_MetadataResponse_MetadataResponseTopic_desc, v,
                             ot);
             ot->Name = rt->Name;

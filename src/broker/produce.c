@@ -8,6 +8,11 @@
  * with the record count, batch size within max.message.bytes, zstd only
  * from Produce v7 (as Kafka requires).  A partition that fails is
  * answered with its error; the others in the same request still append.
+ *
+ * A topic whose compression.type names a codec gets every batch in that
+ * codec: batches that came with another one are inflated and deflated
+ * again (records, offset deltas, timestamps and producer fields
+ * unchanged), as Kafka's LogValidator does; "producer" keeps them as sent.
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +51,45 @@ validate_v2(const uint8_t *p, size_t len, int16_t version, int32_t max_batch,
     }
     *nrecords = total;
     return KFK_ERR_NONE;
+}
+
+/* Rewrite the batches of a validated buffer into codec (out).  Returns
+ * a Kafka error. */
+static kfk_err
+recompress_v2(const uint8_t *p, size_t len, kfk_codec codec, int32_t max_batch,
+              kfk_buf *out)
+{
+    size_t off = 0;
+    while (off < len) {
+        size_t before = out->len, size;
+        kfk_err e = kfk_batch_recompress(p + off, len - off, codec,
+                                         MAX_DECOMPRESSED, out, &size);
+        if (e)
+            return e == KFK_ERR__TOO_LARGE ? KFK_ERR_MESSAGE_TOO_LARGE
+                                           : KFK_ERR_CORRUPT_MESSAGE;
+        /* The batch as stored must fit max.message.bytes too. */
+        if ((int64_t)(out->len - before) > max_batch)
+            return KFK_ERR_MESSAGE_TOO_LARGE;
+        off += size;
+    }
+    return KFK_ERR_NONE;
+}
+
+/* True if some batch of the validated buffer is not in codec. */
+static bool
+needs_recompress(const uint8_t *p, size_t len, kfk_codec codec)
+{
+    size_t off = 0;
+    while (off < len) {
+        kfk_batch b;
+        size_t size;
+        if (kfk_batch_parse(p + off, len - off, false, &b, &size)) return true;
+        if ((b.Attributes & KFK_ATTR_CODEC_MASK) != (int)codec &&
+            !(b.Attributes & KFK_ATTR_CONTROL))
+            return true;
+        off += size;
+    }
+    return false;
 }
 
 static void
@@ -115,8 +159,25 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
         kfk_buf_free(&conv);
         return;
     }
+    /* The topic's compression.type. */
+    kfk_buf recomp;
+    kfk_buf_init(&recomp);
+    if (t->conf.compression >= 0 &&
+        needs_recompress(data, len, (kfk_codec)t->conf.compression)) {
+        e = recompress_v2(data, len, (kfk_codec)t->conf.compression,
+                          t->conf.max_message_bytes, &recomp);
+        if (e) {
+            pr->ErrorCode = e;
+            kfk_buf_free(&recomp);
+            kfk_buf_free(&conv);
+            return;
+        }
+        data = recomp.p;
+        len = recomp.len;
+    }
     kfk_log_append_info info;
     e = kfk_log_append(p->log, data, len, p->leader_epoch, kfk_now_ms(), &info);
+    kfk_buf_free(&recomp);
     kfk_buf_free(&conv);
     if (e) {
         kfk_warn("produce", "%s-%d: append failed: %s (%s)", t->name, pd->Index,

@@ -381,6 +381,64 @@ kfk_batch_set_log_append_time(uint8_t *batch, size_t size, int64_t ts)
                          size - KFK_BATCH_OFF_ATTRIBUTES));
 }
 
+kfk_err
+kfk_batch_recompress(const uint8_t *p, size_t len, kfk_codec codec,
+                     size_t max_decompressed, kfk_buf *out, size_t *sizep)
+{
+    kfk_batch b;
+    size_t size;
+    kfk_err err = kfk_batch_parse(p, len, false, &b, &size);
+    if (err) return err;
+    if (sizep) *sizep = size;
+    if ((unsigned)codec > KFK_CODEC_ZSTD)
+        return KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+    if (out->err) return out->err;
+    kfk_codec from = (kfk_codec)(b.Attributes & KFK_ATTR_CODEC_MASK);
+    size_t start = out->len;
+    if (from == codec || (b.Attributes & KFK_ATTR_CONTROL)) {
+        /* Nothing to change (control batches are never compressed). */
+        kfk_buf_put(out, p, size);
+        return out->err;
+    }
+    /* The records section is the same bytes whatever the codec: inflate
+     * it, deflate it with the new codec behind the unchanged header. */
+    kfk_buf raw;
+    kfk_buf_init(&raw);
+    const uint8_t *recs = b.records;
+    size_t nrecs = b.records_len;
+    if (from != KFK_CODEC_NONE) {
+        err = kfk_decompress(from, b.records, b.records_len, max_decompressed,
+                             &raw);
+        if (err) {
+            kfk_buf_free(&raw);
+            return err;
+        }
+        recs = raw.len ? raw.p : empty;
+        nrecs = raw.len;
+    }
+    kfk_buf_put(out, p, KFK_BATCH_HEADER_SIZE);
+    err = out->err;
+    if (!err) err = kfk_compress(codec, nrecs ? recs : empty, nrecs, out);
+    kfk_buf_free(&raw);
+    if (!err) err = out->err;
+    size_t nsize = out->len - start;
+    if (!err && nsize - KFK_BATCH_LOG_OVERHEAD > INT32_MAX)
+        err = KFK_ERR__TOO_LARGE;
+    if (err) {
+        if (out->len > start) out->len = start;
+        return err;
+    }
+    uint8_t *q = out->p + start;
+    kfk_wbe32(q + KFK_BATCH_OFF_LENGTH,
+              (uint32_t)(nsize - KFK_BATCH_LOG_OVERHEAD));
+    kfk_wbe16(q + KFK_BATCH_OFF_ATTRIBUTES,
+              (uint16_t)((b.Attributes & ~KFK_ATTR_CODEC_MASK) | codec));
+    kfk_wbe32(q + KFK_BATCH_OFF_CRC,
+              kfk_crc32c(0, q + KFK_BATCH_OFF_ATTRIBUTES,
+                         nsize - KFK_BATCH_OFF_ATTRIBUTES));
+    return KFK_ERR_NONE;
+}
+
 /* ---- Legacy MessageSet v0/v1 ------------------------------------------ */
 
 /* One legacy message, as read from a message set. */

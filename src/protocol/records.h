@@ -165,6 +165,19 @@ void kfk_batch_set_base_offset(uint8_t *batch, int64_t base_offset);
 void kfk_batch_set_leader_epoch(uint8_t *batch, int32_t leader_epoch);
 void kfk_batch_set_log_append_time(uint8_t *batch, size_t size, int64_t ts);
 
+/* Append to out the v2 batch at p (len bytes available) with its records
+ * compressed by codec (KFK_CODEC_NONE: stored uncompressed), inflating
+ * them first (up to max_decompressed bytes) if the batch is compressed
+ * with another codec.  Every other header field is kept (offset deltas,
+ * timestamps, producer id, epoch and sequence, transactional bit);
+ * BatchLength, the codec bits of Attributes and the CRC are recomputed.
+ * A batch already in codec, and a control batch, are copied unchanged.
+ * *sizep (if not NULL) gets the size of the input batch.  Errors are
+ * those of kfk_batch_parse and kfk_decompress; out is left as it was. */
+kfk_err kfk_batch_recompress(const uint8_t *p, size_t len, kfk_codec codec,
+                             size_t max_decompressed, kfk_buf *out,
+                             size_t *sizep);
+
 /* Convert a legacy MessageSet (magic 0/1, possibly with compressed wrapper
  * messages) into v2 batches appended to out, offsets renumbered from 0.
  * *countp gets the number of records.  Decompressed size is capped (in

@@ -3,7 +3,8 @@
  * parse and iterate batches with every codec (keys, null keys, null values,
  * headers); CRC corruption, truncation and lying lengths refused without
  * reading out of bounds; legacy sets with and without compressed wrappers
- * converted to v2 and back; in-place header rewrites keep batches valid.
+ * converted to v2 and back; in-place header rewrites keep batches valid;
+ * recompression from every codec to every codec keeps the records.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -486,6 +487,90 @@ test_rewrite_in_place(void **state)
     }
 }
 
+static void
+test_recompress_every_pair(void **state)
+{
+    (void)state;
+    for (size_t from = 0; from < KFK_ARRAY_LEN(all_codecs); from++) {
+        for (size_t to = 0; to < KFK_ARRAY_LEN(all_codecs); to++) {
+            kfk_buf in, out;
+            kfk_buf_init(&in);
+            kfk_buf_init(&out);
+            build(&in, all_codecs[from], 0);
+            /* Producer fields and the transactional bit survive. */
+            kfk_wbe64(in.p + KFK_BATCH_OFF_PRODUCER_ID, 4242);
+            kfk_wbe16(in.p + KFK_BATCH_OFF_PRODUCER_EPOCH, 7);
+            kfk_wbe32(in.p + KFK_BATCH_OFF_BASE_SEQ, 99);
+            kfk_wbe16(in.p + KFK_BATCH_OFF_ATTRIBUTES,
+                      (uint16_t)(KFK_ATTR_TRANSACTIONAL | all_codecs[from]));
+            kfk_wbe32(in.p + KFK_BATCH_OFF_CRC,
+                      kfk_crc32c(0, in.p + KFK_BATCH_OFF_ATTRIBUTES,
+                                 in.len - KFK_BATCH_OFF_ATTRIBUTES));
+            size_t insize = 0;
+            kfk_buf_put(&out, "ab", 2); /* appended after what is there */
+            assert_int_equal(kfk_batch_recompress(in.p, in.len, all_codecs[to],
+                                                  CAP, &out, &insize),
+                             KFK_ERR_NONE);
+            assert_int_equal(insize, in.len);
+            assert_memory_equal(out.p, "ab", 2);
+            if (from == to) {
+                assert_int_equal(out.len - 2, in.len);
+                assert_memory_equal(out.p + 2, in.p, in.len);
+            }
+            kfk_batch b;
+            size_t size;
+            assert_int_equal(
+                kfk_batch_parse(out.p + 2, out.len - 2, true, &b, &size), 0);
+            assert_int_equal(size, out.len - 2);
+            assert_int_equal(b.ProducerId, 4242);
+            assert_int_equal(b.ProducerEpoch, 7);
+            assert_int_equal(b.BaseSequence, 99);
+            assert_true(b.Attributes & KFK_ATTR_TRANSACTIONAL);
+            /* check_batch wants ProducerId -1: put it back (CRC too). */
+            kfk_wbe64(out.p + 2 + KFK_BATCH_OFF_PRODUCER_ID, (uint64_t)-1);
+            kfk_wbe16(out.p + 2 + KFK_BATCH_OFF_ATTRIBUTES,
+                      (uint16_t)all_codecs[to]);
+            kfk_wbe32(out.p + 2 + KFK_BATCH_OFF_CRC,
+                      kfk_crc32c(0, out.p + 2 + KFK_BATCH_OFF_ATTRIBUTES,
+                                 size - KFK_BATCH_OFF_ATTRIBUTES));
+            check_batch(out.p + 2, size, all_codecs[to], 0);
+            kfk_buf_free(&in);
+            kfk_buf_free(&out);
+        }
+    }
+}
+
+static void
+test_recompress_refusals(void **state)
+{
+    (void)state;
+    kfk_buf in, out;
+    kfk_buf_init(&in);
+    kfk_buf_init(&out);
+    build(&in, KFK_CODEC_GZIP, 0);
+    kfk_buf_put(&out, "ab", 2);
+    /* Inflating past the cap. */
+    assert_int_equal(
+        kfk_batch_recompress(in.p, in.len, KFK_CODEC_NONE, 16, &out, NULL),
+        KFK_ERR__TOO_LARGE);
+    assert_int_equal(out.len, 2);
+    /* A batch cut short. */
+    assert_int_not_equal(
+        kfk_batch_recompress(in.p, in.len - 1, KFK_CODEC_ZSTD, CAP, &out, NULL),
+        KFK_ERR_NONE);
+    assert_int_equal(out.len, 2);
+    /* A broken compressed payload (CRC not checked here: the caller
+     * validated the batch). */
+    in.p[KFK_BATCH_HEADER_SIZE + 2] ^= 0xff;
+    in.p[KFK_BATCH_HEADER_SIZE + 3] ^= 0xff;
+    assert_int_not_equal(
+        kfk_batch_recompress(in.p, in.len, KFK_CODEC_LZ4, CAP, &out, NULL),
+        KFK_ERR_NONE);
+    assert_int_equal(out.len, 2);
+    kfk_buf_free(&in);
+    kfk_buf_free(&out);
+}
+
 /* ---- legacy message sets ---------------------------------------------- */
 
 /* Append one legacy message by hand (independent of records.c). */
@@ -838,6 +923,8 @@ main(void)
         cmocka_unit_test(test_lying_lengths),
         cmocka_unit_test(test_decompression_capped),
         cmocka_unit_test(test_rewrite_in_place),
+        cmocka_unit_test(test_recompress_every_pair),
+        cmocka_unit_test(test_recompress_refusals),
         cmocka_unit_test(test_legacy_iterate),
         cmocka_unit_test(test_legacy_to_v2_and_back),
         cmocka_unit_test(test_v2_to_msgset),

@@ -3,6 +3,8 @@
  * "all topics" (an empty list in v0, null from v1; an empty list from v1
  * means none), auto-creation and AllowAutoTopicCreation=false (v4+),
  * unknown and invalid names, topic ids (v10+) and lookups by id (v12).
+ * A topic auto-created by the request itself is answered as Kafka 4.x
+ * answers it: UNKNOWN_TOPIC_OR_PARTITION and no partitions, then whole.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -116,8 +118,12 @@ every_version(void **st)
             assert_int_equal(r->Topics[1].ErrorCode,
                              KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
         } else {
-            /* Before v4 a named unknown topic is auto-created. */
-            assert_int_equal(r->Topics[1].ErrorCode, 0);
+            /* Before v4 a named unknown topic is auto-created; the answer
+             * that creates it says UNKNOWN_TOPIC_OR_PARTITION, as Kafka's
+             * does (see auto_created_by_this_request). */
+            assert_int_equal(r->Topics[1].ErrorCode,
+                             KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+            assert_int_equal(r->Topics[1].Partitions_count, 0);
             const char *d[] = {"md-unknown"};
             kfk_DeleteTopicsRequest dr;
             kfk_msg_init(&kfk_DeleteTopicsRequest_msg, 1, &dr);
@@ -134,6 +140,9 @@ every_version(void **st)
             char name[64];
             snprintf(name, sizeof(name), "md-auto-v%d", v);
             const char *an[] = {name};
+            r = metadata(fd, v, an, 1, false, true, &ar);
+            assert_int_equal(r->Topics[0].ErrorCode,
+                             KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
             r = metadata(fd, v, an, 1, false, true, &ar);
             assert_int_equal(r->Topics[0].ErrorCode, 0);
             assert_int_equal(r->Topics[0].Partitions_count, 1);
@@ -164,6 +173,96 @@ every_version(void **st)
         kfk_arena_free(&ar);
     }
     close(fd);
+}
+
+/* A topic that a Metadata request auto-creates is answered as Apache
+ * Kafka 4.x answers it: UNKNOWN_TOPIC_OR_PARTITION, no partitions, no
+ * topic id, name echoed; the topic exists, and the next Metadata (the
+ * client's retry) gets it whole.  Every version that auto-creates (v0-3
+ * always, v4+ when AllowAutoTopicCreation). */
+static void
+auto_created_by_this_request(void **st)
+{
+    (void)st;
+    kfkd_h h2;
+    assert_int_equal(kfkd_start(&h2, "num.partitions=3", NULL), 0);
+    int fd = kfk_test_connect(h2.port);
+    static const kfk_uuid zero;
+    for (int16_t v = 0; v <= 12; v++) {
+        kfk_arena ar;
+        kfk_arena_init(&ar, 0);
+        char name[64];
+        snprintf(name, sizeof(name), "ac-new-v%d", v);
+        /* The same name twice: both entries are the fresh topic. */
+        kfk_MetadataRequest_MetadataRequestTopic t[2];
+        for (int i = 0; i < 2; i++) {
+            kfk_struct_init(&kfk_MetadataRequest_MetadataRequestTopic_desc, v,
+                            &t[i]);
+            t[i].Name = KS(name);
+        }
+        kfk_MetadataRequest req;
+        kfk_msg_init(&kfk_MetadataRequest_msg, v, &req);
+        req.Topics = t;
+        req.Topics_count = 2;
+        req.AllowAutoTopicCreation = true;
+        kfk_MetadataResponse r;
+        assert_int_equal(kfk_test_call(fd, KFK_API_Metadata, v, &req, &r, &ar),
+                         0);
+        assert_int_equal(r.Topics_count, 2);
+        for (int i = 0; i < 2; i++) {
+            kfk_MetadataResponse_MetadataResponseTopic *mt = &r.Topics[i];
+            if (mt->ErrorCode != KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
+                fprintf(stderr,
+                        "Metadata v%d creating %s: error %d with %d "
+                        "partition(s), want %d and none\n",
+                        v, name, mt->ErrorCode, mt->Partitions_count,
+                        KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+                fail();
+            }
+            assert_true(kfk_str_eq(mt->Name, name));
+            assert_int_equal(mt->Partitions_count, 0);
+            assert_memory_equal(&mt->TopicId, &zero, 16);
+            assert_false(mt->IsInternal);
+        }
+        /* It was created: the retry gets it whole. */
+        req.Topics_count = 1;
+        assert_int_equal(kfk_test_call(fd, KFK_API_Metadata, v, &req, &r, &ar),
+                         0);
+        assert_int_equal(r.Topics_count, 1);
+        assert_int_equal(r.Topics[0].ErrorCode, 0);
+        assert_int_equal(r.Topics[0].Partitions_count, 3);
+        if (v >= 10) assert_memory_not_equal(&r.Topics[0].TopicId, &zero, 16);
+        /* And it takes records. */
+        kfk_buf b;
+        kfk_buf_init(&b);
+        kfk_test_build_batch(&b, KFK_CODEC_NONE, 1, "ac");
+        assert_int_equal(kfk_test_produce(fd, 9, name, 2, 1, b.p, b.len, NULL),
+                         0);
+        kfk_buf_free(&b);
+        kfk_arena_free(&ar);
+    }
+    /* AllowAutoTopicCreation=false (v4+): not created, same error. */
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_MetadataRequest_MetadataRequestTopic t;
+    kfk_struct_init(&kfk_MetadataRequest_MetadataRequestTopic_desc, 12, &t);
+    t.Name = KS("ac-not-allowed");
+    kfk_MetadataRequest req;
+    kfk_msg_init(&kfk_MetadataRequest_msg, 12, &req);
+    req.Topics = &t;
+    req.Topics_count = 1;
+    req.AllowAutoTopicCreation = false;
+    kfk_MetadataResponse r;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(kfk_test_call(fd, KFK_API_Metadata, 12, &req, &r, &ar),
+                         0);
+        assert_int_equal(r.Topics[0].ErrorCode,
+                         KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    }
+    kfk_arena_free(&ar);
+    close(fd);
+    assert_int_equal(kfkd_stop(&h2), 0);
+    kfkd_cleanup(&h2);
 }
 
 static void
@@ -207,6 +306,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_version),
+        cmocka_unit_test(auto_created_by_this_request),
         cmocka_unit_test(auto_create_disabled),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

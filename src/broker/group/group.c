@@ -249,6 +249,7 @@ kfk_goffset_put(kfk_group *g, kfk_str topic, int32_t partition, int64_t offset,
     o->leader_epoch = leader_epoch;
     kfk_free(o->metadata);
     o->metadata = dup_str(metadata.len < 0 ? kfk_str_n("", 0) : metadata);
+    o->metadata_len = KFK_MAX(metadata.len, 0);
     o->commit_ts = commit_ts;
     o->expire_ts = expire_ts;
     return o;

@@ -203,6 +203,7 @@ handle_OffsetCommit(kfk_req *rq)
             o.metadata = kfk_str_dup(p->CommittedMetadata.len < 0
                                          ? empty_str()
                                          : p->CommittedMetadata);
+            o.metadata_len = KFK_MAX(p->CommittedMetadata.len, 0);
             o.commit_ts = ts;
             o.expire_ts = expire;
             kfk_gbatch_offset(&gb, g, &o);
@@ -293,7 +294,7 @@ fetch_group(kfk_req *rq, kfk_str gid, of_topic **topicsp, int32_t *ntopicsp)
             op->partition = os[i]->partition;
             op->offset = os[i]->offset;
             op->epoch = os[i]->leader_epoch;
-            op->meta = kfk_str_c(os[i]->metadata);
+            op->meta = kfk_goffset_metadata(os[i]);
             op->err = KFK_ERR_NONE;
         }
         kfk_free(os);
@@ -313,7 +314,7 @@ fetch_group(kfk_req *rq, kfk_str gid, of_topic **topicsp, int32_t *ntopicsp)
             op->partition = t->parts[k];
             op->offset = o ? o->offset : -1;
             op->epoch = o ? o->leader_epoch : -1;
-            op->meta = o ? kfk_str_c(o->metadata) : empty_str();
+            op->meta = o ? kfk_goffset_metadata(o) : empty_str();
             op->err = KFK_ERR_NONE;
         }
     }

@@ -82,7 +82,11 @@ typedef struct kfk_goffset {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
+    /* The committed metadata: metadata_len bytes, any byte values (NULs
+     * too), kept as (pointer, length) from OffsetCommit through
+     * __consumer_offsets to OffsetFetch; NUL-terminated only for safety. */
     char *metadata;
+    int32_t metadata_len;
     int64_t commit_ts;
     int64_t expire_ts; /* -1: none (OffsetCommit v2-4 RetentionTimeMs) */
     struct kfk_goffset *hnext;
@@ -185,6 +189,12 @@ kfk_goffset *kfk_goffset_put(kfk_group *g, kfk_str topic, int32_t partition,
                              kfk_str metadata, int64_t commit_ts,
                              int64_t expire_ts);
 void kfk_goffset_del(kfk_group *g, kfk_str topic, int32_t partition);
+/* The committed metadata of o, all of its bytes. */
+static inline kfk_str
+kfk_goffset_metadata(const kfk_goffset *o)
+{
+    return kfk_str_n(o->metadata ? o->metadata : "", (size_t)o->metadata_len);
+}
 /* All offsets of g sorted by topic then partition (caller frees the
  * array). */
 kfk_goffset **kfk_goffsets_sorted(kfk_group *g, size_t *np);

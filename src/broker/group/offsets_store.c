@@ -79,7 +79,7 @@ kfk_gbatch_offset(kfk_gbatch *gb, kfk_group *g, const kfk_goffset *o)
     kfk_grec_offset_key(&gb->key, kfk_str_c(g->id), kfk_str_c(o->topic),
                         o->partition);
     kfk_grec_offset_value(&gb->val, o->offset, o->leader_epoch,
-                          kfk_str_c(o->metadata), o->commit_ts, o->expire_ts);
+                          kfk_goffset_metadata(o), o->commit_ts, o->expire_ts);
     add(gb, false);
 }
 
