@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sarama_test.sh -- interop with sarama (Debian's golang-github-shopify-sarama-dev)
-# against a real kfkd: SyncProducer with the default Config.Version
+# against kfkd and Apache Kafka, side by side: SyncProducer with the default Config.Version
 # (V0_8_2_0: Produce v0, MessageSet v0) and with V2_1_0_0 (RecordBatch v2,
 # headers), codecs none/gzip/snappy (+lz4/zstd with V2_1_0_0), partition
 # consumer reading back, GetOffset, ClusterAdmin CreateTopic/DeleteTopic/
@@ -12,6 +12,6 @@ interop_init sarama
 
 go_build sarama "$HERE/go/sarama" github.com/Shopify/sarama
 echo "sarama $(dpkg-query -W -f='${Version}' golang-github-shopify-sarama-dev 2>/dev/null || echo '?'), $("$DEBIAN_GO" version)"
-kfkd_start num.partitions=1
-run_rows timeout 240 "$TMP/sarama" -brokers "$B"
+scenarios() { run_rows timeout 240 "$TMP/sarama" -brokers "$B"; }
+each_broker scenarios num.partitions=1
 finish
