@@ -102,14 +102,10 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
     kfk_struct_init(&kfk_ProduceResponse_PartitionProduceResponse_desc, v, pr);
     pr->Index = pd->Index;
     pr->BaseOffset = -1;
+    /* A Produce never creates a topic, whatever auto.create.topics.enable
+     * says: as in Kafka, only Metadata auto-creates, so a producer that
+     * names a deleted topic does not bring it back. */
     kfk_topic *t = kfk_topic_find(b, td->Name);
-    if (!t && b->conf.auto_create_topics_enable &&
-        kfk_topic_name_valid(td->Name) == KFK_ERR_NONE) {
-        char err[256];
-        kfk_topic_create(b, td->Name, b->conf.num_partitions,
-                         b->conf.default_replication_factor, NULL, NULL, 0,
-                         false, err, sizeof(err), &t);
-    }
     if (!t || pd->Index < 0 || pd->Index >= t->npartitions) {
         pr->ErrorCode = kfk_topic_name_valid(td->Name)
                             ? KFK_ERR_INVALID_TOPIC_EXCEPTION

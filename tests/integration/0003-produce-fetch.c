@@ -316,6 +316,12 @@ produce_errors(void **st)
     assert_int_equal(
         kfk_test_produce(fd, 8, "pf-err", 0, 1, b.p, b.len - 3, NULL),
         KFK_ERR_CORRUPT_MESSAGE);
+    /* An unknown topic: refused and not created, auto-creation or not
+     * (only Metadata auto-creates, as in Kafka). */
+    assert_int_equal(
+        kfk_test_produce(fd, 8, "pf-never-made", 0, 1, b.p, b.len, NULL),
+        KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_int_equal(kfk_test_create_topic(fd, "pf-never-made", 1, NULL), 0);
     /* None of it was appended; the good batch goes in at offset 0. */
     int64_t base = -1;
     assert_int_equal(
