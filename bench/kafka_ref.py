@@ -20,6 +20,7 @@ When Kafka is not installed (scripts/peers.sh kafka installs it) or java
 is missing, available() says why and the bench reports the Kafka column
 as not installed instead of failing.
 """
+import inspect
 import os
 import re
 import shutil
@@ -61,7 +62,13 @@ KAFKA_SETTINGS = {
     # The harness sets this to 0 for Kafka; bench.py gives kfkd the same
     # in the group workloads, so neither waits for more members.
     "group.initial.rebalance.delay.ms": "0",
+    # Kafka's defaults, which the harness may shorten for its kill -9 tests.
+    "broker.session.timeout.ms": "9000",
+    "broker.heartbeat.interval.ms": "2000",
 }
+# JVM options a test harness may add to start fast, which a benchmark
+# must not have: C1 only is not how Kafka runs in production.
+_NOT_FOR_BENCH = ("-XX:TieredStopAtLevel=",)
 
 
 def available():
@@ -112,7 +119,8 @@ class _Node(harness.Kafka):
     def _java(self, main, args, heap="256m", logcfg="log4j2.properties"):
         argv = super()._java(main, args, heap=heap, logcfg=logcfg)
         if main == "kafka.Kafka":
-            argv = argv[:1] + ["-Xms" + heap] + JVM_OPTS + argv[1:]
+            argv = argv[:1] + ["-Xms" + heap] + JVM_OPTS + [
+                a for a in argv[1:] if not a.startswith(_NOT_FOR_BENCH)]
         return argv
 
     def start(self):
@@ -141,8 +149,11 @@ class KafkaBroker:
         self.data = os.path.join(self.dir, "data")
         props = dict(KAFKA_SETTINGS, **{"log.dirs": self.data})
         props.update(overrides or {})
+        kw = {}
+        if "fast_start" in inspect.signature(_Node.__init__).parameters:
+            kw["fast_start"] = False        # the full JIT, as in production
         self.k = _Node(overrides=props, tmpdir=self.dir, heap=heap,
-                       log_level="WARN")
+                       log_level="WARN", **kw)
         try:
             self.k.start()
         except Exception:
