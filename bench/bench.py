@@ -5,16 +5,23 @@ Every figure is measured beside a reference in the same run and reported
 as a ratio, because the machines are shared and noisy:
 
   * broker workloads: the librdkafka load generator (bench/loadgen.c)
-    against kfkd and against librdkafka's mock cluster, hosted in its own
-    process (bench/mock_broker.c) so /proc gives its CPU time cleanly;
+    against kfkd, against Apache Kafka (the broker a user would run
+    instead: the headline ratio, see bench/kafka_ref.py) and against
+    librdkafka's mock cluster, hosted in its own process
+    (bench/mock_broker.c) so /proc gives its CPU time cleanly;
+  * Kafka's own performance tools (producer, consumer, end-to-end) against
+    kfkd and Kafka;
   * client workloads: libkfk's Writer against librdkafka's producer, both
     against kfkd;
   * the broker ceiling: pre-encoded Produce/Fetch requests replayed
     (bench/replay.c) against kfkd pinned to one core, beside the loopback
     TCP and page-cache write bandwidth measured in the same run.
 
-Each workload gets a fresh kfkd (new data directory, deleted afterwards)
-and a fresh mock, so state and memory never carry over.  All traffic goes
+Each workload gets a fresh kfkd (new data directory, deleted afterwards),
+a fresh Kafka and a fresh mock, so state and memory never carry over.  A
+Kafka is warmed up (a few seconds of produce and consume) before it is
+measured, as a long-running JVM would be.  Without Kafka installed the
+Kafka column says so and the run goes on.  All traffic goes
 to 127.0.0.1; every run is bounded in time and count.
 
 Output: <out>/latest.md, <out>/latest.json and SVG plots (bench/plot.py).
@@ -30,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import kafka_ref
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -93,17 +102,16 @@ class Kfkd:
         self.startup = self._wait()
 
     def _wait(self):
+        """Exec to the first Metadata answer (as for Kafka)."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("kfkd exited: " +
                                    open(f"{self.dir}/stderr").read())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
+            if kafka_ref.metadata_ok(self.port):
                 return time.monotonic() - self.t0
-            except OSError:
-                time.sleep(0.0005)
-        raise RuntimeError("kfkd did not accept connections within 10 s")
+            time.sleep(0.0005)
+        raise RuntimeError("kfkd did not answer Metadata within 10 s")
 
     @property
     def brokers(self):
@@ -157,7 +165,21 @@ class Bench:
                         "ceiling": {}, "footprint": {}, "info": {}}
         self.secs = 2 if self.quick else 10       # main workloads
         self.ssecs = 1 if self.quick else 4       # scaling points
+        self.wsecs = 1 if self.quick else 3       # Kafka's warm-up
+        self.shared_kafka = {}                    # quick runs: overrides -> b
         self.topic_n = 0
+        ok, what = kafka_ref.available()
+        self.kafka_status = None if ok else what
+        self.brokers = [w for w in ["kfkd", "mock", "kafka"]
+                        if not args.brokers or w in args.brokers.split(",")]
+        if "kafka" in self.brokers and not ok:
+            log(f"== Apache Kafka {what}: its column will say so "
+                "(scripts/peers.sh kafka installs it)")
+        self.results["kafka"] = {
+            "status": "ok" if ok else what, "version": what if ok else None,
+            "heap": kafka_ref.HEAP, "jvm_opts": kafka_ref.JVM_OPTS,
+            "settings": kafka_ref.KAFKA_SETTINGS,
+            "warmup_s": self.wsecs, "errors": []}
 
     # -- helpers --------------------------------------------------------
 
@@ -179,38 +201,122 @@ class Bench:
         self.topic_n += 1
         return f"{base}-{self.topic_n}"
 
-    def on_broker(self, which, fn, cpu=None, overrides=()):
-        """Run fn(brokers, create, pid) against a fresh kfkd or mock;
-        returns (fn's result, broker CPU seconds during fn)."""
+    def on_broker(self, which, fn, cpu=None, overrides=(), warm=True,
+                  fresh=False):
+        """Run fn(brokers, create, b) against a fresh kfkd, Kafka or mock;
+        returns (fn's result, broker CPU seconds during fn).  overrides
+        ("key=value", Kafka's names) go to kfkd and Kafka; cpu pins kfkd;
+        warm: warm a Kafka up first.  Quick runs keep one warm Kafka for
+        all their workloads (a JVM takes seconds to start), unless fresh."""
+        shared = which == "kafka" and self.quick and not fresh
+        # Kafka's own settings (kafka_ref.KAFKA_SETTINGS) may already be
+        # what an override asks for.
+        kover = {k: v for k, v in (o.split("=", 1) for o in overrides)
+                 if kafka_ref.KAFKA_SETTINGS.get(k) != v}
+        key = tuple(sorted(kover.items()))
         if which == "kfkd":
             b = Kfkd(self.build, self.tmp, cpu=cpu, overrides=overrides)
-
-            def create(topic, parts):
-                self.tool("loadgen", "create", f"brokers={b.brokers}",
-                          f"topic={topic}", f"partitions={parts}")
+        elif which == "kafka" and shared and self.shared_kafka.get(key):
+            b = self.shared_kafka[key]
+        elif which == "kafka":
+            b = kafka_ref.KafkaBroker(self.tmp, overrides=kover)
+            self.results["kafka"].setdefault("startups_s", []).append(
+                b.startup)
         else:
             b = Mock(self.build)
-            create = b.create
+
+        def create(topic, parts):
+            if which == "mock":
+                return b.create(topic, parts)
+            self.tool("loadgen", "create", f"brokers={b.brokers}",
+                      f"topic={topic}", f"partitions={parts}")
+            if which == "kafka":
+                b.wait_partitions(topic, parts)
         try:
+            if which == "kafka" and warm and not getattr(b, "warm", False):
+                self.warm_up(b.brokers, create)
+                b.warm = True
             c0 = proc_cpu(b.pid)
             res = fn(b.brokers, create, b)
             return res, proc_cpu(b.pid) - c0
+        except Exception:
+            shared = False          # a broker in doubt is not reused
+            raise
         finally:
+            if shared:
+                self.shared_kafka[key] = b
+            else:
+                if self.shared_kafka.get(key) is b:
+                    del self.shared_kafka[key]
+                b.stop()
+
+    def stop_shared(self):
+        for b in self.shared_kafka.values():
             b.stop()
+        self.shared_kafka.clear()
+
+    def warm_up(self, brokers, create):
+        """A JVM runs interpreted until its JIT has compiled the hot paths:
+        a few seconds of produce and consume first, on a topic of its own,
+        so that Kafka is measured as the long-running broker it would be."""
+        t = self.topic("warm")
+        create(t, 1)
+        p = self.tool("loadgen", "produce", f"brokers={brokers}",
+                      f"topic={t}", "size=100", "acks=1",
+                      f"secs={self.wsecs}", "max=20000000")
+        self.tool("loadgen", "consume", f"brokers={brokers}", f"topic={t}",
+                  f"secs={self.wsecs}", f"expect={p['records']}")
+
+    def across(self, fn, brokers=None, tolerate=("kafka",)):
+        """{broker: fn(broker)} for the run's brokers.  A Kafka that is not
+        installed, or whose run fails, gives None (logged; the run goes
+        on): its cells then say why.  tolerate: the brokers whose failure
+        is reported that way (kfkd's and the mock's stop the run)."""
+        out = {"kfkd": None, "mock": None, "kafka": None}
+        for w in brokers or self.brokers:
+            if w not in self.brokers or (w == "kafka" and self.kafka_status):
+                continue
+            try:
+                out[w] = fn(w)
+            except Exception as e:  # noqa: BLE001 -- Kafka only
+                if w not in tolerate:
+                    raise
+                msg = str(e).strip().splitlines()
+                log(f"  {w} run failed: {' / '.join(msg[:3])}")
+                self.results["kafka"]["errors"].append(
+                    f"{w}: " + "\n".join(msg[:20]))
+        return out
+
+    def kv(self, res, key):
+        """The Kafka cell of a row: res[key], or why there is none."""
+        if res is not None:
+            return res.get(key)
+        if "kafka" not in self.brokers:
+            return "not run"
+        return self.kafka_status or "failed"
 
     def row(self, group, workload, unit, kfk, ref, target, better="higher",
-            ref_name="mock", note=""):
-        ratio = None
-        if kfk is not None and ref:
-            ratio = kfk / ref
+            ref_name="mock", note="", kafka="-"):
+        """One line of the table.  kfk, ref and kafka are figures in unit;
+        kafka is "-" where Kafka does not apply, or a string saying why it
+        is missing.  ratio is kfk/ref (the target is on it), kafka_ratio
+        kfk/Kafka (the headline)."""
+        num = (int, float)
+        ratio = kfk / ref if isinstance(kfk, num) and isinstance(
+            ref, num) and ref else None
+        kratio = kfk / kafka if isinstance(kfk, num) and isinstance(
+            kafka, num) and kafka else None
         ok = None
         if target is not None and ratio is not None:
             ok = ratio >= target if better == "higher" else ratio <= target
         r = {"group": group, "workload": workload, "unit": unit,
              "kfk": kfk, "ref": ref, "ref_name": ref_name, "ratio": ratio,
+             "kafka": kafka, "kafka_ratio": kratio,
              "target": target, "better": better, "ok": ok, "note": note}
         self.results["rows"].append(r)
-        log(f"  {workload}: kfk {fmt(kfk)} {unit}, {ref_name} {fmt(ref)}"
+        k = "" if kafka == "-" else \
+            f", Kafka {fmt(kafka)} -> kfk/Kafka {fmt(kratio)}"
+        log(f"  {workload}: kfk {fmt(kfk)} {unit}{k}, {ref_name} {fmt(ref)}"
             f" -> ratio {fmt(ratio)}")
         return r
 
@@ -261,21 +367,48 @@ class Bench:
         fp["startup_ms"] = statistics.median(starts) * 1000
         fp["startup_ms_min"] = min(starts) * 1000
 
+        def kstart(_):
+            out = []
+            for _ in range(1 if self.quick else 3):
+                b = kafka_ref.KafkaBroker(self.tmp)
+                out.append((b.startup, b.format_s))
+                b.stop()
+            return out
+        ks = self.across(kstart, ["kafka"])["kafka"]
+        if ks:
+            fp["kafka_startup_ms"] = statistics.median(
+                s for s, _ in ks) * 1000
+            fp["kafka_startup_ms_min"] = min(s for s, _ in ks) * 1000
+            fp["kafka_format_ms"] = statistics.median(
+                f for _, f in ks) * 1000
+
         def rss(brokers, create, b):
             time.sleep(0.5)
             idle = proc_rss_kb(b.pid)
             create("rss-1000", 1000)
             time.sleep(0.5)
-            return idle, proc_rss_kb(b.pid)
+            return {"idle_kb": idle, "p1000_kb": proc_rss_kb(b.pid)}
 
-        (ki, k1k), _ = self.on_broker("kfkd", rss)
-        (mi, m1k), _ = self.on_broker("mock", rss)
-        fp.update(kfkd_idle_kb=ki, kfkd_1000_kb=k1k, mock_idle_kb=mi,
-                  mock_1000_kb=m1k)
-        self.row("footprint", "idle RSS", "MB", ki / 1024, mi / 1024, 1.0,
-                 "lower")
-        self.row("footprint", "RSS with 1,000 partitions", "MB", k1k / 1024,
-                 m1k / 1024, 1.0, "lower")
+        r = self.across(lambda w: self.on_broker(w, rss, warm=False,
+                                                 fresh=True)[0])
+        for w in ("kfkd", "mock", "kafka"):
+            if r[w]:
+                fp[f"{w}_idle_kb"] = r[w]["idle_kb"]
+                fp[f"{w}_1000_kb"] = r[w]["p1000_kb"]
+        k, m, x = r["kfkd"], r["mock"], r["kafka"]
+        mb = (lambda d, key: d[key] / 1024 if d else None)
+        kmb = (lambda key: x[key] / 1024 if x else self.kv(x, key))
+        self.row("footprint", "exec to first Metadata answer", "ms",
+                 fp["startup_ms"], None, None, "lower", ref_name="—",
+                 kafka=fp.get("kafka_startup_ms", self.kv(None, "")),
+                 note="Kafka: broker JVM only, after its one-off storage "
+                 "format" + (f" ({fp['kafka_format_ms']:.0f} ms)"
+                             if ks else ""))
+        self.row("footprint", "idle RSS", "MB", mb(k, "idle_kb"),
+                 mb(m, "idle_kb"), 1.0, "lower", kafka=kmb("idle_kb"))
+        self.row("footprint", "RSS with 1,000 partitions", "MB",
+                 mb(k, "p1000_kb"), mb(m, "p1000_kb"), 1.0, "lower",
+                 kafka=kmb("p1000_kb"))
         log(f"  kfkd start-up {fp['startup_ms']:.1f} ms (median), sizes "
             f"{sizes}")
 
@@ -289,11 +422,13 @@ class Bench:
         def fn(brokers, create, b):
             t = self.topic("p")
             create(t, partitions)
-            return self.tool("loadgen", "produce", f"brokers={brokers}",
-                             f"topic={t}", f"size={size}", f"acks={acks}",
-                             f"secs={secs}", f"max={cap}",
-                             f"partitions={partitions}",
-                             f"producers={producers}")
+            r = self.tool("loadgen", "produce", f"brokers={brokers}",
+                          f"topic={t}", f"size={size}", f"acks={acks}",
+                          f"secs={secs}", f"max={cap}",
+                          f"partitions={partitions}",
+                          f"producers={producers}")
+            r["rss_kb"] = proc_rss_kb(b.pid)
+            return r
         res, cpu_s = self.on_broker(which, fn, cpu=cpu)
         res["broker_cpu"] = cpu_s
         res["cpu_per_m"] = cpu_s / res["records"] * 1e6 if res["records"] \
@@ -303,18 +438,27 @@ class Bench:
     def broker_produce(self):
         log("== broker: produce (librdkafka load generator)")
         for size, acks in [(100, 1), (100, -1), (1000, 1), (1000, -1)]:
-            k = self.produce("kfkd", size, acks, self.secs)
-            m = self.produce("mock", size, acks, self.secs)
+            r = self.across(lambda w: self.produce(w, size, acks, self.secs))
+            k, m, x = r["kfkd"], r["mock"], r["kafka"]
             name = f"produce {size} B, acks={'all' if acks < 0 else acks}"
-            self.row("broker", name, "records/s", k["rate"], m["rate"], 1.0)
+            self.row("broker", name, "records/s", get(k, "rate"),
+                     get(m, "rate"), 1.0, kafka=self.kv(x, "rate"))
             self.row("broker", name + ": broker CPU per M records",
-                     "CPU s", k["cpu_per_m"], m["cpu_per_m"], 1.0, "lower")
+                     "CPU s", get(k, "cpu_per_m"), get(m, "cpu_per_m"), 1.0,
+                     "lower", kafka=self.kv(x, "cpu_per_m"))
+            if size == 100 and acks == 1:
+                rss = {w: r[w]["rss_kb"] / 1024 if r[w] else None
+                       for w in r}
+                self.row("broker", name + ": broker RSS at the end", "MB",
+                         rss["kfkd"], rss["mock"], None, "lower",
+                         kafka=rss["kafka"] if x else self.kv(x, ""),
+                         note="the mock keeps every record in memory")
 
     def broker_consume(self):
         log("== broker: consume from the start of a backlog")
         n = 1000000 if self.quick else 5000000
-        out = {}
-        for which in ["kfkd", "mock"]:
+
+        def one(which):
             def fn(brokers, create, b):
                 t = self.topic("c")
                 create(t, 1)
@@ -328,17 +472,22 @@ class Bench:
                 c["broker_cpu"] = proc_cpu(b.pid) - c0
                 c["backlog"] = p["records"]
                 return c
-            out[which], _ = self.on_broker(which, fn)
-            r = out[which]
+            r, _ = self.on_broker(which, fn)
             r["cpu_per_m"] = r["broker_cpu"] / r["records"] * 1e6 \
                 if r["records"] else None
-        k, m = out["kfkd"], out["mock"]
-        note = (f"backlog {k['backlog']:,} records; mock read "
-                f"{m['records']:,} of {m['backlog']:,} in {m['secs']:.1f} s")
-        self.row("broker", "consume 100 B", "records/s", k["rate"],
-                 m["rate"], 1.0, note=note)
+            return r
+        out = self.across(one)
+        k, m, x = out["kfkd"], out["mock"], out["kafka"]
+        note = f"backlog {k['backlog']:,} records" if k else ""
+        for lab, r in [("mock", m), ("Kafka", x)]:
+            if r and r["records"] < r["backlog"]:
+                note += (f"; {lab} read {r['records']:,} of "
+                         f"{r['backlog']:,} in {r['secs']:.1f} s")
+        self.row("broker", "consume 100 B", "records/s", get(k, "rate"),
+                 get(m, "rate"), 1.0, note=note, kafka=self.kv(x, "rate"))
         self.row("broker", "consume 100 B: broker CPU per M records",
-                 "CPU s", k["cpu_per_m"], m["cpu_per_m"], 1.0, "lower")
+                 "CPU s", get(k, "cpu_per_m"), get(m, "cpu_per_m"), 1.0,
+                 "lower", kafka=self.kv(x, "cpu_per_m"))
 
     def latency(self, which, rate, secs):
         def fn(brokers, create, b):
@@ -353,22 +502,24 @@ class Bench:
     def broker_latency(self):
         log("== broker: end-to-end latency at a fixed rate")
         rates = [10000] if self.quick else [1000, 10000, 50000]
-        ser = {"rates": rates, "kfkd": [], "mock": []}
+        ser = {"rates": rates, "kfkd": [], "mock": [], "kafka": []}
         for rate in rates:
-            for which in ["kfkd", "mock"]:
-                r = self.latency(which, rate, self.secs)
-                ser[which].append(r)
-                log(f"  {which} @{rate}/s: p50 {r['p50_us']:.0f} us, p99 "
-                    f"{r['p99_us']:.0f} us, p999 {r['p999_us']:.0f} us")
+            r = self.across(lambda w: self.latency(w, rate, self.secs))
+            for w in ("kfkd", "mock", "kafka"):
+                ser[w].append(r[w])
+                if r[w]:
+                    log(f"  {w} @{rate}/s: p50 {r[w]['p50_us']:.0f} us, "
+                        f"p99 {r[w]['p99_us']:.0f} us, p999 "
+                        f"{r[w]['p999_us']:.0f} us")
         self.results["series"]["latency"] = ser
         i = rates.index(10000)
-        k, m = ser["kfkd"][i], ser["mock"][i]
+        k, m, x = ser["kfkd"][i], ser["mock"][i], ser["kafka"][i]
         for p in ["p50", "p99", "p999"]:
             self.row("latency", f"end-to-end {p} at 10k records/s", "us",
-                     k[p + "_us"], m[p + "_us"],
-                     None, "lower",
+                     get(k, p + "_us"), get(m, p + "_us"),
+                     None, "lower", kafka=self.kv(x, p + "_us"),
                      note="target p99 < 1000 us" if p == "p99" else "")
-        self.results["latency_p99_10k_us"] = k["p99_us"]
+        self.results["latency_p99_10k_us"] = get(k, "p99_us")
 
     def scaling(self):
         log("== scaling: record size, partitions, producers (produce, "
@@ -377,37 +528,131 @@ class Bench:
         sizes = [10, 100, 1000, 10000, 100000, 1000000]
         if self.quick:
             sizes = [10, 100, 10000, 1000000]
-        s["size"] = {"x": sizes, "kfkd": [], "mock": []}
-        for size in sizes:
-            for which in ["kfkd", "mock"]:
-                r = self.produce(which, size, 1, self.ssecs)
-                s["size"][which].append(r)
-            log(f"  {size} B: kfkd {s['size']['kfkd'][-1]['mbps']:.1f} MB/s,"
-                f" mock {s['size']['mock'][-1]['mbps']:.1f} MB/s")
         parts = [1, 10, 100, 1000]
-        s["partitions"] = {"x": parts, "kfkd": [], "mock": []}
-        for n in parts:
-            for which in ["kfkd", "mock"]:
-                s["partitions"][which].append(
-                    self.produce(which, 100, 1, self.ssecs, partitions=n))
-            log(f"  {n} partitions: kfkd "
-                f"{s['partitions']['kfkd'][-1]['rate']:.0f}/s, mock "
-                f"{s['partitions']['mock'][-1]['rate']:.0f}/s")
         prods = [1, 4, 16]
-        s["producers"] = {"x": prods, "kfkd": [], "mock": []}
-        for n in prods:
-            for which in ["kfkd", "mock"]:
-                s["producers"][which].append(
-                    self.produce(which, 100, 1, self.ssecs, partitions=4,
-                                 producers=n))
-            log(f"  {n} producers: kfkd "
-                f"{s['producers']['kfkd'][-1]['rate']:.0f}/s, mock "
-                f"{s['producers']['mock'][-1]['rate']:.0f}/s")
-        for key, lab in [("size", "B records"), ("partitions", "partitions"),
-                         ("producers", "producers")]:
-            for x, k, m in zip(s[key]["x"], s[key]["kfkd"], s[key]["mock"]):
+        for key, xs, lab, kw in [
+                ("size", sizes, "B records", lambda x: {"size": x}),
+                ("partitions", parts, "partitions",
+                 lambda x: {"size": 100, "partitions": x}),
+                ("producers", prods, "producers",
+                 lambda x: {"size": 100, "partitions": 4, "producers": x})]:
+            s[key] = {"x": xs, "kfkd": [], "mock": [], "kafka": []}
+            for x in xs:
+                a = kw(x)
+                size = a.pop("size")
+                r = self.across(lambda w: self.produce(w, size, 1, self.ssecs,
+                                                       **a))
+                for w in ("kfkd", "mock", "kafka"):
+                    s[key][w].append(r[w])
+                log(f"  {x} {lab}: " + ", ".join(
+                    f"{w} {r[w]['mbps']:.1f} MB/s" for w in r if r[w]))
                 self.row("scaling", f"produce, {x} {lab}", "MB/s",
-                         k["mbps"], m["mbps"], 1.0)
+                         get(r["kfkd"], "mbps"), get(r["mock"], "mbps"), 1.0,
+                         kafka=self.kv(r["kafka"], "mbps"))
+
+
+    # -- Kafka's performance tools, against kfkd and Kafka ---------------
+
+    def kafka_tools(self):
+        log("== Kafka's performance tools against kfkd and Kafka")
+        out = self.results["kafka_tools"] = {}
+        if self.kafka_status or "kafka" not in self.brokers:
+            why = self.kv(None, "")
+            self.row("kafka tools", "Kafka's performance tools (they need "
+                     "Kafka's jars)", "", why, None, None, ref_name="—",
+                     kafka=why)
+            return
+        tools = kafka_ref.Tools(self.tmp)
+        two = ["kfkd", "kafka"]
+        # The Java tools are a client family of their own: one that fails
+        # on kfkd is reported in its cell, the run goes on.
+        across = (lambda fn: self.across(fn, two, tolerate=two))
+
+        def kf(res, key):
+            return res.get(key) if res else "failed"
+        n = 500000 if self.quick else 5000000
+        try:
+            for acks in (1, -1):
+                def prod(which):
+                    def fn(brokers, create, b):
+                        t = self.topic("jp")
+                        create(t, 1)
+                        return tools.producer_perf(brokers, t, n, 100, acks,
+                                                   warmup=n // 5)
+                    r, cpu_s = self.on_broker(which, fn)
+                    r["broker_cpu"] = cpu_s
+                    r["cpu_per_m"] = cpu_s / n * 1e6
+                    return r
+                r = across(prod)
+                out[f"producer_acks{acks}"] = r
+                k, x = r["kfkd"], r["kafka"]
+                name = ("kafka-producer-perf-test 100 B, acks="
+                        f"{'all' if acks < 0 else acks}")
+                self.row("kafka tools", name, "records/s", kf(k, "rate"),
+                         None, None, ref_name="—", kafka=self.kv(x, "rate"),
+                         note=f"{n:,} records, the first {n // 5:,} "
+                         "excluded as warm-up")
+                self.row("kafka tools", name + ": broker CPU per M records",
+                         "CPU s", kf(k, "cpu_per_m"), None, None, "lower",
+                         ref_name="—", kafka=self.kv(x, "cpu_per_m"))
+                self.row("kafka tools", name + ": p99 send-to-ack latency",
+                         "ms", kf(k, "p99_ms"), None, None, "lower",
+                         ref_name="—", kafka=self.kv(x, "p99_ms"),
+                         note="at full speed: the producer's own queueing")
+
+            def cons(which):
+                def fn(brokers, create, b):
+                    t = self.topic("jc")
+                    create(t, 1)
+                    p = self.tool("loadgen", "produce", f"brokers={brokers}",
+                                  f"topic={t}", "size=100", "acks=1",
+                                  "secs=60", f"max={n}")
+                    c0 = proc_cpu(b.pid)
+                    c = tools.consumer_perf(brokers, t, p["records"])
+                    c["broker_cpu"] = proc_cpu(b.pid) - c0
+                    c["backlog"] = p["records"]
+                    return c
+                r, _ = self.on_broker(
+                    which, fn, overrides=("group.initial.rebalance.delay.ms=0",))
+                r["cpu_per_m"] = r["broker_cpu"] / r["records"] * 1e6 \
+                    if r["records"] else None
+                return r
+            r = across(cons)
+            out["consumer"] = r
+            k, x = r["kfkd"], r["kafka"]
+            note = "; ".join(f"{w}: group join {r[w]['rebalance_ms']:.0f} ms"
+                             + (f", read {r[w]['records']:,} of "
+                                f"{r[w]['backlog']:,}"
+                                if r[w]["records"] < r[w]["backlog"] else "")
+                             for w in two if r[w])
+            self.row("kafka tools", "kafka-consumer-perf-test 100 B "
+                     "(backlog, fetch phase)", "records/s", kf(k, "rate"),
+                     None, None, ref_name="—", kafka=self.kv(x, "rate"),
+                     note=note)
+            self.row("kafka tools", "kafka-consumer-perf-test: broker CPU "
+                     "per M records", "CPU s", kf(k, "cpu_per_m"), None,
+                     None, "lower", ref_name="—",
+                     kafka=self.kv(x, "cpu_per_m"))
+
+            ne = 500 if self.quick else 5000
+
+            def e2e(which):
+                def fn(brokers, create, b):
+                    t = self.topic("je")
+                    create(t, 1)
+                    return tools.e2e_latency(brokers, t, ne)
+                return self.on_broker(which, fn)[0]
+            r = across(e2e)
+            out["e2e"] = r
+            k, x = r["kfkd"], r["kafka"]
+            for key, lab in [("avg_ms", "average"), ("p99_ms", "p99")]:
+                self.row("kafka tools", f"kafka-e2e-latency 100 B acks=1: "
+                         f"{lab}", "ms", kf(k, key), None, None, "lower",
+                         ref_name="—", kafka=self.kv(x, key),
+                         note=f"{ne:,} round trips, one record at a time; "
+                         "percentiles in whole ms" if key == "p99_ms" else "")
+        finally:
+            tools.cleanup()
 
     # -- client workloads -------------------------------------------------
 
@@ -553,17 +798,26 @@ class Bench:
         t0 = time.monotonic()
         self.info()
         steps = [self.ceilings, self.footprint, self.broker_produce,
-                 self.broker_consume, self.broker_latency, self.ceiling,
-                 self.clients, self.scaling]
+                 self.broker_consume, self.broker_latency, self.kafka_tools,
+                 self.ceiling, self.clients, self.scaling]
         if self.a.only:
             steps = [s for s in steps if s.__name__ in self.a.only.split(",")]
+        self.results["step_s"] = {}
         try:
             for s in steps:
+                t1 = time.monotonic()
                 s()
+                self.results["step_s"][s.__name__] = time.monotonic() - t1
+                log(f"  ({s.__name__}: {time.monotonic() - t1:.0f} s)")
         finally:
+            self.stop_shared()
             shutil.rmtree(self.tmp, ignore_errors=True)
         self.results["elapsed_s"] = time.monotonic() - t0
         return self.results
+
+
+def get(d, key):
+    return d.get(key) if d else None
 
 
 def fmt(v):
@@ -585,19 +839,33 @@ def fmt(v):
 
 def write_md(res, path):
     info = res["info"]
+    kinfo = res.get("kafka", {})
     L = []
     mode = "quick (`make bench-quick`)" if res["quick"] else "full (`make bench`)"
     L.append("# kfk benchmark results\n")
+    kv = (f"Apache Kafka {kinfo['version']}" if kinfo.get("version")
+          else f"Apache Kafka {kinfo.get('status', 'not run')}")
     L.append(f"Run: {mode}, {info.get('date', '')}, commit "
              f"{info.get('git', '?')}, {info.get('cpus')} CPUs "
              f"({info.get('cpu', '?')}), Linux {info.get('kernel', '?')}, "
-             f"librdkafka {info.get('rdkafka', '?')}; took "
+             f"librdkafka {info.get('rdkafka', '?')}, {kv}; took "
              f"{res.get('elapsed_s', 0):.0f} s.\n")
-    L.append("Shared, noisy machine: read the **ratio** (kfk figure / "
+    L.append("Shared, noisy machine: read the **ratios** (kfk figure / "
              "reference measured in the same run), not the absolute "
-             "figures. `mock` is librdkafka's mock cluster in its own "
-             "process; broker workloads are driven by the same librdkafka "
-             "load generator against both. See docs/performance.md.\n")
+             "figures. **kfk/Kafka** is the headline: Apache Kafka is the "
+             "broker a user would run instead (one KRaft node, "
+             f"{kinfo.get('heap', '1g')} heap, G1, the start script's JVM "
+             "options, warmed up for "
+             f"{kinfo.get('warmup_s', '?')} s before each workload; no fsync "
+             "per request, like kfkd's default). The other reference is "
+             "`mock`, librdkafka's mock cluster in its own process, or "
+             "librdkafka's client for the client rows, or a target. Broker "
+             "workloads are driven by the same librdkafka load generator "
+             "against all three; the Java producers of Kafka's tools run "
+             "with enable.idempotence=false against both kfkd and Kafka "
+             "(kfkd has no InitProducerId yet). For CPU, RSS, start-up and "
+             "latency rows lower is better: a kfk/Kafka ratio below 1 is "
+             "kfk ahead. See docs/performance.md.\n")
     c = res.get("ceiling", {})
     if c.get("loopback_mbps"):
         L.append(f"Physical ceilings measured in this run: loopback TCP "
@@ -608,8 +876,9 @@ def write_md(res, path):
                  f"{c.get('warmup_mb', 0)} MB written into never-touched "
                  f"memory went at {c.get('pagecache_cold_mbps', 0):.0f} MB/s "
                  f"(see docs/performance.md).\n")
-    L.append("| group | workload | kfk | reference | ratio | target | met |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| group | workload | kfk | Kafka | **kfk/Kafka** | reference "
+             "| kfk/ref | target | met |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
     for r in res["rows"]:
         tgt = ""
         if r["target"] is not None:
@@ -617,27 +886,46 @@ def write_md(res, path):
                 f"{r['target']:.1f}x"
         if r["ref_name"] == "target":
             tgt = f"≥ {fmt(r['ref'])} {r['unit']}"
-        if r["workload"].startswith("end-to-end p99"):
+        if r["workload"].startswith("end-to-end p99 "):
             tgt = "< 1 ms"
-            r = dict(r, ok=r["kfk"] is not None and r["kfk"] < 1000)
+            ok = isinstance(r["kfk"], (int, float)) and r["kfk"] < 1000
+            r = dict(r, ok=ok)
         met = {True: "yes", False: "**no**", None: ""}[r["ok"]]
-        ref = f"{fmt(r['ref'])} ({r['ref_name']})"
-        unit = r["unit"]
+        unit = f" {r['unit']}" if r["unit"] else ""
+        ref = "—" if r["ref"] is None and r["ref_name"] == "—" else \
+            f"{fmt(r['ref'])} ({r['ref_name']})"
+        kafka = r.get("kafka", "-")
+        kcell = "—" if kafka == "-" else (
+            f"{fmt(kafka)}{unit}" if isinstance(kafka, (int, float))
+            else str(kafka))
+        kr = "" if kafka == "-" or r.get("kafka_ratio") is None else \
+            f"**{fmt(r['kafka_ratio'])}x**"
+        if r.get("kafka_ratio") and r["kafka_ratio"] < 0.1:
+            kr += f" (1/{1 / r['kafka_ratio']:,.0f})"
+        rr = f"{fmt(r['ratio'])}x" if r["ratio"] is not None else ""
+        kfk = f"{fmt(r['kfk'])}{unit}" if isinstance(
+            r["kfk"], (int, float)) else fmt(r["kfk"])
         note = f"<br>{r['note']}" if r["note"] else ""
-        L.append(f"| {r['group']} | {r['workload']}{note} | "
-                 f"{fmt(r['kfk'])} {unit} | {ref} | "
-                 f"{fmt(r['ratio'])}x | {tgt} | {met} |")
+        L.append(f"| {r['group']} | {r['workload']}{note} | {kfk} | "
+                 f"{kcell} | {kr} | {ref} | {rr} | {tgt} | {met} |")
     L.append("")
     fp = res.get("footprint", {})
     if fp:
         L.append("## Footprint\n")
-        L.append(f"- kfkd exec to accepting connections: "
+        ks = ""
+        if fp.get("kafka_startup_ms"):
+            ks = (f"; Kafka {fp['kafka_startup_ms']:.0f} ms median (min "
+                  f"{fp['kafka_startup_ms_min']:.0f} ms), after a storage "
+                  f"format of {fp['kafka_format_ms']:.0f} ms")
+        L.append(f"- exec to the first Metadata answer: kfkd "
                  f"{fp['startup_ms']:.1f} ms median "
-                 f"(min {fp['startup_ms_min']:.1f} ms)")
-        L.append(f"- kfkd RSS idle {fp['kfkd_idle_kb'] / 1024:.1f} MB, with "
-                 f"1,000 partitions {fp['kfkd_1000_kb'] / 1024:.1f} MB "
-                 f"(mock: {fp['mock_idle_kb'] / 1024:.1f} MB, "
-                 f"{fp['mock_1000_kb'] / 1024:.1f} MB)")
+                 f"(min {fp['startup_ms_min']:.1f} ms){ks}")
+        for w, lab in [("kfkd", "kfkd"), ("kafka", "Kafka (JVM)"),
+                       ("mock", "mock")]:
+            if f"{w}_idle_kb" in fp:
+                L.append(f"- {lab} RSS idle {fp[w + '_idle_kb'] / 1024:.1f} "
+                         f"MB, with 1,000 partitions "
+                         f"{fp[w + '_1000_kb'] / 1024:.1f} MB")
         sz = ", ".join(f"{k} {v / 1024:.0f} KiB"
                        for k, v in fp["sizes"].items())
         L.append(f"- binary sizes (as built, with debug info unless "
@@ -662,11 +950,44 @@ def write_md(res, path):
         L.append("| rate | broker | p50 µs | p99 µs | p99.9 µs | max µs |")
         L.append("|---|---|---|---|---|---|")
         for i, rate in enumerate(lat["rates"]):
-            for w in ["kfkd", "mock"]:
-                r = lat[w][i]
-                L.append(f"| {rate:,}/s | {w} | {r['p50_us']:.0f} | "
-                         f"{r['p99_us']:.0f} | {r['p999_us']:.0f} | "
-                         f"{r['max_us']:.0f} |")
+            for w in ["kfkd", "kafka", "mock"]:
+                r = (lat.get(w) or [None] * (i + 1))[i]
+                if r:
+                    L.append(f"| {rate:,}/s | {w} | {r['p50_us']:.0f} | "
+                             f"{r['p99_us']:.0f} | {r['p999_us']:.0f} | "
+                             f"{r['max_us']:.0f} |")
+        L.append("")
+    kt = res.get("kafka_tools")
+    if kt:
+        L.append("## Kafka's performance tools (Java clients, "
+                 "enable.idempotence=false), against kfkd and Kafka\n")
+        L.append("| tool | broker | records/s | MB/s | avg ms | p50 ms | "
+                 "p95 ms | p99 ms | p99.9 ms | max ms |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|")
+        names = {"producer_acks1": "producer-perf-test acks=1",
+                 "producer_acks-1": "producer-perf-test acks=all",
+                 "consumer": "consumer-perf-test (fetch phase)",
+                 "e2e": "e2e-latency (round trips)"}
+
+        def cell(r, k, f="{:.1f}"):
+            return f.format(r[k]) if k in r else ""
+        for key, lab in names.items():
+            for w in ["kfkd", "kafka"]:
+                r = (kt.get(key) or {}).get(w)
+                if not r:
+                    continue
+                L.append(f"| {lab} | {w} | {cell(r, 'rate', '{:,.0f}')} | "
+                         f"{cell(r, 'mbps')} | {cell(r, 'avg_ms', '{:.2f}')}"
+                         f" | {cell(r, 'p50_ms', '{}')} | "
+                         f"{cell(r, 'p95_ms', '{}')} | "
+                         f"{cell(r, 'p99_ms', '{}')} | "
+                         f"{cell(r, 'p999_ms', '{}')} | "
+                         f"{cell(r, 'max_ms', '{:.0f}')} |")
+        L.append("")
+    if kinfo.get("errors"):
+        L.append("Runs that failed (their cells say `failed`):\n")
+        for e in kinfo["errors"]:
+            L.append("    " + e.splitlines()[0][:200])
         L.append("")
     if "reader" in res and res["reader"] is not None:
         L.append("Reader vs librdkafka consumer: " +
@@ -682,6 +1003,7 @@ def write_md(res, path):
         f.write("\n".join(L))
 
 
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -691,6 +1013,9 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="",
                     help="comma-separated steps (for development)")
+    ap.add_argument("--brokers", default="",
+                    help="comma-separated subset of kfkd,mock,kafka (for "
+                    "development; default: all)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     res = Bench(a).run()

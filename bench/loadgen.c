@@ -13,7 +13,10 @@
  *             were read or secs passed: topic, partitions
  *   latency   produce at a fixed rate (records/s) for secs with linger 0 and
  *             read back in the same process; percentiles of send-to-receive
- *             time: topic, size, rate, acks
+ *             time: topic, size, rate, acks.  The records of a warm-up (at
+ *             least 1 s, and until the first record has come back plus
+ *             0.5 s: a fresh partition's first fetch can take seconds on
+ *             some brokers) are not counted
  *
  * Common keys: brokers (bootstrap list, 127.0.0.1 only), secs, max.
  * Prints one JSON object on stdout.  Everything is bounded in count and
@@ -269,7 +272,8 @@ typedef struct cons {
     double first, last;
     int64_t *lat; /* latency mode: samples in ns */
     long long nlat, caplat;
-    int64_t warm_ns; /* latency mode: ignore records sent before this */
+    atomic_llong warm_ns; /* latency mode: ignore records sent before this */
+    atomic_llong seen;    /* latency mode: records received (any) */
 } cons;
 
 static void
@@ -283,7 +287,8 @@ consume_cb(rd_kafka_message_t *m, void *opaque)
     if (c->lat && m->len >= 8) {
         int64_t sent;
         memcpy(&sent, m->payload, 8);
-        if (sent >= c->warm_ns && c->nlat < c->caplat)
+        atomic_fetch_add(&c->seen, 1);
+        if (sent >= atomic_load(&c->warm_ns) && c->nlat < c->caplat)
             c->lat[c->nlat++] = now_ns() - sent;
     }
 }
@@ -377,6 +382,7 @@ do_latency(void)
     rd_kafka_topic_t *crkt = rd_kafka_topic_new(crk, o_topic, NULL);
     lat_ctx lc = {.q = rd_kafka_queue_new(crk)};
     cons c = {0};
+    atomic_store(&c.warm_ns, INT64_MAX);
     c.caplat = (long long)(o_rate * (o_secs + 1)) + 1;
     c.lat = malloc(sizeof(int64_t) * (size_t)c.caplat);
     lc.c = &c;
@@ -390,17 +396,24 @@ do_latency(void)
     rd_kafka_t *rk = new_producer(&p, 0);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o_topic, NULL);
     char *payload = calloc(1, (size_t)o_size);
-    /* Warm up: connections and metadata, then 1 s at the rate whose
-     * records are not counted. */
-    double warm = 1.0;
+    /* Warm up: connections and metadata, then at the rate for at least
+     * 1 s and until 0.5 s after the first record came back (at most
+     * 30 s); its records are not counted. */
     int64_t interval = 1000000000LL / o_rate;
-    int64_t t0 = now_ns();
-    c.warm_ns = t0 + (int64_t)(warm * 1e9);
-    int64_t end = c.warm_ns + (int64_t)(o_secs * 1e9);
+    int64_t t0 = now_ns(), first = 0, warm_end = 0;
+    int64_t end = INT64_MAX;
     int64_t next = t0;
     long long sent = 0;
     for (;;) {
         int64_t t = now_ns();
+        if (!first && atomic_load(&c.seen)) first = t;
+        if (end == INT64_MAX &&
+            ((t >= t0 + 1000000000LL && first && t >= first + 500000000LL) ||
+             t >= t0 + 30000000000LL)) {
+            warm_end = t;
+            atomic_store(&c.warm_ns, t);
+            end = t + (int64_t)(o_secs * 1e9);
+        }
         if (t >= end) break;
         if (t < next) {
             struct timespec ts = {.tv_sec = next / 1000000000,
@@ -420,7 +433,7 @@ do_latency(void)
     rd_kafka_flush(rk, 10000);
     /* Let the last records arrive (bounded). */
     int64_t drain = now_ns() + 3000000000LL;
-    while (now_ns() < drain && c.count < sent)
+    while (now_ns() < drain && atomic_load(&c.seen) < sent)
         usleep(10000);
     atomic_store(&lc.stop, 1);
     pthread_join(thr, NULL);
@@ -431,12 +444,13 @@ do_latency(void)
     printf("{\"records\": %lld, \"sent\": %lld, \"samples\": %lld, "
            "\"rate\": %d, \"p50_us\": %.1f, \"p90_us\": %.1f, "
            "\"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, "
-           "\"avg_us\": %.1f}\n",
+           "\"avg_us\": %.1f, \"warm_s\": %.3f}\n",
            c.count, sent, c.nlat, o_rate, pct(c.lat, c.nlat, 0.50),
            pct(c.lat, c.nlat, 0.90), pct(c.lat, c.nlat, 0.99),
            pct(c.lat, c.nlat, 0.999),
            c.nlat ? (double)c.lat[c.nlat - 1] / 1000.0 : -1,
-           c.nlat ? sum / (double)c.nlat / 1000.0 : -1);
+           c.nlat ? sum / (double)c.nlat / 1000.0 : -1,
+           (double)(warm_end - t0) / 1e9);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
     rd_kafka_consume_stop(crkt, 0);

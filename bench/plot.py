@@ -13,7 +13,18 @@ import sys
 
 W, H = 640, 400
 ML, MR, MT, MB = 80, 150, 40, 55
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+          "#e377c2", "#7f7f7f", "#17becf"]
+# The brokers of a series, in legend order; "kafka" is Apache Kafka.
+BROKERS = (("kfkd", "kfkd"), ("kafka", "Kafka"), ("mock", "mock"))
+
+
+def values(series, key, field):
+    """(legend name, ys) per broker present in series[key]; a point that
+    was not measured (None) is left out of the line."""
+    return [(name, [r[field] if r else None for r in series[key][w]])
+            for w, name in BROKERS
+            if any(series[key].get(w) or [])]
 
 
 def esc(s):
@@ -130,8 +141,7 @@ def main():
     ceil = res.get("ceiling", {})
     if "size" in s:
         xs = s["size"]["x"]
-        ser = [(w, [r["mbps"] for r in s["size"][w]])
-               for w in ("kfkd", "mock")]
+        ser = values(s, "size", "mbps")
         if ceil.get("pagecache_mbps"):
             ser.append(("page cache", [ceil["pagecache_mbps"]] * len(xs)))
         if ceil.get("loopback_mbps"):
@@ -149,15 +159,17 @@ def main():
         if key in s:
             chart(os.path.join(out, fname), title, xl, "records/s",
                   s[key]["x"],
-                  [(w, [r["rate"] for r in s[key][w]])
-                   for w in ("kfkd", "mock")],
+                  values(s, key, "rate"),
                   logx=key == "partitions")
     if "latency" in s:
         lat = s["latency"]
         ser = []
-        for w in ("kfkd", "mock"):
+        for w, name in BROKERS:
+            if not any(lat.get(w) or []):
+                continue
             for p in ("p50", "p99", "p999"):
-                ser.append((f"{w} {p}", [r[p + "_us"] for r in lat[w]]))
+                ser.append((f"{name} {p}", [r[p + "_us"] if r else None
+                                            for r in lat[w]]))
         chart(os.path.join(out, "latency_vs_rate.svg"),
               "End-to-end latency vs produce rate (100 B)",
               "records/s", "latency (µs)", lat["rates"], ser,
