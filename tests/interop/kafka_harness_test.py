@@ -101,7 +101,7 @@ def main():
             R.table()
             return 1
         print("SKIP: Apache Kafka is not installed (scripts/peers.sh kafka)")
-        return 0
+        return 77
     print("Apache Kafka %s" % kafka.kafka_version(), flush=True)
     R.run("one node: start, tool, kill -9 + restart, stop", one_node)
     R.run("three nodes: start, replicated topic, one node down and back",
