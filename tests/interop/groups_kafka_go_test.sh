@@ -14,7 +14,7 @@ interop_init kafka-go-groups
 
 go_build kafkago_group "$HERE/go/kafkago_group" github.com/segmentio/kafka-go
 echo "kafka-go $(dpkg-query -W -f='${Version}' golang-github-segmentio-kafka-go-dev 2>/dev/null || echo '?'), $("$DEBIAN_GO" version)"
-timeout 240 python3 "$HERE/groups_lib.py" --client kafka-go \
+timeout 330 python3 "$HERE/groups_lib.py" --client kafka-go \
     --static-skip "kafka-go 0.2.1 has no group.instance.id" \
     --no-leave-group "kafka-go 0.2.1 Reader.Close sends no LeaveGroup (it dials the coordinator with its own context, already cancelled)" \
     --variant roundrobin '{"strategy": "roundrobin"}' \

@@ -176,7 +176,7 @@ if (process.argv[2] && process.argv[2].startsWith('{')) {
   console.log(`kafkajs ${kjs.version}, node ${process.version}`)
   const r = spawnSync('python3', [path.join(__dirname, 'groups_lib.py'), '--client', 'kafkajs',
     '--static-skip', 'kafkajs has no group.instance.id',
-    '--', process.execPath, __filename], { stdio: 'inherit', timeout: 240000, killSignal: 'SIGTERM' })
+    '--', process.execPath, __filename], { stdio: 'inherit', timeout: 330000, killSignal: 'SIGTERM' })
   if (r.error) console.error(`groups_lib.py: ${r.error.message}`)
   process.exit(r.status === null ? 1 : r.status)
 }
