@@ -29,6 +29,7 @@ from groups_lib import emit  # noqa: E402
 
 MEMBER = __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1].startswith("{")
 if MEMBER:  # only a member imports the client: the test itself runs the brokers
+    import kafka
     from kafka import (ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer,
                        KafkaProducer, TopicPartition)
     from kafka.admin import NewTopic
@@ -48,8 +49,11 @@ def op_create(c):
 def op_produce(c):
     # kafka-python 2.0.2 does not retry by default (retries=0): right after
     # a broker restart a partition may still be without its leader.
+    # The records are only the groups' input: 3.x's default idempotence
+    # (InitProducerId, which kfkd lacks yet) is kafka_python_test.py's matter.
+    extra = {"enable_idempotence": False} if not kafka.__version__.startswith(("1.", "2.")) else {}
     p = KafkaProducer(bootstrap_servers=c["bootstrap"], acks="all", linger_ms=5,
-                      retries=20, retry_backoff_ms=250)
+                      retries=20, retry_backoff_ms=250, **extra)
     futs = [p.send(c["topic"], value=("%s-%d" % (c["prefix"], i)).encode(),
                    partition=i % c["partitions"])
             for i in range(c["start"], c["start"] + c["n"])]
@@ -204,6 +208,9 @@ def op_member(c):
 
 def member_main(arg):
     c = json.loads(arg)
+    if os.environ.get("KFK_GROUPS_CLIENT_DEBUG"):  # the client's log on stderr
+        import logging
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
     try:
         {"create": op_create, "produce": op_produce, "admin": op_admin,
          "offsets": op_offsets, "member": op_member}[c["op"]](c)

@@ -268,7 +268,7 @@ class Orchestrator:
         self.cmd = list(member_cmd)
         self.static_skip = static_skip
         from differential import Differential
-        self.D = Differential(client)
+        self.D = Differential("%s groups" % client)  # its rows in docs/interop.md
         self.R = None          # the current broker's Results
         self.all_timings = {}  # broker kind -> {scenario: ms}
         self.took = {}         # broker kind -> seconds
@@ -323,8 +323,9 @@ class Orchestrator:
         return ["%s-%d" % (prefix, i) for i in range(start, start + n)]
 
     def wait_split(self, members, timeout, quiet=1.0):
-        """Wait until the members' assignments are disjoint and cover every
-        partition, and stay so for `quiet` seconds.  Returns their sets."""
+        """Wait until the members' assignments are disjoint, none empty, and
+        cover every partition, and stay so for `quiet` seconds.  Returns
+        their sets."""
         deadline = time.monotonic() + timeout
         stable_since = None
         overlap_since = None
@@ -339,6 +340,8 @@ class Orchestrator:
             if ok:
                 union = set().union(*sets)
                 ok = union == ALL and sum(len(s) for s in sets) == PARTITIONS
+                # Every assignor gives each of up to 6 members a partition.
+                ok = ok and all(sets)
             state = [tuple(sorted(s)) if s is not None else None for s in sets]
             # Members holding the same partitions for long: never in a group
             # (a revoke comes before the new assignment), so fail early.
