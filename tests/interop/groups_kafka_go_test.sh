@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # groups_kafka_go_test.sh -- consumer groups of segmentio/kafka-go (Debian's
-# golang-github-segmentio-kafka-go-dev, its Reader with a GroupID) against a
-# real kfkd: the scenarios of groups_lib.py, each member a separate process
+# golang-github-segmentio-kafka-go-dev, its Reader with a GroupID) against
+# kfkd and Apache Kafka: the scenarios of groups_lib.py, each member a separate process
 # of go/kafkago_group/main.go (range, then the first scenarios again with
 # roundrobin).  kafka-go 0.2.1 exports no ListGroups/
 # DescribeGroups and has no static membership (group.instance.id); its

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // groups_kafkajs_test.js -- consumer groups of kafkajs (pinned in
-// tests/interop/node) against a real kfkd: the scenarios of groups_lib.py,
+// tests/interop/node) against kfkd and Apache Kafka: the scenarios of groups_lib.py,
 // each member a separate node process (this file run with a JSON argument).
 //
 // Assignments come from the consumer's GROUP_JOIN event (memberAssignment),
