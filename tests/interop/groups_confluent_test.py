@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """groups_confluent_test.py -- consumer groups of confluent-kafka-python
-(librdkafka) against a real kfkd: the scenarios of groups_lib.py, each
-member a separate process (this file run with a JSON argument).
+(librdkafka; Debian's python3-confluent-kafka) against kfkd and Apache
+Kafka: the scenarios of groups_lib.py, each member a separate process (this
+file run with a JSON argument).  groups_confluent_latest_test.py runs the
+same member program with today's release (the peers' venv).
 
 Assignments come from the on_assign/on_revoke callbacks of subscribe(), with
 the range assignor, then again with cooperative-sticky (incremental
 rebalancing: the first scenarios run a second time);
 commits are commit(asynchronous=False); static membership through
 group.instance.id; ListGroups/DescribeGroups through AdminClient.list_groups
-(confluent-kafka 1.7.0 has no list_consumer_groups/describe_consumer_groups).
+(confluent-kafka 1.7.0 has no list_consumer_groups/describe_consumer_groups),
+or list_consumer_groups/describe_consumer_groups, list_consumer_group_offsets
+and delete_consumer_groups where the client has them (2.x).
 """
 
 import json
@@ -18,18 +22,15 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kfkd_harness import reexec_with_system_python, skip_test  # noqa: E402
+from kfkd_harness import SYSTEM_PYTHON, skip_test  # noqa: E402
 import groups_lib  # noqa: E402
 from groups_lib import emit  # noqa: E402
 
-try:
+MEMBER = len(sys.argv) > 1 and sys.argv[1].startswith("{")
+if MEMBER:  # only a member imports the client: the test itself runs the brokers
     import confluent_kafka
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
-except ImportError as e:
-    reexec_with_system_python("cannot import confluent_kafka")
-    skip_test("confluent-kafka is not installed (scripts/deps.sh test "
-              "installs python3-confluent-kafka): %s" % e)
 
 
 def op_create(c):
@@ -57,6 +58,8 @@ def op_produce(c):
 
 def op_admin(c):
     a = AdminClient({"bootstrap.servers": c["bootstrap"]})
+    if hasattr(a, "describe_consumer_groups"):
+        return op_admin_2(a, c)
     listed = [{"group": g.id, "protocol_type": g.protocol_type, "state": g.state}
               for g in a.list_groups(timeout=10)]
     d = a.list_groups(group=c["group"], timeout=10)
@@ -71,10 +74,56 @@ def op_admin(c):
                                          "protocol": g.protocol, "members": members})
 
 
+def op_admin_2(a, c):
+    """list_consumer_groups/describe_consumer_groups (confluent-kafka 2.x).
+    The protocol type is not in its description: is_simple_consumer_group
+    is librdkafka's "the protocol type is empty", so a group that is not
+    simple is reported as protocol type "consumer"."""
+    res = a.list_consumer_groups(request_timeout=10).result(20)
+    listed = [{"group": g.group_id, "state": g.state.name,
+               "protocol_type": "" if g.is_simple_consumer_group else "consumer"}
+              for g in res.valid]
+    g = a.describe_consumer_groups([c["group"]], request_timeout=10)[c["group"]].result(20)
+    members = [{"member_id": m.member_id, "client_id": m.client_id,
+                "parts": [tp.partition for tp in (m.assignment.topic_partitions or [])
+                          if tp.topic == c["topic"]]}
+               for m in g.members]
+    state = {"STABLE": "Stable", "EMPTY": "Empty", "DEAD": "Dead",
+             "PREPARING_REBALANCING": "PreparingRebalance",
+             "COMPLETING_REBALANCING": "CompletingRebalance"}.get(g.state.name, g.state.name)
+    emit("admin", list=listed, describe={
+        "state": state, "protocol_type": "" if g.is_simple_consumer_group else "consumer",
+        "protocol": g.partition_assignor, "members": members})
+
+
+def op_offsets_2(a, c):
+    """list_consumer_group_offsets, delete_consumer_groups (2.x)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    def offsets():
+        req = ConsumerGroupTopicPartitions(c["group"], [
+            TopicPartition(c["topic"], p) for p in range(c["partitions"])])
+        r = a.list_consumer_group_offsets([req], request_timeout=10)[c["group"]].result(20)
+        return {str(tp.partition): tp.offset for tp in r.topic_partitions}
+    before = offsets()
+    why = ""
+    try:
+        a.delete_consumer_groups([c["group"]], request_timeout=10)[c["group"]].result(20)
+    except Exception as e:  # noqa: BLE001 -- reported
+        why = "%s: %s" % (type(e).__name__, e)
+    listed = any(g.group_id == c["group"]
+                 for g in a.list_consumer_groups(request_timeout=10).result(20).valid)
+    emit("offsets", offsets=before, deleted=not why, why=why, listed_after=listed,
+         offsets_after=offsets())
+
+
 def op_offsets(c):
     """confluent-kafka 1.7.0 has no admin API for group offsets or
     DeleteGroups: the offsets come from Consumer.committed() (OffsetFetch)
     of a consumer that does not join the group."""
+    a = AdminClient({"bootstrap.servers": c["bootstrap"]})
+    if hasattr(a, "delete_consumer_groups"):
+        return op_offsets_2(a, c)
     cons = Consumer({"bootstrap.servers": c["bootstrap"], "group.id": c["group"],
                      "enable.auto.commit": False})
     tps = cons.committed([TopicPartition(c["topic"], p) for p in range(c["partitions"])],
@@ -158,11 +207,16 @@ def member_main(arg):
     return 0
 
 
+VARIANTS = [("cooperative-sticky", {"strategy": "cooperative-sticky"})]
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1].startswith("{"):
+    if MEMBER:
         sys.exit(member_main(sys.argv[1]))
-    print("confluent-kafka %s, librdkafka %s" % (confluent_kafka.version()[0],
-                                                 confluent_kafka.libversion()[0]), flush=True)
-    sys.exit(groups_lib.run("confluent-kafka", [sys.executable, os.path.abspath(__file__)],
-                            variants=[("cooperative-sticky",
-                                       {"strategy": "cooperative-sticky"})]))
+    # Debian's python3-confluent-kafka (the system interpreter's).
+    py, version = groups_lib.find_python("confluent_kafka", [SYSTEM_PYTHON, sys.executable])
+    if not py:
+        skip_test("confluent-kafka is not installed (scripts/deps.sh test "
+                  "installs python3-confluent-kafka)")
+    print("confluent-kafka %s (%s)" % (version, py), flush=True)
+    sys.exit(groups_lib.run("confluent-kafka", [py, os.path.abspath(__file__)],
+                            variants=VARIANTS))

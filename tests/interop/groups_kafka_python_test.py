@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""groups_kafka_python_test.py -- consumer groups of kafka-python against a
-real kfkd: the scenarios of groups_lib.py, each member a separate process
-(this file run with a JSON argument).
+"""groups_kafka_python_test.py -- consumer groups of kafka-python (Debian's
+python3-kafka) against kfkd and Apache Kafka: the scenarios of
+groups_lib.py, each member a separate process (this file run with a JSON
+argument).  groups_kafka_python_latest_test.py runs the same member program
+with today's release (the peers' venv): its 3.x admin API (list_groups,
+describe_groups, list_group_offsets, delete_groups) and group_instance_id.
 
 Assignments come from a ConsumerRebalanceListener (range and roundrobin
 assignors; the first scenarios also with api_version (0,10,0): JoinGroup v0,
@@ -20,21 +23,20 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kfkd_harness import reexec_with_system_python, skip_test  # noqa: E402
+from kfkd_harness import SYSTEM_PYTHON, skip_test  # noqa: E402
 import groups_lib  # noqa: E402
 from groups_lib import emit  # noqa: E402
 
-try:
+MEMBER = __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1].startswith("{")
+if MEMBER:  # only a member imports the client: the test itself runs the brokers
     import kafka
     from kafka import (ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer,
                        KafkaProducer, TopicPartition)
     from kafka.admin import NewTopic
     from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
     from kafka.structs import OffsetAndMetadata
-except ImportError as e:
-    reexec_with_system_python("cannot import kafka")
-    skip_test("kafka-python is not installed (scripts/deps.sh test "
-              "installs python3-kafka): %s" % e)
+else:
+    ConsumerRebalanceListener = object
 
 
 def op_create(c):
@@ -45,7 +47,13 @@ def op_create(c):
 
 
 def op_produce(c):
-    p = KafkaProducer(bootstrap_servers=c["bootstrap"], acks="all", linger_ms=5)
+    # kafka-python 2.0.2 does not retry by default (retries=0): right after
+    # a broker restart a partition may still be without its leader.
+    # The records are only the groups' input: 3.x's default idempotence
+    # (InitProducerId, which kfkd lacks yet) is kafka_python_test.py's matter.
+    extra = {"enable_idempotence": False} if not kafka.__version__.startswith(("1.", "2.")) else {}
+    p = KafkaProducer(bootstrap_servers=c["bootstrap"], acks="all", linger_ms=5,
+                      retries=20, retry_backoff_ms=250, **extra)
     futs = [p.send(c["topic"], value=("%s-%d" % (c["prefix"], i)).encode(),
                    partition=i % c["partitions"])
             for i in range(c["start"], c["start"] + c["n"])]
@@ -57,6 +65,8 @@ def op_produce(c):
 
 def op_admin(c):
     a = KafkaAdminClient(bootstrap_servers=c["bootstrap"])
+    if hasattr(a, "describe_groups"):
+        return op_admin_3(a, c)
     listed = [{"group": g, "protocol_type": t} for g, t in a.list_consumer_groups()]
     d = a.describe_consumer_groups([c["group"]])
     a.close()
@@ -76,8 +86,54 @@ def op_admin(c):
                                          "protocol": g.protocol, "members": members})
 
 
+def _assigned(asg, topic):
+    """The partitions of topic in a member_assignment of kafka-python 3.x's
+    describe_groups: decoded ({"assigned_partitions": [...]}) or bytes."""
+    if isinstance(asg, (bytes, bytearray)):
+        return groups_lib.decode_assignment(bytes(asg)).get(topic, [])
+    out = []
+    for tp in (asg or {}).get("assigned_partitions") or []:
+        if tp.get("topic") == topic:
+            out += list(tp.get("partitions") or [])
+    return out
+
+
+def op_admin_3(a, c):
+    listed = [{"group": g["group_id"], "protocol_type": g.get("protocol_type")}
+              for g in a.list_groups()]
+    d = a.describe_groups([c["group"]])
+    a.close()
+    g = d.get(c["group"])
+    if g is None or g.get("error"):
+        emit("error", why="describe_groups: %s" % (g and g.get("error")))
+        return
+    members = [{"member_id": m["member_id"], "client_id": m["client_id"],
+                "parts": _assigned(m.get("member_assignment"), c["topic"])}
+               for m in g.get("members") or []]
+    emit("admin", list=listed, describe={"state": g.get("group_state"),
+                                         "protocol_type": g.get("protocol_type"),
+                                         "protocol": g.get("protocol_data"),
+                                         "members": members})
+
+
+def op_offsets_3(a, c):
+    def offsets():
+        got = a.list_group_offsets({c["group"]: None}).get(c["group"]) or {}
+        return {str(tp.partition): om.offset for tp, om in got.items() if tp.topic == c["topic"]}
+    before = offsets()
+    res = a.delete_groups([c["group"]])
+    errs = {g: e for g, e in res.items() if e != "OK"}
+    listed = any(g["group_id"] == c["group"] for g in a.list_groups())
+    after = offsets()
+    a.close()
+    emit("offsets", offsets=before, deleted=not errs, why=str(errs) if errs else "",
+         listed_after=listed, offsets_after=after)
+
+
 def op_offsets(c):
     a = KafkaAdminClient(bootstrap_servers=c["bootstrap"])
+    if hasattr(a, "list_group_offsets"):
+        return op_offsets_3(a, c)
 
     def offsets():
         return {str(tp.partition): om.offset
@@ -110,6 +166,8 @@ def op_member(c):
         extra["api_version"] = tuple(c["api_version"])
     if c.get("strategy") == "roundrobin":
         extra["partition_assignment_strategy"] = [RoundRobinPartitionAssignor]
+    if c.get("instance_id"):
+        extra["group_instance_id"] = c["instance_id"]  # 3.x
     cons = KafkaConsumer(bootstrap_servers=c["bootstrap"], group_id=c["group"],
                          client_id=c["name"],
                          session_timeout_ms=c["session_ms"],
@@ -125,7 +183,12 @@ def op_member(c):
         if done:
             time.sleep(0.05)
             continue
-        batch = cons.poll(timeout_ms=100)
+        try:
+            batch = cons.poll(timeout_ms=100)
+        except Exception as e:  # FencedInstanceIdError, ...
+            emit("fatal", why="%s: %s" % (type(e).__name__, e))
+            done = True
+            continue
         for tp, msgs in sorted(batch.items()):
             for m in msgs:
                 if done:
@@ -145,6 +208,9 @@ def op_member(c):
 
 def member_main(arg):
     c = json.loads(arg)
+    if os.environ.get("KFK_GROUPS_CLIENT_DEBUG"):  # the client's log on stderr
+        import logging
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
     try:
         {"create": op_create, "produce": op_produce, "admin": op_admin,
          "offsets": op_offsets, "member": op_member}[c["op"]](c)
@@ -155,10 +221,14 @@ def member_main(arg):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1].startswith("{"):
+    if MEMBER:
         sys.exit(member_main(sys.argv[1]))
-    print("kafka-python %s" % kafka.__version__, flush=True)
-    sys.exit(groups_lib.run("kafka-python", [sys.executable, os.path.abspath(__file__)],
+    # Debian's python3-kafka (the system interpreter's), not the venv's.
+    py, version = groups_lib.find_python("kafka", [SYSTEM_PYTHON, sys.executable])
+    if not py:
+        skip_test("kafka-python is not installed (scripts/deps.sh test installs python3-kafka)")
+    print("kafka-python %s (%s)" % (version, os.path.basename(py)), flush=True)
+    sys.exit(groups_lib.run("kafka-python", [py, os.path.abspath(__file__)],
                             static_skip="kafka-python 2.0.2 has no group.instance.id",
                             variants=[("api_version 0.10.0", {"api_version": [0, 10, 0]}),
                                       ("roundrobin", {"strategy": "roundrobin"})]))

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // groups_kafkajs_test.js -- consumer groups of kafkajs (pinned in
-// tests/interop/node) against a real kfkd: the scenarios of groups_lib.py,
+// tests/interop/node) against kfkd and Apache Kafka: the scenarios of groups_lib.py,
 // each member a separate node process (this file run with a JSON argument).
 //
 // Assignments come from the consumer's GROUP_JOIN event (memberAssignment),
@@ -176,7 +176,7 @@ if (process.argv[2] && process.argv[2].startsWith('{')) {
   console.log(`kafkajs ${kjs.version}, node ${process.version}`)
   const r = spawnSync('python3', [path.join(__dirname, 'groups_lib.py'), '--client', 'kafkajs',
     '--static-skip', 'kafkajs has no group.instance.id',
-    '--', process.execPath, __filename], { stdio: 'inherit', timeout: 240000, killSignal: 'SIGTERM' })
+    '--', process.execPath, __filename], { stdio: 'inherit', timeout: 330000, killSignal: 'SIGTERM' })
   if (r.error) console.error(`groups_lib.py: ${r.error.message}`)
   process.exit(r.status === null ? 1 : r.status)
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""groups_lib.py -- consumer-group scenarios against a real kfkd, driven the
-same way for every client.
+"""groups_lib.py -- consumer-group scenarios against kfkd and Apache Kafka in
+the same run (brokers.each_broker, a differential.Differential verdict: a
+difference fails unless docs/interop.md lists it), driven the same way for
+every client.  Both brokers get the same settings (OVERRIDES).
 
 Each groups_*_test.* file provides a *member command*: a program of its own
 client that takes one argument, a JSON object, and does what its "op" says:
@@ -46,7 +48,7 @@ The scenarios (one result row each):
   clean close           the same after a close (LeaveGroup): time
   two groups            two groups each read every record of the topic
   commit + restarts     commit synchronously, SIGKILL the consumer, kill -9
-                        kfkd, restart it on the same port and data, produce
+                        the broker, restart it on the same port and data, produce
                         more, a new consumer resumes: nothing skipped,
                         duplicates counted (0 expected)
   group offsets, DeleteGroups
@@ -71,9 +73,10 @@ admin, SIGKILL, close) again with JSON's keys added to each member's
 configuration (say another protocol version or assignment strategy).
 
 Standard library only.  KFK_GROUPS_LOG_LEVEL=debug runs kfkd with that
-log level (the end of its log is printed when a scenario fails);
-KFK_GROUPS_KFKD_LOG=<file> keeps its whole log there; the whole run stops
-after KFK_GROUPS_DEADLINE seconds (200).
+log level (the end of a broker's log is printed when a scenario fails);
+KFK_GROUPS_BROKER_LOG=<file> keeps each broker's whole log in <file>.kfkd
+and <file>.kafka; KFK_INTEROP_BROKERS picks the brokers (brokers.py); the
+whole run stops after KFK_GROUPS_DEADLINE seconds (300).
 """
 
 import json
@@ -86,7 +89,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kfkd_harness import Kfkd, Results, SkipScenario, check  # noqa: E402
+from kfkd_harness import SkipScenario, check  # noqa: E402
+# brokers and differential are imported by run(): they put tests/harness
+# (whose kafka.py would hide kafka-python) on the path, which a member
+# program must not see.
 
 try:  # resolved here: the child of a threaded process should not dlopen
     import ctypes
@@ -102,15 +108,25 @@ def _die_with_parent():
 
 PARTITIONS = 6
 ALL = set(range(PARTITIONS))
-KFKD_OVERRIDES = {
+# The same settings for both brokers (Kafka's property names).
+OVERRIDES = {
     "num.partitions": str(PARTITIONS),
     "group.initial.rebalance.delay.ms": "0",
     "group.min.session.timeout.ms": "1000",
+    # Kafka creates __consumer_offsets on the first FindCoordinator and
+    # recovers every partition of it after kill -9: one is enough here.
+    "offsets.topic.num.partitions": "1",
+    # After kill -9, Kafka's restarted broker cannot register again until
+    # the controller has given up its old registration (9 s by default).
+    # kfkd ignores both.
+    "broker.heartbeat.interval.ms": "500",
+    "broker.session.timeout.ms": "4000",
 }
 SESSION_MS = 3000
 HEARTBEAT_MS = 200
 STATIC_SESSION_MS = 6000
-DEADLINE_S = int(os.environ.get("KFK_GROUPS_DEADLINE", "200"))
+OVERLAP_S = 10
+DEADLINE_S = int(os.environ.get("KFK_GROUPS_DEADLINE", "300"))
 
 
 def now_ms():
@@ -243,14 +259,19 @@ class Member:
 
 
 class Orchestrator:
-    def __init__(self, client, member_cmd, static_skip=None, results=None,
-                 session_ms=SESSION_MS, no_leave=None, variants=()):
+    def __init__(self, client, member_cmd, static_skip=None,
+                 session_ms=SESSION_MS, no_leave=None, variants=(), fenced_skip=None):
+        self.fenced_skip = fenced_skip
         self.no_leave = no_leave
         self.variants = list(variants)
         self.client = client
         self.cmd = list(member_cmd)
         self.static_skip = static_skip
-        self.R = results or Results("%s consumer groups" % client)
+        from differential import Differential
+        self.D = Differential("%s groups" % client)  # its rows in docs/interop.md
+        self.R = None          # the current broker's Results
+        self.all_timings = {}  # broker kind -> {scenario: ms}
+        self.took = {}         # broker kind -> seconds
         self.session_ms = session_ms
         self.members = []      # running, or not yet reaped
         self.all_members = []  # for their stderr when something failed
@@ -302,10 +323,12 @@ class Orchestrator:
         return ["%s-%d" % (prefix, i) for i in range(start, start + n)]
 
     def wait_split(self, members, timeout, quiet=1.0):
-        """Wait until the members' assignments are disjoint and cover every
-        partition, and stay so for `quiet` seconds.  Returns their sets."""
+        """Wait until the members' assignments are disjoint, none empty, and
+        cover every partition, and stay so for `quiet` seconds.  Returns
+        their sets."""
         deadline = time.monotonic() + timeout
         stable_since = None
+        overlap_since = None
         last = None
         while time.monotonic() < deadline:
             for m in members:
@@ -317,7 +340,20 @@ class Orchestrator:
             if ok:
                 union = set().union(*sets)
                 ok = union == ALL and sum(len(s) for s in sets) == PARTITIONS
+                # Every assignor gives each of up to 6 members a partition.
+                ok = ok and all(sets)
             state = [tuple(sorted(s)) if s is not None else None for s in sets]
+            # Members holding the same partitions for long: never in a group
+            # (a revoke comes before the new assignment), so fail early.
+            held = [s for s in sets if s]
+            if sum(len(s) for s in held) > len(set().union(*held)) if held else False:
+                overlap_since = overlap_since or time.monotonic()
+                if time.monotonic() - overlap_since > OVERLAP_S:
+                    raise AssertionError("members hold the same partitions for %.0f s: %s" % (
+                        OVERLAP_S, ", ".join("%s=%s" % (m.name, fmt(m.assignment()))
+                                             for m in members)))
+            else:
+                overlap_since = None
             if ok and state == last:
                 if stable_since is None:
                     stable_since = time.monotonic()
@@ -457,6 +493,7 @@ class Orchestrator:
         self.k.kill9()
         t_restart = now_ms()
         self.k.restart()
+        t_up = now_ms()
         more = self.produce(topic, 30, "c", start=60)
         allv = set(first) | set(more)
         m2 = self.member("c2", group, topic, commit=True)
@@ -470,10 +507,11 @@ class Orchestrator:
         # Records read more than once, across both runs and within each.
         dups = len(run1) + len(run2) - len(set(run1) | set(run2))
         first_rec = min(e["_rt"] for e in m2.records())
-        detail = ("run 1 read and committed %d; consumer and kfkd killed, kfkd restarted; run 2 read %d; "
-                  "skipped %d, duplicates %d; first record %.1f s after kfkd restart"
-                  % (len(run1), len(run2), len(skipped), dups,
-                     (first_rec - t_restart) / 1000.0))
+        detail = ("run 1 read and committed %d; consumer and broker killed, broker restarted "
+                  "(ready in %.1f s); run 2 read %d; skipped %d, duplicates %d; first record "
+                  "%.1f s after the broker was ready"
+                  % (len(run1), (t_up - t_restart) / 1000.0, len(run2), len(skipped), dups,
+                     (first_rec - t_up) / 1000.0))
         check(not skipped, "skipped %d records: %s" % (len(skipped), sorted(skipped)[:10]))
         check(dups == 0, "duplicates after a synchronous commit: " + detail)
         self.commit_ok = True
@@ -525,7 +563,7 @@ class Orchestrator:
                            s / 1000.0 + 20, "an assignment after the restart")
                 back = again.last_assigned()["t"] - t_kill
                 # A rebalance, had there been one, would come by the session timeout.
-                until = t_kill + s + 2000
+                until = t_kill + s + 1000
                 while now_ms() < until:
                     time.sleep(0.1)
                 o_events = o.group_events()[before:]
@@ -540,14 +578,14 @@ class Orchestrator:
         finally:
             for m in cur.values():
                 m.close()
-        return "; ".join(out) + "; no rebalance within session.timeout (%d ms) + 2 s" % s
+        return "; ".join(out) + "; no rebalance within session.timeout (%d ms) + 1 s" % s
 
     def static_fenced(self):
         """A second member with a group.instance.id in use takes the
         identity over; the first is fenced (FENCED_INSTANCE_ID, fatal for
         the client: its member program prints a "fatal" event)."""
-        if self.static_skip:
-            raise SkipScenario(self.static_skip)
+        if self.static_skip or self.fenced_skip:
+            raise SkipScenario(self.static_skip or self.fenced_skip)
         topic, group = "gt-fence", "g-fence"
         self.create(topic)
         s = STATIC_SESSION_MS
@@ -570,60 +608,86 @@ class Orchestrator:
                     m.close(5)
 
     # -- driver -------------------------------------------------------------
+    def scenarios(self):
+        """Every scenario, in order, against the broker self.k."""
+        self.commit_ok = False
+        self.chain()
+        self.reap()
+        for name, extra in self.variants:
+            self.chain(name, extra)
+            self.reap()
+        self.R.run("two groups read the topic independently", self.two_groups)
+        self.reap()
+        self.R.run("commit, SIGKILL consumer + kill -9 broker, resume", self.commit_restart)
+        self.reap()
+        self.R.run("group offsets and DeleteGroups through admin", self.offsets_delete)
+        self.reap()
+        self.R.run("static membership: restart without rebalance", self.static)
+        self.reap()
+        self.R.run("static membership: duplicate instance id fenced", self.static_fenced)
+        self.reap()
+
+    def on_broker(self, b):
+        """The scenarios against one broker; its log and the members'
+        standard error are printed when one failed."""
+        self.k = b
+        self.R = self.D.results()
+        self.timings = self.all_timings.setdefault(b.kind, {})
+        self.all_members = []
+        print("%s on %s (dir %s)" % (b.kind, b.bootstrap, b.dir), flush=True)
+        t0 = time.monotonic()
+        try:
+            self.scenarios()
+        except SystemExit:
+            raise
+        except Exception as e:  # the broker itself failed
+            self.R.fail("broker", "%s: %s" % (type(e).__name__, e))
+        finally:
+            self.reap()
+            self.took[b.kind] = time.monotonic() - t0
+            print("scenarios on %s took %.1f s" % (b.kind, self.took[b.kind]), flush=True)
+            if self.R.failed():
+                for m in self.all_members:
+                    tail = m.stderr_tail(20)
+                    if tail:
+                        sys.stderr.write("---- %s stderr: %s\n" % (m.name, tail))
+                b.dump_log(tail=150)
+            keep = os.environ.get("KFK_GROUPS_BROKER_LOG")
+            if keep:
+                with open("%s.%s" % (keep, b.kind), "w") as f:
+                    f.write(b.log())
+
     def run(self):
         # A timeout's SIGTERM unwinds through the finally below, so the
-        # members and kfkd are stopped and the temporary directory removed.
+        # members and the broker are stopped and its directory removed.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         # The whole run is bounded too (a hung client cannot hold it).
         signal.signal(signal.SIGALRM, lambda *_: sys.exit(142))
         signal.alarm(DEADLINE_S)
         terminated = False
         level = os.environ.get("KFK_GROUPS_LOG_LEVEL")
-        self.k = Kfkd(overrides=KFKD_OVERRIDES, log_level=level)
+        from brokers import each_broker
+        brokers = each_broker(self.D, OVERRIDES, log_level=level)
+        t0 = time.monotonic()
         try:
-            self.k.start()
-            print("kfkd on %s (dir %s)" % (self.k.bootstrap, self.k.dir), flush=True)
-            t0 = time.monotonic()
-            self.chain()
-            self.reap()
-            for name, extra in self.variants:
-                self.chain(name, extra)
-                self.reap()
-            self.R.run("two groups read the topic independently", self.two_groups)
-            self.reap()
-            self.R.run("commit, SIGKILL consumer + kill -9 kfkd, resume", self.commit_restart)
-            self.reap()
-            self.R.run("group offsets and DeleteGroups through admin", self.offsets_delete)
-            self.reap()
-            self.R.run("static membership: restart without rebalance", self.static)
-            self.reap()
-            self.R.run("static membership: duplicate instance id fenced", self.static_fenced)
-            self.reap()
-            print("scenarios took %.1f s" % (time.monotonic() - t0), flush=True)
+            for b in brokers:
+                self.on_broker(b)
         except SystemExit as e:
-            self.R.fail("whole test", "not finished after %d s" % DEADLINE_S
-                        if e.code == 142 else "terminated (SIGTERM)")
+            self.D.results().fail("whole test", "not finished after %d s" % DEADLINE_S
+                                  if e.code == 142 else "terminated (SIGTERM)")
             terminated = True
-        except Exception as e:  # the broker itself failed
-            self.R.fail("kfkd", "%s: %s" % (type(e).__name__, e))
         finally:
             self.reap()
-            if self.R.failed():
-                for m in self.all_members:
-                    tail = m.stderr_tail(20)
-                    if tail:
-                        sys.stderr.write("---- %s stderr: %s\n" % (m.name, tail))
-                self.k.dump_log(tail=150)
-            keep = os.environ.get("KFK_GROUPS_KFKD_LOG")
-            if keep:
-                with open(keep, "w") as f:
-                    f.write(self.k.log())
-            self.k.cleanup()
-        self.R.table()
-        if self.timings:
-            print("timings: %s" % ", ".join("%s %.0f ms" % kv for kv in sorted(self.timings.items())))
+            brokers.close()
         signal.alarm(0)
-        return 1 if terminated else self.R.exit_code()
+        self.D.table()
+        for kind, tm in sorted(self.all_timings.items()):
+            if tm:
+                print("timings on %s: %s" % (kind, ", ".join(
+                    "%s %.0f ms" % kv for kv in sorted(tm.items()))))
+        print("run time: %s; %.1f s in all" % (", ".join(
+            "%s %.1f s" % kv for kv in self.took.items()), time.monotonic() - t0), flush=True)
+        return 1 if terminated else self.D.exit_code()
 
     def reap(self):
         for m in self.members:
@@ -637,12 +701,49 @@ def fmt(s):
     return "[" + ",".join(str(p) for p in sorted(s)) + "]"
 
 
-def run(client, member_cmd, static_skip=None, no_leave=None, variants=()):
+def run(client, member_cmd, static_skip=None, no_leave=None, variants=(), fenced_skip=None):
     """variants: (name, {member conf}) pairs; the first scenarios (split,
     admin, SIGKILL, close) run again for each, say with another assignment
     strategy (the member takes "strategy" from its configuration)."""
-    return Orchestrator(client, member_cmd, static_skip=static_skip,
-                        no_leave=no_leave, variants=variants).run()
+    return Orchestrator(client, member_cmd, static_skip=static_skip, no_leave=no_leave,
+                        variants=variants, fenced_skip=fenced_skip).run()
+
+
+# -- which interpreter runs a Python member program -------------------------
+SOURCE_DIR = os.environ.get("KFK_SOURCE_DIR") or os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def venv_python():
+    """The interpreter of the peers' virtual environment (scripts/peers.sh
+    python: today's Python clients), or None."""
+    peers = os.environ.get("KFK_PEERS_DIR") or os.path.join(SOURCE_DIR, ".peers")
+    py = os.path.join(peers, "venv", "bin", "python")
+    return py if os.access(py, os.X_OK) else None
+
+
+def client_version(python, module):
+    """module.__version__ as `python` imports it (from a folder without a
+    kafka.py), or None when it cannot."""
+    code = ("import importlib, sys; m = importlib.import_module(sys.argv[1]); "
+            "print(getattr(m, '__version__', None) or m.version()[0])")
+    try:
+        r = subprocess.run([python, "-c", code, module], capture_output=True, text=True,
+                           timeout=60, cwd=os.path.dirname(os.path.abspath(__file__)))
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def find_python(module, candidates):
+    """The first interpreter of `candidates` (None entries skipped) that
+    imports `module`: (python, version), or (None, None)."""
+    for py in candidates:
+        if py and os.access(py, os.X_OK):
+            v = client_version(py, module)
+            if v:
+                return py, v
+    return None, None
 
 
 # -- helpers for member programs written in Python --------------------------

@@ -13,7 +13,7 @@ interop_init sarama-groups
 
 go_build sarama_group "$HERE/go/sarama_group" github.com/Shopify/sarama
 echo "sarama $(dpkg-query -W -f='${Version}' golang-github-shopify-sarama-dev 2>/dev/null || echo '?'), $("$DEBIAN_GO" version)"
-timeout 240 python3 "$HERE/groups_lib.py" --client sarama \
+timeout 330 python3 "$HERE/groups_lib.py" --client sarama \
     --static-skip "sarama 1.22 has no group.instance.id" \
     --variant V0_10_2_0 '{"version": "0.10.2.0"}' \
     --variant "V2_1_0_0 roundrobin" '{"strategy": "roundrobin"}' \
