@@ -11,7 +11,9 @@ against both brokers checks kfkd and the check itself.  Per scenario:
     PASS   FAIL    fail: kfkd differs from Kafka ...
     FAIL   PASS    ... unless docs/interop.md lists the difference under
                    "Deliberate differences from Apache Kafka" (then: pass,
-                   shown as DIFF with the listed reason)
+                   shown as DIFF with the listed reason).  A "deliberate:"
+                   row excuses only kfkd PASS / Kafka FAIL (kfkd doing
+                   more), a "not yet:" row only kfkd FAIL / Kafka PASS.
     one side SKIP  that side's result stands (a broker-specific scenario,
                    or a broker that is not installed)
 
@@ -141,6 +143,22 @@ class Differential:
                 return reason
         return None
 
+    @staticmethod
+    def _wrong_way(reason, sts):
+        """A listed difference excuses only its own direction: a
+        "deliberate:" one is kfkd doing more than Kafka (kfkd passes, Kafka
+        fails), a "not yet:" one kfkd lacking what Kafka has (kfkd fails).
+        Returns why the observed difference is the other way, or None."""
+        if not reason or "kfkd" not in sts:
+            return None
+        if reason.startswith("deliberate") and sts["kfkd"] == "FAIL":
+            return ("kfkd fails a scenario listed as a deliberate difference "
+                    "(where kfkd does more than Kafka): a regression")
+        if reason.startswith("not yet") and sts["kfkd"] == "PASS":
+            return ("kfkd now passes a scenario listed as \"not yet\": "
+                    "remove its row from docs/interop.md")
+        return None
+
     def verdicts(self):
         """[(scenario, {kind: (status, detail)}, verdict, note)]."""
         names = []
@@ -173,7 +191,10 @@ class Differential:
                 out.append((s, per, "FAIL", "fails on every broker"))
             else:
                 reason = self._listed(s)
-                if reason:
+                wrong = self._wrong_way(reason, sts)
+                if reason and wrong:
+                    out.append((s, per, "FAIL", wrong))
+                elif reason:
                     out.append((s, per, "DIFF", "listed: " + reason))
                 else:
                     bad = ",".join(k for k, v in sts.items() if v == "FAIL")
