@@ -456,8 +456,8 @@ kfk_topic_conf_from_broker(kfk_topic_conf *tc, const kfk_broker_conf *c)
     tc->flush_messages = c->log_flush_interval_messages;
     /* An unset log.flush.interval.ms (-1) means "never", which Kafka's
      * topic config shows as Long.MAX_VALUE (and accepts only >= 0). */
-    tc->flush_ms = c->log_flush_interval_ms < 0 ? INT64_MAX
-                                                : c->log_flush_interval_ms;
+    tc->flush_ms =
+        c->log_flush_interval_ms < 0 ? INT64_MAX : c->log_flush_interval_ms;
     tc->index_interval_bytes = c->log_index_interval_bytes;
     tc->max_message_bytes = c->message_max_bytes;
     tc->min_insync_replicas = c->min_insync_replicas;

@@ -210,6 +210,7 @@ typedef struct committer {
     int64_t acked;    /* last value acknowledged for every partition */
     int64_t sent;     /* last value sent (maybe stored, maybe not) */
     int64_t ncommits; /* acknowledged commit requests */
+    _Atomic int live; /* 1 after its first acknowledged commit, -1 failed */
 } committer;
 
 static int
@@ -257,7 +258,10 @@ committer_main(void *arg)
 {
     committer *cm = arg;
     int fd = kfk_test_connect(cm->port);
-    if (fd < 0) return NULL;
+    if (fd < 0) {
+        cm->live = -1;
+        return NULL;
+    }
     while (!cm->stop) {
         cm->sent = cm->acked + 1;
         int rc = commit_once(fd, cm->sent);
@@ -267,6 +271,7 @@ committer_main(void *arg)
         }
         cm->acked = cm->sent;
         cm->ncommits++;
+        cm->live = 1;
         usleep(1000);
     }
     close(fd);
@@ -459,7 +464,13 @@ crash_cycles(void **st)
         assert_int_equal(pthread_create(&th, NULL, producer_main, &pr), 0);
         cm.port = H.port;
         int64_t before = cm.ncommits;
+        cm.live = 0;
         assert_int_equal(pthread_create(&cth, NULL, committer_main, &cm), 0);
+        /* The moment of death is counted from the committer's first
+         * acknowledged commit: on a loaded machine its thread may not
+         * even have connected after run_ms. */
+        for (int w = 0; w < 10000 && cm.live == 0; w++)
+            usleep(1000);
         /* Vary the moment of death a little around run_ms. */
         usleep((useconds_t)(run_ms * 1000 / 2 + rand() % (run_ms * 1000)));
         kfkd_kill9(&H);
