@@ -279,9 +279,12 @@ topic_conf_type(const char *name)
     if (strcmp(name, "message.timestamp.type") == 0 ||
         strcmp(name, "compression.type") == 0)
         return TYPE_STRING;
+    /* Kafka's INT configs; the rest are LONG. */
     if (strcmp(name, "max.message.bytes") == 0 ||
         strcmp(name, "min.insync.replicas") == 0 ||
-        strcmp(name, "index.interval.bytes") == 0)
+        strcmp(name, "index.interval.bytes") == 0 ||
+        strcmp(name, "segment.bytes") == 0 ||
+        strcmp(name, "segment.index.bytes") == 0)
         return TYPE_INT;
     return TYPE_LONG;
 }
@@ -305,6 +308,9 @@ topic_conf_doc(const char *name)
         {"flush.messages", "Messages appended between forced fsyncs."},
         {"flush.ms", "Milliseconds between forced fsyncs."},
         {"index.interval.bytes", "Bytes between offset index entries."},
+        {"segment.index.bytes", "The size of a segment's offset and time "
+                                "indexes at which a new segment is "
+                                "started."},
         {"max.message.bytes", "The largest record batch accepted."},
         {"min.insync.replicas", "Replicas that must acknowledge an acks=all "
                                 "write."},

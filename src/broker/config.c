@@ -86,6 +86,8 @@ static const confdef defs[] = {
      OFF(log_flush_interval_ms), NULL},
     {"log.index.interval.bytes", T_INT64, "4096", 0, I32,
      OFF(log_index_interval_bytes), NULL},
+    {"log.index.size.max.bytes", T_INT32, "10485760", 4, I32,
+     OFF(log_index_size_max_bytes), NULL},
     {"log.message.timestamp.type", T_STRING, "CreateTime", 0, 0,
      OFF(log_message_timestamp_type), NULL},
     {"log.cleanup.policy", T_STRING, "delete", 0, 0, OFF(log_cleanup_policy),
@@ -479,6 +481,8 @@ static const topicdef tdefs[] = {
     {"flush.ms", "log.flush.interval.ms", T_INT64, 0, I64, TOFF(flush_ms)},
     {"index.interval.bytes", "log.index.interval.bytes", T_INT64, 0, I32,
      TOFF(index_interval_bytes)},
+    {"segment.index.bytes", "log.index.size.max.bytes", T_INT32, 4, I32,
+     TOFF(segment_index_bytes)},
     {"max.message.bytes", "message.max.bytes", T_INT32, 0, I32,
      TOFF(max_message_bytes)},
     {"min.insync.replicas", "min.insync.replicas", T_INT32, 1, I32,
@@ -531,6 +535,7 @@ kfk_topic_conf_from_broker(kfk_topic_conf *tc, const kfk_broker_conf *c)
     tc->flush_ms =
         c->log_flush_interval_ms < 0 ? INT64_MAX : c->log_flush_interval_ms;
     tc->index_interval_bytes = c->log_index_interval_bytes;
+    tc->segment_index_bytes = c->log_index_size_max_bytes;
     tc->max_message_bytes = c->message_max_bytes;
     tc->min_insync_replicas = c->min_insync_replicas;
     tc->compression = compression_parse(c->compression_type);

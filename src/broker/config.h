@@ -35,6 +35,7 @@ typedef struct kfk_broker_conf {
     int64_t log_flush_interval_messages;
     int64_t log_flush_interval_ms;
     int64_t log_index_interval_bytes;
+    int32_t log_index_size_max_bytes;
     char *log_message_timestamp_type;
     char *log_cleanup_policy;
     int32_t message_max_bytes;
@@ -104,6 +105,7 @@ typedef struct kfk_topic_conf {
     int64_t flush_messages;
     int64_t flush_ms;
     int64_t index_interval_bytes;
+    int32_t segment_index_bytes; /* the index size at which a segment rolls */
     int32_t max_message_bytes;
     int32_t min_insync_replicas;
     int compression;      /* compression.type: -1 producer (batches kept

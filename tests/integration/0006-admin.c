@@ -542,7 +542,7 @@ describe_configs_every_version(void **st)
         kfk_DescribeConfigsResponse_DescribeConfigsResult *r =
             describe(fd, v, 2, "dc-topic", NULL, true, true, &ar);
         assert_int_equal(r->ErrorCode, 0);
-        assert_int_equal(r->Configs_count, 12);
+        assert_int_equal(r->Configs_count, 13);
         kfk_DescribeConfigsResponse_DescribeConfigsResourceResult *c =
             find_cfg(r, "retention.ms");
         assert_non_null(c);
