@@ -147,49 +147,129 @@ topic_conf_known(const char *name)
     return false;
 }
 
-/* Current value of broker config `name` and whether it was left at its
- * default.  False if there is no such config. */
-static bool
-broker_conf_get(const kfk_broker *b, const char *name, char *buf,
-                size_t bufsize, bool *is_default)
+/* One DescribeConfigs synonym, before it goes into the answer. */
+typedef struct conf_syn {
+    const char *name;
+    kfk_str value;
+    int8_t source;
+} conf_syn;
+
+#define MAX_SYNONYMS 8
+
+/* The broker configs one setting may come from, in Kafka's priority order
+ * (DynamicBrokerConfig.brokerConfigSynonyms); NULL: just the name. */
+static const char *const *
+alias_group(const char *name)
 {
-    const char *n, *prev = NULL;
-    for (int i = 0;
-         kfk_conf_describe(&b->conf, i, &n, buf, bufsize, is_default); i++) {
-        if (n == prev) continue;
-        prev = n;
-        if (strcmp(n, name) == 0) return true;
+    static const char *const retention[] = {"log.retention.ms",
+                                            "log.retention.minutes",
+                                            "log.retention.hours", NULL};
+    static const char *const roll[] = {"log.roll.ms", "log.roll.hours", NULL};
+    static const char *const flush[] = {
+        "log.flush.interval.ms", "log.flush.scheduler.interval.ms", NULL};
+    static const char *const *const groups[] = {retention, roll};
+    for (size_t i = 0; i < KFK_ARRAY_LEN(groups); i++)
+        for (int k = 0; groups[i][k]; k++)
+            if (strcmp(groups[i][k], name) == 0) return groups[i];
+    /* The scheduler interval is only log.flush.interval.ms's fallback. */
+    if (strcmp(name, flush[0]) == 0) return flush;
+    return NULL;
+}
+
+/* The synonyms of broker config `name` as Kafka lists them
+ * (ConfigHelper.configSynonyms): each config of its alias group given in
+ * the properties file or by --override (STATIC_BROKER_CONFIG), then each
+ * that has a default (DEFAULT_CONFIG), less the entries before the first
+ * one of `name` itself.  So log.retention.ms, unset, has no synonyms even
+ * when log.retention.hours is given: its value comes from an alias.  kfkd
+ * has no dynamic broker configs, Kafka's first two sources.  Returns the
+ * count (at most MAX_SYNONYMS). */
+static int
+broker_synonyms(kfk_req *rq, const kfk_broker *b, const char *name,
+                conf_syn *out)
+{
+    const char *one[2] = {name, NULL};
+    const char *const *g = alias_group(name);
+    if (!g) g = one;
+    int n = 0;
+    char buf[1024];
+    kfk_conf_state st;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; g[i] && n < MAX_SYNONYMS; i++) {
+            if (!kfk_conf_lookup(&b->conf, g[i], buf, sizeof(buf), &st))
+                continue;
+            if (pass == 0 && st.set)
+                out[n++] =
+                    (conf_syn){g[i], scopy(rq, buf), SRC_STATIC_BROKER_CONFIG};
+            else if (pass == 1 && st.def)
+                out[n++] =
+                    (conf_syn){g[i], scopy(rq, st.def), SRC_DEFAULT_CONFIG};
+        }
     }
-    return false;
+    int k = 0;
+    while (k < n && strcmp(out[k].name, name) != 0)
+        k++;
+    memmove(out, out + k, (size_t)(n - k) * sizeof(*out));
+    return n - k;
 }
 
-static bool
-broker_conf_set(const kfk_broker *b, const char *name)
-{
-    char buf[512];
-    bool def = true;
-    return broker_conf_get(b, name, buf, sizeof(buf), &def) && !def;
-}
-
-/* Source of a topic config that the topic does not override: the broker
- * config it defaults from, given in server.properties, or Kafka's default.
- * Retention and roll have alias groups (ms over minutes over hours). */
-static int8_t
-topic_default_source(const kfk_broker *b, const char *topic_name)
+/* The synonyms of topic config `name` (with the override `ov`, or NULL):
+ * the override (TOPIC_CONFIG), then those of the broker config it
+ * defaults from. */
+static int
+topic_synonyms(kfk_req *rq, const kfk_broker *b, const char *name,
+               const char *ov, conf_syn *out)
 {
     const char *broker_name = NULL, *n;
     for (int i = 0; (n = kfk_topic_conf_name(i, &broker_name)); i++)
-        if (strcmp(n, topic_name) == 0) break;
-    if (!n || !broker_name) return SRC_DEFAULT_CONFIG;
-    bool set;
-    if (strcmp(topic_name, "retention.ms") == 0)
-        set = b->conf.set_retention_ms || b->conf.set_retention_minutes ||
-              broker_conf_set(b, "log.retention.hours");
-    else if (strcmp(topic_name, "segment.ms") == 0)
-        set = b->conf.set_roll_ms || broker_conf_set(b, "log.roll.hours");
-    else
-        set = broker_conf_set(b, broker_name);
-    return set ? SRC_STATIC_BROKER_CONFIG : SRC_DEFAULT_CONFIG;
+        if (strcmp(n, name) == 0) break;
+    int k = 0;
+    if (ov)
+        out[k++] = (conf_syn){name, scopy(rq, ov), SRC_DYNAMIC_TOPIC_CONFIG};
+    if (n && broker_name) {
+        conf_syn bs[MAX_SYNONYMS];
+        int nb = broker_synonyms(rq, b, broker_name, bs);
+        for (int i = 0; i < nb && k < MAX_SYNONYMS; i++)
+            out[k++] = bs[i];
+    }
+    return k;
+}
+
+/* A config's source is that of its first synonym (Kafka's rule); with none
+ * it is DEFAULT_CONFIG. */
+static int8_t
+syn_source(const conf_syn *s, int n)
+{
+    return n > 0 ? s[0].source : SRC_DEFAULT_CONFIG;
+}
+
+/* Source of a topic config that the topic does not override. */
+static int8_t
+topic_default_source(kfk_req *rq, const kfk_broker *b, const char *topic_name)
+{
+    conf_syn syn[MAX_SYNONYMS];
+    int n = topic_synonyms(rq, b, topic_name, NULL, syn);
+    return syn_source(syn, n);
+}
+
+/* Copy synonyms into the answer's array (in the request's arena). */
+static void
+put_synonyms(kfk_req *rq, int16_t v,
+             kfk_DescribeConfigsResponse_DescribeConfigsResourceResult *c,
+             const conf_syn *syn, int n)
+{
+    kfk_DescribeConfigsResponse_DescribeConfigsSynonym *s =
+        arr(rq, n, sizeof(*s));
+    for (int i = 0; i < n; i++) {
+        kfk_struct_init(
+            &kfk_DescribeConfigsResponse_DescribeConfigsSynonym_desc, v, &s[i]);
+        /* Response: Results.Configs.Synonyms.Name / Value / Source */
+        s[i].Name = kfk_str_c(syn[i].name);
+        s[i].Value = syn[i].value;
+        s[i].Source = syn[i].source;
+    }
+    c->Synonyms = s;
+    c->Synonyms_count = n;
 }
 
 static int8_t
@@ -199,9 +279,12 @@ topic_conf_type(const char *name)
     if (strcmp(name, "message.timestamp.type") == 0 ||
         strcmp(name, "compression.type") == 0)
         return TYPE_STRING;
+    /* Kafka's INT configs; the rest are LONG. */
     if (strcmp(name, "max.message.bytes") == 0 ||
         strcmp(name, "min.insync.replicas") == 0 ||
-        strcmp(name, "index.interval.bytes") == 0)
+        strcmp(name, "index.interval.bytes") == 0 ||
+        strcmp(name, "segment.bytes") == 0 ||
+        strcmp(name, "segment.index.bytes") == 0)
         return TYPE_INT;
     return TYPE_LONG;
 }
@@ -225,6 +308,9 @@ topic_conf_doc(const char *name)
         {"flush.messages", "Messages appended between forced fsyncs."},
         {"flush.ms", "Milliseconds between forced fsyncs."},
         {"index.interval.bytes", "Bytes between offset index entries."},
+        {"segment.index.bytes", "The size of a segment's offset and time "
+                                "indexes at which a new segment is "
+                                "started."},
         {"max.message.bytes", "The largest record batch accepted."},
         {"min.insync.replicas", "Replicas that must acknowledge an acks=all "
                                 "write."},
@@ -312,7 +398,7 @@ fill_created_configs(kfk_req *rq,
         c->ReadOnly = false;
         c->ConfigSource = find_override(keys, vals, n, name)
                               ? SRC_DYNAMIC_TOPIC_CONFIG
-                              : topic_default_source(b, name);
+                              : topic_default_source(rq, b, name);
         c->IsSensitive = false;
     }
 }
@@ -759,11 +845,8 @@ describe_topic(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
         count++;
     r->Configs = arr(rq, count, sizeof(*r->Configs));
     int n = 0;
-    kfk_topic_conf defaults;
-    kfk_topic_conf_from_broker(&defaults, &b->conf);
     for (int i = 0; i < count; i++) {
-        const char *broker_name = NULL;
-        const char *name = kfk_topic_conf_name(i, &broker_name);
+        const char *name = kfk_topic_conf_name(i, NULL);
         if (!key_wanted(res, name)) continue;
         dc_entry *c = &r->Configs[n++];
         kfk_struct_init(
@@ -773,43 +856,19 @@ describe_topic(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
         kfk_topic_conf_get(&t->conf, name, buf, sizeof(buf));
         const char *ov =
             find_override(t->conf_keys, t->conf_vals, t->nconf, name);
-        int8_t dsrc = topic_default_source(b, name);
+        conf_syn syn[MAX_SYNONYMS];
+        int ns = topic_synonyms(rq, b, name, ov ? buf : NULL, syn);
         /* Response: Results.Configs.Name / Value / ReadOnly / IsDefault
          * (v0) / ConfigSource (v1+) / IsSensitive */
         c->Name = kfk_str_c(name);
         c->Value = scopy(rq, buf);
         c->ReadOnly = false;
         c->IsDefault = !ov;
-        c->ConfigSource = ov ? SRC_DYNAMIC_TOPIC_CONFIG : dsrc;
+        c->ConfigSource = syn_source(syn, ns);
         c->IsSensitive = false;
         c->Synonyms_count = 0;
-        /* Response: Results.Configs.Synonyms (v1+): the topic override,
-         * then the broker config it defaults from. */
-        if (v >= 1 && req->IncludeSynonyms) {
-            c->Synonyms = kfk_req_alloc(rq, 2 * sizeof(dc_syn));
-            int ns = 0;
-            if (ov) {
-                dc_syn *s = &c->Synonyms[ns++];
-                kfk_struct_init(
-                    &kfk_DescribeConfigsResponse_DescribeConfigsSynonym_desc, v,
-                    s);
-                s->Name = kfk_str_c(name);
-                s->Value = scopy(rq, buf);
-                s->Source = SRC_DYNAMIC_TOPIC_CONFIG;
-            }
-            if (broker_name) {
-                char dbuf[256];
-                kfk_topic_conf_get(&defaults, name, dbuf, sizeof(dbuf));
-                dc_syn *s = &c->Synonyms[ns++];
-                kfk_struct_init(
-                    &kfk_DescribeConfigsResponse_DescribeConfigsSynonym_desc, v,
-                    s);
-                s->Name = kfk_str_c(broker_name);
-                s->Value = scopy(rq, dbuf);
-                s->Source = dsrc;
-            }
-            c->Synonyms_count = ns;
-        }
+        /* Response: Results.Configs.Synonyms (v1+) */
+        if (v >= 1 && req->IncludeSynonyms) put_synonyms(rq, v, c, syn, ns);
         /* Response: Results.Configs.ConfigType, Documentation (v3+) */
         c->ConfigType = topic_conf_type(name);
         c->Documentation = (v >= 3 && req->IncludeDocumentation)
@@ -840,51 +899,38 @@ describe_broker(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
     kfk_broker *b = rq->peer->b;
     int16_t v = rq->hdr.ApiVersion;
     char buf[1024];
-    bool def;
-    const char *name, *prev = NULL;
+    kfk_conf_state st;
+    const char *name;
     int count = 0;
     for (int i = 0;
-         kfk_conf_describe(&b->conf, i, &name, buf, sizeof(buf), &def); i++)
+         kfk_conf_describe(&b->conf, i, &name, buf, sizeof(buf), &st); i++)
         count++;
     r->Configs = arr(rq, count, sizeof(*r->Configs));
     int n = 0;
     for (int i = 0;
-         kfk_conf_describe(&b->conf, i, &name, buf, sizeof(buf), &def); i++) {
-        if (name == prev) continue;
-        prev = name;
+         kfk_conf_describe(&b->conf, i, &name, buf, sizeof(buf), &st); i++) {
         if (!key_wanted(res, name)) continue;
         dc_entry *c = &r->Configs[n++];
         kfk_struct_init(
             &kfk_DescribeConfigsResponse_DescribeConfigsResourceResult_desc, v,
             c);
-        /* The ms/minutes aliases have no value unless given (Kafka shows
-         * them as null); the parsed placeholder is not a real value. */
-        bool unset_alias =
-            (strcmp(name, "log.retention.ms") == 0 &&
-             !b->conf.set_retention_ms) ||
-            (strcmp(name, "log.retention.minutes") == 0 &&
-             !b->conf.set_retention_minutes) ||
-            (strcmp(name, "log.roll.ms") == 0 && !b->conf.set_roll_ms);
-        if (unset_alias) def = true;
-        int8_t src = def ? SRC_DEFAULT_CONFIG : SRC_STATIC_BROKER_CONFIG;
+        conf_syn syn[MAX_SYNONYMS];
+        int ns = broker_synonyms(rq, b, name, syn);
+        int8_t src = syn_source(syn, ns);
+        /* Response: Results.Configs.Name / Value (null: not given and no
+         * default, as Kafka shows log.retention.ms) / ReadOnly / IsDefault
+         * (v0) / ConfigSource (v1+) / IsSensitive */
         c->Name = kfk_str_c(name);
-        c->Value = unset_alias ? (kfk_str){NULL, -1} : scopy(rq, buf);
+        c->Value = st.has_value ? scopy(rq, buf) : (kfk_str){NULL, -1};
         /* Static configs: not alterable while kfkd runs. */
         c->ReadOnly = true;
-        c->IsDefault = def;
+        c->IsDefault = src == SRC_DEFAULT_CONFIG;
         c->ConfigSource = src;
         c->IsSensitive = false;
         c->Synonyms_count = 0;
-        if (v >= 1 && req->IncludeSynonyms) {
-            dc_syn *s = kfk_req_alloc(rq, sizeof(*s));
-            kfk_struct_init(
-                &kfk_DescribeConfigsResponse_DescribeConfigsSynonym_desc, v, s);
-            s->Name = kfk_str_c(name);
-            s->Value = c->Value;
-            s->Source = src;
-            c->Synonyms = s;
-            c->Synonyms_count = 1;
-        }
+        /* Response: Results.Configs.Synonyms (v1+) */
+        if (v >= 1 && req->IncludeSynonyms) put_synonyms(rq, v, c, syn, ns);
+        /* Response: Results.Configs.ConfigType (v3+) */
         c->ConfigType = guess_type(buf);
         c->Documentation = (kfk_str){NULL, -1};
     }

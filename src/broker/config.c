@@ -86,6 +86,8 @@ static const confdef defs[] = {
      OFF(log_flush_interval_ms), NULL},
     {"log.index.interval.bytes", T_INT64, "4096", 0, I32,
      OFF(log_index_interval_bytes), NULL},
+    {"log.index.size.max.bytes", T_INT32, "10485760", 4, I32,
+     OFF(log_index_size_max_bytes), NULL},
     {"log.message.timestamp.type", T_STRING, "CreateTime", 0, 0,
      OFF(log_message_timestamp_type), NULL},
     {"log.cleanup.policy", T_STRING, "delete", 0, 0, OFF(log_cleanup_policy),
@@ -139,6 +141,33 @@ static const confdef defs[] = {
     {"listener.security.protocol.map", T_IGNORED, NULL, 0, 0, 0, NULL},
     {"zookeeper.connect", T_IGNORED, NULL, 0, 0, 0, NULL},
     {"zookeeper.connection.timeout.ms", T_IGNORED, NULL, 0, 0, 0, NULL},
+};
+
+_Static_assert(KFK_ARRAY_LEN(defs) <= KFK_CONF_MAX_DEFS,
+               "KFK_CONF_MAX_DEFS is too small for the config table");
+
+/* Configs whose Kafka default is null: kfkd parses a placeholder ("-1",
+ * "") but describes them without a value until they are given. */
+static const char *const null_defaults[] = {
+    "advertised.listeners",  "log.dirs",
+    "log.roll.ms",           "log.retention.ms",
+    "log.retention.minutes", "log.flush.interval.ms"};
+
+/* Kafka's default where kfkd's own differs in form: node.id has none
+ * (Kafka requires it; kfkd takes 1), broker.id's is -1 (take node.id). */
+static const struct {
+    const char *name, *def;
+} kafka_defaults[] = {
+    {"node.id", NULL},
+    {"broker.id", "-1"},
+};
+
+/* Configs kfkd does not have that Kafka names as synonyms of one it has,
+ * with their Kafka default (what kfkd does when the config is unset). */
+static const struct {
+    const char *name, *def;
+} synonym_only[] = {
+    {"log.flush.scheduler.interval.ms", "9223372036854775807"},
 };
 
 static bool
@@ -265,9 +294,18 @@ kfk_conf_set(kfk_broker_conf *c, const char *key, const char *value,
             return -1;
         }
     }
-    for (size_t i = 0; i < KFK_ARRAY_LEN(defs); i++)
-        if (strcmp(defs[i].name, key) == 0)
-            return apply(c, &defs[i], value, errstr, errstr_size);
+    for (size_t i = 0; i < KFK_ARRAY_LEN(defs); i++) {
+        if (strcmp(defs[i].name, key) != 0) continue;
+        if (apply(c, &defs[i], value, errstr, errstr_size)) return -1;
+        /* Given, whatever the value; the names sharing a field (node.id
+         * and broker.id, log.dirs and log.dir) are given together. */
+        c->set[i] = true;
+        for (size_t k = 0; k < KFK_ARRAY_LEN(defs); k++)
+            if (defs[i].type != T_IGNORED && defs[k].type == defs[i].type &&
+                defs[k].off == defs[i].off)
+                c->set[k] = true;
+        return 0;
+    }
     kfk_warn("config", "unknown property '%s' ignored", key);
     return 0;
 }
@@ -352,17 +390,21 @@ kfk_conf_roll_ms(const kfk_broker_conf *c)
     return c->log_roll_hours * 3600000;
 }
 
-bool
-kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name, char *buf,
-                  size_t bufsize, bool *is_default)
+static void
+describe_def(const kfk_broker_conf *c, size_t i, char *buf, size_t bufsize,
+             kfk_conf_state *st)
 {
-    while (i >= 0 && (size_t)i < KFK_ARRAY_LEN(defs) &&
-           defs[i].type == T_IGNORED)
-        i++;
-    if (i < 0 || (size_t)i >= KFK_ARRAY_LEN(defs)) return false;
     const confdef *d = &defs[i];
     const void *p = (const char *)c + d->off;
-    *name = d->name;
+    bool null_def = false;
+    for (size_t k = 0; k < KFK_ARRAY_LEN(null_defaults); k++)
+        if (strcmp(null_defaults[k], d->name) == 0) null_def = true;
+    st->set = c->set[i];
+    st->has_value = st->set || !null_def;
+    st->def = null_def ? NULL : d->def;
+    for (size_t k = 0; k < KFK_ARRAY_LEN(kafka_defaults); k++)
+        if (strcmp(kafka_defaults[k].name, d->name) == 0)
+            st->def = kafka_defaults[k].def;
     switch (d->type) {
     case T_STRING:
         snprintf(buf, bufsize, "%s", *(char *const *)p);
@@ -377,8 +419,40 @@ kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name, char *buf,
         snprintf(buf, bufsize, "%" PRId64, *(const int64_t *)p);
         break;
     }
-    *is_default = strcmp(buf, d->def) == 0;
-    return true;
+}
+
+bool
+kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name, char *buf,
+                  size_t bufsize, kfk_conf_state *st)
+{
+    /* The i-th entry that is not ignored. */
+    for (size_t k = 0; i >= 0 && k < KFK_ARRAY_LEN(defs); k++) {
+        if (defs[k].type == T_IGNORED || i-- > 0) continue;
+        *name = defs[k].name;
+        describe_def(c, k, buf, bufsize, st);
+        return true;
+    }
+    return false;
+}
+
+bool
+kfk_conf_lookup(const kfk_broker_conf *c, const char *name, char *buf,
+                size_t bufsize, kfk_conf_state *st)
+{
+    for (size_t i = 0; i < KFK_ARRAY_LEN(defs); i++) {
+        if (defs[i].type == T_IGNORED || strcmp(defs[i].name, name) != 0)
+            continue;
+        describe_def(c, i, buf, bufsize, st);
+        return true;
+    }
+    for (size_t i = 0; i < KFK_ARRAY_LEN(synonym_only); i++) {
+        if (strcmp(synonym_only[i].name, name) != 0) continue;
+        memset(st, 0, sizeof(*st));
+        st->def = synonym_only[i].def;
+        if (bufsize) snprintf(buf, bufsize, "%s", synonym_only[i].def);
+        return true;
+    }
+    return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -407,6 +481,8 @@ static const topicdef tdefs[] = {
     {"flush.ms", "log.flush.interval.ms", T_INT64, 0, I64, TOFF(flush_ms)},
     {"index.interval.bytes", "log.index.interval.bytes", T_INT64, 0, I32,
      TOFF(index_interval_bytes)},
+    {"segment.index.bytes", "log.index.size.max.bytes", T_INT32, 4, I32,
+     TOFF(segment_index_bytes)},
     {"max.message.bytes", "message.max.bytes", T_INT32, 0, I32,
      TOFF(max_message_bytes)},
     {"min.insync.replicas", "min.insync.replicas", T_INT32, 1, I32,
@@ -459,6 +535,7 @@ kfk_topic_conf_from_broker(kfk_topic_conf *tc, const kfk_broker_conf *c)
     tc->flush_ms =
         c->log_flush_interval_ms < 0 ? INT64_MAX : c->log_flush_interval_ms;
     tc->index_interval_bytes = c->log_index_interval_bytes;
+    tc->segment_index_bytes = c->log_index_size_max_bytes;
     tc->max_message_bytes = c->message_max_bytes;
     tc->min_insync_replicas = c->min_insync_replicas;
     tc->compression = compression_parse(c->compression_type);

@@ -12,6 +12,8 @@
 
 #include "kfk/err.h"
 
+#define KFK_CONF_MAX_DEFS 96 /* entries of the config table, at most */
+
 typedef struct kfk_broker_conf {
     int32_t node_id;
     char *listeners;            /* PLAINTEXT://host:port[,...] */
@@ -33,6 +35,7 @@ typedef struct kfk_broker_conf {
     int64_t log_flush_interval_messages;
     int64_t log_flush_interval_ms;
     int64_t log_index_interval_bytes;
+    int32_t log_index_size_max_bytes;
     char *log_message_timestamp_type;
     char *log_cleanup_policy;
     int32_t message_max_bytes;
@@ -52,6 +55,9 @@ typedef struct kfk_broker_conf {
     char *compression_type;
     /* Which of the alias groups were given explicitly. */
     bool set_retention_ms, set_retention_minutes, set_roll_ms;
+    /* Per entry of the config table: given in the properties file or by
+     * --override (Kafka's STATIC_BROKER_CONFIG), whatever the value. */
+    bool set[KFK_CONF_MAX_DEFS];
 } kfk_broker_conf;
 
 /* Fill every field with Kafka's default. */
@@ -71,11 +77,24 @@ int kfk_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
 int64_t kfk_conf_retention_ms(const kfk_broker_conf *c);
 int64_t kfk_conf_roll_ms(const kfk_broker_conf *c);
 
-/* Iterate the broker configs for DescribeConfigs: name, current value as
- * a string (into buf), whether it was set by the user (1) or is the
- * default (0), whether it is sensitive.  Returns false past the end. */
+/* What DescribeConfigs says of one broker config. */
+typedef struct kfk_conf_state {
+    bool set;        /* given in the properties file or by --override */
+    bool has_value;  /* false: Kafka's null (not set, and no default) */
+    const char *def; /* the default as Kafka shows it; NULL: none */
+} kfk_conf_state;
+
+/* Iterate the broker configs for DescribeConfigs (i from 0): name,
+ * current value as a string (into buf; kfkd's placeholder if
+ * !st->has_value) and its state.  Returns false past the end. */
 bool kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name,
-                       char *buf, size_t bufsize, bool *is_default);
+                       char *buf, size_t bufsize, kfk_conf_state *st);
+/* The same for one config by name; false if kfkd has no such config.
+ * A few configs kfkd does not have are known by their default only
+ * (log.flush.scheduler.interval.ms, which Kafka lists as a synonym of
+ * log.flush.interval.ms): st->set and st->has_value false, st->def set. */
+bool kfk_conf_lookup(const kfk_broker_conf *c, const char *name, char *buf,
+                     size_t bufsize, kfk_conf_state *st);
 
 /* Topic-level configuration: a topic's overrides, by Kafka name. */
 typedef struct kfk_topic_conf {
@@ -86,6 +105,7 @@ typedef struct kfk_topic_conf {
     int64_t flush_messages;
     int64_t flush_ms;
     int64_t index_interval_bytes;
+    int32_t segment_index_bytes; /* the index size at which a segment rolls */
     int32_t max_message_bytes;
     int32_t min_insync_replicas;
     int compression;      /* compression.type: -1 producer (batches kept

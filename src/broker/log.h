@@ -220,8 +220,9 @@ kfk_err kfk_log_read_buf(kfk_log *log, int64_t offset, size_t max_bytes,
 kfk_err kfk_log_offset_for_timestamp(kfk_log *log, int64_t ts, int64_t *offsetp,
                                      int64_t *tsp);
 
-/** @brief ListOffsets -3 (max timestamp): the largest MaxTimestamp in the
- *  log and the BaseOffset of the first batch holding it; -1/-1 if empty. */
+/** @brief ListOffsets -3 (max timestamp): the largest timestamp in the log
+ *  and the offset of the first record carrying it (in the first batch whose
+ *  MaxTimestamp it is), as Kafka answers; -1/-1 if empty. */
 kfk_err kfk_log_max_timestamp(kfk_log *log, int64_t *offsetp, int64_t *tsp);
 
 /* ---- leader epochs ------------------------------------------------------- */

@@ -227,6 +227,10 @@ log_config_of(const kfk_topic_conf *tc, kfk_log_config *lc)
     lc->flush_messages = tc->flush_messages;
     lc->flush_ms = tc->flush_ms < 0 ? INT64_MAX : tc->flush_ms;
     lc->index_interval_bytes = (int32_t)tc->index_interval_bytes;
+    /* Kafka takes 4 and up; below one time index entry (12 bytes) its
+     * indexes hold nothing and every append rolls, as they do here with
+     * room for one entry. */
+    lc->segment_index_bytes = KFK_MAX(tc->segment_index_bytes, 12);
     lc->timestamp_type = tc->log_append_time ? KFK_LOG_TS_LOG_APPEND_TIME
                                              : KFK_LOG_TS_CREATE_TIME;
 }

@@ -38,9 +38,13 @@ describe_all(const kfk_broker_conf *c, const kfk_topic_conf *tc)
 {
     char buf[512];
     const char *name;
-    bool def;
-    for (int i = 0; kfk_conf_describe(c, i, &name, buf, sizeof(buf), &def); i++)
+    kfk_conf_state st;
+    for (int i = 0; kfk_conf_describe(c, i, &name, buf, sizeof(buf), &st);
+         i++) {
         if (!name) finding("a described broker config has no name");
+        if (!kfk_conf_lookup(c, name, buf, sizeof(buf), &st))
+            finding("a described broker config cannot be looked up");
+    }
     const char *bname;
     for (int i = 0; (name = kfk_topic_conf_name(i, &bname)) != NULL; i++)
         kfk_topic_conf_get(tc, name, buf, sizeof(buf));

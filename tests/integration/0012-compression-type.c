@@ -7,7 +7,11 @@
  * compression.type as synonym) and after a restart; IncrementalAlterConfigs
  * changes it.  And what it does: batches produced with another codec are
  * stored (and fetched) in the topic's codec with the same records;
- * "producer" keeps each batch as produced.
+ * "producer" keeps each batch as produced.  zstd batches go to every
+ * Fetch version as stored, as in Kafka 4.x (which dropped the 3.x rule
+ * "UNSUPPORTED_COMPRESSION_TYPE below Fetch v10" with down-conversion,
+ * KAFKA-18269); kfkd's Fetch v0-3, which Kafka 4 no longer serves, get
+ * them down-converted to uncompressed message sets.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -322,6 +326,77 @@ stored_with_topic_codec(void **st)
     close(fd);
 }
 
+/* Fetch the 3 records of the zstd batch at offset 0 of topic with each
+ * version: stored as they are for v4+, as an uncompressed message set for
+ * v0-3 (kfkd only: Kafka 4 refuses those versions). */
+static void
+fetch_zstd_each_version(int fd, const char *topic)
+{
+    int16_t first = kfk_test_broker_kind() == KFK_TEST_BROKER_KAFKA ? 4 : 0;
+    for (int16_t v = first; v <= 12; v++) {
+        kfk_arena ar;
+        kfk_arena_init(&ar, 0);
+        kfk_bytes recs;
+        int e = kfk_test_fetch(fd, v, topic, 0, 0, 0, 1, &ar, &recs, NULL);
+        if (e != 0) {
+            fprintf(stderr, "%s: Fetch v%d: error %d\n", topic, v, e);
+            fail();
+        }
+        if (v >= 4) {
+            kfk_batch batch;
+            size_t size;
+            assert_int_equal(
+                kfk_batch_parse(recs.p, (size_t)recs.len, true, &batch, &size),
+                0);
+            assert_int_equal(batch.Attributes & KFK_ATTR_CODEC_MASK,
+                             KFK_CODEC_ZSTD);
+            assert_int_equal(
+                kfk_test_count_records(recs.p, (size_t)recs.len, 0, NULL), 3);
+        } else {
+            kfk_msgset_iter *it;
+            assert_int_equal(
+                kfk_msgset_iter_new(recs.p, (size_t)recs.len, 1 << 20, &it), 0);
+            kfk_record r;
+            int n = 0;
+            while (kfk_msgset_iter_next(it, &r) == 1) {
+                assert_int_equal(r.offset, n);
+                n++;
+            }
+            assert_int_equal(kfk_msgset_iter_err(it), 0);
+            kfk_msgset_iter_destroy(it);
+            assert_int_equal(n, 3);
+            /* Uncompressed: attributes byte (after offset, size, crc,
+             * magic) has no codec. */
+            assert_true(recs.len > 17);
+            assert_int_equal(recs.p[17] & KFK_ATTR_CODEC_MASK, 0);
+        }
+        kfk_arena_free(&ar);
+    }
+}
+
+/* zstd data and old Fetch versions: a zstd batch produced to a
+ * "producer" topic, and plain records stored as zstd by a "zstd" topic. */
+static void
+zstd_to_old_fetch_versions(void **st)
+{
+    (void)st;
+    int fd = kfk_test_connect(H.port);
+    assert_int_equal(create(fd, "ct-old-producer", NULL, NULL, 0, NULL, 0), 0);
+    assert_int_equal(create(fd, "ct-old-zstd", "zstd", NULL, 0, NULL, 0), 0);
+    const char *topics[] = {"ct-old-producer", "ct-old-zstd"};
+    const int codecs[] = {KFK_CODEC_ZSTD, KFK_CODEC_NONE};
+    for (int i = 0; i < 2; i++) {
+        kfk_buf b;
+        kfk_buf_init(&b);
+        kfk_test_build_batch(&b, codecs[i], 3, topics[i]);
+        assert_int_equal(
+            kfk_test_produce(fd, 9, topics[i], 0, -1, b.p, b.len, NULL), 0);
+        kfk_buf_free(&b);
+        fetch_zstd_each_version(fd, topics[i]);
+    }
+    close(fd);
+}
+
 int
 main(void)
 {
@@ -330,6 +405,7 @@ main(void)
         cmocka_unit_test(refused_values),
         cmocka_unit_test(altered),
         cmocka_unit_test(stored_with_topic_codec),
+        cmocka_unit_test(zstd_to_old_fetch_versions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -811,18 +811,65 @@ kfk_log_offset_for_timestamp(kfk_log *log, int64_t ts, int64_t *offsetp,
     return KFK_ERR_NONE;
 }
 
+/* Decompressed size allowed when looking inside one batch. */
+#define MAX_TS_DECOMPRESSED (64u << 20)
+
 kfk_err
 kfk_log_max_timestamp(kfk_log *log, int64_t *offsetp, int64_t *tsp)
 {
     *offsetp = *tsp = -1;
+    int64_t ts = -1, batch = -1;
     for (int i = seg_for(log, log->log_start); i < log->nsegs; i++) {
         const kfk_log_segment *seg = log->segs[i];
-        if (seg->max_ts > *tsp && seg->max_ts_offset < log->hw) {
-            *tsp = seg->max_ts;
-            *offsetp = KFK_MAX(seg->max_ts_offset, log->log_start);
+        if (seg->max_ts > ts && seg->max_ts_offset < log->hw) {
+            ts = seg->max_ts;
+            batch = KFK_MAX(seg->max_ts_offset, log->log_start);
         }
     }
-    return KFK_ERR_NONE;
+    if (batch < 0) return KFK_ERR_NONE;
+
+    /* The segments know the first batch holding the largest timestamp (its
+     * BaseOffset: that is what the time index keeps, and what survives a
+     * restart or a recovery).  Kafka answers with the first record of that
+     * batch carrying the timestamp (RecordBatch.offsetOfMaxTimestamp):
+     * read the batch and look.  With LogAppendTime every record carries
+     * the batch's timestamp, so that is its first record. */
+    kfk_buf raw;
+    kfk_buf_init(&raw);
+    kfk_log_slice sl;
+    kfk_batch bt;
+    size_t size;
+    kfk_err err = kfk_log_read_buf(log, batch, 1, KFK_LOG_BOUND_HW, &raw, &sl);
+    if (err) goto out;
+    if (raw.len == 0) goto out; /* below the log start since */
+    if ((err = kfk_batch_parse(raw.p, raw.len, false, &bt, &size))) {
+        err = kfk_log_set_error(log, err, "%s: bad batch at offset %" PRId64,
+                                log->dir, sl.base_offset);
+        goto out;
+    }
+    kfk_record_iter it;
+    if ((err = kfk_record_iter_init(&it, &bt, MAX_TS_DECOMPRESSED)) == 0) {
+        kfk_record r;
+        while (kfk_record_iter_next(&it, &r) == 1) {
+            if (r.timestamp == ts && r.offset >= log->log_start) {
+                *offsetp = r.offset;
+                *tsp = ts;
+                break;
+            }
+        }
+        err = it.err;
+    }
+    kfk_record_iter_free(&it);
+    if (err) {
+        *offsetp = *tsp = -1;
+        err = kfk_log_set_error(log, err,
+                                "%s: cannot read the records of the batch at"
+                                " offset %" PRId64 ": %s",
+                                log->dir, bt.BaseOffset, kfk_err2name(err));
+    }
+out:
+    kfk_buf_free(&raw);
+    return err;
 }
 
 /* ---- leader epochs ----------------------------------------------------- */

@@ -422,6 +422,90 @@ test_offset_for_timestamp(void **state)
     kfk_log_close(log);
 }
 
+/* Append one batch of n records at timestamps ts[i] (gzip if asked). */
+static void
+append_ts(kfk_log *log, const int64_t *ts, int n, bool gzip)
+{
+    kfk_buf wb;
+    kfk_buf_init(&wb);
+    kfk_batch_builder bb;
+    kfk_batch_builder_init(&bb, &wb, gzip ? KFK_CODEC_GZIP : KFK_CODEC_NONE, 0);
+    char val[200];
+    memset(val, 'v', sizeof(val));
+    for (int i = 0; i < n; i++)
+        kfk_batch_builder_add(&bb, ts[i], "k", 1, val, sizeof(val), NULL, 0);
+    assert_int_equal(kfk_batch_builder_finish(&bb), KFK_ERR_NONE);
+    kfk_log_append_info info;
+    kfk_err e = kfk_log_append(log, wb.p, wb.len, 0, 0, &info);
+    if (e) fail_msg("append: %s: %s", kfk_err2name(e), kfk_log_errstr(log));
+    kfk_buf_free(&wb);
+}
+
+static void
+expect_max_ts(kfk_log *log, int64_t offset, int64_t ts)
+{
+    int64_t off, got;
+    assert_int_equal(kfk_log_max_timestamp(log, &off, &got), KFK_ERR_NONE);
+    assert_int_equal(off, offset);
+    assert_int_equal(got, ts);
+}
+
+/* Max timestamp names the first record carrying it, in whichever segment,
+ * and still does after a clean reopen, a crash and lost index files. */
+static void
+test_max_timestamp_record(void **state)
+{
+    fixture *f = *state;
+    kfk_log_config conf;
+    small_conf(&conf);
+    kfk_log *log = open_log(f, &conf, 0, NULL);
+    expect_max_ts(log, -1, -1);
+    int64_t a[6] = {10, 30, 20, 50, 50, 40};
+    append_ts(log, a, 6, false);
+    expect_max_ts(log, 3, 50);
+    int64_t b[4] = {60, 90, 90, 70};
+    append_ts(log, b, 4, true);
+    expect_max_ts(log, 7, 90);
+    /* More segments, with smaller and equal maxima. */
+    for (int i = 0; i < 40; i++) {
+        int64_t c[3] = {80, i % 2 ? 90 : 85, 1};
+        append_ts(log, c, 3, i % 3 == 0);
+    }
+    assert_true(kfk_log_segment_count(log) > 3);
+    expect_max_ts(log, 7, 90);
+    kfk_log_close(log);
+
+    log = open_log(f, &conf, 0, NULL);
+    expect_max_ts(log, 7, 90);
+    /* A new max in the active segment, then a crash. */
+    int64_t d[3] = {95, 100, 99};
+    append_ts(log, d, 3, false);
+    int64_t leo = kfk_log_end_offset(log);
+    expect_max_ts(log, leo - 2, 100);
+    kfk_log_abandon(log);
+    log = open_log(f, &conf, 0, NULL);
+    expect_max_ts(log, leo - 2, 100);
+    kfk_log_close(log);
+
+    /* Every index file lost: rebuilt from the batches. */
+    DIR *dir = opendir(f->dir);
+    assert_non_null(dir);
+    struct dirent *de;
+    char path[1024];
+    while ((de = readdir(dir))) {
+        size_t len = strlen(de->d_name);
+        if ((len > 6 && !strcmp(de->d_name + len - 6, ".index")) ||
+            (len > 10 && !strcmp(de->d_name + len - 10, ".timeindex"))) {
+            snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
+            assert_int_equal(unlink(path), 0);
+        }
+    }
+    closedir(dir);
+    log = open_log(f, &conf, 0, NULL);
+    expect_max_ts(log, leo - 2, 100);
+    kfk_log_close(log);
+}
+
 static void
 test_log_append_time(void **state)
 {
@@ -1104,6 +1188,7 @@ main(void)
         T(test_index_files),
         T(test_kip74_first_batch_whole),
         T(test_offset_for_timestamp),
+        T(test_max_timestamp_record),
         T(test_log_append_time),
         T(test_roll_by_time_and_index),
         T(test_retention_by_time),

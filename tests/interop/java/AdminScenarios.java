@@ -94,8 +94,9 @@ final class AdminScenarios {
         Rows.run("admin describeConfigs (broker 1: num.partitions)", () -> {
             var r = new ConfigResource(ConfigResource.Type.BROKER, "1");
             var e = config(ad, r, "num.partitions");
-            Rows.expect(e.value().equals("1"), "num.partitions " + e);
-            return "num.partitions 1 (" + e.source() + ")";
+            Rows.expect(e.value().equals("1")
+                    && e.source() == ConfigEntry.ConfigSource.STATIC_BROKER_CONFIG, "num.partitions " + e);
+            return "num.partitions 1 (STATIC_BROKER_CONFIG: given by --override, though equal to the default)";
         });
         Rows.run("admin incrementalAlterConfigs SET then DELETE retention.ms", () -> {
             var set = new AlterConfigOp(new ConfigEntry("retention.ms", "3600000"), AlterConfigOp.OpType.SET);
