@@ -112,7 +112,10 @@ wakes_on_produce(void **st)
                "sent (%lld us after its ack)\n",
                (long long)lat, (long long)(t1 - t_ack));
         if (lat > worst) worst = lat;
-        assert_true(lat < 50 * 1000);
+        /* Woken by the produce, not by the 5 s max wait.  The latency
+         * itself is the benchmarks' business: on a loaded machine or
+         * under the sanitizers one round can take hundreds of ms. */
+        assert_true(lat < 1000 * 1000);
         kfk_buf_free(&b);
         kfk_arena_free(&ar);
     }

@@ -317,12 +317,13 @@ test_long_poll(void **st)
     printf("long poll: write call to message in the reader: avg %.2f ms, "
            "max %.2f ms over %d rounds\n",
            (double)sum / rounds / 1000.0, (double)worst / 1000.0, rounds);
-    /* kfkd wakes a parked fetch within the produce call; Kafka's acks=all
-     * write alone takes tens of ms on a loaded 2-core machine (and a GC
-     * pause more), so there the check is that the fetch is answered when
-     * the data arrives, far below its 5 s max wait. */
-    int64_t bound =
-        kfk_test_broker_kind() == KFK_TEST_BROKER_KAFKA ? 1000000 : 50000;
+    /* The check is that the parked fetch is answered when the data
+     * arrives, not by its 5 s max wait: a bound far below it.  How fast
+     * (kfkd wakes it within the produce call) is measured by the
+     * benchmarks, not here: on a loaded 2-core machine, under the
+     * sanitizers or with Kafka's acks=all write and a GC pause, a round
+     * can take hundreds of ms. */
+    int64_t bound = 1000000;
     assert_true(worst < bound);
     kfk_reader_destroy(kr);
     kfk_writer_destroy(kw);
