@@ -712,6 +712,28 @@ kfk_test_closed(int fd, int timeout_ms)
 /* ------------------------------------------------------------------ */
 /* Shortcuts.                                                          */
 
+kfk_uuid
+kfk_test_topic_id(int fd, const char *name)
+{
+    kfk_uuid id = {0};
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_MetadataRequest_MetadataRequestTopic t;
+    kfk_struct_init(&kfk_MetadataRequest_MetadataRequestTopic_desc, 12, &t);
+    t.Name = KS(name);
+    kfk_MetadataRequest req;
+    kfk_msg_init(&kfk_MetadataRequest_msg, 12, &req);
+    req.Topics = &t;
+    req.Topics_count = 1;
+    req.AllowAutoTopicCreation = false;
+    kfk_MetadataResponse r;
+    if (kfk_test_call(fd, KFK_API_Metadata, 12, &req, &r, &ar) == 0 &&
+        r.Topics_count == 1 && r.Topics[0].ErrorCode == 0)
+        id = r.Topics[0].TopicId;
+    kfk_arena_free(&ar);
+    return id;
+}
+
 int
 kfk_test_create_topic(int fd, const char *name, int32_t partitions, ...)
 {

@@ -102,6 +102,9 @@ bool kfk_test_closed(int fd, int timeout_ms);
 
 /* ---- shortcuts for common requests ---------------------------------- */
 
+/* The topic id Metadata v12 gives the topic; all zero if it does not
+ * exist or the call failed. */
+kfk_uuid kfk_test_topic_id(int fd, const char *name);
 /* CreateTopics v4 of one topic with optional "key", "value" pairs ended
  * by NULL.  Returns the topic's ErrorCode, or -1000 on a transport
  * failure. */

@@ -61,21 +61,9 @@ teardown(void **st)
 static kfk_uuid
 topic_id(int fd, const char *name)
 {
-    kfk_arena ar;
-    kfk_arena_init(&ar, 0);
-    kfk_MetadataRequest_MetadataRequestTopic t;
-    kfk_struct_init(&kfk_MetadataRequest_MetadataRequestTopic_desc, 12, &t);
-    t.Name = KS(name);
-    kfk_MetadataRequest req;
-    kfk_msg_init(&kfk_MetadataRequest_msg, 12, &req);
-    req.Topics = &t;
-    req.Topics_count = 1;
-    req.AllowAutoTopicCreation = false;
-    kfk_MetadataResponse r;
-    assert_int_equal(kfk_test_call(fd, KFK_API_Metadata, 12, &req, &r, &ar), 0);
-    assert_int_equal(r.Topics[0].ErrorCode, 0);
-    kfk_uuid id = r.Topics[0].TopicId;
-    kfk_arena_free(&ar);
+    kfk_uuid id = kfk_test_topic_id(fd, name);
+    static const kfk_uuid zero;
+    assert_memory_not_equal(&id, &zero, sizeof(id));
     return id;
 }
 
