@@ -11,8 +11,9 @@ CMAKE    ?= cmake
 CTEST    ?= ctest
 CONFIG   ?= config/server.properties
 CMAKE_FLAGS ?=
-# Long tests are labelled stress and run by `make stress` only.
-CTEST_ARGS ?= -LE stress
+# Long tests are labelled stress, and the tests of an open defect
+# quarantine (docs/interop.md, Known problems); `make stress` runs both.
+CTEST_ARGS ?= -LE 'stress|quarantine'
 
 .PHONY: all deps test-deps peers build run test stress unit asan tsan fuzz bench bench-quick \
         gen format format-check clean
@@ -40,7 +41,7 @@ test: test-deps build
 	cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 stress: test-deps build
-	cd $(BUILD) && $(CTEST) --output-on-failure -L stress
+	cd $(BUILD) && $(CTEST) --output-on-failure -L 'stress|quarantine'
 
 unit: build
 	cd $(BUILD) && $(CTEST) --output-on-failure -L 'unit|proto' -j $(JOBS)
