@@ -596,6 +596,8 @@ main(void)
     if (getenv("KFK_TEST_DEBUG")) kfk_log_min = KFK_LOG_DEBUG;
     if (getenv("KFK_TEST_ONLY"))
         cmocka_set_test_filter(getenv("KFK_TEST_ONLY"));
+    if (getenv("KFK_TEST_SKIP"))
+        cmocka_set_skip_filter(getenv("KFK_TEST_SKIP"));
     rc |= cmocka_run_group_tests(mock, mock_setup, mock_teardown);
 #endif
     return rc;
