@@ -32,7 +32,6 @@
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
-#include "broker/log.h"
 
 /* DescribeConfigs ConfigSource values. */
 enum {
@@ -791,7 +790,7 @@ kfk_handle_DeleteRecords(kfk_req *rq)
                 rp->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
-            if (!p->log) {
+            if (!kfk_partition_online(p)) {
                 rp->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
                 continue;
             }
@@ -800,16 +799,16 @@ kfk_handle_DeleteRecords(kfk_req *rq)
                 rp->ErrorCode = KFK_ERR_OFFSET_OUT_OF_RANGE;
                 continue;
             }
-            kfk_err e = kfk_log_delete_records(p->log, dp->Offset);
+            kfk_err e = kfk_partition_delete_records(p, dp->Offset);
             if (e) {
                 rp->ErrorCode =
                     e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR : (int16_t)e;
                 if (e == KFK_ERR__IO)
                     kfk_warn("admin", "%s-%d: delete records: %s",
-                             p->topic->name, p->index, kfk_log_errstr(p->log));
+                             p->topic->name, p->index, kfk_partition_errstr(p));
                 continue;
             }
-            rp->LowWatermark = kfk_log_start_offset(p->log);
+            rp->LowWatermark = kfk_partition_start_offset(p);
         }
     }
     kfk_req_respond(rq, &kfk_DeleteRecordsResponse_msg, &resp);
@@ -1263,7 +1262,7 @@ describe_partitions(kfk_req *rq, kfk_topic *t, const int32_t *parts,
         /* Response: Results.Topics.Partitions.PartitionIndex,
          * PartitionSize, OffsetLag, IsFutureKey */
         dp->PartitionIndex = idx;
-        dp->PartitionSize = p->log ? kfk_log_size_bytes(p->log) : 0;
+        dp->PartitionSize = kfk_partition_size_bytes(p);
         dp->OffsetLag = 0;
         dp->IsFutureKey = false;
     }
