@@ -232,9 +232,9 @@ test_follower_append_verbatim(void **state)
     kfk_partition_append_info info;
     /* The leader's log starts at 0: a batch at 5 is a gap. */
     build(&wb, 5, 2);
-    assert_int_equal(kfk_partition_append_follower(f->p, wb.p, wb.len, 1,
-                                                   &info),
-                     KFK_ERR_OFFSET_OUT_OF_RANGE);
+    assert_int_equal(
+        kfk_partition_append_follower(f->p, wb.p, wb.len, 1, &info),
+        KFK_ERR_OFFSET_OUT_OF_RANGE);
     assert_int_equal(kfk_partition_end_offset(f->p), 0);
     /* Two contiguous batches from the leader, epoch 3, kept as they are. */
     kfk_buf_reset(&wb);
@@ -246,9 +246,9 @@ test_follower_append_verbatim(void **state)
     kfk_buf_put(&wb, two.p, two.len);
     kfk_batch_set_leader_epoch(wb.p, 3);
     kfk_batch_set_leader_epoch(wb.p + first, 3);
-    assert_int_equal(kfk_partition_append_follower(f->p, wb.p, wb.len, 1,
-                                                   &info),
-                     KFK_ERR_NONE);
+    assert_int_equal(
+        kfk_partition_append_follower(f->p, wb.p, wb.len, 1, &info),
+        KFK_ERR_NONE);
     assert_int_equal(info.base_offset, 0);
     assert_int_equal(info.last_offset, 4);
     assert_int_equal(kfk_partition_end_offset(f->p), 5);
@@ -262,13 +262,13 @@ test_follower_append_verbatim(void **state)
     assert_int_equal(ep, 3);
     assert_int_equal(eo, 5);
     /* A repeat of what it has is not contiguous either. */
-    assert_int_equal(kfk_partition_append_follower(f->p, two.p, two.len, 1,
-                                                   &info),
-                     KFK_ERR_OFFSET_OUT_OF_RANGE);
+    assert_int_equal(
+        kfk_partition_append_follower(f->p, two.p, two.len, 1, &info),
+        KFK_ERR_OFFSET_OUT_OF_RANGE);
     /* And a leader append is refused on a follower. */
-    assert_int_equal(kfk_partition_append_leader(f->p, two.p, two.len, 1,
-                                                 &info),
-                     KFK_ERR_NOT_LEADER_OR_FOLLOWER);
+    assert_int_equal(
+        kfk_partition_append_leader(f->p, two.p, two.len, 1, &info),
+        KFK_ERR_NOT_LEADER_OR_FOLLOWER);
     /* Read back verbatim, up to the LEO. */
     kfk_buf out;
     kfk_buf_init(&out);
