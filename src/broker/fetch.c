@@ -4,15 +4,15 @@
  *
  * A fetch reads, for each partition, whole batches from the fetch offset
  * up to the partition's and the response's byte limits.  If that is less
- * than MinBytes (and nothing failed) the request is parked: it is hung on
- * a waiter list of every partition it reads and a timer is set for
- * MaxWaitMs.  An append to one of those partitions re-evaluates it
- * (a delayed operation, delayed.h, checked by the partition layer) and answers
- * only if MinBytes is there now; the timer answers with whatever is there.  So,
- * as in Kafka, a fetch that finds less than MinBytes is never answered before
- * its MaxWaitMs (sessions or not) unless a partition it reads fails; one with
- * MinBytes 0 is answered at once.  No polling loop: an idle consumer costs
- * nothing.
+ * than MinBytes (and nothing failed) the request is parked as a delayed
+ * operation (delayed.h) watching every partition it reads, with MaxWaitMs
+ * as its deadline.  The partition layer re-evaluates it after an append
+ * or a moved high watermark, and it answers only if MinBytes is there
+ * now; the deadline answers with whatever is there.  So, as in Kafka, a
+ * fetch that finds less than MinBytes is never answered before its
+ * MaxWaitMs (sessions or not) unless a partition it reads fails; one with
+ * MinBytes 0 is answered at once.  No polling loop: an idle consumer
+ * costs nothing.
  *
  * Fetch sessions (KIP-227, v7+): a client that asks for one (SessionId 0,
  * SessionEpoch 0) gets an id; its later requests name only the partitions

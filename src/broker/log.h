@@ -169,7 +169,7 @@ typedef struct kfk_log_append_info {
  *  timestamps get now_ms (and a new CRC).  The segment is rolled before
  *  the append if it would exceed segment.bytes or is older than segment.ms.
  *  The bytes go to the file with one write(2); the high watermark follows
- *  the LEO.
+ *  the LEO (unless kfk_log_keep_high_watermark handed it to the caller).
  *
  *  @param leader_epoch  the leader's epoch; a higher one than the last is
  *                       recorded in leader-epoch-checkpoint.
