@@ -32,7 +32,6 @@
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
-#include "broker/log.h"
 
 /* DescribeConfigs ConfigSource values. */
 enum {
@@ -403,6 +402,72 @@ fill_created_configs(kfk_req *rq,
     }
 }
 
+/* CreateTopics: the partition count and replication factor, from
+ * NumPartitions/ReplicationFactor (-1: the broker's defaults, v4+) or from
+ * the replica assignments (which must name this broker only).  A Kafka
+ * error with its message in *msgp. */
+static kfk_err
+layout_of(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct, int32_t *npp,
+          int32_t *rfp, kfk_str *msgp)
+{
+    kfk_broker *b = rq->peer->b;
+    int16_t v = rq->hdr.ApiVersion;
+    int32_t na = KFK_MAX(ct->Assignments_count, 0);
+    kfk_err e = KFK_ERR_NONE;
+    if (na > 0) {
+        /* Request: Topics.Assignments -- with them, NumPartitions and
+         * ReplicationFactor must be -1. */
+        if (*npp != -1 || *rfp != -1) {
+            e = KFK_ERR_INVALID_REQUEST;
+            *msgp = scopy(rq, "Both numPartitions or replicationFactor and "
+                              "replicasAssignments were set. Both cannot be "
+                              "used at the same time.");
+            return e;
+        }
+        bool *seen = kfk_req_alloc(rq, (size_t)na);
+        for (int32_t i = 0; i < na; i++) {
+            kfk_CreateTopicsRequest_CreatableReplicaAssignment *a =
+                &ct->Assignments[i];
+            if (a->PartitionIndex < 0 || a->PartitionIndex >= na ||
+                seen[a->PartitionIndex]) {
+                e = KFK_ERR_INVALID_REPLICA_ASSIGNMENT;
+                *msgp = scopy(rq, "Partitions should be a consecutive "
+                                  "0-based integer sequence.");
+                return e;
+            }
+            seen[a->PartitionIndex] = true;
+            if (!assignment_ok(b, a->BrokerIds,
+                               KFK_MAX(a->BrokerIds_count, 0))) {
+                e = KFK_ERR_INVALID_REPLICA_ASSIGNMENT;
+                *msgp = msgf(rq,
+                             "Replica assignment of partition %d must "
+                             "be exactly [%d]: this cluster has one "
+                             "broker.",
+                             a->PartitionIndex, b->conf.node_id);
+                return e;
+            }
+        }
+        *npp = na;
+        *rfp = 1;
+    } else {
+        /* -1 means the broker default from v4 on (KIP-464). */
+        if (*npp == -1 && v >= 4) *npp = b->conf.num_partitions;
+        if (*rfp == -1 && v >= 4) *rfp = b->conf.default_replication_factor;
+        if (*npp <= 0) {
+            e = KFK_ERR_INVALID_PARTITIONS;
+            *msgp = scopy(rq, "Number of partitions must be larger than 0.");
+            return e;
+        }
+        if (*rfp <= 0) {
+            e = KFK_ERR_INVALID_REPLICATION_FACTOR;
+            *msgp = scopy(rq, "Replication factor must be larger than 0.");
+            return e;
+        }
+    }
+
+    return KFK_ERR_NONE;
+}
+
 static void
 create_one(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct,
            bool validate_only, bool dup,
@@ -420,7 +485,6 @@ create_one(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct,
     kfk_str msg = {NULL, -1};
     int32_t np = ct->NumPartitions;
     int32_t rf = ct->ReplicationFactor;
-    int32_t na = KFK_MAX(ct->Assignments_count, 0);
 
     if (dup) {
         e = KFK_ERR_INVALID_REQUEST;
@@ -443,56 +507,7 @@ create_one(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct,
         msg = msgf(rq, "Topic '%s' already exists.", cstr(rq, ct->Name));
         goto out;
     }
-    if (na > 0) {
-        /* Request: Topics.Assignments -- with them, NumPartitions and
-         * ReplicationFactor must be -1. */
-        if (np != -1 || rf != -1) {
-            e = KFK_ERR_INVALID_REQUEST;
-            msg = scopy(rq, "Both numPartitions or replicationFactor and "
-                            "replicasAssignments were set. Both cannot be "
-                            "used at the same time.");
-            goto out;
-        }
-        bool *seen = kfk_req_alloc(rq, (size_t)na);
-        for (int32_t i = 0; i < na; i++) {
-            kfk_CreateTopicsRequest_CreatableReplicaAssignment *a =
-                &ct->Assignments[i];
-            if (a->PartitionIndex < 0 || a->PartitionIndex >= na ||
-                seen[a->PartitionIndex]) {
-                e = KFK_ERR_INVALID_REPLICA_ASSIGNMENT;
-                msg = scopy(rq, "Partitions should be a consecutive "
-                                "0-based integer sequence.");
-                goto out;
-            }
-            seen[a->PartitionIndex] = true;
-            if (!assignment_ok(b, a->BrokerIds,
-                               KFK_MAX(a->BrokerIds_count, 0))) {
-                e = KFK_ERR_INVALID_REPLICA_ASSIGNMENT;
-                msg = msgf(rq,
-                           "Replica assignment of partition %d must "
-                           "be exactly [%d]: this cluster has one "
-                           "broker.",
-                           a->PartitionIndex, b->conf.node_id);
-                goto out;
-            }
-        }
-        np = na;
-        rf = 1;
-    } else {
-        /* -1 means the broker default from v4 on (KIP-464). */
-        if (np == -1 && v >= 4) np = b->conf.num_partitions;
-        if (rf == -1 && v >= 4) rf = b->conf.default_replication_factor;
-        if (np <= 0) {
-            e = KFK_ERR_INVALID_PARTITIONS;
-            msg = scopy(rq, "Number of partitions must be larger than 0.");
-            goto out;
-        }
-        if (rf <= 0) {
-            e = KFK_ERR_INVALID_REPLICATION_FACTOR;
-            msg = scopy(rq, "Replication factor must be larger than 0.");
-            goto out;
-        }
-    }
+    if ((e = layout_of(rq, ct, &np, &rf, &msg))) goto out;
 
     /* Request: Topics.Configs */
     int32_t nc = KFK_MAX(ct->Configs_count, 0);
@@ -791,7 +806,7 @@ kfk_handle_DeleteRecords(kfk_req *rq)
                 rp->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
-            if (!p->log) {
+            if (!kfk_partition_online(p)) {
                 rp->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
                 continue;
             }
@@ -800,16 +815,16 @@ kfk_handle_DeleteRecords(kfk_req *rq)
                 rp->ErrorCode = KFK_ERR_OFFSET_OUT_OF_RANGE;
                 continue;
             }
-            kfk_err e = kfk_log_delete_records(p->log, dp->Offset);
+            kfk_err e = kfk_partition_delete_records(p, dp->Offset);
             if (e) {
                 rp->ErrorCode =
                     e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR : (int16_t)e;
                 if (e == KFK_ERR__IO)
                     kfk_warn("admin", "%s-%d: delete records: %s",
-                             p->topic->name, p->index, kfk_log_errstr(p->log));
+                             p->topic->name, p->index, kfk_partition_errstr(p));
                 continue;
             }
-            rp->LowWatermark = kfk_log_start_offset(p->log);
+            rp->LowWatermark = kfk_partition_start_offset(p);
         }
     }
     kfk_req_respond(rq, &kfk_DeleteRecordsResponse_msg, &resp);
@@ -1263,7 +1278,7 @@ describe_partitions(kfk_req *rq, kfk_topic *t, const int32_t *parts,
         /* Response: Results.Topics.Partitions.PartitionIndex,
          * PartitionSize, OffsetLag, IsFutureKey */
         dp->PartitionIndex = idx;
-        dp->PartitionSize = p->log ? kfk_log_size_bytes(p->log) : 0;
+        dp->PartitionSize = kfk_partition_size_bytes(p);
         dp->OffsetLag = 0;
         dp->IsFutureKey = false;
     }

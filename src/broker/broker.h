@@ -20,12 +20,14 @@
 #include "common/ev.h"
 #include "protocol/protocol.h"
 
-struct kfk_log;
 typedef struct kfk_broker kfk_broker;
 typedef struct kfk_peer kfk_peer;
 typedef struct kfk_req kfk_req;
 typedef struct kfk_topic kfk_topic;
 typedef struct kfk_partition kfk_partition;
+
+/* struct kfk_partition, the layer over the log. */
+#include "broker/partition.h"
 
 /* A region of a file sent as part of a response (zero copy). */
 typedef struct kfk_hole {
@@ -93,14 +95,6 @@ struct kfk_topic {
     kfk_topic *hnext; /* hash chain */
 };
 
-struct kfk_partition {
-    kfk_topic *topic;
-    int32_t index;
-    int32_t leader_epoch;
-    struct kfk_log *log;
-    struct kfk_fwait *waiters; /* parked fetches reading this partition */
-};
-
 /* A handler answers rq (kfk_req_respond / kfk_req_respond_struct) now or
  * later. */
 typedef void kfk_handler(kfk_req *rq);
@@ -161,9 +155,6 @@ void kfk_handlers_init(kfk_broker *b);
  * (called at the end of kfk_handlers_init). */
 void kfk_groups_register(kfk_broker *b);
 
-/* fetch.c: answer parked fetches that read partition p (after an append,
- * or before p goes away). */
-void kfk_wake_fetchers(kfk_broker *b, kfk_partition *p);
 void kfk_fetch_sessions_free(kfk_broker *b);
 
 /* topics.c */

@@ -4,14 +4,14 @@
  *
  * A fetch reads, for each partition, whole batches from the fetch offset
  * up to the partition's and the response's byte limits.  If that is less
- * than MinBytes (and nothing failed) the request is parked: it is hung on
- * a waiter list of every partition it reads and a timer is set for
- * MaxWaitMs.  An append to one of those partitions re-evaluates it
- * (kfk_wake_fetchers, called by Produce) and answers only if MinBytes is
- * there now; the timer answers with whatever is there.  So, as in Kafka,
- * a fetch that finds less than MinBytes is never answered before its
- * MaxWaitMs (sessions or not) unless a partition it reads fails; one
- * with MinBytes 0 is answered at once.  No polling loop: an idle consumer
+ * than MinBytes (and nothing failed) the request is parked as a delayed
+ * operation (delayed.h) watching every partition it reads, with MaxWaitMs
+ * as its deadline.  The partition layer re-evaluates it after an append
+ * or a moved high watermark, and it answers only if MinBytes is there
+ * now; the deadline answers with whatever is there.  So, as in Kafka, a
+ * fetch that finds less than MinBytes is never answered before its
+ * MaxWaitMs (sessions or not) unless a partition it reads fails; one with
+ * MinBytes 0 is answered at once.  No polling loop: an idle consumer
  * costs nothing.
  *
  * Fetch sessions (KIP-227, v7+): a client that asks for one (SessionId 0,
@@ -34,20 +34,12 @@
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
-#include "broker/log.h"
 #include "protocol/records.h"
 
 #define MAX_WAIT_CAP_MS   (5 * 60 * 1000)
 #define MAX_DECOMPRESSED  (64u << 20)
 #define MAX_SESSIONS      1000
 #define MAX_SESSION_PARTS 100000
-
-/* One waiter node: request rq waits on partition p. */
-struct kfk_fwait {
-    kfk_req *rq;
-    kfk_partition *p;
-    struct kfk_fwait *next;
-};
 
 /* ------------------------------------------------------------------ */
 /* Sessions.                                                           */
@@ -233,10 +225,9 @@ typedef struct target {
 } target;
 
 typedef struct fetch_ctx {
-    int32_t session_id;      /* answered in the response, 0 = none */
-    bool incremental;        /* answer only partitions with news */
-    struct kfk_fwait *nodes; /* waiter nodes while parked */
-    int nnodes;
+    int32_t session_id; /* answered in the response, 0 = none */
+    bool incremental;   /* answer only partitions with news */
+    kfk_dop *dop;       /* while parked: the delayed operation */
 } fetch_ctx;
 
 static int
@@ -293,19 +284,9 @@ static void
 unpark(kfk_req *rq)
 {
     fetch_ctx *fc = rq->park;
-    if (!fc || !fc->nodes) return;
-    for (int i = 0; i < fc->nnodes; i++) {
-        struct kfk_fwait *w = &fc->nodes[i];
-        for (struct kfk_fwait **pp = &w->p->waiters; *pp; pp = &(*pp)->next) {
-            if (*pp == w) {
-                *pp = w->next;
-                break;
-            }
-        }
-    }
-    kfk_free(fc->nodes);
-    fc->nodes = NULL;
-    fc->nnodes = 0;
+    if (!fc || !fc->dop) return;
+    kfk_dop_cancel(fc->dop); /* a no-op while it completes */
+    fc->dop = NULL;
 }
 
 static void
@@ -350,13 +331,13 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
                             : KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         return 0;
     }
-    if (!p->log) {
+    if (!kfk_partition_online(p)) {
         pd->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
         return 0;
     }
-    pd->HighWatermark = kfk_log_high_watermark(p->log);
+    pd->HighWatermark = kfk_partition_high_watermark(p);
     pd->LastStableOffset = pd->HighWatermark;
-    pd->LogStartOffset = kfk_log_start_offset(p->log);
+    pd->LogStartOffset = kfk_partition_start_offset(p);
     if (fenced(v, t, p)) {
         pd->ErrorCode = t->leader_epoch < p->leader_epoch
                             ? KFK_ERR_FENCED_LEADER_EPOCH
@@ -366,9 +347,9 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
     size_t maxb = (size_t)KFK_MAX(t->max_bytes, 0);
     if ((int64_t)maxb > budget) maxb = (size_t)KFK_MAX(budget, 0);
     if (maxb == 0 && !first_data) return 0;
-    kfk_log_slice sl;
-    kfk_err e =
-        kfk_log_read(p->log, t->fetch_offset, maxb, KFK_LOG_BOUND_HW, &sl);
+    kfk_partition_slice sl;
+    kfk_err e = kfk_partition_read(p, t->fetch_offset, maxb,
+                                   KFK_PARTITION_BOUND_HW, &sl);
     if (e) {
         pd->ErrorCode =
             e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR : (int16_t)e;
@@ -383,8 +364,8 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
     kfk_buf raw, conv;
     kfk_buf_init(&raw);
     kfk_buf_init(&conv);
-    kfk_log_read_buf(p->log, t->fetch_offset, maxb, KFK_LOG_BOUND_HW, &raw,
-                     &sl);
+    kfk_partition_read_buf(p, t->fetch_offset, maxb, KFK_PARTITION_BOUND_HW,
+                           &raw, &sl);
     kfk_buf *out = &raw;
     if (v < 4) {
         /* Down-convert for Fetch v0-v3. */
@@ -405,24 +386,34 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
     return sl.len;
 }
 
-/* Build and send the response; with !final, give up (return false) when
- * there is less than MinBytes and no error to report. */
+/* The fetch's session, NULL if it has none; *gone if it had one that was
+ * evicted while the fetch waited. */
+static fsession *
+session_of(kfk_req *rq, bool *gone)
+{
+    fetch_ctx *fc = rq->park;
+    *gone = false;
+    if (!fc->session_id) return NULL;
+    fsession *s = session_find(rq->peer->b, fc->session_id);
+    if (!s) {
+        *gone = true;
+        return NULL;
+    }
+    s->last_used_ms = kfk_mono_ms();
+    return s;
+}
+
+/* True when the fetch can be answered before its MaxWaitMs. */
 static bool
-fetch_try(kfk_req *rq, bool final)
+fetch_ready(kfk_req *rq)
 {
     kfk_broker *b = rq->peer->b;
     kfk_FetchRequest *req = rq->body;
     fetch_ctx *fc = rq->park;
     int16_t v = rq->hdr.ApiVersion;
-    fsession *s = NULL;
-    if (fc->session_id) {
-        s = session_find(b, fc->session_id);
-        if (!s) { /* evicted while we waited */
-            respond_error(rq, KFK_ERR_FETCH_SESSION_ID_NOT_FOUND);
-            return true;
-        }
-        s->last_used_ms = kfk_mono_ms();
-    }
+    bool gone;
+    fsession *s = session_of(rq, &gone);
+    if (gone) return true; /* to say so */
     target *t;
     int n = targets_of(rq, fc, fc->incremental ? s : NULL, &t);
 
@@ -433,29 +424,44 @@ fetch_try(kfk_req *rq, bool final)
      * short, unless the fetch names nothing else; news that is not data (a
      * session partition not sent yet, a moved log start) waits for the
      * timer too. */
-    if (!final) {
-        int64_t avail = 0;
-        bool err = false;
-        int unknown = 0;
-        for (int i = 0; i < n; i++) {
-            kfk_partition *p = kfk_partition_get(b, t[i].topic, t[i].partition);
-            if (!p) {
-                unknown++;
-                continue;
-            }
-            kfk_log_slice sl;
-            if (!p->log || fenced(v, &t[i], p) ||
-                kfk_log_read(p->log, t[i].fetch_offset,
-                             (size_t)KFK_MAX(t[i].max_bytes, 0),
-                             KFK_LOG_BOUND_HW, &sl)) {
-                err = true; /* an error to report */
-                continue;
-            }
-            avail += (int64_t)sl.len;
+    int64_t avail = 0;
+    bool err = false;
+    int unknown = 0;
+    for (int i = 0; i < n; i++) {
+        kfk_partition *p = kfk_partition_get(b, t[i].topic, t[i].partition);
+        if (!p) {
+            unknown++;
+            continue;
         }
-        bool only_unknown = unknown > 0 && unknown == n;
-        if (!err && !only_unknown && avail < req->MinBytes) return false;
+        kfk_partition_slice sl;
+        if (!kfk_partition_online(p) || fenced(v, &t[i], p) ||
+            kfk_partition_read(p, t[i].fetch_offset,
+                               (size_t)KFK_MAX(t[i].max_bytes, 0),
+                               KFK_PARTITION_BOUND_HW, &sl)) {
+            err = true; /* an error to report */
+            continue;
+        }
+        avail += (int64_t)sl.len;
     }
+    bool only_unknown = unknown > 0 && unknown == n;
+    return err || only_unknown || avail >= req->MinBytes;
+}
+
+/* Build and send the response. */
+static void
+fetch_answer(kfk_req *rq)
+{
+    kfk_FetchRequest *req = rq->body;
+    fetch_ctx *fc = rq->park;
+    int16_t v = rq->hdr.ApiVersion;
+    bool gone;
+    fsession *s = session_of(rq, &gone);
+    if (gone) {
+        respond_error(rq, KFK_ERR_FETCH_SESSION_ID_NOT_FOUND);
+        return;
+    }
+    target *t;
+    int n = targets_of(rq, fc, fc->incremental ? s : NULL, &t);
 
     /* Pass 2: the response, one entry per run of the same topic. */
     kfk_FetchResponse resp;
@@ -508,32 +514,33 @@ fetch_try(kfk_req *rq, bool final)
     }
     unpark(rq);
     kfk_req_respond(rq, &kfk_FetchResponse_msg, &resp);
+}
+
+/* Answer now if it can be (or final); false if it must wait. */
+static bool
+fetch_try(kfk_req *rq, bool final)
+{
+    if (!final && !fetch_ready(rq)) return false;
+    fetch_answer(rq);
     return true;
 }
 
-static void
-on_fetch_timeout(kfk_ev *ev, kfk_ev_timer *tm, void *arg)
+/* A parked fetch is a delayed operation watching every partition it
+ * reads: an append or a moved HW asks fetch_ready again; the deadline (or
+ * the partition going away) answers with whatever is there. */
+static bool
+dop_try(void *arg)
 {
-    (void)ev;
-    (void)tm;
-    kfk_req *rq = arg;
-    rq->timer = NULL; /* freed by the loop after this callback */
-    fetch_try(rq, true);
+    return fetch_ready(arg);
 }
 
-void
-kfk_wake_fetchers(kfk_broker *b, kfk_partition *p)
+static void
+dop_complete(void *arg)
 {
-    /* fetch_try unlinks answered requests from this list: restart the
-     * walk after each answer. */
-    bool gone = kfk_topic_find(b, kfk_str_c(p->topic->name)) != p->topic;
-    struct kfk_fwait *w = p->waiters;
-    while (w) {
-        struct kfk_fwait *next = w->next;
-        if (fetch_try(w->rq, gone)) next = p->waiters;
-        w = next;
-    }
+    fetch_answer(arg);
 }
+
+static const kfk_dop_ops fetch_dop_ops = {dop_try, dop_complete, NULL};
 
 static void
 park_free_cb(kfk_req *rq)
@@ -603,19 +610,9 @@ kfk_handle_Fetch(kfk_req *rq)
     fsession *s = fc->session_id ? session_find(b, fc->session_id) : NULL;
     target *t;
     int n = targets_of(rq, fc, fc->incremental ? s : NULL, &t);
-    fc->nodes = kfk_xcalloc((size_t)(n ? n : 1), sizeof(*fc->nodes));
+    fc->dop = kfk_dop_new(b->ev, &fetch_dop_ops, rq, wait);
     for (int i = 0; i < n; i++) {
         kfk_partition *p = kfk_partition_get(b, t[i].topic, t[i].partition);
-        if (!p) continue;
-        bool dup = false;
-        for (int j = 0; j < fc->nnodes; j++)
-            dup |= fc->nodes[j].p == p;
-        if (dup) continue;
-        struct kfk_fwait *w = &fc->nodes[fc->nnodes++];
-        w->rq = rq;
-        w->p = p;
-        w->next = p->waiters;
-        p->waiters = w;
+        if (p) kfk_dop_watch(fc->dop, &p->watchers);
     }
-    rq->timer = kfk_ev_timer_add(b->ev, wait, on_fetch_timeout, rq);
 }

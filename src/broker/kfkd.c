@@ -23,7 +23,6 @@
 
 #include "broker/broker.h"
 #include "broker/group/group.h"
-#include "broker/log.h"
 #include "kfk/version.h"
 
 static void
@@ -61,10 +60,10 @@ flush_one(kfk_topic *t, void *arg)
 {
     int64_t now = *(int64_t *)arg;
     for (int32_t i = 0; i < t->npartitions; i++) {
-        struct kfk_log *log = t->partitions[i]->log;
-        if (log && kfk_log_needs_flush(log, now) && kfk_log_flush(log, now))
+        kfk_partition *p = t->partitions[i];
+        if (kfk_partition_maybe_flush(p, now))
             kfk_error("log", "%s-%d: flush failed: %s", t->name, i,
-                      kfk_log_errstr(log));
+                      kfk_partition_errstr(p));
     }
 }
 
@@ -82,11 +81,11 @@ retain_one(kfk_topic *t, void *arg)
 {
     int64_t now = *(int64_t *)arg;
     for (int32_t i = 0; i < t->npartitions; i++) {
-        struct kfk_log *log = t->partitions[i]->log;
+        kfk_partition *p = t->partitions[i];
         int deleted = 0;
-        if (log && kfk_log_retain(log, now, &deleted))
+        if (kfk_partition_retain(p, now, &deleted))
             kfk_error("log", "%s-%d: retention failed: %s", t->name, i,
-                      kfk_log_errstr(log));
+                      kfk_partition_errstr(p));
         else if (deleted)
             kfk_info("log", "%s-%d: retention deleted %d segment(s)", t->name,
                      i, deleted);

@@ -135,9 +135,15 @@ int64_t kfk_log_end_offset(const kfk_log *log);
 int64_t kfk_log_high_watermark(const kfk_log *log);
 
 /** @brief Move the high watermark (replication), clamped to
- *  [log start, LEO].  For now kfk_log_append moves it to the LEO itself (a
- *  single node: acks=all over an ISR of one). */
+ *  [log start, LEO].  Unless kfk_log_keep_high_watermark was called,
+ *  kfk_log_append moves it to the LEO itself (a single node: acks=all
+ *  over an ISR of one). */
 void kfk_log_set_high_watermark(kfk_log *log, int64_t hw);
+
+/** @brief From now on appends leave the high watermark alone: the caller
+ *  (the partition layer, which knows the in-sync replicas) moves it with
+ *  kfk_log_set_high_watermark. */
+void kfk_log_keep_high_watermark(kfk_log *log);
 
 /** @brief Number of segments and total bytes of the log. */
 int kfk_log_segment_count(const kfk_log *log);
@@ -163,7 +169,7 @@ typedef struct kfk_log_append_info {
  *  timestamps get now_ms (and a new CRC).  The segment is rolled before
  *  the append if it would exceed segment.bytes or is older than segment.ms.
  *  The bytes go to the file with one write(2); the high watermark follows
- *  the LEO.
+ *  the LEO (unless kfk_log_keep_high_watermark handed it to the caller).
  *
  *  @param leader_epoch  the leader's epoch; a higher one than the last is
  *                       recorded in leader-epoch-checkpoint.
@@ -174,6 +180,16 @@ typedef struct kfk_log_append_info {
 kfk_err kfk_log_append(kfk_log *log, uint8_t *buf, size_t len,
                        int32_t leader_epoch, int64_t now_ms,
                        kfk_log_append_info *info);
+
+/** @brief Append batches as they are (a follower copying its leader):
+ *  their BaseOffsets and PartitionLeaderEpochs are kept, and the epoch
+ *  cache learns each higher epoch at its batch's BaseOffset.  The first
+ *  batch must start at the LEO and each next one where the previous ends.
+ *  @returns KFK_ERR_OFFSET_OUT_OF_RANGE for batches that are not
+ *  contiguous with the log, KFK_ERR_FENCED_LEADER_EPOCH for an epoch
+ *  below the last recorded, else as kfk_log_append. */
+kfk_err kfk_log_append_verbatim(kfk_log *log, uint8_t *buf, size_t len,
+                                int64_t now_ms, kfk_log_append_info *info);
 
 /* ---- read ---------------------------------------------------------------- */
 

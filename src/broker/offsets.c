@@ -5,7 +5,6 @@
  */
 #include "broker/broker.h"
 #include "broker/handlers.h"
-#include "broker/log.h"
 #include "protocol/records.h"
 
 #define MAX_DECOMPRESSED (64u << 20)
@@ -17,14 +16,15 @@
  * *offp; leave the batch answer if it cannot be read.  With LogAppendTime
  * every record carries the batch's timestamp, so the first record it is. */
 static void
-record_for_timestamp(kfk_log *log, int64_t ts, int64_t *offp, int64_t *tsp)
+record_for_timestamp(kfk_partition *p, int64_t ts, int64_t *offp, int64_t *tsp)
 {
     kfk_buf raw;
     kfk_buf_init(&raw);
-    kfk_log_slice sl;
+    kfk_partition_slice sl;
     kfk_batch bt;
     size_t size;
-    if (kfk_log_read_buf(log, *offp, 1, KFK_LOG_BOUND_HW, &raw, &sl) ||
+    if (kfk_partition_read_buf(p, *offp, 1, KFK_PARTITION_BOUND_HW, &raw,
+                               &sl) ||
         kfk_batch_parse(raw.p, raw.len, false, &bt, &size))
         goto out;
     if (bt.Attributes & KFK_ATTR_LOG_APPEND_TIME) {
@@ -86,7 +86,7 @@ kfk_handle_ListOffsets(kfk_req *rq)
                 pr->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
-            if (!p->log) {
+            if (!kfk_partition_online(p)) {
                 pr->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
                 continue;
             }
@@ -100,19 +100,19 @@ kfk_handle_ListOffsets(kfk_req *rq)
             int64_t off = -1, ts = -1;
             kfk_err e = KFK_ERR_NONE;
             if (pp->Timestamp == -1) { /* latest */
-                off = kfk_log_high_watermark(p->log);
+                off = kfk_partition_high_watermark(p);
             } else if (pp->Timestamp == -2) { /* earliest */
-                off = kfk_log_start_offset(p->log);
+                off = kfk_partition_start_offset(p);
             } else if (pp->Timestamp == -3) { /* max timestamp (v7+) */
-                e = kfk_log_max_timestamp(p->log, &off, &ts);
+                e = kfk_partition_max_timestamp(p, &off, &ts);
             } else if (pp->Timestamp < 0) {
                 pr->ErrorCode = KFK_ERR_INVALID_REQUEST;
                 continue;
             } else {
-                e = kfk_log_offset_for_timestamp(p->log, pp->Timestamp, &off,
-                                                 &ts);
+                e = kfk_partition_offset_for_timestamp(p, pp->Timestamp, &off,
+                                                       &ts);
                 if (!e && off >= 0)
-                    record_for_timestamp(p->log, pp->Timestamp, &off, &ts);
+                    record_for_timestamp(p, pp->Timestamp, &off, &ts);
             }
             if (e) {
                 pr->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
@@ -170,7 +170,7 @@ kfk_handle_OffsetForLeaderEpoch(kfk_req *rq)
             pr->LeaderEpoch = -1;
             pr->EndOffset = -1;
             kfk_partition *p = kfk_partition_get(b, t->Topic, pp->Partition);
-            if (!p || !p->log) {
+            if (!p || !kfk_partition_online(p)) {
                 pr->ErrorCode = p ? KFK_ERR_KAFKA_STORAGE_ERROR
                                   : KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
@@ -184,11 +184,11 @@ kfk_handle_OffsetForLeaderEpoch(kfk_req *rq)
             }
             int32_t ep;
             int64_t end;
-            kfk_log_end_offset_for_epoch(p->log, pp->LeaderEpoch, &ep, &end);
+            kfk_partition_end_offset_for_epoch(p, pp->LeaderEpoch, &ep, &end);
             if (ep < 0 && pp->LeaderEpoch >= p->leader_epoch) {
                 /* No batch written yet in the current epoch. */
                 ep = p->leader_epoch;
-                end = kfk_log_end_offset(p->log);
+                end = kfk_partition_end_offset(p);
             }
             pr->LeaderEpoch = ep;
             pr->EndOffset = end;

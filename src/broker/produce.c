@@ -13,13 +13,23 @@
  * codec: batches that came with another one are inflated and deflated
  * again (records, offset deltas, timestamps and producer fields
  * unchanged), as Kafka's LogValidator does; "producer" keeps them as sent.
+ *
+ * Internal topics (__consumer_offsets) take no client writes at all,
+ * whatever the client calls itself: the group coordinator writes them
+ * through the partition layer's internal append.  (Kafka lets a client
+ * named "__admin_client" in; kfkd keeps no such door, docs/interop.md.)
+ *
+ * acks=all answers once every partition written has its records below
+ * the high watermark: a delayed operation (delayed.h) watching those
+ * partitions, answered at the latest at TimeoutMs with REQUEST_TIMED_OUT
+ * for the ones still short.  With the ISR {self} of a single node the HW
+ * moves with the append, so it completes at once.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
-#include "broker/log.h"
 #include "protocol/records.h"
 
 #define MAX_DECOMPRESSED (64u << 20)
@@ -92,10 +102,13 @@ needs_recompress(const uint8_t *p, size_t len, kfk_codec codec)
     return false;
 }
 
-static void
+/* Append one partition's records; returns the partition written (NULL if
+ * nothing was) and in *endp the offset after the last record. */
+static kfk_partition *
 produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
                   kfk_ProduceRequest_PartitionProduceData *pd,
-                  kfk_ProduceResponse_PartitionProduceResponse *pr)
+                  kfk_ProduceResponse_PartitionProduceResponse *pr,
+                  int64_t *endp)
 {
     kfk_broker *b = rq->peer->b;
     int16_t v = rq->hdr.ApiVersion;
@@ -110,16 +123,16 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
         pr->ErrorCode = kfk_topic_name_valid(td->Name)
                             ? KFK_ERR_INVALID_TOPIC_EXCEPTION
                             : KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-        return;
+        return NULL;
     }
-    if (t->internal && !kfk_str_eq(rq->hdr.ClientId, "kfkd")) {
+    if (t->internal) {
         pr->ErrorCode = KFK_ERR_INVALID_TOPIC_EXCEPTION;
-        return;
+        return NULL;
     }
     kfk_partition *p = t->partitions[pd->Index];
     if (pd->Records.len <= 0) {
         pr->ErrorCode = KFK_ERR_CORRUPT_MESSAGE;
-        return;
+        return NULL;
     }
     uint8_t *data = (uint8_t *)pd->Records.p; /* we own the frame */
     size_t len = (size_t)pd->Records.len;
@@ -129,7 +142,7 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
     if (magic < 2) {
         if (v >= 3 || magic < 0) {
             pr->ErrorCode = KFK_ERR_INVALID_RECORD;
-            return;
+            return NULL;
         }
         /* Produce v0-2: MessageSet v0/v1, stored as v2. */
         int32_t n;
@@ -138,7 +151,7 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
             pr->ErrorCode = e == KFK_ERR__TOO_LARGE ? KFK_ERR_MESSAGE_TOO_LARGE
                                                     : KFK_ERR_CORRUPT_MESSAGE;
             kfk_buf_free(&conv);
-            return;
+            return NULL;
         }
         data = conv.p;
         len = conv.len;
@@ -148,12 +161,12 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
     if (e) {
         pr->ErrorCode = e;
         kfk_buf_free(&conv);
-        return;
+        return NULL;
     }
-    if (!p->log) {
+    if (!kfk_partition_online(p)) {
         pr->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
         kfk_buf_free(&conv);
-        return;
+        return NULL;
     }
     /* The topic's compression.type. */
     kfk_buf recomp;
@@ -166,26 +179,103 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
             pr->ErrorCode = e;
             kfk_buf_free(&recomp);
             kfk_buf_free(&conv);
-            return;
+            return NULL;
         }
         data = recomp.p;
         len = recomp.len;
     }
-    kfk_log_append_info info;
-    e = kfk_log_append(p->log, data, len, p->leader_epoch, kfk_now_ms(), &info);
+    kfk_partition_append_info info;
+    e = kfk_partition_append_leader(p, data, len, kfk_now_ms(), &info);
     kfk_buf_free(&recomp);
     kfk_buf_free(&conv);
     if (e) {
         kfk_warn("produce", "%s-%d: append failed: %s (%s)", t->name, pd->Index,
-                 kfk_err2name(e), kfk_log_errstr(p->log));
+                 kfk_err2name(e), kfk_partition_errstr(p));
         pr->ErrorCode =
             e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR : (int16_t)e;
-        return;
+        return NULL;
     }
     pr->BaseOffset = info.base_offset;
     pr->LogAppendTimeMs = info.log_append_time;
-    pr->LogStartOffset = kfk_log_start_offset(p->log);
-    kfk_wake_fetchers(b, p);
+    pr->LogStartOffset = info.log_start_offset;
+    *endp = info.last_offset + 1;
+    return p;
+}
+
+/* An acks=all produce waiting for its records to reach the HW. */
+typedef struct pwait_part {
+    kfk_partition *p;
+    int64_t need; /* the HW must reach this */
+    kfk_ProduceResponse_PartitionProduceResponse *pr;
+} pwait_part;
+
+typedef struct pwait {
+    kfk_req *rq;
+    kfk_ProduceResponse *resp;
+    pwait_part *parts;
+    int n;
+    kfk_dop *dop;
+} pwait;
+
+static bool
+pwait_try(void *arg)
+{
+    pwait *pw = arg;
+    for (int i = 0; i < pw->n; i++)
+        if (!kfk_partition_replicated(pw->parts[i].p, pw->parts[i].need))
+            return false;
+    return true;
+}
+
+static void
+pwait_expire(void *arg)
+{
+    pwait *pw = arg;
+    for (int i = 0; i < pw->n; i++)
+        if (!kfk_partition_replicated(pw->parts[i].p, pw->parts[i].need))
+            pw->parts[i].pr->ErrorCode = KFK_ERR_REQUEST_TIMED_OUT;
+}
+
+static void
+pwait_complete(void *arg)
+{
+    pwait *pw = arg;
+    kfk_req *rq = pw->rq;
+    pw->dop = NULL;
+    rq->park = NULL;
+    rq->park_free = NULL;
+    kfk_req_respond(rq, &kfk_ProduceResponse_msg, pw->resp);
+}
+
+static const kfk_dop_ops pwait_ops = {pwait_try, pwait_complete, pwait_expire};
+
+static void
+pwait_park_free(kfk_req *rq)
+{
+    pwait *pw = rq->park;
+    kfk_dop_cancel(pw->dop);
+    pw->dop = NULL;
+}
+
+/* acks=all: answer now if every partition written is replicated, else
+ * wait as a delayed operation. */
+static void
+respond_acks_all(kfk_req *rq, kfk_ProduceResponse *resp, pwait *pw,
+                 int32_t timeout_ms)
+{
+    if (pwait_try(pw)) {
+        kfk_req_respond(rq, &kfk_ProduceResponse_msg, resp);
+        return;
+    }
+    pw->rq = rq;
+    pw->resp = kfk_req_alloc(rq, sizeof(*resp));
+    *pw->resp = *resp;
+    rq->park = pw;
+    rq->park_free = pwait_park_free;
+    pw->dop =
+        kfk_dop_new(rq->peer->b->ev, &pwait_ops, pw, KFK_MAX(timeout_ms, 0));
+    for (int i = 0; i < pw->n; i++)
+        kfk_dop_watch(pw->dop, &pw->parts[i].p->watchers);
 }
 
 void
@@ -200,6 +290,13 @@ kfk_handle_Produce(kfk_req *rq)
     resp.Responses =
         kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Responses));
     resp.Responses_count = nt;
+    pwait *pw = kfk_req_alloc(rq, sizeof(*pw));
+    memset(pw, 0, sizeof(*pw));
+    int32_t total = 0;
+    for (int32_t i = 0; i < nt; i++)
+        total += KFK_MAX(req->TopicData[i].PartitionData_count, 0);
+    pw->parts =
+        kfk_req_alloc(rq, (size_t)(total ? total : 1) * sizeof(*pw->parts));
     for (int32_t i = 0; i < nt; i++) {
         kfk_ProduceRequest_TopicProduceData *td = &req->TopicData[i];
         kfk_ProduceResponse_TopicProduceResponse *tr = &resp.Responses[i];
@@ -220,11 +317,18 @@ kfk_handle_Produce(kfk_req *rq)
                 pr->ErrorCode = KFK_ERR_INVALID_REQUIRED_ACKS;
                 continue;
             }
-            produce_partition(rq, td, &td->PartitionData[k], pr);
+            int64_t end = -1;
+            kfk_partition *p =
+                produce_partition(rq, td, &td->PartitionData[k], pr, &end);
+            if (p) pw->parts[pw->n++] = (pwait_part){p, end, pr};
         }
     }
     if (req->Acks == 0) {
         kfk_req_finish_silent(rq);
+        return;
+    }
+    if (req->Acks == -1) {
+        respond_acks_all(rq, &resp, pw, req->TimeoutMs);
         return;
     }
     kfk_req_respond(rq, &kfk_ProduceResponse_msg, &resp);

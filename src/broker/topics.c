@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/log.h"
 
 /* ------------------------------------------------------------------ */
 /* Names, ids, hashing.                                                */
@@ -216,25 +215,6 @@ kfk_topics_sorted(kfk_broker *b, int *np)
 /* ------------------------------------------------------------------ */
 /* Logs.                                                               */
 
-static void
-log_config_of(const kfk_topic_conf *tc, kfk_log_config *lc)
-{
-    kfk_log_config_init(lc);
-    lc->segment_bytes = tc->segment_bytes;
-    lc->segment_ms = tc->segment_ms;
-    lc->retention_ms = tc->remove_delete ? -1 : tc->retention_ms;
-    lc->retention_bytes = tc->remove_delete ? -1 : tc->retention_bytes;
-    lc->flush_messages = tc->flush_messages;
-    lc->flush_ms = tc->flush_ms < 0 ? INT64_MAX : tc->flush_ms;
-    lc->index_interval_bytes = (int32_t)tc->index_interval_bytes;
-    /* Kafka takes 4 and up; below one time index entry (12 bytes) its
-     * indexes hold nothing and every append rolls, as they do here with
-     * room for one entry. */
-    lc->segment_index_bytes = KFK_MAX(tc->segment_index_bytes, 12);
-    lc->timestamp_type = tc->log_append_time ? KFK_LOG_TS_LOG_APPEND_TIME
-                                             : KFK_LOG_TS_CREATE_TIME;
-}
-
 static const char *
 logdir(kfk_broker *b)
 {
@@ -261,48 +241,18 @@ write_file_atomic(const char *path, const char *data, size_t len)
 static kfk_err
 partition_open(kfk_broker *b, kfk_topic *t, int32_t i, bool create)
 {
-    char dir[4200], err[512];
-    kfk_partition *p = kfk_xcalloc(1, sizeof(*p));
-    p->topic = t;
-    p->index = i;
-    p->leader_epoch = 0;
-    t->partitions[i] = p;
-    if (create &&
-        kfk_log_dir_create(logdir(b), t->name, i, err, sizeof(err)) != 0) {
-        kfk_error("topics", "%s", err);
-        return KFK_ERR_KAFKA_STORAGE_ERROR;
-    }
-    kfk_log_dir_path(logdir(b), t->name, i, dir, sizeof(dir));
-    if (create) {
-        char meta[128], id[23], path[4300];
-        uuid_to_str(&t->id, id);
-        int n = snprintf(meta, sizeof(meta), "version: 0\ntopic_id: %s\n", id);
-        snprintf(path, sizeof(path), "%s/partition.metadata", dir);
-        if (write_file_atomic(path, meta, (size_t)n) < 0)
-            kfk_warn("topics", "%s: %s", path, strerror(errno));
-    }
-    kfk_log_config lc;
-    log_config_of(&t->conf, &lc);
-    kfk_log_open_stats st;
-    kfk_err e =
-        kfk_log_open(dir, &lc, kfk_now_ms(), &p->log, &st, err, sizeof(err));
-    if (e) {
-        kfk_error("topics", "cannot open %s: %s", dir, err);
-        return KFK_ERR_KAFKA_STORAGE_ERROR;
-    }
-    if (st.bytes_truncated)
-        kfk_warn("topics", "%s-%d: recovery cut %" PRId64 " bytes", t->name, i,
-                 st.bytes_truncated);
-    return KFK_ERR_NONE;
+    char meta[128], id[23];
+    uuid_to_str(&t->id, id);
+    snprintf(meta, sizeof(meta), "version: 0\ntopic_id: %s\n", id);
+    return kfk_partition_open(t, i, logdir(b), b->conf.node_id, create, meta,
+                              &t->partitions[i]);
 }
 
 static void
 topic_free(kfk_topic *t)
 {
     for (int32_t i = 0; i < t->npartitions; i++) {
-        if (!t->partitions[i]) continue;
-        kfk_log_close(t->partitions[i]->log);
-        kfk_free(t->partitions[i]);
+        kfk_partition_close(t->partitions[i]);
     }
     for (int i = 0; i < t->nconf; i++) {
         kfk_free(t->conf_keys[i]);
@@ -444,14 +394,11 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
         if (partition_open(b, t, i, true)) {
             snprintf(errstr, errstr_size, "Cannot create the log of %s-%d.",
                      t->name, i);
-            for (int32_t k = 0; k <= i; k++) {
-                if (t->partitions[k] && t->partitions[k]->log) {
-                    kfk_log_close(t->partitions[k]->log);
-                    t->partitions[k]->log = NULL;
-                }
-                kfk_log_dir_remove(logdir(b), t->name, k, NULL, 0);
-            }
-            topic_free(t);
+            char *t_name = kfk_xstrdup(t->name);
+            topic_free(t); /* closes the partitions */
+            for (int32_t k = 0; k <= i; k++)
+                kfk_partition_remove_dir(logdir(b), t_name, k, NULL, 0);
+            kfk_free(t_name);
             return KFK_ERR_KAFKA_STORAGE_ERROR;
         }
     }
@@ -467,12 +414,11 @@ kfk_topic_delete(kfk_broker *b, kfk_topic *t)
 {
     reg_remove(b, t);
     for (int32_t i = 0; i < t->npartitions; i++) {
-        kfk_partition *p = t->partitions[i];
-        kfk_wake_fetchers(b, p); /* parked fetches answer without it */
-        kfk_log_close(p->log);
-        p->log = NULL;
+        /* Parked fetches answer without it (the topic is unregistered). */
+        kfk_partition_close(t->partitions[i]);
+        t->partitions[i] = NULL;
         char err[256];
-        if (kfk_log_dir_remove(logdir(b), t->name, i, err, sizeof(err)))
+        if (kfk_partition_remove_dir(logdir(b), t->name, i, err, sizeof(err)))
             kfk_warn("topics", "%s", err);
     }
     t->nconf = 0;
@@ -548,10 +494,8 @@ kfk_topic_alter_config(kfk_broker *b, kfk_topic *t, const char *const *keys,
     }
     apply_overrides(b, t);
     save_topic_config(b, t);
-    kfk_log_config lc;
-    log_config_of(&t->conf, &lc);
     for (int32_t i = 0; i < t->npartitions; i++)
-        kfk_log_set_config(t->partitions[i]->log, &lc);
+        kfk_partition_configure(t->partitions[i], &t->conf);
     return KFK_ERR_NONE;
 }
 
@@ -649,7 +593,7 @@ kfk_topics_load(kfk_broker *b)
         load_config_file(b, t);
         apply_overrides(b, t);
         char dir[4200];
-        kfk_log_dir_path(logdir(b), t->name, 0, dir, sizeof(dir));
+        kfk_partition_dir_path(logdir(b), t->name, 0, dir, sizeof(dir));
         if (!read_topic_id(dir, &t->id)) uuid_random(&t->id);
         for (int32_t i = 0; i < t->npartitions; i++) {
             if (partition_open(b, t, i, true)) {

@@ -3,21 +3,20 @@
  * internal topic __consumer_offsets, written and read back in Kafka's
  * record formats (group_records.c).
  *
- * Writing: every change is one RecordBatch v2 appended with kfk_log_append
- * to the group's partition (Utils.abs(groupId.hashCode) % partitions)
- * before the client is answered, so a kill -9 after the answer loses
- * nothing the page cache holds; fsync follows the topic's flush policy, as
- * for any other topic.  Kafka's rules for what is written:
- *   OffsetCommit   one offset record per committed partition
- *   SyncGroup      the group metadata (members, assignments) when the
- *                  leader's assignment arrives; also when a rebalance ends
- *                  with no member, and when a static member is replaced
- *   OffsetDelete   offset tombstones
- *   DeleteGroups   offset tombstones and a group tombstone
- *   expiry         offset tombstones (offsets.retention.minutes after the
- *                  group became Empty, or after the commit for groups with
- *                  no protocol), then a group tombstone once an Empty group
- *                  has no offsets left
+ * Writing: every change is one RecordBatch v2 appended through the
+ * partition layer's internal path (kfk_partition_append_internal: no
+ * client request can write here) to the group's partition
+ * (Utils.abs(groupId.hashCode) % partitions) before the client is answered, so
+ * a kill -9 after the answer loses nothing the page cache holds; fsync follows
+ * the topic's flush policy, as for any other topic.  Kafka's rules for what is
+ * written: OffsetCommit   one offset record per committed partition SyncGroup
+ * the group metadata (members, assignments) when the leader's assignment
+ * arrives; also when a rebalance ends with no member, and when a static member
+ * is replaced OffsetDelete   offset tombstones DeleteGroups   offset tombstones
+ * and a group tombstone expiry         offset tombstones
+ * (offsets.retention.minutes after the group became Empty, or after the commit
+ * for groups with no protocol), then a group tombstone once an Empty group has
+ * no offsets left
  *
  * Reading (start-up): every partition from its log start to its end; the
  * last value of each key wins and a tombstone deletes.  Groups come back
@@ -34,7 +33,6 @@
 #include <string.h>
 
 #include "broker/group/group_int.h"
-#include "broker/log.h"
 
 #define LOAD_READ_BYTES  (1u << 20)
 #define MAX_DECOMPRESSED (64u << 20)
@@ -142,7 +140,6 @@ kfk_gbatch_group_tombstone(kfk_gbatch *gb, kfk_group *g)
 kfk_err
 kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
 {
-    kfk_broker *b = g->gs->b;
     kfk_err e = KFK_ERR_NONE;
     if (gb->n == 0) goto out;
     e = kfk_batch_builder_finish(&gb->bb);
@@ -153,20 +150,20 @@ kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
         goto out;
     }
     kfk_partition *p = t->partitions[g->partition];
-    if (!p->log) {
+    if (!kfk_partition_online(p)) {
         e = KFK_ERR__IO;
         goto out;
     }
-    kfk_log_append_info info;
-    e = kfk_log_append(p->log, gb->out.p, gb->out.len, p->leader_epoch,
-                       kfk_now_ms(), &info);
+    /* The broker's own write: no client can append to an internal topic. */
+    kfk_partition_append_info info;
+    e = kfk_partition_append_internal(p, gb->out.p, gb->out.len, kfk_now_ms(),
+                                      &info);
     if (e) {
         kfk_warn("group", "%s: append to %s-%d failed: %s (%s)", g->id,
                  KFK_OFFSETS_TOPIC, g->partition, kfk_err2name(e),
-                 kfk_log_errstr(p->log));
+                 kfk_partition_errstr(p));
         goto out;
     }
-    kfk_wake_fetchers(b, p);
 out:
     kfk_gbatch_free(gb);
     return e;
@@ -404,17 +401,16 @@ apply_record(kfk_groups *gs, const kfk_record *r, load_stats *st)
 static void
 load_partition(kfk_groups *gs, kfk_partition *p, load_stats *st)
 {
-    kfk_log *log = p->log;
-    if (!log) return;
-    int64_t off = kfk_log_start_offset(log);
-    int64_t end = kfk_log_end_offset(log);
+    if (!kfk_partition_online(p)) return;
+    int64_t off = kfk_partition_start_offset(p);
+    int64_t end = kfk_partition_end_offset(p);
     kfk_buf buf;
     kfk_buf_init(&buf);
     while (off < end) {
         kfk_buf_reset(&buf);
-        kfk_log_slice sl;
-        kfk_err e = kfk_log_read_buf(log, off, LOAD_READ_BYTES,
-                                     KFK_LOG_BOUND_LEO, &buf, &sl);
+        kfk_partition_slice sl;
+        kfk_err e = kfk_partition_read_buf(p, off, LOAD_READ_BYTES,
+                                           KFK_PARTITION_BOUND_LEO, &buf, &sl);
         if (e) {
             kfk_error("group", "%s-%d: read at %lld failed: %s",
                       KFK_OFFSETS_TOPIC, p->index, (long long)off,

@@ -591,19 +591,32 @@ roll(kfk_log *log, int64_t now_ms)
     return KFK_ERR_NONE;
 }
 
-kfk_err
-kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
-               int64_t now_ms, kfk_log_append_info *info)
+/* Remember that epoch starts at offset start (a higher one than the
+ * last).  The data is in; a failed checkpoint is rewritten at the next
+ * epoch change and costs only OffsetForLeaderEpoch precision. */
+static void
+record_epoch(kfk_log *log, int32_t epoch, int64_t start)
 {
-    memset(info, 0, sizeof(*info));
-    info->base_offset = info->last_offset = -1;
-    info->log_append_time = -1;
-    if (len == 0)
-        return kfk_log_set_error(log, KFK_ERR_CORRUPT_MESSAGE, "empty append");
+    if (log->nepochs == log->epochs_cap) {
+        log->epochs_cap = log->epochs_cap ? log->epochs_cap * 2 : 8;
+        log->epochs = kfk_xrealloc(log->epochs, (size_t)log->epochs_cap *
+                                                    sizeof(*log->epochs));
+    }
+    log->epochs[log->nepochs].epoch = epoch;
+    log->epochs[log->nepochs].start_offset = start;
+    log->nepochs++;
+    if (kfk_log_epochs_write(log)) kfk_warn("log", "%s", log->errstr);
+}
 
-    /* Pass 1: whole v2 batches (the caller checked CRCs already). */
-    int64_t span = 0;
-    int32_t records = 0, batches = 0;
+/* Pass 1 of an append: whole v2 batches (the caller checked CRCs
+ * already); for a verbatim append also contiguous offsets from the LEO
+ * and epochs that never go down.  Fills the span and the counts. */
+static kfk_err
+check_batches(kfk_log *log, const uint8_t *buf, size_t len, bool verbatim,
+              int32_t leader_epoch, int64_t *spanp, kfk_log_append_info *info)
+{
+    int64_t span = 0, next = kfk_log_end_offset(log);
+    int32_t records = 0, batches = 0, epoch = kfk_log_latest_epoch(log);
     for (size_t pos = 0; pos < len;) {
         kfk_batch b;
         size_t size;
@@ -612,7 +625,19 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
             return kfk_log_set_error(log, KFK_ERR_CORRUPT_MESSAGE,
                                      "append: bad batch at byte %zu (%s)", pos,
                                      kfk_err2name(err));
+        if (verbatim && b.BaseOffset != next)
+            return kfk_log_set_error(log, KFK_ERR_OFFSET_OUT_OF_RANGE,
+                                     "append: batch at %" PRId64
+                                     " does not follow %" PRId64,
+                                     b.BaseOffset, next);
+        if (verbatim && b.PartitionLeaderEpoch < epoch)
+            return kfk_log_set_error(log, KFK_ERR_FENCED_LEADER_EPOCH,
+                                     "append: batch epoch %" PRId32
+                                     " below %" PRId32,
+                                     b.PartitionLeaderEpoch, epoch);
+        if (verbatim) epoch = b.PartitionLeaderEpoch;
         span += (int64_t)b.LastOffsetDelta + 1;
+        next += (int64_t)b.LastOffsetDelta + 1;
         records += b.RecordCount;
         batches++;
         pos += size;
@@ -623,36 +648,23 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
                                  "%" PRId64,
                                  len, log->conf.segment_bytes);
     int32_t latest = kfk_log_latest_epoch(log);
-    if (leader_epoch < latest)
+    if (!verbatim && leader_epoch < latest)
         return kfk_log_set_error(log, KFK_ERR_FENCED_LEADER_EPOCH,
                                  "append with leader epoch %" PRId32
                                  " below the recorded %" PRId32,
                                  leader_epoch, latest);
+    *spanp = span;
+    info->record_count = records;
+    info->batch_count = batches;
+    return KFK_ERR_NONE;
+}
 
-    kfk_err err;
-    if (should_roll(log, active(log), len, span, now_ms)) {
-        if ((err = roll(log, now_ms))) return err;
-        info->rolled = true;
-    }
-    kfk_log_segment *seg = active(log);
-    int64_t first = seg->next_offset, next = first;
-    bool append_time = log->conf.timestamp_type == KFK_LOG_TS_LOG_APPEND_TIME;
-
-    /* Pass 2: offsets, epoch, LogAppendTime, in place. */
-    for (size_t pos = 0; pos < len;) {
-        uint8_t *p = buf + pos;
-        size_t size =
-            (size_t)kfk_be32(p + KFK_BATCH_OFF_LENGTH) + KFK_BATCH_LOG_OVERHEAD;
-        kfk_batch_set_base_offset(p, next);
-        kfk_batch_set_leader_epoch(p, leader_epoch);
-        if (append_time) kfk_batch_set_log_append_time(p, size, now_ms);
-        next += (int32_t)kfk_be32(p + KFK_BATCH_OFF_LAST_DELTA) + 1;
-        pos += size;
-    }
-
-    /* One write for the whole append, into reserved space; a short write
-     * is cut back so the file never ends in a partial batch we
-     * acknowledged nothing for. */
+/* One write for the whole append, into reserved space; a short write is
+ * cut back so the file never ends in a partial batch we acknowledged
+ * nothing for. */
+static kfk_err
+write_all(kfk_log *log, kfk_log_segment *seg, const uint8_t *buf, size_t len)
+{
     kfk_log_segment_reserve(seg, len, log->conf.segment_bytes);
     size_t done = 0;
     while (done < len) {
@@ -660,7 +672,7 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
                            (off_t)(seg->size + (int64_t)done));
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) {
-            err = kfk_log_io_error(log, "append to", seg->path);
+            kfk_err err = kfk_log_io_error(log, "append to", seg->path);
             if (ftruncate(seg->fd, (off_t)seg->size) < 0)
                 kfk_error("log", "%s: cannot cut a failed append: %s",
                           seg->path, strerror(errno));
@@ -669,45 +681,97 @@ kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
         }
         done += (size_t)k;
     }
+    return KFK_ERR_NONE;
+}
 
-    /* Pass 3: indexes, from the rewritten headers. */
+/* Both appends: verbatim keeps the batches' offsets and epochs (a
+ * follower's copy of the leader's log), otherwise they are assigned. */
+static kfk_err
+append(kfk_log *log, uint8_t *buf, size_t len, bool verbatim,
+       int32_t leader_epoch, int64_t now_ms, kfk_log_append_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->base_offset = info->last_offset = -1;
+    info->log_append_time = -1;
+    if (len == 0)
+        return kfk_log_set_error(log, KFK_ERR_CORRUPT_MESSAGE, "empty append");
+    int64_t span;
+    kfk_err err =
+        check_batches(log, buf, len, verbatim, leader_epoch, &span, info);
+    if (err) return err;
+    int32_t latest = kfk_log_latest_epoch(log);
+    if (should_roll(log, active(log), len, span, now_ms)) {
+        if ((err = roll(log, now_ms))) return err;
+        info->rolled = true;
+    }
+    kfk_log_segment *seg = active(log);
+    int64_t first = seg->next_offset, next = first + span;
+    bool append_time =
+        !verbatim && log->conf.timestamp_type == KFK_LOG_TS_LOG_APPEND_TIME;
+
+    /* Pass 2: offsets, epoch, LogAppendTime, in place. */
+    int64_t at = first;
+    for (size_t pos = 0; !verbatim && pos < len;) {
+        uint8_t *p = buf + pos;
+        size_t size =
+            (size_t)kfk_be32(p + KFK_BATCH_OFF_LENGTH) + KFK_BATCH_LOG_OVERHEAD;
+        kfk_batch_set_base_offset(p, at);
+        kfk_batch_set_leader_epoch(p, leader_epoch);
+        if (append_time) kfk_batch_set_log_append_time(p, size, now_ms);
+        at += (int32_t)kfk_be32(p + KFK_BATCH_OFF_LAST_DELTA) + 1;
+        pos += size;
+    }
+    if ((err = write_all(log, seg, buf, len))) return err;
+
+    /* Pass 3: indexes (and a follower's epochs), from the headers. */
     for (size_t pos = 0; pos < len;) {
         const uint8_t *p = buf + pos;
         size_t size =
             (size_t)kfk_be32(p + KFK_BATCH_OFF_LENGTH) + KFK_BATCH_LOG_OVERHEAD;
-        kfk_log_segment_index_batch(log, seg, (int64_t)kfk_be64(p),
+        int64_t base = (int64_t)kfk_be64(p);
+        kfk_log_segment_index_batch(log, seg, base,
                                     (int64_t)kfk_be64(p + KFK_BATCH_OFF_MAX_TS),
                                     seg->size + (int64_t)pos, (int64_t)size);
+        int32_t ep = (int32_t)kfk_be32(p + KFK_BATCH_OFF_LEADER_EPOCH);
+        if (verbatim && ep > kfk_log_latest_epoch(log))
+            record_epoch(log, ep, base);
         pos += size;
     }
     seg->size += (int64_t)len;
     seg->next_offset = next;
     seg->unsynced = true;
-    log->unflushed_msgs += records;
-    /* A single node: the ISR is this replica, so the HW is the LEO. */
-    log->hw = next;
-
-    if (leader_epoch > latest) {
-        if (log->nepochs == log->epochs_cap) {
-            log->epochs_cap = log->epochs_cap ? log->epochs_cap * 2 : 8;
-            log->epochs = kfk_xrealloc(log->epochs, (size_t)log->epochs_cap *
-                                                        sizeof(*log->epochs));
-        }
-        log->epochs[log->nepochs].epoch = leader_epoch;
-        log->epochs[log->nepochs].start_offset = first;
-        log->nepochs++;
-        /* The data is in; a failed checkpoint is rewritten at the next
-         * epoch change and costs only OffsetForLeaderEpoch precision. */
-        if (kfk_log_epochs_write(log)) kfk_warn("log", "%s", log->errstr);
-    }
+    log->unflushed_msgs += info->record_count;
+    /* Unless the partition layer keeps it, the HW is the LEO (a single
+     * node: the ISR is this replica). */
+    if (!log->hw_external) log->hw = next;
+    if (!verbatim && leader_epoch > latest)
+        record_epoch(log, leader_epoch, first);
 
     info->base_offset = first;
     info->last_offset = next - 1;
     info->log_end_offset = next;
     info->log_append_time = append_time ? now_ms : -1;
-    info->record_count = records;
-    info->batch_count = batches;
     return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_log_append(kfk_log *log, uint8_t *buf, size_t len, int32_t leader_epoch,
+               int64_t now_ms, kfk_log_append_info *info)
+{
+    return append(log, buf, len, false, leader_epoch, now_ms, info);
+}
+
+kfk_err
+kfk_log_append_verbatim(kfk_log *log, uint8_t *buf, size_t len, int64_t now_ms,
+                        kfk_log_append_info *info)
+{
+    return append(log, buf, len, true, -1, now_ms, info);
+}
+
+void
+kfk_log_keep_high_watermark(kfk_log *log)
+{
+    log->hw_external = true;
 }
 
 /* ---- read ---------------------------------------------------------------- */

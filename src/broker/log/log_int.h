@@ -79,10 +79,10 @@ struct kfk_log {
     bool dir_unsynced;      /* a segment file was created since the last
                              * directory fsync */
 
-    /* Idempotent producers (later): per ProducerId the last five batch
-     * sequences and the epoch, rebuilt on open from "<offset>.snapshot"
-     * files plus a scan of the batches after the snapshot. */
-    void *producer_state;
+    /* The partition layer moves the HW (kfk_log_keep_high_watermark):
+     * an append leaves it where it is.  (Producer state for idempotence
+     * is the partition's too: struct kfk_producer_state in partition.h.) */
+    bool hw_external;
 
     char errstr[512];
 };

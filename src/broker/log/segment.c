@@ -486,22 +486,17 @@ verify_big_batch(kfk_log_reader *r, int64_t pos, const uint8_t *hdr,
     return crc == b->Crc ? KFK_ERR_NONE : KFK_ERR_CORRUPT_MESSAGE;
 }
 
-kfk_err
-kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
-                        int64_t *cutp, int64_t *scannedp)
+/* Where a recovery scan starts: at the last index entry (time entries
+ * for batches before it are kept, the rest are recomputed), or, for a
+ * full scan or a segment without index entries, at the start with the
+ * indexes emptied.  Returns whether the scan is a full one. */
+static bool
+recover_start(kfk_log_segment *seg, bool full, int64_t *posp, int64_t *nextp)
 {
-    struct stat st;
-    if (fstat(seg->fd, &st) < 0)
-        return kfk_log_io_error(log, "stat segment", seg->path);
-    int64_t file_size = st.st_size;
-    int64_t pos = 0, next = seg->base;
-
     if (!full && seg->idx_n > 0) {
-        /* Start from the last index entry; time entries for batches
-         * before it are kept, the rest are recomputed. */
         const kfk_log_idx *e = &seg->idx[seg->idx_n - 1];
-        pos = e->pos;
-        next = seg->base + e->rel;
+        *posp = e->pos;
+        *nextp = seg->base + e->rel;
         while (seg->tidx_n > 0 && seg->tidx[seg->tidx_n - 1].rel >= e->rel)
             seg->tidx_n--;
         if (seg->tidx_n > 0) {
@@ -517,6 +512,36 @@ kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
     }
     if (seg->tidx_n < seg->tidx_written) seg->idx_dirty = true;
     seg->bytes_since_index = 0;
+    return full;
+}
+
+/* Cut the segment file back to pos, the end of its last good batch,
+ * saying why (bad[] is what the first bad header claims). */
+static kfk_err
+cut_tail(kfk_log *log, kfk_log_segment *seg, const char *why, int64_t pos,
+         int64_t cut, int64_t next, const int64_t bad[2])
+{
+    kfk_warn("log",
+             "%s.log: %s at position %" PRId64 ": dropping %" PRId64
+             " bytes, offsets from %" PRId64
+             " (the first bad header claims %" PRId64 "..%" PRId64 ")",
+             seg->path, why, pos, cut, next, bad[0], bad[1]);
+    if (ftruncate(seg->fd, (off_t)pos) < 0)
+        return kfk_log_io_error(log, "truncate segment", seg->path);
+    seg->unsynced = true;
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
+                        int64_t *cutp, int64_t *scannedp)
+{
+    struct stat st;
+    if (fstat(seg->fd, &st) < 0)
+        return kfk_log_io_error(log, "stat segment", seg->path);
+    int64_t file_size = st.st_size;
+    int64_t pos = 0, next = seg->base;
+    full = recover_start(seg, full, &pos, &next);
 
     kfk_log_reader r;
     kfk_log_reader_init(&r, seg->fd, file_size, RECOVER_CHUNK);
@@ -603,16 +628,10 @@ kfk_log_segment_recover(kfk_log *log, kfk_log_segment *seg, bool full,
         return kfk_log_segment_recover(log, seg, true, cutp, scannedp);
     }
     if (why) {
-        int64_t cut = file_size - pos;
-        kfk_warn("log",
-                 "%s.log: %s at position %" PRId64 ": dropping %" PRId64
-                 " bytes, offsets from %" PRId64
-                 " (the first bad header claims %" PRId64 "..%" PRId64 ")",
-                 seg->path, why, pos, cut, next, bad_first, bad_last);
-        if (ftruncate(seg->fd, (off_t)pos) < 0)
-            return kfk_log_io_error(log, "truncate segment", seg->path);
-        seg->unsynced = true;
-        *cutp += cut;
+        int64_t bad[2] = {bad_first, bad_last};
+        if ((err = cut_tail(log, seg, why, pos, file_size - pos, next, bad)))
+            return err;
+        *cutp += file_size - pos;
     }
     /* A full scan rebuilt the indexes from nothing: rewrite the files.  A
      * tail scan kept the entries before its start (write_indexes cuts the

@@ -1,0 +1,410 @@
+/*
+ * partition.c -- the partition layer: one replica's state (role, epoch,
+ * ISR, high watermark) over its log, the two appends, and the reads and
+ * lookups the handlers need.  See partition.h.
+ *
+ * The high watermark lives here, not in the log: the log is told to leave
+ * it alone (kfk_log_keep_high_watermark) and gets it back through
+ * kfk_log_set_high_watermark, because its reads and its retention are
+ * bounded by it.  On a leader the HW is the smallest LEO in the ISR and
+ * never goes back; on a follower it is what the leader said.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/log.h"
+#include "broker/partition.h"
+
+/* ---- life ---------------------------------------------------------------- */
+
+static void
+log_config_of(const kfk_topic_conf *tc, kfk_log_config *lc)
+{
+    kfk_log_config_init(lc);
+    lc->segment_bytes = tc->segment_bytes;
+    lc->segment_ms = tc->segment_ms;
+    lc->retention_ms = tc->remove_delete ? -1 : tc->retention_ms;
+    lc->retention_bytes = tc->remove_delete ? -1 : tc->retention_bytes;
+    lc->flush_messages = tc->flush_messages;
+    lc->flush_ms = tc->flush_ms < 0 ? INT64_MAX : tc->flush_ms;
+    lc->index_interval_bytes = (int32_t)tc->index_interval_bytes;
+    /* Kafka takes 4 and up; below one time index entry (12 bytes) its
+     * indexes hold nothing and every append rolls, as they do here with
+     * room for one entry. */
+    lc->segment_index_bytes = KFK_MAX(tc->segment_index_bytes, 12);
+    lc->timestamp_type = tc->log_append_time ? KFK_LOG_TS_LOG_APPEND_TIME
+                                             : KFK_LOG_TS_CREATE_TIME;
+}
+
+static int
+write_file_atomic(const char *path, const char *data, size_t len)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    ssize_t w = write(fd, data, len);
+    if (w != (ssize_t)len || fsync(fd) < 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    return rename(tmp, path);
+}
+
+kfk_err
+kfk_partition_open(kfk_topic *t, int32_t index, const char *datadir,
+                   int32_t self_id, bool create, const char *metadata,
+                   kfk_partition **pp)
+{
+    char dir[4200], err[512];
+    kfk_partition *p = kfk_xcalloc(1, sizeof(*p));
+    p->topic = t;
+    p->index = index;
+    p->leader_epoch = 0;
+    p->role = KFK_PARTITION_LEADER;
+    p->self_id = self_id;
+    p->isr[0].broker_id = self_id;
+    p->nisr = 1;
+    *pp = p;
+    if (create &&
+        kfk_log_dir_create(datadir, t->name, index, err, sizeof(err)) != 0) {
+        kfk_error("topics", "%s", err);
+        return KFK_ERR_KAFKA_STORAGE_ERROR;
+    }
+    kfk_log_dir_path(datadir, t->name, index, dir, sizeof(dir));
+    if (create && metadata) {
+        char path[4300];
+        snprintf(path, sizeof(path), "%s/partition.metadata", dir);
+        if (write_file_atomic(path, metadata, strlen(metadata)) < 0)
+            kfk_warn("topics", "%s: %s", path, strerror(errno));
+    }
+    kfk_log_config lc;
+    log_config_of(&t->conf, &lc);
+    kfk_log_open_stats st;
+    kfk_err e =
+        kfk_log_open(dir, &lc, kfk_now_ms(), &p->log, &st, err, sizeof(err));
+    if (e) {
+        kfk_error("topics", "cannot open %s: %s", dir, err);
+        return KFK_ERR_KAFKA_STORAGE_ERROR;
+    }
+    if (st.bytes_truncated)
+        kfk_warn("topics", "%s-%d: recovery cut %" PRId64 " bytes", t->name,
+                 index, st.bytes_truncated);
+    /* A single node's HW after a restart is its LEO, as the log says. */
+    kfk_log_keep_high_watermark(p->log);
+    p->hw = kfk_log_high_watermark(p->log);
+    p->isr[0].leo = kfk_log_end_offset(p->log);
+    return KFK_ERR_NONE;
+}
+
+void
+kfk_partition_close(kfk_partition *p)
+{
+    if (!p) return;
+    kfk_dkey_complete_all(&p->watchers);
+    kfk_log_close(p->log);
+    p->log = NULL;
+    kfk_free(p);
+}
+
+kfk_err
+kfk_partition_remove_dir(const char *datadir, const char *topic, int32_t index,
+                         char *errstr, size_t errstr_size)
+{
+    return kfk_log_dir_remove(datadir, topic, index, errstr, errstr_size);
+}
+
+kfk_err
+kfk_partition_dir_path(const char *datadir, const char *topic, int32_t index,
+                       char *out, size_t out_size)
+{
+    return kfk_log_dir_path(datadir, topic, index, out, out_size);
+}
+
+void
+kfk_partition_configure(kfk_partition *p, const kfk_topic_conf *tc)
+{
+    if (!p->log) return;
+    kfk_log_config lc;
+    log_config_of(tc, &lc);
+    kfk_log_set_config(p->log, &lc);
+}
+
+bool
+kfk_partition_online(const kfk_partition *p)
+{
+    return p->log != NULL;
+}
+
+const char *
+kfk_partition_errstr(const kfk_partition *p)
+{
+    return p->log ? kfk_log_errstr(p->log) : "partition offline";
+}
+
+/* ---- offsets ------------------------------------------------------------- */
+
+int64_t
+kfk_partition_start_offset(const kfk_partition *p)
+{
+    return p->log ? kfk_log_start_offset(p->log) : -1;
+}
+
+int64_t
+kfk_partition_end_offset(const kfk_partition *p)
+{
+    return p->log ? kfk_log_end_offset(p->log) : -1;
+}
+
+int64_t
+kfk_partition_high_watermark(const kfk_partition *p)
+{
+    return p->log ? p->hw : -1;
+}
+
+int64_t
+kfk_partition_size_bytes(const kfk_partition *p)
+{
+    return p->log ? kfk_log_size_bytes(p->log) : 0;
+}
+
+/* ---- replication state --------------------------------------------------- */
+
+/* Hand the HW to the log (it bounds reads and retention); wake waiters if
+ * it moved. */
+static void
+set_hw(kfk_partition *p, int64_t hw)
+{
+    kfk_log_set_high_watermark(p->log, hw);
+    int64_t now = kfk_log_high_watermark(p->log);
+    bool moved = now != p->hw;
+    p->hw = now;
+    if (moved) kfk_dkey_check(&p->watchers);
+}
+
+/* A leader's HW: the smallest LEO of the ISR, never lower than before. */
+static void
+leader_advance_hw(kfk_partition *p)
+{
+    if (!p->log || p->role != KFK_PARTITION_LEADER) return;
+    p->isr[0].leo = kfk_log_end_offset(p->log);
+    int64_t hw = p->isr[0].leo;
+    for (int i = 1; i < p->nisr; i++)
+        hw = KFK_MIN(hw, p->isr[i].leo);
+    if (hw > p->hw) set_hw(p, hw);
+}
+
+void
+kfk_partition_set_isr(kfk_partition *p, const int32_t *ids, int n)
+{
+    kfk_replica old[KFK_PARTITION_MAX_ISR];
+    int nold = p->nisr;
+    memcpy(old, p->isr, sizeof(old));
+    p->nisr = 1; /* self */
+    for (int i = 0; i < n && p->nisr < KFK_PARTITION_MAX_ISR; i++) {
+        if (ids[i] == p->self_id) continue;
+        kfk_replica *r = &p->isr[p->nisr++];
+        r->broker_id = ids[i];
+        r->leo = -1; /* unknown until it fetches */
+        for (int k = 1; k < nold; k++)
+            if (old[k].broker_id == ids[i]) r->leo = old[k].leo;
+    }
+    leader_advance_hw(p);
+}
+
+void
+kfk_partition_update_follower(kfk_partition *p, int32_t broker_id, int64_t leo)
+{
+    for (int i = 1; i < p->nisr; i++) {
+        if (p->isr[i].broker_id != broker_id) continue;
+        p->isr[i].leo = KFK_MAX(p->isr[i].leo, leo);
+        leader_advance_hw(p);
+        return;
+    }
+}
+
+bool
+kfk_partition_replicated(const kfk_partition *p, int64_t offset)
+{
+    return !p->log || p->hw >= offset;
+}
+
+void
+kfk_partition_set_role(kfk_partition *p, kfk_partition_role role,
+                       int32_t leader_epoch)
+{
+    p->role = role;
+    p->leader_epoch = leader_epoch;
+    if (role == KFK_PARTITION_LEADER) leader_advance_hw(p);
+}
+
+void
+kfk_partition_set_follower_hw(kfk_partition *p, int64_t hw)
+{
+    if (p->log && p->role == KFK_PARTITION_FOLLOWER) set_hw(p, hw);
+}
+
+/* ---- appends ------------------------------------------------------------- */
+
+static kfk_err
+append(kfk_partition *p, uint8_t *buf, size_t len, bool verbatim,
+       int64_t now_ms, kfk_partition_append_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->base_offset = info->last_offset = info->log_append_time = -1;
+    if (!p->log) return KFK_ERR__IO;
+    kfk_log_append_info li;
+    kfk_err e =
+        verbatim
+            ? kfk_log_append_verbatim(p->log, buf, len, now_ms, &li)
+            : kfk_log_append(p->log, buf, len, p->leader_epoch, now_ms, &li);
+    if (e) return e;
+    info->base_offset = li.base_offset;
+    info->last_offset = li.last_offset;
+    info->log_append_time = li.log_append_time;
+    info->record_count = li.record_count;
+    info->log_start_offset = kfk_log_start_offset(p->log);
+    p->isr[0].leo = li.log_end_offset;
+    leader_advance_hw(p);
+    /* New data for fetches that read up to the LEO (or past a moved HW,
+     * which set_hw checked already; a second look is cheap). */
+    kfk_dkey_check(&p->watchers);
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_partition_append_leader(kfk_partition *p, uint8_t *buf, size_t len,
+                            int64_t now_ms, kfk_partition_append_info *info)
+{
+    if (p->topic->internal) {
+        memset(info, 0, sizeof(*info));
+        return KFK_ERR_INVALID_TOPIC_EXCEPTION;
+    }
+    return kfk_partition_append_internal(p, buf, len, now_ms, info);
+}
+
+kfk_err
+kfk_partition_append_internal(kfk_partition *p, uint8_t *buf, size_t len,
+                              int64_t now_ms, kfk_partition_append_info *info)
+{
+    if (p->role != KFK_PARTITION_LEADER) {
+        memset(info, 0, sizeof(*info));
+        return KFK_ERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    return append(p, buf, len, false, now_ms, info);
+}
+
+kfk_err
+kfk_partition_append_follower(kfk_partition *p, uint8_t *buf, size_t len,
+                              int64_t now_ms, kfk_partition_append_info *info)
+{
+    if (p->role != KFK_PARTITION_FOLLOWER) {
+        memset(info, 0, sizeof(*info));
+        return KFK_ERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    return append(p, buf, len, true, now_ms, info);
+}
+
+/* ---- reads and lookups --------------------------------------------------- */
+
+static void
+slice_of(const kfk_log_slice *ls, kfk_partition_slice *sl)
+{
+    sl->fd = ls->fd;
+    sl->pos = ls->pos;
+    sl->len = ls->len;
+    sl->base_offset = ls->base_offset;
+    sl->next_offset = ls->next_offset;
+}
+
+kfk_err
+kfk_partition_read(kfk_partition *p, int64_t offset, size_t max_bytes,
+                   kfk_partition_bound bound, kfk_partition_slice *sl)
+{
+    memset(sl, 0, sizeof(*sl));
+    sl->fd = -1;
+    if (!p->log) return KFK_ERR__IO;
+    kfk_log_slice ls;
+    kfk_err e = kfk_log_read(
+        p->log, offset, max_bytes,
+        bound == KFK_PARTITION_BOUND_LEO ? KFK_LOG_BOUND_LEO : KFK_LOG_BOUND_HW,
+        &ls);
+    slice_of(&ls, sl);
+    return e;
+}
+
+kfk_err
+kfk_partition_read_buf(kfk_partition *p, int64_t offset, size_t max_bytes,
+                       kfk_partition_bound bound, kfk_buf *out,
+                       kfk_partition_slice *sl)
+{
+    memset(sl, 0, sizeof(*sl));
+    sl->fd = -1;
+    if (!p->log) return KFK_ERR__IO;
+    kfk_log_slice ls;
+    kfk_err e = kfk_log_read_buf(
+        p->log, offset, max_bytes,
+        bound == KFK_PARTITION_BOUND_LEO ? KFK_LOG_BOUND_LEO : KFK_LOG_BOUND_HW,
+        out, &ls);
+    slice_of(&ls, sl);
+    return e;
+}
+
+kfk_err
+kfk_partition_offset_for_timestamp(kfk_partition *p, int64_t ts,
+                                   int64_t *offsetp, int64_t *tsp)
+{
+    if (!p->log) return KFK_ERR__IO;
+    return kfk_log_offset_for_timestamp(p->log, ts, offsetp, tsp);
+}
+
+kfk_err
+kfk_partition_max_timestamp(kfk_partition *p, int64_t *offsetp, int64_t *tsp)
+{
+    if (!p->log) return KFK_ERR__IO;
+    return kfk_log_max_timestamp(p->log, offsetp, tsp);
+}
+
+void
+kfk_partition_end_offset_for_epoch(const kfk_partition *p, int32_t epoch,
+                                   int32_t *epochp, int64_t *end_offsetp)
+{
+    *epochp = -1;
+    *end_offsetp = -1;
+    if (p->log)
+        kfk_log_end_offset_for_epoch(p->log, epoch, epochp, end_offsetp);
+}
+
+/* ---- retention, DeleteRecords, flush ------------------------------------- */
+
+kfk_err
+kfk_partition_delete_records(kfk_partition *p, int64_t offset)
+{
+    if (!p->log) return KFK_ERR__IO;
+    kfk_err e = kfk_log_delete_records(p->log, offset);
+    /* Fetches waiting below the new start answer OFFSET_OUT_OF_RANGE at
+     * their deadline, as before. */
+    return e;
+}
+
+kfk_err
+kfk_partition_retain(kfk_partition *p, int64_t now_ms, int *deletedp)
+{
+    if (deletedp) *deletedp = 0;
+    if (!p->log) return KFK_ERR_NONE;
+    return kfk_log_retain(p->log, now_ms, deletedp);
+}
+
+kfk_err
+kfk_partition_maybe_flush(kfk_partition *p, int64_t now_ms)
+{
+    if (!p->log || !kfk_log_needs_flush(p->log, now_ms)) return KFK_ERR_NONE;
+    return kfk_log_flush(p->log, now_ms);
+}

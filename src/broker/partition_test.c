@@ -1,0 +1,299 @@
+/*
+ * partition_test.c -- unit tests of the partition layer and the delayed
+ * operations: the HW a leader keeps from its ISR, a wait for acks=all that
+ * completes only when the HW covers the records (held back by a follower
+ * that has not caught up) or expires at its deadline, parked operations
+ * completed when a partition goes away, the refusal of client appends to
+ * internal topics, and the follower's verbatim append that refuses
+ * batches not contiguous with its log.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/delayed.h"
+#include "broker/partition.h"
+#include "protocol/records.h"
+
+typedef struct fixture {
+    char root[256];
+    kfk_broker_conf bc;
+    kfk_topic t;
+    kfk_partition *p;
+} fixture;
+
+static int
+setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->root, sizeof(f->root), "%s/kfk-part-test-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(f->root)) return -1;
+    kfk_conf_defaults(&f->bc);
+    kfk_topic_conf_from_broker(&f->t.conf, &f->bc);
+    f->t.name = "topic";
+    f->t.npartitions = 1;
+    if (kfk_partition_open(&f->t, 0, f->root, 1, true, "version: 0\n", &f->p))
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture *f = *state;
+    kfk_partition_close(f->p);
+    kfk_partition_remove_dir(f->root, "topic", 0, NULL, 0);
+    rmdir(f->root);
+    kfk_conf_free(&f->bc);
+    free(f);
+    return 0;
+}
+
+/* One batch of n records with base offset base. */
+static void
+build(kfk_buf *out, int64_t base, int n)
+{
+    kfk_batch_builder bb;
+    kfk_batch_builder_init(&bb, out, KFK_CODEC_NONE, 0);
+    for (int i = 0; i < n; i++)
+        kfk_batch_builder_add(&bb, 1000 + i, "k", 1, "v", 1, NULL, 0);
+    assert_int_equal(kfk_batch_builder_finish(&bb), KFK_ERR_NONE);
+    kfk_batch_set_base_offset(out->p, base);
+}
+
+static int64_t
+append_leader(kfk_partition *p, int n)
+{
+    kfk_buf wb;
+    kfk_buf_init(&wb);
+    build(&wb, 0, n);
+    kfk_partition_append_info info;
+    assert_int_equal(kfk_partition_append_leader(p, wb.p, wb.len, 5000, &info),
+                     KFK_ERR_NONE);
+    kfk_buf_free(&wb);
+    return info.last_offset + 1;
+}
+
+/* A stand-in for Produce's acks=all wait: the same predicate. */
+typedef struct waiter {
+    kfk_partition *p;
+    int64_t need;
+    int completed, expired;
+    kfk_ev *ev;
+} waiter;
+
+static bool
+w_try(void *arg)
+{
+    waiter *w = arg;
+    return kfk_partition_replicated(w->p, w->need);
+}
+
+static void
+w_complete(void *arg)
+{
+    waiter *w = arg;
+    w->completed++;
+    if (w->ev) kfk_ev_stop(w->ev);
+}
+
+static void
+w_expire(void *arg)
+{
+    ((waiter *)arg)->expired++;
+}
+
+static const kfk_dop_ops w_ops = {w_try, w_complete, w_expire};
+
+static void
+test_single_node_hw_follows_leo(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(kfk_partition_high_watermark(f->p), 0);
+    int64_t end = append_leader(f->p, 3);
+    assert_int_equal(end, 3);
+    assert_int_equal(kfk_partition_high_watermark(f->p), 3);
+    assert_true(kfk_partition_replicated(f->p, end));
+}
+
+static void
+test_acks_all_waits_for_isr(void **state)
+{
+    fixture *f = *state;
+    int32_t isr[] = {1, 2};
+    kfk_partition_set_isr(f->p, isr, 2);
+    int64_t end = append_leader(f->p, 4);
+    /* Follower 2 has not fetched: the HW stays behind. */
+    assert_int_equal(kfk_partition_high_watermark(f->p), 0);
+    kfk_partition_slice sl;
+    assert_int_equal(
+        kfk_partition_read(f->p, 0, 1 << 20, KFK_PARTITION_BOUND_HW, &sl), 0);
+    assert_int_equal(sl.len, 0); /* consumers see nothing yet */
+
+    kfk_ev *ev = kfk_ev_new();
+    waiter w = {f->p, end, 0, 0, NULL};
+    kfk_dop *op = kfk_dop_new(ev, &w_ops, &w, 60000);
+    kfk_dop_watch(op, &f->p->watchers);
+    kfk_dop_watch(op, &f->p->watchers); /* once only */
+    assert_int_equal(kfk_dkey_count(&f->p->watchers), 1);
+    kfk_partition_update_follower(f->p, 2, 2);
+    assert_int_equal(kfk_partition_high_watermark(f->p), 2);
+    assert_int_equal(w.completed, 0);
+    kfk_partition_update_follower(f->p, 2, end);
+    assert_int_equal(kfk_partition_high_watermark(f->p), end);
+    assert_int_equal(w.completed, 1);
+    assert_int_equal(w.expired, 0);
+    assert_int_equal(kfk_dkey_count(&f->p->watchers), 0);
+    kfk_ev_destroy(ev);
+}
+
+static void
+test_acks_all_expires(void **state)
+{
+    fixture *f = *state;
+    int32_t isr[] = {2};
+    kfk_partition_set_isr(f->p, isr, 1);
+    int64_t end = append_leader(f->p, 1);
+    kfk_ev *ev = kfk_ev_new();
+    waiter w = {f->p, end, 0, 0, ev};
+    kfk_dop *op = kfk_dop_new(ev, &w_ops, &w, 20);
+    kfk_dop_watch(op, &f->p->watchers);
+    kfk_ev_run(ev); /* until the deadline completes it */
+    assert_int_equal(w.expired, 1);
+    assert_int_equal(w.completed, 1);
+    assert_int_equal(kfk_dkey_count(&f->p->watchers), 0);
+    /* A later HW move finds nothing to complete. */
+    kfk_partition_update_follower(f->p, 2, end);
+    assert_int_equal(w.completed, 1);
+    kfk_ev_destroy(ev);
+}
+
+static void
+test_cancel_and_close(void **state)
+{
+    fixture *f = *state;
+    int32_t isr[] = {1, 2};
+    kfk_partition_set_isr(f->p, isr, 2);
+    int64_t end = append_leader(f->p, 1);
+    kfk_ev *ev = kfk_ev_new();
+    waiter a = {f->p, end, 0, 0, NULL}, b = {f->p, end, 0, 0, NULL};
+    kfk_dop *opa = kfk_dop_new(ev, &w_ops, &a, 60000);
+    kfk_dop *opb = kfk_dop_new(ev, &w_ops, &b, 60000);
+    kfk_dop_watch(opa, &f->p->watchers);
+    kfk_dop_watch(opb, &f->p->watchers);
+    kfk_dop_cancel(opa); /* its request went away: no callback */
+    assert_int_equal(kfk_dkey_count(&f->p->watchers), 1);
+    kfk_partition_close(f->p); /* the partition goes: b answers */
+    f->p = NULL;
+    assert_int_equal(a.completed, 0);
+    assert_int_equal(b.completed, 1);
+    kfk_ev_destroy(ev);
+    /* Reopen for teardown; the data survived the close. */
+    assert_int_equal(
+        kfk_partition_open(&f->t, 0, f->root, 1, false, NULL, &f->p), 0);
+    assert_int_equal(kfk_partition_high_watermark(f->p), end);
+}
+
+static void
+test_internal_topic_refuses_client_append(void **state)
+{
+    fixture *f = *state;
+    f->t.internal = true;
+    kfk_buf wb;
+    kfk_buf_init(&wb);
+    build(&wb, 0, 1);
+    kfk_partition_append_info info;
+    assert_int_equal(kfk_partition_append_leader(f->p, wb.p, wb.len, 1, &info),
+                     KFK_ERR_INVALID_TOPIC_EXCEPTION);
+    assert_int_equal(kfk_partition_end_offset(f->p), 0);
+    assert_int_equal(
+        kfk_partition_append_internal(f->p, wb.p, wb.len, 1, &info), 0);
+    assert_int_equal(kfk_partition_end_offset(f->p), 1);
+    kfk_buf_free(&wb);
+}
+
+static void
+test_follower_append_verbatim(void **state)
+{
+    fixture *f = *state;
+    kfk_partition_set_role(f->p, KFK_PARTITION_FOLLOWER, 3);
+    kfk_buf wb;
+    kfk_buf_init(&wb);
+    kfk_partition_append_info info;
+    /* The leader's log starts at 0: a batch at 5 is a gap. */
+    build(&wb, 5, 2);
+    assert_int_equal(
+        kfk_partition_append_follower(f->p, wb.p, wb.len, 1, &info),
+        KFK_ERR_OFFSET_OUT_OF_RANGE);
+    assert_int_equal(kfk_partition_end_offset(f->p), 0);
+    /* Two contiguous batches from the leader, epoch 3, kept as they are. */
+    kfk_buf_reset(&wb);
+    build(&wb, 0, 2);
+    size_t first = wb.len;
+    kfk_buf two;
+    kfk_buf_init(&two);
+    build(&two, 2, 3);
+    kfk_buf_put(&wb, two.p, two.len);
+    kfk_batch_set_leader_epoch(wb.p, 3);
+    kfk_batch_set_leader_epoch(wb.p + first, 3);
+    assert_int_equal(
+        kfk_partition_append_follower(f->p, wb.p, wb.len, 1, &info),
+        KFK_ERR_NONE);
+    assert_int_equal(info.base_offset, 0);
+    assert_int_equal(info.last_offset, 4);
+    assert_int_equal(kfk_partition_end_offset(f->p), 5);
+    /* A follower's HW is its leader's. */
+    assert_int_equal(kfk_partition_high_watermark(f->p), 0);
+    kfk_partition_set_follower_hw(f->p, 4);
+    assert_int_equal(kfk_partition_high_watermark(f->p), 4);
+    int32_t ep;
+    int64_t eo;
+    kfk_partition_end_offset_for_epoch(f->p, 3, &ep, &eo);
+    assert_int_equal(ep, 3);
+    assert_int_equal(eo, 5);
+    /* A repeat of what it has is not contiguous either. */
+    assert_int_equal(
+        kfk_partition_append_follower(f->p, two.p, two.len, 1, &info),
+        KFK_ERR_OFFSET_OUT_OF_RANGE);
+    /* And a leader append is refused on a follower. */
+    assert_int_equal(
+        kfk_partition_append_leader(f->p, two.p, two.len, 1, &info),
+        KFK_ERR_NOT_LEADER_OR_FOLLOWER);
+    /* Read back verbatim, up to the LEO. */
+    kfk_buf out;
+    kfk_buf_init(&out);
+    kfk_partition_slice sl;
+    assert_int_equal(kfk_partition_read_buf(f->p, 0, 1 << 20,
+                                            KFK_PARTITION_BOUND_LEO, &out, &sl),
+                     0);
+    assert_int_equal(out.len, wb.len);
+    assert_memory_equal(out.p, wb.p, wb.len);
+    kfk_buf_free(&out);
+    kfk_buf_free(&two);
+    kfk_buf_free(&wb);
+}
+
+int
+main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_single_node_hw_follows_leo),
+        T(test_acks_all_waits_for_isr),
+        T(test_acks_all_expires),
+        T(test_cancel_and_close),
+        T(test_internal_topic_refuses_client_append),
+        T(test_follower_append_verbatim),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
