@@ -695,7 +695,7 @@ append(kfk_log *log, uint8_t *buf, size_t len, bool verbatim,
     info->log_append_time = -1;
     if (len == 0)
         return kfk_log_set_error(log, KFK_ERR_CORRUPT_MESSAGE, "empty append");
-    int64_t span;
+    int64_t span = 0;
     kfk_err err =
         check_batches(log, buf, len, verbatim, leader_epoch, &span, info);
     if (err) return err;
