@@ -40,15 +40,6 @@ enum {
     SRC_DEFAULT_CONFIG = 5
 };
 
-/* DescribeConfigs ConfigType values. */
-enum {
-    TYPE_BOOLEAN = 1,
-    TYPE_STRING = 2,
-    TYPE_INT = 3,
-    TYPE_LONG = 5,
-    TYPE_LIST = 7
-};
-
 /* Resource types of the config APIs. */
 enum { RES_TOPIC = 2, RES_BROKER = 4 };
 
@@ -271,59 +262,13 @@ put_synonyms(kfk_req *rq, int16_t v,
     c->Synonyms_count = n;
 }
 
+/* The ConfigType of topic config `name`, from the topic-config table
+ * (config.c); LONG for a name it lacks. */
 static int8_t
 topic_conf_type(const char *name)
 {
-    if (strcmp(name, "cleanup.policy") == 0) return TYPE_LIST;
-    if (strcmp(name, "message.timestamp.type") == 0 ||
-        strcmp(name, "compression.type") == 0)
-        return TYPE_STRING;
-    /* Kafka's INT configs; the rest are LONG. */
-    if (strcmp(name, "max.message.bytes") == 0 ||
-        strcmp(name, "min.insync.replicas") == 0 ||
-        strcmp(name, "index.interval.bytes") == 0 ||
-        strcmp(name, "segment.bytes") == 0 ||
-        strcmp(name, "segment.index.bytes") == 0)
-        return TYPE_INT;
-    return TYPE_LONG;
-}
-
-static const char *
-topic_conf_doc(const char *name)
-{
-    static const struct {
-        const char *name, *doc;
-    } docs[] = {
-        {"cleanup.policy", "\"delete\" (remove old segments by retention), "
-                           "\"compact\", or both, comma separated."},
-        {"retention.ms", "How long a segment is kept after its newest "
-                         "record, in ms; -1: forever."},
-        {"retention.bytes", "The partition size above which the oldest "
-                            "segments are deleted; -1: no limit."},
-        {"segment.bytes", "The size at which a new segment file is "
-                          "started."},
-        {"segment.ms", "The age at which a new segment file is started, "
-                       "even if the current one is not full."},
-        {"flush.messages", "Messages appended between forced fsyncs."},
-        {"flush.ms", "Milliseconds between forced fsyncs."},
-        {"index.interval.bytes", "Bytes between offset index entries."},
-        {"segment.index.bytes", "The size of a segment's offset and time "
-                                "indexes at which a new segment is "
-                                "started."},
-        {"max.message.bytes", "The largest record batch accepted."},
-        {"min.insync.replicas", "Replicas that must acknowledge an acks=all "
-                                "write."},
-        {"message.timestamp.type", "CreateTime (the producer's) or "
-                                   "LogAppendTime (the broker's)."},
-        {"compression.type", "The codec batches are stored with: "
-                             "uncompressed, zstd, lz4, snappy or gzip "
-                             "(batches with another codec are "
-                             "recompressed), or producer (kept as the "
-                             "producer compressed them)."},
-    };
-    for (size_t i = 0; i < KFK_ARRAY_LEN(docs); i++)
-        if (strcmp(docs[i].name, name) == 0) return docs[i].doc;
-    return NULL;
+    const kfk_topic_conf_info *ti = kfk_topic_conf_find(name);
+    return (int8_t)(ti ? ti->type : KFK_CONF_TYPE_LONG);
 }
 
 /* The override of `name` among keys/vals, or NULL. */
@@ -884,10 +829,12 @@ describe_topic(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
         c->Synonyms_count = 0;
         /* Response: Results.Configs.Synonyms (v1+) */
         if (v >= 1 && req->IncludeSynonyms) put_synonyms(rq, v, c, syn, ns);
-        /* Response: Results.Configs.ConfigType, Documentation (v3+) */
-        c->ConfigType = topic_conf_type(name);
+        /* Response: Results.Configs.ConfigType, Documentation (v3+),
+         * from the topic-config table (config.c). */
+        const kfk_topic_conf_info *info = kfk_topic_conf_info_at(i);
+        c->ConfigType = (int8_t)info->type;
         c->Documentation = (v >= 3 && req->IncludeDocumentation)
-                               ? kfk_str_c(topic_conf_doc(name))
+                               ? kfk_str_c(info->doc)
                                : (kfk_str){NULL, -1};
     }
     r->Configs_count = n;
@@ -897,13 +844,14 @@ static int8_t
 guess_type(const char *value)
 {
     if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
-        return TYPE_BOOLEAN;
+        return KFK_CONF_TYPE_BOOLEAN;
     char *end;
     errno = 0;
     long long x = strtoll(value, &end, 10);
     if (*value && !*end && !errno)
-        return (x >= INT32_MIN && x <= INT32_MAX) ? TYPE_INT : TYPE_LONG;
-    return TYPE_STRING;
+        return (x >= INT32_MIN && x <= INT32_MAX) ? KFK_CONF_TYPE_INT
+                                                  : KFK_CONF_TYPE_LONG;
+    return KFK_CONF_TYPE_STRING;
 }
 
 static void
@@ -1212,7 +1160,7 @@ kfk_handle_IncrementalAlterConfigs(kfk_req *rq)
                 break;
             case OP_APPEND:
             case OP_SUBTRACT: {
-                if (topic_conf_type(ar.keys[k]) != TYPE_LIST) {
+                if (topic_conf_type(ar.keys[k]) != KFK_CONF_TYPE_LIST) {
                     e = KFK_ERR_INVALID_CONFIG;
                     msg = msgf(rq,
                                "Config value append/subtract is not "

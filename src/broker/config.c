@@ -460,36 +460,143 @@ kfk_conf_lookup(const kfk_broker_conf *c, const char *name, char *buf,
 
 #define TOFF(f) offsetof(kfk_topic_conf, f)
 
+/* One topic config: what DescribeConfigs and the docs say of it (info),
+ * and how kfkd parses and stores it.  Kafka's ConfigType, default and doc
+ * live here and nowhere else. */
 typedef struct topicdef {
-    const char *name;
-    const char *broker_name;
-    int type; /* T_INT32, T_INT64, or T_STRING for the special ones */
+    kfk_topic_conf_info info;
+    int type; /* storage: T_INT32, T_INT64, or T_STRING for the special
+               * ones */
     int64_t min, max;
     size_t off;
 } topicdef;
 
+#define K_LIST   KFK_CONF_TYPE_LIST
+#define K_STRING KFK_CONF_TYPE_STRING
+#define K_INT    KFK_CONF_TYPE_INT
+#define K_LONG   KFK_CONF_TYPE_LONG
+
 static const topicdef tdefs[] = {
-    {"cleanup.policy", "log.cleanup.policy", T_STRING, 0, 0, 0},
-    {"retention.ms", "log.retention.ms", T_INT64, -1, I64, TOFF(retention_ms)},
-    {"retention.bytes", "log.retention.bytes", T_INT64, -1, I64,
+    {{"cleanup.policy", "log.cleanup.policy", K_LIST, "delete",
+      "\"delete\" (remove old segments by retention), \"compact\", or "
+      "both, comma separated."},
+     T_STRING,
+     0,
+     0,
+     0},
+    {{"retention.ms", "log.retention.ms", K_LONG, "604800000",
+      "How long a segment is kept after its newest record, in ms; -1: "
+      "forever."},
+     T_INT64,
+     -1,
+     I64,
+     TOFF(retention_ms)},
+    {{"retention.bytes", "log.retention.bytes", K_LONG, "-1",
+      "The partition size above which the oldest segments are deleted; "
+      "-1: no limit."},
+     T_INT64,
+     -1,
+     I64,
      TOFF(retention_bytes)},
-    {"segment.bytes", "log.segment.bytes", T_INT64, 14, I32,
+    {{"segment.bytes", "log.segment.bytes", K_INT, "1073741824",
+      "The size at which a new segment file is started."},
+     T_INT64,
+     14,
+     I32,
      TOFF(segment_bytes)},
-    {"segment.ms", "log.roll.ms", T_INT64, 1, I64, TOFF(segment_ms)},
-    {"flush.messages", "log.flush.interval.messages", T_INT64, 1, I64,
+    {{"segment.ms", "log.roll.ms", K_LONG, "604800000",
+      "The age at which a new segment file is started, even if the "
+      "current one is not full."},
+     T_INT64,
+     1,
+     I64,
+     TOFF(segment_ms)},
+    {{"flush.messages", "log.flush.interval.messages", K_LONG,
+      "9223372036854775807", "Messages appended between forced fsyncs."},
+     T_INT64,
+     1,
+     I64,
      TOFF(flush_messages)},
-    {"flush.ms", "log.flush.interval.ms", T_INT64, 0, I64, TOFF(flush_ms)},
-    {"index.interval.bytes", "log.index.interval.bytes", T_INT64, 0, I32,
+    {{"flush.ms", "log.flush.interval.ms", K_LONG, "9223372036854775807",
+      "Milliseconds between forced fsyncs."},
+     T_INT64,
+     0,
+     I64,
+     TOFF(flush_ms)},
+    {{"index.interval.bytes", "log.index.interval.bytes", K_INT, "4096",
+      "Bytes between offset index entries."},
+     T_INT64,
+     0,
+     I32,
      TOFF(index_interval_bytes)},
-    {"segment.index.bytes", "log.index.size.max.bytes", T_INT32, 4, I32,
+    {{"segment.index.bytes", "log.index.size.max.bytes", K_INT, "10485760",
+      "The size of a segment's offset and time indexes at which a new "
+      "segment is started."},
+     T_INT32,
+     4,
+     I32,
      TOFF(segment_index_bytes)},
-    {"max.message.bytes", "message.max.bytes", T_INT32, 0, I32,
+    {{"max.message.bytes", "message.max.bytes", K_INT, "1048588",
+      "The largest record batch accepted."},
+     T_INT32,
+     0,
+     I32,
      TOFF(max_message_bytes)},
-    {"min.insync.replicas", "min.insync.replicas", T_INT32, 1, I32,
+    {{"min.insync.replicas", "min.insync.replicas", K_INT, "1",
+      "Replicas that must acknowledge an acks=all write."},
+     T_INT32,
+     1,
+     I32,
      TOFF(min_insync_replicas)},
-    {"message.timestamp.type", "log.message.timestamp.type", T_STRING, 0, 0, 0},
-    {"compression.type", "compression.type", T_STRING, 0, 0, 0},
+    {{"message.timestamp.type", "log.message.timestamp.type", K_STRING,
+      "CreateTime",
+      "CreateTime (the producer's) or LogAppendTime (the broker's)."},
+     T_STRING,
+     0,
+     0,
+     0},
+    {{"compression.type", "compression.type", K_STRING, "producer",
+      "The codec batches are stored with: uncompressed, zstd, lz4, snappy "
+      "or gzip (batches with another codec are recompressed), or producer "
+      "(kept as the producer compressed them)."},
+     T_STRING,
+     0,
+     0,
+     0},
 };
+
+const char *
+kfk_conf_type_name(kfk_conf_type t)
+{
+    static const char *const names[] = {
+        [KFK_CONF_TYPE_BOOLEAN] = "BOOLEAN",
+        [KFK_CONF_TYPE_STRING] = "STRING",
+        [KFK_CONF_TYPE_INT] = "INT",
+        [KFK_CONF_TYPE_SHORT] = "SHORT",
+        [KFK_CONF_TYPE_LONG] = "LONG",
+        [KFK_CONF_TYPE_DOUBLE] = "DOUBLE",
+        [KFK_CONF_TYPE_LIST] = "LIST",
+        [KFK_CONF_TYPE_CLASS] = "CLASS",
+        [KFK_CONF_TYPE_PASSWORD] = "PASSWORD",
+    };
+    if ((int)t <= 0 || (size_t)t >= KFK_ARRAY_LEN(names)) return "UNKNOWN";
+    return names[t];
+}
+
+const kfk_topic_conf_info *
+kfk_topic_conf_info_at(int i)
+{
+    if (i < 0 || (size_t)i >= KFK_ARRAY_LEN(tdefs)) return NULL;
+    return &tdefs[i].info;
+}
+
+const kfk_topic_conf_info *
+kfk_topic_conf_find(const char *name)
+{
+    for (size_t i = 0; i < KFK_ARRAY_LEN(tdefs); i++)
+        if (strcmp(tdefs[i].info.name, name) == 0) return &tdefs[i].info;
+    return NULL;
+}
 
 /* compression.type values (Kafka's BrokerCompressionType names, in the
  * order its error message lists them) and the codec each stores with;
@@ -552,7 +659,7 @@ kfk_topic_conf_set(kfk_topic_conf *tc, const char *key, const char *value,
 {
     for (size_t i = 0; i < KFK_ARRAY_LEN(tdefs); i++) {
         const topicdef *d = &tdefs[i];
-        if (strcmp(d->name, key) != 0) continue;
+        if (strcmp(d->info.name, key) != 0) continue;
         if (strcmp(key, "cleanup.policy") == 0) {
             bool del = false, comp = false;
             char tmp[64];
@@ -616,8 +723,8 @@ const char *
 kfk_topic_conf_name(int i, const char **broker_name)
 {
     if (i < 0 || (size_t)i >= KFK_ARRAY_LEN(tdefs)) return NULL;
-    if (broker_name) *broker_name = tdefs[i].broker_name;
-    return tdefs[i].name;
+    if (broker_name) *broker_name = tdefs[i].info.broker_name;
+    return tdefs[i].info.name;
 }
 
 bool
@@ -626,7 +733,7 @@ kfk_topic_conf_get(const kfk_topic_conf *tc, const char *name, char *buf,
 {
     for (size_t i = 0; i < KFK_ARRAY_LEN(tdefs); i++) {
         const topicdef *d = &tdefs[i];
-        if (strcmp(d->name, name) != 0) continue;
+        if (strcmp(d->info.name, name) != 0) continue;
         if (strcmp(name, "cleanup.policy") == 0)
             snprintf(buf, bufsize, "%s",
                      tc->compact

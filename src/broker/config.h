@@ -116,6 +116,40 @@ typedef struct kfk_topic_conf {
     bool remove_delete;   /* cleanup.policy lacks delete */
 } kfk_topic_conf;
 
+/* DescribeConfigs ConfigType values (Kafka's ConfigEntry.ConfigType). */
+typedef enum kfk_conf_type {
+    KFK_CONF_TYPE_UNKNOWN = 0,
+    KFK_CONF_TYPE_BOOLEAN = 1,
+    KFK_CONF_TYPE_STRING = 2,
+    KFK_CONF_TYPE_INT = 3,
+    KFK_CONF_TYPE_SHORT = 4,
+    KFK_CONF_TYPE_LONG = 5,
+    KFK_CONF_TYPE_DOUBLE = 6,
+    KFK_CONF_TYPE_LIST = 7,
+    KFK_CONF_TYPE_CLASS = 8,
+    KFK_CONF_TYPE_PASSWORD = 9
+} kfk_conf_type;
+
+/* Kafka's name of a ConfigType ("LONG"); "UNKNOWN" for others. */
+const char *kfk_conf_type_name(kfk_conf_type t);
+
+/* The facts of one topic-level config, all from the one table in
+ * config.c: DescribeConfigs and the generated docs/config-reference.md
+ * read them there. */
+typedef struct kfk_topic_conf_info {
+    const char *name;        /* Kafka's topic config name */
+    const char *broker_name; /* the broker config it defaults from */
+    kfk_conf_type type;      /* as DescribeConfigs reports it */
+    const char *def;         /* Kafka's default, as DescribeConfigs shows it
+                              * on a broker with no log settings */
+    const char *doc;         /* DescribeConfigs Documentation */
+} kfk_topic_conf_info;
+
+/* The i-th topic config (i from 0); NULL past the end. */
+const kfk_topic_conf_info *kfk_topic_conf_info_at(int i);
+/* Topic config `name`; NULL if there is none. */
+const kfk_topic_conf_info *kfk_topic_conf_find(const char *name);
+
 /* Topic config from the broker defaults. */
 void kfk_topic_conf_from_broker(kfk_topic_conf *tc, const kfk_broker_conf *c);
 /* Apply one topic-level override; -1 with a message if the name is

@@ -18,8 +18,9 @@
  *     members array of: member id, group instance id (nullable, v3+),
  *     client id, client host, rebalance timeout int32 (v1+), session
  *     timeout int32, subscription bytes, assignment bytes; v4 flexible.
- * A null value is a tombstone.  Strings are int16-length (compact in
- * flexible versions), bytes int32-length, arrays int32-counted.
+ * A null value is a tombstone.  The bodies after the version are
+ * described in src/protocol/messages.def (data OffsetCommitKey and the
+ * others) and go through the generated codec like every other message.
  * We write offset key v1 with value v3 (v1 when the commit carried a
  * retention time), group key v2 with value v3; we read every version
  * above.
@@ -108,138 +109,102 @@ kfk_group_partition_for(const char *id, size_t len, int32_t n)
 /* ------------------------------------------------------------------ */
 /* Writing.                                                            */
 
+/* A record's key or value: the int16 version, then the body through the
+ * codec at that version. */
 static void
-put_str(kfk_buf *wb, kfk_str s)
+put_record(kfk_buf *wb, const kfk_msg_desc *md, int16_t v, const void *body)
 {
-    if (s.len < 0) {
-        kfk_buf_put_i16(wb, -1);
-        return;
-    }
-    kfk_buf_put_i16(wb, (int16_t)s.len);
-    kfk_buf_put(wb, s.p, (size_t)s.len);
-}
-
-static void
-put_bytes(kfk_buf *wb, kfk_bytes b)
-{
-    int32_t n = b.len < 0 ? 0 : b.len;
-    kfk_buf_put_i32(wb, n);
-    if (n) kfk_buf_put(wb, b.p, (size_t)n);
-}
-
-static kfk_str
-nonnull(kfk_str s)
-{
-    return s.len < 0 ? kfk_str_n("", 0) : s;
+    kfk_buf_put_i16(wb, v);
+    kfk_encode(md, v, wb, body);
 }
 
 void
 kfk_grec_offset_key(kfk_buf *wb, kfk_str group, kfk_str topic,
                     int32_t partition)
 {
-    kfk_buf_put_i16(wb, KFK_GKEY_OFFSET_V1);
-    put_str(wb, nonnull(group));    /* OffsetCommitKey.group */
-    put_str(wb, nonnull(topic));    /* OffsetCommitKey.topic */
-    kfk_buf_put_i32(wb, partition); /* OffsetCommitKey.partition */
+    kfk_OffsetCommitKey k;
+    kfk_msg_init(&kfk_OffsetCommitKey_msg, KFK_GKEY_OFFSET_V1, &k);
+    k.Group = group; /* non-nullable: null is written as "" */
+    k.Topic = topic;
+    k.Partition = partition;
+    put_record(wb, &kfk_OffsetCommitKey_msg, KFK_GKEY_OFFSET_V1, &k);
 }
 
 void
 kfk_grec_offset_value(kfk_buf *wb, int64_t offset, int32_t leader_epoch,
                       kfk_str metadata, int64_t commit_ts, int64_t expire_ts)
 {
-    if (expire_ts >= 0) {
-        kfk_buf_put_i16(wb, 1);
-        kfk_buf_put_i64(wb, offset);    /* OffsetCommitValue.offset */
-        put_str(wb, nonnull(metadata)); /* .metadata */
-        kfk_buf_put_i64(wb, commit_ts); /* .commitTimestamp */
-        kfk_buf_put_i64(wb, expire_ts); /* .expireTimestamp */
-        return;
-    }
-    kfk_buf_put_i16(wb, 3);
-    kfk_buf_put_i64(wb, offset);       /* OffsetCommitValue.offset */
-    kfk_buf_put_i32(wb, leader_epoch); /* .leaderEpoch */
-    put_str(wb, nonnull(metadata));    /* .metadata */
-    kfk_buf_put_i64(wb, commit_ts);    /* .commitTimestamp */
+    /* v1 is the only version with an expire timestamp (a commit with a
+     * retention time); v3 otherwise, as Kafka 2.1+ writes. */
+    int16_t v = expire_ts >= 0 ? 1 : 3;
+    kfk_OffsetCommitValue o;
+    kfk_msg_init(&kfk_OffsetCommitValue_msg, v, &o);
+    o.Offset = offset;
+    o.LeaderEpoch = leader_epoch;
+    o.Metadata = metadata;
+    o.CommitTimestamp = commit_ts;
+    o.ExpireTimestamp = expire_ts;
+    put_record(wb, &kfk_OffsetCommitValue_msg, v, &o);
 }
 
 void
 kfk_grec_group_key(kfk_buf *wb, kfk_str group)
 {
-    kfk_buf_put_i16(wb, KFK_GKEY_GROUP);
-    put_str(wb, nonnull(group)); /* GroupMetadataKey.group */
+    kfk_GroupMetadataKey k;
+    kfk_msg_init(&kfk_GroupMetadataKey_msg, KFK_GKEY_GROUP, &k);
+    k.Group = group;
+    put_record(wb, &kfk_GroupMetadataKey_msg, KFK_GKEY_GROUP, &k);
 }
 
 void
 kfk_grec_group_value(kfk_buf *wb, const kfk_grec_group *gv)
 {
-    kfk_buf_put_i16(wb, 3);
-    put_str(wb,
-            nonnull(gv->protocol_type)); /* GroupMetadataValue.protocolType */
-    kfk_buf_put_i32(wb, gv->generation); /* .generation */
-    put_str(wb, gv->protocol);           /* .protocol (nullable) */
-    put_str(wb, gv->leader);             /* .leader (nullable) */
-    kfk_buf_put_i64(wb, gv->state_ts);   /* .currentStateTimestamp */
-    kfk_buf_put_i32(wb, gv->nmembers);   /* .members */
-    for (int32_t i = 0; i < gv->nmembers; i++) {
-        const kfk_grec_member *m = &gv->members[i];
-        put_str(wb, nonnull(m->member_id));   /* MemberMetadata.memberId */
-        put_str(wb, m->instance_id);          /* .groupInstanceId */
-        put_str(wb, nonnull(m->client_id));   /* .clientId */
-        put_str(wb, nonnull(m->client_host)); /* .clientHost */
-        kfk_buf_put_i32(wb, m->rebalance_ms); /* .rebalanceTimeout */
-        kfk_buf_put_i32(wb, m->session_ms);   /* .sessionTimeout */
-        put_bytes(wb, m->subscription);       /* .subscription */
-        put_bytes(wb, m->assignment);         /* .assignment */
+    const int16_t v = 3;
+    kfk_GroupMetadataValue g;
+    kfk_msg_init(&kfk_GroupMetadataValue_msg, v, &g);
+    int32_t n = gv->nmembers > 0 ? gv->nmembers : 0;
+    kfk_GroupMetadataValue_MemberMetadata *ms =
+        kfk_calloc(n ? (size_t)n : 1, sizeof(*ms));
+    if (!ms) {
+        wb->err = KFK_ERR__NOMEM;
+        return;
     }
+    g.ProtocolType = gv->protocol_type;
+    g.Generation = gv->generation;
+    g.Protocol = gv->protocol; /* nullable */
+    g.Leader = gv->leader;     /* nullable */
+    g.CurrentStateTimestamp = gv->state_ts;
+    for (int32_t i = 0; i < n; i++) {
+        const kfk_grec_member *m = &gv->members[i];
+        kfk_struct_init(&kfk_GroupMetadataValue_MemberMetadata_desc, v, &ms[i]);
+        ms[i].MemberId = m->member_id;
+        ms[i].GroupInstanceId = m->instance_id; /* nullable */
+        ms[i].ClientId = m->client_id;
+        ms[i].ClientHost = m->client_host;
+        ms[i].RebalanceTimeout = m->rebalance_ms;
+        ms[i].SessionTimeout = m->session_ms;
+        ms[i].Subscription = m->subscription;
+        ms[i].Assignment = m->assignment;
+    }
+    g.Members = ms;
+    g.Members_count = n;
+    put_record(wb, &kfk_GroupMetadataValue_msg, v, &g);
+    kfk_free(ms);
 }
 
 /* ------------------------------------------------------------------ */
 /* Reading.                                                            */
 
-static kfk_str
-get_str(kfk_rbuf *rb, bool flex)
+/* Decode a key or value body of version v (already read) from rb.  The
+ * structures decoded here hold no arrays but the group members, so ar
+ * holds nothing else; strings point into the input. */
+static kfk_err
+get_record(const kfk_msg_desc *md, int16_t v, kfk_rbuf *rb, kfk_arena *ar,
+           void *out)
 {
-    kfk_str s = {NULL, -1};
-    int32_t n;
-    if (flex)
-        n = (int32_t)kfk_rbuf_uvarint32(rb) - 1;
-    else
-        n = kfk_rbuf_i16(rb);
-    if (rb->err || n < 0) return s;
-    const uint8_t *p = kfk_rbuf_take(rb, (size_t)n);
-    if (!p) return s;
-    s.p = (const char *)p;
-    s.len = n;
-    return s;
-}
-
-static kfk_bytes
-get_bytes(kfk_rbuf *rb, bool flex)
-{
-    kfk_bytes b = {NULL, -1};
-    int32_t n;
-    if (flex)
-        n = (int32_t)kfk_rbuf_uvarint32(rb) - 1;
-    else
-        n = kfk_rbuf_i32(rb);
-    if (rb->err || n < 0) return b;
-    const uint8_t *p = kfk_rbuf_take(rb, (size_t)n);
-    if (!p) return b;
-    b.p = p;
-    b.len = n;
-    return b;
-}
-
-/* Skip a tagged-field section (flexible versions). */
-static void
-skip_tags(kfk_rbuf *rb)
-{
-    uint32_t n = kfk_rbuf_uvarint32(rb);
-    for (uint32_t i = 0; i < n && !rb->err; i++) {
-        kfk_rbuf_uvarint32(rb); /* tag */
-        uint32_t sz = kfk_rbuf_uvarint32(rb);
-        kfk_rbuf_take(rb, sz);
-    }
+    if (v < md->v_lo || v > md->v_hi) return KFK_ERR__UNSUPPORTED;
+    kfk_err e = kfk_decode(md, v, rb, ar, out);
+    return e == KFK_ERR__UNSUPPORTED ? e : (e ? KFK_ERR__BAD_MSG : e);
 }
 
 kfk_err
@@ -250,21 +215,23 @@ kfk_grec_parse_key(const uint8_t *p, size_t len, kfk_grec_key *k)
     memset(k, 0, sizeof(*k));
     k->version = kfk_rbuf_i16(&rb);
     if (rb.err) return KFK_ERR__BAD_MSG;
-    switch (k->version) {
-    case KFK_GKEY_OFFSET_V0:
-    case KFK_GKEY_OFFSET_V1:
-        k->group = get_str(&rb, false);
-        k->topic = get_str(&rb, false);
-        k->partition = kfk_rbuf_i32(&rb);
-        break;
-    case KFK_GKEY_GROUP:
-        k->group = get_str(&rb, false);
-        break;
-    default:
-        return KFK_ERR__UNSUPPORTED;
+    kfk_arena ar;
+    kfk_arena_init(&ar, 1u << 16);
+    kfk_err e;
+    if (k->version == KFK_GKEY_GROUP) {
+        kfk_GroupMetadataKey gk;
+        e = get_record(&kfk_GroupMetadataKey_msg, k->version, &rb, &ar, &gk);
+        k->group = gk.Group;
+    } else {
+        kfk_OffsetCommitKey ok;
+        e = get_record(&kfk_OffsetCommitKey_msg, k->version, &rb, &ar, &ok);
+        k->group = ok.Group;
+        k->topic = ok.Topic;
+        k->partition = ok.Partition;
     }
-    if (rb.err || k->group.len < 0) return KFK_ERR__BAD_MSG;
-    return KFK_ERR_NONE;
+    kfk_arena_free(&ar);
+    if (e) memset(k, 0, sizeof(*k));
+    return e;
 }
 
 kfk_err
@@ -273,19 +240,21 @@ kfk_grec_parse_offset_value(const uint8_t *p, size_t len, kfk_grec_offset *o)
     kfk_rbuf rb;
     kfk_rbuf_init(&rb, p, len);
     memset(o, 0, sizeof(*o));
-    o->leader_epoch = -1;
-    o->expire_ts = -1;
     o->version = kfk_rbuf_i16(&rb);
     if (rb.err) return KFK_ERR__BAD_MSG;
-    if (o->version < 0 || o->version > 4) return KFK_ERR__UNSUPPORTED;
-    bool flex = o->version >= 4;
-    o->offset = kfk_rbuf_i64(&rb);
-    if (o->version >= 3) o->leader_epoch = kfk_rbuf_i32(&rb);
-    o->metadata = get_str(&rb, flex);
-    o->commit_ts = kfk_rbuf_i64(&rb);
-    if (o->version == 1) o->expire_ts = kfk_rbuf_i64(&rb);
-    if (flex) skip_tags(&rb);
-    return rb.err ? KFK_ERR__BAD_MSG : KFK_ERR_NONE;
+    kfk_arena ar;
+    kfk_arena_init(&ar, 1u << 16);
+    kfk_OffsetCommitValue ov;
+    kfk_err e =
+        get_record(&kfk_OffsetCommitValue_msg, o->version, &rb, &ar, &ov);
+    kfk_arena_free(&ar);
+    if (e) return e;
+    o->offset = ov.Offset;
+    o->leader_epoch = ov.LeaderEpoch; /* -1 before v3 */
+    o->metadata = ov.Metadata;
+    o->commit_ts = ov.CommitTimestamp;
+    o->expire_ts = ov.ExpireTimestamp; /* -1 but in v1 */
+    return KFK_ERR_NONE;
 }
 
 kfk_err
@@ -295,44 +264,36 @@ kfk_grec_parse_group_value(const uint8_t *p, size_t len, kfk_arena *ar,
     kfk_rbuf rb;
     kfk_rbuf_init(&rb, p, len);
     memset(gv, 0, sizeof(*gv));
-    gv->state_ts = -1;
     int16_t v = kfk_rbuf_i16(&rb);
     if (rb.err) return KFK_ERR__BAD_MSG;
-    if (v < 0 || v > 4) return KFK_ERR__UNSUPPORTED;
-    bool flex = v >= 4;
-    gv->protocol_type = get_str(&rb, flex);
-    gv->generation = kfk_rbuf_i32(&rb);
-    gv->protocol = get_str(&rb, flex);
-    gv->leader = get_str(&rb, flex);
-    if (v >= 2) gv->state_ts = kfk_rbuf_i64(&rb);
-    int32_t n = flex ? (int32_t)kfk_rbuf_uvarint32(&rb) - 1 : kfk_rbuf_i32(&rb);
-    if (rb.err || n < 0) return KFK_ERR__BAD_MSG;
-    /* Each member takes at least 22 bytes: bound the count first. */
-    if ((size_t)n > kfk_rbuf_left(&rb) / 8) return KFK_ERR__BAD_MSG;
+    kfk_GroupMetadataValue g;
+    kfk_err e = get_record(&kfk_GroupMetadataValue_msg, v, &rb, ar, &g);
+    if (e) return e;
+    int32_t n = g.Members_count > 0 ? g.Members_count : 0;
     gv->members =
         n ? kfk_arena_alloc(ar, (size_t)n * sizeof(*gv->members)) : NULL;
     if (n && !gv->members) return KFK_ERR__TOO_LARGE;
+    gv->protocol_type = g.ProtocolType;
+    gv->generation = g.Generation;
+    gv->protocol = g.Protocol;
+    gv->leader = g.Leader;
+    gv->state_ts = g.CurrentStateTimestamp; /* -1 before v2 */
     gv->nmembers = n;
-    for (int32_t i = 0; i < n && !rb.err; i++) {
+    for (int32_t i = 0; i < n; i++) {
+        const kfk_GroupMetadataValue_MemberMetadata *s = &g.Members[i];
         kfk_grec_member *m = &gv->members[i];
-        m->member_id = get_str(&rb, flex);
-        m->instance_id.p = NULL;
-        m->instance_id.len = -1;
-        if (v >= 3) m->instance_id = get_str(&rb, flex);
-        m->client_id = get_str(&rb, flex);
-        m->client_host = get_str(&rb, flex);
-        m->session_ms = 0;
-        m->rebalance_ms = -1;
-        if (v >= 1) m->rebalance_ms = kfk_rbuf_i32(&rb);
-        m->session_ms = kfk_rbuf_i32(&rb);
-        if (m->rebalance_ms < 0) m->rebalance_ms = m->session_ms;
-        m->subscription = get_bytes(&rb, flex);
-        m->assignment = get_bytes(&rb, flex);
-        if (flex) skip_tags(&rb);
-        if (m->member_id.len < 0) return KFK_ERR__BAD_MSG;
+        m->member_id = s->MemberId;
+        m->instance_id = s->GroupInstanceId; /* null before v3 */
+        m->client_id = s->ClientId;
+        m->client_host = s->ClientHost;
+        m->session_ms = s->SessionTimeout;
+        /* Before v1 the rebalance timeout was the session timeout. */
+        m->rebalance_ms =
+            s->RebalanceTimeout < 0 ? s->SessionTimeout : s->RebalanceTimeout;
+        m->subscription = s->Subscription;
+        m->assignment = s->Assignment;
     }
-    if (flex) skip_tags(&rb);
-    return rb.err ? KFK_ERR__BAD_MSG : KFK_ERR_NONE;
+    return KFK_ERR_NONE;
 }
 
 const char *

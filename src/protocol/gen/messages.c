@@ -1692,6 +1692,59 @@ const kfk_struct_desc kfk_ConsumerProtocolAssignment_desc = {
     "ConsumerProtocolAssignment", sizeof(kfk_ConsumerProtocolAssignment), 2, kfk_ConsumerProtocolAssignment_fields,
 };
 
+static const kfk_field_desc kfk_OffsetCommitKey_fields[] = {
+    {"Group", KFK_FT_STRING, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_OffsetCommitKey, Group), 0, NULL, 0, NULL, 0},
+    {"Topic", KFK_FT_STRING, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_OffsetCommitKey, Topic), 0, NULL, 0, NULL, 0},
+    {"Partition", KFK_FT_INT32, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_OffsetCommitKey, Partition), 0, NULL, 0, NULL, 0},
+};
+const kfk_struct_desc kfk_OffsetCommitKey_desc = {
+    "OffsetCommitKey", sizeof(kfk_OffsetCommitKey), 3, kfk_OffsetCommitKey_fields,
+};
+
+static const kfk_field_desc kfk_OffsetCommitValue_fields[] = {
+    {"Offset", KFK_FT_INT64, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_OffsetCommitValue, Offset), 0, NULL, 0, NULL, 0},
+    {"LeaderEpoch", KFK_FT_INT32, 0, 3, 32767, -1, -2, -1, -2, -1, offsetof(kfk_OffsetCommitValue, LeaderEpoch), 0, NULL, (int64_t)-1LL, NULL, 0},
+    {"Metadata", KFK_FT_STRING, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_OffsetCommitValue, Metadata), 0, NULL, 0, NULL, 0},
+    {"CommitTimestamp", KFK_FT_INT64, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_OffsetCommitValue, CommitTimestamp), 0, NULL, 0, NULL, 0},
+    {"ExpireTimestamp", KFK_FT_INT64, 0, 1, 1, -1, -2, -1, -2, -1, offsetof(kfk_OffsetCommitValue, ExpireTimestamp), 0, NULL, (int64_t)-1LL, NULL, 0},
+};
+const kfk_struct_desc kfk_OffsetCommitValue_desc = {
+    "OffsetCommitValue", sizeof(kfk_OffsetCommitValue), 5, kfk_OffsetCommitValue_fields,
+};
+
+static const kfk_field_desc kfk_GroupMetadataKey_fields[] = {
+    {"Group", KFK_FT_STRING, 0, 2, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataKey, Group), 0, NULL, 0, NULL, 0},
+};
+const kfk_struct_desc kfk_GroupMetadataKey_desc = {
+    "GroupMetadataKey", sizeof(kfk_GroupMetadataKey), 1, kfk_GroupMetadataKey_fields,
+};
+
+static const kfk_field_desc kfk_GroupMetadataValue_MemberMetadata_fields[] = {
+    {"MemberId", KFK_FT_STRING, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue_MemberMetadata, MemberId), 0, NULL, 0, NULL, 0},
+    {"GroupInstanceId", KFK_FT_STRING, 0, 3, 32767, 3, 32767, -1, -2, -1, offsetof(kfk_GroupMetadataValue_MemberMetadata, GroupInstanceId), 0, NULL, 0, NULL, 1},
+    {"ClientId", KFK_FT_STRING, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue_MemberMetadata, ClientId), 0, NULL, 0, NULL, 0},
+    {"ClientHost", KFK_FT_STRING, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue_MemberMetadata, ClientHost), 0, NULL, 0, NULL, 0},
+    {"RebalanceTimeout", KFK_FT_INT32, 0, 1, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue_MemberMetadata, RebalanceTimeout), 0, NULL, (int64_t)-1LL, NULL, 0},
+    {"SessionTimeout", KFK_FT_INT32, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue_MemberMetadata, SessionTimeout), 0, NULL, 0, NULL, 0},
+    {"Subscription", KFK_FT_BYTES, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue_MemberMetadata, Subscription), 0, NULL, 0, NULL, 0},
+    {"Assignment", KFK_FT_BYTES, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue_MemberMetadata, Assignment), 0, NULL, 0, NULL, 0},
+};
+const kfk_struct_desc kfk_GroupMetadataValue_MemberMetadata_desc = {
+    "MemberMetadata", sizeof(kfk_GroupMetadataValue_MemberMetadata), 8, kfk_GroupMetadataValue_MemberMetadata_fields,
+};
+
+static const kfk_field_desc kfk_GroupMetadataValue_fields[] = {
+    {"ProtocolType", KFK_FT_STRING, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue, ProtocolType), 0, NULL, 0, NULL, 0},
+    {"Generation", KFK_FT_INT32, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue, Generation), 0, NULL, 0, NULL, 0},
+    {"Protocol", KFK_FT_STRING, 0, 0, 32767, 0, 32767, -1, -2, -1, offsetof(kfk_GroupMetadataValue, Protocol), 0, NULL, 0, NULL, 0},
+    {"Leader", KFK_FT_STRING, 0, 0, 32767, 0, 32767, -1, -2, -1, offsetof(kfk_GroupMetadataValue, Leader), 0, NULL, 0, NULL, 0},
+    {"CurrentStateTimestamp", KFK_FT_INT64, 0, 2, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue, CurrentStateTimestamp), 0, NULL, (int64_t)-1LL, NULL, 0},
+    {"Members", KFK_FT_ARRAY, KFK_FT_STRUCT, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_GroupMetadataValue, Members), offsetof(kfk_GroupMetadataValue, Members_count), &kfk_GroupMetadataValue_MemberMetadata_desc, 0, NULL, 0},
+};
+const kfk_struct_desc kfk_GroupMetadataValue_desc = {
+    "GroupMetadataValue", sizeof(kfk_GroupMetadataValue), 6, kfk_GroupMetadataValue_fields,
+};
+
 const kfk_msg_desc kfk_ProduceRequest_msg = {"ProduceRequest", 0, 0, 11, 9, &kfk_ProduceRequest_desc};
 const kfk_msg_desc kfk_ProduceResponse_msg = {"ProduceResponse", 0, 0, 11, 9, &kfk_ProduceResponse_desc};
 const kfk_msg_desc kfk_FetchRequest_msg = {"FetchRequest", 1, 0, 17, 12, &kfk_FetchRequest_desc};
@@ -1766,6 +1819,10 @@ const kfk_msg_desc kfk_ListTransactionsRequest_msg = {"ListTransactionsRequest",
 const kfk_msg_desc kfk_ListTransactionsResponse_msg = {"ListTransactionsResponse", 66, 0, 1, 0, &kfk_ListTransactionsResponse_desc};
 const kfk_msg_desc kfk_ConsumerProtocolSubscription_msg = {"ConsumerProtocolSubscription", -1, 0, 3, -1, &kfk_ConsumerProtocolSubscription_desc};
 const kfk_msg_desc kfk_ConsumerProtocolAssignment_msg = {"ConsumerProtocolAssignment", -1, 0, 3, -1, &kfk_ConsumerProtocolAssignment_desc};
+const kfk_msg_desc kfk_OffsetCommitKey_msg = {"OffsetCommitKey", -1, 0, 1, -1, &kfk_OffsetCommitKey_desc};
+const kfk_msg_desc kfk_OffsetCommitValue_msg = {"OffsetCommitValue", -1, 0, 4, 4, &kfk_OffsetCommitValue_desc};
+const kfk_msg_desc kfk_GroupMetadataKey_msg = {"GroupMetadataKey", -1, 2, 2, -1, &kfk_GroupMetadataKey_desc};
+const kfk_msg_desc kfk_GroupMetadataValue_msg = {"GroupMetadataValue", -1, 0, 4, 4, &kfk_GroupMetadataValue_desc};
 
 const kfk_api_desc kfk_api_table[KFK_API_KEY_MAX + 1] = {
     [KFK_API_Produce] = {"Produce", 0, 0, 11, 9, &kfk_ProduceRequest_msg, &kfk_ProduceResponse_msg},

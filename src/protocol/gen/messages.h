@@ -1688,6 +1688,55 @@ typedef struct kfk_ConsumerProtocolAssignment {
 
 extern const kfk_struct_desc kfk_ConsumerProtocolAssignment_desc;
 
+typedef struct kfk_OffsetCommitKey {
+    kfk_str Group;
+    kfk_str Topic;
+    int32_t Partition;
+} kfk_OffsetCommitKey;
+
+extern const kfk_struct_desc kfk_OffsetCommitKey_desc;
+
+typedef struct kfk_OffsetCommitValue {
+    int64_t Offset;
+    int32_t LeaderEpoch;
+    kfk_str Metadata;
+    int64_t CommitTimestamp;
+    int64_t ExpireTimestamp;
+} kfk_OffsetCommitValue;
+
+extern const kfk_struct_desc kfk_OffsetCommitValue_desc;
+
+typedef struct kfk_GroupMetadataKey {
+    kfk_str Group;
+} kfk_GroupMetadataKey;
+
+extern const kfk_struct_desc kfk_GroupMetadataKey_desc;
+
+typedef struct kfk_GroupMetadataValue_MemberMetadata {
+    kfk_str MemberId;
+    kfk_str GroupInstanceId;
+    kfk_str ClientId;
+    kfk_str ClientHost;
+    int32_t RebalanceTimeout;
+    int32_t SessionTimeout;
+    kfk_bytes Subscription;
+    kfk_bytes Assignment;
+} kfk_GroupMetadataValue_MemberMetadata;
+
+extern const kfk_struct_desc kfk_GroupMetadataValue_MemberMetadata_desc;
+
+typedef struct kfk_GroupMetadataValue {
+    kfk_str ProtocolType;
+    int32_t Generation;
+    kfk_str Protocol;
+    kfk_str Leader;
+    int64_t CurrentStateTimestamp;
+    kfk_GroupMetadataValue_MemberMetadata *Members;
+    int32_t Members_count; /* -1: null */
+} kfk_GroupMetadataValue;
+
+extern const kfk_struct_desc kfk_GroupMetadataValue_desc;
+
 extern const kfk_msg_desc kfk_ProduceRequest_msg;
 extern const kfk_msg_desc kfk_ProduceResponse_msg;
 extern const kfk_msg_desc kfk_FetchRequest_msg;
@@ -1762,6 +1811,10 @@ extern const kfk_msg_desc kfk_ListTransactionsRequest_msg;
 extern const kfk_msg_desc kfk_ListTransactionsResponse_msg;
 extern const kfk_msg_desc kfk_ConsumerProtocolSubscription_msg;
 extern const kfk_msg_desc kfk_ConsumerProtocolAssignment_msg;
+extern const kfk_msg_desc kfk_OffsetCommitKey_msg;
+extern const kfk_msg_desc kfk_OffsetCommitValue_msg;
+extern const kfk_msg_desc kfk_GroupMetadataKey_msg;
+extern const kfk_msg_desc kfk_GroupMetadataValue_msg;
 
 extern const kfk_api_desc kfk_api_table[KFK_API_KEY_MAX + 1];
 
