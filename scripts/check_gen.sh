@@ -6,7 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$py" "$top/scripts/gen_protocol.py" "$top/src/protocol/messages.def" "$tmp"
-for f in messages.h messages.c; do
+for f in messages.h messages.c api_table.h api_table.c; do
     if ! cmp -s "$tmp/$f" "$top/src/protocol/gen/$f"; then
         echo "src/protocol/gen/$f is stale: run 'make gen' and commit" >&2
         diff -u "$top/src/protocol/gen/$f" "$tmp/$f" | head -40 >&2

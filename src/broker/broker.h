@@ -148,12 +148,13 @@ bool kfk_req_add_hole(kfk_req *rq, int fd, int64_t off, size_t len);
 /* Close a connection after a protocol violation. */
 void kfk_peer_close(kfk_peer *p, const char *why);
 
-/* handlers.c: the dispatch table. */
+/* dispatch.c: fill b->apis[] from the one dispatch table
+ * (src/protocol/gen/api_table.h), binding each served API to its handler. */
 void kfk_handlers_init(kfk_broker *b);
-
-/* group/group_handlers.c: add the group coordinator's APIs to b->apis[]
- * (called at the end of kfk_handlers_init). */
-void kfk_groups_register(kfk_broker *b);
+/* dispatch.c: the one way into a handler.  rq's header and body are
+ * decoded; checks the version, passes the hooks (authentication,
+ * authorization, quotas) and runs the handler, or closes the connection. */
+void kfk_dispatch(kfk_req *rq);
 
 void kfk_fetch_sessions_free(kfk_broker *b);
 

@@ -1,12 +1,11 @@
 /*
- * handlers.c -- the dispatch table of kfkd (which APIs and versions it
- * serves, which is also what ApiVersions advertises) and the handlers of
- * ApiVersions and Metadata.
+ * handlers.c -- the handlers of ApiVersions, Metadata and DescribeCluster.
  *
- * Advertised ranges start at version 0 wherever the description allows:
- * librdkafka gates features on exact low versions (compression needs
- * Produce v0 listed), and older clients (sarama's default, kafka-python's
- * probe) speak v0.
+ * ApiVersions advertises the dispatch table (the serve lines of
+ * src/protocol/messages.def, bound in dispatch.c).  Its ranges start at
+ * version 0 wherever the description allows: librdkafka gates features on
+ * exact low versions (compression needs Produce v0 listed), and older
+ * clients (sarama's default, kafka-python's probe) speak v0.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,45 +13,6 @@
 
 #include "broker/broker.h"
 #include "broker/handlers.h"
-
-void
-kfk_handlers_init(kfk_broker *b)
-{
-    static const struct {
-        int16_t key;
-        kfk_handler *h;
-        int16_t min, max;
-    } impls[] = {
-        {KFK_API_ApiVersions, kfk_handle_ApiVersions, 0, 4},
-        {KFK_API_Metadata, kfk_handle_Metadata, 0, 12},
-        {KFK_API_DescribeCluster, kfk_handle_DescribeCluster, 0, 1},
-        {KFK_API_Produce, kfk_handle_Produce, 0, 11},
-        {KFK_API_Fetch, kfk_handle_Fetch, 0, 17},
-        {KFK_API_ListOffsets, kfk_handle_ListOffsets, 0, 9},
-        {KFK_API_OffsetForLeaderEpoch, kfk_handle_OffsetForLeaderEpoch, 0, 4},
-        /* admin.c */
-        {KFK_API_CreateTopics, kfk_handle_CreateTopics, 0, 7},
-        {KFK_API_DeleteTopics, kfk_handle_DeleteTopics, 0, 6},
-        {KFK_API_CreatePartitions, kfk_handle_CreatePartitions, 0, 3},
-        {KFK_API_DeleteRecords, kfk_handle_DeleteRecords, 0, 2},
-        {KFK_API_DescribeConfigs, kfk_handle_DescribeConfigs, 0, 4},
-        {KFK_API_AlterConfigs, kfk_handle_AlterConfigs, 0, 2},
-        {KFK_API_IncrementalAlterConfigs, kfk_handle_IncrementalAlterConfigs, 0,
-         1},
-        {KFK_API_DescribeLogDirs, kfk_handle_DescribeLogDirs, 0, 4},
-    };
-    memset(b->apis, 0, sizeof(b->apis));
-    for (size_t i = 0; i < KFK_ARRAY_LEN(impls); i++) {
-        const kfk_api_desc *ad = kfk_api_get(impls[i].key);
-        kfk_assert(ad);
-        kfk_api_impl *im = &b->apis[impls[i].key];
-        im->handler = impls[i].h;
-        im->min = KFK_MAX(impls[i].min, ad->v_lo);
-        im->max = KFK_MIN(impls[i].max, ad->v_hi);
-    }
-    /* The group coordinator's APIs (src/broker/group). */
-    kfk_groups_register(b);
-}
 
 void
 kfk_req_respond_v(kfk_req *rq, const kfk_msg_desc *md, int16_t version,
@@ -67,6 +27,23 @@ kfk_req_respond_v(kfk_req *rq, const kfk_msg_desc *md, int16_t version,
 
 /* ------------------------------------------------------------------ */
 /* ApiVersions                                                         */
+
+int
+kfk_api_versions_fill(const kfk_broker *b,
+                      kfk_ApiVersionsResponse_ApiVersion *keys)
+{
+    int n = 0;
+    for (int k = 0; k <= KFK_API_KEY_MAX; k++) {
+        if (!b->apis[k].handler) continue;
+        if (keys) {
+            keys[n].ApiKey = (int16_t)k;
+            keys[n].MinVersion = b->apis[k].min;
+            keys[n].MaxVersion = b->apis[k].max;
+        }
+        n++;
+    }
+    return n;
+}
 
 void
 kfk_handle_ApiVersions(kfk_req *rq)
@@ -95,19 +72,10 @@ kfk_handle_ApiVersions(kfk_req *rq)
          * can pick a version it shares with us. */
         resp.ErrorCode = KFK_ERR_UNSUPPORTED_VERSION;
     }
-    int n = 0;
-    for (int k = 0; k <= KFK_API_KEY_MAX; k++)
-        if (b->apis[k].handler) n++;
+    int n = kfk_api_versions_fill(b, NULL);
     kfk_ApiVersionsResponse_ApiVersion *keys =
         kfk_req_alloc(rq, (size_t)n * sizeof(*keys));
-    n = 0;
-    for (int k = 0; k <= KFK_API_KEY_MAX; k++) {
-        if (!b->apis[k].handler) continue;
-        keys[n].ApiKey = (int16_t)k;
-        keys[n].MinVersion = b->apis[k].min;
-        keys[n].MaxVersion = b->apis[k].max;
-        n++;
-    }
+    kfk_api_versions_fill(b, keys);
     resp.ApiKeys = keys;
     resp.ApiKeys_count = n;
     resp.ThrottleTimeMs = 0;

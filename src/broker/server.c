@@ -391,7 +391,7 @@ dispatch(kfk_peer *p, kfk_req *rq)
     p->nreqs++;
     if (key == KFK_API_ApiVersions) {
         /* Handled for every version: unknown ones get the v0 error body. */
-        impl->handler(rq);
+        kfk_dispatch(rq);
         return;
     }
     if (ver < impl->min || ver > impl->max || ver < ad->v_lo ||
@@ -427,7 +427,7 @@ dispatch(kfk_peer *p, kfk_req *rq)
     }
     /* The arena keeps its limit for scratch made from input sizes; the
      * response side lifts it when needed (kfk_req_alloc). */
-    impl->handler(rq);
+    kfk_dispatch(rq);
 }
 
 /* Cut complete frames out of the input buffer and dispatch them. */

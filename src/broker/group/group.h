@@ -1,8 +1,8 @@
 /*
  * group.h -- the group coordinator of kfkd, as the rest of the broker sees
- * it: registration of the group APIs in the dispatch table, start-up (the
- * internal topic __consumer_offsets is created if missing and replayed into
- * memory) and shutdown.
+ * it: start-up (the internal topic __consumer_offsets is created if missing
+ * and replayed into memory) and shutdown.  Its handlers are bound in the
+ * dispatch table (src/broker/dispatch.c).
  *
  * The coordinator implements Kafka's classic group protocol (FindCoordinator,
  * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
@@ -16,9 +16,6 @@
 
 /* The internal topic that holds committed offsets and group metadata. */
 #define KFK_OFFSETS_TOPIC "__consumer_offsets"
-
-/* Add the group APIs to b->apis[] (called from kfk_handlers_init). */
-void kfk_groups_register(kfk_broker *b);
 
 /* After kfk_topics_load: create __consumer_offsets if it is missing
  * (offsets.topic.num.partitions partitions), read every partition from its

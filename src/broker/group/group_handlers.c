@@ -1,8 +1,9 @@
 /*
  * group_handlers.c -- the group APIs that do not drive the rebalance state
  * machine: FindCoordinator, OffsetCommit, OffsetFetch, DescribeGroups,
- * ListGroups, DeleteGroups and OffsetDelete, and kfk_groups_register(),
- * which puts all of the group APIs into the dispatch table.
+ * ListGroups, DeleteGroups and OffsetDelete.  The dispatch table
+ * (src/protocol/messages.def, bound in src/broker/dispatch.c) routes the
+ * group APIs here and to group.c.
  *
  * Error codes follow Kafka's classic group coordinator: an empty group id
  * is INVALID_GROUP_ID except for OffsetCommit, OffsetFetch, DescribeGroups
@@ -16,6 +17,7 @@
 #include <strings.h>
 
 #include "broker/group/group_int.h"
+#include "broker/handlers.h"
 
 /* DescribeGroups AuthorizedOperations without ACLs: READ, DELETE,
  * DESCRIBE (bits 3, 6, 8). */
@@ -48,8 +50,8 @@ coordinator_for(kfk_req *rq, int8_t key_type, const char **msg)
     return KFK_ERR_INVALID_REQUEST;
 }
 
-static void
-handle_FindCoordinator(kfk_req *rq)
+void
+kfk_handle_FindCoordinator(kfk_req *rq)
 {
     kfk_broker *b = rq->peer->b;
     kfk_FindCoordinatorRequest *req = rq->body;
@@ -116,49 +118,37 @@ commit_check(kfk_group *g, int32_t gen, kfk_str member, kfk_str instance)
     }
 }
 
+/* The commit timestamp and expiry of partition p: v1 carries the
+ * timestamp, v2-v4 a retention time. */
 static void
-handle_OffsetCommit(kfk_req *rq)
+commit_times(const kfk_OffsetCommitRequest *req,
+             const kfk_OffsetCommitRequest_OffsetCommitRequestPartition *p,
+             int16_t v, int64_t now, int64_t *ts, int64_t *expire)
+{
+    *ts = v == 1 && p->CommitTimestamp >= 0 ? p->CommitTimestamp : now;
+    *expire = v >= 2 && v <= 4 && req->RetentionTimeMs >= 0
+                  ? now + req->RetentionTimeMs
+                  : -1;
+}
+
+/* Fill resp's topics and partitions, answering gerr or a per-partition
+ * error, and add every valid offset to gb.  Returns how many it added. */
+static int
+commit_prepare(kfk_req *rq, kfk_group *g, int16_t gerr, int64_t now,
+               kfk_gbatch *gb, kfk_OffsetCommitResponse *resp)
 {
     kfk_broker *b = rq->peer->b;
-    kfk_groups *gs = kfk_groups_of(rq);
     kfk_OffsetCommitRequest *req = rq->body;
     int16_t v = rq->hdr.ApiVersion;
-    kfk_OffsetCommitResponse resp;
-    kfk_msg_init(&kfk_OffsetCommitResponse_msg, v, &resp);
-    int32_t gen = v >= 1 ? req->GenerationIdOrMemberEpoch : -1;
-    kfk_str member = v >= 1 ? req->MemberId : empty_str();
-    kfk_str instance = v >= 7 ? req->GroupInstanceId : kfk_str_c(NULL);
-    int64_t now = kfk_now_ms();
-
-    int16_t gerr = KFK_ERR_NONE;
-    kfk_group *g = NULL;
-    bool created = false;
-    if (!gs) {
-        gerr = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
-    } else if (req->GroupId.len < 0) {
-        gerr = KFK_ERR_INVALID_GROUP_ID;
-    } else {
-        g = kfk_group_find(gs, req->GroupId);
-        if (!g && gen < 0) {
-            /* Not using group management: commits are allowed. */
-            g = kfk_group_create(gs, req->GroupId);
-            created = true;
-        }
-        gerr = g ? commit_check(g, gen, member, instance)
-                 : KFK_ERR_ILLEGAL_GENERATION;
-    }
-
     int32_t nt = KFK_MAX(req->Topics_count, 0);
-    resp.Topics =
-        kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
-    resp.Topics_count = nt;
-    kfk_gbatch gb;
-    kfk_gbatch_init(&gb);
+    resp->Topics =
+        kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp->Topics));
+    resp->Topics_count = nt;
     int nstore = 0;
     for (int32_t i = 0; i < nt; i++) {
         kfk_OffsetCommitRequest_OffsetCommitRequestTopic *t = &req->Topics[i];
         kfk_OffsetCommitResponse_OffsetCommitResponseTopic *rt =
-            &resp.Topics[i];
+            &resp->Topics[i];
         kfk_struct_init(
             &kfk_OffsetCommitResponse_OffsetCommitResponseTopic_desc, v, rt);
         rt->Name = t->Name;
@@ -189,13 +179,9 @@ handle_OffsetCommit(kfk_req *rq)
                 rp->ErrorCode = KFK_ERR_OFFSET_METADATA_TOO_LARGE;
                 continue;
             }
-            int64_t ts =
-                v == 1 && p->CommitTimestamp >= 0 ? p->CommitTimestamp : now;
-            int64_t expire = v >= 2 && v <= 4 && req->RetentionTimeMs >= 0
-                                 ? now + req->RetentionTimeMs
-                                 : -1;
             kfk_goffset o;
             memset(&o, 0, sizeof(o));
+            commit_times(req, p, v, now, &o.commit_ts, &o.expire_ts);
             o.topic = kfk_str_dup(t->Name);
             o.partition = p->PartitionIndex;
             o.offset = p->CommittedOffset;
@@ -204,25 +190,28 @@ handle_OffsetCommit(kfk_req *rq)
                                          ? empty_str()
                                          : p->CommittedMetadata);
             o.metadata_len = KFK_MAX(p->CommittedMetadata.len, 0);
-            o.commit_ts = ts;
-            o.expire_ts = expire;
-            kfk_gbatch_offset(&gb, g, &o);
+            kfk_gbatch_offset(gb, g, &o);
             kfk_free(o.topic);
             kfk_free(o.metadata);
             nstore++;
         }
     }
-    /* One batch per request, in the log before the answer. */
-    int16_t serr = KFK_ERR_NONE;
-    if (nstore)
-        serr = kfk_gstore_commit_error(kfk_gbatch_commit(&gb, g));
-    else
-        kfk_gbatch_free(&gb);
-    for (int32_t i = 0; i < nt && nstore; i++) {
+    return nstore;
+}
+
+/* After the batch is in the log: put the offsets of the partitions that
+ * had no error into the group, or answer serr for them. */
+static void
+commit_apply(kfk_req *rq, kfk_group *g, int16_t serr, int64_t now,
+             kfk_OffsetCommitResponse *resp)
+{
+    kfk_OffsetCommitRequest *req = rq->body;
+    int16_t v = rq->hdr.ApiVersion;
+    for (int32_t i = 0; i < resp->Topics_count; i++) {
         kfk_OffsetCommitRequest_OffsetCommitRequestTopic *t = &req->Topics[i];
-        for (int32_t k = 0; k < resp.Topics[i].Partitions_count; k++) {
+        for (int32_t k = 0; k < resp->Topics[i].Partitions_count; k++) {
             kfk_OffsetCommitResponse_OffsetCommitResponsePartition *rp =
-                &resp.Topics[i].Partitions[k];
+                &resp->Topics[i].Partitions[k];
             if (rp->ErrorCode) continue;
             if (serr) {
                 rp->ErrorCode = serr;
@@ -230,15 +219,55 @@ handle_OffsetCommit(kfk_req *rq)
             }
             kfk_OffsetCommitRequest_OffsetCommitRequestPartition *p =
                 &t->Partitions[k];
-            int64_t ts =
-                v == 1 && p->CommitTimestamp >= 0 ? p->CommitTimestamp : now;
-            int64_t expire = v >= 2 && v <= 4 && req->RetentionTimeMs >= 0
-                                 ? now + req->RetentionTimeMs
-                                 : -1;
+            int64_t ts, expire;
+            commit_times(req, p, v, now, &ts, &expire);
             kfk_goffset_put(g, t->Name, p->PartitionIndex, p->CommittedOffset,
                             v >= 6 ? p->CommittedLeaderEpoch : -1,
                             p->CommittedMetadata, ts, expire);
         }
+    }
+}
+
+void
+kfk_handle_OffsetCommit(kfk_req *rq)
+{
+    kfk_groups *gs = kfk_groups_of(rq);
+    kfk_OffsetCommitRequest *req = rq->body;
+    int16_t v = rq->hdr.ApiVersion;
+    kfk_OffsetCommitResponse resp;
+    kfk_msg_init(&kfk_OffsetCommitResponse_msg, v, &resp);
+    int32_t gen = v >= 1 ? req->GenerationIdOrMemberEpoch : -1;
+    kfk_str member = v >= 1 ? req->MemberId : empty_str();
+    kfk_str instance = v >= 7 ? req->GroupInstanceId : kfk_str_c(NULL);
+    int64_t now = kfk_now_ms();
+
+    int16_t gerr = KFK_ERR_NONE;
+    kfk_group *g = NULL;
+    bool created = false;
+    if (!gs) {
+        gerr = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    } else if (req->GroupId.len < 0) {
+        gerr = KFK_ERR_INVALID_GROUP_ID;
+    } else {
+        g = kfk_group_find(gs, req->GroupId);
+        if (!g && gen < 0) {
+            /* Not using group management: commits are allowed. */
+            g = kfk_group_create(gs, req->GroupId);
+            created = true;
+        }
+        gerr = g ? commit_check(g, gen, member, instance)
+                 : KFK_ERR_ILLEGAL_GENERATION;
+    }
+
+    kfk_gbatch gb;
+    kfk_gbatch_init(&gb);
+    int nstore = commit_prepare(rq, g, gerr, now, &gb, &resp);
+    /* One batch per request, in the log before the answer. */
+    if (nstore) {
+        int16_t serr = kfk_gstore_commit_error(kfk_gbatch_commit(&gb, g));
+        commit_apply(rq, g, serr, now, &resp);
+    } else {
+        kfk_gbatch_free(&gb);
     }
     if (created && g->noffsets == 0 && !g->has_meta) kfk_group_destroy(g);
     kfk_req_respond(rq, &kfk_OffsetCommitResponse_msg, &resp);
@@ -321,8 +350,8 @@ fetch_group(kfk_req *rq, kfk_str gid, of_topic **topicsp, int32_t *ntopicsp)
     return KFK_ERR_NONE;
 }
 
-static void
-handle_OffsetFetch(kfk_req *rq)
+void
+kfk_handle_OffsetFetch(kfk_req *rq)
 {
     kfk_OffsetFetchRequest *req = rq->body;
     int16_t v = rq->hdr.ApiVersion;
@@ -439,8 +468,8 @@ handle_OffsetFetch(kfk_req *rq)
 /* ------------------------------------------------------------------ */
 /* DescribeGroups.                                                     */
 
-static void
-handle_DescribeGroups(kfk_req *rq)
+void
+kfk_handle_DescribeGroups(kfk_req *rq)
 {
     kfk_groups *gs = kfk_groups_of(rq);
     kfk_DescribeGroupsRequest *req = rq->body;
@@ -541,8 +570,8 @@ in_filter(const kfk_str *f, int32_t n, const char *s)
     return false;
 }
 
-static void
-handle_ListGroups(kfk_req *rq)
+void
+kfk_handle_ListGroups(kfk_req *rq)
 {
     kfk_groups *gs = kfk_groups_of(rq);
     kfk_ListGroupsRequest *req = rq->body;
@@ -584,8 +613,8 @@ handle_ListGroups(kfk_req *rq)
 /* ------------------------------------------------------------------ */
 /* DeleteGroups.                                                       */
 
-static void
-handle_DeleteGroups(kfk_req *rq)
+void
+kfk_handle_DeleteGroups(kfk_req *rq)
 {
     kfk_groups *gs = kfk_groups_of(rq);
     kfk_DeleteGroupsRequest *req = rq->body;
@@ -635,8 +664,8 @@ handle_DeleteGroups(kfk_req *rq)
 /* ------------------------------------------------------------------ */
 /* OffsetDelete.                                                       */
 
-static void
-handle_OffsetDelete(kfk_req *rq)
+void
+kfk_handle_OffsetDelete(kfk_req *rq)
 {
     kfk_broker *b = rq->peer->b;
     kfk_groups *gs = kfk_groups_of(rq);
@@ -713,37 +742,4 @@ handle_OffsetDelete(kfk_req *rq)
         }
     }
     kfk_req_respond(rq, &kfk_OffsetDeleteResponse_msg, &resp);
-}
-
-/* ------------------------------------------------------------------ */
-/* Registration.                                                       */
-
-void
-kfk_groups_register(kfk_broker *b)
-{
-    static const struct {
-        int16_t key;
-        kfk_handler *h;
-        int16_t min, max;
-    } impls[] = {
-        {KFK_API_FindCoordinator, handle_FindCoordinator, 0, 6},
-        {KFK_API_JoinGroup, kfk_handle_JoinGroup, 0, 9},
-        {KFK_API_SyncGroup, kfk_handle_SyncGroup, 0, 5},
-        {KFK_API_Heartbeat, kfk_handle_Heartbeat, 0, 4},
-        {KFK_API_LeaveGroup, kfk_handle_LeaveGroup, 0, 5},
-        {KFK_API_OffsetCommit, handle_OffsetCommit, 0, 9},
-        {KFK_API_OffsetFetch, handle_OffsetFetch, 0, 9},
-        {KFK_API_DescribeGroups, handle_DescribeGroups, 0, 5},
-        {KFK_API_ListGroups, handle_ListGroups, 0, 5},
-        {KFK_API_DeleteGroups, handle_DeleteGroups, 0, 2},
-        {KFK_API_OffsetDelete, handle_OffsetDelete, 0, 0},
-    };
-    for (size_t i = 0; i < KFK_ARRAY_LEN(impls); i++) {
-        const kfk_api_desc *ad = kfk_api_get(impls[i].key);
-        if (!ad) continue;
-        kfk_api_impl *im = &b->apis[impls[i].key];
-        im->handler = impls[i].h;
-        im->min = KFK_MAX(impls[i].min, ad->v_lo);
-        im->max = KFK_MIN(impls[i].max, ad->v_hi);
-    }
 }
