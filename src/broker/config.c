@@ -7,6 +7,8 @@
  * answers DescribeConfigs.  Properties Kafka has but kfkd does not use are
  * listed as ignored so that an existing server.properties loads with a
  * note instead of a warning; anything else gets a warning naming it.
+ * Security settings kfkd cannot honour (ssl.*, sasl.*, an authorizer) are
+ * refused instead (security_set; docs/configuration.md).
  */
 #include <ctype.h>
 #include <errno.h>
