@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "broker/config.h"
+#include "broker/net/net.h"
 #include "common/common.h"
 #include "common/ev.h"
 #include "protocol/protocol.h"
@@ -32,9 +33,10 @@ typedef struct kfk_partition kfk_partition;
 /* A region of a file sent as part of a response (zero copy). */
 typedef struct kfk_hole {
     size_t pos; /* where in the response buffer it goes */
-    int fd;     /* our own dup of the segment's descriptor */
+    int fd;     /* our own dup of the segment's descriptor, or -1 */
     int64_t off;
     size_t len;
+    uint8_t *mem; /* fd -1: the bytes, read when the region was queued */
 } kfk_hole;
 
 /* One request in flight on a connection. */
@@ -63,9 +65,17 @@ struct kfk_req {
 struct kfk_peer {
     kfk_broker *b;
     int fd;
-    char addr[64]; /* "ip:port" of the client */
-    uint32_t ip;   /* IPv4 for per-IP limits (0 if v6) */
-    uint8_t *rbuf; /* input, grows to the frame being read */
+    /* The transport seam (net/net.h): what the bytes run over, the
+     * listener the connection came in on, and who it is. */
+    const kfk_transport *tr;
+    kfk_net_conn nc; /* nc.fd == fd */
+    const kfk_listener *listener;
+    bool handshake_done;
+    kfk_auth_state auth;
+    const char *principal; /* KFK_PRINCIPAL_ANONYMOUS until SASL */
+    char addr[64];         /* "ip:port" of the client */
+    uint32_t ip;           /* IPv4 for per-IP limits (0 if v6) */
+    uint8_t *rbuf;         /* input, grows to the frame being read */
     size_t rlen, rcap;
     kfk_req *head, *tail; /* requests in order */
     int nreqs;
@@ -107,10 +117,8 @@ typedef struct kfk_api_impl {
 struct kfk_broker {
     kfk_broker_conf conf;
     kfk_ev *ev;
-    int lfd; /* listening socket */
-    char adv_host[256];
-    int adv_port;
-    int port; /* bound port (0 in config = ephemeral) */
+    kfk_listener *listeners; /* every entry of `listeners`, bound */
+    int nlisteners;
     kfk_peer *peers;
     kfk_peer *dead_peers;
     int npeers;
@@ -141,9 +149,11 @@ void kfk_req_respond(kfk_req *rq, const kfk_msg_desc *md, const void *resp);
 void kfk_req_finish_silent(kfk_req *rq);
 /* Allocate scratch memory that lives as long as the request. */
 void *kfk_req_alloc(kfk_req *rq, size_t n);
-/* Queue a file region to be sent (sendfile) as the bytes of the next
- * records field that is encoded with p == NULL and this len.  False if
- * the descriptor could not be duplicated (send the bytes instead). */
+/* Queue a file region to be sent as the bytes of the next records field
+ * that is encoded with p == NULL and this len: with sendfile, or copied
+ * by a transport that cannot (net/net.h).  If the descriptor cannot be
+ * duplicated the region is read into memory now.  False only if that
+ * read fails too. */
 bool kfk_req_add_hole(kfk_req *rq, int fd, int64_t off, size_t len);
 /* Close a connection after a protocol violation. */
 void kfk_peer_close(kfk_peer *p, const char *why);

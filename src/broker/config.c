@@ -7,6 +7,8 @@
  * answers DescribeConfigs.  Properties Kafka has but kfkd does not use are
  * listed as ignored so that an existing server.properties loads with a
  * note instead of a warning; anything else gets a warning naming it.
+ * Security settings kfkd cannot honour (ssl.*, sasl.*, an authorizer) are
+ * refused instead (security_set; docs/configuration.md).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -138,7 +140,6 @@ static const confdef defs[] = {
     {"controller.quorum.voters", T_IGNORED, NULL, 0, 0, 0, NULL},
     {"controller.listener.names", T_IGNORED, NULL, 0, 0, 0, NULL},
     {"inter.broker.listener.name", T_IGNORED, NULL, 0, 0, 0, NULL},
-    {"listener.security.protocol.map", T_IGNORED, NULL, 0, 0, 0, NULL},
     {"zookeeper.connect", T_IGNORED, NULL, 0, 0, 0, NULL},
     {"zookeeper.connection.timeout.ms", T_IGNORED, NULL, 0, 0, 0, NULL},
 };
@@ -248,6 +249,9 @@ kfk_conf_defaults(kfk_broker_conf *c)
 void
 kfk_conf_free(kfk_broker_conf *c)
 {
+    kfk_free(c->listener_security_protocol_map);
+    kfk_free(c->test_copy_listeners);
+    c->listener_security_protocol_map = c->test_copy_listeners = NULL;
     for (size_t i = 0; i < KFK_ARRAY_LEN(defs); i++) {
         if (defs[i].type != T_STRING) continue;
         char **sp = (char **)((char *)c + defs[i].off);
@@ -266,10 +270,54 @@ check_enum(const char *key, const char *value, const char *const *allowed,
     return -1;
 }
 
+/* The listener and security settings outside the table.  Returns 1 if
+ * key is not one of them, else 0 (taken) or -1 (refused).  kfkd serves
+ * PLAINTEXT only: a setting that asks for encryption, authentication or
+ * authorization is refused rather than ignored, so that nobody believes
+ * they have security they do not have. */
+static int
+security_set(kfk_broker_conf *c, const char *key, const char *value,
+             char *errstr, size_t errstr_size)
+{
+    char **sp = NULL;
+    if (strcmp(key, "listener.security.protocol.map") == 0)
+        sp = &c->listener_security_protocol_map;
+    else if (strcmp(key, "kfkd.test.copy.listeners") == 0)
+        sp = &c->test_copy_listeners;
+    if (sp) {
+        kfk_free(*sp);
+        *sp = kfk_xstrdup(value);
+        return 0;
+    }
+    const char *why = NULL;
+    if (strcmp(key, "security.inter.broker.protocol") == 0) {
+        if (strcmp(value, "PLAINTEXT") == 0) return 0;
+        why = "kfkd serves PLAINTEXT only";
+    } else if (strcmp(key, "authorizer.class.name") == 0) {
+        if (!*value) return 0;
+        why = "kfkd has no authorizer (every client may do everything)";
+    } else if (strncmp(key, "ssl.", 4) == 0 ||
+               (strncmp(key, "listener.name.", 14) == 0 &&
+                strstr(key, ".ssl."))) {
+        why = "kfkd cannot serve SSL yet";
+    } else if (strncmp(key, "sasl.", 5) == 0 ||
+               (strncmp(key, "listener.name.", 14) == 0 &&
+                strstr(key, ".sasl."))) {
+        why = "kfkd cannot serve SASL yet";
+    }
+    if (!why) return 1;
+    snprintf(errstr, errstr_size,
+             "refusing %s='%s': %s, and it would not honour this setting", key,
+             value, why);
+    return -1;
+}
+
 int
 kfk_conf_set(kfk_broker_conf *c, const char *key, const char *value,
              char *errstr, size_t errstr_size)
 {
+    int sr = security_set(c, key, value, errstr, errstr_size);
+    if (sr <= 0) return sr;
     static const char *const ts_types[] = {"CreateTime", "LogAppendTime", NULL};
     static const char *const policies[] = {
         "delete", "compact", "compact,delete", "delete,compact", NULL};

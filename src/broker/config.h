@@ -18,7 +18,13 @@ typedef struct kfk_broker_conf {
     int32_t node_id;
     char *listeners;            /* PLAINTEXT://host:port[,...] */
     char *advertised_listeners; /* empty: same as listeners */
-    char *log_dirs;             /* first directory is used */
+    /* NAME:PROTOCOL[,...]; NULL or empty: Kafka's default map.  Not in
+     * the config table (kfkd does not describe it), like the next one. */
+    char *listener_security_protocol_map;
+    /* Hidden test knob kfkd.test.copy.listeners: names of listeners
+     * whose connections copy file regions instead of sendfile. */
+    char *test_copy_listeners;
+    char *log_dirs; /* first directory is used */
     char *cluster_id;
     int32_t num_partitions;
     int32_t default_replication_factor;
@@ -64,8 +70,10 @@ typedef struct kfk_broker_conf {
 void kfk_conf_defaults(kfk_broker_conf *c);
 void kfk_conf_free(kfk_broker_conf *c);
 
-/* Set one property.  Unknown names: a warning, returns 0.  A bad value:
- * message in errstr naming key and value, returns -1. */
+/* Set one property.  Unknown names: a warning, returns 0.  A bad value,
+ * or a security setting kfkd cannot honour (ssl.*, sasl.*,
+ * authorizer.class.name, security.inter.broker.protocol other than
+ * PLAINTEXT): message in errstr naming key and value, returns -1. */
 int kfk_conf_set(kfk_broker_conf *c, const char *key, const char *value,
                  char *errstr, size_t errstr_size);
 /* Read a Java-style .properties file (key=value or key: value, # and !

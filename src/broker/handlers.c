@@ -94,8 +94,8 @@ kfk_fill_broker_list(kfk_req *rq,
     kfk_MetadataResponse_MetadataResponseBroker *br =
         kfk_req_alloc(rq, sizeof(*br));
     br->NodeId = b->conf.node_id;
-    br->Host = kfk_str_c(b->adv_host);
-    br->Port = b->adv_port;
+    br->Host = kfk_str_c(rq->peer->listener->adv_host);
+    br->Port = rq->peer->listener->adv_port;
     br->Rack.p = NULL;
     br->Rack.len = -1;
     *bp = br;
@@ -238,8 +238,8 @@ kfk_handle_DescribeCluster(kfk_req *rq)
     kfk_struct_init(&kfk_DescribeClusterResponse_DescribeClusterBroker_desc, v,
                     br);
     br->BrokerId = b->conf.node_id;
-    br->Host = kfk_str_c(b->adv_host);
-    br->Port = b->adv_port;
+    br->Host = kfk_str_c(rq->peer->listener->adv_host);
+    br->Port = rq->peer->listener->adv_port;
     resp.Brokers = br;
     resp.Brokers_count = 1;
     resp.ClusterAuthorizedOperations = INT32_MIN;

@@ -7,7 +7,8 @@
  *
  * Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a run-time
  * failure (cannot listen, cannot open the data directory), 2 on a bad
- * command line or configuration (nothing is touched on disk then).
+ * command line or configuration, including listeners or security
+ * settings kfkd cannot serve (nothing is touched on disk then).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,14 +123,11 @@ on_signal(kfk_ev *ev, int fd, int mask, void *arg)
     }
 }
 
+/* Pass 1 of the command line: flags that end the run, and the file.
+ * Returns -1 to go on, else the exit code. */
 static int
-run(kfk_broker *b, int argc, char **argv)
+scan_args(int argc, char **argv, const char **filep)
 {
-    char err[1024];
-    const char *file = NULL;
-
-    /* Pass 1: the file; pass 2: overrides, so they win whatever the
-     * order on the command line. */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -152,31 +150,44 @@ run(kfk_broker *b, int argc, char **argv)
             fprintf(stderr, "kfkd: unknown option '%s' (see --help)\n", a);
             return 2;
         }
-        if (file) {
+        if (*filep) {
             fprintf(stderr, "kfkd: more than one config file given\n");
             return 2;
         }
-        file = a;
+        *filep = a;
     }
-    if (file && kfk_conf_load(&b->conf, file, err, sizeof(err))) {
-        fprintf(stderr, "kfkd: %s\n", err);
-        return 2;
+    return -1;
+}
+
+static int
+set_log_level(const char *l)
+{
+    static const struct {
+        const char *name;
+        kfk_log_level lvl;
+    } levels[] = {{"debug", KFK_LOG_DEBUG},
+                  {"info", KFK_LOG_INFO},
+                  {"warn", KFK_LOG_WARN},
+                  {"error", KFK_LOG_ERROR}};
+    for (size_t i = 0; i < KFK_ARRAY_LEN(levels); i++) {
+        if (!strcmp(l, levels[i].name)) {
+            kfk_log_min = levels[i].lvl;
+            return 0;
+        }
     }
+    fprintf(stderr, "kfkd: invalid log level '%s'\n", l);
+    return -1;
+}
+
+/* Pass 2: --log-level and --override, after the file so that overrides
+ * win whatever the order on the command line.  0 or -1 (reported). */
+static int
+apply_overrides(kfk_broker *b, int argc, char **argv)
+{
+    char err[1024];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--log-level")) {
-            const char *l = argv[++i];
-            if (!strcmp(l, "debug"))
-                kfk_log_min = KFK_LOG_DEBUG;
-            else if (!strcmp(l, "info"))
-                kfk_log_min = KFK_LOG_INFO;
-            else if (!strcmp(l, "warn"))
-                kfk_log_min = KFK_LOG_WARN;
-            else if (!strcmp(l, "error"))
-                kfk_log_min = KFK_LOG_ERROR;
-            else {
-                fprintf(stderr, "kfkd: invalid log level '%s'\n", l);
-                return 2;
-            }
+            if (set_log_level(argv[++i])) return -1;
             continue;
         }
         if (strcmp(argv[i], "--override")) continue;
@@ -185,24 +196,54 @@ run(kfk_broker *b, int argc, char **argv)
         if (!eq || eq == kv) {
             fprintf(stderr, "kfkd: --override expects key=value, got '%s'\n",
                     kv);
-            return 2;
+            return -1;
         }
         *eq = '\0';
-        if (kfk_conf_set(&b->conf, kv, eq + 1, err, sizeof(err))) {
-            fprintf(stderr, "kfkd: %s\n", err);
-            return 2;
-        }
+        int rc = kfk_conf_set(&b->conf, kv, eq + 1, err, sizeof(err));
         *eq = '=';
+        if (rc) {
+            fprintf(stderr, "kfkd: %s\n", err);
+            return -1;
+        }
     }
+    return 0;
+}
 
-    /* The first of log.dirs is the data directory. */
+/* The configuration: file, overrides, then the listener list (checked
+ * before anything touches the disk).  Returns -1 to go on, else the exit
+ * code. */
+static int
+configure(kfk_broker *b, int argc, char **argv)
+{
+    char err[1024];
+    const char *file = NULL;
+    int rc = scan_args(argc, argv, &file);
+    if (rc >= 0) return rc;
+    if (file && kfk_conf_load(&b->conf, file, err, sizeof(err))) {
+        fprintf(stderr, "kfkd: %s\n", err);
+        return 2;
+    }
+    if (apply_overrides(b, argc, argv)) return 2;
+    if (kfk_listeners_parse(&b->conf, &b->listeners, &b->nlisteners, err,
+                            sizeof(err))) {
+        fprintf(stderr, "kfkd: %s\n", err);
+        return 2;
+    }
+    return -1;
+}
+
+/* Create and lock the data directory (the first of log.dirs).  Returns
+ * the lock's descriptor, or -1 (reported). */
+static int
+open_datadir(kfk_broker *b)
+{
     char *dirs = kfk_xstrdup(b->conf.log_dirs);
     dirs[strcspn(dirs, ",")] = '\0';
     b->datadir = dirs;
     if (mkdirs(b->datadir) < 0) {
         kfk_error("kfkd", "cannot create log dir %s: %s", b->datadir,
                   strerror(errno));
-        return 1;
+        return -1;
     }
     char lockpath[4200];
     snprintf(lockpath, sizeof(lockpath), "%s/.lock", b->datadir);
@@ -211,23 +252,42 @@ run(kfk_broker *b, int argc, char **argv)
         kfk_error("kfkd",
                   "log dir %s is in use by another kfkd (cannot lock %s)",
                   b->datadir, lockpath);
-        return 1;
+        if (lockfd >= 0) close(lockfd);
+        return -1;
     }
+    return lockfd;
+}
 
+/* SIGTERM and SIGINT arrive on a descriptor the loop watches. */
+static int
+signal_fd(void)
+{
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigprocmask(SIG_BLOCK, &mask, NULL);
-    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+}
 
-    b->ev = kfk_ev_new();
-    if (!b->ev) return 1;
-    kfk_ev_watch(b->ev, sfd, KFK_EV_READ, on_signal, b);
-    kfk_ev_set_before_sleep(b->ev, before_sleep, b);
+/* Tests and scripts wait for the first line on stdout (the first
+ * listener's port); the others follow, one line per listener. */
+static void
+report_ports(const kfk_broker *b)
+{
+    printf("kfkd listening on port %d\n", b->listeners[0].bound_port);
+    for (int i = 0; i < b->nlisteners; i++)
+        printf("kfkd listener %s port %d\n", b->listeners[i].name,
+               b->listeners[i].bound_port);
+    fflush(stdout);
+}
+
+/* Load the state, listen, and run the loop until a signal stops it. */
+static int
+serve(kfk_broker *b)
+{
     kfk_handlers_init(b);
-
     int64_t t0 = kfk_mono_ms();
     if (kfk_topics_load(b) < 0) return 1;
     /* Group coordinator: create/replay __consumer_offsets. */
@@ -239,9 +299,7 @@ run(kfk_broker *b, int argc, char **argv)
     kfk_info("kfkd", "kfkd %s node %d started in %lld ms, data in %s",
              KFK_VERSION_STR, b->conf.node_id, (long long)(kfk_mono_ms() - t0),
              b->datadir);
-    /* Tests and scripts wait for this line on stdout. */
-    printf("kfkd listening on port %d\n", b->port);
-    fflush(stdout);
+    report_ports(b);
 
     kfk_ev_run(b->ev);
 
@@ -251,11 +309,30 @@ run(kfk_broker *b, int argc, char **argv)
     kfk_groups_shutdown(b); /* groups and their timers, before the logs */
     kfk_topics_close(b);    /* flushes and closes every segment */
     kfk_fetch_sessions_free(b);
-    kfk_ev_destroy(b->ev);
     kfk_info("kfkd", "stopped in %lld ms", (long long)(kfk_mono_ms() - t1));
+    return 0;
+}
+
+static int
+run(kfk_broker *b, int argc, char **argv)
+{
+    int rc = configure(b, argc, argv);
+    if (rc >= 0) return rc;
+    int lockfd = open_datadir(b);
+    if (lockfd < 0) return 1;
+    int sfd = signal_fd();
+    b->ev = kfk_ev_new();
+    if (!b->ev) {
+        close(lockfd);
+        return 1;
+    }
+    kfk_ev_watch(b->ev, sfd, KFK_EV_READ, on_signal, b);
+    kfk_ev_set_before_sleep(b->ev, before_sleep, b);
+    rc = serve(b);
+    if (rc == 0) kfk_ev_destroy(b->ev);
     close(lockfd);
     close(sfd);
-    return 0;
+    return rc;
 }
 
 int
@@ -268,9 +345,9 @@ main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     kfk_broker b;
     memset(&b, 0, sizeof(b));
-    b.lfd = -1;
     kfk_conf_defaults(&b.conf);
     int rc = run(&b, argc, argv);
+    kfk_listeners_free(b.listeners, b.nlisteners);
     kfk_conf_free(&b.conf);
     kfk_free(b.datadir);
     return rc;

@@ -1,7 +1,10 @@
 /*
- * server.c -- kfkd's network layer: the listening socket, connections,
- * framing, request decoding and dispatch, and in-order response output
- * with zero-copy file regions (sendfile) for fetched records.
+ * server.c -- kfkd's network layer: accepting on every listener,
+ * connections, framing, request decoding and dispatch, and in-order
+ * response output with file regions for fetched records (sendfile, or
+ * copied by a transport that cannot).  The bytes go through the
+ * connection's transport (net/net.h), never the socket directly, so that
+ * TLS can slot in below the framing without the handlers noticing.
  *
  * Input: a connection reads into one buffer; every complete frame
  * (int32 size + payload) becomes a kfk_req that owns its bytes.  The size
@@ -21,13 +24,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -51,8 +52,10 @@ req_free(kfk_req *rq)
 {
     if (rq->timer) kfk_ev_timer_cancel(rq->peer->b->ev, rq->timer);
     if (rq->park_free) rq->park_free(rq);
-    for (int i = 0; i < rq->nholes; i++)
-        close(rq->holes[i].fd);
+    for (int i = 0; i < rq->nholes; i++) {
+        if (rq->holes[i].fd >= 0) close(rq->holes[i].fd);
+        kfk_free(rq->holes[i].mem);
+    }
     kfk_buf_free(&rq->out);
     kfk_free(rq->holes);
     kfk_arena_free(&rq->ar);
@@ -83,9 +86,16 @@ kfk_req_add_hole(kfk_req *rq, int fd, int64_t off, size_t len)
     /* Our own descriptor: retention may close the log's while the
      * response is still being written. */
     int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    uint8_t *mem = NULL;
     if (dfd < 0) {
-        kfk_warn("server", "dup: %s", strerror(errno));
-        return false;
+        /* Out of descriptors: take the bytes now instead. */
+        kfk_warn("server", "dup: %s (copying the region)", strerror(errno));
+        mem = kfk_xmalloc(len ? len : 1);
+        ssize_t n = pread(fd, mem, len, (off_t)off);
+        if (n < 0 || (size_t)n != len) {
+            kfk_free(mem);
+            return false;
+        }
     }
     if (rq->nholes == rq->capholes) {
         rq->capholes = rq->capholes ? rq->capholes * 2 : 8;
@@ -97,6 +107,7 @@ kfk_req_add_hole(kfk_req *rq, int fd, int64_t off, size_t len)
     h->fd = dfd;
     h->off = off;
     h->len = len;
+    h->mem = mem;
     return true;
 }
 
@@ -160,7 +171,7 @@ kfk_peer_close(kfk_peer *p, const char *why)
     if (p->dead) return;
     if (why) kfk_dbg("server", "closing %s: %s", p->addr, why);
     kfk_ev_unwatch(b->ev, p->fd);
-    close(p->fd);
+    p->tr->close(&p->nc);
     kfk_req *rq = p->head;
     while (rq) {
         kfk_req *next = rq->next;
@@ -203,6 +214,29 @@ update_interest(kfk_peer *p)
         kfk_warn("server", "epoll: %s", strerror(errno));
 }
 
+/* Write one piece of the head response's logical stream: mem_len bytes
+ * of memory, or the file region h from its offset o. */
+static ssize_t
+write_piece(kfk_peer *p, const uint8_t *mem, size_t mem_len, const kfk_hole *h,
+            size_t o)
+{
+    if (!h) {
+        struct iovec iov = {(void *)mem, mem_len};
+        return p->tr->writev(&p->nc, &iov, 1);
+    }
+    if (h->mem) {
+        struct iovec iov = {h->mem + o, h->len - o};
+        return p->tr->writev(&p->nc, &iov, 1);
+    }
+    ssize_t n = kfk_net_send_region(&p->nc, p->tr, h->fd, h->off + (int64_t)o,
+                                    h->len - o);
+    if (n == 0) { /* file shrank under us: give up */
+        errno = EIO;
+        return -1;
+    }
+    return n;
+}
+
 /* Write as much of the head response as the socket takes.  Returns 1 when
  * it is fully written, 0 when the socket is full, -1 on error. */
 static int
@@ -218,50 +252,39 @@ write_head(kfk_peer *p)
         /* Logical stream: 4 size bytes, then buffer and holes interleaved.
          * Find what p->wpos points at. */
         size_t pos = p->wpos;
+        ssize_t n = -1;
         if (pos < 4) {
             struct iovec iov[2] = {
                 {p->sizebuf + pos, 4 - pos},
                 {rq->out.p, rq->nholes ? rq->holes[0].pos : rq->out.len}};
-            ssize_t n = writev(p->fd, iov, 2);
-            if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
-            p->wpos += (size_t)n;
-            continue;
-        }
-        pos -= 4;
-        size_t bufpos = 0, logical = 0;
-        int h;
-        bool wrote = false;
-        for (h = 0; h <= rq->nholes; h++) {
-            size_t seg_end = h < rq->nholes ? rq->holes[h].pos : rq->out.len;
-            size_t mem_len = seg_end - bufpos;
-            if (pos < logical + mem_len) {
-                size_t o = pos - logical;
-                ssize_t n = write(p->fd, rq->out.p + bufpos + o, mem_len - o);
-                if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
-                p->wpos += (size_t)n;
-                wrote = true;
-                break;
-            }
-            logical += mem_len;
-            bufpos = seg_end;
-            if (h < rq->nholes) {
-                kfk_hole *hl = &rq->holes[h];
-                if (pos < logical + hl->len) {
+            n = p->tr->writev(&p->nc, iov, 2);
+        } else {
+            pos -= 4;
+            size_t bufpos = 0, logical = 0;
+            for (int h = 0; h <= rq->nholes; h++) {
+                size_t seg_end =
+                    h < rq->nholes ? rq->holes[h].pos : rq->out.len;
+                size_t mem_len = seg_end - bufpos;
+                if (pos < logical + mem_len) {
                     size_t o = pos - logical;
-                    off_t foff = (off_t)(hl->off + (int64_t)o);
-                    ssize_t n = sendfile(p->fd, hl->fd, &foff, hl->len - o);
-                    if (n < 0)
-                        return errno == EAGAIN || errno == EINTR ? 0 : -1;
-                    if (n == 0) /* file shrank under us: give up */
-                        return -1;
-                    p->wpos += (size_t)n;
-                    wrote = true;
+                    n = write_piece(p, rq->out.p + bufpos + o, mem_len - o,
+                                    NULL, 0);
                     break;
                 }
-                logical += hl->len;
+                logical += mem_len;
+                bufpos = seg_end;
+                if (h < rq->nholes) {
+                    kfk_hole *hl = &rq->holes[h];
+                    if (pos < logical + hl->len) {
+                        n = write_piece(p, NULL, 0, hl, pos - logical);
+                        break;
+                    }
+                    logical += hl->len;
+                }
             }
         }
-        if (!wrote) break;
+        if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        p->wpos += (size_t)n;
     }
     return 1;
 }
@@ -512,7 +535,7 @@ peer_read(kfk_peer *p)
             p->rbuf = kfk_xrealloc(p->rbuf, ncap);
             p->rcap = ncap;
         }
-        ssize_t n = read(p->fd, p->rbuf + p->rlen, p->rcap - p->rlen);
+        ssize_t n = p->tr->read(&p->nc, p->rbuf + p->rlen, p->rcap - p->rlen);
         if (n == 0) {
             kfk_peer_close(p, "peer closed");
             return;
@@ -543,11 +566,41 @@ peer_read(kfk_peer *p)
     }
 }
 
+/* Run the transport's handshake; true once frames may flow. */
+static bool
+handshake(kfk_peer *p)
+{
+    switch (p->tr->handshake(&p->nc)) {
+    case KFK_NET_DONE:
+        p->handshake_done = true;
+        p->want_write = false;
+        update_interest(p);
+        return true;
+    case KFK_NET_WANT_READ:
+        if (p->want_write) {
+            p->want_write = false;
+            update_interest(p);
+        }
+        return false;
+    case KFK_NET_WANT_WRITE:
+        if (!p->want_write) {
+            p->want_write = true;
+            update_interest(p);
+        }
+        return false;
+    case KFK_NET_FAILED:
+        break;
+    }
+    kfk_peer_close(p, "handshake failed");
+    return false;
+}
+
 static void
 peer_io(kfk_ev *ev, int fd, int mask, void *arg)
 {
     kfk_peer *p = arg;
     kfk_broker *b = p->b;
+    if (!p->handshake_done && !handshake(p)) return;
     if (mask & KFK_EV_WRITE) {
         peer_flush(p);
         if (p->dead) return;
@@ -570,7 +623,8 @@ count_ip(kfk_broker *b, uint32_t ip)
 static void
 on_accept(kfk_ev *ev, int lfd, int mask, void *arg)
 {
-    kfk_broker *b = arg;
+    kfk_listener *l = arg;
+    kfk_broker *b = l->owner;
     (void)mask;
     (void)ev;
     for (int i = 0; i < 64; i++) {
@@ -608,6 +662,11 @@ on_accept(kfk_ev *ev, int lfd, int mask, void *arg)
         kfk_peer *p = kfk_xcalloc(1, sizeof(*p));
         p->b = b;
         p->fd = fd;
+        p->tr = l->tr;
+        p->nc.fd = fd;
+        p->listener = l;
+        p->auth = KFK_AUTH_NONE_NEEDED; /* PLAINTEXT: no SASL */
+        p->principal = KFK_PRINCIPAL_ANONYMOUS;
         p->ip = ip;
         snprintf(p->addr, sizeof(p->addr), "%s:%d", host, port);
         p->last_active_ms = kfk_mono_ms();
@@ -616,6 +675,9 @@ on_accept(kfk_ev *ev, int lfd, int mask, void *arg)
         b->peers = p;
         b->npeers++;
         update_interest(p);
+        /* Plaintext is ready at once; a TLS handshake would start here
+         * and go on in peer_io. */
+        handshake(p);
     }
 }
 
@@ -662,101 +724,29 @@ on_sweep(kfk_ev *ev, kfk_ev_timer *tm, void *arg)
     kfk_ev_timer_rearm(ev, tm, sweep_interval(b));
 }
 
-/* Parse "PLAINTEXT://host:port" (first listener) into host and port. */
-static int
-parse_listener(const char *spec, char *host, size_t hostsz, int *port)
-{
-    const char *s = strstr(spec, "://");
-    s = s ? s + 3 : spec;
-    const char *end = strchr(s, ',');
-    size_t len = end ? (size_t)(end - s) : strlen(s);
-    char tmp[512];
-    if (len >= sizeof(tmp)) return -1;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    char *colon = strrchr(tmp, ':');
-    if (!colon) return -1;
-    *colon = '\0';
-    char *h = tmp;
-    if (*h == '[') { /* [::1] */
-        h++;
-        char *rb = strchr(h, ']');
-        if (rb) *rb = '\0';
-    }
-    snprintf(host, hostsz, "%s", h);
-    char *e;
-    long pv = strtol(colon + 1, &e, 10);
-    if (*e || pv < 0 || pv > 65535) return -1;
-    *port = (int)pv;
-    return 0;
-}
-
 int
 kfk_server_start(kfk_broker *b)
 {
-    char host[256];
-    int port;
-    if (parse_listener(b->conf.listeners, host, sizeof(host), &port)) {
-        kfk_error("server", "cannot parse listeners '%s'", b->conf.listeners);
-        return -1;
-    }
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    int rc = getaddrinfo(*host ? host : NULL, portstr, &hints, &ai);
-    if (rc) {
-        kfk_error("server", "listeners '%s': %s", b->conf.listeners,
-                  gai_strerror(rc));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        /* Prefer IPv4 wildcard for an empty host, like Kafka's 0.0.0.0. */
-        if (!*host && a->ai_family != AF_INET && a->ai_next) continue;
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
-        if (fd < 0) continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 1024) == 0)
-            break;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    if (fd < 0) {
-        kfk_error("server", "cannot listen on %s: %s", b->conf.listeners,
-                  strerror(errno));
-        return -1;
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    b->port = ntohs(ss.ss_family == AF_INET
-                        ? ((struct sockaddr_in *)&ss)->sin_port
-                        : ((struct sockaddr_in6 *)&ss)->sin6_port);
-    b->lfd = fd;
-    /* Advertised address: advertised.listeners, else the listener's host,
-     * else localhost; port 0 in the config means the bound port. */
-    const char *adv = *b->conf.advertised_listeners
-                          ? b->conf.advertised_listeners
-                          : b->conf.listeners;
-    int aport = 0;
-    if (parse_listener(adv, b->adv_host, sizeof(b->adv_host), &aport) ||
-        !*b->adv_host || strcmp(b->adv_host, "0.0.0.0") == 0 ||
-        strcmp(b->adv_host, "::") == 0)
-        snprintf(b->adv_host, sizeof(b->adv_host), "localhost");
-    b->adv_port = aport ? aport : b->port;
-    if (kfk_ev_watch(b->ev, fd, KFK_EV_READ, on_accept, b) < 0) {
-        close(fd);
-        return -1;
+    char err[512];
+    for (int i = 0; i < b->nlisteners; i++) {
+        kfk_listener *l = &b->listeners[i];
+        l->owner = b;
+        if (kfk_listener_bind(l, err, sizeof(err))) {
+            kfk_error("server", "%s", err);
+            return -1;
+        }
+        if (kfk_ev_watch(b->ev, l->fd, KFK_EV_READ, on_accept, l) < 0) {
+            kfk_error("server", "epoll: %s", strerror(errno));
+            return -1;
+        }
+        kfk_info("server",
+                 "listener %s (%s, %s transport) on %s:%d, advertised as "
+                 "%s:%d",
+                 l->name, kfk_security_protocol_name(l->proto), l->tr->name,
+                 *l->host ? l->host : "0.0.0.0", l->bound_port, l->adv_host,
+                 l->adv_port);
     }
     b->sweep_timer = kfk_ev_timer_add(b->ev, sweep_interval(b), on_sweep, b);
-    kfk_info("server", "listening on %s (port %d), advertised as %s:%d",
-             b->conf.listeners, b->port, b->adv_host, b->adv_port);
     return 0;
 }
 
@@ -767,10 +757,11 @@ kfk_server_stop(kfk_broker *b)
         kfk_ev_timer_cancel(b->ev, b->sweep_timer);
         b->sweep_timer = NULL;
     }
-    if (b->lfd >= 0) {
-        kfk_ev_unwatch(b->ev, b->lfd);
-        close(b->lfd);
-        b->lfd = -1;
+    for (int i = 0; i < b->nlisteners; i++) {
+        kfk_listener *l = &b->listeners[i];
+        if (l->fd < 0) continue;
+        kfk_ev_unwatch(b->ev, l->fd);
+        kfk_listener_close(l);
     }
     while (b->peers)
         kfk_peer_close(b->peers, NULL);

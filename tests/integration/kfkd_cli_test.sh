@@ -2,7 +2,9 @@
 # kfkd_cli_test.sh -- kfkd's command line and configuration: a bad value
 # exits 2 with a one-line error naming key and value and touches nothing on
 # disk; an unknown key is a warning; SIGTERM stops the broker within 1 s;
-# a second kfkd on the same data directory is refused.
+# a second kfkd on the same data directory is refused; listeners and
+# security settings kfkd cannot serve refuse the start (exit 2, one line
+# naming the listener or key) instead of being served as plaintext.
 set -u
 build=${KFK_BUILD_DIR:-$(cd "$(dirname "$0")/../../build" && pwd)}
 kfkd=$build/bin/kfkd
@@ -23,7 +25,8 @@ for kv in num.partitions=zero num.partitions=0 auto.create.topics.enable=yes \
     key=${kv%%=*} val=${kv#*=}
     [ $rc -eq 2 ] && grep -q "$key" "$tmp/e" && grep -q "'$val'" "$tmp/e" \
         && [ "$(wc -l <"$tmp/e")" -eq 1 ] && [ ! -e "$tmp/bad" ]
-    check "bad value $kv -> exit 2, one line naming it ($(head -c 100 "$tmp/e"))" $?
+    ok=$? # before the $(...) below, which would set $? again
+    check "bad value $kv -> exit 2, one line naming it ($(head -c 100 "$tmp/e"))" $ok
 done
 
 # 2. Bad config file line and missing file: exit 2.
@@ -66,6 +69,59 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 check "SIGTERM -> exit 0 in ${ms} ms" $?
 grep -q "stopped" "$tmp/err"
 check "shutdown logged" $?
+
+# 6. Refusals: a listener or a security setting kfkd cannot serve exits 2
+#    with one line naming it, before anything is created on disk.
+refuse() { # refuse WHAT-THE-LINE-NAMES key=value...
+    local what=$1; shift
+    local args=()
+    for kv in "$@"; do args+=(--override "$kv"); done
+    rm -rf "$tmp/refused"
+    # A kfkd that wrongly starts is stopped after 10 s (and fails).
+    timeout 10 "$kfkd" --override log.dirs="$tmp/refused" "${args[@]}" \
+        >"$tmp/o" 2>"$tmp/e"
+    rc=$?
+    [ $rc -eq 2 ] && grep -q -- "$what" "$tmp/e" \
+        && [ "$(wc -l <"$tmp/e")" -eq 1 ] && [ ! -e "$tmp/refused" ]
+    ok=$?
+    check "refused $* -> exit $rc ($(head -c 120 "$tmp/e"))" $ok
+}
+refuse 'listener SSL' listeners=SSL://127.0.0.1:0
+refuse 'listener SASL_PLAINTEXT' listeners=SASL_PLAINTEXT://127.0.0.1:0
+refuse 'listener SASL_SSL' listeners=PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0
+refuse 'listener SECURE (SECURE://:0) uses security protocol SSL' \
+    listeners=PLAINTEXT://:0,SECURE://:0 \
+    listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SECURE:SSL
+refuse 'name PLAINTEXT is used twice' listeners=PLAINTEXT://:0,PLAINTEXT://:0
+refuse 'both use port 19092' listeners=PLAINTEXT://:19092,INTERNAL://:19092 \
+    listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT
+refuse 'listener INTERNAL' listeners=INTERNAL://127.0.0.1:0
+refuse "unknown security protocol 'TLS'" listeners=INTERNAL://127.0.0.1:0 \
+    listener.security.protocol.map=INTERNAL:TLS
+refuse 'OTHER://h:1 names no listener' advertised.listeners=OTHER://h:1
+refuse 'ssl.keystore.location' ssl.keystore.location=/etc/kafka/ks.jks
+refuse 'sasl.enabled.mechanisms' sasl.enabled.mechanisms=PLAIN
+refuse 'listener.name.internal.ssl.keystore.location' \
+    listener.name.internal.ssl.keystore.location=/ks.jks
+refuse 'authorizer.class.name' \
+    authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+refuse 'security.inter.broker.protocol' security.inter.broker.protocol=SSL
+
+# 7. Custom listener names mapped to PLAINTEXT start, each on its own port.
+"$kfkd" --override listeners=PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0 \
+    --override listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT \
+    --override security.inter.broker.protocol=PLAINTEXT \
+    --override log.dirs="$tmp/data2" >"$tmp/out2" 2>"$tmp/err2" &
+pid=$!
+for _ in $(seq 100); do grep -q 'listener INTERNAL port' "$tmp/out2" && break; sleep 0.05; done
+p1=$(sed -n 's/^kfkd listener PLAINTEXT port //p' "$tmp/out2")
+p2=$(sed -n 's/^kfkd listener INTERNAL port //p' "$tmp/out2")
+[ -n "$p1" ] && [ -n "$p2" ] && [ "$p1" != "$p2" ] \
+    && (exec 3<>"/dev/tcp/127.0.0.1/$p2") 2>/dev/null
+check "two PLAINTEXT listeners bound and reported ($p1, $p2)" $?
+kill -TERM $pid
+wait $pid
+check "custom listener names: clean exit" $?
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

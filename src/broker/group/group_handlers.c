@@ -64,8 +64,9 @@ kfk_handle_FindCoordinator(kfk_req *rq)
         resp.ErrorCode = coordinator_for(rq, kt, &msg);
         resp.ErrorMessage = kfk_str_c(msg);
         resp.NodeId = resp.ErrorCode ? -1 : b->conf.node_id;
-        resp.Host = resp.ErrorCode ? empty_str() : kfk_str_c(b->adv_host);
-        resp.Port = resp.ErrorCode ? -1 : b->adv_port;
+        resp.Host = resp.ErrorCode ? empty_str()
+                                   : kfk_str_c(rq->peer->listener->adv_host);
+        resp.Port = resp.ErrorCode ? -1 : rq->peer->listener->adv_port;
         kfk_req_respond(rq, &kfk_FindCoordinatorResponse_msg, &resp);
         return;
     }
@@ -81,8 +82,9 @@ kfk_handle_FindCoordinator(kfk_req *rq)
         c->ErrorCode = coordinator_for(rq, kt, &msg);
         c->ErrorMessage = kfk_str_c(msg);
         c->NodeId = c->ErrorCode ? -1 : b->conf.node_id;
-        c->Host = c->ErrorCode ? empty_str() : kfk_str_c(b->adv_host);
-        c->Port = c->ErrorCode ? -1 : b->adv_port;
+        c->Host = c->ErrorCode ? empty_str()
+                               : kfk_str_c(rq->peer->listener->adv_host);
+        c->Port = c->ErrorCode ? -1 : rq->peer->listener->adv_port;
     }
     kfk_req_respond(rq, &kfk_FindCoordinatorResponse_msg, &resp);
 }
