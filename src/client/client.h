@@ -220,8 +220,88 @@ kfk_err kfk_grp_encode_assignment(const kfk_topic_partition *parts, size_t n,
 kfk_err kfk_grp_decode_assignment(const uint8_t *p, size_t len,
                                   kfk_topic_partition **partsp, size_t *countp);
 
-/* Error classes. */
+/* ---- the cluster view (cluster.c) --------------------------------------- */
+
+/* The client's one table of error classes.  Retriable: worth another try
+ * (the wire codes Kafka marks retriable plus transport failures). */
 bool kfk_client_err_retriable(kfk_err err);
+/* The metadata is stale: a leader moved, a broker went away. */
 bool kfk_client_err_refresh_metadata(kfk_err err);
+/* The group coordinator moved, is not elected yet or is still loading:
+ * find it again and repeat the request. */
+bool kfk_client_err_coordinator(kfk_err err);
+
+/* Backoff before attempt number attempt (1, 2, ...): quadratic from
+ * retry.backoff.ms, capped at retry.backoff.max.ms. */
+int64_t kfk_cluster_backoff_ms(const kfk_conf *c, int attempt);
+/* Dial the first reachable broker of a comma separated host:port list.
+ * KFK_ERR__INVALID_ARG when the list names no broker; stops early on
+ * out of memory or once deadline has passed. */
+kfk_err kfk_cluster_dial_bootstrap(const char *addrs, const char *client_id,
+                                   int64_t deadline, kfk_conn **kcp,
+                                   char *errstr, size_t errstr_size);
+
+/* ---- request builders and parsers (requests.c) -------------------------- */
+
+/* Each builder fills a generated request struct for version v from a flat
+ * list of kfk_partition_offset (include/kfk/admin.h), grouped by topic;
+ * the arrays come from ar, strings are borrowed from the caller.  Each
+ * parser copies the per-partition results back into the same list
+ * (KFK_ERR__NOT_FOUND: the broker did not answer for that partition).
+ * Sending is the caller's: a plain round trip or the Reader's
+ * interruptible one. */
+
+/* The distinct topics of parts, in first-seen order (array from ar). */
+kfk_err kfk_req_topic_names(kfk_arena *ar, const kfk_partition_offset *parts,
+                            size_t n, const char ***namesp, size_t *ntp);
+
+/* ListOffsets of parts[i].timestamp (KFK_OFFSET_FIRST/LAST or a time). */
+kfk_err kfk_req_list_offsets(kfk_arena *ar, int16_t v,
+                             const kfk_partition_offset *parts, size_t n,
+                             int8_t isolation_level, int32_t timeout_ms,
+                             kfk_ListOffsetsRequest *req);
+/* parts[i].offset (-1: none) and parts[i].err. */
+void kfk_req_list_offsets_parse(int16_t v, const kfk_ListOffsetsResponse *r,
+                                kfk_partition_offset *parts, size_t n);
+
+/* OffsetFetch of group for parts (n == 0: every partition, v2+). */
+kfk_err kfk_req_offset_fetch(kfk_arena *ar, int16_t v, const char *group,
+                             const kfk_partition_offset *parts, size_t n,
+                             bool require_stable, kfk_OffsetFetchRequest *req);
+/* The group-level error of the answer (none before v2). */
+kfk_err kfk_req_offset_fetch_error(int16_t v, const kfk_OffsetFetchResponse *r);
+/* Calls fn for every partition of the answer (any shape); stops at, and
+ * returns, fn's first error. */
+typedef kfk_err kfk_req_offset_fn(void *opaque, kfk_str topic,
+                                  int32_t partition, int64_t offset,
+                                  kfk_err err);
+kfk_err kfk_req_offset_fetch_each(int16_t v, const kfk_OffsetFetchResponse *r,
+                                  kfk_req_offset_fn *fn, void *opaque);
+
+/* OffsetCommit of parts[i].offset; retention_ms -1: the broker's. */
+kfk_err kfk_req_offset_commit(kfk_arena *ar, int16_t v, const char *group,
+                              int32_t generation, const char *member_id,
+                              int64_t retention_ms,
+                              const kfk_partition_offset *parts, size_t n,
+                              kfk_OffsetCommitRequest *req);
+/* parts[i].err. */
+void kfk_req_offset_commit_parse(const kfk_OffsetCommitResponse *r,
+                                 kfk_partition_offset *parts, size_t n);
+
+/* FindCoordinator of *key (key_type 0 group, 1 transaction); *key must
+ * outlive the request. */
+void kfk_req_find_coordinator(int16_t v, int8_t key_type, const kfk_str *key,
+                              kfk_FindCoordinatorRequest *req);
+typedef struct kfk_coordinator {
+    int32_t node;
+    kfk_str host; /* borrowed from the response */
+    int32_t port;
+    kfk_err err;
+    kfk_str msg;
+} kfk_coordinator;
+/* KFK_ERR__BAD_MSG when a v4+ answer holds no coordinator. */
+kfk_err kfk_req_find_coordinator_parse(int16_t v,
+                                       const kfk_FindCoordinatorResponse *r,
+                                       kfk_coordinator *out);
 
 #endif

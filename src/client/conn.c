@@ -1213,49 +1213,28 @@ list_offset(kfk_conn *kc, int64_t ts, int64_t *offsetp)
     int16_t v;
     err = pick(kc, KFK_API_ListOffsets, &v);
     if (err) return err;
-    kfk_ListOffsetsRequest_ListOffsetsPartition lp;
-    kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsPartition_desc, v, &lp);
-    lp.PartitionIndex = kc->partition;
-    lp.CurrentLeaderEpoch = -1;
-    lp.Timestamp = ts;
-    lp.MaxNumOffsets = 1;
-    kfk_ListOffsetsRequest_ListOffsetsTopic lt = {
-        .Name = kfk_str_c(kc->topic),
-        .Partitions = &lp,
-        .Partitions_count = 1,
-    };
+    kfk_partition_offset po = {
+        .topic = kc->topic, .partition = kc->partition, .timestamp = ts};
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
     kfk_ListOffsetsRequest req;
-    kfk_msg_init(&kfk_ListOffsetsRequest_msg, v, &req);
-    req.ReplicaId = -1;
-    req.IsolationLevel = 0;
-    req.Topics = &lt;
-    req.Topics_count = 1;
-    req.TimeoutMs = kc->timeout_ms;
+    err = kfk_req_list_offsets(&ar, v, &po, 1, 0, kc->timeout_ms, &req);
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_ListOffsetsResponse r;
-    err = kfk_conn_roundtrip(kc, KFK_API_ListOffsets, v, &req,
-                             kfk_conn_deadline(kc), &rs, &r);
+    if (!err)
+        err = kfk_conn_roundtrip(kc, KFK_API_ListOffsets, v, &req,
+                                 kfk_conn_deadline(kc), &rs, &r);
     if (!err) {
-        err = KFK_ERR__BAD_MSG;
-        for (int32_t t = 0; t < r.Topics_count; t++)
-            for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
-                const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse *pr =
-                    &r.Topics[t].Partitions[p];
-                if (pr->PartitionIndex != kc->partition) continue;
-                err = (kfk_err)pr->ErrorCode;
-                if (v == 0)
-                    *offsetp = pr->OldStyleOffsets_count > 0
-                                   ? pr->OldStyleOffsets[0]
-                                   : -1;
-                else
-                    *offsetp = pr->Offset;
-            }
+        kfk_req_list_offsets_parse(v, &r, &po, 1);
+        err = po.err == KFK_ERR__NOT_FOUND ? KFK_ERR__BAD_MSG : po.err;
+        if (err != KFK_ERR__BAD_MSG) *offsetp = po.offset;
         if (err)
             kfk_conn_fail(kc, err, "%s [%d]: list offsets: %s", kc->topic,
                           kc->partition, kfk_err2name(err));
     }
     kfk_resp_free(&rs);
+    kfk_arena_free(&ar);
     return err;
 }
 

@@ -104,7 +104,7 @@ kfk_grp_decode_subscription(const uint8_t *p, size_t len, kfk_grp_member *m)
     }
     m->generation = v >= 2 ? sub.GenerationId : -1;
     int32_t nt = KFK_MAX(sub.Topics_count, 0);
-    m->topics = kfk_calloc(nt ? (size_t)nt : 1, sizeof(*m->topics));
+    m->topics = kfk_calloc((size_t)nt + 1, sizeof(*m->topics)); /* NULL-ended */
     if (!m->topics) goto nomem;
     for (int32_t i = 0; i < nt; i++) {
         if (!(m->topics[i] = kfk_str_dup(sub.Topics[i]))) goto nomem;

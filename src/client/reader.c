@@ -193,13 +193,6 @@ closing(kfk_reader *kr)
     return c;
 }
 
-static int64_t
-backoff_ms(const kfk_conf *c, int attempt)
-{
-    int64_t b = (int64_t)attempt * attempt * c->retry_backoff_ms;
-    return KFK_MIN(b, (int64_t)c->retry_backoff_max_ms);
-}
-
 /* Report an error to the application (once, by fetch_message). */
 static void
 set_app_err(kfk_reader *kr, kfk_err err)
@@ -333,8 +326,8 @@ broker_drop(kfk_reader *kr, rbroker *b, bool failed)
     b->kc = NULL;
     if (failed) {
         b->fails++;
-        b->retry_at =
-            kfk_mono_ms() + backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
+        b->retry_at = kfk_mono_ms() +
+                      kfk_cluster_backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
         kr->md_stale = true;
     }
 }
@@ -379,7 +372,8 @@ broker_conn(kfk_reader *kr, rbroker *b)
         kfk_dbg("reader", "connect %s:%d: %s", b->host, b->port, es);
         b->kc = NULL;
         b->fails++;
-        b->retry_at = now + backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
+        b->retry_at =
+            now + kfk_cluster_backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
         return NULL;
     }
     b->fails = 0;
@@ -398,22 +392,11 @@ meta_conn(kfk_reader *kr)
     kr->mc = NULL;
     const kfk_conf *c = kr->conf;
     int64_t deadline = kfk_mono_ms() + c->dial_timeout_ms;
-    kfk_err err = KFK_ERR__TRANSPORT;
     char es[256];
-    const char *s = c->bootstrap_servers;
-    while (s && *s) {
-        const char *e = strchr(s, ',');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        char *host;
-        int port;
-        if (!kfk_parse_hostport(s, n, &host, &port)) {
-            err = kfk_conn_open(host, port, c->client_id, deadline, &kr->mc, es,
-                                sizeof(es));
-            kfk_free(host);
-            if (!err) return err;
-        }
-        s = e ? e + 1 : NULL;
-    }
+    kfk_err err = kfk_cluster_dial_bootstrap(c->bootstrap_servers, c->client_id,
+                                             deadline, &kr->mc, es, sizeof(es));
+    if (!err || err == KFK_ERR__NOMEM) return err;
+    if (err == KFK_ERR__INVALID_ARG) err = KFK_ERR__TRANSPORT;
     for (rbroker *b = kr->brokers; b; b = b->next) {
         err = kfk_conn_open(b->host, b->port, c->client_id, deadline, &kr->mc,
                             es, sizeof(es));
@@ -509,7 +492,8 @@ refresh_leaders(kfk_reader *kr)
     if (err || missing) {
         kfk_dbg("reader", "metadata: %s", kfk_err2name(err ? err : perr));
         kr->md_fails++;
-        kr->md_retry_at = now + backoff_ms(kr->conf, KFK_MIN(kr->md_fails, 10));
+        kr->md_retry_at =
+            now + kfk_cluster_backoff_ms(kr->conf, KFK_MIN(kr->md_fails, 10));
         if (kr->md_fails == kr->conf->max_attempts)
             set_app_err(kr, err ? err : perr);
         return;
@@ -531,100 +515,52 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
     if (!kc) return KFK_ERR__TRANSPORT;
     int16_t v = kfk_conn_version(kc, KFK_API_ListOffsets, -1);
     if (v < 0) return KFK_ERR__UNSUPPORTED;
-    kfk_ListOffsetsRequest_ListOffsetsTopic *lt = kfk_calloc(n, sizeof(*lt));
-    kfk_ListOffsetsRequest_ListOffsetsPartition *lp =
-        kfk_calloc(n, sizeof(*lp));
-    if (!lt || !lp) {
-        kfk_free(lt);
-        kfk_free(lp);
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_partition_offset *po = kfk_arena_alloc(&ar, n * sizeof(*po));
+    if (!po) {
+        kfk_arena_free(&ar);
         return KFK_ERR__NOMEM;
     }
-    int32_t nt = 0;
     for (size_t i = 0; i < n; i++) {
         offs[i] = -1;
-        kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsPartition_desc, v,
-                        &lp[i]);
-        lp[i].PartitionIndex = rps[i]->partition;
-        lp[i].CurrentLeaderEpoch = -1;
-        lp[i].Timestamp = tss[i];
-        lp[i].MaxNumOffsets = 1;
+        po[i] = (kfk_partition_offset){.topic = rps[i]->topic,
+                                       .partition = rps[i]->partition,
+                                       .timestamp = tss[i]};
     }
-    /* One topic entry per topic, its partitions contiguous. */
-    kfk_ListOffsetsRequest_ListOffsetsPartition *lps =
-        kfk_calloc(n, sizeof(*lps));
-    bool *done = kfk_calloc(n, sizeof(*done));
-    if (!lps || !done) {
-        kfk_free(lt);
-        kfk_free(lp);
-        kfk_free(lps);
-        kfk_free(done);
-        return KFK_ERR__NOMEM;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (done[i]) continue;
-        kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsTopic_desc, v,
-                        &lt[nt]);
-        lt[nt].Name = kfk_str_c(rps[i]->topic);
-        lt[nt].Partitions = &lps[k];
-        for (size_t j = i; j < n; j++)
-            if (!done[j] && !strcmp(rps[j]->topic, rps[i]->topic)) {
-                lps[k++] = lp[j];
-                done[j] = true;
-                lt[nt].Partitions_count++;
-            }
-        nt++;
-    }
-    kfk_free(done);
     kfk_ListOffsetsRequest req;
-    kfk_msg_init(&kfk_ListOffsetsRequest_msg, v, &req);
-    req.ReplicaId = -1;
-    req.IsolationLevel = (int8_t)kr->conf->isolation_level;
-    req.Topics = lt;
-    req.Topics_count = nt;
-    req.TimeoutMs = kr->conf->read_timeout_ms;
+    kfk_err err =
+        kfk_req_list_offsets(&ar, v, po, n, (int8_t)kr->conf->isolation_level,
+                             kr->conf->read_timeout_ms, &req);
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_ListOffsetsResponse r;
-    kfk_err err = rt(kr, kc, KFK_API_ListOffsets, v, &req,
-                     kr->conf->read_timeout_ms, &rs, &r);
+    if (!err)
+        err = rt(kr, kc, KFK_API_ListOffsets, v, &req,
+                 kr->conf->read_timeout_ms, &rs, &r);
     kfk_err first = KFK_ERR_NONE;
     if (!err) {
-        for (int32_t t = 0; t < r.Topics_count; t++)
-            for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
-                const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse *pr =
-                    &r.Topics[t].Partitions[p];
-                for (size_t i = 0; i < n; i++) {
-                    if (rps[i]->partition != pr->PartitionIndex ||
-                        !kfk_str_eq(r.Topics[t].Name, rps[i]->topic))
-                        continue;
-                    if (pr->ErrorCode) {
-                        kfk_dbg("reader",
-                                "list offsets %s [%d] v%d ts %lld: %s",
-                                rps[i]->topic, rps[i]->partition, v,
-                                (long long)tss[i],
-                                kfk_err2name((kfk_err)pr->ErrorCode));
-                        if (!first) first = (kfk_err)pr->ErrorCode;
-                        if (kfk_client_err_refresh_metadata(
-                                (kfk_err)pr->ErrorCode)) {
-                            rps[i]->leader = -1;
-                            kr->md_stale = true;
-                        }
-                        continue;
-                    }
-                    offs[i] = v == 0 ? (pr->OldStyleOffsets_count > 0
-                                            ? pr->OldStyleOffsets[0]
-                                            : -1)
-                                     : pr->Offset;
-                }
+        kfk_req_list_offsets_parse(v, &r, po, n);
+        for (size_t i = 0; i < n; i++) {
+            if (po[i].err == KFK_ERR__NOT_FOUND) continue; /* not answered */
+            if (!po[i].err) {
+                offs[i] = po[i].offset;
+                continue;
             }
+            kfk_dbg("reader", "list offsets %s [%d] v%d ts %lld: %s",
+                    rps[i]->topic, rps[i]->partition, v, (long long)tss[i],
+                    kfk_err2name(po[i].err));
+            if (!first) first = po[i].err;
+            if (kfk_client_err_refresh_metadata(po[i].err)) {
+                rps[i]->leader = -1;
+                kr->md_stale = true;
+            }
+        }
     } else if (!kfk_conn_connected(kc)) {
         broker_drop(kr, b, true);
     }
     kfk_resp_free(&rs);
-    kfk_free(lt);
-    kfk_free(lp);
-    kfk_free(lps);
+    kfk_arena_free(&ar);
     return err ? err : first;
 }
 
@@ -1042,11 +978,9 @@ coord_lost(kfk_reader *kr)
 static bool
 coord_err(kfk_err err)
 {
-    return err == KFK_ERR_NOT_COORDINATOR ||
-           err == KFK_ERR_COORDINATOR_NOT_AVAILABLE ||
-           err == KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
-           err == KFK_ERR__TRANSPORT || err == KFK_ERR__IO ||
-           err == KFK_ERR__TIMED_OUT || err == KFK_ERR__BAD_MSG;
+    return kfk_client_err_coordinator(err) || err == KFK_ERR__TRANSPORT ||
+           err == KFK_ERR__IO || err == KFK_ERR__TIMED_OUT ||
+           err == KFK_ERR__BAD_MSG;
 }
 
 /* FindCoordinator and connect to it. */
@@ -1057,15 +991,9 @@ find_coordinator(kfk_reader *kr)
     if (err) return err;
     int16_t v = kfk_conn_version(kr->mc, KFK_API_FindCoordinator, -1);
     if (v < 0) return KFK_ERR__UNSUPPORTED;
-    kfk_FindCoordinatorRequest req;
-    kfk_msg_init(&kfk_FindCoordinatorRequest_msg, v, &req);
     kfk_str key = kfk_str_c(kr->conf->group_id);
-    req.Key = key;
-    req.KeyType = 0;
-    if (v >= 4) {
-        req.CoordinatorKeys = &key;
-        req.CoordinatorKeys_count = 1;
-    }
+    kfk_FindCoordinatorRequest req;
+    kfk_req_find_coordinator(v, 0 /* group */, &key, &req);
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_FindCoordinatorResponse r;
@@ -1077,25 +1005,18 @@ find_coordinator(kfk_reader *kr)
         kfk_resp_free(&rs);
         return err;
     }
-    kfk_str host = r.Host;
-    int32_t port = r.Port;
-    err = (kfk_err)r.ErrorCode;
-    if (v >= 4) {
-        err = r.Coordinators_count > 0 ? (kfk_err)r.Coordinators[0].ErrorCode
-                                       : KFK_ERR_COORDINATOR_NOT_AVAILABLE;
-        if (!err) {
-            host = r.Coordinators[0].Host;
-            port = r.Coordinators[0].Port;
-        }
-    }
-    char *h = err ? NULL : kfk_str_dup(host);
+    kfk_coordinator co;
+    if (kfk_req_find_coordinator_parse(v, &r, &co))
+        co.err = KFK_ERR_COORDINATOR_NOT_AVAILABLE; /* no answer */
+    err = co.err;
+    char *h = err ? NULL : kfk_str_dup(co.host);
     kfk_resp_free(&rs);
     if (err) return err;
     if (!h) return KFK_ERR__NOMEM;
     kfk_conn_close(kr->coord);
     kr->coord = NULL;
     char es[256];
-    err = kfk_conn_open(h, port, kr->conf->client_id,
+    err = kfk_conn_open(h, co.port, kr->conf->client_id,
                         kfk_mono_ms() + kr->conf->dial_timeout_ms, &kr->coord,
                         es, sizeof(es));
     kfk_free(h);
@@ -1106,102 +1027,11 @@ find_coordinator(kfk_reader *kr)
     return KFK_ERR_NONE;
 }
 
-/* Commit the pending offsets.  Returns the first error. */
-static kfk_err
-do_commit(kfk_reader *kr)
+/* After a commit answered first: leave the group state the error asks
+ * for (find the coordinator again, or rejoin). */
+static void
+commit_failed(kfk_reader *kr, kfk_err first)
 {
-    if (!kr->group || kr->gs != G_STABLE || !kr->coord)
-        return kr->group && kr->gs != G_STABLE ? KFK_ERR_REBALANCE_IN_PROGRESS
-                                               : KFK_ERR_NONE;
-    pthread_mutex_lock(&kr->lock);
-    size_t n = 0;
-    for (size_t i = 0; i < kr->nparts; i++)
-        if (kr->parts[i].commit_pending > kr->parts[i].committed) n++;
-    if (!n) {
-        pthread_mutex_unlock(&kr->lock);
-        return KFK_ERR_NONE;
-    }
-    kfk_OffsetCommitRequest_OffsetCommitRequestTopic *ts =
-        kfk_calloc(n, sizeof(*ts));
-    kfk_OffsetCommitRequest_OffsetCommitRequestPartition *ps =
-        kfk_calloc(n, sizeof(*ps));
-    rpart **rps = kfk_calloc(n, sizeof(*rps));
-    int64_t *offs = kfk_calloc(n, sizeof(*offs));
-    if (!ts || !ps || !rps || !offs) {
-        pthread_mutex_unlock(&kr->lock);
-        kfk_free(ts);
-        kfk_free(ps);
-        kfk_free(rps);
-        kfk_free(offs);
-        return KFK_ERR__NOMEM;
-    }
-    int16_t v = kfk_conn_version(kr->coord, KFK_API_OffsetCommit, -1);
-    size_t k = 0;
-    for (size_t i = 0; i < kr->nparts; i++) {
-        rpart *rp = &kr->parts[i];
-        if (rp->commit_pending <= rp->committed) continue;
-        rps[k] = rp;
-        offs[k] = rp->commit_pending;
-        kfk_struct_init(
-            &kfk_OffsetCommitRequest_OffsetCommitRequestPartition_desc, v,
-            &ps[k]);
-        ps[k].PartitionIndex = rp->partition;
-        ps[k].CommittedOffset = rp->commit_pending;
-        ps[k].CommittedLeaderEpoch = -1;
-        ps[k].CommitTimestamp = -1;
-        ps[k].CommittedMetadata = kfk_str_c("");
-        kfk_struct_init(&kfk_OffsetCommitRequest_OffsetCommitRequestTopic_desc,
-                        v, &ts[k]);
-        ts[k].Name = kfk_str_c(rp->topic);
-        ts[k].Partitions = &ps[k];
-        ts[k].Partitions_count = 1;
-        k++;
-    }
-    int32_t gen = kr->generation;
-    pthread_mutex_unlock(&kr->lock);
-    kfk_OffsetCommitRequest req;
-    kfk_msg_init(&kfk_OffsetCommitRequest_msg, v, &req);
-    req.GroupId = kfk_str_c(kr->conf->group_id);
-    req.GenerationIdOrMemberEpoch = gen;
-    req.MemberId = kfk_str_c(kr->member_id ? kr->member_id : "");
-    req.GroupInstanceId = null_str;
-    req.RetentionTimeMs = kr->conf->retention_time_ms;
-    req.Topics = ts;
-    req.Topics_count = (int32_t)k;
-    kfk_resp rs;
-    kfk_resp_init(&rs);
-    kfk_OffsetCommitResponse r;
-    kfk_err err = rt(kr, kr->coord, KFK_API_OffsetCommit, v, &req,
-                     kr->conf->read_timeout_ms, &rs, &r);
-    kfk_err first = err;
-    pthread_mutex_lock(&kr->lock);
-    if (!err) {
-        for (int32_t t = 0; t < r.Topics_count; t++)
-            for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
-                const kfk_OffsetCommitResponse_OffsetCommitResponsePartition
-                    *pr = &r.Topics[t].Partitions[p];
-                for (size_t i = 0; i < k; i++) {
-                    if (rps[i]->partition != pr->PartitionIndex ||
-                        !kfk_str_eq(r.Topics[t].Name, rps[i]->topic))
-                        continue;
-                    if (pr->ErrorCode) {
-                        if (!first) first = (kfk_err)pr->ErrorCode;
-                    } else if (offs[i] > rps[i]->committed) {
-                        rps[i]->committed = offs[i];
-                    }
-                }
-            }
-    }
-    if (first)
-        kr->mx.commit_errors++;
-    else
-        kr->mx.commits++;
-    pthread_mutex_unlock(&kr->lock);
-    kfk_resp_free(&rs);
-    kfk_free(ts);
-    kfk_free(ps);
-    kfk_free(rps);
-    kfk_free(offs);
     if (coord_err(first))
         coord_lost(kr);
     else if (first == KFK_ERR_REBALANCE_IN_PROGRESS ||
@@ -1213,6 +1043,71 @@ do_commit(kfk_reader *kr)
         }
         kr->gs = G_JOIN;
     }
+}
+
+/* Commit the pending offsets.  Returns the first error. */
+static kfk_err
+do_commit(kfk_reader *kr)
+{
+    if (!kr->group || kr->gs != G_STABLE || !kr->coord)
+        return kr->group && kr->gs != G_STABLE ? KFK_ERR_REBALANCE_IN_PROGRESS
+                                               : KFK_ERR_NONE;
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    pthread_mutex_lock(&kr->lock);
+    size_t n = 0;
+    for (size_t i = 0; i < kr->nparts; i++)
+        if (kr->parts[i].commit_pending > kr->parts[i].committed) n++;
+    kfk_partition_offset *po = kfk_arena_alloc(&ar, (n + 1) * sizeof(*po));
+    rpart **rps = kfk_arena_alloc(&ar, (n + 1) * sizeof(*rps));
+    if (!n || !po || !rps) {
+        pthread_mutex_unlock(&kr->lock);
+        kfk_arena_free(&ar);
+        return n ? KFK_ERR__NOMEM : KFK_ERR_NONE;
+    }
+    int16_t v = kfk_conn_version(kr->coord, KFK_API_OffsetCommit, -1);
+    size_t k = 0;
+    for (size_t i = 0; i < kr->nparts; i++) {
+        rpart *rp = &kr->parts[i];
+        if (rp->commit_pending <= rp->committed) continue;
+        rps[k] = rp;
+        po[k++] = (kfk_partition_offset){.topic = rp->topic,
+                                         .partition = rp->partition,
+                                         .offset = rp->commit_pending};
+    }
+    int32_t gen = kr->generation;
+    pthread_mutex_unlock(&kr->lock);
+    kfk_OffsetCommitRequest req;
+    kfk_err err =
+        kfk_req_offset_commit(&ar, v, kr->conf->group_id, gen, kr->member_id,
+                              kr->conf->retention_time_ms, po, k, &req);
+    kfk_resp rs;
+    kfk_resp_init(&rs);
+    kfk_OffsetCommitResponse r;
+    if (!err)
+        err = rt(kr, kr->coord, KFK_API_OffsetCommit, v, &req,
+                 kr->conf->read_timeout_ms, &rs, &r);
+    kfk_err first = err;
+    pthread_mutex_lock(&kr->lock);
+    if (!err) {
+        kfk_req_offset_commit_parse(&r, po, k);
+        for (size_t i = 0; i < k; i++) {
+            if (po[i].err == KFK_ERR__NOT_FOUND) continue; /* not answered */
+            if (po[i].err) {
+                if (!first) first = po[i].err;
+            } else if (po[i].offset > rps[i]->committed) {
+                rps[i]->committed = po[i].offset;
+            }
+        }
+    }
+    if (first)
+        kr->mx.commit_errors++;
+    else
+        kr->mx.commits++;
+    pthread_mutex_unlock(&kr->lock);
+    kfk_resp_free(&rs);
+    kfk_arena_free(&ar);
+    commit_failed(kr, first);
     return first;
 }
 
@@ -1382,6 +1277,32 @@ leader_assign(kfk_reader *kr, const kfk_JoinGroupResponse *jr,
     return KFK_ERR_NONE;
 }
 
+typedef struct committed_ctx {
+    rpart *parts;
+    size_t n;
+} committed_ctx;
+
+/* One partition of the OffsetFetch answer onto the new assignment. */
+static kfk_err
+set_committed(void *opaque, kfk_str topic, int32_t partition, int64_t offset,
+              kfk_err err)
+{
+    committed_ctx *cc = opaque;
+    rpart *rp = NULL;
+    for (size_t i = 0; i < cc->n && !rp; i++)
+        if (cc->parts[i].partition == partition &&
+            kfk_str_eq(topic, cc->parts[i].topic))
+            rp = &cc->parts[i];
+    if (!rp) return KFK_ERR_NONE;
+    if (err) return err;
+    if (offset >= 0) {
+        rp->fetch_offset = offset;
+        rp->committed = offset;
+        rp->pos = offset;
+    }
+    return KFK_ERR_NONE;
+}
+
 /* OffsetFetch of the new assignment: committed offsets, or the start
  * policy. */
 static kfk_err
@@ -1389,57 +1310,30 @@ fetch_committed(kfk_reader *kr, rpart *parts, size_t n)
 {
     int16_t v = kfk_conn_version(kr->coord, KFK_API_OffsetFetch, 7);
     if (v < 0) return KFK_ERR__UNSUPPORTED;
-    kfk_OffsetFetchRequest_OffsetFetchRequestTopic *ts =
-        kfk_calloc(n, sizeof(*ts));
-    int32_t *ids = kfk_calloc(n, sizeof(*ids));
-    if (!ts || !ids) {
-        kfk_free(ts);
-        kfk_free(ids);
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_partition_offset *po = kfk_arena_alloc(&ar, (n + 1) * sizeof(*po));
+    if (!po) {
+        kfk_arena_free(&ar);
         return KFK_ERR__NOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestTopic_desc, v,
-                        &ts[i]);
-        ids[i] = parts[i].partition;
-        ts[i].Name = kfk_str_c(parts[i].topic);
-        ts[i].PartitionIndexes = &ids[i];
-        ts[i].PartitionIndexes_count = 1;
-    }
+    for (size_t i = 0; i < n; i++)
+        po[i] = (kfk_partition_offset){.topic = parts[i].topic,
+                                       .partition = parts[i].partition};
     kfk_OffsetFetchRequest req;
-    kfk_msg_init(&kfk_OffsetFetchRequest_msg, v, &req);
-    req.GroupId = kfk_str_c(kr->conf->group_id);
-    req.Topics = ts;
-    req.Topics_count = (int32_t)n;
-    req.RequireStable = true;
+    kfk_err err =
+        kfk_req_offset_fetch(&ar, v, kr->conf->group_id, po, n, true, &req);
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_OffsetFetchResponse r;
-    kfk_err err = rt(kr, kr->coord, KFK_API_OffsetFetch, v, &req,
-                     kr->conf->read_timeout_ms, &rs, &r);
-    if (!err && v >= 2 && r.ErrorCode) err = (kfk_err)r.ErrorCode;
-    for (int32_t t = 0; !err && t < r.Topics_count; t++)
-        for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
-            const kfk_OffsetFetchResponse_OffsetFetchResponsePartition *pr =
-                &r.Topics[t].Partitions[p];
-            rpart *rp = NULL;
-            for (size_t i = 0; i < n && !rp; i++)
-                if (parts[i].partition == pr->PartitionIndex &&
-                    kfk_str_eq(r.Topics[t].Name, parts[i].topic))
-                    rp = &parts[i];
-            if (!rp) continue;
-            if (pr->ErrorCode) {
-                err = (kfk_err)pr->ErrorCode;
-                break;
-            }
-            if (pr->CommittedOffset >= 0) {
-                rp->fetch_offset = pr->CommittedOffset;
-                rp->committed = pr->CommittedOffset;
-                rp->pos = pr->CommittedOffset;
-            }
-        }
+    if (!err)
+        err = rt(kr, kr->coord, KFK_API_OffsetFetch, v, &req,
+                 kr->conf->read_timeout_ms, &rs, &r);
+    committed_ctx cc = {parts, n};
+    if (!err) err = kfk_req_offset_fetch_error(v, &r);
+    if (!err) err = kfk_req_offset_fetch_each(v, &r, set_committed, &cc);
     kfk_resp_free(&rs);
-    kfk_free(ts);
-    kfk_free(ids);
+    kfk_arena_free(&ar);
     return err;
 }
 

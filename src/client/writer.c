@@ -153,52 +153,6 @@ struct kfk_writer {
     int nrounds, rhead;
 };
 
-/* ---- error classes ------------------------------------------------------ */
-
-bool
-kfk_client_err_refresh_metadata(kfk_err err)
-{
-    switch (err) {
-    case KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
-    case KFK_ERR_LEADER_NOT_AVAILABLE:
-    case KFK_ERR_NOT_LEADER_OR_FOLLOWER:
-    case KFK_ERR_BROKER_NOT_AVAILABLE:
-    case KFK_ERR_REPLICA_NOT_AVAILABLE:
-    case KFK_ERR_FENCED_LEADER_EPOCH:
-    case KFK_ERR_UNKNOWN_LEADER_EPOCH:
-    case KFK_ERR_KAFKA_STORAGE_ERROR:
-    case KFK_ERR_NOT_CONTROLLER:
-    case KFK_ERR__TRANSPORT:
-    case KFK_ERR__IO:
-    case KFK_ERR__TIMED_OUT:
-    case KFK_ERR__RESOLVE:
-        return true;
-    default:
-        return false;
-    }
-}
-
-bool
-kfk_client_err_retriable(kfk_err err)
-{
-    /* Unlike kafka-go, a closed connection (EOF) is transient too: it is
-     * what a rolling restart looks like. */
-    if (kfk_client_err_refresh_metadata(err)) return true;
-    switch (err) {
-    case KFK_ERR_REQUEST_TIMED_OUT:
-    case KFK_ERR_NETWORK_EXCEPTION:
-    case KFK_ERR_NOT_ENOUGH_REPLICAS:
-    case KFK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-    case KFK_ERR_CORRUPT_MESSAGE:
-    case KFK_ERR_THROTTLING_QUOTA_EXCEEDED:
-    case KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS:
-    case KFK_ERR__BAD_MSG:
-        return true;
-    default:
-        return err < 0 && err > KFK_ERR__BEGIN ? false : kfk_err_retriable(err);
-    }
-}
-
 /* ---- lists -------------------------------------------------------------- */
 
 static void
@@ -322,13 +276,6 @@ msg_free_locked(kfk_writer *kw, wmsg *m)
 
 /* ---- completion --------------------------------------------------------- */
 
-static int64_t
-backoff_ms(const kfk_conf *c, int attempt)
-{
-    int64_t b = (int64_t)attempt * attempt * c->retry_backoff_ms;
-    return KFK_MIN(b, (int64_t)c->retry_backoff_max_ms);
-}
-
 /* Complete every message of l with err (offsets from base if >= 0). */
 static void
 complete(kfk_writer *kw, wlist *l, kfk_err err, int32_t partition, int64_t base)
@@ -442,7 +389,8 @@ broker_down(kfk_writer *kw, wbroker *b)
     b->kc = NULL;
     b->gen++;
     b->fails++;
-    b->retry_at = kfk_mono_ms() + backoff_ms(kw->conf, KFK_MIN(b->fails, 10));
+    b->retry_at =
+        kfk_mono_ms() + kfk_cluster_backoff_ms(kw->conf, KFK_MIN(b->fails, 10));
 }
 
 /* Make sure kw->mc is a live connection: bootstrap servers first, then
@@ -455,21 +403,11 @@ meta_conn(kfk_writer *kw, char *errstr, size_t errstr_size)
     kw->mc = NULL;
     const kfk_conf *c = kw->conf;
     int64_t deadline = kfk_mono_ms() + c->dial_timeout_ms;
-    kfk_err err = KFK_ERR__TRANSPORT;
-    const char *s = c->bootstrap_servers;
-    while (s && *s) {
-        const char *e = strchr(s, ',');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        char *host;
-        int port;
-        if (!kfk_parse_hostport(s, n, &host, &port)) {
-            err = kfk_conn_open(host, port, c->client_id, deadline, &kw->mc,
-                                errstr, errstr_size);
-            kfk_free(host);
-            if (!err) return err;
-        }
-        s = e ? e + 1 : NULL;
-    }
+    kfk_err err =
+        kfk_cluster_dial_bootstrap(c->bootstrap_servers, c->client_id, deadline,
+                                   &kw->mc, errstr, errstr_size);
+    if (!err || err == KFK_ERR__NOMEM) return err;
+    if (err == KFK_ERR__INVALID_ARG) err = KFK_ERR__TRANSPORT;
     for (wbroker *b = kw->brokers; b; b = b->next) {
         err = kfk_conn_open(b->host, b->port, c->client_id, deadline, &kw->mc,
                             errstr, errstr_size);
@@ -558,8 +496,8 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         for (i = 0; i < n; i++) {
             ts[i]->md_attempts++;
             ts[i]->err = err;
-            ts[i]->md_retry_at =
-                now + backoff_ms(c, KFK_MIN(ts[i]->md_attempts, 10));
+            ts[i]->md_retry_at = now + kfk_cluster_backoff_ms(
+                                           c, KFK_MIN(ts[i]->md_attempts, 10));
         }
         goto out;
     }
@@ -578,7 +516,8 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         if (terr) {
             t->err = terr;
             t->md_attempts++;
-            t->md_retry_at = now + backoff_ms(c, KFK_MIN(t->md_attempts, 10));
+            t->md_retry_at =
+                now + kfk_cluster_backoff_ms(c, KFK_MIN(t->md_attempts, 10));
             continue;
         }
         /* Partition indexes are 0..n-1. */
@@ -601,7 +540,7 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         t->md_at = now;
         t->stale = leaderless;
         t->md_attempts = leaderless ? t->md_attempts + 1 : 0;
-        t->md_retry_at = leaderless ? now + backoff_ms(c, 1) : 0;
+        t->md_retry_at = leaderless ? now + kfk_cluster_backoff_ms(c, 1) : 0;
     }
 out:
     kfk_resp_free(&rs);
@@ -732,7 +671,7 @@ batch_failed(kfk_writer *kw, wbatch *wb, kfk_err err, int64_t now)
         if (m->flush) wp->nflush++;
     }
     wl_prepend(&wp->q, &wb->msgs);
-    wp->backoff_until = now + backoff_ms(c, attempts);
+    wp->backoff_until = now + kfk_cluster_backoff_ms(c, attempts);
     pthread_mutex_lock(&kw->lock);
     kw->mx.retries++;
     pthread_mutex_unlock(&kw->lock);
