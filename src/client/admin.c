@@ -33,23 +33,6 @@ kfk_err kfk_admin_decode_subscription(const void *p, size_t len,
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static kfk_err
-pick(kfk_conn *kc, int16_t api_key, int16_t *vp)
-{
-    if (!kfk_conn_connected(kc))
-        return kfk_conn_fail(kc, KFK_ERR__TRANSPORT, "%s:%d: not connected",
-                             kc->host, kc->port);
-    int16_t v = kfk_conn_version(kc, api_key, -1);
-    if (v < 0) {
-        const kfk_api_desc *ad = kfk_api_get(api_key);
-        return kfk_conn_fail(kc, KFK_ERR__UNSUPPORTED,
-                             "%s:%d: broker does not support %s", kc->host,
-                             kc->port, ad ? ad->name : "?");
-    }
-    *vp = v;
-    return KFK_ERR_NONE;
-}
-
 /* A NUL-terminated heap copy of a wire string; NULL for null. *nomem is
  * set when a non-null string could not be copied. */
 static char *
@@ -134,7 +117,7 @@ static kfk_err
 coordinator(kfk_conn *kc, const char *group, kfk_conn **gcp, bool *ownedp)
 {
     int16_t v;
-    kfk_err err = pick(kc, KFK_API_FindCoordinator, &v);
+    kfk_err err = kfk_conn_pick(kc, KFK_API_FindCoordinator, &v);
     if (err) return err;
     int64_t deadline = kfk_conn_deadline(kc);
     kfk_str key = kfk_str_c(group);
@@ -342,7 +325,7 @@ kfk_admin_list_groups(kfk_conn *kc, kfk_group_listing **groupsp, size_t *countp)
     if (!kc || !groupsp || !countp) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     int16_t v;
-    kfk_err err = pick(kc, KFK_API_ListGroups, &v);
+    kfk_err err = kfk_conn_pick(kc, KFK_API_ListGroups, &v);
     if (err) return err;
     kfk_ListGroupsRequest req;
     kfk_msg_init(&kfk_ListGroupsRequest_msg, v, &req);
@@ -425,7 +408,7 @@ describe_one(kfk_conn *kc, const char *group, kfk_group_description *d)
     kfk_err err = coordinator(kc, group, &gc, &owned);
     if (err) return err;
     int16_t v;
-    err = pick(gc, KFK_API_DescribeGroups, &v);
+    err = kfk_conn_pick(gc, KFK_API_DescribeGroups, &v);
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_DescribeGroupsResponse r;
@@ -524,7 +507,7 @@ kfk_admin_delete_groups(kfk_conn *kc, const char *const *groups, size_t n,
             if (!first) first = err;
             continue;
         }
-        err = pick(gc, KFK_API_DeleteGroups, &v);
+        err = kfk_conn_pick(gc, KFK_API_DeleteGroups, &v);
         kfk_resp rs;
         kfk_resp_init(&rs);
         if (!err) {
@@ -632,7 +615,7 @@ offset_fetch_at(kfk_conn *gc, const char *group,
                 kfk_partition_offset **outp, size_t *countp)
 {
     int16_t v;
-    kfk_err err = pick(gc, KFK_API_OffsetFetch, &v);
+    kfk_err err = kfk_conn_pick(gc, KFK_API_OffsetFetch, &v);
     if (err) return err;
     if (v < 2 && n == 0)
         return kfk_conn_fail(gc, KFK_ERR__UNSUPPORTED,
@@ -696,7 +679,7 @@ offset_commit_at(kfk_conn *gc, const char *group, int32_t generation_id,
                  kfk_arena *ar)
 {
     int16_t v;
-    kfk_err err = pick(gc, KFK_API_OffsetCommit, &v);
+    kfk_err err = kfk_conn_pick(gc, KFK_API_OffsetCommit, &v);
     if (err) return err;
     kfk_OffsetCommitRequest req;
     err = kfk_req_offset_commit(ar, v, group, generation_id, member_id, -1,
@@ -754,7 +737,7 @@ list_offsets_at(kfk_conn *lc, kfk_partition_offset *parts, size_t n,
                 size_t rnd, kfk_arena *ar)
 {
     int16_t v;
-    kfk_err err = pick(lc, KFK_API_ListOffsets, &v);
+    kfk_err err = kfk_conn_pick(lc, KFK_API_ListOffsets, &v);
     if (err) return err;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
@@ -934,7 +917,7 @@ kfk_admin_describe_configs(kfk_conn *kc, kfk_resource_type type,
     if (!kc || !name || !entriesp || !countp) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     int16_t v;
-    kfk_err err = pick(kc, KFK_API_DescribeConfigs, &v);
+    kfk_err err = kfk_conn_pick(kc, KFK_API_DescribeConfigs, &v);
     if (err) return err;
     kfk_DescribeConfigsRequest req;
     kfk_msg_init(&kfk_DescribeConfigsRequest_msg, v, &req);
@@ -1003,7 +986,7 @@ kfk_admin_alter_configs(kfk_conn *kc, kfk_resource_type type, const char *name,
                                  "missing",
                                  i);
     int16_t v;
-    kfk_err err = pick(kc, KFK_API_IncrementalAlterConfigs, &v);
+    kfk_err err = kfk_conn_pick(kc, KFK_API_IncrementalAlterConfigs, &v);
     if (err) return err;
     kfk_IncrementalAlterConfigsRequest_AlterableConfig *cs =
         kfk_calloc(n + 1, sizeof(*cs));
@@ -1052,7 +1035,7 @@ kfk_admin_create_partitions(kfk_conn *kc, const char *topic,
     if (!kc || !topic || total_count <= 0) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     int16_t v;
-    kfk_err err = pick(kc, KFK_API_CreatePartitions, &v);
+    kfk_err err = kfk_conn_pick(kc, KFK_API_CreatePartitions, &v);
     if (err) return err;
     kfk_CreatePartitionsRequest_CreatePartitionsTopic t;
     kfk_struct_init(&kfk_CreatePartitionsRequest_CreatePartitionsTopic_desc, v,

@@ -141,6 +141,15 @@ int64_t kfk_conn_deadline(const kfk_conn *kc);
  * max (-1: no cap); -1 if there is none. */
 int16_t kfk_conn_version(const kfk_conn *kc, int16_t api_key, int16_t max);
 
+/* kfk_conn_version() with no cap, or a sticky failure on the conn
+ * (KFK_ERR__TRANSPORT not connected, KFK_ERR__UNSUPPORTED no version). */
+kfk_err kfk_conn_pick(kfk_conn *kc, int16_t api_key, int16_t *vp);
+/* KFK_ERR__STATE (sticky) unless the conn has a topic/partition set. */
+kfk_err kfk_conn_need_partition(kfk_conn *kc);
+/* ListOffsets of the conn's partition at ts (KFK_OFFSET_FIRST/LAST or a
+ * time in ms). */
+kfk_err kfk_conn_list_offset(kfk_conn *kc, int64_t ts, int64_t *offsetp);
+
 /* Encode header + body of a request at version v and send it, framed.
  * *corrp gets the correlation id. */
 kfk_err kfk_conn_send(kfk_conn *kc, int16_t api_key, int16_t v, const void *req,
