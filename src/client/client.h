@@ -250,6 +250,55 @@ kfk_err kfk_cluster_dial_bootstrap(const char *addrs, const char *client_id,
                                    int64_t deadline, kfk_conn **kcp,
                                    char *errstr, size_t errstr_size);
 
+/* The brokers known (id -> host:port) and one connection to each, with
+ * its backoff.  The Writer and the Reader each keep one, on their I/O
+ * thread (no lock).  An owner that needs more per broker allocates nodes
+ * of node_size bytes with a kfk_node as their first member. */
+typedef struct kfk_node {
+    struct kfk_node *next;
+    int32_t id;
+    char *host;
+    int port;
+    kfk_conn *kc;
+    uint32_t gen; /* bumped whenever kc is closed or replaced */
+    int64_t retry_at;
+    int fails;
+} kfk_node;
+
+typedef struct kfk_cluster {
+    const kfk_conf *conf;
+    size_t node_size;
+    const char *who; /* debug log tag */
+    kfk_node *nodes;
+    uint64_t reconnects; /* connections opened to brokers */
+} kfk_cluster;
+
+void kfk_cluster_init(kfk_cluster *cl, const kfk_conf *conf, size_t node_size,
+                      const char *who);
+/* Close and free every node (owners free their own extras first). */
+void kfk_cluster_clear(kfk_cluster *cl);
+kfk_node *kfk_cluster_node(const kfk_cluster *cl, int32_t id);
+/* Learn broker id at host:port (from Metadata).  A new node is zeroed
+ * past the kfk_node; one that moved has its connection closed and
+ * *movedp set.  NULL: out of memory. */
+kfk_node *kfk_cluster_learn(kfk_cluster *cl, int32_t id, kfk_str host,
+                            int32_t port, bool *movedp);
+/* Close the node's connection (gen bumps: answers pending on it are
+ * lost). */
+void kfk_node_close(kfk_node *n);
+/* Close after a failure and back off before the next connect. */
+void kfk_node_down(kfk_cluster *cl, kfk_node *n);
+/* Connected, or its backoff has passed. */
+bool kfk_node_usable(const kfk_node *n, int64_t now);
+/* A live n->kc, connecting if the backoff allows (KFK_ERR__TRANSPORT if
+ * not yet); timeout_ms > 0 sets the conn's request timeout. */
+kfk_err kfk_cluster_connect(kfk_cluster *cl, kfk_node *n, int64_t now,
+                            int timeout_ms);
+/* Make *mcp a live connection to any broker: the bootstrap servers first,
+ * then every node known. */
+kfk_err kfk_cluster_meta_conn(kfk_cluster *cl, kfk_conn **mcp, char *errstr,
+                              size_t errstr_size);
+
 /* ---- request builders and parsers (requests.c) -------------------------- */
 
 /* Each builder fills a generated request struct for version v from a flat

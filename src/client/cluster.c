@@ -103,3 +103,133 @@ kfk_cluster_dial_bootstrap(const char *addrs, const char *client_id,
     }
     return err;
 }
+
+/* ---- brokers ------------------------------------------------------------ */
+
+void
+kfk_cluster_init(kfk_cluster *cl, const kfk_conf *conf, size_t node_size,
+                 const char *who)
+{
+    memset(cl, 0, sizeof(*cl));
+    cl->conf = conf;
+    cl->node_size = node_size < sizeof(kfk_node) ? sizeof(kfk_node) : node_size;
+    cl->who = who;
+}
+
+void
+kfk_cluster_clear(kfk_cluster *cl)
+{
+    kfk_node *n;
+    while ((n = cl->nodes)) {
+        cl->nodes = n->next;
+        kfk_conn_close(n->kc);
+        kfk_free(n->host);
+        kfk_free(n);
+    }
+}
+
+kfk_node *
+kfk_cluster_node(const kfk_cluster *cl, int32_t id)
+{
+    for (kfk_node *n = cl->nodes; n; n = n->next)
+        if (n->id == id) return n;
+    return NULL;
+}
+
+kfk_node *
+kfk_cluster_learn(kfk_cluster *cl, int32_t id, kfk_str host, int32_t port,
+                  bool *movedp)
+{
+    *movedp = false;
+    kfk_node *n = kfk_cluster_node(cl, id);
+    if (n && kfk_str_eq(host, n->host) && n->port == port) return n;
+    char *h = kfk_str_dup(host);
+    if (!h) return NULL;
+    if (!n) {
+        n = kfk_calloc(1, cl->node_size);
+        if (!n) {
+            kfk_free(h);
+            return NULL;
+        }
+        n->id = id;
+        n->next = cl->nodes;
+        cl->nodes = n;
+    } else {
+        *movedp = true;
+    }
+    /* A broker that moved gets a new connection. */
+    kfk_node_close(n);
+    kfk_free(n->host);
+    n->host = h;
+    n->port = port;
+    return n;
+}
+
+void
+kfk_node_close(kfk_node *n)
+{
+    kfk_conn_close(n->kc);
+    n->kc = NULL;
+    n->gen++;
+}
+
+void
+kfk_node_down(kfk_cluster *cl, kfk_node *n)
+{
+    kfk_node_close(n);
+    n->fails++;
+    n->retry_at =
+        kfk_mono_ms() + kfk_cluster_backoff_ms(cl->conf, KFK_MIN(n->fails, 10));
+}
+
+bool
+kfk_node_usable(const kfk_node *n, int64_t now)
+{
+    return n->retry_at <= now || (n->kc && kfk_conn_connected(n->kc));
+}
+
+kfk_err
+kfk_cluster_connect(kfk_cluster *cl, kfk_node *n, int64_t now, int timeout_ms)
+{
+    if (n->kc && kfk_conn_connected(n->kc)) return KFK_ERR_NONE;
+    if (n->retry_at > now) return KFK_ERR__TRANSPORT;
+    kfk_node_close(n);
+    char es[256];
+    kfk_err err =
+        kfk_conn_open(n->host, n->port, cl->conf->client_id,
+                      now + cl->conf->dial_timeout_ms, &n->kc, es, sizeof(es));
+    if (err) {
+        kfk_dbg(cl->who, "broker %d (%s:%d): %s", n->id, n->host, n->port, es);
+        n->kc = NULL;
+        kfk_node_down(cl, n);
+        return err;
+    }
+    n->kc->broker_id = n->id;
+    if (timeout_ms > 0) n->kc->timeout_ms = timeout_ms;
+    n->gen++;
+    n->fails = 0;
+    cl->reconnects++;
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_cluster_meta_conn(kfk_cluster *cl, kfk_conn **mcp, char *errstr,
+                      size_t errstr_size)
+{
+    if (*mcp && kfk_conn_connected(*mcp)) return KFK_ERR_NONE;
+    kfk_conn_close(*mcp);
+    *mcp = NULL;
+    const kfk_conf *c = cl->conf;
+    int64_t deadline = kfk_mono_ms() + c->dial_timeout_ms;
+    kfk_err err = kfk_cluster_dial_bootstrap(
+        c->bootstrap_servers, c->client_id, deadline, mcp, errstr, errstr_size);
+    if (!err || err == KFK_ERR__NOMEM) return err;
+    if (err == KFK_ERR__INVALID_ARG) err = KFK_ERR__TRANSPORT;
+    for (kfk_node *n = cl->nodes; n; n = n->next) {
+        err = kfk_conn_open(n->host, n->port, c->client_id, deadline, mcp,
+                            errstr, errstr_size);
+        if (!err) return err;
+    }
+    *mcp = NULL;
+    return err;
+}

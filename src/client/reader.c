@@ -179,9 +179,7 @@ kfk_reader_rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v,
 static rbroker *
 broker_get(kfk_reader *kr, int32_t id)
 {
-    for (rbroker *b = kr->brokers; b; b = b->next)
-        if (b->id == id) return b;
-    return NULL;
+    return (rbroker *)kfk_cluster_node(&kr->cl, id);
 }
 
 static void
@@ -208,88 +206,41 @@ broker_drop(kfk_reader *kr, rbroker *b, bool failed)
         b->nfp = 0;
         b->inflight = false;
     }
-    kfk_conn_close(b->kc);
-    b->kc = NULL;
-    if (failed) {
-        b->fails++;
-        b->retry_at = kfk_mono_ms() +
-                      kfk_cluster_backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
-        kr->md_stale = true;
+    if (!failed) {
+        kfk_node_close(&b->n);
+        return;
     }
+    kfk_node_down(&kr->cl, &b->n);
+    kr->md_stale = true;
 }
 
 static void
 broker_set(kfk_reader *kr, int32_t id, kfk_str host, int32_t port)
 {
-    rbroker *b = broker_get(kr, id);
-    if (b && kfk_str_eq(host, b->host) && b->port == port) return;
-    char *h = kfk_str_dup(host);
-    if (!h) return;
-    if (!b) {
-        b = kfk_calloc(1, sizeof(*b));
-        if (!b) {
-            kfk_free(h);
-            return;
-        }
-        b->id = id;
-        b->next = kr->brokers;
-        kr->brokers = b;
-    } else {
-        broker_drop(kr, b, false);
-    }
-    kfk_free(b->host);
-    b->host = h;
-    b->port = port;
+    bool moved;
+    rbroker *b = (rbroker *)kfk_cluster_learn(&kr->cl, id, host, port, &moved);
+    if (b && moved) broker_drop(kr, b, false);
 }
 
 /* A live connection to broker b, (re)connecting if its backoff allows. */
 static kfk_conn *
 broker_conn(kfk_reader *kr, rbroker *b)
 {
-    if (b->kc && kfk_conn_connected(b->kc)) return b->kc;
-    if (b->kc) broker_drop(kr, b, true);
-    int64_t now = kfk_mono_ms();
-    if (now < b->retry_at) return NULL;
-    char es[256];
-    kfk_err err =
-        kfk_conn_open(b->host, b->port, kr->conf->client_id,
-                      now + kr->conf->dial_timeout_ms, &b->kc, es, sizeof(es));
-    if (err) {
-        kfk_dbg("reader", "connect %s:%d: %s", b->host, b->port, es);
-        b->kc = NULL;
-        b->fails++;
-        b->retry_at =
-            now + kfk_cluster_backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
-        return NULL;
-    }
-    b->fails = 0;
+    if (b->n.kc && kfk_conn_connected(b->n.kc)) return b->n.kc;
+    if (b->n.kc) broker_drop(kr, b, true);
+    if (kfk_cluster_connect(&kr->cl, &b->n, kfk_mono_ms(), 0)) return NULL;
     pthread_mutex_lock(&kr->lock);
     kr->mx.reconnects++;
     pthread_mutex_unlock(&kr->lock);
-    return b->kc;
+    return b->n.kc;
 }
 
 /* A live connection to any broker: bootstrap servers first. */
 kfk_err
 kfk_reader_meta_conn(kfk_reader *kr)
 {
-    if (kr->mc && kfk_conn_connected(kr->mc)) return KFK_ERR_NONE;
-    kfk_conn_close(kr->mc);
-    kr->mc = NULL;
-    const kfk_conf *c = kr->conf;
-    int64_t deadline = kfk_mono_ms() + c->dial_timeout_ms;
     char es[256];
-    kfk_err err = kfk_cluster_dial_bootstrap(c->bootstrap_servers, c->client_id,
-                                             deadline, &kr->mc, es, sizeof(es));
-    if (!err || err == KFK_ERR__NOMEM) return err;
-    if (err == KFK_ERR__INVALID_ARG) err = KFK_ERR__TRANSPORT;
-    for (rbroker *b = kr->brokers; b; b = b->next) {
-        err = kfk_conn_open(b->host, b->port, c->client_id, deadline, &kr->mc,
-                            es, sizeof(es));
-        if (!err) return err;
-    }
-    kr->mc = NULL;
-    return err;
+    return kfk_cluster_meta_conn(&kr->cl, &kr->mc, es, sizeof(es));
 }
 
 /* Metadata of topics: brokers are learnt, *mdp stays valid until
@@ -454,14 +405,14 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
 static void
 resolve_offsets(kfk_reader *kr, int64_t now)
 {
-    for (rbroker *b = kr->brokers; b; b = b->next) {
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b)) {
         size_t n = 0;
         for (size_t i = 0; i < kr->nparts; i++)
-            if (kr->parts[i].leader == b->id && kr->parts[i].fetch_offset < 0 &&
+            if (kr->parts[i].leader == b->n.id &&
+                kr->parts[i].fetch_offset < 0 &&
                 kr->parts[i].backoff_until <= now)
                 n++;
-        if (!n || (b->retry_at > now && !(b->kc && kfk_conn_connected(b->kc))))
-            continue;
+        if (!n || !kfk_node_usable(&b->n, now)) continue;
         if (b->inflight) /* the conn is busy with a long poll: drop it */
             broker_drop(kr, b, false);
         rpart **rps = kfk_calloc(n, sizeof(*rps));
@@ -476,7 +427,7 @@ resolve_offsets(kfk_reader *kr, int64_t now)
         size_t k = 0;
         for (size_t i = 0; i < kr->nparts; i++) {
             rpart *rp = &kr->parts[i];
-            if (rp->leader == b->id && rp->fetch_offset < 0 &&
+            if (rp->leader == b->n.id && rp->fetch_offset < 0 &&
                 rp->backoff_until <= now) {
                 rps[k] = rp;
                 tss[k++] = rp->fetch_offset == SEEK_TS ? rp->seek_ts
@@ -485,7 +436,7 @@ resolve_offsets(kfk_reader *kr, int64_t now)
         }
         kfk_err lerr = list_offsets(kr, b, rps, tss, offs, n);
         if (lerr)
-            kfk_dbg("reader", "list offsets (broker %d): %s", b->id,
+            kfk_dbg("reader", "list offsets (broker %d): %s", b->n.id,
                     kfk_err2name(lerr));
         pthread_mutex_lock(&kr->lock);
         for (size_t i = 0; i < n; i++) {
@@ -497,7 +448,7 @@ resolve_offsets(kfk_reader *kr, int64_t now)
             }
             if (offs[i] < 0) {
                 kfk_dbg("reader", "%s [%d]: no offset from broker %d (%s)",
-                        rp->topic, rp->partition, b->id, kfk_err2name(lerr));
+                        rp->topic, rp->partition, b->n.id, kfk_err2name(lerr));
                 rp->backoff_until = now + kr->conf->retry_backoff_ms;
                 continue;
             }
@@ -531,13 +482,13 @@ send_fetches(kfk_reader *kr, int64_t now)
 {
     const kfk_conf *c = kr->conf;
     if (queue_full(kr)) return;
-    for (rbroker *b = kr->brokers; b; b = b->next) {
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b)) {
         if (b->inflight) continue;
         size_t n = 0;
         for (size_t i = 0; i < kr->nparts; i++) {
             const rpart *rp = &kr->parts[i];
-            if (rp->leader == b->id && rp->fetch_offset >= 0 && !rp->inflight &&
-                rp->backoff_until <= now)
+            if (rp->leader == b->n.id && rp->fetch_offset >= 0 &&
+                !rp->inflight && rp->backoff_until <= now)
                 n++;
         }
         if (!n) continue;
@@ -559,7 +510,7 @@ send_fetches(kfk_reader *kr, int64_t now)
         /* Group partitions by topic: one FetchTopic per topic. */
         for (size_t i = 0; i < kr->nparts; i++) {
             rpart *rp = &kr->parts[i];
-            if (!(rp->leader == b->id && rp->fetch_offset >= 0 &&
+            if (!(rp->leader == b->n.id && rp->fetch_offset >= 0 &&
                   !rp->inflight && rp->backoff_until <= now))
                 continue;
             kfk_FetchRequest_FetchTopic *ft = NULL;
@@ -579,7 +530,7 @@ send_fetches(kfk_reader *kr, int64_t now)
             fts[t].Partitions = &fps[k];
             for (size_t i = 0; i < kr->nparts; i++) {
                 rpart *rp = &kr->parts[i];
-                if (!(rp->leader == b->id && rp->fetch_offset >= 0 &&
+                if (!(rp->leader == b->n.id && rp->fetch_offset >= 0 &&
                       !rp->inflight && rp->backoff_until <= now) ||
                     !kfk_str_eq(fts[t].Topic, rp->topic))
                     continue;
@@ -764,7 +715,7 @@ recv_fetch(kfk_reader *kr, rbroker *b, int64_t now)
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_FetchResponse r;
-    kfk_err err = kfk_conn_recv(b->kc, KFK_API_Fetch, b->v, b->corr,
+    kfk_err err = kfk_conn_recv(b->n.kc, KFK_API_Fetch, b->v, b->corr,
                                 b->deadline, &rs, &r);
     bool current = b->serial == kr->serial;
     if (err || !current) {
@@ -867,10 +818,10 @@ read_lag(kfk_reader *kr, int64_t *lagp)
 {
     kfk_err first = KFK_ERR_NONE;
     refresh_leaders(kr);
-    for (rbroker *b = kr->brokers; b; b = b->next) {
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b)) {
         size_t n = 0;
         for (size_t i = 0; i < kr->nparts; i++)
-            n += kr->parts[i].leader == b->id;
+            n += kr->parts[i].leader == b->n.id;
         if (!n) continue;
         if (b->inflight) /* free the conn: drop the long poll */
             broker_drop(kr, b, false);
@@ -885,7 +836,7 @@ read_lag(kfk_reader *kr, int64_t *lagp)
         }
         size_t k = 0;
         for (size_t i = 0; i < kr->nparts; i++)
-            if (kr->parts[i].leader == b->id) {
+            if (kr->parts[i].leader == b->n.id) {
                 rps[k] = &kr->parts[i];
                 tss[k++] = KFK_OFFSET_LAST;
             }
@@ -928,7 +879,7 @@ seek(kfk_reader *kr, rqtype type, int64_t arg)
     kfk_reader_purge_queue(kr);
     pthread_mutex_unlock(&kr->lock);
     /* A long poll for the old position would hold the broker's conn. */
-    for (rbroker *b = kr->brokers; b; b = b->next)
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b))
         if (b->inflight) broker_drop(kr, b, false);
 }
 
@@ -1013,15 +964,16 @@ wait_events(kfk_reader *kr, int64_t now)
     pfd[n].fd = kr->pipe_r;
     pfd[n].events = POLLIN;
     bs[n++] = NULL;
-    for (rbroker *b = kr->brokers; b && n < 64; b = b->next) {
-        if (!b->inflight || !b->kc) continue;
+    for (rbroker *b = first_broker(kr); b && n < 64; b = next_broker(b)) {
+        if (!b->inflight || !b->n.kc) continue;
         at = KFK_MIN(at, b->deadline);
-        pfd[n].fd = b->kc->fd;
+        pfd[n].fd = b->n.kc->fd;
         pfd[n].events = POLLIN;
         bs[n++] = b;
     }
-    for (rbroker *b = kr->brokers; b; b = b->next)
-        if (!b->inflight && b->retry_at > now) at = KFK_MIN(at, b->retry_at);
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b))
+        if (!b->inflight && b->n.retry_at > now)
+            at = KFK_MIN(at, b->n.retry_at);
     int64_t left = KFK_MAX(at - now, 0);
     int r = poll(pfd, (nfds_t)n, (int)left);
     if (r > 0 && (pfd[0].revents & POLLIN)) drain(kr);
@@ -1125,14 +1077,9 @@ reader_free(kfk_reader *kr)
     for (size_t i = 0; i < kr->nparts; i++)
         kfk_free(kr->parts[i].topic);
     kfk_free(kr->parts);
-    rbroker *b;
-    while ((b = kr->brokers)) {
-        kr->brokers = b->next;
-        kfk_conn_close(b->kc);
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b))
         kfk_free(b->fp);
-        kfk_free(b->host);
-        kfk_free(b);
-    }
+    kfk_cluster_clear(&kr->cl);
     rreq *r;
     while ((r = kr->reqs)) {
         kr->reqs = r->next;
@@ -1236,6 +1183,7 @@ kfk_reader_new(kfk_conf *conf, kfk_reader **krp, char *errstr,
         fcntl(fds[i], F_SETFD, FD_CLOEXEC);
     }
     kr->conf = conf;
+    kfk_cluster_init(&kr->cl, conf, sizeof(rbroker), "reader");
     if (pthread_create(&kr->thr, NULL, bg_thread, kr))
         return fail_new(kr, KFK_ERR__NOMEM, errstr, errstr_size,
                         "cannot start the background thread");

@@ -188,14 +188,13 @@ install(kfk_reader *kr, rpart *parts, size_t n, kfk_topic_partition **oldp,
     pthread_mutex_unlock(&kr->lock);
     /* In-flight fetches are for the old partitions: drop them so the
      * brokers are free for the new assignment at once. */
-    for (rbroker *b = kr->brokers; b; b = b->next)
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b))
         if (b->inflight) {
             kfk_free(b->fp);
             b->fp = NULL;
             b->nfp = 0;
             b->inflight = false;
-            kfk_conn_close(b->kc);
-            b->kc = NULL;
+            kfk_node_close(&b->n);
         }
     kfk_topic_partition *tps = NULL;
     if (oldp && nold) tps = kfk_calloc(nold, sizeof(*tps));

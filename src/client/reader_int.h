@@ -49,13 +49,7 @@ typedef struct rfp {
 } rfp;
 
 typedef struct rbroker {
-    struct rbroker *next;
-    int32_t id;
-    char *host;
-    int port;
-    kfk_conn *kc;
-    int64_t retry_at;
-    int fails;
+    kfk_node n; /* the cluster view's broker (cluster.c); first */
     /* The Fetch in flight. */
     bool inflight;
     int32_t corr;
@@ -106,7 +100,7 @@ struct kfk_reader {
     kfk_reader_metrics mx;
     /* Background thread only. */
     bool finishing;
-    rbroker *brokers;
+    kfk_cluster cl; /* brokers (rbroker) and their connections */
     kfk_conn *mc;
     int64_t mc_retry_at;
     bool md_stale;
@@ -125,6 +119,20 @@ struct kfk_reader {
     int32_t owned_gen;
     bool member_ok;
 };
+
+/* Walk the brokers: for (rbroker *b = first_broker(kr); b; b = next_broker(b))
+ */
+static inline rbroker *
+first_broker(const kfk_reader *kr)
+{
+    return (rbroker *)kr->cl.nodes;
+}
+
+static inline rbroker *
+next_broker(const rbroker *b)
+{
+    return (rbroker *)b->n.next;
+}
 
 /* ---- reader.c, for reader_group.c --------------------------------------- */
 
