@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "kfk/kfk.h"
 #include "common/common.h"
@@ -136,6 +137,10 @@ void kfk_conn_disconnect(kfk_conn *kc);
 bool kfk_conn_connected(const kfk_conn *kc);
 /* Monotonic deadline for a call starting now with the conn's timeout. */
 int64_t kfk_conn_deadline(const kfk_conn *kc);
+
+/* The CLOCK_MONOTONIC time ms_from_now ahead, for pthread_cond_timedwait
+ * on a condition variable set to that clock. */
+struct timespec kfk_client_abstime(int64_t ms_from_now);
 
 /* The version to use for api_key: highest both sides support, capped at
  * max (-1: no cap); -1 if there is none. */
@@ -283,6 +288,11 @@ kfk_node *kfk_cluster_node(const kfk_cluster *cl, int32_t id);
  * *movedp set.  NULL: out of memory. */
 kfk_node *kfk_cluster_learn(kfk_cluster *cl, int32_t id, kfk_str host,
                             int32_t port, bool *movedp);
+/* kfk_cluster_learn() every broker of a Metadata answer; moved (may be
+ * NULL) is called for each node whose address changed. */
+void kfk_cluster_learn_brokers(kfk_cluster *cl, const kfk_MetadataResponse *md,
+                               void (*moved)(void *opaque, kfk_node *n),
+                               void *opaque);
 /* Close the node's connection (gen bumps: answers pending on it are
  * lost). */
 void kfk_node_close(kfk_node *n);

@@ -233,3 +233,17 @@ kfk_cluster_meta_conn(kfk_cluster *cl, kfk_conn **mcp, char *errstr,
     *mcp = NULL;
     return err;
 }
+
+void
+kfk_cluster_learn_brokers(kfk_cluster *cl, const kfk_MetadataResponse *md,
+                          void (*moved)(void *opaque, kfk_node *n),
+                          void *opaque)
+{
+    for (int32_t i = 0; i < md->Brokers_count; i++) {
+        /* Response: Brokers */
+        const kfk_MetadataResponse_MetadataResponseBroker *b = &md->Brokers[i];
+        bool mv;
+        kfk_node *n = kfk_cluster_learn(cl, b->NodeId, b->Host, b->Port, &mv);
+        if (n && mv && moved) moved(opaque, n);
+    }
+}

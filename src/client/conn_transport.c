@@ -47,6 +47,17 @@ kfk_resp_free(kfk_resp *rs)
     kfk_arena_free(&rs->ar);
 }
 
+struct timespec
+kfk_client_abstime(int64_t ms_from_now)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + (ms_from_now % 1000) * 1000000;
+    ts.tv_sec += ms_from_now / 1000 + ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    return ts;
+}
+
 kfk_err
 kfk_conn_fail(kfk_conn *kc, kfk_err err, const char *fmt, ...)
 {

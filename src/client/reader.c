@@ -43,17 +43,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static struct timespec
-abs_mono(int64_t ms_from_now)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + (ms_from_now % 1000) * 1000000;
-    ts.tv_sec += ms_from_now / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    return ts;
-}
-
 static void
 wake(kfk_reader *kr)
 {
@@ -214,12 +203,11 @@ broker_drop(kfk_reader *kr, rbroker *b, bool failed)
     kr->md_stale = true;
 }
 
+/* A broker's address changed: its connection and fetch are gone. */
 static void
-broker_set(kfk_reader *kr, int32_t id, kfk_str host, int32_t port)
+broker_moved(void *opaque, kfk_node *n)
 {
-    bool moved;
-    rbroker *b = (rbroker *)kfk_cluster_learn(&kr->cl, id, host, port, &moved);
-    if (b && moved) broker_drop(kr, b, false);
+    broker_drop(opaque, (rbroker *)n, false);
 }
 
 /* A live connection to broker b, (re)connecting if its backoff allows. */
@@ -274,9 +262,7 @@ kfk_reader_metadata(kfk_reader *kr, const char *const *topics, size_t n,
         kr->mc = NULL;
         return err;
     }
-    for (int32_t b = 0; b < md->Brokers_count; b++)
-        broker_set(kr, md->Brokers[b].NodeId, md->Brokers[b].Host,
-                   md->Brokers[b].Port);
+    kfk_cluster_learn_brokers(&kr->cl, md, broker_moved, kr);
     return KFK_ERR_NONE;
 }
 
@@ -1196,7 +1182,7 @@ kfk_err
 kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
 {
     if (!kr || !msg) return KFK_ERR__INVALID_ARG;
-    struct timespec until = abs_mono(timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec until = kfk_client_abstime(timeout_ms > 0 ? timeout_ms : 0);
     kfk_err err = KFK_ERR_NONE;
     bool woke = false;
     pthread_mutex_lock(&kr->lock);
@@ -1264,7 +1250,7 @@ request(kfk_reader *kr, rqtype type, int64_t arg, int timeout_ms,
     if (!r) return KFK_ERR__NOMEM;
     r->type = type;
     r->arg = arg;
-    struct timespec until = abs_mono(timeout_ms);
+    struct timespec until = kfk_client_abstime(timeout_ms);
     pthread_mutex_lock(&kr->lock);
     if (kr->closing) {
         pthread_mutex_unlock(&kr->lock);

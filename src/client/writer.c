@@ -424,11 +424,7 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         }
         goto out;
     }
-    for (int32_t b = 0; b < md.Brokers_count; b++) {
-        bool moved;
-        kfk_cluster_learn(&kw->cl, md.Brokers[b].NodeId, md.Brokers[b].Host,
-                          md.Brokers[b].Port, &moved);
-    }
+    kfk_cluster_learn_brokers(&kw->cl, &md, NULL, NULL);
     for (i = 0; i < n; i++) {
         wtopic *t = ts[i];
         const kfk_MetadataResponse_MetadataResponseTopic *mt = NULL;
@@ -1186,17 +1182,6 @@ msg_fill(wmsg *m, const kfk_message *src, const char *topic, bool copy_topic,
     if (!m->m.timestamp) m->m.timestamp = now_ms;
 }
 
-static struct timespec
-abs_mono(int64_t ms_from_now)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + (ms_from_now % 1000) * 1000000;
-    ts.tv_sec += ms_from_now / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    return ts;
-}
-
 kfk_err
 kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
                  kfk_err *errs)
@@ -1251,7 +1236,7 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
             break;
         }
         if (!until_set) {
-            until = abs_mono(c->buffer_full_timeout_ms);
+            until = kfk_client_abstime(c->buffer_full_timeout_ms);
             until_set = true;
         }
         if (pthread_cond_timedwait(&kw->done, &kw->lock, &until)) {
@@ -1324,7 +1309,7 @@ kfk_writer_flush(kfk_writer *kw, int timeout_ms)
 {
     if (!kw) return KFK_ERR__INVALID_ARG;
     kfk_err err = KFK_ERR_NONE;
-    struct timespec until = abs_mono(timeout_ms < 0 ? 0 : timeout_ms);
+    struct timespec until = kfk_client_abstime(timeout_ms < 0 ? 0 : timeout_ms);
     pthread_mutex_lock(&kw->lock);
     kw->flushers++;
     pthread_cond_signal(&kw->wake);
