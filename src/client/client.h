@@ -319,6 +319,11 @@ kfk_err kfk_cluster_meta_conn(kfk_cluster *cl, kfk_conn **mcp, char *errstr,
  * Sending is the caller's: a plain round trip or the Reader's
  * interruptible one. */
 
+/* Metadata of topics (n == 0: every topic, in the shape v needs). */
+kfk_err kfk_req_metadata(kfk_arena *ar, int16_t v, const char *const *topics,
+                         size_t n, bool allow_auto_create,
+                         kfk_MetadataRequest *req);
+
 /* The distinct topics of parts, in first-seen order (array from ar). */
 kfk_err kfk_req_topic_names(kfk_arena *ar, const kfk_partition_offset *parts,
                             size_t n, const char ***namesp, size_t *ntp);

@@ -131,24 +131,14 @@ kfk_conn_metadata(kfk_conn *kc, const char *const *topics, size_t n,
     int16_t v;
     kfk_err err = kfk_conn_pick(kc, KFK_API_Metadata, &v);
     if (err) return err;
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
     kfk_MetadataRequest req;
-    kfk_msg_init(&kfk_MetadataRequest_msg, v, &req);
-    kfk_MetadataRequest_MetadataRequestTopic *ts = NULL;
-    if (n) {
-        ts = kfk_calloc(n, sizeof(*ts));
-        if (!ts) return KFK_ERR__NOMEM;
-        for (size_t i = 0; i < n; i++)
-            ts[i].Name = kfk_str_c(topics[i]);
-        req.Topics = ts;
-        req.Topics_count = (int32_t)n;
-    } else {
-        /* v0: an empty array means all topics; v1+: null does. */
-        req.Topics = NULL;
-        req.Topics_count = v == 0 ? 0 : -1;
-    }
-    req.AllowAutoTopicCreation = allow_auto_create;
-    err = kfk_conn_roundtrip(kc, KFK_API_Metadata, v, &req, deadline, rs, md);
-    kfk_free(ts);
+    err = kfk_req_metadata(&ar, v, topics, n, allow_auto_create, &req);
+    if (!err)
+        err =
+            kfk_conn_roundtrip(kc, KFK_API_Metadata, v, &req, deadline, rs, md);
+    kfk_arena_free(&ar);
     if (vp) *vp = v;
     return err;
 }

@@ -244,19 +244,15 @@ kfk_reader_metadata(kfk_reader *kr, const char *const *topics, size_t n,
     pthread_mutex_unlock(&kr->lock);
     int16_t v = kfk_conn_version(kr->mc, KFK_API_Metadata, -1);
     if (v < 0) return KFK_ERR__UNSUPPORTED;
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
     kfk_MetadataRequest req;
-    kfk_msg_init(&kfk_MetadataRequest_msg, v, &req);
-    kfk_MetadataRequest_MetadataRequestTopic *ts =
-        kfk_calloc(n ? n : 1, sizeof(*ts));
-    if (!ts) return KFK_ERR__NOMEM;
-    for (size_t i = 0; i < n; i++)
-        ts[i].Name = kfk_str_c(topics[i]);
-    req.Topics = ts;
-    req.Topics_count = (int32_t)n;
-    req.AllowAutoTopicCreation = false; /* readers never create topics */
-    err = kfk_reader_rt(kr, kr->mc, KFK_API_Metadata, v, &req,
-                        kr->conf->read_timeout_ms, rs, md);
-    kfk_free(ts);
+    /* Readers never create topics. */
+    err = kfk_req_metadata(&ar, v, topics, n, false, &req);
+    if (!err)
+        err = kfk_reader_rt(kr, kr->mc, KFK_API_Metadata, v, &req,
+                            kr->conf->read_timeout_ms, rs, md);
+    kfk_arena_free(&ar);
     if (err) {
         kfk_conn_close(kr->mc);
         kr->mc = NULL;

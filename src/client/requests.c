@@ -1,6 +1,7 @@
 /*
  * requests.c -- one builder and one parser per request that more than one
- * part of libkfk sends: ListOffsets (the conn API, the Reader, admin),
+ * part of libkfk sends: Metadata (the conn API, the Writer, admin, the
+ * Reader), ListOffsets (the conn API, the Reader, admin),
  * OffsetFetch and OffsetCommit (the Reader's group, admin), and
  * FindCoordinator (the Reader's group, admin).
  *
@@ -70,6 +71,33 @@ lookup(kfk_partition_offset *parts, size_t n, kfk_str topic, int32_t partition)
             kfk_str_eq(topic, parts[i].topic))
             return &parts[i];
     return NULL;
+}
+
+/* ---- Metadata ----------------------------------------------------------- */
+
+kfk_err
+kfk_req_metadata(kfk_arena *ar, int16_t v, const char *const *topics, size_t n,
+                 bool allow_auto_create, kfk_MetadataRequest *req)
+{
+    kfk_msg_init(&kfk_MetadataRequest_msg, v, req);
+    req->AllowAutoTopicCreation = allow_auto_create;
+    if (!n) {
+        /* v0: an empty array means all topics; v1+: null does. */
+        req->Topics = NULL;
+        req->Topics_count = v == 0 ? 0 : -1;
+        return KFK_ERR_NONE;
+    }
+    kfk_MetadataRequest_MetadataRequestTopic *ts =
+        kfk_arena_alloc(ar, n * sizeof(*ts));
+    if (!ts) return KFK_ERR__NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        kfk_struct_init(&kfk_MetadataRequest_MetadataRequestTopic_desc, v,
+                        &ts[i]);
+        ts[i].Name = kfk_str_c(topics[i]);
+    }
+    req->Topics = ts;
+    req->Topics_count = (int32_t)n;
+    return KFK_ERR_NONE;
 }
 
 /* ---- ListOffsets -------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /*
  * requests_test.c -- the shared request builders and parsers of
- * requests.c (request shapes per version, results mapped back onto the
+ * requests.c (Metadata, ListOffsets, OffsetFetch, OffsetCommit,
+ * FindCoordinator: request shapes per version, results mapped back onto the
  * caller's list, partitions the broker left out) and the client's error
  * classes of cluster.c.  No broker: responses are built by hand.
  */
@@ -11,6 +12,26 @@
 #include <cmocka.h>
 
 #include "client/client.h"
+
+static void
+test_metadata(void **state)
+{
+    (void)state;
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_MetadataRequest req;
+    const char *topics[] = {"a", "b"};
+    assert_int_equal(kfk_req_metadata(&ar, 9, topics, 2, true, &req), 0);
+    assert_int_equal(req.Topics_count, 2);
+    assert_true(kfk_str_eq(req.Topics[1].Name, "b"));
+    assert_true(req.AllowAutoTopicCreation);
+    /* Every topic: an empty array at v0, null later. */
+    assert_int_equal(kfk_req_metadata(&ar, 0, NULL, 0, false, &req), 0);
+    assert_int_equal(req.Topics_count, 0);
+    assert_int_equal(kfk_req_metadata(&ar, 1, NULL, 0, false, &req), 0);
+    assert_int_equal(req.Topics_count, -1);
+    kfk_arena_free(&ar);
+}
 
 static void
 test_list_offsets(void **state)
@@ -191,6 +212,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metadata),
         cmocka_unit_test(test_list_offsets),
         cmocka_unit_test(test_offset_fetch),
         cmocka_unit_test(test_offset_commit),
