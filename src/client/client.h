@@ -1,8 +1,12 @@
 /*
  * client.h -- the private umbrella header of src/client (libkfk): the
- * conn internals shared by the Writer and the Reader (a generic request /
- * response round trip over one broker connection, with version
- * negotiation), the configuration values, and small helpers.
+ * configuration values, the conn internals every client part shares (a
+ * generic request / response round trip over one broker connection, with
+ * version negotiation: conn_transport.c), the cluster view the Writer and
+ * the Reader keep (brokers, their connections and backoff, the error
+ * classes: cluster.c), the one builder and parser of each request sent
+ * from more than one place (requests.c) and the consumer protocol
+ * (group.c).
  *
  * Nothing here is installed; the public API is in include/kfk/.
  */
