@@ -158,7 +158,10 @@ kfk_req_list_offsets_parse(int16_t v, const kfk_ListOffsetsResponse *r,
                 &r->Topics[t].Partitions[p];
             kfk_partition_offset *po =
                 lookup(parts, n, r->Topics[t].Name, rp->PartitionIndex);
-            if (!po) continue;
+            /* The first answer counts: a broker that repeats a partition
+             * (or a garbled tail, as some mock brokers write) must not
+             * undo an offset already read. */
+            if (!po || po->err != KFK_ERR__NOT_FOUND) continue;
             po->err = (kfk_err)rp->ErrorCode;
             if (v == 0) /* Response: Topics.Partitions.OldStyleOffsets */
                 po->offset =
@@ -321,7 +324,8 @@ kfk_req_offset_commit_parse(const kfk_OffsetCommitResponse *r,
                 &r->Topics[t].Partitions[p];
             kfk_partition_offset *po =
                 lookup(parts, n, r->Topics[t].Name, rp->PartitionIndex);
-            if (po) po->err = (kfk_err)rp->ErrorCode;
+            if (po && po->err == KFK_ERR__NOT_FOUND) /* first answer */
+                po->err = (kfk_err)rp->ErrorCode;
         }
 }
 

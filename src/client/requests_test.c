@@ -73,6 +73,17 @@ test_list_offsets(void **state)
     assert_int_equal(parts[1].err, KFK_ERR_NOT_LEADER_OR_FOLLOWER);
     assert_int_equal(parts[2].err, 0);
     assert_int_equal(parts[2].offset, 77);
+    /* A partition answered twice (a garbled tail): the first answer
+     * counts. */
+    kfk_ListOffsetsResponse_ListOffsetsPartitionResponse twice[] = {
+        {.PartitionIndex = 2, .Offset = 78},
+        {.PartitionIndex = 2, .ErrorCode = KFK_ERR_UNKNOWN_SERVER_ERROR}};
+    kfk_ListOffsetsResponse_ListOffsetsTopicResponse tt = {kfk_str_c("a"),
+                                                           twice, 2};
+    kfk_ListOffsetsResponse r2 = {.Topics = &tt, .Topics_count = 1};
+    kfk_req_list_offsets_parse(4, &r2, parts, 3);
+    assert_int_equal(parts[2].err, 0);
+    assert_int_equal(parts[2].offset, 78);
     /* v0 answers in OldStyleOffsets. */
     int64_t old[] = {55};
     pa.OldStyleOffsets = old;
