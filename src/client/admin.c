@@ -33,23 +33,6 @@ kfk_err kfk_admin_decode_subscription(const void *p, size_t len,
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static kfk_err
-pick(kfk_conn *kc, int16_t api_key, int16_t *vp)
-{
-    if (!kfk_conn_connected(kc))
-        return kfk_conn_fail(kc, KFK_ERR__TRANSPORT, "%s:%d: not connected",
-                             kc->host, kc->port);
-    int16_t v = kfk_conn_version(kc, api_key, -1);
-    if (v < 0) {
-        const kfk_api_desc *ad = kfk_api_get(api_key);
-        return kfk_conn_fail(kc, KFK_ERR__UNSUPPORTED,
-                             "%s:%d: broker does not support %s", kc->host,
-                             kc->port, ad ? ad->name : "?");
-    }
-    *vp = v;
-    return KFK_ERR_NONE;
-}
-
 /* A NUL-terminated heap copy of a wire string; NULL for null. *nomem is
  * set when a non-null string could not be copied. */
 static char *
@@ -134,57 +117,39 @@ static kfk_err
 coordinator(kfk_conn *kc, const char *group, kfk_conn **gcp, bool *ownedp)
 {
     int16_t v;
-    kfk_err err = pick(kc, KFK_API_FindCoordinator, &v);
+    kfk_err err = kfk_conn_pick(kc, KFK_API_FindCoordinator, &v);
     if (err) return err;
     int64_t deadline = kfk_conn_deadline(kc);
+    kfk_str key = kfk_str_c(group);
     for (;;) {
         kfk_FindCoordinatorRequest req;
-        kfk_msg_init(&kfk_FindCoordinatorRequest_msg, v, &req);
-        kfk_str key = kfk_str_c(group);
-        if (v >= 4) {
-            req.CoordinatorKeys = &key;
-            req.CoordinatorKeys_count = 1;
-        } else {
-            req.Key = key;
-        }
-        req.KeyType = 0; /* group */
+        kfk_req_find_coordinator(v, 0 /* group */, &key, &req);
         kfk_resp rs;
         kfk_resp_init(&rs);
         kfk_FindCoordinatorResponse r;
+        kfk_coordinator co;
         err = kfk_conn_roundtrip(kc, KFK_API_FindCoordinator, v, &req, deadline,
                                  &rs, &r);
+        if (!err && kfk_req_find_coordinator_parse(v, &r, &co))
+            err = kfk_conn_fail(kc, KFK_ERR__BAD_MSG,
+                                "FindCoordinator: empty answer");
         if (err) {
             kfk_resp_free(&rs);
             return err;
         }
-        int32_t node = r.NodeId, port = r.Port;
-        kfk_str host = r.Host, msg = r.ErrorMessage;
-        kfk_err ce = (kfk_err)r.ErrorCode;
-        if (v >= 4) {
-            if (r.Coordinators_count < 1) {
-                kfk_resp_free(&rs);
-                return kfk_conn_fail(kc, KFK_ERR__BAD_MSG,
-                                     "FindCoordinator: empty answer");
-            }
-            node = r.Coordinators[0].NodeId;
-            port = r.Coordinators[0].Port;
-            host = r.Coordinators[0].Host;
-            msg = r.Coordinators[0].ErrorMessage;
-            ce = (kfk_err)r.Coordinators[0].ErrorCode;
-        }
-        if ((ce == KFK_ERR_COORDINATOR_NOT_AVAILABLE ||
-             ce == KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS) &&
+        if (co.err != KFK_ERR_NOT_COORDINATOR &&
+            kfk_client_err_coordinator(co.err) &&
             kfk_mono_ms() + 100 < deadline) {
             kfk_resp_free(&rs);
             sleep_ms(100);
             continue;
         }
-        if (ce) {
+        if (co.err) {
             char what[300];
             snprintf(what, sizeof(what), "coordinator of group %s", group);
-            err = fail_msg(kc, ce, what, msg);
+            err = fail_msg(kc, co.err, what, co.msg);
         } else {
-            err = node_conn(kc, node, host, port, gcp, ownedp);
+            err = node_conn(kc, co.node, co.host, co.port, gcp, ownedp);
         }
         kfk_resp_free(&rs);
         return err;
@@ -198,10 +163,7 @@ coordinator(kfk_conn *kc, const char *group, kfk_conn **gcp, bool *ownedp)
 static bool
 coord_retry(kfk_err err, int64_t deadline)
 {
-    if (err != KFK_ERR_NOT_COORDINATOR &&
-        err != KFK_ERR_COORDINATOR_NOT_AVAILABLE &&
-        err != KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS)
-        return false;
+    if (!kfk_client_err_coordinator(err)) return false;
     if (kfk_mono_ms() + 100 >= deadline) return false;
     sleep_ms(100);
     return true;
@@ -292,6 +254,9 @@ kfk_admin_describe_cluster(kfk_conn *kc, kfk_cluster_info **cip)
 
 /* ---- consumer protocol -------------------------------------------------- */
 
+/* Both decoders go through group.c (the generated codec) and only change
+ * the shape of the result to the one admin.h hands out. */
+
 kfk_err
 kfk_admin_decode_assignment(const void *p, size_t len,
                             kfk_member_partition **tpp, size_t *countp)
@@ -299,46 +264,22 @@ kfk_admin_decode_assignment(const void *p, size_t len,
     *tpp = NULL;
     *countp = 0;
     if (len == 0) return KFK_ERR_NONE; /* no assignment (yet) */
-    kfk_rbuf rb;
-    kfk_rbuf_init(&rb, p, len);
-    (void)kfk_rbuf_i16(&rb); /* Version */
-    int32_t nt = kfk_rbuf_i32(&rb);
-    if (rb.err || nt < 0 || (size_t)nt > kfk_rbuf_left(&rb) / 6)
-        return KFK_ERR__BAD_MSG;
-    /* First pass: count, so one array holds every partition. */
-    kfk_rbuf scan = rb;
-    size_t total = 0;
-    for (int32_t t = 0; t < nt && !scan.err; t++) {
-        int16_t sl = kfk_rbuf_i16(&scan);
-        if (sl < 0 || !kfk_rbuf_take(&scan, (size_t)sl))
-            return KFK_ERR__BAD_MSG;
-        int32_t np = kfk_rbuf_i32(&scan);
-        if (np < 0 || (size_t)np > kfk_rbuf_left(&scan) / 4 ||
-            !kfk_rbuf_take(&scan, (size_t)np * 4))
-            return KFK_ERR__BAD_MSG;
-        total += (size_t)np;
+    kfk_topic_partition *parts;
+    size_t n;
+    kfk_err err = kfk_grp_decode_assignment(p, len, &parts, &n);
+    if (err) return err;
+    kfk_member_partition *tp = kfk_calloc(n + 1, sizeof(*tp));
+    if (!tp) {
+        kfk_topic_partitions_free(parts, n);
+        return KFK_ERR__NOMEM;
     }
-    if (scan.err) return KFK_ERR__BAD_MSG;
-    kfk_member_partition *tp = kfk_calloc(total + 1, sizeof(*tp));
-    if (!tp) return KFK_ERR__NOMEM;
-    size_t k = 0;
-    for (int32_t t = 0; t < nt; t++) {
-        int16_t sl = kfk_rbuf_i16(&rb);
-        const char *name = (const char *)kfk_rbuf_take(&rb, (size_t)sl);
-        int32_t np = kfk_rbuf_i32(&rb);
-        for (int32_t i = 0; i < np; i++, k++) {
-            tp[k].topic = kfk_strndup(name, (size_t)sl);
-            tp[k].partition = kfk_rbuf_i32(&rb);
-            if (!tp[k].topic) {
-                for (size_t j = 0; j < k; j++)
-                    kfk_free(tp[j].topic);
-                kfk_free(tp);
-                return KFK_ERR__NOMEM;
-            }
-        }
+    for (size_t i = 0; i < n; i++) {
+        tp[i].topic = (char *)parts[i].topic; /* moved */
+        tp[i].partition = parts[i].partition;
     }
+    kfk_free(parts);
     *tpp = tp;
-    *countp = total;
+    *countp = n;
     return KFK_ERR_NONE;
 }
 
@@ -349,32 +290,18 @@ kfk_admin_decode_subscription(const void *p, size_t len, char ***topicsp,
     *topicsp = NULL;
     *countp = 0;
     if (len == 0) return KFK_ERR_NONE;
-    kfk_rbuf rb;
-    kfk_rbuf_init(&rb, p, len);
-    (void)kfk_rbuf_i16(&rb); /* Version */
-    int32_t nt = kfk_rbuf_i32(&rb);
-    if (rb.err || nt < 0 || (size_t)nt > kfk_rbuf_left(&rb) / 2)
-        return KFK_ERR__BAD_MSG;
-    char **topics = kfk_calloc((size_t)nt + 1, sizeof(*topics));
-    if (!topics) return KFK_ERR__NOMEM;
-    for (int32_t t = 0; t < nt; t++) {
-        int16_t sl = kfk_rbuf_i16(&rb);
-        const char *name =
-            sl >= 0 ? (const char *)kfk_rbuf_take(&rb, (size_t)sl) : NULL;
-        kfk_err err = KFK_ERR_NONE;
-        if (!name || rb.err)
-            err = KFK_ERR__BAD_MSG;
-        else if (!(topics[t] = kfk_strndup(name, (size_t)sl)))
-            err = KFK_ERR__NOMEM;
-        if (err) {
-            for (int32_t j = 0; j < t; j++)
-                kfk_free(topics[j]);
-            kfk_free(topics);
-            return err;
-        }
+    kfk_grp_member m = {0};
+    kfk_err err = kfk_grp_decode_subscription(p, len, &m);
+    if (!err && !m.topics) err = KFK_ERR__NOMEM;
+    if (err) {
+        kfk_grp_member_clear(&m);
+        return err;
     }
-    *topicsp = topics;
-    *countp = (size_t)nt;
+    *topicsp = m.topics; /* moved; NULL-terminated by the spare slot */
+    *countp = m.ntopics;
+    m.topics = NULL;
+    m.ntopics = 0;
+    kfk_grp_member_clear(&m);
     return KFK_ERR_NONE;
 }
 
@@ -398,7 +325,7 @@ kfk_admin_list_groups(kfk_conn *kc, kfk_group_listing **groupsp, size_t *countp)
     if (!kc || !groupsp || !countp) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     int16_t v;
-    kfk_err err = pick(kc, KFK_API_ListGroups, &v);
+    kfk_err err = kfk_conn_pick(kc, KFK_API_ListGroups, &v);
     if (err) return err;
     kfk_ListGroupsRequest req;
     kfk_msg_init(&kfk_ListGroupsRequest_msg, v, &req);
@@ -481,7 +408,7 @@ describe_one(kfk_conn *kc, const char *group, kfk_group_description *d)
     kfk_err err = coordinator(kc, group, &gc, &owned);
     if (err) return err;
     int16_t v;
-    err = pick(gc, KFK_API_DescribeGroups, &v);
+    err = kfk_conn_pick(gc, KFK_API_DescribeGroups, &v);
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_DescribeGroupsResponse r;
@@ -580,7 +507,7 @@ kfk_admin_delete_groups(kfk_conn *kc, const char *const *groups, size_t n,
             if (!first) first = err;
             continue;
         }
-        err = pick(gc, KFK_API_DeleteGroups, &v);
+        err = kfk_conn_pick(gc, KFK_API_DeleteGroups, &v);
         kfk_resp rs;
         kfk_resp_init(&rs);
         if (!err) {
@@ -622,48 +549,26 @@ kfk_partition_offsets_free(kfk_partition_offset *parts, size_t count)
     kfk_free(parts);
 }
 
-/* Group parts by topic (in first-seen order) into the request arrays the
- * group offset APIs need.  topic_of[i] is the index of parts[i]'s topic in
- * *namesp.  All memory comes from ar. */
-static kfk_err
-by_topic(kfk_arena *ar, const kfk_partition_offset *parts, size_t n,
-         const char ***namesp, size_t **sizesp, size_t *ntp, size_t **topic_ofp)
-{
-    const char **names = kfk_arena_alloc(ar, (n + 1) * sizeof(*names));
-    size_t *sizes = kfk_arena_alloc(ar, (n + 1) * sizeof(*sizes));
-    size_t *topic_of = kfk_arena_alloc(ar, (n + 1) * sizeof(*topic_of));
-    if (!names || !sizes || !topic_of) return KFK_ERR__NOMEM;
-    size_t nt = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!parts[i].topic) return KFK_ERR__INVALID_ARG;
-        size_t t = 0;
-        while (t < nt && strcmp(names[t], parts[i].topic) != 0)
-            t++;
-        if (t == nt) names[nt++] = parts[i].topic;
-        sizes[t]++;
-        topic_of[i] = t;
-    }
-    *namesp = names;
-    *sizesp = sizes;
-    *ntp = nt;
-    *topic_ofp = topic_of;
-    return KFK_ERR_NONE;
-}
-
 /* Append one committed offset to the result array being built. */
+typedef struct offsets {
+    kfk_partition_offset *arr;
+    size_t n, cap;
+} offsets;
+
 static kfk_err
-push_offset(kfk_partition_offset **arr, size_t *n, size_t *cap, kfk_str topic,
-            int32_t partition, int64_t offset, kfk_err err)
+push_offset(void *opaque, kfk_str topic, int32_t partition, int64_t offset,
+            kfk_err err)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        kfk_partition_offset *na = kfk_realloc(*arr, nc * sizeof(**arr));
+    offsets *o = opaque;
+    if (o->n == o->cap) {
+        size_t nc = o->cap ? o->cap * 2 : 16;
+        kfk_partition_offset *na = kfk_realloc(o->arr, nc * sizeof(*na));
         if (!na) return KFK_ERR__NOMEM;
-        *arr = na;
-        *cap = nc;
+        o->arr = na;
+        o->cap = nc;
     }
     bool nomem = false;
-    kfk_partition_offset *p = &(*arr)[*n];
+    kfk_partition_offset *p = &o->arr[o->n];
     memset(p, 0, sizeof(*p));
     p->topic = sdup0(topic, &nomem);
     if (nomem) return KFK_ERR__NOMEM;
@@ -671,7 +576,36 @@ push_offset(kfk_partition_offset **arr, size_t *n, size_t *cap, kfk_str topic,
     p->offset = offset;
     p->timestamp = -1;
     p->err = err;
-    (*n)++;
+    o->n++;
+    return KFK_ERR_NONE;
+}
+
+/* The committed offsets of o in the order of parts, filling in what the
+ * broker left out (offset -1). */
+static kfk_err
+in_order(const kfk_partition_offset *parts, size_t n, offsets *o)
+{
+    kfk_partition_offset *ord = kfk_calloc(n + 1, sizeof(*ord));
+    if (!ord) return KFK_ERR__NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        ord[i].topic = kfk_strdup(parts[i].topic);
+        if (!ord[i].topic) {
+            kfk_partition_offsets_free(ord, i);
+            return KFK_ERR__NOMEM;
+        }
+        ord[i].partition = parts[i].partition;
+        ord[i].timestamp = -1;
+        ord[i].offset = -1;
+        for (size_t j = 0; j < o->n; j++)
+            if (o->arr[j].partition == parts[i].partition &&
+                strcmp(o->arr[j].topic, parts[i].topic) == 0) {
+                ord[i].offset = o->arr[j].offset;
+                ord[i].err = o->arr[j].err;
+            }
+    }
+    kfk_partition_offsets_free(o->arr, o->n);
+    o->arr = ord;
+    o->n = n;
     return KFK_ERR_NONE;
 }
 
@@ -681,129 +615,37 @@ offset_fetch_at(kfk_conn *gc, const char *group,
                 kfk_partition_offset **outp, size_t *countp)
 {
     int16_t v;
-    kfk_err err = pick(gc, KFK_API_OffsetFetch, &v);
+    kfk_err err = kfk_conn_pick(gc, KFK_API_OffsetFetch, &v);
     if (err) return err;
     if (v < 2 && n == 0)
         return kfk_conn_fail(gc, KFK_ERR__UNSUPPORTED,
                              "OffsetFetch v%d cannot ask for all partitions",
                              (int)v);
-    const char **names = NULL;
-    size_t *sizes = NULL, nt = 0, *topic_of = NULL;
-    if (n) {
-        err = by_topic(ar, parts, n, &names, &sizes, &nt, &topic_of);
-        if (err) return err;
-    }
-    /* Same layout in both request shapes: name + partition indexes. */
-    kfk_OffsetFetchRequest_OffsetFetchRequestTopics *ts8 = NULL;
-    kfk_OffsetFetchRequest_OffsetFetchRequestTopic *ts = NULL;
-    if (nt) {
-        ts8 = kfk_arena_alloc(ar, nt * sizeof(*ts8));
-        ts = kfk_arena_alloc(ar, nt * sizeof(*ts));
-        if (!ts8 || !ts) return KFK_ERR__NOMEM;
-        for (size_t t = 0; t < nt; t++) {
-            int32_t *idx = kfk_arena_alloc(ar, sizes[t] * sizeof(*idx));
-            if (!idx) return KFK_ERR__NOMEM;
-            size_t k = 0;
-            for (size_t i = 0; i < n; i++)
-                if (topic_of[i] == t) idx[k++] = parts[i].partition;
-            ts8[t].Name = ts[t].Name = kfk_str_c(names[t]);
-            ts8[t].PartitionIndexes = ts[t].PartitionIndexes = idx;
-            ts8[t].PartitionIndexes_count = ts[t].PartitionIndexes_count =
-                (int32_t)k;
-        }
-    }
     kfk_OffsetFetchRequest req;
-    kfk_msg_init(&kfk_OffsetFetchRequest_msg, v, &req);
-    kfk_OffsetFetchRequest_OffsetFetchRequestGroup rg;
-    if (v >= 8) {
-        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestGroup_desc, v,
-                        &rg);
-        rg.GroupId = kfk_str_c(group);
-        rg.Topics = ts8;
-        rg.Topics_count = nt ? (int32_t)nt : -1;
-        req.Groups = &rg;
-        req.Groups_count = 1;
-    } else {
-        req.GroupId = kfk_str_c(group);
-        req.Topics = ts;
-        req.Topics_count = nt ? (int32_t)nt : -1;
-    }
+    err = kfk_req_offset_fetch(ar, v, group, parts, n, false, &req);
+    if (err) return err;
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_OffsetFetchResponse r;
     err = kfk_conn_roundtrip(gc, KFK_API_OffsetFetch, v, &req,
                              kfk_conn_deadline(gc), &rs, &r);
-    if (err) {
-        kfk_resp_free(&rs);
-        return err;
-    }
-    kfk_err gerr = KFK_ERR_NONE;
-    kfk_partition_offset *out = NULL;
-    size_t cnt = 0, cap = 0;
-    if (v >= 8) {
-        for (int32_t g = 0; g < r.Groups_count; g++) {
-            const kfk_OffsetFetchResponse_OffsetFetchResponseGroup *rgp =
-                &r.Groups[g];
-            if (rgp->ErrorCode) gerr = (kfk_err)rgp->ErrorCode;
-            for (int32_t t = 0; !err && t < rgp->Topics_count; t++)
-                for (int32_t p = 0; !err && p < rgp->Topics[t].Partitions_count;
-                     p++) {
-                    const kfk_OffsetFetchResponse_OffsetFetchResponsePartitions
-                        *rp = &rgp->Topics[t].Partitions[p];
-                    err = push_offset(&out, &cnt, &cap, rgp->Topics[t].Name,
-                                      rp->PartitionIndex, rp->CommittedOffset,
-                                      (kfk_err)rp->ErrorCode);
-                }
-        }
-    } else {
-        gerr = (kfk_err)r.ErrorCode;
-        for (int32_t t = 0; !err && t < r.Topics_count; t++)
-            for (int32_t p = 0; !err && p < r.Topics[t].Partitions_count; p++) {
-                const kfk_OffsetFetchResponse_OffsetFetchResponsePartition *rp =
-                    &r.Topics[t].Partitions[p];
-                err = push_offset(&out, &cnt, &cap, r.Topics[t].Name,
-                                  rp->PartitionIndex, rp->CommittedOffset,
-                                  (kfk_err)rp->ErrorCode);
-            }
-    }
+    offsets o = {0};
+    kfk_err gerr = err ? KFK_ERR_NONE : kfk_req_offset_fetch_error(v, &r);
+    if (!err) err = kfk_req_offset_fetch_each(v, &r, push_offset, &o);
     kfk_resp_free(&rs);
     if (!err && gerr)
         err =
             kfk_conn_fail(gc, gerr, "group %s: %s", group, kfk_err2name(gerr));
-    if (!err && n) {
-        /* Answer in the order asked, filling in what the broker left out. */
-        kfk_partition_offset *ord = kfk_calloc(n + 1, sizeof(*ord));
-        if (!ord) err = KFK_ERR__NOMEM;
-        for (size_t i = 0; !err && i < n; i++) {
-            ord[i].topic = kfk_strdup(parts[i].topic);
-            if (!ord[i].topic) {
-                err = KFK_ERR__NOMEM;
-                kfk_partition_offsets_free(ord, i);
-                break;
-            }
-            ord[i].partition = parts[i].partition;
-            ord[i].timestamp = -1;
-            ord[i].offset = -1;
-            for (size_t j = 0; j < cnt; j++)
-                if (out[j].partition == parts[i].partition &&
-                    strcmp(out[j].topic, parts[i].topic) == 0) {
-                    ord[i].offset = out[j].offset;
-                    ord[i].err = out[j].err;
-                }
-        }
-        kfk_partition_offsets_free(out, cnt);
-        out = err ? NULL : ord;
-        cnt = n;
-    }
+    if (!err && n) err = in_order(parts, n, &o);
     if (err) {
-        kfk_partition_offsets_free(out, cnt);
+        kfk_partition_offsets_free(o.arr, o.n);
         return err;
     }
-    if (!out) /* nothing committed: an empty, non-NULL array */
-        out = kfk_calloc(1, sizeof(*out));
-    if (!out) return KFK_ERR__NOMEM;
-    *outp = out;
-    *countp = cnt;
+    if (!o.arr) /* nothing committed: an empty, non-NULL array */
+        o.arr = kfk_calloc(1, sizeof(*o.arr));
+    if (!o.arr) return KFK_ERR__NOMEM;
+    *outp = o.arr;
+    *countp = o.n;
     return KFK_ERR_NONE;
 }
 
@@ -837,65 +679,25 @@ offset_commit_at(kfk_conn *gc, const char *group, int32_t generation_id,
                  kfk_arena *ar)
 {
     int16_t v;
-    kfk_err err = pick(gc, KFK_API_OffsetCommit, &v);
+    kfk_err err = kfk_conn_pick(gc, KFK_API_OffsetCommit, &v);
     if (err) return err;
-    const char **names;
-    size_t *sizes, nt, *topic_of;
-    err = by_topic(ar, parts, n, &names, &sizes, &nt, &topic_of);
-    if (err) return err;
-    kfk_OffsetCommitRequest_OffsetCommitRequestTopic *ts =
-        kfk_arena_alloc(ar, (nt + 1) * sizeof(*ts));
-    if (!ts) return KFK_ERR__NOMEM;
-    for (size_t t = 0; t < nt; t++) {
-        kfk_OffsetCommitRequest_OffsetCommitRequestPartition *ps =
-            kfk_arena_alloc(ar, sizes[t] * sizeof(*ps));
-        if (!ps) return KFK_ERR__NOMEM;
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (topic_of[i] != t) continue;
-            kfk_struct_init(
-                &kfk_OffsetCommitRequest_OffsetCommitRequestPartition_desc, v,
-                &ps[k]);
-            ps[k].PartitionIndex = parts[i].partition;
-            ps[k].CommittedOffset = parts[i].offset;
-            ps[k].CommittedMetadata = kfk_str_c("");
-            k++;
-        }
-        kfk_struct_init(&kfk_OffsetCommitRequest_OffsetCommitRequestTopic_desc,
-                        v, &ts[t]);
-        ts[t].Name = kfk_str_c(names[t]);
-        ts[t].Partitions = ps;
-        ts[t].Partitions_count = (int32_t)k;
-    }
     kfk_OffsetCommitRequest req;
-    kfk_msg_init(&kfk_OffsetCommitRequest_msg, v, &req);
-    req.GroupId = kfk_str_c(group);
-    req.GenerationIdOrMemberEpoch = generation_id;
-    req.MemberId = kfk_str_c(member_id ? member_id : "");
-    req.Topics = ts;
-    req.Topics_count = (int32_t)nt;
+    err = kfk_req_offset_commit(ar, v, group, generation_id, member_id, -1,
+                                parts, n, &req);
+    if (err) return err;
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_OffsetCommitResponse r;
     err = kfk_conn_roundtrip(gc, KFK_API_OffsetCommit, v, &req,
                              kfk_conn_deadline(gc), &rs, &r);
     if (!err) {
-        for (size_t i = 0; i < n; i++) {
-            parts[i].err = KFK_ERR__NOT_FOUND;
-            for (int32_t t = 0; t < r.Topics_count; t++) {
-                if (!kfk_str_eq(r.Topics[t].Name, parts[i].topic)) continue;
-                for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++)
-                    if (r.Topics[t].Partitions[p].PartitionIndex ==
-                        parts[i].partition)
-                        parts[i].err =
-                            (kfk_err)r.Topics[t].Partitions[p].ErrorCode;
-            }
-            if (parts[i].err && !err)
+        kfk_req_offset_commit_parse(&r, parts, n);
+        for (size_t i = 0; i < n && !err; i++)
+            if (parts[i].err)
                 err = kfk_conn_fail(gc, parts[i].err,
                                     "commit %s [%d] for group %s: %s",
                                     parts[i].topic, (int)parts[i].partition,
                                     group, kfk_err2name(parts[i].err));
-        }
     }
     kfk_resp_free(&rs);
     return err;
@@ -935,7 +737,7 @@ list_offsets_at(kfk_conn *lc, kfk_partition_offset *parts, size_t n,
                 size_t rnd, kfk_arena *ar)
 {
     int16_t v;
-    kfk_err err = pick(lc, KFK_API_ListOffsets, &v);
+    kfk_err err = kfk_conn_pick(lc, KFK_API_ListOffsets, &v);
     if (err) return err;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
@@ -950,64 +752,20 @@ list_offsets_at(kfk_conn *lc, kfk_partition_offset *parts, size_t n,
             sel[m] = parts[i];
             back[m++] = i;
         }
-    const char **names;
-    size_t *sizes, nt, *topic_of;
-    err = by_topic(ar, sel, m, &names, &sizes, &nt, &topic_of);
-    if (err) return err;
-    kfk_ListOffsetsRequest_ListOffsetsTopic *ts =
-        kfk_arena_alloc(ar, (nt + 1) * sizeof(*ts));
-    if (!ts) return KFK_ERR__NOMEM;
-    for (size_t t = 0; t < nt; t++) {
-        kfk_ListOffsetsRequest_ListOffsetsPartition *ps =
-            kfk_arena_alloc(ar, sizes[t] * sizeof(*ps));
-        if (!ps) return KFK_ERR__NOMEM;
-        size_t k = 0;
-        for (size_t i = 0; i < m; i++) {
-            if (topic_of[i] != t) continue;
-            kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsPartition_desc,
-                            v, &ps[k]);
-            ps[k].PartitionIndex = sel[i].partition;
-            ps[k].Timestamp = sel[i].timestamp;
-            ps[k].MaxNumOffsets = 1;
-            k++;
-        }
-        kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsTopic_desc, v,
-                        &ts[t]);
-        ts[t].Name = kfk_str_c(names[t]);
-        ts[t].Partitions = ps;
-        ts[t].Partitions_count = (int32_t)k;
-    }
     kfk_ListOffsetsRequest req;
-    kfk_msg_init(&kfk_ListOffsetsRequest_msg, v, &req);
-    req.ReplicaId = -1;
-    req.Topics = ts;
-    req.Topics_count = (int32_t)nt;
-    req.TimeoutMs = lc->timeout_ms;
+    err = kfk_req_list_offsets(ar, v, sel, m, 0, lc->timeout_ms, &req);
+    if (err) return err;
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_ListOffsetsResponse r;
     err = kfk_conn_roundtrip(lc, KFK_API_ListOffsets, v, &req,
                              kfk_conn_deadline(lc), &rs, &r);
     if (!err) {
+        kfk_req_list_offsets_parse(v, &r, sel, m);
         for (size_t i = 0; i < m; i++) {
             kfk_partition_offset *po = &parts[back[i]];
-            po->err = KFK_ERR__NOT_FOUND;
-            po->offset = -1;
-            for (int32_t t = 0; t < r.Topics_count; t++) {
-                if (!kfk_str_eq(r.Topics[t].Name, po->topic)) continue;
-                for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
-                    const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse
-                        *rp = &r.Topics[t].Partitions[p];
-                    if (rp->PartitionIndex != po->partition) continue;
-                    po->err = (kfk_err)rp->ErrorCode;
-                    if (v == 0)
-                        po->offset = rp->OldStyleOffsets_count > 0
-                                         ? rp->OldStyleOffsets[0]
-                                         : -1;
-                    else
-                        po->offset = rp->Offset;
-                }
-            }
+            po->err = sel[i].err;
+            po->offset = sel[i].offset;
             if (po->err && !err)
                 err = kfk_conn_fail(lc, po->err, "offsets of %s [%d]: %s",
                                     po->topic, (int)po->partition,
@@ -1015,6 +773,39 @@ list_offsets_at(kfk_conn *lc, kfk_partition_offset *parts, size_t n,
         }
     }
     kfk_resp_free(&rs);
+    return err;
+}
+
+/* The leader of every part (-1 and parts[i].err set if none), from md. */
+static kfk_err
+find_leaders(kfk_conn *kc, const kfk_MetadataResponse *md,
+             kfk_partition_offset *parts, size_t n, int32_t *leader)
+{
+    kfk_err err = KFK_ERR_NONE;
+    for (size_t i = 0; !err && i < n; i++) {
+        leader[i] = -1;
+        parts[i].err = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        parts[i].offset = -1;
+        for (int32_t t = 0; t < md->Topics_count; t++) {
+            const kfk_MetadataResponse_MetadataResponseTopic *mt =
+                &md->Topics[t];
+            if (!kfk_str_eq(mt->Name, parts[i].topic)) continue;
+            if (mt->ErrorCode) parts[i].err = (kfk_err)mt->ErrorCode;
+            for (int32_t p = 0; p < mt->Partitions_count; p++)
+                if (mt->Partitions[p].PartitionIndex == parts[i].partition) {
+                    parts[i].err = (kfk_err)mt->Partitions[p].ErrorCode;
+                    leader[i] = mt->Partitions[p].LeaderId;
+                    if (!parts[i].err && leader[i] < 0)
+                        parts[i].err = KFK_ERR_LEADER_NOT_AVAILABLE;
+                }
+        }
+        if (parts[i].err) {
+            err = kfk_conn_fail(kc, parts[i].err, "%s [%d]: %s", parts[i].topic,
+                                (int)parts[i].partition,
+                                kfk_err2name(parts[i].err));
+            leader[i] = -1;
+        }
+    }
     return err;
 }
 
@@ -1027,8 +818,8 @@ kfk_admin_list_offsets(kfk_conn *kc, kfk_partition_offset *parts, size_t n)
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
     const char **names;
-    size_t *sizes, nt, *topic_of;
-    kfk_err err = by_topic(&ar, parts, n, &names, &sizes, &nt, &topic_of);
+    size_t nt;
+    kfk_err err = kfk_req_topic_names(&ar, parts, n, &names, &nt);
     if (err) {
         kfk_arena_free(&ar);
         return err;
@@ -1047,34 +838,11 @@ kfk_admin_list_offsets(kfk_conn *kc, kfk_partition_offset *parts, size_t n)
         round[i] = 0;
         for (size_t j = 0; j < i; j++)
             if (parts[j].partition == parts[i].partition &&
-                topic_of[j] == topic_of[i])
+                strcmp(parts[j].topic, parts[i].topic) == 0)
                 round[i]++;
         if (round[i] + 1 > rounds) rounds = round[i] + 1;
     }
-    for (size_t i = 0; !err && i < n; i++) {
-        leader[i] = -1;
-        parts[i].err = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-        parts[i].offset = -1;
-        for (int32_t t = 0; t < md.Topics_count; t++) {
-            const kfk_MetadataResponse_MetadataResponseTopic *mt =
-                &md.Topics[t];
-            if (!kfk_str_eq(mt->Name, parts[i].topic)) continue;
-            if (mt->ErrorCode) parts[i].err = (kfk_err)mt->ErrorCode;
-            for (int32_t p = 0; p < mt->Partitions_count; p++)
-                if (mt->Partitions[p].PartitionIndex == parts[i].partition) {
-                    parts[i].err = (kfk_err)mt->Partitions[p].ErrorCode;
-                    leader[i] = mt->Partitions[p].LeaderId;
-                    if (!parts[i].err && leader[i] < 0)
-                        parts[i].err = KFK_ERR_LEADER_NOT_AVAILABLE;
-                }
-        }
-        if (parts[i].err) {
-            err = kfk_conn_fail(kc, parts[i].err, "%s [%d]: %s", parts[i].topic,
-                                (int)parts[i].partition,
-                                kfk_err2name(parts[i].err));
-            leader[i] = -1;
-        }
-    }
+    if (!err) err = find_leaders(kc, &md, parts, n, leader);
     /* One ListOffsets per leader. */
     for (size_t i = 0; !err && i < n; i++) {
         int32_t node = leader[i];
@@ -1149,7 +917,7 @@ kfk_admin_describe_configs(kfk_conn *kc, kfk_resource_type type,
     if (!kc || !name || !entriesp || !countp) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     int16_t v;
-    kfk_err err = pick(kc, KFK_API_DescribeConfigs, &v);
+    kfk_err err = kfk_conn_pick(kc, KFK_API_DescribeConfigs, &v);
     if (err) return err;
     kfk_DescribeConfigsRequest req;
     kfk_msg_init(&kfk_DescribeConfigsRequest_msg, v, &req);
@@ -1218,7 +986,7 @@ kfk_admin_alter_configs(kfk_conn *kc, kfk_resource_type type, const char *name,
                                  "missing",
                                  i);
     int16_t v;
-    kfk_err err = pick(kc, KFK_API_IncrementalAlterConfigs, &v);
+    kfk_err err = kfk_conn_pick(kc, KFK_API_IncrementalAlterConfigs, &v);
     if (err) return err;
     kfk_IncrementalAlterConfigsRequest_AlterableConfig *cs =
         kfk_calloc(n + 1, sizeof(*cs));
@@ -1267,7 +1035,7 @@ kfk_admin_create_partitions(kfk_conn *kc, const char *topic,
     if (!kc || !topic || total_count <= 0) return KFK_ERR__INVALID_ARG;
     kc->errstr[0] = '\0';
     int16_t v;
-    kfk_err err = pick(kc, KFK_API_CreatePartitions, &v);
+    kfk_err err = kfk_conn_pick(kc, KFK_API_CreatePartitions, &v);
     if (err) return err;
     kfk_CreatePartitionsRequest_CreatePartitionsTopic t;
     kfk_struct_init(&kfk_CreatePartitionsRequest_CreatePartitionsTopic_desc, v,

@@ -1,8 +1,12 @@
 /*
  * client.h -- the private umbrella header of src/client (libkfk): the
- * conn internals shared by the Writer and the Reader (a generic request /
- * response round trip over one broker connection, with version
- * negotiation), the configuration values, and small helpers.
+ * configuration values, the conn internals every client part shares (a
+ * generic request / response round trip over one broker connection, with
+ * version negotiation: conn_transport.c), the cluster view the Writer and
+ * the Reader keep (brokers, their connections and backoff, the error
+ * classes: cluster.c), the one builder and parser of each request sent
+ * from more than one place (requests.c) and the consumer protocol
+ * (group.c).
  *
  * Nothing here is installed; the public API is in include/kfk/.
  */
@@ -11,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "kfk/kfk.h"
 #include "common/common.h"
@@ -137,9 +142,22 @@ bool kfk_conn_connected(const kfk_conn *kc);
 /* Monotonic deadline for a call starting now with the conn's timeout. */
 int64_t kfk_conn_deadline(const kfk_conn *kc);
 
+/* The CLOCK_MONOTONIC time ms_from_now ahead, for pthread_cond_timedwait
+ * on a condition variable set to that clock. */
+struct timespec kfk_client_abstime(int64_t ms_from_now);
+
 /* The version to use for api_key: highest both sides support, capped at
  * max (-1: no cap); -1 if there is none. */
 int16_t kfk_conn_version(const kfk_conn *kc, int16_t api_key, int16_t max);
+
+/* kfk_conn_version() with no cap, or a sticky failure on the conn
+ * (KFK_ERR__TRANSPORT not connected, KFK_ERR__UNSUPPORTED no version). */
+kfk_err kfk_conn_pick(kfk_conn *kc, int16_t api_key, int16_t *vp);
+/* KFK_ERR__STATE (sticky) unless the conn has a topic/partition set. */
+kfk_err kfk_conn_need_partition(kfk_conn *kc);
+/* ListOffsets of the conn's partition at ts (KFK_OFFSET_FIRST/LAST or a
+ * time in ms). */
+kfk_err kfk_conn_list_offset(kfk_conn *kc, int64_t ts, int64_t *offsetp);
 
 /* Encode header + body of a request at version v and send it, framed.
  * *corrp gets the correlation id. */
@@ -220,8 +238,147 @@ kfk_err kfk_grp_encode_assignment(const kfk_topic_partition *parts, size_t n,
 kfk_err kfk_grp_decode_assignment(const uint8_t *p, size_t len,
                                   kfk_topic_partition **partsp, size_t *countp);
 
-/* Error classes. */
+/* ---- the cluster view (cluster.c) --------------------------------------- */
+
+/* The client's one table of error classes.  Retriable: worth another try
+ * (the wire codes Kafka marks retriable plus transport failures). */
 bool kfk_client_err_retriable(kfk_err err);
+/* The metadata is stale: a leader moved, a broker went away. */
 bool kfk_client_err_refresh_metadata(kfk_err err);
+/* The group coordinator moved, is not elected yet or is still loading:
+ * find it again and repeat the request. */
+bool kfk_client_err_coordinator(kfk_err err);
+
+/* Backoff before attempt number attempt (1, 2, ...): quadratic from
+ * retry.backoff.ms, capped at retry.backoff.max.ms. */
+int64_t kfk_cluster_backoff_ms(const kfk_conf *c, int attempt);
+/* Dial the first reachable broker of a comma separated host:port list.
+ * KFK_ERR__INVALID_ARG when the list names no broker; stops early on
+ * out of memory or once deadline has passed. */
+kfk_err kfk_cluster_dial_bootstrap(const char *addrs, const char *client_id,
+                                   int64_t deadline, kfk_conn **kcp,
+                                   char *errstr, size_t errstr_size);
+
+/* The brokers known (id -> host:port) and one connection to each, with
+ * its backoff.  The Writer and the Reader each keep one, on their I/O
+ * thread (no lock).  An owner that needs more per broker allocates nodes
+ * of node_size bytes with a kfk_node as their first member. */
+typedef struct kfk_node {
+    struct kfk_node *next;
+    int32_t id;
+    char *host;
+    int port;
+    kfk_conn *kc;
+    uint32_t gen; /* bumped whenever kc is closed or replaced */
+    int64_t retry_at;
+    int fails;
+} kfk_node;
+
+typedef struct kfk_cluster {
+    const kfk_conf *conf;
+    size_t node_size;
+    const char *who; /* debug log tag */
+    kfk_node *nodes;
+    uint64_t reconnects; /* connections opened to brokers */
+} kfk_cluster;
+
+void kfk_cluster_init(kfk_cluster *cl, const kfk_conf *conf, size_t node_size,
+                      const char *who);
+/* Close and free every node (owners free their own extras first). */
+void kfk_cluster_clear(kfk_cluster *cl);
+kfk_node *kfk_cluster_node(const kfk_cluster *cl, int32_t id);
+/* Learn broker id at host:port (from Metadata).  A new node is zeroed
+ * past the kfk_node; one that moved has its connection closed and
+ * *movedp set.  NULL: out of memory. */
+kfk_node *kfk_cluster_learn(kfk_cluster *cl, int32_t id, kfk_str host,
+                            int32_t port, bool *movedp);
+/* kfk_cluster_learn() every broker of a Metadata answer; moved (may be
+ * NULL) is called for each node whose address changed. */
+void kfk_cluster_learn_brokers(kfk_cluster *cl, const kfk_MetadataResponse *md,
+                               void (*moved)(void *opaque, kfk_node *n),
+                               void *opaque);
+/* Close the node's connection (gen bumps: answers pending on it are
+ * lost). */
+void kfk_node_close(kfk_node *n);
+/* Close after a failure and back off before the next connect. */
+void kfk_node_down(kfk_cluster *cl, kfk_node *n);
+/* Connected, or its backoff has passed. */
+bool kfk_node_usable(const kfk_node *n, int64_t now);
+/* A live n->kc, connecting if the backoff allows (KFK_ERR__TRANSPORT if
+ * not yet); timeout_ms > 0 sets the conn's request timeout. */
+kfk_err kfk_cluster_connect(kfk_cluster *cl, kfk_node *n, int64_t now,
+                            int timeout_ms);
+/* Make *mcp a live connection to any broker: the bootstrap servers first,
+ * then every node known. */
+kfk_err kfk_cluster_meta_conn(kfk_cluster *cl, kfk_conn **mcp, char *errstr,
+                              size_t errstr_size);
+
+/* ---- request builders and parsers (requests.c) -------------------------- */
+
+/* Each builder fills a generated request struct for version v from a flat
+ * list of kfk_partition_offset (include/kfk/admin.h), grouped by topic;
+ * the arrays come from ar, strings are borrowed from the caller.  Each
+ * parser copies the per-partition results back into the same list
+ * (KFK_ERR__NOT_FOUND: the broker did not answer for that partition).
+ * Sending is the caller's: a plain round trip or the Reader's
+ * interruptible one. */
+
+/* Metadata of topics (n == 0: every topic, in the shape v needs). */
+kfk_err kfk_req_metadata(kfk_arena *ar, int16_t v, const char *const *topics,
+                         size_t n, bool allow_auto_create,
+                         kfk_MetadataRequest *req);
+
+/* The distinct topics of parts, in first-seen order (array from ar). */
+kfk_err kfk_req_topic_names(kfk_arena *ar, const kfk_partition_offset *parts,
+                            size_t n, const char ***namesp, size_t *ntp);
+
+/* ListOffsets of parts[i].timestamp (KFK_OFFSET_FIRST/LAST or a time). */
+kfk_err kfk_req_list_offsets(kfk_arena *ar, int16_t v,
+                             const kfk_partition_offset *parts, size_t n,
+                             int8_t isolation_level, int32_t timeout_ms,
+                             kfk_ListOffsetsRequest *req);
+/* parts[i].offset (-1: none) and parts[i].err. */
+void kfk_req_list_offsets_parse(int16_t v, const kfk_ListOffsetsResponse *r,
+                                kfk_partition_offset *parts, size_t n);
+
+/* OffsetFetch of group for parts (n == 0: every partition, v2+). */
+kfk_err kfk_req_offset_fetch(kfk_arena *ar, int16_t v, const char *group,
+                             const kfk_partition_offset *parts, size_t n,
+                             bool require_stable, kfk_OffsetFetchRequest *req);
+/* The group-level error of the answer (none before v2). */
+kfk_err kfk_req_offset_fetch_error(int16_t v, const kfk_OffsetFetchResponse *r);
+/* Calls fn for every partition of the answer (any shape); stops at, and
+ * returns, fn's first error. */
+typedef kfk_err kfk_req_offset_fn(void *opaque, kfk_str topic,
+                                  int32_t partition, int64_t offset,
+                                  kfk_err err);
+kfk_err kfk_req_offset_fetch_each(int16_t v, const kfk_OffsetFetchResponse *r,
+                                  kfk_req_offset_fn *fn, void *opaque);
+
+/* OffsetCommit of parts[i].offset; retention_ms -1: the broker's. */
+kfk_err kfk_req_offset_commit(kfk_arena *ar, int16_t v, const char *group,
+                              int32_t generation, const char *member_id,
+                              int64_t retention_ms,
+                              const kfk_partition_offset *parts, size_t n,
+                              kfk_OffsetCommitRequest *req);
+/* parts[i].err. */
+void kfk_req_offset_commit_parse(const kfk_OffsetCommitResponse *r,
+                                 kfk_partition_offset *parts, size_t n);
+
+/* FindCoordinator of *key (key_type 0 group, 1 transaction); *key must
+ * outlive the request. */
+void kfk_req_find_coordinator(int16_t v, int8_t key_type, const kfk_str *key,
+                              kfk_FindCoordinatorRequest *req);
+typedef struct kfk_coordinator {
+    int32_t node;
+    kfk_str host; /* borrowed from the response */
+    int32_t port;
+    kfk_err err;
+    kfk_str msg;
+} kfk_coordinator;
+/* KFK_ERR__BAD_MSG when a v4+ answer holds no coordinator. */
+kfk_err kfk_req_find_coordinator_parse(int16_t v,
+                                       const kfk_FindCoordinatorResponse *r,
+                                       kfk_coordinator *out);
 
 #endif

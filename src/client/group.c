@@ -18,144 +18,27 @@
 #define ASSIGN_VERSION 1
 #define MAX_KNOWN      3
 
-kfk_err
-kfk_grp_encode_subscription(char *const *topics, size_t ntopics,
-                            const kfk_topic_partition *owned, size_t nowned,
-                            int32_t generation, kfk_buf *out)
-{
-    kfk_ConsumerProtocolSubscription sub;
-    kfk_msg_init(&kfk_ConsumerProtocolSubscription_msg, SUB_VERSION, &sub);
-    kfk_str *ts = kfk_calloc(ntopics ? ntopics : 1, sizeof(*ts));
-    kfk_ConsumerProtocolSubscription_TopicPartition *tp =
-        kfk_calloc(nowned ? nowned : 1, sizeof(*tp));
-    int32_t *parts = kfk_calloc(nowned ? nowned : 1, sizeof(*parts));
-    if (!ts || !tp || !parts) {
-        kfk_free(ts);
-        kfk_free(tp);
-        kfk_free(parts);
-        return KFK_ERR__NOMEM;
-    }
-    for (size_t i = 0; i < ntopics; i++)
-        ts[i] = kfk_str_c(topics[i]);
-    sub.Topics = ts;
-    sub.Topics_count = (int32_t)ntopics;
-    sub.UserData.p = NULL;
-    sub.UserData.len = -1;
-    /* Owned partitions grouped by topic (owned[] is in any order). */
-    int32_t ntp = 0;
-    size_t np = 0;
-    bool *done = kfk_calloc(nowned ? nowned : 1, sizeof(*done));
-    if (!done) {
-        kfk_free(ts);
-        kfk_free(tp);
-        kfk_free(parts);
-        return KFK_ERR__NOMEM;
-    }
-    for (size_t i = 0; i < nowned; i++) {
-        if (done[i]) continue;
-        tp[ntp].Topic = kfk_str_c(owned[i].topic);
-        tp[ntp].Partitions = &parts[np];
-        for (size_t k = i; k < nowned; k++)
-            if (!done[k] && !strcmp(owned[k].topic, owned[i].topic)) {
-                parts[np++] = owned[k].partition;
-                done[k] = true;
-                tp[ntp].Partitions_count++;
-            }
-        ntp++;
-    }
-    sub.OwnedPartitions = tp;
-    sub.OwnedPartitions_count = ntp;
-    sub.GenerationId = generation;
-    kfk_buf_put_i16(out, SUB_VERSION);
-    kfk_encode(&kfk_ConsumerProtocolSubscription_msg, SUB_VERSION, out, &sub);
-    kfk_free(done);
-    kfk_free(ts);
-    kfk_free(tp);
-    kfk_free(parts);
-    return out->err;
-}
+/* ---- encoding ----------------------------------------------------------- */
 
-/* Read the version prefix; returns the version to decode with. */
-static int16_t
-read_version(kfk_rbuf *rb)
+/* parts grouped by topic (first-seen order) as the wire's TopicPartition
+ * array; everything from ar, topic names borrowed from parts. */
+static kfk_err
+by_topic(kfk_arena *ar, const kfk_topic_partition *parts, size_t n,
+         kfk_ConsumerProtocolAssignment_TopicPartition **tpp, int32_t *ntpp)
 {
-    const uint8_t *v = kfk_rbuf_take(rb, 2);
-    if (!v) return -1;
-    int16_t ver = (int16_t)((v[0] << 8) | v[1]);
-    if (ver < 0) return -1;
-    return ver > MAX_KNOWN ? MAX_KNOWN : ver;
-}
-
-kfk_err
-kfk_grp_decode_subscription(const uint8_t *p, size_t len, kfk_grp_member *m)
-{
-    kfk_rbuf rb;
-    kfk_rbuf_init(&rb, p, len);
-    int16_t v = read_version(&rb);
-    if (v < 0) return KFK_ERR__BAD_MSG;
-    kfk_arena ar;
-    kfk_arena_init(&ar, 16u << 20);
-    kfk_ConsumerProtocolSubscription sub;
-    kfk_err err =
-        kfk_decode(&kfk_ConsumerProtocolSubscription_msg, v, &rb, &ar, &sub);
-    if (err) {
-        kfk_arena_free(&ar);
-        return err;
-    }
-    m->generation = v >= 2 ? sub.GenerationId : -1;
-    int32_t nt = KFK_MAX(sub.Topics_count, 0);
-    m->topics = kfk_calloc(nt ? (size_t)nt : 1, sizeof(*m->topics));
-    if (!m->topics) goto nomem;
-    for (int32_t i = 0; i < nt; i++) {
-        if (!(m->topics[i] = kfk_str_dup(sub.Topics[i]))) goto nomem;
-        m->ntopics++;
-    }
-    size_t no = 0;
-    for (int32_t i = 0; i < sub.OwnedPartitions_count; i++)
-        no += (size_t)KFK_MAX(sub.OwnedPartitions[i].Partitions_count, 0);
-    m->owned = kfk_calloc(no ? no : 1, sizeof(*m->owned));
-    if (!m->owned) goto nomem;
-    for (int32_t i = 0; i < sub.OwnedPartitions_count; i++) {
-        const kfk_ConsumerProtocolSubscription_TopicPartition *t =
-            &sub.OwnedPartitions[i];
-        for (int32_t k = 0; k < t->Partitions_count; k++) {
-            char *name = kfk_str_dup(t->Topic);
-            if (!name) goto nomem;
-            m->owned[m->nowned].topic = name;
-            m->owned[m->nowned].partition = t->Partitions[k];
-            m->owned[m->nowned].offset = -1;
-            m->nowned++;
-        }
-    }
-    kfk_arena_free(&ar);
-    return KFK_ERR_NONE;
-nomem:
-    kfk_arena_free(&ar);
-    return KFK_ERR__NOMEM;
-}
-
-kfk_err
-kfk_grp_encode_assignment(const kfk_topic_partition *parts, size_t n,
-                          kfk_buf *out)
-{
-    kfk_ConsumerProtocolAssignment a;
-    kfk_msg_init(&kfk_ConsumerProtocolAssignment_msg, ASSIGN_VERSION, &a);
     kfk_ConsumerProtocolAssignment_TopicPartition *tp =
-        kfk_calloc(n ? n : 1, sizeof(*tp));
-    int32_t *ps = kfk_calloc(n ? n : 1, sizeof(*ps));
-    bool *done = kfk_calloc(n ? n : 1, sizeof(*done));
-    if (!tp || !ps || !done) {
-        kfk_free(tp);
-        kfk_free(ps);
-        kfk_free(done);
-        return KFK_ERR__NOMEM;
-    }
+        kfk_arena_alloc(ar, (n + 1) * sizeof(*tp));
+    int32_t *ps = kfk_arena_alloc(ar, (n + 1) * sizeof(*ps));
+    bool *done = kfk_arena_alloc(ar, (n + 1) * sizeof(*done));
+    if (!tp || !ps || !done) return KFK_ERR__NOMEM;
+    memset(done, 0, (n + 1) * sizeof(*done));
     int32_t ntp = 0;
     size_t np = 0;
     for (size_t i = 0; i < n; i++) {
         if (done[i]) continue;
         tp[ntp].Topic = kfk_str_c(parts[i].topic);
         tp[ntp].Partitions = &ps[np];
+        tp[ntp].Partitions_count = 0;
         for (size_t k = i; k < n; k++)
             if (!done[k] && !strcmp(parts[k].topic, parts[i].topic)) {
                 ps[np++] = parts[k].partition;
@@ -164,16 +47,145 @@ kfk_grp_encode_assignment(const kfk_topic_partition *parts, size_t n,
             }
         ntp++;
     }
-    a.AssignedPartitions = tp;
-    a.AssignedPartitions_count = ntp;
-    a.UserData.p = NULL;
-    a.UserData.len = -1;
-    kfk_buf_put_i16(out, ASSIGN_VERSION);
-    kfk_encode(&kfk_ConsumerProtocolAssignment_msg, ASSIGN_VERSION, out, &a);
-    kfk_free(tp);
-    kfk_free(ps);
-    kfk_free(done);
+    *tpp = tp;
+    *ntpp = ntp;
+    return KFK_ERR_NONE;
+}
+
+/* The int16 version, then the struct of that version. */
+static kfk_err
+encode(const kfk_msg_desc *md, int16_t v, const void *msg, kfk_buf *out)
+{
+    kfk_buf_put_i16(out, v);
+    kfk_encode(md, v, out, msg);
     return out->err;
+}
+
+kfk_err
+kfk_grp_encode_subscription(char *const *topics, size_t ntopics,
+                            const kfk_topic_partition *owned, size_t nowned,
+                            int32_t generation, kfk_buf *out)
+{
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_ConsumerProtocolSubscription sub;
+    kfk_msg_init(&kfk_ConsumerProtocolSubscription_msg, SUB_VERSION, &sub);
+    kfk_str *ts = kfk_arena_alloc(&ar, (ntopics + 1) * sizeof(*ts));
+    kfk_ConsumerProtocolAssignment_TopicPartition *tp;
+    int32_t ntp;
+    kfk_err err = ts ? by_topic(&ar, owned, nowned, &tp, &ntp) : KFK_ERR__NOMEM;
+    kfk_ConsumerProtocolSubscription_TopicPartition *otp =
+        err ? NULL : kfk_arena_alloc(&ar, ((size_t)ntp + 1) * sizeof(*otp));
+    if (!err && !otp) err = KFK_ERR__NOMEM;
+    if (!err) {
+        for (size_t i = 0; i < ntopics; i++)
+            ts[i] = kfk_str_c(topics[i]);
+        for (int32_t t = 0; t < ntp; t++)
+            otp[t] = (kfk_ConsumerProtocolSubscription_TopicPartition){
+                tp[t].Topic, tp[t].Partitions, tp[t].Partitions_count};
+        sub.Topics = ts;
+        sub.Topics_count = (int32_t)ntopics;
+        sub.UserData.p = NULL;
+        sub.UserData.len = -1;
+        sub.OwnedPartitions = otp;
+        sub.OwnedPartitions_count = ntp;
+        sub.GenerationId = generation;
+        err = encode(&kfk_ConsumerProtocolSubscription_msg, SUB_VERSION, &sub,
+                     out);
+    }
+    kfk_arena_free(&ar);
+    return err;
+}
+
+kfk_err
+kfk_grp_encode_assignment(const kfk_topic_partition *parts, size_t n,
+                          kfk_buf *out)
+{
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_ConsumerProtocolAssignment a;
+    kfk_msg_init(&kfk_ConsumerProtocolAssignment_msg, ASSIGN_VERSION, &a);
+    kfk_err err = by_topic(&ar, parts, n, &a.AssignedPartitions,
+                           &a.AssignedPartitions_count);
+    if (!err) {
+        a.UserData.p = NULL;
+        a.UserData.len = -1;
+        err = encode(&kfk_ConsumerProtocolAssignment_msg, ASSIGN_VERSION, &a,
+                     out);
+    }
+    kfk_arena_free(&ar);
+    return err;
+}
+
+/* ---- decoding ----------------------------------------------------------- */
+
+/* Read the version prefix and decode the struct into out (arrays in ar):
+ * any version, a newer one as the newest we know.  *vp gets the version
+ * decoded with. */
+static kfk_err
+decode(const kfk_msg_desc *md, const uint8_t *p, size_t len, kfk_arena *ar,
+       void *out, int16_t *vp)
+{
+    kfk_rbuf rb;
+    kfk_rbuf_init(&rb, p, len);
+    const uint8_t *vb = kfk_rbuf_take(&rb, 2);
+    if (!vb) return KFK_ERR__BAD_MSG;
+    int16_t v = (int16_t)((vb[0] << 8) | vb[1]);
+    if (v < 0) return KFK_ERR__BAD_MSG;
+    *vp = v > MAX_KNOWN ? MAX_KNOWN : v;
+    return kfk_decode(md, *vp, &rb, ar, out);
+}
+
+/* Append one wire TopicPartition entry to the flat list (names copied). */
+static kfk_err
+append(kfk_topic_partition *out, size_t *np, kfk_str topic,
+       const int32_t *parts, int32_t n)
+{
+    for (int32_t k = 0; k < n; k++) {
+        char *name = kfk_str_dup(topic);
+        if (!name) return KFK_ERR__NOMEM;
+        out[*np].topic = name;
+        out[*np].partition = parts[k];
+        out[*np].offset = -1;
+        (*np)++;
+    }
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_grp_decode_subscription(const uint8_t *p, size_t len, kfk_grp_member *m)
+{
+    kfk_arena ar;
+    kfk_arena_init(&ar, 16u << 20);
+    kfk_ConsumerProtocolSubscription sub;
+    int16_t v;
+    kfk_err err =
+        decode(&kfk_ConsumerProtocolSubscription_msg, p, len, &ar, &sub, &v);
+    if (err) {
+        kfk_arena_free(&ar);
+        return err;
+    }
+    m->generation = v >= 2 ? sub.GenerationId : -1;
+    int32_t nt = KFK_MAX(sub.Topics_count, 0);
+    m->topics = kfk_calloc((size_t)nt + 1, sizeof(*m->topics)); /* NULL-ended */
+    if (!m->topics) err = KFK_ERR__NOMEM;
+    for (int32_t i = 0; !err && i < nt; i++) {
+        if (!(m->topics[i] = kfk_str_dup(sub.Topics[i]))) err = KFK_ERR__NOMEM;
+        if (!err) m->ntopics++;
+    }
+    size_t no = 0;
+    for (int32_t i = 0; i < sub.OwnedPartitions_count; i++)
+        no += (size_t)KFK_MAX(sub.OwnedPartitions[i].Partitions_count, 0);
+    if (!err && !(m->owned = kfk_calloc(no ? no : 1, sizeof(*m->owned))))
+        err = KFK_ERR__NOMEM;
+    for (int32_t i = 0; !err && i < sub.OwnedPartitions_count; i++) {
+        const kfk_ConsumerProtocolSubscription_TopicPartition *t =
+            &sub.OwnedPartitions[i];
+        err = append(m->owned, &m->nowned, t->Topic, t->Partitions,
+                     t->Partitions_count);
+    }
+    kfk_arena_free(&ar);
+    return err;
 }
 
 kfk_err
@@ -183,45 +195,28 @@ kfk_grp_decode_assignment(const uint8_t *p, size_t len,
     *partsp = NULL;
     *countp = 0;
     if (!len) return KFK_ERR_NONE; /* an empty assignment */
-    kfk_rbuf rb;
-    kfk_rbuf_init(&rb, p, len);
-    int16_t v = read_version(&rb);
-    if (v < 0) return KFK_ERR__BAD_MSG;
     kfk_arena ar;
     kfk_arena_init(&ar, 16u << 20);
     kfk_ConsumerProtocolAssignment a;
+    int16_t v;
     kfk_err err =
-        kfk_decode(&kfk_ConsumerProtocolAssignment_msg, v, &rb, &ar, &a);
-    if (err) {
-        kfk_arena_free(&ar);
-        return err;
-    }
-    size_t n = 0;
-    for (int32_t i = 0; i < a.AssignedPartitions_count; i++)
+        decode(&kfk_ConsumerProtocolAssignment_msg, p, len, &ar, &a, &v);
+    size_t n = 0, k = 0;
+    for (int32_t i = 0; !err && i < a.AssignedPartitions_count; i++)
         n += (size_t)KFK_MAX(a.AssignedPartitions[i].Partitions_count, 0);
-    kfk_topic_partition *parts = kfk_calloc(n ? n : 1, sizeof(*parts));
-    if (!parts) {
-        kfk_arena_free(&ar);
-        return KFK_ERR__NOMEM;
-    }
-    size_t k = 0;
-    for (int32_t i = 0; i < a.AssignedPartitions_count; i++) {
+    kfk_topic_partition *parts =
+        err ? NULL : kfk_calloc(n ? n : 1, sizeof(*parts));
+    if (!err && !parts) err = KFK_ERR__NOMEM;
+    for (int32_t i = 0; !err && i < a.AssignedPartitions_count; i++) {
         const kfk_ConsumerProtocolAssignment_TopicPartition *t =
             &a.AssignedPartitions[i];
-        for (int32_t j = 0; j < t->Partitions_count; j++) {
-            char *name = kfk_str_dup(t->Topic);
-            if (!name) {
-                kfk_topic_partitions_free(parts, k);
-                kfk_arena_free(&ar);
-                return KFK_ERR__NOMEM;
-            }
-            parts[k].topic = name;
-            parts[k].partition = t->Partitions[j];
-            parts[k].offset = -1;
-            k++;
-        }
+        err = append(parts, &k, t->Topic, t->Partitions, t->Partitions_count);
     }
     kfk_arena_free(&ar);
+    if (err) {
+        kfk_topic_partitions_free(parts, k);
+        return err;
+    }
     *partsp = parts;
     *countp = k;
     return KFK_ERR_NONE;

@@ -26,6 +26,9 @@
  * Chunks remember both, so messages of revoked partitions or from before
  * a seek are dropped, never returned (kafka-go #1398), and commits of
  * partitions not owned are skipped (kafka-go #1308).
+ *
+ * This file is the fetching half and the public API; the group membership
+ * is reader_group.c, the shared state reader_int.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,137 +39,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/client.h"
-
-/* ---- types -------------------------------------------------------------- */
-
-typedef struct rpart {
-    char *topic;
-    int32_t partition;
-    /* Background thread only. */
-    int32_t leader;
-    int64_t fetch_offset; /* < 0: KFK_OFFSET_FIRST/LAST, or SEEK_TS */
-    int64_t seek_ts;
-    bool inflight;
-    int64_t backoff_until;
-    /* Written under the lock (read by the thread without it). */
-    uint32_t epoch;
-    int64_t pos;            /* next offset the application gets, -1 */
-    int64_t hwm;            /* -1: unknown */
-    int64_t committed;      /* -1: none */
-    int64_t commit_pending; /* -1: none */
-} rpart;
-
-#define SEEK_TS (-3)
-
-typedef struct rchunk {
-    struct rchunk *next;
-    rpart *rp;
-    uint64_t serial;
-    uint32_t epoch;
-    size_t n, i;
-    size_t bytes;
-    kfk_message *msgs;
-    kfk_header *hdrs;
-    uint8_t *data;
-    char *topic;
-} rchunk;
-
-typedef struct rfp {
-    rpart *rp;
-    uint32_t epoch;
-} rfp;
-
-typedef struct rbroker {
-    struct rbroker *next;
-    int32_t id;
-    char *host;
-    int port;
-    kfk_conn *kc;
-    int64_t retry_at;
-    int fails;
-    /* The Fetch in flight. */
-    bool inflight;
-    int32_t corr;
-    int16_t v;
-    int64_t deadline;
-    uint64_t serial;
-    rfp *fp;
-    size_t nfp;
-} rbroker;
-
-typedef enum { RQ_COMMIT, RQ_SEEK, RQ_SEEK_TS, RQ_READ_LAG } rqtype;
-
-typedef struct rreq {
-    struct rreq *next;
-    rqtype type;
-    int64_t arg;
-    bool done, abandoned;
-    kfk_err err;
-    int64_t result;
-} rreq;
-
-typedef enum { G_FIND, G_JOIN, G_STABLE } gstate;
-
-struct kfk_reader {
-    kfk_conf *conf;
-    bool group;
-    char **topics; /* group mode: subscription */
-    size_t ntopics;
-    char **balancers;
-    size_t nbalancers;
-    pthread_t thr;
-    bool thr_started;
-    int pipe_r, pipe_w;
-    pthread_mutex_t lock;
-    pthread_cond_t avail; /* the application waits on it */
-    /* Under lock. */
-    rpart *parts;
-    size_t nparts;
-    uint64_t serial;
-    rchunk *qhead, *qtail;
-    uint64_t q_msgs, q_bytes;
-    rchunk *cur;
-    rreq *reqs;
-    bool closing, closed, fetch_blocked;
-    kfk_err app_err;
-    kfk_err close_err;
-    int32_t generation;
-    kfk_reader_metrics mx;
-    /* Background thread only. */
-    bool finishing;
-    rbroker *brokers;
-    kfk_conn *mc;
-    int64_t mc_retry_at;
-    bool md_stale;
-    int md_fails;
-    int64_t md_retry_at;
-    /* Group state (background thread). */
-    gstate gs;
-    kfk_conn *coord;
-    int64_t g_retry_at;
-    char *member_id;
-    char *protocol;
-    int64_t next_hb, next_commit;
-    int64_t unassigned_since;
-    kfk_topic_partition *owned; /* last assignment, for sticky */
-    size_t nowned;
-    int32_t owned_gen;
-    bool member_ok;
-};
+#include "client/reader_int.h"
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static struct timespec
-abs_mono(int64_t ms_from_now)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + (ms_from_now % 1000) * 1000000;
-    ts.tv_sec += ms_from_now / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    return ts;
-}
 
 static void
 wake(kfk_reader *kr)
@@ -193,16 +68,9 @@ closing(kfk_reader *kr)
     return c;
 }
 
-static int64_t
-backoff_ms(const kfk_conf *c, int attempt)
-{
-    int64_t b = (int64_t)attempt * attempt * c->retry_backoff_ms;
-    return KFK_MIN(b, (int64_t)c->retry_backoff_max_ms);
-}
-
 /* Report an error to the application (once, by fetch_message). */
-static void
-set_app_err(kfk_reader *kr, kfk_err err)
+void
+kfk_reader_set_app_err(kfk_reader *kr, kfk_err err)
 {
     pthread_mutex_lock(&kr->lock);
     kr->app_err = err;
@@ -229,8 +97,8 @@ chunk_valid(const kfk_reader *kr, const rchunk *ch)
 }
 
 /* Under lock: drop chunks that are no longer valid. */
-static void
-purge_queue(kfk_reader *kr)
+void
+kfk_reader_purge_queue(kfk_reader *kr)
 {
     rchunk **pp = &kr->qhead;
     kr->qtail = NULL;
@@ -262,9 +130,9 @@ find_part(rpart *parts, size_t n, const char *topic, int32_t partition)
 /* Send a request and wait for its response, watching the wake pipe: once
  * the reader is closing (and not yet in its final commit/leave) the call
  * is abandoned and the connection dropped. */
-static kfk_err
-rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v, const void *req,
-   int timeout_ms, kfk_resp *rs, void *out)
+kfk_err
+kfk_reader_rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v,
+              const void *req, int timeout_ms, kfk_resp *rs, void *out)
 {
     int64_t deadline = kfk_mono_ms() + timeout_ms;
     int32_t corr;
@@ -300,9 +168,7 @@ rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v, const void *req,
 static rbroker *
 broker_get(kfk_reader *kr, int32_t id)
 {
-    for (rbroker *b = kr->brokers; b; b = b->next)
-        if (b->id == id) return b;
-    return NULL;
+    return (rbroker *)kfk_cluster_node(&kr->cl, id);
 }
 
 static void
@@ -329,134 +195,70 @@ broker_drop(kfk_reader *kr, rbroker *b, bool failed)
         b->nfp = 0;
         b->inflight = false;
     }
-    kfk_conn_close(b->kc);
-    b->kc = NULL;
-    if (failed) {
-        b->fails++;
-        b->retry_at =
-            kfk_mono_ms() + backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
-        kr->md_stale = true;
+    if (!failed) {
+        kfk_node_close(&b->n);
+        return;
     }
+    kfk_node_down(&kr->cl, &b->n);
+    kr->md_stale = true;
 }
 
+/* A broker's address changed: its connection and fetch are gone. */
 static void
-broker_set(kfk_reader *kr, int32_t id, kfk_str host, int32_t port)
+broker_moved(void *opaque, kfk_node *n)
 {
-    rbroker *b = broker_get(kr, id);
-    if (b && kfk_str_eq(host, b->host) && b->port == port) return;
-    char *h = kfk_str_dup(host);
-    if (!h) return;
-    if (!b) {
-        b = kfk_calloc(1, sizeof(*b));
-        if (!b) {
-            kfk_free(h);
-            return;
-        }
-        b->id = id;
-        b->next = kr->brokers;
-        kr->brokers = b;
-    } else {
-        broker_drop(kr, b, false);
-    }
-    kfk_free(b->host);
-    b->host = h;
-    b->port = port;
+    broker_drop(opaque, (rbroker *)n, false);
 }
 
 /* A live connection to broker b, (re)connecting if its backoff allows. */
 static kfk_conn *
 broker_conn(kfk_reader *kr, rbroker *b)
 {
-    if (b->kc && kfk_conn_connected(b->kc)) return b->kc;
-    if (b->kc) broker_drop(kr, b, true);
-    int64_t now = kfk_mono_ms();
-    if (now < b->retry_at) return NULL;
-    char es[256];
-    kfk_err err =
-        kfk_conn_open(b->host, b->port, kr->conf->client_id,
-                      now + kr->conf->dial_timeout_ms, &b->kc, es, sizeof(es));
-    if (err) {
-        kfk_dbg("reader", "connect %s:%d: %s", b->host, b->port, es);
-        b->kc = NULL;
-        b->fails++;
-        b->retry_at = now + backoff_ms(kr->conf, KFK_MIN(b->fails, 10));
-        return NULL;
-    }
-    b->fails = 0;
+    if (b->n.kc && kfk_conn_connected(b->n.kc)) return b->n.kc;
+    if (b->n.kc) broker_drop(kr, b, true);
+    if (kfk_cluster_connect(&kr->cl, &b->n, kfk_mono_ms(), 0)) return NULL;
     pthread_mutex_lock(&kr->lock);
     kr->mx.reconnects++;
     pthread_mutex_unlock(&kr->lock);
-    return b->kc;
+    return b->n.kc;
 }
 
 /* A live connection to any broker: bootstrap servers first. */
-static kfk_err
-meta_conn(kfk_reader *kr)
+kfk_err
+kfk_reader_meta_conn(kfk_reader *kr)
 {
-    if (kr->mc && kfk_conn_connected(kr->mc)) return KFK_ERR_NONE;
-    kfk_conn_close(kr->mc);
-    kr->mc = NULL;
-    const kfk_conf *c = kr->conf;
-    int64_t deadline = kfk_mono_ms() + c->dial_timeout_ms;
-    kfk_err err = KFK_ERR__TRANSPORT;
     char es[256];
-    const char *s = c->bootstrap_servers;
-    while (s && *s) {
-        const char *e = strchr(s, ',');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        char *host;
-        int port;
-        if (!kfk_parse_hostport(s, n, &host, &port)) {
-            err = kfk_conn_open(host, port, c->client_id, deadline, &kr->mc, es,
-                                sizeof(es));
-            kfk_free(host);
-            if (!err) return err;
-        }
-        s = e ? e + 1 : NULL;
-    }
-    for (rbroker *b = kr->brokers; b; b = b->next) {
-        err = kfk_conn_open(b->host, b->port, c->client_id, deadline, &kr->mc,
-                            es, sizeof(es));
-        if (!err) return err;
-    }
-    kr->mc = NULL;
-    return err;
+    return kfk_cluster_meta_conn(&kr->cl, &kr->mc, es, sizeof(es));
 }
 
 /* Metadata of topics: brokers are learnt, *mdp stays valid until
  * kfk_resp_free(rs). */
-static kfk_err
-metadata(kfk_reader *kr, const char *const *topics, size_t n, kfk_resp *rs,
-         kfk_MetadataResponse *md)
+kfk_err
+kfk_reader_metadata(kfk_reader *kr, const char *const *topics, size_t n,
+                    kfk_resp *rs, kfk_MetadataResponse *md)
 {
-    kfk_err err = meta_conn(kr);
+    kfk_err err = kfk_reader_meta_conn(kr);
     if (err) return err;
     pthread_mutex_lock(&kr->lock);
     kr->mx.metadata_requests++;
     pthread_mutex_unlock(&kr->lock);
     int16_t v = kfk_conn_version(kr->mc, KFK_API_Metadata, -1);
     if (v < 0) return KFK_ERR__UNSUPPORTED;
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
     kfk_MetadataRequest req;
-    kfk_msg_init(&kfk_MetadataRequest_msg, v, &req);
-    kfk_MetadataRequest_MetadataRequestTopic *ts =
-        kfk_calloc(n ? n : 1, sizeof(*ts));
-    if (!ts) return KFK_ERR__NOMEM;
-    for (size_t i = 0; i < n; i++)
-        ts[i].Name = kfk_str_c(topics[i]);
-    req.Topics = ts;
-    req.Topics_count = (int32_t)n;
-    req.AllowAutoTopicCreation = false; /* readers never create topics */
-    err = rt(kr, kr->mc, KFK_API_Metadata, v, &req, kr->conf->read_timeout_ms,
-             rs, md);
-    kfk_free(ts);
+    /* Readers never create topics. */
+    err = kfk_req_metadata(&ar, v, topics, n, false, &req);
+    if (!err)
+        err = kfk_reader_rt(kr, kr->mc, KFK_API_Metadata, v, &req,
+                            kr->conf->read_timeout_ms, rs, md);
+    kfk_arena_free(&ar);
     if (err) {
         kfk_conn_close(kr->mc);
         kr->mc = NULL;
         return err;
     }
-    for (int32_t b = 0; b < md->Brokers_count; b++)
-        broker_set(kr, md->Brokers[b].NodeId, md->Brokers[b].Host,
-                   md->Brokers[b].Port);
+    kfk_cluster_learn_brokers(&kr->cl, md, broker_moved, kr);
     return KFK_ERR_NONE;
 }
 
@@ -481,7 +283,7 @@ refresh_leaders(kfk_reader *kr)
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_MetadataResponse md;
-    kfk_err err = metadata(kr, names, n, &rs, &md);
+    kfk_err err = kfk_reader_metadata(kr, names, n, &rs, &md);
     kfk_err perr = KFK_ERR_NONE;
     bool missing = false;
     if (!err) {
@@ -509,9 +311,10 @@ refresh_leaders(kfk_reader *kr)
     if (err || missing) {
         kfk_dbg("reader", "metadata: %s", kfk_err2name(err ? err : perr));
         kr->md_fails++;
-        kr->md_retry_at = now + backoff_ms(kr->conf, KFK_MIN(kr->md_fails, 10));
+        kr->md_retry_at =
+            now + kfk_cluster_backoff_ms(kr->conf, KFK_MIN(kr->md_fails, 10));
         if (kr->md_fails == kr->conf->max_attempts)
-            set_app_err(kr, err ? err : perr);
+            kfk_reader_set_app_err(kr, err ? err : perr);
         return;
     }
     kr->md_fails = 0;
@@ -531,100 +334,52 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
     if (!kc) return KFK_ERR__TRANSPORT;
     int16_t v = kfk_conn_version(kc, KFK_API_ListOffsets, -1);
     if (v < 0) return KFK_ERR__UNSUPPORTED;
-    kfk_ListOffsetsRequest_ListOffsetsTopic *lt = kfk_calloc(n, sizeof(*lt));
-    kfk_ListOffsetsRequest_ListOffsetsPartition *lp =
-        kfk_calloc(n, sizeof(*lp));
-    if (!lt || !lp) {
-        kfk_free(lt);
-        kfk_free(lp);
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_partition_offset *po = kfk_arena_alloc(&ar, n * sizeof(*po));
+    if (!po) {
+        kfk_arena_free(&ar);
         return KFK_ERR__NOMEM;
     }
-    int32_t nt = 0;
     for (size_t i = 0; i < n; i++) {
         offs[i] = -1;
-        kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsPartition_desc, v,
-                        &lp[i]);
-        lp[i].PartitionIndex = rps[i]->partition;
-        lp[i].CurrentLeaderEpoch = -1;
-        lp[i].Timestamp = tss[i];
-        lp[i].MaxNumOffsets = 1;
+        po[i] = (kfk_partition_offset){.topic = rps[i]->topic,
+                                       .partition = rps[i]->partition,
+                                       .timestamp = tss[i]};
     }
-    /* One topic entry per topic, its partitions contiguous. */
-    kfk_ListOffsetsRequest_ListOffsetsPartition *lps =
-        kfk_calloc(n, sizeof(*lps));
-    bool *done = kfk_calloc(n, sizeof(*done));
-    if (!lps || !done) {
-        kfk_free(lt);
-        kfk_free(lp);
-        kfk_free(lps);
-        kfk_free(done);
-        return KFK_ERR__NOMEM;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (done[i]) continue;
-        kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsTopic_desc, v,
-                        &lt[nt]);
-        lt[nt].Name = kfk_str_c(rps[i]->topic);
-        lt[nt].Partitions = &lps[k];
-        for (size_t j = i; j < n; j++)
-            if (!done[j] && !strcmp(rps[j]->topic, rps[i]->topic)) {
-                lps[k++] = lp[j];
-                done[j] = true;
-                lt[nt].Partitions_count++;
-            }
-        nt++;
-    }
-    kfk_free(done);
     kfk_ListOffsetsRequest req;
-    kfk_msg_init(&kfk_ListOffsetsRequest_msg, v, &req);
-    req.ReplicaId = -1;
-    req.IsolationLevel = (int8_t)kr->conf->isolation_level;
-    req.Topics = lt;
-    req.Topics_count = nt;
-    req.TimeoutMs = kr->conf->read_timeout_ms;
+    kfk_err err =
+        kfk_req_list_offsets(&ar, v, po, n, (int8_t)kr->conf->isolation_level,
+                             kr->conf->read_timeout_ms, &req);
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_ListOffsetsResponse r;
-    kfk_err err = rt(kr, kc, KFK_API_ListOffsets, v, &req,
-                     kr->conf->read_timeout_ms, &rs, &r);
+    if (!err)
+        err = kfk_reader_rt(kr, kc, KFK_API_ListOffsets, v, &req,
+                            kr->conf->read_timeout_ms, &rs, &r);
     kfk_err first = KFK_ERR_NONE;
     if (!err) {
-        for (int32_t t = 0; t < r.Topics_count; t++)
-            for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
-                const kfk_ListOffsetsResponse_ListOffsetsPartitionResponse *pr =
-                    &r.Topics[t].Partitions[p];
-                for (size_t i = 0; i < n; i++) {
-                    if (rps[i]->partition != pr->PartitionIndex ||
-                        !kfk_str_eq(r.Topics[t].Name, rps[i]->topic))
-                        continue;
-                    if (pr->ErrorCode) {
-                        kfk_dbg("reader",
-                                "list offsets %s [%d] v%d ts %lld: %s",
-                                rps[i]->topic, rps[i]->partition, v,
-                                (long long)tss[i],
-                                kfk_err2name((kfk_err)pr->ErrorCode));
-                        if (!first) first = (kfk_err)pr->ErrorCode;
-                        if (kfk_client_err_refresh_metadata(
-                                (kfk_err)pr->ErrorCode)) {
-                            rps[i]->leader = -1;
-                            kr->md_stale = true;
-                        }
-                        continue;
-                    }
-                    offs[i] = v == 0 ? (pr->OldStyleOffsets_count > 0
-                                            ? pr->OldStyleOffsets[0]
-                                            : -1)
-                                     : pr->Offset;
-                }
+        kfk_req_list_offsets_parse(v, &r, po, n);
+        for (size_t i = 0; i < n; i++) {
+            if (po[i].err == KFK_ERR__NOT_FOUND) continue; /* not answered */
+            if (!po[i].err) {
+                offs[i] = po[i].offset;
+                continue;
             }
+            kfk_dbg("reader", "list offsets %s [%d] v%d ts %lld: %s",
+                    rps[i]->topic, rps[i]->partition, v, (long long)tss[i],
+                    kfk_err2name(po[i].err));
+            if (!first) first = po[i].err;
+            if (kfk_client_err_refresh_metadata(po[i].err)) {
+                rps[i]->leader = -1;
+                kr->md_stale = true;
+            }
+        }
     } else if (!kfk_conn_connected(kc)) {
         broker_drop(kr, b, true);
     }
     kfk_resp_free(&rs);
-    kfk_free(lt);
-    kfk_free(lp);
-    kfk_free(lps);
+    kfk_arena_free(&ar);
     return err ? err : first;
 }
 
@@ -632,14 +387,14 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
 static void
 resolve_offsets(kfk_reader *kr, int64_t now)
 {
-    for (rbroker *b = kr->brokers; b; b = b->next) {
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b)) {
         size_t n = 0;
         for (size_t i = 0; i < kr->nparts; i++)
-            if (kr->parts[i].leader == b->id && kr->parts[i].fetch_offset < 0 &&
+            if (kr->parts[i].leader == b->n.id &&
+                kr->parts[i].fetch_offset < 0 &&
                 kr->parts[i].backoff_until <= now)
                 n++;
-        if (!n || (b->retry_at > now && !(b->kc && kfk_conn_connected(b->kc))))
-            continue;
+        if (!n || !kfk_node_usable(&b->n, now)) continue;
         if (b->inflight) /* the conn is busy with a long poll: drop it */
             broker_drop(kr, b, false);
         rpart **rps = kfk_calloc(n, sizeof(*rps));
@@ -654,7 +409,7 @@ resolve_offsets(kfk_reader *kr, int64_t now)
         size_t k = 0;
         for (size_t i = 0; i < kr->nparts; i++) {
             rpart *rp = &kr->parts[i];
-            if (rp->leader == b->id && rp->fetch_offset < 0 &&
+            if (rp->leader == b->n.id && rp->fetch_offset < 0 &&
                 rp->backoff_until <= now) {
                 rps[k] = rp;
                 tss[k++] = rp->fetch_offset == SEEK_TS ? rp->seek_ts
@@ -663,7 +418,7 @@ resolve_offsets(kfk_reader *kr, int64_t now)
         }
         kfk_err lerr = list_offsets(kr, b, rps, tss, offs, n);
         if (lerr)
-            kfk_dbg("reader", "list offsets (broker %d): %s", b->id,
+            kfk_dbg("reader", "list offsets (broker %d): %s", b->n.id,
                     kfk_err2name(lerr));
         pthread_mutex_lock(&kr->lock);
         for (size_t i = 0; i < n; i++) {
@@ -675,7 +430,7 @@ resolve_offsets(kfk_reader *kr, int64_t now)
             }
             if (offs[i] < 0) {
                 kfk_dbg("reader", "%s [%d]: no offset from broker %d (%s)",
-                        rp->topic, rp->partition, b->id, kfk_err2name(lerr));
+                        rp->topic, rp->partition, b->n.id, kfk_err2name(lerr));
                 rp->backoff_until = now + kr->conf->retry_backoff_ms;
                 continue;
             }
@@ -709,13 +464,13 @@ send_fetches(kfk_reader *kr, int64_t now)
 {
     const kfk_conf *c = kr->conf;
     if (queue_full(kr)) return;
-    for (rbroker *b = kr->brokers; b; b = b->next) {
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b)) {
         if (b->inflight) continue;
         size_t n = 0;
         for (size_t i = 0; i < kr->nparts; i++) {
             const rpart *rp = &kr->parts[i];
-            if (rp->leader == b->id && rp->fetch_offset >= 0 && !rp->inflight &&
-                rp->backoff_until <= now)
+            if (rp->leader == b->n.id && rp->fetch_offset >= 0 &&
+                !rp->inflight && rp->backoff_until <= now)
                 n++;
         }
         if (!n) continue;
@@ -737,7 +492,7 @@ send_fetches(kfk_reader *kr, int64_t now)
         /* Group partitions by topic: one FetchTopic per topic. */
         for (size_t i = 0; i < kr->nparts; i++) {
             rpart *rp = &kr->parts[i];
-            if (!(rp->leader == b->id && rp->fetch_offset >= 0 &&
+            if (!(rp->leader == b->n.id && rp->fetch_offset >= 0 &&
                   !rp->inflight && rp->backoff_until <= now))
                 continue;
             kfk_FetchRequest_FetchTopic *ft = NULL;
@@ -757,7 +512,7 @@ send_fetches(kfk_reader *kr, int64_t now)
             fts[t].Partitions = &fps[k];
             for (size_t i = 0; i < kr->nparts; i++) {
                 rpart *rp = &kr->parts[i];
-                if (!(rp->leader == b->id && rp->fetch_offset >= 0 &&
+                if (!(rp->leader == b->n.id && rp->fetch_offset >= 0 &&
                       !rp->inflight && rp->backoff_until <= now) ||
                     !kfk_str_eq(fts[t].Topic, rp->topic))
                     continue;
@@ -932,7 +687,7 @@ fetch_part_error(kfk_reader *kr, rpart *rp, kfk_err err, int64_t now)
         kr->md_stale = true;
     }
     rp->backoff_until = now + kr->conf->retry_backoff_ms;
-    if (!kfk_client_err_retriable(err)) set_app_err(kr, err);
+    if (!kfk_client_err_retriable(err)) kfk_reader_set_app_err(kr, err);
 }
 
 /* Read the answer to b's fetch and queue its records. */
@@ -942,7 +697,7 @@ recv_fetch(kfk_reader *kr, rbroker *b, int64_t now)
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_FetchResponse r;
-    kfk_err err = kfk_conn_recv(b->kc, KFK_API_Fetch, b->v, b->corr,
+    kfk_err err = kfk_conn_recv(b->n.kc, KFK_API_Fetch, b->v, b->corr,
                                 b->deadline, &rs, &r);
     bool current = b->serial == kr->serial;
     if (err || !current) {
@@ -1024,716 +779,6 @@ recv_fetch(kfk_reader *kr, rbroker *b, int64_t now)
     b->inflight = false;
 }
 
-/* ---- group membership ---------------------------------------------------- */
-
-static const kfk_str null_str = {NULL, -1};
-
-static void
-coord_lost(kfk_reader *kr)
-{
-    kfk_conn_close(kr->coord);
-    kr->coord = NULL;
-    if (kr->gs == G_STABLE)
-        kr->member_ok = true; /* resume heartbeats once found again */
-    kr->gs = G_FIND;
-    kr->g_retry_at = kfk_mono_ms() + kr->conf->retry_backoff_ms;
-}
-
-static bool
-coord_err(kfk_err err)
-{
-    return err == KFK_ERR_NOT_COORDINATOR ||
-           err == KFK_ERR_COORDINATOR_NOT_AVAILABLE ||
-           err == KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
-           err == KFK_ERR__TRANSPORT || err == KFK_ERR__IO ||
-           err == KFK_ERR__TIMED_OUT || err == KFK_ERR__BAD_MSG;
-}
-
-/* FindCoordinator and connect to it. */
-static kfk_err
-find_coordinator(kfk_reader *kr)
-{
-    kfk_err err = meta_conn(kr);
-    if (err) return err;
-    int16_t v = kfk_conn_version(kr->mc, KFK_API_FindCoordinator, -1);
-    if (v < 0) return KFK_ERR__UNSUPPORTED;
-    kfk_FindCoordinatorRequest req;
-    kfk_msg_init(&kfk_FindCoordinatorRequest_msg, v, &req);
-    kfk_str key = kfk_str_c(kr->conf->group_id);
-    req.Key = key;
-    req.KeyType = 0;
-    if (v >= 4) {
-        req.CoordinatorKeys = &key;
-        req.CoordinatorKeys_count = 1;
-    }
-    kfk_resp rs;
-    kfk_resp_init(&rs);
-    kfk_FindCoordinatorResponse r;
-    err = rt(kr, kr->mc, KFK_API_FindCoordinator, v, &req,
-             kr->conf->read_timeout_ms, &rs, &r);
-    if (err) {
-        kfk_conn_close(kr->mc);
-        kr->mc = NULL;
-        kfk_resp_free(&rs);
-        return err;
-    }
-    kfk_str host = r.Host;
-    int32_t port = r.Port;
-    err = (kfk_err)r.ErrorCode;
-    if (v >= 4) {
-        err = r.Coordinators_count > 0 ? (kfk_err)r.Coordinators[0].ErrorCode
-                                       : KFK_ERR_COORDINATOR_NOT_AVAILABLE;
-        if (!err) {
-            host = r.Coordinators[0].Host;
-            port = r.Coordinators[0].Port;
-        }
-    }
-    char *h = err ? NULL : kfk_str_dup(host);
-    kfk_resp_free(&rs);
-    if (err) return err;
-    if (!h) return KFK_ERR__NOMEM;
-    kfk_conn_close(kr->coord);
-    kr->coord = NULL;
-    char es[256];
-    err = kfk_conn_open(h, port, kr->conf->client_id,
-                        kfk_mono_ms() + kr->conf->dial_timeout_ms, &kr->coord,
-                        es, sizeof(es));
-    kfk_free(h);
-    if (err) {
-        kr->coord = NULL;
-        return err;
-    }
-    return KFK_ERR_NONE;
-}
-
-/* Commit the pending offsets.  Returns the first error. */
-static kfk_err
-do_commit(kfk_reader *kr)
-{
-    if (!kr->group || kr->gs != G_STABLE || !kr->coord)
-        return kr->group && kr->gs != G_STABLE ? KFK_ERR_REBALANCE_IN_PROGRESS
-                                               : KFK_ERR_NONE;
-    pthread_mutex_lock(&kr->lock);
-    size_t n = 0;
-    for (size_t i = 0; i < kr->nparts; i++)
-        if (kr->parts[i].commit_pending > kr->parts[i].committed) n++;
-    if (!n) {
-        pthread_mutex_unlock(&kr->lock);
-        return KFK_ERR_NONE;
-    }
-    kfk_OffsetCommitRequest_OffsetCommitRequestTopic *ts =
-        kfk_calloc(n, sizeof(*ts));
-    kfk_OffsetCommitRequest_OffsetCommitRequestPartition *ps =
-        kfk_calloc(n, sizeof(*ps));
-    rpart **rps = kfk_calloc(n, sizeof(*rps));
-    int64_t *offs = kfk_calloc(n, sizeof(*offs));
-    if (!ts || !ps || !rps || !offs) {
-        pthread_mutex_unlock(&kr->lock);
-        kfk_free(ts);
-        kfk_free(ps);
-        kfk_free(rps);
-        kfk_free(offs);
-        return KFK_ERR__NOMEM;
-    }
-    int16_t v = kfk_conn_version(kr->coord, KFK_API_OffsetCommit, -1);
-    size_t k = 0;
-    for (size_t i = 0; i < kr->nparts; i++) {
-        rpart *rp = &kr->parts[i];
-        if (rp->commit_pending <= rp->committed) continue;
-        rps[k] = rp;
-        offs[k] = rp->commit_pending;
-        kfk_struct_init(
-            &kfk_OffsetCommitRequest_OffsetCommitRequestPartition_desc, v,
-            &ps[k]);
-        ps[k].PartitionIndex = rp->partition;
-        ps[k].CommittedOffset = rp->commit_pending;
-        ps[k].CommittedLeaderEpoch = -1;
-        ps[k].CommitTimestamp = -1;
-        ps[k].CommittedMetadata = kfk_str_c("");
-        kfk_struct_init(&kfk_OffsetCommitRequest_OffsetCommitRequestTopic_desc,
-                        v, &ts[k]);
-        ts[k].Name = kfk_str_c(rp->topic);
-        ts[k].Partitions = &ps[k];
-        ts[k].Partitions_count = 1;
-        k++;
-    }
-    int32_t gen = kr->generation;
-    pthread_mutex_unlock(&kr->lock);
-    kfk_OffsetCommitRequest req;
-    kfk_msg_init(&kfk_OffsetCommitRequest_msg, v, &req);
-    req.GroupId = kfk_str_c(kr->conf->group_id);
-    req.GenerationIdOrMemberEpoch = gen;
-    req.MemberId = kfk_str_c(kr->member_id ? kr->member_id : "");
-    req.GroupInstanceId = null_str;
-    req.RetentionTimeMs = kr->conf->retention_time_ms;
-    req.Topics = ts;
-    req.Topics_count = (int32_t)k;
-    kfk_resp rs;
-    kfk_resp_init(&rs);
-    kfk_OffsetCommitResponse r;
-    kfk_err err = rt(kr, kr->coord, KFK_API_OffsetCommit, v, &req,
-                     kr->conf->read_timeout_ms, &rs, &r);
-    kfk_err first = err;
-    pthread_mutex_lock(&kr->lock);
-    if (!err) {
-        for (int32_t t = 0; t < r.Topics_count; t++)
-            for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
-                const kfk_OffsetCommitResponse_OffsetCommitResponsePartition
-                    *pr = &r.Topics[t].Partitions[p];
-                for (size_t i = 0; i < k; i++) {
-                    if (rps[i]->partition != pr->PartitionIndex ||
-                        !kfk_str_eq(r.Topics[t].Name, rps[i]->topic))
-                        continue;
-                    if (pr->ErrorCode) {
-                        if (!first) first = (kfk_err)pr->ErrorCode;
-                    } else if (offs[i] > rps[i]->committed) {
-                        rps[i]->committed = offs[i];
-                    }
-                }
-            }
-    }
-    if (first)
-        kr->mx.commit_errors++;
-    else
-        kr->mx.commits++;
-    pthread_mutex_unlock(&kr->lock);
-    kfk_resp_free(&rs);
-    kfk_free(ts);
-    kfk_free(ps);
-    kfk_free(rps);
-    kfk_free(offs);
-    if (coord_err(first))
-        coord_lost(kr);
-    else if (first == KFK_ERR_REBALANCE_IN_PROGRESS ||
-             first == KFK_ERR_ILLEGAL_GENERATION ||
-             first == KFK_ERR_UNKNOWN_MEMBER_ID) {
-        if (first == KFK_ERR_UNKNOWN_MEMBER_ID) {
-            kfk_free(kr->member_id);
-            kr->member_id = NULL;
-        }
-        kr->gs = G_JOIN;
-    }
-    return first;
-}
-
-static void
-call_rebalance(kfk_reader *kr, kfk_rebalance_event ev, kfk_topic_partition *tps,
-               size_t n)
-{
-    if (kr->conf->rebalance_cb && n)
-        kr->conf->rebalance_cb(kr, ev, tps, n, kr->conf->rebalance_opaque);
-}
-
-/* Replace the assignment (under the lock); the old one is returned as
- * topic-partitions with the committed offsets, for the callback. */
-static void
-install(kfk_reader *kr, rpart *parts, size_t n, kfk_topic_partition **oldp,
-        size_t *noldp)
-{
-    pthread_mutex_lock(&kr->lock);
-    rpart *old = kr->parts;
-    size_t nold = kr->nparts;
-    kr->parts = parts;
-    kr->nparts = n;
-    kr->serial++;
-    purge_queue(kr);
-    pthread_cond_broadcast(&kr->avail);
-    pthread_mutex_unlock(&kr->lock);
-    /* In-flight fetches are for the old partitions: drop them so the
-     * brokers are free for the new assignment at once. */
-    for (rbroker *b = kr->brokers; b; b = b->next)
-        if (b->inflight) {
-            kfk_free(b->fp);
-            b->fp = NULL;
-            b->nfp = 0;
-            b->inflight = false;
-            kfk_conn_close(b->kc);
-            b->kc = NULL;
-        }
-    kfk_topic_partition *tps = NULL;
-    if (oldp && nold) tps = kfk_calloc(nold, sizeof(*tps));
-    for (size_t i = 0; i < nold; i++) {
-        if (tps) {
-            tps[i].topic = old[i].topic; /* ownership moves */
-            tps[i].partition = old[i].partition;
-            tps[i].offset = old[i].committed;
-        } else {
-            kfk_free(old[i].topic);
-        }
-    }
-    kfk_free(old);
-    if (oldp) {
-        *oldp = tps;
-        *noldp = tps ? nold : 0;
-    }
-}
-
-/* Give up the assignment: commit what is pending, tell the application,
- * drop prefetched messages. */
-static void
-give_up(kfk_reader *kr)
-{
-    if (!kr->nparts) return;
-    if (kr->gs == G_STABLE) do_commit(kr);
-    kfk_topic_partition *old;
-    size_t nold;
-    install(kr, NULL, 0, &old, &nold);
-    /* Remember it for the sticky assignor. */
-    kfk_topic_partitions_free(kr->owned, kr->nowned);
-    kr->owned = old;
-    kr->nowned = nold;
-    kr->owned_gen = kr->generation;
-    kr->unassigned_since = kfk_mono_ms();
-    call_rebalance(kr, KFK_REBALANCE_REVOKED, old, nold);
-}
-
-/* Leader: compute the assignment of every member. */
-static kfk_err
-leader_assign(kfk_reader *kr, const kfk_JoinGroupResponse *jr,
-              kfk_SyncGroupRequest_SyncGroupRequestAssignment **asp,
-              kfk_buf **bufsp, int32_t *nasp)
-{
-    int32_t nm = KFK_MAX(jr->Members_count, 0);
-    kfk_grp_member *ms = kfk_calloc(nm ? (size_t)nm : 1, sizeof(*ms));
-    if (!ms) return KFK_ERR__NOMEM;
-    kfk_err err = KFK_ERR_NONE;
-    for (int32_t i = 0; i < nm && !err; i++) {
-        ms[i].id = kfk_str_dup(jr->Members[i].MemberId);
-        if (!ms[i].id)
-            err = KFK_ERR__NOMEM;
-        else if (kfk_grp_decode_subscription(
-                     jr->Members[i].Metadata.p,
-                     (size_t)KFK_MAX(jr->Members[i].Metadata.len, 0), &ms[i]))
-            kfk_dbg("reader", "member %s: bad subscription", ms[i].id);
-    }
-    /* Every subscribed topic, and its partition count. */
-    const char **names = NULL;
-    size_t nn = 0, cap = 0;
-    for (int32_t i = 0; i < nm && !err; i++)
-        for (size_t t = 0; t < ms[i].ntopics && !err; t++) {
-            bool dup = false;
-            for (size_t k = 0; k < nn && !dup; k++)
-                dup = !strcmp(names[k], ms[i].topics[t]);
-            if (dup) continue;
-            if (nn == cap) {
-                cap = cap ? 2 * cap : 8;
-                const char **nnm = kfk_realloc(names, cap * sizeof(*nnm));
-                if (!nnm) {
-                    err = KFK_ERR__NOMEM;
-                    break;
-                }
-                names = nnm;
-            }
-            names[nn++] = ms[i].topics[t];
-        }
-    kfk_grp_topic *gts = kfk_calloc(nn ? nn : 1, sizeof(*gts));
-    if (!err && !gts) err = KFK_ERR__NOMEM;
-    kfk_resp rs;
-    kfk_resp_init(&rs);
-    if (!err && nn) {
-        kfk_MetadataResponse md;
-        err = metadata(kr, names, nn, &rs, &md);
-        for (size_t k = 0; !err && k < nn; k++) {
-            gts[k].topic = names[k];
-            for (int32_t t = 0; t < md.Topics_count; t++)
-                if (kfk_str_eq(md.Topics[t].Name, names[k]) &&
-                    !md.Topics[t].ErrorCode)
-                    for (int32_t p = 0; p < md.Topics[t].Partitions_count; p++)
-                        gts[k].partitions = KFK_MAX(
-                            gts[k].partitions,
-                            md.Topics[t].Partitions[p].PartitionIndex + 1);
-        }
-    }
-    kfk_resp_free(&rs);
-    char *proto = kfk_str_dup(jr->ProtocolName);
-    if (!err && !proto) err = KFK_ERR__NOMEM;
-    if (!err) err = kfk_assignor_run(proto, ms, (size_t)nm, gts, nn);
-    kfk_free(proto);
-    kfk_SyncGroupRequest_SyncGroupRequestAssignment *as = NULL;
-    kfk_buf *bufs = NULL;
-    if (!err) {
-        as = kfk_calloc(nm ? (size_t)nm : 1, sizeof(*as));
-        bufs = kfk_calloc(nm ? (size_t)nm : 1, sizeof(*bufs));
-        if (!as || !bufs) err = KFK_ERR__NOMEM;
-    }
-    for (int32_t i = 0; i < nm && !err; i++) {
-        kfk_buf_init(&bufs[i]);
-        err = kfk_grp_encode_assignment(ms[i].assigned, ms[i].nassigned,
-                                        &bufs[i]);
-        as[i].MemberId = jr->Members[i].MemberId;
-        as[i].Assignment.p = bufs[i].p;
-        as[i].Assignment.len = (int32_t)bufs[i].len;
-    }
-    for (int32_t i = 0; i < nm; i++)
-        kfk_grp_member_clear(&ms[i]);
-    kfk_free(ms);
-    kfk_free(names);
-    kfk_free(gts);
-    if (err) {
-        for (int32_t i = 0; bufs && i < nm; i++)
-            kfk_buf_free(&bufs[i]);
-        kfk_free(bufs);
-        kfk_free(as);
-        return err;
-    }
-    *asp = as;
-    *bufsp = bufs;
-    *nasp = nm;
-    return KFK_ERR_NONE;
-}
-
-/* OffsetFetch of the new assignment: committed offsets, or the start
- * policy. */
-static kfk_err
-fetch_committed(kfk_reader *kr, rpart *parts, size_t n)
-{
-    int16_t v = kfk_conn_version(kr->coord, KFK_API_OffsetFetch, 7);
-    if (v < 0) return KFK_ERR__UNSUPPORTED;
-    kfk_OffsetFetchRequest_OffsetFetchRequestTopic *ts =
-        kfk_calloc(n, sizeof(*ts));
-    int32_t *ids = kfk_calloc(n, sizeof(*ids));
-    if (!ts || !ids) {
-        kfk_free(ts);
-        kfk_free(ids);
-        return KFK_ERR__NOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        kfk_struct_init(&kfk_OffsetFetchRequest_OffsetFetchRequestTopic_desc, v,
-                        &ts[i]);
-        ids[i] = parts[i].partition;
-        ts[i].Name = kfk_str_c(parts[i].topic);
-        ts[i].PartitionIndexes = &ids[i];
-        ts[i].PartitionIndexes_count = 1;
-    }
-    kfk_OffsetFetchRequest req;
-    kfk_msg_init(&kfk_OffsetFetchRequest_msg, v, &req);
-    req.GroupId = kfk_str_c(kr->conf->group_id);
-    req.Topics = ts;
-    req.Topics_count = (int32_t)n;
-    req.RequireStable = true;
-    kfk_resp rs;
-    kfk_resp_init(&rs);
-    kfk_OffsetFetchResponse r;
-    kfk_err err = rt(kr, kr->coord, KFK_API_OffsetFetch, v, &req,
-                     kr->conf->read_timeout_ms, &rs, &r);
-    if (!err && v >= 2 && r.ErrorCode) err = (kfk_err)r.ErrorCode;
-    for (int32_t t = 0; !err && t < r.Topics_count; t++)
-        for (int32_t p = 0; p < r.Topics[t].Partitions_count; p++) {
-            const kfk_OffsetFetchResponse_OffsetFetchResponsePartition *pr =
-                &r.Topics[t].Partitions[p];
-            rpart *rp = NULL;
-            for (size_t i = 0; i < n && !rp; i++)
-                if (parts[i].partition == pr->PartitionIndex &&
-                    kfk_str_eq(r.Topics[t].Name, parts[i].topic))
-                    rp = &parts[i];
-            if (!rp) continue;
-            if (pr->ErrorCode) {
-                err = (kfk_err)pr->ErrorCode;
-                break;
-            }
-            if (pr->CommittedOffset >= 0) {
-                rp->fetch_offset = pr->CommittedOffset;
-                rp->committed = pr->CommittedOffset;
-                rp->pos = pr->CommittedOffset;
-            }
-        }
-    kfk_resp_free(&rs);
-    kfk_free(ts);
-    kfk_free(ids);
-    return err;
-}
-
-/* After a failed step: back off (or go straight on) and rejoin. */
-static void
-join_failed(kfk_reader *kr, kfk_err err)
-{
-    int64_t now = kfk_mono_ms();
-    if (coord_err(err)) {
-        coord_lost(kr);
-        return;
-    }
-    switch (err) {
-    case KFK_ERR_UNKNOWN_MEMBER_ID:
-        kfk_free(kr->member_id);
-        kr->member_id = NULL;
-        /* fall through */
-    case KFK_ERR_REBALANCE_IN_PROGRESS:
-    case KFK_ERR_ILLEGAL_GENERATION:
-    case KFK_ERR_MEMBER_ID_REQUIRED:
-        kr->gs = G_JOIN;
-        kr->g_retry_at = now;
-        return;
-    case KFK_ERR__CLOSED:
-        return;
-    default:
-        kfk_dbg("reader", "join: %s", kfk_err2name(err));
-        if (!kfk_client_err_retriable(err)) set_app_err(kr, err);
-        kr->gs = G_JOIN;
-        kr->g_retry_at = now + kr->conf->join_group_backoff_ms;
-    }
-}
-
-/* JoinGroup + SyncGroup + OffsetFetch; installs the new assignment. */
-static void
-join_group(kfk_reader *kr)
-{
-    const kfk_conf *c = kr->conf;
-    int16_t v = kfk_conn_version(kr->coord, KFK_API_JoinGroup, -1);
-    if (v < 0) {
-        set_app_err(kr, KFK_ERR__UNSUPPORTED);
-        kr->g_retry_at = kfk_mono_ms() + c->join_group_backoff_ms;
-        return;
-    }
-    kfk_JoinGroupRequest_JoinGroupRequestProtocol *ps =
-        kfk_calloc(kr->nbalancers, sizeof(*ps));
-    kfk_buf sub;
-    kfk_buf_init(&sub);
-    kfk_err err =
-        ps ? kfk_grp_encode_subscription(kr->topics, kr->ntopics, kr->owned,
-                                         kr->nowned, kr->owned_gen, &sub)
-           : KFK_ERR__NOMEM;
-    if (err) {
-        kfk_free(ps);
-        kfk_buf_free(&sub);
-        join_failed(kr, err);
-        return;
-    }
-    for (size_t i = 0; i < kr->nbalancers; i++) {
-        ps[i].Name = kfk_str_c(kr->balancers[i]);
-        ps[i].Metadata.p = sub.p;
-        ps[i].Metadata.len = (int32_t)sub.len;
-    }
-    kfk_JoinGroupRequest req;
-    kfk_msg_init(&kfk_JoinGroupRequest_msg, v, &req);
-    req.GroupId = kfk_str_c(c->group_id);
-    req.SessionTimeoutMs = c->session_timeout_ms;
-    req.RebalanceTimeoutMs = c->rebalance_timeout_ms;
-    req.MemberId = kfk_str_c(kr->member_id ? kr->member_id : "");
-    req.GroupInstanceId = null_str;
-    req.ProtocolType = kfk_str_c("consumer");
-    req.Protocols = ps;
-    req.Protocols_count = (int32_t)kr->nbalancers;
-    req.Reason = null_str;
-    kfk_resp rs;
-    kfk_resp_init(&rs);
-    kfk_JoinGroupResponse jr;
-    /* The coordinator parks JoinGroup up to the rebalance timeout. */
-    err = rt(kr, kr->coord, KFK_API_JoinGroup, v, &req,
-             c->rebalance_timeout_ms + 5000, &rs, &jr);
-    kfk_free(ps);
-    kfk_buf_free(&sub);
-    if (!err && jr.ErrorCode) {
-        err = (kfk_err)jr.ErrorCode;
-        if (err == KFK_ERR_MEMBER_ID_REQUIRED && jr.MemberId.len > 0) {
-            /* KIP-394: rejoin at once with the id given. */
-            kfk_free(kr->member_id);
-            kr->member_id = kfk_str_dup(jr.MemberId);
-        }
-    }
-    if (err) {
-        kfk_resp_free(&rs);
-        join_failed(kr, err);
-        return;
-    }
-    kfk_free(kr->member_id);
-    kr->member_id = kfk_str_dup(jr.MemberId);
-    int32_t gen = jr.GenerationId;
-    bool leader = kfk_str_eq2(jr.Leader, jr.MemberId);
-    kfk_SyncGroupRequest_SyncGroupRequestAssignment *as = NULL;
-    kfk_buf *bufs = NULL;
-    int32_t nas = 0;
-    if (leader) err = leader_assign(kr, &jr, &as, &bufs, &nas);
-    kfk_free(kr->protocol);
-    kr->protocol = kfk_str_dup(jr.ProtocolName);
-    if (err || !kr->member_id) {
-        kfk_resp_free(&rs);
-        join_failed(kr, err ? err : KFK_ERR__NOMEM);
-        return;
-    }
-    int16_t sv = kfk_conn_version(kr->coord, KFK_API_SyncGroup, -1);
-    kfk_SyncGroupRequest sreq;
-    kfk_msg_init(&kfk_SyncGroupRequest_msg, sv, &sreq);
-    sreq.GroupId = kfk_str_c(c->group_id);
-    sreq.GenerationId = gen;
-    sreq.MemberId = kfk_str_c(kr->member_id);
-    sreq.GroupInstanceId = null_str;
-    sreq.ProtocolType = kfk_str_c("consumer");
-    sreq.ProtocolName = jr.ProtocolName;
-    sreq.Assignments = as;
-    sreq.Assignments_count = nas;
-    kfk_resp srs;
-    kfk_resp_init(&srs);
-    kfk_SyncGroupResponse sr;
-    err = rt(kr, kr->coord, KFK_API_SyncGroup, sv, &sreq,
-             c->session_timeout_ms + 5000, &srs, &sr);
-    for (int32_t i = 0; bufs && i < nas; i++)
-        kfk_buf_free(&bufs[i]);
-    kfk_free(bufs);
-    kfk_free(as);
-    kfk_resp_free(&rs);
-    if (!err && sr.ErrorCode) err = (kfk_err)sr.ErrorCode;
-    kfk_topic_partition *tps = NULL;
-    size_t ntps = 0;
-    if (!err)
-        err = kfk_grp_decode_assignment(sr.Assignment.p,
-                                        (size_t)KFK_MAX(sr.Assignment.len, 0),
-                                        &tps, &ntps);
-    kfk_resp_free(&srs);
-    if (err) {
-        join_failed(kr, err);
-        return;
-    }
-    rpart *parts = kfk_calloc(ntps ? ntps : 1, sizeof(*parts));
-    if (!parts) {
-        kfk_topic_partitions_free(tps, ntps);
-        join_failed(kr, KFK_ERR__NOMEM);
-        return;
-    }
-    for (size_t i = 0; i < ntps; i++) {
-        parts[i].topic = (char *)tps[i].topic; /* ownership moves */
-        tps[i].topic = NULL;
-        parts[i].partition = tps[i].partition;
-        parts[i].leader = -1;
-        parts[i].fetch_offset = c->start_offset;
-        parts[i].pos = -1;
-        parts[i].hwm = -1;
-        parts[i].committed = -1;
-        parts[i].commit_pending = -1;
-    }
-    kfk_topic_partitions_free(tps, ntps);
-    pthread_mutex_lock(&kr->lock);
-    kr->generation = gen;
-    pthread_mutex_unlock(&kr->lock);
-    kr->gs = G_STABLE;
-    err = ntps ? fetch_committed(kr, parts, ntps) : KFK_ERR_NONE;
-    if (err) {
-        for (size_t i = 0; i < ntps; i++)
-            kfk_free(parts[i].topic);
-        kfk_free(parts);
-        kr->gs = G_JOIN;
-        join_failed(kr, err == KFK_ERR_UNSTABLE_OFFSET_COMMIT
-                            ? KFK_ERR_REBALANCE_IN_PROGRESS
-                            : err);
-        if (err == KFK_ERR_UNSTABLE_OFFSET_COMMIT)
-            kr->g_retry_at = kfk_mono_ms() + c->retry_backoff_ms;
-        return;
-    }
-    int64_t now = kfk_mono_ms();
-    install(kr, parts, ntps, NULL, NULL);
-    kr->md_stale = true;
-    kr->md_retry_at = 0;
-    kr->next_hb = now + c->heartbeat_interval_ms;
-    pthread_mutex_lock(&kr->lock);
-    kr->mx.rebalances++;
-    kr->mx.last_rebalance_ms = (uint64_t)(now - kr->unassigned_since);
-    kfk_topic_partition *cb = kfk_calloc(ntps ? ntps : 1, sizeof(*cb));
-    for (size_t i = 0; cb && i < ntps; i++) {
-        cb[i].topic = kr->parts[i].topic;
-        cb[i].partition = kr->parts[i].partition;
-        cb[i].offset =
-            kr->parts[i].fetch_offset >= 0 ? kr->parts[i].fetch_offset : -1;
-    }
-    pthread_mutex_unlock(&kr->lock);
-    if (cb) call_rebalance(kr, KFK_REBALANCE_ASSIGNED, cb, ntps);
-    kfk_free(cb);
-}
-
-static void
-heartbeat(kfk_reader *kr)
-{
-    int16_t v = kfk_conn_version(kr->coord, KFK_API_Heartbeat, -1);
-    kfk_HeartbeatRequest req;
-    kfk_msg_init(&kfk_HeartbeatRequest_msg, v, &req);
-    req.GroupId = kfk_str_c(kr->conf->group_id);
-    req.GenerationId = kr->generation;
-    req.MemberId = kfk_str_c(kr->member_id ? kr->member_id : "");
-    req.GroupInstanceId = null_str;
-    kfk_resp rs;
-    kfk_resp_init(&rs);
-    kfk_HeartbeatResponse r;
-    kfk_err err = rt(kr, kr->coord, KFK_API_Heartbeat, v, &req,
-                     kr->conf->read_timeout_ms, &rs, &r);
-    if (!err) err = (kfk_err)r.ErrorCode;
-    kfk_resp_free(&rs);
-    kr->next_hb = kfk_mono_ms() + kr->conf->heartbeat_interval_ms;
-    pthread_mutex_lock(&kr->lock);
-    kr->mx.heartbeats++;
-    pthread_mutex_unlock(&kr->lock);
-    if (!err || err == KFK_ERR__CLOSED) return;
-    kfk_dbg("reader", "heartbeat: %s", kfk_err2name(err));
-    if (coord_err(err)) {
-        /* Keep the assignment: the session may still be valid once the
-         * coordinator is found again. */
-        coord_lost(kr);
-        return;
-    }
-    /* REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID...:
-     * give the partitions up and rejoin. */
-    give_up(kr);
-    if (err == KFK_ERR_UNKNOWN_MEMBER_ID || err == KFK_ERR_FENCED_INSTANCE_ID) {
-        kfk_free(kr->member_id);
-        kr->member_id = NULL;
-    }
-    kr->gs = G_JOIN;
-    kr->g_retry_at = 0;
-}
-
-static void
-leave_group(kfk_reader *kr)
-{
-    if (!kr->coord || !kr->member_id || !kfk_conn_connected(kr->coord)) return;
-    int16_t v = kfk_conn_version(kr->coord, KFK_API_LeaveGroup, -1);
-    if (v < 0) return;
-    kfk_LeaveGroupRequest req;
-    kfk_msg_init(&kfk_LeaveGroupRequest_msg, v, &req);
-    req.GroupId = kfk_str_c(kr->conf->group_id);
-    req.MemberId = kfk_str_c(kr->member_id);
-    kfk_LeaveGroupRequest_MemberIdentity mi;
-    kfk_struct_init(&kfk_LeaveGroupRequest_MemberIdentity_desc, v, &mi);
-    mi.MemberId = kfk_str_c(kr->member_id);
-    mi.GroupInstanceId = null_str;
-    mi.Reason = kfk_str_c("the reader is closing");
-    req.Members = &mi;
-    req.Members_count = 1;
-    kfk_resp rs;
-    kfk_resp_init(&rs);
-    kfk_LeaveGroupResponse r;
-    rt(kr, kr->coord, KFK_API_LeaveGroup, v, &req,
-       KFK_MIN(kr->conf->read_timeout_ms, kr->conf->close_timeout_ms), &rs, &r);
-    kfk_resp_free(&rs);
-}
-
-/* One step of group maintenance: find the coordinator, join, heartbeat,
- * periodic commit. */
-static void
-group_step(kfk_reader *kr, int64_t now)
-{
-    if (now < kr->g_retry_at) return;
-    if (kr->gs == G_FIND || !kr->coord || !kfk_conn_connected(kr->coord)) {
-        kfk_err err = find_coordinator(kr);
-        if (err) {
-            kfk_dbg("reader", "find coordinator: %s", kfk_err2name(err));
-            kr->g_retry_at = now + kr->conf->retry_backoff_ms;
-            if (!coord_err(err) && !kfk_client_err_retriable(err))
-                set_app_err(kr, err);
-            return;
-        }
-        kr->gs = kr->member_ok ? G_STABLE : G_JOIN;
-        kr->member_ok = false;
-    }
-    if (kr->gs == G_JOIN) {
-        give_up(kr);
-        join_group(kr);
-        return;
-    }
-    if (now >= kr->next_hb) heartbeat(kr);
-    if (kr->gs == G_STABLE && kr->conf->commit_interval_ms > 0 &&
-        now >= kr->next_commit) {
-        do_commit(kr);
-        kr->next_commit = now + kr->conf->commit_interval_ms;
-    }
-}
-
 /* ---- requests from the application --------------------------------------- */
 
 static int64_t
@@ -1755,10 +800,10 @@ read_lag(kfk_reader *kr, int64_t *lagp)
 {
     kfk_err first = KFK_ERR_NONE;
     refresh_leaders(kr);
-    for (rbroker *b = kr->brokers; b; b = b->next) {
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b)) {
         size_t n = 0;
         for (size_t i = 0; i < kr->nparts; i++)
-            n += kr->parts[i].leader == b->id;
+            n += kr->parts[i].leader == b->n.id;
         if (!n) continue;
         if (b->inflight) /* free the conn: drop the long poll */
             broker_drop(kr, b, false);
@@ -1773,7 +818,7 @@ read_lag(kfk_reader *kr, int64_t *lagp)
         }
         size_t k = 0;
         for (size_t i = 0; i < kr->nparts; i++)
-            if (kr->parts[i].leader == b->id) {
+            if (kr->parts[i].leader == b->n.id) {
                 rps[k] = &kr->parts[i];
                 tss[k++] = KFK_OFFSET_LAST;
             }
@@ -1813,10 +858,10 @@ seek(kfk_reader *kr, rqtype type, int64_t arg)
         rp->pos = arg >= 0 ? arg : -1;
     }
     rp->backoff_until = 0;
-    purge_queue(kr);
+    kfk_reader_purge_queue(kr);
     pthread_mutex_unlock(&kr->lock);
     /* A long poll for the old position would hold the broker's conn. */
-    for (rbroker *b = kr->brokers; b; b = b->next)
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b))
         if (b->inflight) broker_drop(kr, b, false);
 }
 
@@ -1845,7 +890,7 @@ handle_requests(kfk_reader *kr)
         case RQ_COMMIT:
             /* One OffsetCommit answers every commit waiting now. */
             if (!committed) {
-                cerr = do_commit(kr);
+                cerr = kfk_reader_group_commit(kr);
                 committed = true;
             }
             err = cerr;
@@ -1901,15 +946,16 @@ wait_events(kfk_reader *kr, int64_t now)
     pfd[n].fd = kr->pipe_r;
     pfd[n].events = POLLIN;
     bs[n++] = NULL;
-    for (rbroker *b = kr->brokers; b && n < 64; b = b->next) {
-        if (!b->inflight || !b->kc) continue;
+    for (rbroker *b = first_broker(kr); b && n < 64; b = next_broker(b)) {
+        if (!b->inflight || !b->n.kc) continue;
         at = KFK_MIN(at, b->deadline);
-        pfd[n].fd = b->kc->fd;
+        pfd[n].fd = b->n.kc->fd;
         pfd[n].events = POLLIN;
         bs[n++] = b;
     }
-    for (rbroker *b = kr->brokers; b; b = b->next)
-        if (!b->inflight && b->retry_at > now) at = KFK_MIN(at, b->retry_at);
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b))
+        if (!b->inflight && b->n.retry_at > now)
+            at = KFK_MIN(at, b->n.retry_at);
     int64_t left = KFK_MAX(at - now, 0);
     int r = poll(pfd, (nfds_t)n, (int)left);
     if (r > 0 && (pfd[0].revents & POLLIN)) drain(kr);
@@ -1931,7 +977,7 @@ bg_thread(void *arg)
     for (;;) {
         if (closing(kr)) break;
         int64_t now = kfk_mono_ms();
-        if (kr->group) group_step(kr, now);
+        if (kr->group) kfk_reader_group_step(kr, now);
         if (closing(kr)) break;
         handle_requests(kr);
         now = kfk_mono_ms();
@@ -1946,10 +992,10 @@ bg_thread(void *arg)
     kfk_err err = KFK_ERR_NONE;
     if (kr->group) {
         if (kr->gs == G_STABLE && kr->coord && kfk_conn_connected(kr->coord))
-            err = do_commit(kr);
-        kr->gs = G_JOIN; /* give_up() must not commit again */
-        give_up(kr);
-        leave_group(kr);
+            err = kfk_reader_group_commit(kr);
+        kr->gs = G_JOIN; /* kfk_reader_group_give_up() must not commit again */
+        kfk_reader_group_give_up(kr);
+        kfk_reader_group_leave(kr);
     }
     pthread_mutex_lock(&kr->lock);
     kr->close_err = err;
@@ -2013,14 +1059,9 @@ reader_free(kfk_reader *kr)
     for (size_t i = 0; i < kr->nparts; i++)
         kfk_free(kr->parts[i].topic);
     kfk_free(kr->parts);
-    rbroker *b;
-    while ((b = kr->brokers)) {
-        kr->brokers = b->next;
-        kfk_conn_close(b->kc);
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b))
         kfk_free(b->fp);
-        kfk_free(b->host);
-        kfk_free(b);
-    }
+    kfk_cluster_clear(&kr->cl);
     rreq *r;
     while ((r = kr->reqs)) {
         kr->reqs = r->next;
@@ -2124,6 +1165,7 @@ kfk_reader_new(kfk_conf *conf, kfk_reader **krp, char *errstr,
         fcntl(fds[i], F_SETFD, FD_CLOEXEC);
     }
     kr->conf = conf;
+    kfk_cluster_init(&kr->cl, conf, sizeof(rbroker), "reader");
     if (pthread_create(&kr->thr, NULL, bg_thread, kr))
         return fail_new(kr, KFK_ERR__NOMEM, errstr, errstr_size,
                         "cannot start the background thread");
@@ -2136,7 +1178,7 @@ kfk_err
 kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
 {
     if (!kr || !msg) return KFK_ERR__INVALID_ARG;
-    struct timespec until = abs_mono(timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec until = kfk_client_abstime(timeout_ms > 0 ? timeout_ms : 0);
     kfk_err err = KFK_ERR_NONE;
     bool woke = false;
     pthread_mutex_lock(&kr->lock);
@@ -2204,7 +1246,7 @@ request(kfk_reader *kr, rqtype type, int64_t arg, int timeout_ms,
     if (!r) return KFK_ERR__NOMEM;
     r->type = type;
     r->arg = arg;
-    struct timespec until = abs_mono(timeout_ms);
+    struct timespec until = kfk_client_abstime(timeout_ms);
     pthread_mutex_lock(&kr->lock);
     if (kr->closing) {
         pthread_mutex_unlock(&kr->lock);

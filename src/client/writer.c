@@ -98,16 +98,7 @@ typedef struct wtopic {
     int64_t md_retry_at;
 } wtopic;
 
-typedef struct wbroker {
-    struct wbroker *next;
-    int32_t id;
-    char *host;
-    int port;
-    kfk_conn *kc;
-    uint32_t gen; /* bumped whenever kc is closed or replaced */
-    int64_t retry_at;
-    int fails;
-} wbroker;
+typedef kfk_node wbroker; /* the cluster view's broker (cluster.c) */
 
 /* One partition batch of a Produce request being built. */
 typedef struct wbatch {
@@ -144,60 +135,14 @@ struct kfk_writer {
     double lat_sum, bmsg_sum, bbytes_sum;
     /* I/O thread only. */
     wtopic *topics;
-    wbroker *brokers;
-    kfk_conn *mc; /* metadata connection */
+    kfk_cluster cl; /* brokers and their connections */
+    kfk_conn *mc;   /* metadata connection */
     int64_t mc_retry_at;
     kfk_buf rbufs[16]; /* record buffers kept between rounds */
     size_t nrbufs;
     struct wround *rounds; /* in flight, oldest first (max.in.flight) */
     int nrounds, rhead;
 };
-
-/* ---- error classes ------------------------------------------------------ */
-
-bool
-kfk_client_err_refresh_metadata(kfk_err err)
-{
-    switch (err) {
-    case KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
-    case KFK_ERR_LEADER_NOT_AVAILABLE:
-    case KFK_ERR_NOT_LEADER_OR_FOLLOWER:
-    case KFK_ERR_BROKER_NOT_AVAILABLE:
-    case KFK_ERR_REPLICA_NOT_AVAILABLE:
-    case KFK_ERR_FENCED_LEADER_EPOCH:
-    case KFK_ERR_UNKNOWN_LEADER_EPOCH:
-    case KFK_ERR_KAFKA_STORAGE_ERROR:
-    case KFK_ERR_NOT_CONTROLLER:
-    case KFK_ERR__TRANSPORT:
-    case KFK_ERR__IO:
-    case KFK_ERR__TIMED_OUT:
-    case KFK_ERR__RESOLVE:
-        return true;
-    default:
-        return false;
-    }
-}
-
-bool
-kfk_client_err_retriable(kfk_err err)
-{
-    /* Unlike kafka-go, a closed connection (EOF) is transient too: it is
-     * what a rolling restart looks like. */
-    if (kfk_client_err_refresh_metadata(err)) return true;
-    switch (err) {
-    case KFK_ERR_REQUEST_TIMED_OUT:
-    case KFK_ERR_NETWORK_EXCEPTION:
-    case KFK_ERR_NOT_ENOUGH_REPLICAS:
-    case KFK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-    case KFK_ERR_CORRUPT_MESSAGE:
-    case KFK_ERR_THROTTLING_QUOTA_EXCEEDED:
-    case KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS:
-    case KFK_ERR__BAD_MSG:
-        return true;
-    default:
-        return err < 0 && err > KFK_ERR__BEGIN ? false : kfk_err_retriable(err);
-    }
-}
 
 /* ---- lists -------------------------------------------------------------- */
 
@@ -322,13 +267,6 @@ msg_free_locked(kfk_writer *kw, wmsg *m)
 
 /* ---- completion --------------------------------------------------------- */
 
-static int64_t
-backoff_ms(const kfk_conf *c, int attempt)
-{
-    int64_t b = (int64_t)attempt * attempt * c->retry_backoff_ms;
-    return KFK_MIN(b, (int64_t)c->retry_backoff_max_ms);
-}
-
 /* Complete every message of l with err (offsets from base if >= 0). */
 static void
 complete(kfk_writer *kw, wlist *l, kfk_err err, int32_t partition, int64_t base)
@@ -401,83 +339,6 @@ topic_get(kfk_writer *kw, const char *name, bool create)
     return t;
 }
 
-static wbroker *
-broker_get(kfk_writer *kw, int32_t id)
-{
-    for (wbroker *b = kw->brokers; b; b = b->next)
-        if (b->id == id) return b;
-    return NULL;
-}
-
-static void
-broker_set(kfk_writer *kw, int32_t id, kfk_str host, int32_t port)
-{
-    wbroker *b = broker_get(kw, id);
-    if (b && kfk_str_eq(host, b->host) && b->port == port) return;
-    char *h = kfk_str_dup(host);
-    if (!h) return;
-    if (!b) {
-        b = kfk_calloc(1, sizeof(*b));
-        if (!b) {
-            kfk_free(h);
-            return;
-        }
-        b->id = id;
-        b->next = kw->brokers;
-        kw->brokers = b;
-    }
-    /* A broker that moved gets a new connection. */
-    kfk_conn_close(b->kc);
-    b->kc = NULL;
-    b->gen++;
-    kfk_free(b->host);
-    b->host = h;
-    b->port = port;
-}
-
-static void
-broker_down(kfk_writer *kw, wbroker *b)
-{
-    kfk_conn_close(b->kc);
-    b->kc = NULL;
-    b->gen++;
-    b->fails++;
-    b->retry_at = kfk_mono_ms() + backoff_ms(kw->conf, KFK_MIN(b->fails, 10));
-}
-
-/* Make sure kw->mc is a live connection: bootstrap servers first, then
- * every broker known. */
-static kfk_err
-meta_conn(kfk_writer *kw, char *errstr, size_t errstr_size)
-{
-    if (kw->mc && kfk_conn_connected(kw->mc)) return KFK_ERR_NONE;
-    kfk_conn_close(kw->mc);
-    kw->mc = NULL;
-    const kfk_conf *c = kw->conf;
-    int64_t deadline = kfk_mono_ms() + c->dial_timeout_ms;
-    kfk_err err = KFK_ERR__TRANSPORT;
-    const char *s = c->bootstrap_servers;
-    while (s && *s) {
-        const char *e = strchr(s, ',');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        char *host;
-        int port;
-        if (!kfk_parse_hostport(s, n, &host, &port)) {
-            err = kfk_conn_open(host, port, c->client_id, deadline, &kw->mc,
-                                errstr, errstr_size);
-            kfk_free(host);
-            if (!err) return err;
-        }
-        s = e ? e + 1 : NULL;
-    }
-    for (wbroker *b = kw->brokers; b; b = b->next) {
-        err = kfk_conn_open(b->host, b->port, c->client_id, deadline, &kw->mc,
-                            errstr, errstr_size);
-        if (!err) return err;
-    }
-    return err;
-}
-
 static void
 topic_resize(kfk_writer *kw, wtopic *t, int32_t n)
 {
@@ -535,7 +396,7 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         }
     }
     char es[256] = "";
-    kfk_err err = meta_conn(kw, es, sizeof(es));
+    kfk_err err = kfk_cluster_meta_conn(&kw->cl, &kw->mc, es, sizeof(es));
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_MetadataResponse md;
@@ -558,14 +419,12 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         for (i = 0; i < n; i++) {
             ts[i]->md_attempts++;
             ts[i]->err = err;
-            ts[i]->md_retry_at =
-                now + backoff_ms(c, KFK_MIN(ts[i]->md_attempts, 10));
+            ts[i]->md_retry_at = now + kfk_cluster_backoff_ms(
+                                           c, KFK_MIN(ts[i]->md_attempts, 10));
         }
         goto out;
     }
-    for (int32_t b = 0; b < md.Brokers_count; b++)
-        broker_set(kw, md.Brokers[b].NodeId, md.Brokers[b].Host,
-                   md.Brokers[b].Port);
+    kfk_cluster_learn_brokers(&kw->cl, &md, NULL, NULL);
     for (i = 0; i < n; i++) {
         wtopic *t = ts[i];
         const kfk_MetadataResponse_MetadataResponseTopic *mt = NULL;
@@ -578,7 +437,8 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         if (terr) {
             t->err = terr;
             t->md_attempts++;
-            t->md_retry_at = now + backoff_ms(c, KFK_MIN(t->md_attempts, 10));
+            t->md_retry_at =
+                now + kfk_cluster_backoff_ms(c, KFK_MIN(t->md_attempts, 10));
             continue;
         }
         /* Partition indexes are 0..n-1. */
@@ -593,7 +453,7 @@ refresh_metadata(kfk_writer *kw, int64_t now)
             if (mp->PartitionIndex < 0 || mp->PartitionIndex >= t->nparts)
                 continue;
             int32_t leader = mp->LeaderId;
-            if (leader >= 0 && !broker_get(kw, leader)) leader = -1;
+            if (leader >= 0 && !kfk_cluster_node(&kw->cl, leader)) leader = -1;
             t->parts[mp->PartitionIndex].leader = leader;
             if (leader < 0) leaderless = true;
         }
@@ -601,7 +461,7 @@ refresh_metadata(kfk_writer *kw, int64_t now)
         t->md_at = now;
         t->stale = leaderless;
         t->md_attempts = leaderless ? t->md_attempts + 1 : 0;
-        t->md_retry_at = leaderless ? now + backoff_ms(c, 1) : 0;
+        t->md_retry_at = leaderless ? now + kfk_cluster_backoff_ms(c, 1) : 0;
     }
 out:
     kfk_resp_free(&rs);
@@ -732,7 +592,7 @@ batch_failed(kfk_writer *kw, wbatch *wb, kfk_err err, int64_t now)
         if (m->flush) wp->nflush++;
     }
     wl_prepend(&wp->q, &wb->msgs);
-    wp->backoff_until = now + backoff_ms(c, attempts);
+    wp->backoff_until = now + kfk_cluster_backoff_ms(c, attempts);
     pthread_mutex_lock(&kw->lock);
     kw->mx.retries++;
     pthread_mutex_unlock(&kw->lock);
@@ -795,35 +655,13 @@ typedef struct wround {
     size_t nrq;
 } wround;
 
-static kfk_err
-broker_conn(kfk_writer *kw, wbroker *b, int64_t now)
-{
-    if (b->kc && kfk_conn_connected(b->kc)) return KFK_ERR_NONE;
-    if (b->retry_at > now) return KFK_ERR__TRANSPORT;
-    kfk_conn_close(b->kc);
-    b->kc = NULL;
-    char es[256];
-    kfk_err err =
-        kfk_conn_open(b->host, b->port, kw->conf->client_id,
-                      now + kw->conf->dial_timeout_ms, &b->kc, es, sizeof(es));
-    if (err) {
-        kfk_dbg("writer", "broker %d: %s", b->id, es);
-        broker_down(kw, b);
-        return err;
-    }
-    b->kc->broker_id = b->id;
-    b->kc->timeout_ms = kw->conf->write_timeout_ms;
-    b->gen++;
-    b->fails = 0;
-    return KFK_ERR_NONE;
-}
-
 /* Encode and send the Produce request of rq. */
 static kfk_err
 send_request(kfk_writer *kw, wreq *rq, int64_t now)
 {
     const kfk_conf *c = kw->conf;
-    kfk_err err = broker_conn(kw, rq->b, now);
+    kfk_err err =
+        kfk_cluster_connect(&kw->cl, rq->b, now, kw->conf->write_timeout_ms);
     if (err) return err;
     kfk_conn *kc = rq->b->kc;
     rq->gen = rq->b->gen;
@@ -911,7 +749,7 @@ recv_response(kfk_writer *kw, wreq *rq, int64_t now)
         if (rq->b->kc && rq->b->gen == rq->gen) {
             kfk_dbg("writer", "broker %d: %s", rq->b->id,
                     kfk_conn_errstr(rq->b->kc));
-            broker_down(kw, rq->b);
+            kfk_node_down(&kw->cl, rq->b);
         }
         for (size_t i = 0; i < rq->nb; i++)
             batch_failed(kw, &rq->batches[i], err, now);
@@ -975,9 +813,8 @@ produce_send(kfk_writer *kw, int64_t now, bool flushing)
     /* Collect batches grouped by broker, then topic. */
     wbatch *bs = r.bs;
     size_t nb = 0, nrq = 0;
-    for (wbroker *b = kw->brokers; b; b = b->next) {
-        if (b->retry_at > now && !(b->kc && kfk_conn_connected(b->kc)))
-            continue;
+    for (wbroker *b = kw->cl.nodes; b; b = b->next) {
+        if (!kfk_node_usable(b, now)) continue;
         size_t first = nb;
         for (wtopic *t = kw->topics; t; t = t->next)
             for (int32_t p = 0; p < t->nparts; p++) {
@@ -1012,7 +849,7 @@ produce_send(kfk_writer *kw, int64_t now, bool flushing)
         rq->err = send_request(kw, rq, now);
         if (rq->err) {
             if (rq->b->kc && !kfk_conn_connected(rq->b->kc))
-                broker_down(kw, rq->b);
+                kfk_node_down(&kw->cl, rq->b);
             for (size_t k = 0; k < rq->nb; k++) {
                 batch_landed(&rq->batches[k]);
                 batch_failed(kw, &rq->batches[k], rq->err, now);
@@ -1078,7 +915,7 @@ next_wakeup(kfk_writer *kw, int64_t now)
             if (!wp->q.head) continue;
             at = KFK_MIN(at, wp->q.head->deadline);
             const wbroker *b =
-                wp->leader >= 0 ? broker_get(kw, wp->leader) : NULL;
+                wp->leader >= 0 ? kfk_cluster_node(&kw->cl, wp->leader) : NULL;
             if (wp->leader < 0 || t->stale)
                 at = KFK_MIN(at, KFK_MAX(t->md_retry_at, now + 1));
             else if (b && b->retry_at > now && !(b->kc && b->kc->fd >= 0))
@@ -1239,6 +1076,7 @@ kfk_writer_new(kfk_conf *conf, kfk_writer **kwp, char *errstr,
     pthread_cond_init(&kw->done, &ca);
     pthread_condattr_destroy(&ca);
     kw->conf = conf;
+    kfk_cluster_init(&kw->cl, conf, sizeof(wbroker), "writer");
     int r = pthread_create(&kw->thr, NULL, io_thread, kw);
     if (r) {
         if (errstr && errstr_size)
@@ -1344,17 +1182,6 @@ msg_fill(wmsg *m, const kfk_message *src, const char *topic, bool copy_topic,
     if (!m->m.timestamp) m->m.timestamp = now_ms;
 }
 
-static struct timespec
-abs_mono(int64_t ms_from_now)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + (ms_from_now % 1000) * 1000000;
-    ts.tv_sec += ms_from_now / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    return ts;
-}
-
 kfk_err
 kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
                  kfk_err *errs)
@@ -1409,7 +1236,7 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
             break;
         }
         if (!until_set) {
-            until = abs_mono(c->buffer_full_timeout_ms);
+            until = kfk_client_abstime(c->buffer_full_timeout_ms);
             until_set = true;
         }
         if (pthread_cond_timedwait(&kw->done, &kw->lock, &until)) {
@@ -1482,7 +1309,7 @@ kfk_writer_flush(kfk_writer *kw, int timeout_ms)
 {
     if (!kw) return KFK_ERR__INVALID_ARG;
     kfk_err err = KFK_ERR_NONE;
-    struct timespec until = abs_mono(timeout_ms < 0 ? 0 : timeout_ms);
+    struct timespec until = kfk_client_abstime(timeout_ms < 0 ? 0 : timeout_ms);
     pthread_mutex_lock(&kw->lock);
     kw->flushers++;
     pthread_cond_signal(&kw->wake);
@@ -1519,13 +1346,7 @@ kfk_writer_destroy(kfk_writer *kw)
         kfk_free(t->name);
         kfk_free(t);
     }
-    wbroker *b;
-    while ((b = kw->brokers)) {
-        kw->brokers = b->next;
-        kfk_conn_close(b->kc);
-        kfk_free(b->host);
-        kfk_free(b);
-    }
+    kfk_cluster_clear(&kw->cl);
     kfk_conn_close(kw->mc);
     while (kw->nrbufs)
         kfk_buf_free(&kw->rbufs[--kw->nrbufs]);

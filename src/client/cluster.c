@@ -1,0 +1,249 @@
+/*
+ * cluster.c -- what the Writer, the Reader and the admin calls share about
+ * the cluster, as opposed to any one request: how to reach it (the
+ * bootstrap list), how long to wait before trying again (backoff), which
+ * errors are worth trying again, which mean the metadata is stale and
+ * which mean the group coordinator moved.
+ *
+ * The error classes are the one table of retriable errors on the client
+ * side.  The wire codes' own retriable flags (Kafka's RetriableException
+ * subclasses) live in common/err.c; the classes here add what a client
+ * sees and a broker never sends (a dropped connection, a timeout, a
+ * garbled frame) and the codes that a fresh Metadata answer fixes.
+ */
+#include <string.h>
+
+#include "client/client.h"
+
+/* ---- error classes ------------------------------------------------------ */
+
+bool
+kfk_client_err_refresh_metadata(kfk_err err)
+{
+    switch (err) {
+    case KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case KFK_ERR_LEADER_NOT_AVAILABLE:
+    case KFK_ERR_NOT_LEADER_OR_FOLLOWER:
+    case KFK_ERR_BROKER_NOT_AVAILABLE:
+    case KFK_ERR_REPLICA_NOT_AVAILABLE:
+    case KFK_ERR_FENCED_LEADER_EPOCH:
+    case KFK_ERR_UNKNOWN_LEADER_EPOCH:
+    case KFK_ERR_KAFKA_STORAGE_ERROR:
+    case KFK_ERR_NOT_CONTROLLER:
+    case KFK_ERR__TRANSPORT:
+    case KFK_ERR__IO:
+    case KFK_ERR__TIMED_OUT:
+    case KFK_ERR__RESOLVE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool
+kfk_client_err_retriable(kfk_err err)
+{
+    /* Unlike kafka-go, a closed connection (EOF) is transient too: it is
+     * what a rolling restart looks like. */
+    if (kfk_client_err_refresh_metadata(err)) return true;
+    switch (err) {
+    case KFK_ERR_REQUEST_TIMED_OUT:
+    case KFK_ERR_NETWORK_EXCEPTION:
+    case KFK_ERR_NOT_ENOUGH_REPLICAS:
+    case KFK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case KFK_ERR_CORRUPT_MESSAGE:
+    case KFK_ERR_THROTTLING_QUOTA_EXCEEDED:
+    case KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case KFK_ERR__BAD_MSG:
+        return true;
+    default:
+        return err < 0 && err > KFK_ERR__BEGIN ? false : kfk_err_retriable(err);
+    }
+}
+
+bool
+kfk_client_err_coordinator(kfk_err err)
+{
+    return err == KFK_ERR_NOT_COORDINATOR ||
+           err == KFK_ERR_COORDINATOR_NOT_AVAILABLE ||
+           err == KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+}
+
+/* ---- backoff and bootstrap ---------------------------------------------- */
+
+int64_t
+kfk_cluster_backoff_ms(const kfk_conf *c, int attempt)
+{
+    int64_t b = (int64_t)attempt * attempt * c->retry_backoff_ms;
+    return KFK_MIN(b, (int64_t)c->retry_backoff_max_ms);
+}
+
+kfk_err
+kfk_cluster_dial_bootstrap(const char *addrs, const char *client_id,
+                           int64_t deadline, kfk_conn **kcp, char *errstr,
+                           size_t errstr_size)
+{
+    kfk_err err = KFK_ERR__INVALID_ARG;
+    const char *s = addrs;
+    while (s && *s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char *host;
+        int port;
+        kfk_err perr = kfk_parse_hostport(s, n, &host, &port);
+        if (perr == KFK_ERR__NOMEM) return perr;
+        if (!perr) {
+            err = kfk_conn_open(host, port, client_id, deadline, kcp, errstr,
+                                errstr_size);
+            kfk_free(host);
+            if (!err) return err;
+            if (err == KFK_ERR__NOMEM || kfk_mono_ms() >= deadline) return err;
+        }
+        s = e ? e + 1 : NULL;
+    }
+    return err;
+}
+
+/* ---- brokers ------------------------------------------------------------ */
+
+void
+kfk_cluster_init(kfk_cluster *cl, const kfk_conf *conf, size_t node_size,
+                 const char *who)
+{
+    memset(cl, 0, sizeof(*cl));
+    cl->conf = conf;
+    cl->node_size = node_size < sizeof(kfk_node) ? sizeof(kfk_node) : node_size;
+    cl->who = who;
+}
+
+void
+kfk_cluster_clear(kfk_cluster *cl)
+{
+    kfk_node *n;
+    while ((n = cl->nodes)) {
+        cl->nodes = n->next;
+        kfk_conn_close(n->kc);
+        kfk_free(n->host);
+        kfk_free(n);
+    }
+}
+
+kfk_node *
+kfk_cluster_node(const kfk_cluster *cl, int32_t id)
+{
+    for (kfk_node *n = cl->nodes; n; n = n->next)
+        if (n->id == id) return n;
+    return NULL;
+}
+
+kfk_node *
+kfk_cluster_learn(kfk_cluster *cl, int32_t id, kfk_str host, int32_t port,
+                  bool *movedp)
+{
+    *movedp = false;
+    kfk_node *n = kfk_cluster_node(cl, id);
+    if (n && kfk_str_eq(host, n->host) && n->port == port) return n;
+    char *h = kfk_str_dup(host);
+    if (!h) return NULL;
+    if (!n) {
+        n = kfk_calloc(1, cl->node_size);
+        if (!n) {
+            kfk_free(h);
+            return NULL;
+        }
+        n->id = id;
+        n->next = cl->nodes;
+        cl->nodes = n;
+    } else {
+        *movedp = true;
+    }
+    /* A broker that moved gets a new connection. */
+    kfk_node_close(n);
+    kfk_free(n->host);
+    n->host = h;
+    n->port = port;
+    return n;
+}
+
+void
+kfk_node_close(kfk_node *n)
+{
+    kfk_conn_close(n->kc);
+    n->kc = NULL;
+    n->gen++;
+}
+
+void
+kfk_node_down(kfk_cluster *cl, kfk_node *n)
+{
+    kfk_node_close(n);
+    n->fails++;
+    n->retry_at =
+        kfk_mono_ms() + kfk_cluster_backoff_ms(cl->conf, KFK_MIN(n->fails, 10));
+}
+
+bool
+kfk_node_usable(const kfk_node *n, int64_t now)
+{
+    return n->retry_at <= now || (n->kc && kfk_conn_connected(n->kc));
+}
+
+kfk_err
+kfk_cluster_connect(kfk_cluster *cl, kfk_node *n, int64_t now, int timeout_ms)
+{
+    if (n->kc && kfk_conn_connected(n->kc)) return KFK_ERR_NONE;
+    if (n->retry_at > now) return KFK_ERR__TRANSPORT;
+    kfk_node_close(n);
+    char es[256];
+    kfk_err err =
+        kfk_conn_open(n->host, n->port, cl->conf->client_id,
+                      now + cl->conf->dial_timeout_ms, &n->kc, es, sizeof(es));
+    if (err) {
+        kfk_dbg(cl->who, "broker %d (%s:%d): %s", n->id, n->host, n->port, es);
+        n->kc = NULL;
+        kfk_node_down(cl, n);
+        return err;
+    }
+    n->kc->broker_id = n->id;
+    if (timeout_ms > 0) n->kc->timeout_ms = timeout_ms;
+    n->gen++;
+    n->fails = 0;
+    cl->reconnects++;
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_cluster_meta_conn(kfk_cluster *cl, kfk_conn **mcp, char *errstr,
+                      size_t errstr_size)
+{
+    if (*mcp && kfk_conn_connected(*mcp)) return KFK_ERR_NONE;
+    kfk_conn_close(*mcp);
+    *mcp = NULL;
+    const kfk_conf *c = cl->conf;
+    int64_t deadline = kfk_mono_ms() + c->dial_timeout_ms;
+    kfk_err err = kfk_cluster_dial_bootstrap(
+        c->bootstrap_servers, c->client_id, deadline, mcp, errstr, errstr_size);
+    if (!err || err == KFK_ERR__NOMEM) return err;
+    if (err == KFK_ERR__INVALID_ARG) err = KFK_ERR__TRANSPORT;
+    for (kfk_node *n = cl->nodes; n; n = n->next) {
+        err = kfk_conn_open(n->host, n->port, c->client_id, deadline, mcp,
+                            errstr, errstr_size);
+        if (!err) return err;
+    }
+    *mcp = NULL;
+    return err;
+}
+
+void
+kfk_cluster_learn_brokers(kfk_cluster *cl, const kfk_MetadataResponse *md,
+                          void (*moved)(void *opaque, kfk_node *n),
+                          void *opaque)
+{
+    for (int32_t i = 0; i < md->Brokers_count; i++) {
+        /* Response: Brokers */
+        const kfk_MetadataResponse_MetadataResponseBroker *b = &md->Brokers[i];
+        bool mv;
+        kfk_node *n = kfk_cluster_learn(cl, b->NodeId, b->Host, b->Port, &mv);
+        if (n && mv && moved) moved(opaque, n);
+    }
+}

@@ -1,0 +1,168 @@
+/*
+ * reader_int.h -- the internals of kfk_reader shared by its two halves:
+ * reader.c (the background thread, brokers, fetching, the public API) and
+ * reader_group.c (the consumer-group membership).  Not installed, and not
+ * for any other file of src/client.
+ */
+#ifndef KFK_READER_INT_H
+#define KFK_READER_INT_H
+
+#include <pthread.h>
+
+#include "client/client.h"
+
+typedef struct rpart {
+    char *topic;
+    int32_t partition;
+    /* Background thread only. */
+    int32_t leader;
+    int64_t fetch_offset; /* < 0: KFK_OFFSET_FIRST/LAST, or SEEK_TS */
+    int64_t seek_ts;
+    bool inflight;
+    int64_t backoff_until;
+    /* Written under the lock (read by the thread without it). */
+    uint32_t epoch;
+    int64_t pos;            /* next offset the application gets, -1 */
+    int64_t hwm;            /* -1: unknown */
+    int64_t committed;      /* -1: none */
+    int64_t commit_pending; /* -1: none */
+} rpart;
+
+#define SEEK_TS (-3)
+
+typedef struct rchunk {
+    struct rchunk *next;
+    rpart *rp;
+    uint64_t serial;
+    uint32_t epoch;
+    size_t n, i;
+    size_t bytes;
+    kfk_message *msgs;
+    kfk_header *hdrs;
+    uint8_t *data;
+    char *topic;
+} rchunk;
+
+typedef struct rfp {
+    rpart *rp;
+    uint32_t epoch;
+} rfp;
+
+typedef struct rbroker {
+    kfk_node n; /* the cluster view's broker (cluster.c); first */
+    /* The Fetch in flight. */
+    bool inflight;
+    int32_t corr;
+    int16_t v;
+    int64_t deadline;
+    uint64_t serial;
+    rfp *fp;
+    size_t nfp;
+} rbroker;
+
+typedef enum { RQ_COMMIT, RQ_SEEK, RQ_SEEK_TS, RQ_READ_LAG } rqtype;
+
+typedef struct rreq {
+    struct rreq *next;
+    rqtype type;
+    int64_t arg;
+    bool done, abandoned;
+    kfk_err err;
+    int64_t result;
+} rreq;
+
+typedef enum { G_FIND, G_JOIN, G_STABLE } gstate;
+
+struct kfk_reader {
+    kfk_conf *conf;
+    bool group;
+    char **topics; /* group mode: subscription */
+    size_t ntopics;
+    char **balancers;
+    size_t nbalancers;
+    pthread_t thr;
+    bool thr_started;
+    int pipe_r, pipe_w;
+    pthread_mutex_t lock;
+    pthread_cond_t avail; /* the application waits on it */
+    /* Under lock. */
+    rpart *parts;
+    size_t nparts;
+    uint64_t serial;
+    rchunk *qhead, *qtail;
+    uint64_t q_msgs, q_bytes;
+    rchunk *cur;
+    rreq *reqs;
+    bool closing, closed, fetch_blocked;
+    kfk_err app_err;
+    kfk_err close_err;
+    int32_t generation;
+    kfk_reader_metrics mx;
+    /* Background thread only. */
+    bool finishing;
+    kfk_cluster cl; /* brokers (rbroker) and their connections */
+    kfk_conn *mc;
+    int64_t mc_retry_at;
+    bool md_stale;
+    int md_fails;
+    int64_t md_retry_at;
+    /* Group state (background thread). */
+    gstate gs;
+    kfk_conn *coord;
+    int64_t g_retry_at;
+    char *member_id;
+    char *protocol;
+    int64_t next_hb, next_commit;
+    int64_t unassigned_since;
+    kfk_topic_partition *owned; /* last assignment, for sticky */
+    size_t nowned;
+    int32_t owned_gen;
+    bool member_ok;
+};
+
+/* Walk the brokers: for (rbroker *b = first_broker(kr); b; b = next_broker(b))
+ */
+static inline rbroker *
+first_broker(const kfk_reader *kr)
+{
+    return (rbroker *)kr->cl.nodes;
+}
+
+static inline rbroker *
+next_broker(const rbroker *b)
+{
+    return (rbroker *)b->n.next;
+}
+
+/* ---- reader.c, for reader_group.c --------------------------------------- */
+
+/* Report an error to the application (once, by fetch_message). */
+void kfk_reader_set_app_err(kfk_reader *kr, kfk_err err);
+/* Under lock: drop queued chunks that are no longer valid. */
+void kfk_reader_purge_queue(kfk_reader *kr);
+/* Send a request and wait for its response, watching the wake pipe: once
+ * the reader is closing (and not yet in its final commit/leave) the call
+ * is abandoned and the connection dropped. */
+kfk_err kfk_reader_rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v,
+                      const void *req, int timeout_ms, kfk_resp *rs, void *out);
+/* Make kr->mc a live connection to any broker (bootstrap servers first). */
+kfk_err kfk_reader_meta_conn(kfk_reader *kr);
+/* Metadata of topics on kr->mc: brokers are learnt, *md stays valid
+ * until kfk_resp_free(rs). */
+kfk_err kfk_reader_metadata(kfk_reader *kr, const char *const *topics, size_t n,
+                            kfk_resp *rs, kfk_MetadataResponse *md);
+
+/* ---- reader_group.c, for reader.c --------------------------------------- */
+
+/* One turn of the group state machine: find the coordinator, (re)join,
+ * heartbeat, auto-commit, as due at now. */
+void kfk_reader_group_step(kfk_reader *kr, int64_t now);
+/* Commit the pending offsets; returns the first error. */
+kfk_err kfk_reader_group_commit(kfk_reader *kr);
+/* Give up the assignment: commit what is pending, tell the application
+ * (rebalance callback), drop prefetched messages. */
+void kfk_reader_group_give_up(kfk_reader *kr);
+/* LeaveGroup, best effort. */
+void kfk_reader_group_leave(kfk_reader *kr);
+
+#endif
