@@ -5,6 +5,7 @@
 #define KFK_KFK_H
 
 #include "kfk/err.h"
+#include "kfk/alloc.h"
 #include "kfk/version.h"
 #include "kfk/conn.h"
 #include "kfk/balancer.h"

@@ -339,12 +339,13 @@ topic_get(kfk_writer *kw, const char *name, bool create)
     return t;
 }
 
-static void
+/* False if out of memory (the topic is left as it was). */
+static bool
 topic_resize(kfk_writer *kw, wtopic *t, int32_t n)
 {
-    if (n == t->nparts) return;
+    if (n == t->nparts) return true;
     wpart *np = kfk_calloc((size_t)n, sizeof(*np));
-    if (!np) return;
+    if (!np) return false;
     for (int32_t i = 0; i < n; i++)
         np[i].leader = -1;
     for (int32_t i = 0; i < t->nparts; i++) {
@@ -359,6 +360,7 @@ topic_resize(kfk_writer *kw, wtopic *t, int32_t n)
     t->parts = np;
     t->nparts = n;
     (void)kw;
+    return true;
 }
 
 /* Refresh metadata of every topic that needs it. */
@@ -434,6 +436,11 @@ refresh_metadata(kfk_writer *kw, int64_t now)
             !mt ? KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION : (kfk_err)mt->ErrorCode;
         if (!terr && mt->Partitions_count <= 0)
             terr = KFK_ERR_LEADER_NOT_AVAILABLE;
+        /* Partition indexes are 0..n-1. */
+        int32_t np = 0;
+        for (int32_t p = 0; !terr && p < mt->Partitions_count; p++)
+            np = KFK_MAX(np, mt->Partitions[p].PartitionIndex + 1);
+        if (!terr && !topic_resize(kw, t, np)) terr = KFK_ERR__NOMEM;
         if (terr) {
             t->err = terr;
             t->md_attempts++;
@@ -441,11 +448,6 @@ refresh_metadata(kfk_writer *kw, int64_t now)
                 now + kfk_cluster_backoff_ms(c, KFK_MIN(t->md_attempts, 10));
             continue;
         }
-        /* Partition indexes are 0..n-1. */
-        int32_t np = 0;
-        for (int32_t p = 0; p < mt->Partitions_count; p++)
-            np = KFK_MAX(np, mt->Partitions[p].PartitionIndex + 1);
-        topic_resize(kw, t, np);
         bool leaderless = false;
         for (int32_t p = 0; p < mt->Partitions_count; p++) {
             const kfk_MetadataResponse_MetadataResponsePartition *mp =

@@ -21,6 +21,7 @@ kfk_arena_init(kfk_arena *ar, size_t limit)
     ar->head = NULL;
     ar->used = 0;
     ar->limit = limit;
+    ar->nomem = false;
 }
 
 void *
@@ -34,7 +35,10 @@ kfk_arena_alloc(kfk_arena *ar, size_t n)
     if (!c || c->size - c->used < n) {
         size_t sz = n > CHUNK_MIN ? n : CHUNK_MIN;
         c = kfk_malloc(sizeof(*c) + sz);
-        if (!c) return NULL;
+        if (!c) {
+            ar->nomem = true;
+            return NULL;
+        }
         c->size = sz;
         c->used = 0;
         c->next = ar->head;
@@ -58,4 +62,5 @@ kfk_arena_free(kfk_arena *ar)
     }
     ar->head = NULL;
     ar->used = 0;
+    ar->nomem = false;
 }

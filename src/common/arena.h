@@ -9,6 +9,7 @@
 #ifndef KFK_ARENA_H
 #define KFK_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct kfk_arena_chunk kfk_arena_chunk;
@@ -17,11 +18,12 @@ typedef struct kfk_arena {
     kfk_arena_chunk *head;
     size_t used;  /* bytes handed out, for the limit */
     size_t limit; /* 0: no limit */
+    bool nomem;   /* sticky: an allocation failed (not the limit) */
 } kfk_arena;
 
 void kfk_arena_init(kfk_arena *ar, size_t limit);
 /* Zeroed, 16-byte aligned memory; NULL when over the limit or out of
- * memory. */
+ * memory (ar->nomem then tells the two apart). */
 void *kfk_arena_alloc(kfk_arena *ar, size_t n);
 void kfk_arena_free(kfk_arena *ar);
 

@@ -22,8 +22,10 @@
 #define kfk_unlikely(x)  __builtin_expect(!!(x), 0)
 
 /* Allocation.  Every allocation in kfk goes through these, so that an
- * embedding application can install its own allocator.  They return NULL
- * on failure; kfkd uses the kfk_x* variants, which abort instead. */
+ * embedding application can install its own allocator with
+ * kfk_set_allocators() (include/kfk/alloc.h).  They return NULL on
+ * failure; kfkd uses the kfk_x* variants, which abort instead.  Only
+ * kfk_free() may release what they return. */
 void *kfk_malloc(size_t n);
 void *kfk_calloc(size_t n, size_t size);
 void *kfk_realloc(void *p, size_t n);

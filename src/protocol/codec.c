@@ -272,7 +272,8 @@ decode_field(dctx *d, const kfk_field_desc *f, void *base)
     if (n > 0) {
         arr = kfk_arena_alloc(d->ar, (size_t)n * es);
         if (!arr) {
-            kfk_rbuf_fail(d->rb, KFK_ERR__TOO_LARGE);
+            kfk_rbuf_fail(d->rb,
+                          d->ar->nomem ? KFK_ERR__NOMEM : KFK_ERR__TOO_LARGE);
             return;
         }
     }
