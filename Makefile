@@ -16,7 +16,7 @@ CMAKE_FLAGS ?=
 CTEST_ARGS ?= -LE 'stress|quarantine'
 
 .PHONY: all deps test-deps peers build run test stress unit asan tsan fuzz bench bench-quick \
-        gen format format-check clean
+        gen format format-check clean install
 
 all: build
 
@@ -86,6 +86,15 @@ format:
 
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' | grep -v /gen/)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=/staging]`: kfkd and kfk in
+# bin, libkfk in lib (lib64 where the platform says so), the headers in
+# include/kfk, libkfk.pc, the CMake package in lib/cmake/kfk, the man
+# pages (cmake/KfkInstall.cmake has the list).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: build
+	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(BUILD) --prefix "$(PREFIX)"
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz
