@@ -5,10 +5,15 @@
 # "N passed, N failed" and sets the exit status.
 #
 # Environment (set by ctest): KFK_BUILD_DIR (kfkd and kfk in bin/).
+# The tools the checks use (python3 for JSON, timeout) are looked for
+# first: a missing one exits 77, which ctest reports as skipped.
 
 : "${KFK_BUILD_DIR:?KFK_BUILD_DIR must point at the build directory}"
 KFKD_BIN="$KFK_BUILD_DIR/bin/kfkd"
 KFK_BIN="$KFK_BUILD_DIR/bin/kfk"
+for _tool in python3 timeout; do
+    command -v "$_tool" >/dev/null || { echo "SKIP: $_tool is not installed"; exit 77; }
+done
 PASSED=0
 FAILED=0
 BG_PIDS=()
