@@ -579,53 +579,56 @@ advise(const lag_snap *s0, const lag_snap *s1)
 }
 
 static void
-print_advice(const char *group, const lag_snap *s, const advice *a)
+advice_json(const char *group, const lag_snap *s, const advice *a)
+{
+    json_w j;
+    json_init(&j, stdout, true);
+    json_obj(&j);
+    json_kstr(&j, "group", group);
+    json_key(&j, "topics");
+    json_arr(&j);
+    for (size_t i = 0; i < s->ntopics; i++)
+        json_str(&j, s->topics[i]);
+    json_arr_end(&j);
+    json_kint(&j, "members", (int64_t)a->members);
+    json_kint(&j, "partitions", (int64_t)a->partitions);
+    json_kint(&j, "owned_partitions", (int64_t)a->owned);
+    json_knum(&j, "window_seconds", a->window_s);
+    json_kint(&j, "produced", a->produced);
+    json_kint(&j, "consumed", a->consumed);
+    json_knum(&j, "produce_rate", a->p_rate);
+    json_knum(&j, "consume_rate", a->c_rate);
+    json_kint(&j, "lag", a->lag);
+    json_knum(&j, "drain_seconds", a->drain_s); /* null: never */
+    json_kstr(&j, "verdict", verdict_names[a->v]);
+    if (a->v == V_ADD_CONSUMERS) {
+        json_kint(&j, "add_consumers", a->add_consumers);
+        json_kbool(&j, "then_add_partitions", a->then_partitions);
+    }
+    if (a->v == V_ADD_PARTITIONS) {
+        json_kint(&j, "target_partitions", a->target_partitions);
+        json_key(&j, "commands");
+        json_arr(&j);
+        for (size_t i = 0; i < s->ntopics; i++) {
+            char cmd[512];
+            snprintf(cmd, sizeof(cmd), "kfk topics alter %s -p %d",
+                     s->topics[i], a->target_partitions);
+            json_str(&j, cmd);
+        }
+        json_arr_end(&j);
+        json_kstr(&j, "warning",
+                  "keys move to other partitions: per-key order breaks "
+                  "across the change");
+    }
+    json_obj_end(&j);
+    json_done(&j);
+}
+
+/* The measured figures: members, rates, lag. */
+static void
+advice_summary(const char *group, const advice *a)
 {
     char b1[32], b2[32], b3[32], d[32];
-    if (g_cli.json) {
-        json_w j;
-        json_init(&j, stdout, true);
-        json_obj(&j);
-        json_kstr(&j, "group", group);
-        json_key(&j, "topics");
-        json_arr(&j);
-        for (size_t i = 0; i < s->ntopics; i++)
-            json_str(&j, s->topics[i]);
-        json_arr_end(&j);
-        json_kint(&j, "members", (int64_t)a->members);
-        json_kint(&j, "partitions", (int64_t)a->partitions);
-        json_kint(&j, "owned_partitions", (int64_t)a->owned);
-        json_knum(&j, "window_seconds", a->window_s);
-        json_kint(&j, "produced", a->produced);
-        json_kint(&j, "consumed", a->consumed);
-        json_knum(&j, "produce_rate", a->p_rate);
-        json_knum(&j, "consume_rate", a->c_rate);
-        json_kint(&j, "lag", a->lag);
-        json_knum(&j, "drain_seconds", a->drain_s); /* null: never */
-        json_kstr(&j, "verdict", verdict_names[a->v]);
-        if (a->v == V_ADD_CONSUMERS) {
-            json_kint(&j, "add_consumers", a->add_consumers);
-            json_kbool(&j, "then_add_partitions", a->then_partitions);
-        }
-        if (a->v == V_ADD_PARTITIONS) {
-            json_kint(&j, "target_partitions", a->target_partitions);
-            json_key(&j, "commands");
-            json_arr(&j);
-            for (size_t i = 0; i < s->ntopics; i++) {
-                char cmd[512];
-                snprintf(cmd, sizeof(cmd), "kfk topics alter %s -p %d",
-                         s->topics[i], a->target_partitions);
-                json_str(&j, cmd);
-            }
-            json_arr_end(&j);
-            json_kstr(&j, "warning",
-                      "keys move to other partitions: per-key order breaks "
-                      "across the change");
-        }
-        json_obj_end(&j);
-        json_done(&j);
-        return;
-    }
     printf("Group %s: %zu member%s, %zu partition%s (%zu owned)\n", group,
            a->members, a->members == 1 ? "" : "s", a->partitions,
            a->partitions == 1 ? "" : "s", a->owned);
@@ -645,6 +648,13 @@ print_advice(const char *group, const lag_snap *s, const advice *a)
                "rates\n",
                (long long)a->lag,
                fmt_si(b3, sizeof(b3), a->p_rate - a->c_rate));
+}
+
+/* The verdict and what to do about it. */
+static void
+advice_verdict(const char *group, const lag_snap *s, const advice *a)
+{
+    char b1[32], b2[32], d[32];
     switch (a->v) {
     case V_NO_BACKLOG:
         printf("Verdict: ok, the group keeps up (less than a second "
@@ -702,6 +712,17 @@ print_advice(const char *group, const lag_snap *s, const advice *a)
                "read out of order.\n");
         break;
     }
+}
+
+static void
+print_advice(const char *group, const lag_snap *s, const advice *a)
+{
+    if (g_cli.json) {
+        advice_json(group, s, a);
+        return;
+    }
+    advice_summary(group, a);
+    advice_verdict(group, s, a);
 }
 
 /* ---- lag command -------------------------------------------------------- */
@@ -953,122 +974,153 @@ groups_reset(kfk_conn *kc, const char *group, char **topics, int ntopics,
     return rc;
 }
 
+/* What the command line asked for. */
+typedef struct groups_opts {
+    char **topics;
+    int ntopics;
+    lag_opts lo;
+    bool execute, all_topics;
+    reset_kind kind; /* reset-offsets target */
+    int64_t karg;
+    int nkinds; /* how many targets were given */
+} groups_opts;
+
+/* The reset-offsets targets; false if o is not one. */
+static bool
+parse_target(int o, const cli_args *a, groups_opts *go)
+{
+    switch (o) {
+    case OPT_EARLIEST:
+        go->kind = TO_EARLIEST;
+        break;
+    case OPT_LATEST:
+        go->kind = TO_LATEST;
+        break;
+    case OPT_TO_OFFSET:
+        if (!cli_parse_i64(a->arg, &go->karg) || go->karg < 0)
+            cli_usage_error(a->cmd,
+                            "--to-offset wants an offset, got "
+                            "'%s'",
+                            a->arg);
+        go->kind = TO_OFFSET;
+        break;
+    case OPT_DATETIME:
+        go->karg = cli_parse_datetime(a->arg);
+        if (go->karg < 0)
+            cli_usage_error(a->cmd,
+                            "--to-datetime wants e.g. "
+                            "2024-05-01T12:00:00Z or ms, got '%s'",
+                            a->arg);
+        go->kind = TO_TIME;
+        break;
+    case OPT_SHIFT:
+        if (!cli_parse_i64(a->arg, &go->karg))
+            cli_usage_error(a->cmd, "--shift-by wants a number, got '%s'",
+                            a->arg);
+        go->kind = TO_SHIFT;
+        break;
+    default:
+        return false;
+    }
+    go->nkinds++;
+    return true;
+}
+
+static void
+parse_opts(cli_args *a, groups_opts *go)
+{
+    int o;
+    while ((o = cli_next(a)) != 0) {
+        if (parse_target(o, a, go)) continue;
+        switch (o) {
+        case 't':
+            go->topics[go->ntopics++] = (char *)a->arg;
+            break;
+        case OPT_WATCH:
+            if (!cli_parse_double(a->arg, &go->lo.watch_s) ||
+                go->lo.watch_s <= 0)
+                cli_usage_error(a->cmd, "--watch wants seconds, got '%s'",
+                                a->arg);
+            break;
+        case OPT_ITER:
+            if (!cli_parse_i64(a->arg, &go->lo.iterations) ||
+                go->lo.iterations <= 0)
+                cli_usage_error(a->cmd,
+                                "--iterations wants a count, got "
+                                "'%s'",
+                                a->arg);
+            break;
+        case OPT_PLOT:
+            go->lo.plot = a->arg;
+            break;
+        case OPT_ADVISE:
+            go->lo.advise = true;
+            break;
+        case OPT_WINDOW:
+            if (!cli_parse_double(a->arg, &go->lo.window_s) ||
+                go->lo.window_s <= 0)
+                cli_usage_error(a->cmd, "--window wants seconds, got '%s'",
+                                a->arg);
+            break;
+        case OPT_EXECUTE:
+            go->execute = true;
+            break;
+        case OPT_DRY_RUN:
+            go->execute = false;
+            break;
+        case OPT_ALL_TOPICS:
+            go->all_topics = true;
+            break;
+        }
+    }
+}
+
+/* The action and its arguments must fit together (exits 2 if not). */
+static void
+check_action(const cli_args *a, const groups_opts *go, const char *act)
+{
+    if (!strcmp(act, "list")) {
+        if (a->npos > 1) cli_usage_error(a->cmd, "list takes no argument");
+    } else if (!strcmp(act, "describe") || !strcmp(act, "delete")) {
+        if (a->npos < 2) cli_usage_error(a->cmd, "%s: missing GROUP", act);
+    } else if (!strcmp(act, "lag")) {
+        if (a->npos != 2) cli_usage_error(a->cmd, "lag takes one GROUP");
+        if (go->lo.advise && go->lo.watch_s > 0)
+            cli_usage_error(a->cmd, "--advise and --watch do not go "
+                                    "together");
+        if (go->lo.plot && go->lo.watch_s <= 0)
+            cli_usage_error(a->cmd, "--plot needs --watch SECS");
+    } else if (!strcmp(act, "reset-offsets")) {
+        if (a->npos != 2)
+            cli_usage_error(a->cmd, "reset-offsets takes one GROUP");
+        if (go->nkinds != 1)
+            cli_usage_error(a->cmd, "give exactly one of --to-earliest, "
+                                    "--to-latest, --to-offset, "
+                                    "--to-datetime, --shift-by");
+        if (!go->ntopics && !go->all_topics)
+            cli_usage_error(a->cmd, "name the topics with -t TOPIC, or "
+                                    "--all-topics for every topic the group "
+                                    "has offsets for");
+    } else {
+        cli_usage_error(a->cmd, "unknown action '%s'", act);
+    }
+}
+
 int
 cmd_groups(int argc, char **argv)
 {
     cli_args a;
     cli_args_init(&a, "kfk groups", groups_help, opts, argc, argv);
-    char **topics = calloc((size_t)argc + 1, sizeof(*topics));
-    int ntopics = 0;
-    lag_opts lo = {.window_s = 10};
-    bool execute = false, all_topics = false;
-    reset_kind kind = TO_NONE;
-    int64_t karg = 0;
-    int nkinds = 0;
-    int o;
-    while ((o = cli_next(&a)) != 0) {
-        switch (o) {
-        case 't':
-            topics[ntopics++] = (char *)a.arg;
-            break;
-        case OPT_WATCH:
-            if (!cli_parse_double(a.arg, &lo.watch_s) || lo.watch_s <= 0)
-                cli_usage_error(a.cmd, "--watch wants seconds, got '%s'",
-                                a.arg);
-            break;
-        case OPT_ITER:
-            if (!cli_parse_i64(a.arg, &lo.iterations) || lo.iterations <= 0)
-                cli_usage_error(a.cmd,
-                                "--iterations wants a count, got "
-                                "'%s'",
-                                a.arg);
-            break;
-        case OPT_PLOT:
-            lo.plot = a.arg;
-            break;
-        case OPT_ADVISE:
-            lo.advise = true;
-            break;
-        case OPT_WINDOW:
-            if (!cli_parse_double(a.arg, &lo.window_s) || lo.window_s <= 0)
-                cli_usage_error(a.cmd, "--window wants seconds, got '%s'",
-                                a.arg);
-            break;
-        case OPT_EXECUTE:
-            execute = true;
-            break;
-        case OPT_DRY_RUN:
-            execute = false;
-            break;
-        case OPT_ALL_TOPICS:
-            all_topics = true;
-            break;
-        case OPT_EARLIEST:
-            kind = TO_EARLIEST;
-            nkinds++;
-            break;
-        case OPT_LATEST:
-            kind = TO_LATEST;
-            nkinds++;
-            break;
-        case OPT_TO_OFFSET:
-            if (!cli_parse_i64(a.arg, &karg) || karg < 0)
-                cli_usage_error(a.cmd,
-                                "--to-offset wants an offset, got "
-                                "'%s'",
-                                a.arg);
-            kind = TO_OFFSET;
-            nkinds++;
-            break;
-        case OPT_DATETIME:
-            karg = cli_parse_datetime(a.arg);
-            if (karg < 0)
-                cli_usage_error(a.cmd,
-                                "--to-datetime wants e.g. "
-                                "2024-05-01T12:00:00Z or ms, got '%s'",
-                                a.arg);
-            kind = TO_TIME;
-            nkinds++;
-            break;
-        case OPT_SHIFT:
-            if (!cli_parse_i64(a.arg, &karg))
-                cli_usage_error(a.cmd, "--shift-by wants a number, got '%s'",
-                                a.arg);
-            kind = TO_SHIFT;
-            nkinds++;
-            break;
-        }
-    }
+    groups_opts go = {.topics = calloc((size_t)argc + 1, sizeof(char *)),
+                      .lo = {.window_s = 10},
+                      .kind = TO_NONE};
+    parse_opts(&a, &go);
     if (a.npos < 1)
         cli_usage_error(a.cmd, "missing action: list, describe, delete, "
                                "reset-offsets or lag");
     const char *act = a.pos[0];
+    check_action(&a, &go, act);
     int rc = 1;
-    if (!strcmp(act, "list")) {
-        if (a.npos > 1) cli_usage_error(a.cmd, "list takes no argument");
-    } else if (!strcmp(act, "describe") || !strcmp(act, "delete")) {
-        if (a.npos < 2) cli_usage_error(a.cmd, "%s: missing GROUP", act);
-    } else if (!strcmp(act, "lag")) {
-        if (a.npos != 2) cli_usage_error(a.cmd, "lag takes one GROUP");
-        if (lo.advise && lo.watch_s > 0)
-            cli_usage_error(a.cmd, "--advise and --watch do not go "
-                                   "together");
-        if (lo.plot && lo.watch_s <= 0)
-            cli_usage_error(a.cmd, "--plot needs --watch SECS");
-    } else if (!strcmp(act, "reset-offsets")) {
-        if (a.npos != 2)
-            cli_usage_error(a.cmd, "reset-offsets takes one GROUP");
-        if (nkinds != 1)
-            cli_usage_error(a.cmd, "give exactly one of --to-earliest, "
-                                   "--to-latest, --to-offset, "
-                                   "--to-datetime, --shift-by");
-        if (!ntopics && !all_topics)
-            cli_usage_error(a.cmd, "name the topics with -t TOPIC, or "
-                                   "--all-topics for every topic the group "
-                                   "has offsets for");
-    } else {
-        cli_usage_error(a.cmd, "unknown action '%s'", act);
-    }
     kfk_conn *kc = cli_dial();
     if (kc) {
         if (!strcmp(act, "list"))
@@ -1078,15 +1130,15 @@ cmd_groups(int argc, char **argv)
         else if (!strcmp(act, "delete"))
             rc = groups_delete(kc, a.pos + 1, a.npos - 1);
         else if (!strcmp(act, "lag")) {
-            lo.topics = topics;
-            lo.ntopics = ntopics;
-            rc = groups_lag(kc, a.pos[1], &lo);
+            go.lo.topics = go.topics;
+            go.lo.ntopics = go.ntopics;
+            rc = groups_lag(kc, a.pos[1], &go.lo);
         } else
-            rc = groups_reset(kc, a.pos[1], topics, ntopics, all_topics, kind,
-                              karg, execute);
+            rc = groups_reset(kc, a.pos[1], go.topics, go.ntopics,
+                              go.all_topics, go.kind, go.karg, go.execute);
         kfk_conn_close(kc);
     }
-    free(topics);
+    free(go.topics);
     cli_args_free(&a);
     return rc;
 }

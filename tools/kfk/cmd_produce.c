@@ -102,128 +102,180 @@ progress_tick(progress *pg, uint64_t sent, bool final)
     if (final) fputc('\n', stderr);
 }
 
-int
-cmd_produce(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct produce_opts {
+    const char *topic, *sep, *codec, *acks;
+    int32_t partition;
+    double rate;
+    kfk_header *hdrs; /* nh headers for every message */
+    char **hdr_keys;  /* their keys, owned */
+    int nh;
+} produce_opts;
+
+static void
+parse_header(cli_args *a, produce_opts *po)
 {
-    cli_args a;
-    cli_args_init(&a, "kfk produce", produce_help, opts, argc, argv);
-    const char *topic = NULL, *sep = NULL, *codec = NULL, *acks = NULL;
-    int32_t partition = -1;
-    double rate = 0;
-    kfk_header *hdrs = calloc((size_t)argc + 1, sizeof(*hdrs));
-    char **hdr_keys = calloc((size_t)argc + 1, sizeof(*hdr_keys));
-    int nh = 0;
+    const char *eq = strchr(a->arg, '=');
+    if (!eq || eq == a->arg)
+        cli_usage_error(a->cmd, "-H wants KEY=VALUE, got '%s'", a->arg);
+    po->hdr_keys[po->nh] = strndup(a->arg, (size_t)(eq - a->arg));
+    po->hdrs[po->nh].key = po->hdr_keys[po->nh];
+    po->hdrs[po->nh].value = eq + 1;
+    po->hdrs[po->nh].value_len = (int32_t)strlen(eq + 1);
+    po->nh++;
+}
+
+static void
+parse_opts(cli_args *a, int argc, produce_opts *po)
+{
+    po->partition = -1;
+    po->hdrs = calloc((size_t)argc + 1, sizeof(*po->hdrs));
+    po->hdr_keys = calloc((size_t)argc + 1, sizeof(*po->hdr_keys));
     int o;
-    while ((o = cli_next(&a)) != 0) {
+    while ((o = cli_next(a)) != 0) {
         switch (o) {
         case 't':
-            topic = a.arg;
+            po->topic = a->arg;
             break;
         case 'p':
-            if (!cli_parse_i32(a.arg, &partition) || partition < 0)
-                cli_usage_error(a.cmd,
+            if (!cli_parse_i32(a->arg, &po->partition) || po->partition < 0)
+                cli_usage_error(a->cmd,
                                 "-p wants a partition number, got "
                                 "'%s'",
-                                a.arg);
+                                a->arg);
             break;
         case 'k':
-            if (!*a.arg)
-                cli_usage_error(a.cmd, "-k wants a non-empty separator");
-            sep = a.arg;
+            if (!*a->arg)
+                cli_usage_error(a->cmd, "-k wants a non-empty separator");
+            po->sep = a->arg;
             break;
-        case 'H': {
-            const char *eq = strchr(a.arg, '=');
-            if (!eq || eq == a.arg)
-                cli_usage_error(a.cmd, "-H wants KEY=VALUE, got '%s'", a.arg);
-            hdr_keys[nh] = strndup(a.arg, (size_t)(eq - a.arg));
-            hdrs[nh].key = hdr_keys[nh];
-            hdrs[nh].value = eq + 1;
-            hdrs[nh].value_len = (int32_t)strlen(eq + 1);
-            nh++;
+        case 'H':
+            parse_header(a, po);
             break;
-        }
         case 'z':
-            codec = a.arg;
+            po->codec = a->arg;
             break;
         case OPT_ACKS:
-            if (strcmp(a.arg, "0") && strcmp(a.arg, "1") &&
-                strcmp(a.arg, "all") && strcmp(a.arg, "-1"))
-                cli_usage_error(a.cmd, "--acks wants 0, 1 or all, got '%s'",
-                                a.arg);
-            acks = a.arg;
+            if (strcmp(a->arg, "0") && strcmp(a->arg, "1") &&
+                strcmp(a->arg, "all") && strcmp(a->arg, "-1"))
+                cli_usage_error(a->cmd, "--acks wants 0, 1 or all, got '%s'",
+                                a->arg);
+            po->acks = a->arg;
             break;
         case OPT_RATE:
-            if (!cli_parse_double(a.arg, &rate) || rate <= 0)
-                cli_usage_error(a.cmd,
+            if (!cli_parse_double(a->arg, &po->rate) || po->rate <= 0)
+                cli_usage_error(a->cmd,
                                 "--rate wants messages per second, "
                                 "got '%s'",
-                                a.arg);
+                                a->arg);
             break;
         }
     }
-    if (!topic) cli_usage_error(a.cmd, "missing -t TOPIC");
+    if (!po->topic) cli_usage_error(a->cmd, "missing -t TOPIC");
+}
 
-    int rc = 1;
-    kfk_writer *kw = NULL;
-    kfk_balancer *kb = NULL;
-    kfk_conf *conf = NULL;
-    /* Check the topic (and partition) first, for a clear message. */
-    kfk_conn *kc = cli_dial();
-    if (!kc) goto out;
-    int32_t np;
-    kfk_err err = cli_partition_count(kc, topic, &np);
-    kfk_conn_close(kc);
-    if (err) {
-        cli_kerr(err, NULL, "topic %s", topic);
-        goto out;
-    }
-    if (partition >= np) {
-        cli_error("topic %s has %d partitions (0..%d), not %d", topic, (int)np,
-                  (int)np - 1, (int)partition);
-        rc = EXIT_USAGE;
-        goto out;
-    }
-    conf = cli_conf(false);
-    if (!conf) goto out;
+/* The writer's configuration: topic, async, codec, acks, balancer (kept
+ * in *kbp for a fixed partition).  NULL (and *rcp) on failure. */
+static kfk_conf *
+writer_conf(produce_opts *po, kfk_balancer **kbp, int *rcp)
+{
+    kfk_conf *conf = cli_conf(false);
+    if (!conf) return NULL;
     char es[256];
-    if (kfk_conf_set(conf, "topic", topic, es, sizeof(es)) ||
+    if (kfk_conf_set(conf, "topic", po->topic, es, sizeof(es)) ||
         kfk_conf_set(conf, "async", "true", es, sizeof(es)) ||
-        (codec && kfk_conf_set(conf, "compression", codec, es, sizeof(es))) ||
-        (acks && kfk_conf_set(conf, "acks", strcmp(acks, "all") ? acks : "all",
-                              es, sizeof(es)))) {
+        (po->codec &&
+         kfk_conf_set(conf, "compression", po->codec, es, sizeof(es))) ||
+        (po->acks &&
+         kfk_conf_set(conf, "acks", strcmp(po->acks, "all") ? po->acks : "all",
+                      es, sizeof(es)))) {
         cli_error("%s", es);
-        rc = EXIT_USAGE;
-        goto out;
+        *rcp = EXIT_USAGE;
+        kfk_conf_destroy(conf);
+        return NULL;
     }
     /* murmur2 unless the user chose a balancer with -X. */
     bool chose = false;
     for (size_t i = 0; i < g_cli.xconf_count; i++)
         if (strncmp(g_cli.xconf[i], "balancer=", 9) == 0) chose = true;
     if (!chose) kfk_conf_set(conf, "balancer", "murmur2", es, sizeof(es));
-    if (partition >= 0) {
-        if (kfk_balancer_new_func(fixed_partition, &partition, &kb)) {
+    if (po->partition >= 0) {
+        if (kfk_balancer_new_func(fixed_partition, &po->partition, kbp)) {
             cli_error("out of memory");
-            goto out;
+            kfk_conf_destroy(conf);
+            return NULL;
         }
-        kfk_conf_set_balancer(conf, kb);
+        kfk_conf_set_balancer(conf, *kbp);
     }
     kfk_conf_set_completion_cb(conf, on_done, NULL);
-    if (kfk_writer_new(conf, &kw, es, sizeof(es))) {
-        cli_error("producer: %s", es);
-        goto out;
-    }
-    conf = NULL;
+    return conf;
+}
 
-    progress pg = {.on = isatty(2) && !g_cli.quiet, .start_us = cli_mono_us()};
-    int64_t start = cli_mono_us();
-    cli_rate limit = {.per_s = rate};
-    uint64_t sent = 0;
+/* Check the topic (and partition) first, for a clear message, then start
+ * the writer.  Returns 0, or the exit status. */
+static int
+open_writer(produce_opts *po, kfk_writer **kwp, kfk_balancer **kbp)
+{
+    kfk_conn *kc = cli_dial();
+    if (!kc) return 1;
+    int32_t np;
+    kfk_err err = cli_partition_count(kc, po->topic, &np);
+    kfk_conn_close(kc);
+    if (err) {
+        cli_kerr(err, NULL, "topic %s", po->topic);
+        return 1;
+    }
+    if (po->partition >= np) {
+        cli_error("topic %s has %d partitions (0..%d), not %d", po->topic,
+                  (int)np, (int)np - 1, (int)po->partition);
+        return EXIT_USAGE;
+    }
+    int rc = 1;
+    kfk_conf *conf = writer_conf(po, kbp, &rc);
+    if (!conf) return rc;
+    char es[256];
+    if (kfk_writer_new(conf, kwp, es, sizeof(es))) {
+        cli_error("producer: %s", es);
+        kfk_conf_destroy(conf);
+        return 1;
+    }
+    return 0;
+}
+
+/* One line as a message: split at the separator into key and value. */
+static void
+line_message(const produce_opts *po, char *line, ssize_t len, kfk_message *m)
+{
+    *m = (kfk_message){0};
+    m->value = line;
+    m->value_len = (int32_t)len;
+    if (po->sep) {
+        char *s = strstr(line, po->sep);
+        if (s) {
+            m->key = line;
+            m->key_len = (int32_t)(s - line);
+            m->value = s + strlen(po->sep);
+            m->value_len =
+                (int32_t)(len - (s - line) - (ssize_t)strlen(po->sep));
+        }
+    }
+    m->headers = po->nh ? po->hdrs : NULL;
+    m->header_count = po->nh;
+}
+
+/* Write every line of the inputs; false if one could not be read or
+ * written.  *sentp counts the messages written. */
+static bool
+send_inputs(kfk_writer *kw, const cli_args *a, const produce_opts *po,
+            progress *pg, uint64_t *sentp)
+{
+    cli_rate limit = {.per_s = po->rate};
     char *line = NULL;
     size_t cap = 0;
-    int nfiles = a.npos ? a.npos : 1;
+    int nfiles = a->npos ? a->npos : 1;
     bool failed = false;
     for (int fi = 0; fi < nfiles && !failed; fi++) {
-        const char *path = a.npos ? a.pos[fi] : "-";
+        const char *path = a->npos ? a->pos[fi] : "-";
         FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
         if (!f) {
             cli_error("cannot read %s: %s", path, strerror(errno));
@@ -233,39 +285,27 @@ cmd_produce(int argc, char **argv)
         ssize_t len;
         while ((len = getline(&line, &cap, f)) >= 0) {
             if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
-            kfk_message m = {0};
-            m.value = line;
-            m.value_len = (int32_t)len;
-            if (sep) {
-                char *s = strstr(line, sep);
-                if (s) {
-                    m.key = line;
-                    m.key_len = (int32_t)(s - line);
-                    m.value = s + strlen(sep);
-                    m.value_len =
-                        (int32_t)(len - (s - line) - (ssize_t)strlen(sep));
-                }
-            }
-            m.headers = nh ? hdrs : NULL;
-            m.header_count = nh;
+            kfk_message m;
+            line_message(po, line, len, &m);
             cli_rate_wait(&limit);
-            err = kfk_writer_write(kw, &m, 1, NULL);
+            kfk_err err = kfk_writer_write(kw, &m, 1, NULL);
             if (err) {
-                cli_kerr(err, NULL, "writing to %s", topic);
+                cli_kerr(err, NULL, "writing to %s", po->topic);
                 failed = true;
                 break;
             }
-            sent++;
-            progress_tick(&pg, sent, false);
+            (*sentp)++;
+            progress_tick(pg, *sentp, false);
         }
         if (f != stdin) fclose(f);
     }
     free(line);
-    err = kfk_writer_flush(kw, -1);
-    kfk_writer_destroy(kw);
-    kw = NULL;
-    progress_tick(&pg, sent, true);
-    double secs = (double)(cli_mono_us() - start) / 1e6;
+    return !failed;
+}
+
+static void
+report(const char *topic, uint64_t sent, double secs)
+{
     unsigned long ok = atomic_load(&n_ok), bad = atomic_load(&n_fail);
     if (bad)
         cli_kerr((kfk_err)atomic_load(&first_err), NULL,
@@ -285,15 +325,36 @@ cmd_produce(int argc, char **argv)
         cli_info("produced %lu messages to %s in %.2fs (%s msg/s)", ok, topic,
                  secs, fmt_si(r, sizeof(r), secs > 0 ? ok / secs : 0));
     }
-    rc = failed || bad ? 1 : 0;
-out:
-    kfk_writer_destroy(kw);
+}
+
+int
+cmd_produce(int argc, char **argv)
+{
+    cli_args a;
+    cli_args_init(&a, "kfk produce", produce_help, opts, argc, argv);
+    produce_opts po = {0};
+    parse_opts(&a, argc, &po);
+
+    kfk_writer *kw = NULL;
+    kfk_balancer *kb = NULL;
+    int rc = open_writer(&po, &kw, &kb);
+    if (rc == 0) {
+        progress pg = {.on = isatty(2) && !g_cli.quiet,
+                       .start_us = cli_mono_us()};
+        int64_t start = cli_mono_us();
+        uint64_t sent = 0;
+        bool sent_all = send_inputs(kw, &a, &po, &pg, &sent);
+        kfk_writer_flush(kw, -1);
+        kfk_writer_destroy(kw);
+        progress_tick(&pg, sent, true);
+        report(po.topic, sent, (double)(cli_mono_us() - start) / 1e6);
+        rc = !sent_all || atomic_load(&n_fail) ? 1 : 0;
+    }
     kfk_balancer_destroy(kb);
-    kfk_conf_destroy(conf);
-    for (int i = 0; i < nh; i++)
-        free(hdr_keys[i]);
-    free(hdr_keys);
-    free(hdrs);
+    for (int i = 0; i < po.nh; i++)
+        free(po.hdr_keys[i]);
+    free(po.hdr_keys);
+    free(po.hdrs);
     cli_args_free(&a);
     return rc;
 }
