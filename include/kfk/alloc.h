@@ -17,8 +17,8 @@ extern "C" {
 /**
  * @brief Install an allocator for all of libkfk.
  *
- * Every allocation libkfk makes goes through these four functions (the
- * compression libraries it calls keep their own).  They follow the C
+ * Every allocation libkfk makes goes through these four functions, zlib's
+ * included (zstd, lz4 and snappy keep their own).  They follow the C
  * library's contracts: malloc_fn and calloc_fn return NULL on failure,
  * realloc_fn returns NULL and leaves its block untouched on failure,
  * free_fn(NULL) does nothing.  libkfk never asks for zero bytes.  They are

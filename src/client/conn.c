@@ -310,9 +310,11 @@ dial_leader_once(const char *bootstrap, const char *topic, int32_t partition,
          * Any other answer is the caller's to see on its first call. */
         int64_t off;
         kfk_err perr = kfk_conn_list_offset(*kcp, KFK_OFFSET_LAST, &off);
-        if (perr == KFK_ERR_NOT_LEADER_OR_FOLLOWER ||
-            perr == KFK_ERR_LEADER_NOT_AVAILABLE ||
-            perr == KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
+        if (perr == KFK_ERR__NOMEM) /* it closed the conn: say why now */
+            err = perr;
+        else if (perr == KFK_ERR_NOT_LEADER_OR_FOLLOWER ||
+                 perr == KFK_ERR_LEADER_NOT_AVAILABLE ||
+                 perr == KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
             err = perr;
             *from_leaderp = true;
             if (errstr && errstr_size)

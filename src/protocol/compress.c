@@ -83,11 +83,35 @@ guess(size_t len)
 
 /* ---- gzip ------------------------------------------------------------- */
 
+/* zlib allocates through kfk's hooks (kfk_set_allocators()), so that its
+ * allocation failures are the application's to see and to test. */
+static voidpf
+z_alloc(voidpf opaque, uInt items, uInt size)
+{
+    (void)opaque;
+    return kfk_calloc(items, size);
+}
+
+static void
+z_free(voidpf opaque, voidpf p)
+{
+    (void)opaque;
+    kfk_free(p);
+}
+
+static void
+z_init(z_stream *zs)
+{
+    memset(zs, 0, sizeof(*zs));
+    zs->zalloc = z_alloc;
+    zs->zfree = z_free;
+}
+
 static kfk_err
 gzip_compress(const uint8_t *in, size_t len, kfk_buf *out)
 {
     z_stream zs;
-    memset(&zs, 0, sizeof(zs));
+    z_init(&zs);
     if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
                      Z_DEFAULT_STRATEGY) != Z_OK)
         return KFK_ERR__NOMEM;
@@ -128,7 +152,7 @@ static kfk_err
 gzip_decompress(const uint8_t *in, size_t len, size_t max_out, kfk_buf *out)
 {
     z_stream zs;
-    memset(&zs, 0, sizeof(zs));
+    z_init(&zs);
     /* 15 + 32: gzip or zlib header, detected. */
     if (inflateInit2(&zs, 15 + 32) != Z_OK) return KFK_ERR__NOMEM;
     size_t start = out->len;

@@ -153,6 +153,10 @@ run_modes(const char *name, scenario_fn fn, void *arg, int last_mode)
              * from, not leave work stuck until a deadline passes. */
             if (mode == 0 && err == KFK_ERR__TIMED_OUT)
                 fail_msg("%s: timed out after allocation %ld failed", name, n);
+            if (err == KFK_ERR__TRANSPORT)
+                fail_msg("%s: allocation %ld%s failing reported as a "
+                         "transport error",
+                         name, n, mode ? " on" : "");
             if (err == KFK_ERR__TOO_LARGE)
                 fail_msg("%s: allocation %ld%s failing reported as too large",
                          name, n, mode ? " on" : "");
@@ -607,6 +611,23 @@ test_client_offline(void **state)
 /* ---- libkfk against librdkafka's mock cluster ------------------------------
  */
 
+/* Admin calls the mock answers (it has no ListGroups): offsets listed and
+ * fetched. */
+static kfk_err
+admin_mock(kfk_conn *kc)
+{
+    kfk_partition_offset po[2] = {
+        {.topic = "alloc", .partition = 0, .timestamp = KFK_OFFSET_FIRST},
+        {.topic = "alloc", .partition = 0, .timestamp = KFK_OFFSET_LAST}};
+    kfk_err err = kfk_admin_list_offsets(kc, po, 2);
+    if (!err && (po[0].err || po[1].err || po[1].offset < 4)) err = WRONG;
+    kfk_partition_offset *got = NULL;
+    size_t n = 0;
+    if (!err) err = kfk_admin_offset_fetch(kc, "alloc-g", po, 1, &got, &n);
+    kfk_partition_offsets_free(got, n);
+    return err;
+}
+
 static kfk_err
 conn_mock(void *arg)
 {
@@ -643,6 +664,7 @@ conn_mock(void *arg)
     kfk_cluster_info *ci = NULL;
     if (!err) err = kfk_admin_describe_cluster(kc, &ci);
     kfk_cluster_info_free(ci);
+    if (!err) err = admin_mock(kc);
     kfk_conn_close(kc);
     return err;
 }
