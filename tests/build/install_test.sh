@@ -31,7 +31,7 @@ check "cmake --install (DESTDIR, --prefix /opt/kfk)" \
 P=$tmp/root/opt/kfk
 libdir=$(ls -d "$P"/lib64 "$P"/lib 2>/dev/null | while read -r d; do
     [ -e "$d/libkfk.a" ] && echo "$d"; done | head -n 1)
-for f in bin/kfkd bin/kfk include/kfk/kfk.h include/kfk/alloc.h \
+for f in bin/kfkd bin/kfk include/kfk/kfk.h include/kfk/alloc.h include/kfk/version.h \
          share/man/man1/kfk.1 share/man/man8/kfkd.8; do
     check "installed $f" test -e "$P/$f"
 done
