@@ -186,6 +186,8 @@ kfk_err kfk_topic_alter_config(kfk_broker *b, kfk_topic *t,
                                const char *const *keys, const char *const *vals,
                                int n, bool replace, bool validate_only,
                                char *errstr, size_t errstr_size);
+/* Replace path with data atomically (-1 and errno on failure). */
+int kfk_write_file_atomic(const char *path, const char *data, size_t len);
 /* Kafka's topic name rules. */
 kfk_err kfk_topic_name_valid(kfk_str name);
 void kfk_topics_foreach(kfk_broker *b, void (*fn)(kfk_topic *t, void *arg),

@@ -41,23 +41,6 @@ log_config_of(const kfk_topic_conf *tc, kfk_log_config *lc)
                                              : KFK_LOG_TS_CREATE_TIME;
 }
 
-static int
-write_file_atomic(const char *path, const char *data, size_t len)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
-    ssize_t w = write(fd, data, len);
-    if (w != (ssize_t)len || fsync(fd) < 0) {
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    close(fd);
-    return rename(tmp, path);
-}
-
 kfk_err
 kfk_partition_open(kfk_topic *t, int32_t index, const char *datadir,
                    int32_t self_id, bool create, const char *metadata,
@@ -82,7 +65,7 @@ kfk_partition_open(kfk_topic *t, int32_t index, const char *datadir,
     if (create && metadata) {
         char path[4300];
         snprintf(path, sizeof(path), "%s/partition.metadata", dir);
-        if (write_file_atomic(path, metadata, strlen(metadata)) < 0)
+        if (kfk_write_file_atomic(path, metadata, strlen(metadata)) < 0)
             kfk_warn("topics", "%s: %s", path, strerror(errno));
     }
     kfk_log_config lc;

@@ -221,8 +221,9 @@ logdir(kfk_broker *b)
     return b->datadir;
 }
 
-static int
-write_file_atomic(const char *path, const char *data, size_t len)
+/* Write a small file whole: a ".tmp" beside it, fsync, rename over. */
+int
+kfk_write_file_atomic(const char *path, const char *data, size_t len)
 {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -284,7 +285,7 @@ save_topic_config(kfk_broker *b, kfk_topic *t)
         kfk_buf_put(&wb, t->conf_vals[i], strlen(t->conf_vals[i]));
         kfk_buf_put(&wb, "\n", 1);
     }
-    if (write_file_atomic(path, (const char *)wb.p, wb.len) < 0)
+    if (kfk_write_file_atomic(path, (const char *)wb.p, wb.len) < 0)
         kfk_warn("topics", "%s: %s", path, strerror(errno));
     kfk_buf_free(&wb);
 }
