@@ -313,6 +313,56 @@ kfk_err kfk_cluster_connect(kfk_cluster *cl, kfk_node *n, int64_t now,
 kfk_err kfk_cluster_meta_conn(kfk_cluster *cl, kfk_conn **mcp, char *errstr,
                               size_t errstr_size);
 
+/* A round trip as its caller makes it: kfk_cluster_rt_plain (blocking),
+ * or the Reader's, which close interrupts.  opaque is the caller's. */
+typedef kfk_err kfk_cluster_rt_fn(void *opaque, kfk_conn *kc, int16_t api,
+                                  int16_t v, const void *req, int timeout_ms,
+                                  kfk_resp *rs, void *out);
+kfk_err kfk_cluster_rt_plain(void *opaque, kfk_conn *kc, int16_t api, int16_t v,
+                             const void *req, int timeout_ms, kfk_resp *rs,
+                             void *out);
+
+/* When to ask for metadata again, one per thing that needs it (a Writer
+ * topic, the Reader's assignment): stale after an error of the class
+ * kfk_client_err_refresh_metadata(), old after metadata.max.age.ms, not
+ * before the retry backoff has passed. */
+typedef struct kfk_md_state {
+    bool stale;
+    int fails;
+    int64_t good_at;  /* last answer */
+    int64_t retry_at; /* not before */
+} kfk_md_state;
+/* Stale or older than max_age_ms (< 0: age does not count), and the
+ * backoff has passed. */
+bool kfk_md_due(const kfk_md_state *s, int64_t now, int64_t max_age_ms);
+/* The request failed, or did not give what was wanted: back off. */
+void kfk_md_failed(const kfk_cluster *cl, kfk_md_state *s, int64_t now);
+/* An answer; leaderless: some partition has no leader yet (stays stale,
+ * asked again after the first backoff step). */
+void kfk_md_answered(const kfk_cluster *cl, kfk_md_state *s, int64_t now,
+                     bool leaderless);
+/* Mark s stale if err says the metadata is; true if it did. */
+bool kfk_md_check(kfk_md_state *s, kfk_err err);
+
+/* One Metadata round trip of topics on *mcp (kfk_cluster_meta_conn()),
+ * through rt; brokers are learnt (moved as in kfk_cluster_learn_brokers,
+ * with opaque).  *sentp: a request went out (for the caller's metrics).
+ * On failure *mcp is closed and errstr says why.  *md stays valid until
+ * kfk_resp_free(rs). */
+kfk_err kfk_cluster_metadata(kfk_cluster *cl, kfk_conn **mcp,
+                             const char *const *topics, size_t n,
+                             bool auto_create, kfk_cluster_rt_fn *rt,
+                             void *opaque, kfk_resp *rs,
+                             kfk_MetadataResponse *md,
+                             void (*moved)(void *opaque, kfk_node *n),
+                             bool *sentp, char *errstr, size_t errstr_size);
+/* The answer's entry for topic name, or NULL. */
+const kfk_MetadataResponse_MetadataResponseTopic *
+kfk_md_topic(const kfk_MetadataResponse *md, const char *name);
+/* The partition's leader, -1 if none or not a known broker. */
+int32_t kfk_md_leader(const kfk_cluster *cl,
+                      const kfk_MetadataResponse_MetadataResponsePartition *mp);
+
 /* ---- request builders and parsers (requests.c) -------------------------- */
 
 /* Each builder fills a generated request struct for version v from a flat

@@ -11,6 +11,7 @@
  * sees and a broker never sends (a dropped connection, a timeout, a
  * garbled frame) and the codes that a fresh Metadata answer fixes.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "client/client.h"
@@ -246,4 +247,98 @@ kfk_cluster_learn_brokers(kfk_cluster *cl, const kfk_MetadataResponse *md,
         kfk_node *n = kfk_cluster_learn(cl, b->NodeId, b->Host, b->Port, &mv);
         if (n && mv && moved) moved(opaque, n);
     }
+}
+
+/* ---- when to refresh metadata ------------------------------------------- */
+
+bool
+kfk_md_due(const kfk_md_state *s, int64_t now, int64_t max_age_ms)
+{
+    if (now < s->retry_at) return false;
+    return s->stale || (max_age_ms >= 0 && now - s->good_at >= max_age_ms);
+}
+
+void
+kfk_md_failed(const kfk_cluster *cl, kfk_md_state *s, int64_t now)
+{
+    s->fails++;
+    s->retry_at = now + kfk_cluster_backoff_ms(cl->conf, KFK_MIN(s->fails, 10));
+}
+
+void
+kfk_md_answered(const kfk_cluster *cl, kfk_md_state *s, int64_t now,
+                bool leaderless)
+{
+    /* A partition without a leader is usually an election in progress:
+     * ask again soon, without stretching the backoff. */
+    s->good_at = now;
+    s->stale = leaderless;
+    s->fails = leaderless ? s->fails + 1 : 0;
+    s->retry_at = leaderless ? now + kfk_cluster_backoff_ms(cl->conf, 1) : 0;
+}
+
+bool
+kfk_md_check(kfk_md_state *s, kfk_err err)
+{
+    if (!kfk_client_err_refresh_metadata(err)) return false;
+    s->stale = true;
+    return true;
+}
+
+kfk_err
+kfk_cluster_rt_plain(void *opaque, kfk_conn *kc, int16_t api, int16_t v,
+                     const void *req, int timeout_ms, kfk_resp *rs, void *out)
+{
+    (void)opaque;
+    return kfk_conn_roundtrip(kc, api, v, req, kfk_mono_ms() + timeout_ms, rs,
+                              out);
+}
+
+kfk_err
+kfk_cluster_metadata(kfk_cluster *cl, kfk_conn **mcp, const char *const *topics,
+                     size_t n, bool auto_create, kfk_cluster_rt_fn *rt,
+                     void *opaque, kfk_resp *rs, kfk_MetadataResponse *md,
+                     void (*moved)(void *opaque, kfk_node *n), bool *sentp,
+                     char *errstr, size_t errstr_size)
+{
+    *sentp = false;
+    kfk_err err = kfk_cluster_meta_conn(cl, mcp, errstr, errstr_size);
+    if (err) return err;
+    *sentp = true;
+    int16_t v;
+    err = kfk_conn_pick(*mcp, KFK_API_Metadata, &v);
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    kfk_MetadataRequest req;
+    if (!err) err = kfk_req_metadata(&ar, v, topics, n, auto_create, &req);
+    if (!err)
+        err = rt(opaque, *mcp, KFK_API_Metadata, v, &req,
+                 cl->conf->read_timeout_ms, rs, md);
+    kfk_arena_free(&ar);
+    if (err) {
+        snprintf(errstr, errstr_size, "%s", kfk_conn_errstr(*mcp));
+        kfk_conn_close(*mcp);
+        *mcp = NULL;
+        return err;
+    }
+    kfk_cluster_learn_brokers(cl, md, moved, opaque);
+    return KFK_ERR_NONE;
+}
+
+const kfk_MetadataResponse_MetadataResponseTopic *
+kfk_md_topic(const kfk_MetadataResponse *md, const char *name)
+{
+    const kfk_MetadataResponse_MetadataResponseTopic *mt = NULL;
+    for (int32_t k = 0; k < md->Topics_count; k++)
+        if (kfk_str_eq(md->Topics[k].Name, name)) mt = &md->Topics[k];
+    return mt;
+}
+
+int32_t
+kfk_md_leader(const kfk_cluster *cl,
+              const kfk_MetadataResponse_MetadataResponsePartition *mp)
+{
+    /* A leader the broker list does not name cannot be dialled. */
+    int32_t leader = mp->LeaderId;
+    return leader >= 0 && kfk_cluster_node(cl, leader) ? leader : -1;
 }

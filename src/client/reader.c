@@ -165,12 +165,6 @@ kfk_reader_rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v,
 
 /* ---- brokers and metadata ------------------------------------------------ */
 
-static rbroker *
-broker_get(kfk_reader *kr, int32_t id)
-{
-    return (rbroker *)kfk_cluster_node(&kr->cl, id);
-}
-
 static void
 broker_reset_fetch(rbroker *b)
 {
@@ -200,7 +194,7 @@ broker_drop(kfk_reader *kr, rbroker *b, bool failed)
         return;
     }
     kfk_node_down(&kr->cl, &b->n);
-    kr->md_stale = true;
+    kr->md.stale = true;
 }
 
 /* A broker's address changed: its connection and fetch are gone. */
@@ -231,35 +225,31 @@ kfk_reader_meta_conn(kfk_reader *kr)
     return kfk_cluster_meta_conn(&kr->cl, &kr->mc, es, sizeof(es));
 }
 
+static kfk_err
+rt_cb(void *opaque, kfk_conn *kc, int16_t api, int16_t v, const void *req,
+      int timeout_ms, kfk_resp *rs, void *out)
+{
+    return kfk_reader_rt(opaque, kc, api, v, req, timeout_ms, rs, out);
+}
+
 /* Metadata of topics: brokers are learnt, *mdp stays valid until
  * kfk_resp_free(rs). */
 kfk_err
 kfk_reader_metadata(kfk_reader *kr, const char *const *topics, size_t n,
                     kfk_resp *rs, kfk_MetadataResponse *md)
 {
-    kfk_err err = kfk_reader_meta_conn(kr);
-    if (err) return err;
-    pthread_mutex_lock(&kr->lock);
-    kr->mx.metadata_requests++;
-    pthread_mutex_unlock(&kr->lock);
-    int16_t v = kfk_conn_version(kr->mc, KFK_API_Metadata, -1);
-    if (v < 0) return KFK_ERR__UNSUPPORTED;
-    kfk_arena ar;
-    kfk_arena_init(&ar, 0);
-    kfk_MetadataRequest req;
+    char es[256];
+    bool sent;
     /* Readers never create topics. */
-    err = kfk_req_metadata(&ar, v, topics, n, false, &req);
-    if (!err)
-        err = kfk_reader_rt(kr, kr->mc, KFK_API_Metadata, v, &req,
-                            kr->conf->read_timeout_ms, rs, md);
-    kfk_arena_free(&ar);
-    if (err) {
-        kfk_conn_close(kr->mc);
-        kr->mc = NULL;
-        return err;
+    kfk_err err =
+        kfk_cluster_metadata(&kr->cl, &kr->mc, topics, n, false, rt_cb, kr, rs,
+                             md, broker_moved, &sent, es, sizeof(es));
+    if (sent) {
+        pthread_mutex_lock(&kr->lock);
+        kr->mx.metadata_requests++;
+        pthread_mutex_unlock(&kr->lock);
     }
-    kfk_cluster_learn_brokers(&kr->cl, md, broker_moved, kr);
-    return KFK_ERR_NONE;
+    return err;
 }
 
 /* Learn the leaders of the assigned partitions. */
@@ -267,10 +257,11 @@ static void
 refresh_leaders(kfk_reader *kr)
 {
     int64_t now = kfk_mono_ms();
-    bool need = kr->md_stale;
+    bool need = kr->md.stale;
     for (size_t i = 0; i < kr->nparts && !need; i++)
         need = kr->parts[i].leader < 0;
-    if (!need || now < kr->md_retry_at || !kr->nparts) return;
+    /* The Reader asks only when something is missing, never by age. */
+    if (!need || now < kr->md.retry_at || !kr->nparts) return;
     const char **names = kfk_calloc(kr->nparts, sizeof(*names));
     if (!names) return;
     size_t n = 0;
@@ -286,39 +277,31 @@ refresh_leaders(kfk_reader *kr)
     kfk_err err = kfk_reader_metadata(kr, names, n, &rs, &md);
     kfk_err perr = KFK_ERR_NONE;
     bool missing = false;
-    if (!err) {
-        for (size_t i = 0; i < kr->nparts; i++) {
-            rpart *rp = &kr->parts[i];
-            rp->leader = -1;
-            for (int32_t t = 0; t < md.Topics_count; t++) {
-                if (!kfk_str_eq(md.Topics[t].Name, rp->topic)) continue;
-                if (md.Topics[t].ErrorCode)
-                    perr = (kfk_err)md.Topics[t].ErrorCode;
-                for (int32_t p = 0; p < md.Topics[t].Partitions_count; p++)
-                    if (md.Topics[t].Partitions[p].PartitionIndex ==
-                            rp->partition &&
-                        broker_get(kr, md.Topics[t].Partitions[p].LeaderId))
-                        rp->leader = md.Topics[t].Partitions[p].LeaderId;
-            }
-            if (rp->leader < 0) {
-                missing = true;
-                if (!perr) perr = KFK_ERR_LEADER_NOT_AVAILABLE;
-            }
+    for (size_t i = 0; !err && i < kr->nparts; i++) {
+        rpart *rp = &kr->parts[i];
+        rp->leader = -1;
+        const kfk_MetadataResponse_MetadataResponseTopic *mt =
+            kfk_md_topic(&md, rp->topic);
+        if (mt && mt->ErrorCode) perr = (kfk_err)mt->ErrorCode;
+        for (int32_t p = 0; mt && p < mt->Partitions_count; p++)
+            if (mt->Partitions[p].PartitionIndex == rp->partition &&
+                kfk_md_leader(&kr->cl, &mt->Partitions[p]) >= 0)
+                rp->leader = mt->Partitions[p].LeaderId;
+        if (rp->leader < 0) {
+            missing = true;
+            if (!perr) perr = KFK_ERR_LEADER_NOT_AVAILABLE;
         }
     }
     kfk_resp_free(&rs);
     kfk_free(names);
     if (err || missing) {
         kfk_dbg("reader", "metadata: %s", kfk_err2name(err ? err : perr));
-        kr->md_fails++;
-        kr->md_retry_at =
-            now + kfk_cluster_backoff_ms(kr->conf, KFK_MIN(kr->md_fails, 10));
-        if (kr->md_fails == kr->conf->max_attempts)
+        kfk_md_failed(&kr->cl, &kr->md, now);
+        if (kr->md.fails == kr->conf->max_attempts)
             kfk_reader_set_app_err(kr, err ? err : perr);
         return;
     }
-    kr->md_fails = 0;
-    kr->md_stale = false;
+    kfk_md_answered(&kr->cl, &kr->md, now, false);
 }
 
 /* ---- offsets ------------------------------------------------------------- */
@@ -372,7 +355,7 @@ list_offsets(kfk_reader *kr, rbroker *b, rpart **rps, const int64_t *tss,
             if (!first) first = po[i].err;
             if (kfk_client_err_refresh_metadata(po[i].err)) {
                 rps[i]->leader = -1;
-                kr->md_stale = true;
+                kr->md.stale = true;
             }
         }
     } else if (!kfk_conn_connected(kc)) {
@@ -684,7 +667,7 @@ fetch_part_error(kfk_reader *kr, rpart *rp, kfk_err err, int64_t now)
     if (err == KFK_ERR_OFFSET_OUT_OF_RANGE) return;
     if (kfk_client_err_refresh_metadata(err)) {
         rp->leader = -1;
-        kr->md_stale = true;
+        kr->md.stale = true;
     }
     rp->backoff_until = now + kr->conf->retry_backoff_ms;
     if (!kfk_client_err_retriable(err)) kfk_reader_set_app_err(kr, err);
@@ -938,7 +921,7 @@ wait_events(kfk_reader *kr, int64_t now)
     for (size_t i = 0; i < kr->nparts; i++) {
         const rpart *rp = &kr->parts[i];
         if (rp->backoff_until > now) at = KFK_MIN(at, rp->backoff_until);
-        if (rp->leader < 0) at = KFK_MIN(at, KFK_MAX(kr->md_retry_at, now + 1));
+        if (rp->leader < 0) at = KFK_MIN(at, KFK_MAX(kr->md.retry_at, now + 1));
     }
     struct pollfd pfd[64];
     rbroker *bs[64];

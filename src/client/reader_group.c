@@ -542,8 +542,8 @@ assigned(kfk_reader *kr, rpart *parts, size_t ntps)
     const kfk_conf *c = kr->conf;
     int64_t now = kfk_mono_ms();
     install(kr, parts, ntps, NULL, NULL);
-    kr->md_stale = true;
-    kr->md_retry_at = 0;
+    kr->md.stale = true;
+    kr->md.retry_at = 0;
     kr->next_hb = now + c->heartbeat_interval_ms;
     pthread_mutex_lock(&kr->lock);
     kr->mx.rebalances++;

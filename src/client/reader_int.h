@@ -103,9 +103,7 @@ struct kfk_reader {
     kfk_cluster cl; /* brokers (rbroker) and their connections */
     kfk_conn *mc;
     int64_t mc_retry_at;
-    bool md_stale;
-    int md_fails;
-    int64_t md_retry_at;
+    kfk_md_state md; /* when to ask for leaders again (cluster.c) */
     /* Group state (background thread). */
     gstate gs;
     kfk_conn *coord;

@@ -90,12 +90,9 @@ typedef struct wtopic {
     char *name;
     int32_t nparts;
     wpart *parts;
-    wlist pending; /* waiting for metadata / a partition */
-    kfk_err err;   /* last metadata error */
-    bool stale;
-    int md_attempts;
-    int64_t md_at; /* when metadata was last good */
-    int64_t md_retry_at;
+    wlist pending;   /* waiting for metadata / a partition */
+    kfk_err err;     /* last metadata error */
+    kfk_md_state md; /* when to ask again (cluster.c) */
 } wtopic;
 
 typedef kfk_node wbroker; /* the cluster view's broker (cluster.c) */
@@ -333,7 +330,7 @@ topic_get(kfk_writer *kw, const char *name, bool create)
         kfk_free(t);
         return NULL;
     }
-    t->stale = true;
+    t->md.stale = true;
     t->next = kw->topics;
     kw->topics = t;
     return t;
@@ -363,21 +360,57 @@ topic_resize(kfk_writer *kw, wtopic *t, int32_t n)
     return true;
 }
 
+/* Wanted: in use (messages pending or queued) and due for a refresh. */
+static bool
+topic_wanted(const kfk_writer *kw, const wtopic *t, int64_t now)
+{
+    bool busy = t->pending.n > 0;
+    for (int32_t p = 0; p < t->nparts && !busy; p++)
+        busy = t->parts[p].q.n > 0;
+    return busy && kfk_md_due(&t->md, now, kw->conf->metadata_max_age_ms);
+}
+
+/* Take one topic's part of a Metadata answer: partitions and leaders. */
+static void
+topic_learn(kfk_writer *kw, wtopic *t, const kfk_MetadataResponse *md,
+            int64_t now)
+{
+    const kfk_MetadataResponse_MetadataResponseTopic *mt =
+        kfk_md_topic(md, t->name);
+    kfk_err terr =
+        !mt ? KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION : (kfk_err)mt->ErrorCode;
+    if (!terr && mt->Partitions_count <= 0) terr = KFK_ERR_LEADER_NOT_AVAILABLE;
+    /* Partition indexes are 0..n-1. */
+    int32_t np = 0;
+    for (int32_t p = 0; !terr && p < mt->Partitions_count; p++)
+        np = KFK_MAX(np, mt->Partitions[p].PartitionIndex + 1);
+    if (!terr && !topic_resize(kw, t, np)) terr = KFK_ERR__NOMEM;
+    if (terr) {
+        t->err = terr;
+        kfk_md_failed(&kw->cl, &t->md, now);
+        return;
+    }
+    bool leaderless = false;
+    for (int32_t p = 0; p < mt->Partitions_count; p++) {
+        const kfk_MetadataResponse_MetadataResponsePartition *mp =
+            &mt->Partitions[p];
+        if (mp->PartitionIndex < 0 || mp->PartitionIndex >= t->nparts) continue;
+        int32_t leader = kfk_md_leader(&kw->cl, mp);
+        t->parts[mp->PartitionIndex].leader = leader;
+        if (leader < 0) leaderless = true;
+    }
+    t->err = KFK_ERR_NONE;
+    kfk_md_answered(&kw->cl, &t->md, now, leaderless);
+}
+
 /* Refresh metadata of every topic that needs it. */
 static void
 refresh_metadata(kfk_writer *kw, int64_t now)
 {
     const kfk_conf *c = kw->conf;
     size_t n = 0;
-    for (wtopic *t = kw->topics; t; t = t->next) {
-        bool busy = t->pending.n > 0;
-        for (int32_t p = 0; p < t->nparts && !busy; p++)
-            busy = t->parts[p].q.n > 0;
-        if (!busy) continue; /* metadata only for topics in use */
-        if ((t->stale || now - t->md_at >= c->metadata_max_age_ms) &&
-            now >= t->md_retry_at)
-            n++;
-    }
+    for (wtopic *t = kw->topics; t; t = t->next)
+        n += topic_wanted(kw, t, now);
     if (!n || now < kw->mc_retry_at) return;
     const char **names = kfk_calloc(n, sizeof(*names));
     wtopic **ts = kfk_calloc(n, sizeof(*ts));
@@ -388,84 +421,35 @@ refresh_metadata(kfk_writer *kw, int64_t now)
     }
     size_t i = 0;
     for (wtopic *t = kw->topics; t && i < n; t = t->next) {
-        bool busy = t->pending.n > 0;
-        for (int32_t p = 0; p < t->nparts && !busy; p++)
-            busy = t->parts[p].q.n > 0;
-        if (busy && (t->stale || now - t->md_at >= c->metadata_max_age_ms) &&
-            now >= t->md_retry_at) {
+        if (topic_wanted(kw, t, now)) {
             ts[i] = t;
             names[i++] = t->name;
         }
     }
     char es[256] = "";
-    kfk_err err = kfk_cluster_meta_conn(&kw->cl, &kw->mc, es, sizeof(es));
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_MetadataResponse md;
-    if (!err) {
+    bool sent;
+    kfk_err err = kfk_cluster_metadata(
+        &kw->cl, &kw->mc, names, n, c->allow_auto_topic_creation,
+        kfk_cluster_rt_plain, NULL, &rs, &md, NULL, &sent, es, sizeof(es));
+    if (sent) {
         pthread_mutex_lock(&kw->lock);
         kw->mx.metadata_requests++;
         pthread_mutex_unlock(&kw->lock);
-        int64_t deadline = kfk_mono_ms() + c->read_timeout_ms;
-        err = kfk_conn_metadata(kw->mc, names, n, c->allow_auto_topic_creation,
-                                deadline, &rs, &md, NULL);
-        if (err) {
-            snprintf(es, sizeof(es), "%s", kfk_conn_errstr(kw->mc));
-            kfk_conn_close(kw->mc);
-            kw->mc = NULL;
-        }
     }
     if (err) {
         kfk_dbg("writer", "metadata: %s", es);
         kw->mc_retry_at = now + c->retry_backoff_ms;
         for (i = 0; i < n; i++) {
-            ts[i]->md_attempts++;
             ts[i]->err = err;
-            ts[i]->md_retry_at = now + kfk_cluster_backoff_ms(
-                                           c, KFK_MIN(ts[i]->md_attempts, 10));
+            kfk_md_failed(&kw->cl, &ts[i]->md, now);
         }
-        goto out;
+    } else {
+        for (i = 0; i < n; i++)
+            topic_learn(kw, ts[i], &md, now);
     }
-    kfk_cluster_learn_brokers(&kw->cl, &md, NULL, NULL);
-    for (i = 0; i < n; i++) {
-        wtopic *t = ts[i];
-        const kfk_MetadataResponse_MetadataResponseTopic *mt = NULL;
-        for (int32_t k = 0; k < md.Topics_count; k++)
-            if (kfk_str_eq(md.Topics[k].Name, t->name)) mt = &md.Topics[k];
-        kfk_err terr =
-            !mt ? KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION : (kfk_err)mt->ErrorCode;
-        if (!terr && mt->Partitions_count <= 0)
-            terr = KFK_ERR_LEADER_NOT_AVAILABLE;
-        /* Partition indexes are 0..n-1. */
-        int32_t np = 0;
-        for (int32_t p = 0; !terr && p < mt->Partitions_count; p++)
-            np = KFK_MAX(np, mt->Partitions[p].PartitionIndex + 1);
-        if (!terr && !topic_resize(kw, t, np)) terr = KFK_ERR__NOMEM;
-        if (terr) {
-            t->err = terr;
-            t->md_attempts++;
-            t->md_retry_at =
-                now + kfk_cluster_backoff_ms(c, KFK_MIN(t->md_attempts, 10));
-            continue;
-        }
-        bool leaderless = false;
-        for (int32_t p = 0; p < mt->Partitions_count; p++) {
-            const kfk_MetadataResponse_MetadataResponsePartition *mp =
-                &mt->Partitions[p];
-            if (mp->PartitionIndex < 0 || mp->PartitionIndex >= t->nparts)
-                continue;
-            int32_t leader = mp->LeaderId;
-            if (leader >= 0 && !kfk_cluster_node(&kw->cl, leader)) leader = -1;
-            t->parts[mp->PartitionIndex].leader = leader;
-            if (leader < 0) leaderless = true;
-        }
-        t->err = KFK_ERR_NONE;
-        t->md_at = now;
-        t->stale = leaderless;
-        t->md_attempts = leaderless ? t->md_attempts + 1 : 0;
-        t->md_retry_at = leaderless ? now + kfk_cluster_backoff_ms(c, 1) : 0;
-    }
-out:
     kfk_resp_free(&rs);
     kfk_free(names);
     kfk_free(ts);
@@ -480,11 +464,11 @@ dispatch_pending(kfk_writer *kw, int64_t now)
     for (wtopic *t = kw->topics; t; t = t->next) {
         if (!t->pending.head) continue;
         if (t->err && (!kfk_client_err_retriable(t->err) ||
-                       t->md_attempts >= c->max_attempts)) {
+                       t->md.fails >= c->max_attempts)) {
             wmsg *m;
             while ((m = wl_pop(&t->pending)))
                 complete_one(kw, m, t->err, -1);
-            t->md_attempts = 0;
+            t->md.fails = 0;
             continue;
         }
         if (t->nparts <= 0) continue;
@@ -584,10 +568,7 @@ batch_failed(kfk_writer *kw, wbatch *wb, kfk_err err, int64_t now)
         complete(kw, &wb->msgs, err, wb->part, -1);
         return;
     }
-    if (kfk_client_err_refresh_metadata(err)) {
-        wb->t->stale = true;
-        wb->t->md_retry_at = 0;
-    }
+    if (kfk_md_check(&wb->t->md, err)) wb->t->md.retry_at = 0;
     wpart *wp = &wb->t->parts[wb->part];
     for (wmsg *m = wb->msgs.head; m; m = m->next) {
         wp->bytes += m->bytes;
@@ -909,7 +890,7 @@ next_wakeup(kfk_writer *kw, int64_t now)
     int64_t at = now + 1000;
     for (wtopic *t = kw->topics; t; t = t->next) {
         if (t->pending.head) {
-            at = KFK_MIN(at, KFK_MAX(t->md_retry_at, now + 1));
+            at = KFK_MIN(at, KFK_MAX(t->md.retry_at, now + 1));
             at = KFK_MIN(at, t->pending.head->deadline);
         }
         for (int32_t p = 0; p < t->nparts; p++) {
@@ -918,8 +899,8 @@ next_wakeup(kfk_writer *kw, int64_t now)
             at = KFK_MIN(at, wp->q.head->deadline);
             const wbroker *b =
                 wp->leader >= 0 ? kfk_cluster_node(&kw->cl, wp->leader) : NULL;
-            if (wp->leader < 0 || t->stale)
-                at = KFK_MIN(at, KFK_MAX(t->md_retry_at, now + 1));
+            if (wp->leader < 0 || t->md.stale)
+                at = KFK_MIN(at, KFK_MAX(t->md.retry_at, now + 1));
             else if (b && b->retry_at > now && !(b->kc && b->kc->fd >= 0))
                 at = KFK_MIN(at, b->retry_at);
             else if (wp->backoff_until > now)
