@@ -116,21 +116,15 @@ node_done(kfk_conn *kc, kfk_conn *nc, bool owned, kfk_err err)
 static kfk_err
 coordinator(kfk_conn *kc, const char *group, kfk_conn **gcp, bool *ownedp)
 {
-    int16_t v;
-    kfk_err err = kfk_conn_pick(kc, KFK_API_FindCoordinator, &v);
-    if (err) return err;
     int64_t deadline = kfk_conn_deadline(kc);
-    kfk_str key = kfk_str_c(group);
     for (;;) {
-        kfk_FindCoordinatorRequest req;
-        kfk_req_find_coordinator(v, 0 /* group */, &key, &req);
         kfk_resp rs;
         kfk_resp_init(&rs);
-        kfk_FindCoordinatorResponse r;
         kfk_coordinator co;
-        err = kfk_conn_roundtrip(kc, KFK_API_FindCoordinator, v, &req, deadline,
-                                 &rs, &r);
-        if (!err && kfk_req_find_coordinator_parse(v, &r, &co))
+        kfk_err err = kfk_cluster_find_coordinator(
+            kc, group, kfk_cluster_rt_plain, NULL,
+            (int)(deadline - kfk_mono_ms()), &rs, &co);
+        if (!err && co.err == KFK_ERR__BAD_MSG)
             err = kfk_conn_fail(kc, KFK_ERR__BAD_MSG,
                                 "FindCoordinator: empty answer");
         if (err) {

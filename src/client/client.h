@@ -363,6 +363,16 @@ kfk_md_topic(const kfk_MetadataResponse *md, const char *name);
 int32_t kfk_md_leader(const kfk_cluster *cl,
                       const kfk_MetadataResponse_MetadataResponsePartition *mp);
 
+/* FindCoordinator of group on kc through rt.  Returns the round trip's
+ * error; otherwise *co is the answer (host borrowed from rs until
+ * kfk_resp_free), co->err KFK_ERR__BAD_MSG if it names no coordinator.
+ * Retrying is the caller's (kfk_client_err_coordinator()). */
+struct kfk_coordinator;
+kfk_err kfk_cluster_find_coordinator(kfk_conn *kc, const char *group,
+                                     kfk_cluster_rt_fn *rt, void *opaque,
+                                     int timeout_ms, kfk_resp *rs,
+                                     struct kfk_coordinator *co);
+
 /* ---- request builders and parsers (requests.c) -------------------------- */
 
 /* Each builder fills a generated request struct for version v from a flat

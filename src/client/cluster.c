@@ -342,3 +342,26 @@ kfk_md_leader(const kfk_cluster *cl,
     int32_t leader = mp->LeaderId;
     return leader >= 0 && kfk_cluster_node(cl, leader) ? leader : -1;
 }
+
+/* ---- coordinator lookup ------------------------------------------------- */
+
+kfk_err
+kfk_cluster_find_coordinator(kfk_conn *kc, const char *group,
+                             kfk_cluster_rt_fn *rt, void *opaque,
+                             int timeout_ms, kfk_resp *rs, kfk_coordinator *co)
+{
+    int16_t v;
+    kfk_err err = kfk_conn_pick(kc, KFK_API_FindCoordinator, &v);
+    if (err) return err;
+    kfk_str key = kfk_str_c(group);
+    kfk_FindCoordinatorRequest req;
+    kfk_req_find_coordinator(v, 0 /* group */, &key, &req);
+    kfk_FindCoordinatorResponse r;
+    err = rt(opaque, kc, KFK_API_FindCoordinator, v, &req, timeout_ms, rs, &r);
+    if (err) return err;
+    if (kfk_req_find_coordinator_parse(v, &r, co)) {
+        memset(co, 0, sizeof(*co));
+        co->err = KFK_ERR__BAD_MSG; /* no coordinator in the answer */
+    }
+    return KFK_ERR_NONE;
+}

@@ -225,9 +225,9 @@ kfk_reader_meta_conn(kfk_reader *kr)
     return kfk_cluster_meta_conn(&kr->cl, &kr->mc, es, sizeof(es));
 }
 
-static kfk_err
-rt_cb(void *opaque, kfk_conn *kc, int16_t api, int16_t v, const void *req,
-      int timeout_ms, kfk_resp *rs, void *out)
+kfk_err
+kfk_reader_rt_cb(void *opaque, kfk_conn *kc, int16_t api, int16_t v,
+                 const void *req, int timeout_ms, kfk_resp *rs, void *out)
 {
     return kfk_reader_rt(opaque, kc, api, v, req, timeout_ms, rs, out);
 }
@@ -241,9 +241,9 @@ kfk_reader_metadata(kfk_reader *kr, const char *const *topics, size_t n,
     char es[256];
     bool sent;
     /* Readers never create topics. */
-    kfk_err err =
-        kfk_cluster_metadata(&kr->cl, &kr->mc, topics, n, false, rt_cb, kr, rs,
-                             md, broker_moved, &sent, es, sizeof(es));
+    kfk_err err = kfk_cluster_metadata(&kr->cl, &kr->mc, topics, n, false,
+                                       kfk_reader_rt_cb, kr, rs, md,
+                                       broker_moved, &sent, es, sizeof(es));
     if (sent) {
         pthread_mutex_lock(&kr->lock);
         kr->mx.metadata_requests++;

@@ -41,24 +41,19 @@ find_coordinator(kfk_reader *kr)
 {
     kfk_err err = kfk_reader_meta_conn(kr);
     if (err) return err;
-    int16_t v = kfk_conn_version(kr->mc, KFK_API_FindCoordinator, -1);
-    if (v < 0) return KFK_ERR__UNSUPPORTED;
-    kfk_str key = kfk_str_c(kr->conf->group_id);
-    kfk_FindCoordinatorRequest req;
-    kfk_req_find_coordinator(v, 0 /* group */, &key, &req);
     kfk_resp rs;
     kfk_resp_init(&rs);
-    kfk_FindCoordinatorResponse r;
-    err = kfk_reader_rt(kr, kr->mc, KFK_API_FindCoordinator, v, &req,
-                        kr->conf->read_timeout_ms, &rs, &r);
+    kfk_coordinator co;
+    err = kfk_cluster_find_coordinator(kr->mc, kr->conf->group_id,
+                                       kfk_reader_rt_cb, kr,
+                                       kr->conf->read_timeout_ms, &rs, &co);
     if (err) {
         kfk_conn_close(kr->mc);
         kr->mc = NULL;
         kfk_resp_free(&rs);
         return err;
     }
-    kfk_coordinator co;
-    if (kfk_req_find_coordinator_parse(v, &r, &co))
+    if (co.err == KFK_ERR__BAD_MSG)
         co.err = KFK_ERR_COORDINATOR_NOT_AVAILABLE; /* no answer */
     err = co.err;
     char *h = err ? NULL : kfk_str_dup(co.host);

@@ -143,6 +143,10 @@ void kfk_reader_purge_queue(kfk_reader *kr);
  * is abandoned and the connection dropped. */
 kfk_err kfk_reader_rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v,
                       const void *req, int timeout_ms, kfk_resp *rs, void *out);
+/* kfk_reader_rt() as a kfk_cluster_rt_fn (opaque: the reader). */
+kfk_err kfk_reader_rt_cb(void *opaque, kfk_conn *kc, int16_t api, int16_t v,
+                         const void *req, int timeout_ms, kfk_resp *rs,
+                         void *out);
 /* Make kr->mc a live connection to any broker (bootstrap servers first). */
 kfk_err kfk_reader_meta_conn(kfk_reader *kr);
 /* Metadata of topics on kr->mc: brokers are learnt, *md stays valid
