@@ -4,7 +4,8 @@
  * generic request / response round trip over one broker connection, with
  * version negotiation: conn_transport.c), the cluster view the Writer and
  * the Reader keep (brokers, their connections and backoff, the error
- * classes: cluster.c), the one builder and parser of each request sent
+ * classes, when to refresh metadata, the Metadata and FindCoordinator
+ * round trips: cluster.c), the one builder and parser of each request sent
  * from more than one place (requests.c) and the consumer protocol
  * (group.c).
  *

@@ -10,6 +10,17 @@
  * subclasses) live in common/err.c; the classes here add what a client
  * sees and a broker never sends (a dropped connection, a timeout, a
  * garbled frame) and the codes that a fresh Metadata answer fixes.
+ *
+ * The refresh policy is here too: a kfk_md_state says when to ask for
+ * metadata again (stale after such an error, old after
+ * metadata.max.age.ms, not before the retry backoff), and
+ * kfk_cluster_metadata and kfk_cluster_find_coordinator make the one
+ * Metadata and FindCoordinator round trip.  The owner keeps one
+ * kfk_md_state per thing it refreshes (a Writer topic; the Reader's whole
+ * assignment) and stores the leaders in its own partition state, which
+ * its I/O loop reads; the round trip is the caller's (kfk_cluster_rt_fn):
+ * blocking for the Writer and admin, interruptible by close for the
+ * Reader.
  */
 #include <stdio.h>
 #include <string.h>
