@@ -3,7 +3,8 @@
  * requests.c (Metadata, ListOffsets, OffsetFetch, OffsetCommit,
  * FindCoordinator: request shapes per version, results mapped back onto the
  * caller's list, partitions the broker left out) and the client's error
- * classes of cluster.c.  No broker: responses are built by hand.
+ * classes and metadata refresh policy of cluster.c.  No broker: responses are
+ * built by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -219,6 +220,44 @@ test_error_classes(void **state)
     assert_false(kfk_client_err_coordinator(KFK_ERR__TRANSPORT));
 }
 
+/* When to refresh metadata: stale, old, and never before the backoff. */
+static void
+test_refresh_policy(void **state)
+{
+    (void)state;
+    kfk_conf conf;
+    memset(&conf, 0, sizeof(conf));
+    conf.retry_backoff_ms = 100;
+    conf.retry_backoff_max_ms = 1000;
+    kfk_cluster cl;
+    kfk_cluster_init(&cl, &conf, 0, "test");
+    kfk_md_state s = {.stale = true};
+    assert_true(kfk_md_due(&s, 0, -1));
+    /* Two failures: the second waits 4 x retry.backoff.ms. */
+    kfk_md_failed(&cl, &s, 0);
+    kfk_md_failed(&cl, &s, 0);
+    assert_int_equal(s.fails, 2);
+    assert_false(kfk_md_due(&s, 399, -1));
+    assert_true(kfk_md_due(&s, 400, -1));
+    /* A full answer: fresh until metadata.max.age.ms, if age counts. */
+    kfk_md_answered(&cl, &s, 1000, false);
+    assert_int_equal(s.fails, 0);
+    assert_false(kfk_md_due(&s, 1001, 500));
+    assert_true(kfk_md_due(&s, 1500, 500));
+    assert_false(kfk_md_due(&s, 100000, -1));
+    /* Leaderless: still stale, asked again after one backoff step. */
+    kfk_md_answered(&cl, &s, 2000, true);
+    assert_false(kfk_md_due(&s, 2099, -1));
+    assert_true(kfk_md_due(&s, 2100, -1));
+    /* Only the stale-metadata class marks it. */
+    kfk_md_answered(&cl, &s, 3000, false);
+    assert_false(kfk_md_check(&s, KFK_ERR_INVALID_TOPIC_EXCEPTION));
+    assert_false(s.stale);
+    assert_true(kfk_md_check(&s, KFK_ERR_NOT_LEADER_OR_FOLLOWER));
+    assert_true(kfk_md_due(&s, 3001, -1));
+    kfk_cluster_clear(&cl);
+}
+
 int
 main(void)
 {
@@ -229,6 +268,7 @@ main(void)
         cmocka_unit_test(test_offset_commit),
         cmocka_unit_test(test_find_coordinator),
         cmocka_unit_test(test_error_classes),
+        cmocka_unit_test(test_refresh_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
