@@ -497,6 +497,14 @@ test_errors(void **st)
      * the broker, at once (not retriable). */
     create("w-small", 1, "max.message.bytes", "1024");
     kw = writer("w-small", NULL, NULL, NULL);
+    /* A first small write: a topic Kafka has just created may answer
+     * NOT_LEADER_OR_FOLLOWER once, which is retried; only the big write's
+     * own retries are counted. */
+    m = msg(NULL, "small");
+    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
+    kfk_writer_metrics mx;
+    kfk_writer_stats(kw, &mx, sizeof(mx));
+    uint64_t retries = mx.retries;
     static char big[4000];
     memset(big, 'x', sizeof(big));
     m = msg(NULL, NULL);
@@ -504,14 +512,13 @@ test_errors(void **st)
     m.value_len = sizeof(big);
     err = kfk_writer_write(kw, &m, 1, errs);
     assert_int_equal(err, KFK_ERR_MESSAGE_TOO_LARGE);
-    kfk_writer_metrics mx;
     kfk_writer_stats(kw, &mx, sizeof(mx));
-    assert_int_equal(mx.retries, 0);
+    assert_int_equal(mx.retries, retries);
     /* The writer goes on. */
     m = msg(NULL, "small");
     assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
     kfk_writer_destroy(kw);
-    assert_int_equal(log_end("w-small", 0), 1);
+    assert_int_equal(log_end("w-small", 0), 2);
 }
 
 typedef struct thr_arg {
