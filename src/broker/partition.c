@@ -161,8 +161,8 @@ kfk_partition_size_bytes(const kfk_partition *p)
 /* ---- replication state --------------------------------------------------- */
 
 /* Hand the HW to the log (it bounds reads and retention); wake waiters if
- * it moved. */
-static void
+ * it moved.  True if it moved (the waiters were checked). */
+static bool
 set_hw(kfk_partition *p, int64_t hw)
 {
     kfk_log_set_high_watermark(p->log, hw);
@@ -170,18 +170,20 @@ set_hw(kfk_partition *p, int64_t hw)
     bool moved = now != p->hw;
     p->hw = now;
     if (moved) kfk_dkey_check(&p->watchers);
+    return moved;
 }
 
-/* A leader's HW: the smallest LEO of the ISR, never lower than before. */
-static void
+/* A leader's HW: the smallest LEO of the ISR, never lower than before.
+ * True if it moved (the waiters were checked). */
+static bool
 leader_advance_hw(kfk_partition *p)
 {
-    if (!p->log || p->role != KFK_PARTITION_LEADER) return;
+    if (!p->log || p->role != KFK_PARTITION_LEADER) return false;
     p->isr[0].leo = kfk_log_end_offset(p->log);
     int64_t hw = p->isr[0].leo;
     for (int i = 1; i < p->nisr; i++)
         hw = KFK_MIN(hw, p->isr[i].leo);
-    if (hw > p->hw) set_hw(p, hw);
+    return hw > p->hw && set_hw(p, hw);
 }
 
 void
@@ -255,10 +257,10 @@ append(kfk_partition *p, uint8_t *buf, size_t len, bool verbatim,
     info->record_count = li.record_count;
     info->log_start_offset = kfk_log_start_offset(p->log);
     p->isr[0].leo = li.log_end_offset;
-    leader_advance_hw(p);
-    /* New data for fetches that read up to the LEO (or past a moved HW,
-     * which set_hw checked already; a second look is cheap). */
-    kfk_dkey_check(&p->watchers);
+    /* New data: the waiters are checked once, by set_hw when the HW moved
+     * (every append on a single node), else here for those that read up
+     * to the LEO (a follower's log, an ISR not caught up yet). */
+    if (!leader_advance_hw(p)) kfk_dkey_check(&p->watchers);
     return KFK_ERR_NONE;
 }
 
