@@ -70,17 +70,22 @@ typedef enum kfk_rebalance_event {
 /**
  * @brief Rebalance callback of a group reader.
  *
- * REVOKED comes before the member rejoins (and on close), after the
- * pending offsets of the partitions were committed, so per-partition state
- * can be flushed or dropped; ASSIGNED comes after the new assignment and
- * its start offsets are known, before any message of it is returned.
+ * REVOKED comes before the member rejoins (and on close): no more
+ * messages of the partitions are returned from then on, and the callback
+ * may still mark what it finished with kfk_reader_commit_messages(); the
+ * pending offsets are committed when it returns (as Kafka's consumers
+ * commit in onPartitionsRevoked), then the partitions are dropped.  Each
+ * part's offset is the position that would be committed (the pending one,
+ * or the committed one).  ASSIGNED comes after the new assignment and its
+ * start offsets are known, before any message of it is returned.
  * @param parts valid only during the call.
  * @remark Runs on the reader's background thread.  While it runs, no
  *         heartbeat is sent, so it must return well within
  *         "session.timeout.ms".  It may call kfk_reader_stats(),
- *         kfk_reader_lag() and kfk_reader_assignment(); it must not call
- *         functions that wait for the background thread
- *         (kfk_reader_commit_messages(), kfk_reader_read_lag(),
+ *         kfk_reader_lag(), kfk_reader_assignment() and
+ *         kfk_reader_commit_messages() (which then only marks the
+ *         offsets); it must not call functions that wait for the
+ *         background thread (kfk_reader_read_lag(),
  *         kfk_reader_set_offset*(), kfk_reader_close()).
  */
 typedef void(kfk_reader_rebalance_cb)(kfk_reader *kr, kfk_rebalance_event ev,
@@ -132,7 +137,10 @@ KFK_API kfk_err kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms,
  * @brief kfk_reader_fetch_message() and, in group mode, commit the message
  * (kafka-go ReadMessage).  With "commit.interval.ms" 0 the commit is a
  * synchronous OffsetCommit; with an interval it is queued and committed
- * in the background (and on close).
+ * in the background (and on close).  The offset is marked as it is handed
+ * out, so a rebalance that revokes the partition a moment later commits
+ * it before giving the partition up (the positions Kafka's consumers
+ * commit are those poll() returned).
  * @returns as kfk_reader_fetch_message(), or the commit's error (the
  *          message is returned anyway).
  */

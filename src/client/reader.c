@@ -974,10 +974,11 @@ bg_thread(void *arg)
     kr->finishing = true;
     kfk_err err = KFK_ERR_NONE;
     if (kr->group) {
-        if (kr->gs == G_STABLE && kr->coord && kfk_conn_connected(kr->coord))
+        if (kr->nparts)
+            err = kfk_reader_group_give_up(kr);
+        else if (kr->gs == G_STABLE && kr->coord &&
+                 kfk_conn_connected(kr->coord))
             err = kfk_reader_group_commit(kr);
-        kr->gs = G_JOIN; /* kfk_reader_group_give_up() must not commit again */
-        kfk_reader_group_give_up(kr);
         kfk_reader_group_leave(kr);
     }
     pthread_mutex_lock(&kr->lock);
@@ -1157,10 +1158,15 @@ kfk_reader_new(kfk_conf *conf, kfk_reader **krp, char *errstr,
     return KFK_ERR_NONE;
 }
 
-kfk_err
-kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
+/* The next message, waiting up to timeout_ms.  With mark, the message
+ * counts as consumed the moment it is handed out: its offset is marked
+ * for the next commit under the same lock that hands it out, so a
+ * rebalance that revokes its partition right after still commits it
+ * (Kafka's consumers commit the positions poll() returned). */
+static kfk_err
+take_message(kfk_reader *kr, int timeout_ms, kfk_message *msg, bool mark,
+             bool *markedp)
 {
-    if (!kr || !msg) return KFK_ERR__INVALID_ARG;
     struct timespec until = kfk_client_abstime(timeout_ms > 0 ? timeout_ms : 0);
     kfk_err err = KFK_ERR_NONE;
     bool woke = false;
@@ -1180,6 +1186,11 @@ kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
             *msg = ch->msgs[ch->i++];
             kr->q_msgs--;
             ch->rp->pos = msg->offset + 1;
+            if (mark && kr->group && ch->rp->pos > ch->rp->commit_pending &&
+                ch->rp->pos > ch->rp->committed) {
+                ch->rp->commit_pending = ch->rp->pos;
+                *markedp = true;
+            }
             kr->mx.messages++;
             kr->mx.bytes += (uint64_t)msg->key_len + (uint64_t)msg->value_len;
             break;
@@ -1218,6 +1229,13 @@ kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
     }
     pthread_mutex_unlock(&kr->lock);
     return err;
+}
+
+kfk_err
+kfk_reader_fetch_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
+{
+    if (!kr || !msg) return KFK_ERR__INVALID_ARG;
+    return take_message(kr, timeout_ms, msg, false, NULL);
 }
 
 /* Hand a request to the thread and wait for it. */
@@ -1276,15 +1294,21 @@ kfk_reader_commit_messages(kfk_reader *kr, const kfk_message *msgs, size_t n)
     }
     pthread_mutex_unlock(&kr->lock);
     if (!any || kr->conf->commit_interval_ms > 0) return KFK_ERR_NONE;
+    /* From the rebalance callback (on the thread): merged only, committed
+     * when the callback returns. */
+    if (kr->thr_started && pthread_equal(pthread_self(), kr->thr))
+        return KFK_ERR_NONE;
     return request(kr, RQ_COMMIT, 0, kr->conf->read_timeout_ms, NULL);
 }
 
 kfk_err
 kfk_reader_read_message(kfk_reader *kr, int timeout_ms, kfk_message *msg)
 {
-    kfk_err err = kfk_reader_fetch_message(kr, timeout_ms, msg);
-    if (err || !kr->group) return err;
-    return kfk_reader_commit_messages(kr, msg, 1);
+    if (!kr || !msg) return KFK_ERR__INVALID_ARG;
+    bool marked = false;
+    kfk_err err = take_message(kr, timeout_ms, msg, true, &marked);
+    if (err || !marked || kr->conf->commit_interval_ms > 0) return err;
+    return request(kr, RQ_COMMIT, 0, kr->conf->read_timeout_ms, NULL);
 }
 
 kfk_err

@@ -209,13 +209,35 @@ install(kfk_reader *kr, rpart *parts, size_t n, kfk_topic_partition **oldp,
     }
 }
 
-/* Give up the assignment: commit what is pending, tell the application,
- * drop prefetched messages. */
-void
+/* Give up the assignment: stop handing out its messages, tell the
+ * application (which may still mark offsets of what it finished), commit
+ * what is pending when the member is still in its generation, drop the
+ * partitions.  Returns the commit's error. */
+kfk_err
 kfk_reader_group_give_up(kfk_reader *kr)
 {
-    if (!kr->nparts) return;
-    if (kr->gs == G_STABLE) kfk_reader_group_commit(kr);
+    if (!kr->nparts) return KFK_ERR_NONE;
+    bool commit =
+        kr->gs == G_STABLE && kr->coord && kfk_conn_connected(kr->coord);
+    size_t n = kr->nparts;
+    kfk_topic_partition *tps = kfk_calloc(n, sizeof(*tps));
+    pthread_mutex_lock(&kr->lock);
+    kr->serial++; /* no more of the old assignment's messages */
+    kfk_reader_purge_queue(kr);
+    for (size_t i = 0; tps && i < n; i++) {
+        const rpart *rp = &kr->parts[i];
+        tps[i].topic = rp->topic; /* borrowed for the call */
+        tps[i].partition = rp->partition;
+        tps[i].offset = KFK_MAX(rp->committed, rp->commit_pending);
+    }
+    kr->revoking = true;
+    pthread_mutex_unlock(&kr->lock);
+    if (tps) call_rebalance(kr, KFK_REBALANCE_REVOKED, tps, n);
+    kfk_free(tps);
+    pthread_mutex_lock(&kr->lock);
+    kr->revoking = false;
+    pthread_mutex_unlock(&kr->lock);
+    kfk_err err = commit ? kfk_reader_group_commit(kr) : KFK_ERR_NONE;
     kfk_topic_partition *old;
     size_t nold;
     install(kr, NULL, 0, &old, &nold);
@@ -225,7 +247,7 @@ kfk_reader_group_give_up(kfk_reader *kr)
     kr->nowned = nold;
     kr->owned_gen = kr->generation;
     kr->unassigned_since = kfk_mono_ms();
-    call_rebalance(kr, KFK_REBALANCE_REVOKED, old, nold);
+    return err;
 }
 
 /* Leader: compute the assignment of every member. */

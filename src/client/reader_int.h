@@ -94,6 +94,7 @@ struct kfk_reader {
     rchunk *cur;
     rreq *reqs;
     bool closing, closed, fetch_blocked;
+    bool revoking; /* the REVOKED callback runs */
     kfk_err app_err;
     kfk_err close_err;
     int32_t generation;
@@ -163,7 +164,7 @@ void kfk_reader_group_step(kfk_reader *kr, int64_t now);
 kfk_err kfk_reader_group_commit(kfk_reader *kr);
 /* Give up the assignment: commit what is pending, tell the application
  * (rebalance callback), drop prefetched messages. */
-void kfk_reader_group_give_up(kfk_reader *kr);
+kfk_err kfk_reader_group_give_up(kfk_reader *kr);
 /* LeaveGroup, best effort. */
 void kfk_reader_group_leave(kfk_reader *kr);
 

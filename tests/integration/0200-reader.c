@@ -15,7 +15,8 @@
  *    of the broker (the next reader resumes at the committed offset, nothing
  *    skipped); "commit.interval.ms" > 0 commits in the background and on
  *    close;
- *  - lag: produced minus consumed, cached and fresh.
+ *  - lag: produced minus consumed, cached and fresh;
+ *  - the REVOKED callback marks what was processed, committed on close.
  *
  * The broker runs with no initial rebalance delay and a 1 s minimum session
  * timeout so that the group cases take seconds.  kafka/0200-reader runs
@@ -696,6 +697,58 @@ test_lag(void **st)
     kfk_reader_destroy(kr);
 }
 
+/* The REVOKED callback may still mark what the application finished:
+ * the mark is committed when the callback returns (on close here). */
+typedef struct revoke_mark {
+    char topic[32];
+    int64_t last; /* -1: nothing processed yet */
+    int revoked;
+    kfk_err err;
+} revoke_mark;
+
+static void
+on_revoke_mark(kfk_reader *kr, kfk_rebalance_event ev,
+               const kfk_topic_partition *parts, size_t n, void *opaque)
+{
+    revoke_mark *rm = opaque;
+    if (ev != KFK_REBALANCE_REVOKED || rm->last < 0) return;
+    rm->revoked++;
+    /* What would be committed without the mark: nothing was read with
+     * read_message, so nothing is pending. */
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].offset > 0) rm->err = KFK_ERR__STATE;
+    kfk_message m = {.topic = rm->topic, .partition = 0, .offset = rm->last};
+    if (!rm->err) rm->err = kfk_reader_commit_messages(kr, &m, 1);
+}
+
+static void
+test_revoke_marks(void **st)
+{
+    (void)st;
+    create_topic("r-rv", 1);
+    write_topic("r-rv", "v", 0, 20);
+    revoke_mark rm = {.topic = "r-rv", .last = -1};
+    kfk_conf *c = base_conf("r-rv");
+    cset(c, "group.id", "rg-rv");
+    cset(c, "session.timeout.ms", "3000");
+    cset(c, "heartbeat.interval.ms", "300");
+    cset(c, "commit.interval.ms", "0");
+    kfk_conf_set_rebalance_cb(c, on_revoke_mark, &rm);
+    kfk_reader *kr = new_reader(c);
+    for (int i = 0; i < 10; i++) {
+        kfk_message m;
+        assert_int_equal(kfk_reader_fetch_message(kr, 10000, &m), KFK_ERR_NONE);
+        assert_int_equal(m.offset, i);
+        rm.last = m.offset; /* "processed" */
+    }
+    assert_int_equal(committed("rg-rv", "r-rv", 0), -1);
+    assert_int_equal(kfk_reader_close(kr), KFK_ERR_NONE);
+    kfk_reader_destroy(kr);
+    assert_int_equal(rm.revoked, 1);
+    assert_int_equal(rm.err, KFK_ERR_NONE);
+    assert_int_equal(committed("rg-rv", "r-rv", 0), 10);
+}
+
 /* Last: kills the broker.  Commits survive kill -9 of the broker and the
  * reader's restart; the new reader resumes at the committed offset. */
 static void
@@ -740,6 +793,7 @@ main(void)
         cmocka_unit_test(test_group_3),
         cmocka_unit_test(test_commit_interval),
         cmocka_unit_test(test_lag),
+        cmocka_unit_test(test_revoke_marks),
         cmocka_unit_test(test_commit_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
