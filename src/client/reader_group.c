@@ -669,7 +669,12 @@ heartbeat(kfk_reader *kr)
 void
 kfk_reader_group_leave(kfk_reader *kr)
 {
-    if (!kr->coord || !kr->member_id || !kfk_conn_connected(kr->coord)) return;
+    if (!kr->member_id) return;
+    /* A close that interrupted a join or a sync dropped the connection:
+     * find the coordinator again, or the member would keep its place (and
+     * its partitions) until its session times out. */
+    if ((!kr->coord || !kfk_conn_connected(kr->coord)) && find_coordinator(kr))
+        return;
     int16_t v = kfk_conn_version(kr->coord, KFK_API_LeaveGroup, -1);
     if (v < 0) return;
     kfk_LeaveGroupRequest req;

@@ -16,7 +16,8 @@
  *    skipped); "commit.interval.ms" > 0 commits in the background and on
  *    close;
  *  - lag: produced minus consumed, cached and fresh;
- *  - the REVOKED callback marks what was processed, committed on close.
+ *  - the REVOKED callback marks what was processed, committed on close;
+ *  - a reader closed while its JoinGroup waits still leaves the group.
  *
  * The broker runs with no initial rebalance delay and a 1 s minimum session
  * timeout so that the group cases take seconds.  kafka/0200-reader runs
@@ -749,6 +750,59 @@ test_revoke_marks(void **st)
     assert_int_equal(committed("rg-rv", "r-rv", 0), 10);
 }
 
+static size_t
+group_members(const char *group)
+{
+    kfk_conn *kc;
+    assert_int_equal(kfk_conn_dial(bootstrap(), 5000, &kc), KFK_ERR_NONE);
+    kfk_group_description *d = NULL;
+    assert_int_equal(kfk_admin_describe_groups(kc, &group, 1, &d),
+                     KFK_ERR_NONE);
+    size_t n = d[0].member_count;
+    kfk_group_description_free(d, 1);
+    kfk_conn_close(kc);
+    return n;
+}
+
+/* A reader closed while its JoinGroup waits for the rebalance (the other
+ * member rejoins only at its next heartbeat) still leaves the group: it
+ * must not keep its place until its session times out. */
+static void
+test_close_in_join(void **st)
+{
+    (void)st;
+    create_topic("r-cj", 2);
+    kfk_conf *c = base_conf("r-cj");
+    cset(c, "group.id", "rg-cj");
+    cset(c, "session.timeout.ms", "30000");
+    cset(c, "heartbeat.interval.ms", "4000");
+    cset(c, "rebalance.timeout.ms", "30000");
+    kfk_reader *a = new_reader(c);
+    kfk_message m;
+    /* A is in (Stable, nothing to read yet) once its first fetch times out
+     * and the group shows it. */
+    for (int i = 0; i < 200 && group_members("rg-cj") != 1; i++)
+        sleep_ms(50);
+    assert_int_equal(group_members("rg-cj"), 1);
+    (void)kfk_reader_fetch_message(a, 0, &m);
+    c = base_conf("r-cj");
+    cset(c, "group.id", "rg-cj");
+    cset(c, "session.timeout.ms", "30000");
+    kfk_reader *b = new_reader(c);
+    /* B's JoinGroup is now waiting for A (up to A's next heartbeat). */
+    for (int i = 0; i < 200 && group_members("rg-cj") != 2; i++)
+        sleep_ms(20);
+    assert_int_equal(group_members("rg-cj"), 2);
+    assert_int_equal(kfk_reader_close(b), KFK_ERR_NONE);
+    kfk_reader_destroy(b);
+    /* Well within B's 30 s session: only A is left. */
+    size_t left = 2;
+    for (int i = 0; i < 200 && (left = group_members("rg-cj")) != 1; i++)
+        sleep_ms(50);
+    assert_int_equal(left, 1);
+    kfk_reader_destroy(a);
+}
+
 /* Last: kills the broker.  Commits survive kill -9 of the broker and the
  * reader's restart; the new reader resumes at the committed offset. */
 static void
@@ -794,6 +848,7 @@ main(void)
         cmocka_unit_test(test_commit_interval),
         cmocka_unit_test(test_lag),
         cmocka_unit_test(test_revoke_marks),
+        cmocka_unit_test(test_close_in_join),
         cmocka_unit_test(test_commit_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
