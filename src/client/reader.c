@@ -973,14 +973,7 @@ bg_thread(void *arg)
      * answered CLOSED by kfk_reader_close(). */
     kr->finishing = true;
     kfk_err err = KFK_ERR_NONE;
-    if (kr->group) {
-        if (kr->nparts)
-            err = kfk_reader_group_give_up(kr);
-        else if (kr->gs == G_STABLE && kr->coord &&
-                 kfk_conn_connected(kr->coord))
-            err = kfk_reader_group_commit(kr);
-        kfk_reader_group_leave(kr);
-    }
+    if (kr->group) err = kfk_reader_group_finish(kr);
     pthread_mutex_lock(&kr->lock);
     kr->close_err = err;
     pthread_mutex_unlock(&kr->lock);

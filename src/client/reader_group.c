@@ -666,15 +666,10 @@ heartbeat(kfk_reader *kr)
     kr->g_retry_at = 0;
 }
 
-void
-kfk_reader_group_leave(kfk_reader *kr)
+static void
+leave(kfk_reader *kr)
 {
-    if (!kr->member_id) return;
-    /* A close that interrupted a join or a sync dropped the connection:
-     * find the coordinator again, or the member would keep its place (and
-     * its partitions) until its session times out. */
-    if ((!kr->coord || !kfk_conn_connected(kr->coord)) && find_coordinator(kr))
-        return;
+    if (!kr->member_id || !kr->coord || !kfk_conn_connected(kr->coord)) return;
     int16_t v = kfk_conn_version(kr->coord, KFK_API_LeaveGroup, -1);
     if (v < 0) return;
     kfk_LeaveGroupRequest req;
@@ -696,6 +691,27 @@ kfk_reader_group_leave(kfk_reader *kr)
         KFK_MIN(kr->conf->read_timeout_ms, kr->conf->close_timeout_ms), &rs,
         &r);
     kfk_resp_free(&rs);
+}
+
+/* The reader closes: final commit, revoke, leave.  Returns the commit's
+ * error. */
+kfk_err
+kfk_reader_group_finish(kfk_reader *kr)
+{
+    /* A close that interrupted a request (a background commit, a join, a
+     * sync) dropped the coordinator connection: find the coordinator
+     * again, or what was read since the last commit would not be
+     * committed, and the member would keep its place (and its partitions)
+     * until its session times out. */
+    if (kr->member_id && (!kr->coord || !kfk_conn_connected(kr->coord)))
+        (void)find_coordinator(kr);
+    kfk_err err = KFK_ERR_NONE;
+    if (kr->nparts)
+        err = kfk_reader_group_give_up(kr);
+    else if (kr->gs == G_STABLE && kr->coord && kfk_conn_connected(kr->coord))
+        err = kfk_reader_group_commit(kr);
+    leave(kr);
+    return err;
 }
 
 /* One step of group maintenance: find the coordinator, join, heartbeat,

@@ -162,10 +162,10 @@ kfk_err kfk_reader_metadata(kfk_reader *kr, const char *const *topics, size_t n,
 void kfk_reader_group_step(kfk_reader *kr, int64_t now);
 /* Commit the pending offsets; returns the first error. */
 kfk_err kfk_reader_group_commit(kfk_reader *kr);
-/* Give up the assignment: commit what is pending, tell the application
- * (rebalance callback), drop prefetched messages. */
+/* Give up the assignment: stop handing out its messages, tell the
+ * application (rebalance callback), commit what is pending, drop it. */
 kfk_err kfk_reader_group_give_up(kfk_reader *kr);
-/* LeaveGroup, best effort. */
-void kfk_reader_group_leave(kfk_reader *kr);
+/* On close: final commit, revoke, LeaveGroup (best effort). */
+kfk_err kfk_reader_group_finish(kfk_reader *kr);
 
 #endif

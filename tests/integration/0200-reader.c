@@ -17,7 +17,8 @@
  *    close;
  *  - lag: produced minus consumed, cached and fresh;
  *  - the REVOKED callback marks what was processed, committed on close;
- *  - a reader closed while its JoinGroup waits still leaves the group.
+ *  - a reader closed while its JoinGroup waits still leaves the group, and
+ *    one closed during a background commit still commits what it read.
  *
  * The broker runs with no initial rebalance delay and a 1 s minimum session
  * timeout so that the group cases take seconds.  kafka/0200-reader runs
@@ -803,6 +804,23 @@ test_close_in_join(void **st)
     kfk_reader_destroy(a);
 }
 
+/* A close that interrupts a background commit (one every millisecond
+ * here, so one is nearly always in flight) still commits what was read. */
+static void
+test_close_during_commit(void **st)
+{
+    (void)st;
+    create_topic("r-cc", 1);
+    write_topic("r-cc", "cc", 0, 200);
+    for (int round = 0; round < 10; round++) {
+        kfk_reader *kr = group_reader("r-cc", "rg-cc", NULL, "1");
+        read_n(kr, "cc", round * 20, 20);
+        assert_int_equal(kfk_reader_close(kr), KFK_ERR_NONE);
+        kfk_reader_destroy(kr);
+        assert_int_equal(committed("rg-cc", "r-cc", 0), (round + 1) * 20);
+    }
+}
+
 /* Last: kills the broker.  Commits survive kill -9 of the broker and the
  * reader's restart; the new reader resumes at the committed offset. */
 static void
@@ -849,6 +867,7 @@ main(void)
         cmocka_unit_test(test_lag),
         cmocka_unit_test(test_revoke_marks),
         cmocka_unit_test(test_close_in_join),
+        cmocka_unit_test(test_close_during_commit),
         cmocka_unit_test(test_commit_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
