@@ -111,7 +111,8 @@ rec_copy(const kfk_message *m, int64_t seq)
         p += k + 1;
         hs[h].value_len = sh->value ? sh->value_len : -1;
         hs[h].value = sh->value ? p : NULL;
-        if (sh->value && sh->value_len) memcpy(p, sh->value, (size_t)sh->value_len);
+        if (sh->value && sh->value_len)
+            memcpy(p, sh->value, (size_t)sh->value_len);
         p += sh->value ? (size_t)sh->value_len : 0;
     }
     r->m.headers = m->header_count > 0 ? hs : NULL;
@@ -149,8 +150,7 @@ partitions(const kfk_conf *c, int32_t **idsp, size_t *np, char *errstr,
         while (*s) {
             char *end;
             long v = strtol(s, &end, 10);
-            if (end == s || v < 0 || v > INT32_MAX ||
-                (*end && *end != ',')) {
+            if (end == s || v < 0 || v > INT32_MAX || (*end && *end != ',')) {
                 kfk_free(ids);
                 snprintf(errstr, errstr_size,
                          "merge.partitions: expected ids like 0,1,2");
@@ -230,8 +230,7 @@ open_readers(kfk_merge *km, const kfk_conf *conf, char *errstr,
 }
 
 kfk_err
-kfk_merge_new(kfk_conf *conf, kfk_merge **kmp, char *errstr,
-              size_t errstr_size)
+kfk_merge_new(kfk_conf *conf, kfk_merge **kmp, char *errstr, size_t errstr_size)
 {
     char dummy[1];
     if (!errstr || !errstr_size) {
@@ -239,9 +238,8 @@ kfk_merge_new(kfk_conf *conf, kfk_merge **kmp, char *errstr,
         errstr_size = sizeof(dummy);
     }
     if (!conf || !kmp) return KFK_ERR__INVALID_ARG;
-    if (!conf->bootstrap_servers || !*conf->bootstrap_servers ||
-        !conf->topic || !*conf->topic ||
-        (conf->group_id && *conf->group_id)) {
+    if (!conf->bootstrap_servers || !*conf->bootstrap_servers || !conf->topic ||
+        !*conf->topic || (conf->group_id && *conf->group_id)) {
         snprintf(errstr, errstr_size,
                  "a merge needs bootstrap.servers and topic, and no group.id");
         return KFK_ERR__INVALID_ARG;

@@ -58,11 +58,11 @@ typedef enum { MC_WAIT, MC_YIELD, MC_DROP, MC_GAP } mc_what;
 
 typedef struct mc_decision {
     mc_what what;
-    size_t part;         /* YIELD, DROP */
-    int64_t seq;         /* YIELD, DROP */
-    void *item;          /* YIELD, DROP: now the caller's */
-    int64_t from, to;    /* GAP */
-    int64_t until;       /* WAIT: mono ms, -1: until more input */
+    size_t part;      /* YIELD, DROP */
+    int64_t seq;      /* YIELD, DROP */
+    void *item;       /* YIELD, DROP: now the caller's */
+    int64_t from, to; /* GAP */
+    int64_t until;    /* WAIT: mono ms, -1: until more input */
 } mc_decision;
 
 /* Returns false when out of memory. start < 0: the lowest head. */
