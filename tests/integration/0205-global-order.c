@@ -167,8 +167,8 @@ expect_seq(kfk_merge *km, int64_t seq)
     if (err) {
         int64_t f, t;
         kfk_merge_gap(km, &f, &t);
-        fail_msg("merge (expecting %lld): %s (gap %lld..%lld)",
-                 (long long)seq, kfk_err2str(err), (long long)f, (long long)t);
+        fail_msg("merge (expecting %lld): %s (gap %lld..%lld)", (long long)seq,
+                 kfk_err2str(err), (long long)f, (long long)t);
     }
     char want[32];
     int len = snprintf(want, sizeof(want), "v-%lld", (long long)seq);
@@ -437,12 +437,12 @@ test_duplicates(void **st)
 
 typedef struct lat_run {
     const char *topic;
-    kfk_merge *km;    /* or */
-    kfk_reader *kr;   /* a plain partition reader (partition 0) */
-    int n;            /* records to read */
+    kfk_merge *km;  /* or */
+    kfk_reader *kr; /* a plain partition reader (partition 0) */
+    int n;          /* records to read */
     int64_t lat[LAT_N + NPARTS];
     int nlat;
-    int64_t lat_p0[LAT_N + NPARTS];/* merge: partition 0 only */
+    int64_t lat_p0[LAT_N + NPARTS]; /* merge: partition 0 only */
     int nlat_p0;
     bool in_order;
     _Atomic bool stop; /* plain reader: stop at the next quiet moment */
@@ -560,8 +560,7 @@ test_latency(void **st)
     char a[128], b[128], d[128];
     summary("merge (6 partitions)", mr.lat + NPARTS, mr.nlat - NPARTS, a,
             sizeof(a));
-    summary("merge (partition 0)", mr.lat_p0 + 1, mr.nlat_p0 - 1, b,
-            sizeof(b));
+    summary("merge (partition 0)", mr.lat_p0 + 1, mr.nlat_p0 - 1, b, sizeof(b));
     summary("partition reader (partition 0)", pr.lat + 1, pr.nlat - 1, d,
             sizeof(d));
     printf("0205 latency (%s, sync writes at %d/s, write to yield): %s; %s; "
