@@ -4,13 +4,16 @@
  * reported through the completion callback once the retries are spent.
  *
  *   writer -b localhost:9092,localhost:9093,localhost:9094 -t topic
- *          [-n N] [-k K]
+ *          [-n N] [-k K] [--seq]
  *
  * Message i has the value "i" (decimal) and the key "k<i mod K>" (K
- * defaults to 100).  At the end it prints "acked N failed M".
+ * defaults to 100).  --seq stamps every message with the sequence header
+ * kfk.seq (0, 1, 2, ... in write order; global-reader reads the topic back
+ * in that order).  At the end it prints "acked N failed M".
  */
 #include <getopt.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +40,8 @@ on_done(kfk_writer *kw, const kfk_message *m, kfk_err err, void *opaque)
 static int
 usage(const char *me)
 {
-    fprintf(stderr, "usage: %s -b BROKERS -t TOPIC [-n N] [-k K]\n", me);
+    fprintf(stderr, "usage: %s -b BROKERS -t TOPIC [-n N] [-k K] [--seq]\n",
+            me);
     return 2;
 }
 
@@ -46,9 +50,15 @@ main(int argc, char **argv)
 {
     const char *brokers = NULL, *topic = NULL;
     long n = 10, keys = 100;
+    bool seq = false;
+    static const struct option longopts[] = {{"seq", no_argument, NULL, 's'},
+                                             {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt(argc, argv, "b:t:n:k:")) != -1) {
+    while ((c = getopt_long(argc, argv, "b:t:n:k:", longopts, NULL)) != -1) {
         switch (c) {
+        case 's':
+            seq = true;
+            break;
         case 'b':
             brokers = optarg;
             break;
@@ -74,6 +84,7 @@ main(int argc, char **argv)
         {"async", "true"},
         {"acks", "all"},
         {"allow.auto.topic.creation", "true"},
+        {"sequence.header", seq ? KFK_SEQUENCE_HEADER : ""},
     };
     char errstr[256];
     kfk_conf *conf = kfk_conf_new();

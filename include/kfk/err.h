@@ -41,6 +41,7 @@ typedef enum kfk_err {
     KFK_ERR__CRC = -186,             /**< checksum mismatch */
     KFK_ERR__STATE = -185,           /**< call not valid in current state */
     KFK_ERR__PARTIAL = -184,         /**< more input needed */
+    KFK_ERR__GAP = -183,             /**< sequence numbers missing (merge) */
     KFK_ERR__END = -101,
 
     /* Kafka wire error codes. */

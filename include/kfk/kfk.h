@@ -13,5 +13,6 @@
 #include "kfk/writer.h"
 #include "kfk/admin.h"
 #include "kfk/reader.h"
+#include "kfk/merge.h"
 
 #endif

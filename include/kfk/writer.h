@@ -24,6 +24,13 @@
  * Every message is delivered or failed within "delivery.timeout.ms" of
  * being written: a message that could not be sent in time fails with
  * KFK_ERR__TIMED_OUT and is never sent later.
+ *
+ * With "sequence.header" set (e.g. to "kfk.seq", KFK_SEQUENCE_HEADER in
+ * merge.h) every message gets one more header of that name whose value is
+ * its sequence number in decimal ASCII: "sequence.start", +1 per message
+ * in the order messages enter the writer, whatever partition they go to.
+ * A message that already has a header of that name is refused
+ * (KFK_ERR__INVALID_ARG).  kfk_merge (merge.h) reads them back in order.
  */
 #ifndef KFK_WRITER_H
 #define KFK_WRITER_H
@@ -84,6 +91,18 @@ KFK_API kfk_err kfk_writer_flush(kfk_writer *kw, int timeout_ms);
  *         with destroy get KFK_ERR__CLOSED.
  */
 KFK_API void kfk_writer_destroy(kfk_writer *kw);
+
+/**
+ * @brief The sequence number the next message written will get
+ * ("sequence.header" set; docs/client.md, Global order): "sequence.start"
+ * plus the messages admitted so far.  A writer that replaces this one
+ * continues the sequence by setting its "sequence.start" to this value.
+ * @remark Numbers are given when a write call is admitted, in the order
+ *         messages enter the writer, and never reused by a retry; a
+ *         message that later fails keeps its number (the merging reader
+ *         sees a gap there).
+ */
+KFK_API int64_t kfk_writer_next_sequence(kfk_writer *kw);
 
 /** Counters since the writer was created (cumulative, never reset). */
 typedef struct kfk_writer_metrics {

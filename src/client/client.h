@@ -81,6 +81,13 @@ struct kfk_conf {
     int isolation_level;
     int64_t retention_time_ms;
     int join_group_backoff_ms;
+    /* Global order (writer.c, merge.c). */
+    char *sequence_header; /* Writer: empty: no stamp */
+    int64_t sequence_start;
+    char *merge_partitions;       /* comma-separated; empty: all */
+    int64_t merge_sequence_start; /* -1: the lowest seen */
+    int merge_gap_timeout_ms;
+    int merge_buffer_messages;
     /* Not settable by name. */
     kfk_reader_rebalance_cb *rebalance_cb;
     void *rebalance_opaque;
@@ -441,5 +448,13 @@ typedef struct kfk_coordinator {
 kfk_err kfk_req_find_coordinator_parse(int16_t v,
                                        const kfk_FindCoordinatorResponse *r,
                                        kfk_coordinator *out);
+
+/* ---- reader, for the merging reader (merge.c) ---------------------------- */
+
+/* fn(opaque) is called on the reader's background thread, under the
+ * reader's lock, whenever messages, an error or offsets become available
+ * to the application: it must only note it (e.g. signal a condition
+ * variable) and never call into the reader. */
+void kfk_reader_set_wakeup(kfk_reader *kr, void (*fn)(void *), void *opaque);
 
 #endif

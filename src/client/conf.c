@@ -166,6 +166,31 @@ static const conf_prop props[] = {
      "1000", NULL, NULL,
      "Reader: wait before rejoining after a failed join (coordinator "
      "errors back off with retry.backoff.ms instead)."},
+    /* Global order (docs/client.md). */
+    {"sequence.header", CT_STR, O(sequence_header), 0, 0, "", NULL, NULL,
+     "Writer: stamp every message with this header, a sequence number in "
+     "decimal ASCII, monotonic per writer in write order (empty: off; "
+     "the examples use kfk.seq).  Merge: the header read (empty: "
+     "kfk.seq)."},
+    {"sequence.start", CT_INT64, O(sequence_start), 0, INT64_MAX, "0", NULL,
+     NULL,
+     "Writer: the first sequence number (a restarted writer continues "
+     "from kfk_writer_next_sequence() of the last one)."},
+    {"merge.partitions", CT_STR, O(merge_partitions), 0, 0, "", NULL, NULL,
+     "Merge: partitions read, comma-separated (empty: all)."},
+    {"merge.sequence.start", CT_INT64, O(merge_sequence_start), -1, INT64_MAX,
+     "-1", NULL, NULL,
+     "Merge: the first sequence number handed out (-1: the lowest seen "
+     "once every partition showed its first record, or after "
+     "merge.gap.timeout.ms)."},
+    {"merge.gap.timeout.ms", CT_INT, O(merge_gap_timeout_ms), 0, I32, "5000",
+     NULL, NULL,
+     "Merge: how long a missing sequence number is waited for (while a "
+     "higher one is there) before the gap is reported."},
+    {"merge.buffer.messages", CT_INT, O(merge_buffer_messages), 1, 1000000,
+     "1000", NULL, NULL,
+     "Merge: records buffered per partition; a full partition is not read "
+     "further."},
 };
 
 static const conf_prop *

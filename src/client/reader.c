@@ -68,13 +68,31 @@ closing(kfk_reader *kr)
     return c;
 }
 
+/* Under lock: something for the application (messages, an error, known
+ * offsets): wake its waiting call, and the merging reader's hook. */
+static void
+app_wake(kfk_reader *kr)
+{
+    pthread_cond_broadcast(&kr->avail);
+    if (kr->wake_fn) kr->wake_fn(kr->wake_opaque);
+}
+
+void
+kfk_reader_set_wakeup(kfk_reader *kr, void (*fn)(void *), void *opaque)
+{
+    pthread_mutex_lock(&kr->lock);
+    kr->wake_fn = fn;
+    kr->wake_opaque = opaque;
+    pthread_mutex_unlock(&kr->lock);
+}
+
 /* Report an error to the application (once, by fetch_message). */
 void
 kfk_reader_set_app_err(kfk_reader *kr, kfk_err err)
 {
     pthread_mutex_lock(&kr->lock);
     kr->app_err = err;
-    pthread_cond_broadcast(&kr->avail);
+    app_wake(kr);
     pthread_mutex_unlock(&kr->lock);
 }
 
@@ -420,7 +438,7 @@ resolve_offsets(kfk_reader *kr, int64_t now)
             rp->fetch_offset = offs[i];
             if (rp->pos < 0) rp->pos = offs[i];
         }
-        pthread_cond_broadcast(&kr->avail);
+        app_wake(kr);
         pthread_mutex_unlock(&kr->lock);
         kfk_free(rps);
         kfk_free(tss);
@@ -751,7 +769,7 @@ recv_fetch(kfk_reader *kr, rbroker *b, int64_t now)
                 KFK_MAX(kr->mx.queued_messages_max, kr->q_msgs);
             kr->mx.queued_bytes_max =
                 KFK_MAX(kr->mx.queued_bytes_max, kr->q_bytes);
-            pthread_cond_broadcast(&kr->avail);
+            app_wake(kr);
         }
         pthread_mutex_unlock(&kr->lock);
     }

@@ -99,6 +99,8 @@ struct kfk_reader {
     kfk_err close_err;
     int32_t generation;
     kfk_reader_metrics mx;
+    void (*wake_fn)(void *); /* kfk_reader_set_wakeup() (merge.c) */
+    void *wake_opaque;
     /* Background thread only. */
     bool finishing;
     kfk_cluster cl; /* brokers (rbroker) and their connections */

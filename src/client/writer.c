@@ -26,6 +26,13 @@
  * The lock (kw->lock) protects the input queue, the buffer accounting,
  * the sync waiters and the metrics.  The completion callback is called
  * without holding it.
+ *
+ * Global order ("sequence.header", docs/client.md): a message is stamped
+ * with its sequence number while it is copied in, under the lock, so the
+ * numbers follow the order in which messages enter the input queue (the
+ * order of the calls, and within a call the order of the array), before
+ * any partition is picked.  The header lives in the message's own copy,
+ * so a retry sends the same number.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -130,6 +137,7 @@ struct kfk_writer {
     bool closing, stop;
     kfk_writer_metrics mx;
     double lat_sum, bmsg_sum, bbytes_sum;
+    int64_t next_seq; /* "sequence.header": the next number stamped */
     /* I/O thread only. */
     wtopic *topics;
     kfk_cluster cl; /* brokers and their connections */
@@ -1059,6 +1067,7 @@ kfk_writer_new(kfk_conf *conf, kfk_writer **kwp, char *errstr,
     pthread_cond_init(&kw->done, &ca);
     pthread_condattr_destroy(&ca);
     kw->conf = conf;
+    kw->next_seq = conf->sequence_start;
     kfk_cluster_init(&kw->cl, conf, sizeof(wbroker), "writer");
     int r = pthread_create(&kw->thr, NULL, io_thread, kw);
     if (r) {
@@ -1078,6 +1087,18 @@ kfk_writer_new(kfk_conf *conf, kfk_writer **kwp, char *errstr,
     return KFK_ERR_NONE;
 }
 
+/* The sequence header's value: decimal ASCII of an int64, at most 19
+ * digits (the numbers are >= 0). */
+#define SEQ_DIGITS 20
+
+/* Bytes the sequence header adds to a message (0: not stamped). */
+static size_t
+seq_extra(const kfk_conf *c)
+{
+    if (!c->sequence_header || !*c->sequence_header) return 0;
+    return 8 + strlen(c->sequence_header) + SEQ_DIGITS;
+}
+
 /* Size a message occupies in a batch, roughly (record overhead
  * included), and in the writer's buffer. */
 static size_t
@@ -1092,9 +1113,10 @@ msg_size(const kfk_message *m)
     return n;
 }
 
-/* Bytes msg_fill() needs for src (topic copied unless borrowed). */
+/* Bytes msg_fill() needs for src (topic copied unless borrowed, plus
+ * extra for the sequence header). */
 static size_t
-msg_block_size(const kfk_message *src, bool copy_topic)
+msg_block_size(const kfk_message *src, bool copy_topic, size_t extra)
 {
     size_t kl = src->key ? (size_t)KFK_MAX(src->key_len, 0) : 0;
     size_t vl = src->value ? (size_t)KFK_MAX(src->value_len, 0) : 0;
@@ -1105,6 +1127,7 @@ msg_block_size(const kfk_message *src, bool copy_topic)
               (src->headers[h].value
                    ? (size_t)KFK_MAX(src->headers[h].value_len, 0)
                    : 0);
+    if (extra) hl += sizeof(kfk_header) + extra;
     return sizeof(wmsg) + hl + (copy_topic ? strlen(src->topic) + 1 : 0) + kl +
            vl + 1;
 }
@@ -1114,17 +1137,18 @@ msg_block_size(const kfk_message *src, bool copy_topic)
  * from the configuration. */
 static void
 msg_fill(wmsg *m, const kfk_message *src, const char *topic, bool copy_topic,
-         int64_t now_ms)
+         int64_t now_ms, const char *seq_name, int64_t seq)
 {
     wpage *pg = m->page;
     size_t kl = src->key ? (size_t)KFK_MAX(src->key_len, 0) : 0;
     size_t vl = src->value ? (size_t)KFK_MAX(src->value_len, 0) : 0;
     int32_t nh = KFK_MAX(src->header_count, 0);
+    int32_t nall = nh + (seq_name ? 1 : 0);
     memset(m, 0, sizeof(*m));
     m->page = pg;
     char *p = (char *)(m + 1);
     kfk_header *hs = (kfk_header *)p;
-    p += (size_t)nh * sizeof(kfk_header);
+    p += (size_t)nall * sizeof(kfk_header);
     for (int32_t h = 0; h < nh; h++) {
         const kfk_header *sh = &src->headers[h];
         size_t k = sh->key ? strlen(sh->key) : 0;
@@ -1138,9 +1162,20 @@ msg_fill(wmsg *m, const kfk_message *src, const char *topic, bool copy_topic,
             memcpy(p, sh->value, (size_t)hs[h].value_len);
         p += KFK_MAX(hs[h].value_len, 0);
     }
+    if (seq_name) {
+        /* Last, after the application's own headers. */
+        size_t k = strlen(seq_name);
+        memcpy(p, seq_name, k + 1);
+        hs[nh].key = p;
+        p += k + 1;
+        int len = snprintf(p, SEQ_DIGITS, "%lld", (long long)seq);
+        hs[nh].value = p;
+        hs[nh].value_len = len;
+        p += len;
+    }
     m->m = *src;
-    m->m.headers = nh ? hs : NULL;
-    m->m.header_count = nh;
+    m->m.headers = nall ? hs : NULL;
+    m->m.header_count = nall;
     if (copy_topic) {
         size_t tl = strlen(topic) + 1;
         memcpy(p, topic, tl);
@@ -1165,6 +1200,14 @@ msg_fill(wmsg *m, const kfk_message *src, const char *topic, bool copy_topic,
     if (!m->m.timestamp) m->m.timestamp = now_ms;
 }
 
+static bool
+has_header(const kfk_message *m, const char *name)
+{
+    for (int32_t h = 0; h < m->header_count; h++)
+        if (m->headers[h].key && !strcmp(m->headers[h].key, name)) return true;
+    return false;
+}
+
 kfk_err
 kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
                  kfk_err *errs)
@@ -1187,7 +1230,9 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
         else if ((m->key && m->key_len < 0) || (m->value && m->value_len < 0) ||
                  m->header_count < 0 || (m->header_count && !m->headers))
             err = KFK_ERR__INVALID_ARG;
-        else if ((sz = msg_size(m)) > (size_t)c->batch_bytes)
+        else if (seq_extra(c) && has_header(m, c->sequence_header))
+            err = KFK_ERR__INVALID_ARG; /* it would carry two numbers */
+        else if ((sz = msg_size(m) + seq_extra(c)) > (size_t)c->batch_bytes)
             err = KFK_ERR_MESSAGE_TOO_LARGE;
         if (err) {
             if (errs) errs[i] = err;
@@ -1231,18 +1276,22 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
      * uncontended lock and a bump allocation per message instead of a
      * malloc per message and a free on the I/O thread). */
     wlist l = {0};
+    size_t extra = seq_extra(c);
+    const char *seq_name = extra ? c->sequence_header : NULL;
+    int64_t seq0 = kw->next_seq;
     for (size_t i = 0; i < n && !err; i++) {
         const kfk_message *src = &msgs[i];
-        wmsg *m = msg_alloc_locked(kw, msg_block_size(src, !wtopic_set));
+        wmsg *m = msg_alloc_locked(kw, msg_block_size(src, !wtopic_set, extra));
         if (!m) {
             while ((m = wl_pop(&l)))
                 msg_free_locked(kw, m);
+            kw->next_seq = seq0; /* nothing was taken: no number used */
             err = KFK_ERR__NOMEM;
             break;
         }
         msg_fill(m, src, wtopic_set ? c->topic : src->topic, !wtopic_set,
-                 now_ms);
-        m->bytes = msg_size(src);
+                 now_ms, seq_name, seq_name ? kw->next_seq++ : -1);
+        m->bytes = msg_size(src) + extra;
         m->enq_us = now_us;
         m->deadline = mono + c->delivery_timeout_ms;
         m->flush = !c->async;
@@ -1346,6 +1395,16 @@ kfk_writer_destroy(kfk_writer *kw)
     pthread_mutex_destroy(&kw->lock);
     kfk_conf_destroy(kw->conf);
     kfk_free(kw);
+}
+
+int64_t
+kfk_writer_next_sequence(kfk_writer *kw)
+{
+    if (!kw) return -1;
+    pthread_mutex_lock(&kw->lock);
+    int64_t seq = kw->next_seq;
+    pthread_mutex_unlock(&kw->lock);
+    return seq;
 }
 
 void

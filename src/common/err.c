@@ -164,6 +164,7 @@ static const char *local_names[] = {
     [KFK_ERR__CRC - KFK_ERR__BEGIN] = "_CRC",
     [KFK_ERR__STATE - KFK_ERR__BEGIN] = "_STATE",
     [KFK_ERR__PARTIAL - KFK_ERR__BEGIN] = "_PARTIAL",
+    [KFK_ERR__GAP - KFK_ERR__BEGIN] = "_GAP",
 };
 
 static const char *local_descs[] = {
@@ -183,6 +184,7 @@ static const char *local_descs[] = {
     [KFK_ERR__CRC - KFK_ERR__BEGIN] = "Local: checksum mismatch",
     [KFK_ERR__STATE - KFK_ERR__BEGIN] = "Local: invalid state",
     [KFK_ERR__PARTIAL - KFK_ERR__BEGIN] = "Local: incomplete input",
+    [KFK_ERR__GAP - KFK_ERR__BEGIN] = "Local: sequence numbers missing",
 };
 
 const char *
