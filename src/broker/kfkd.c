@@ -199,7 +199,7 @@ apply_overrides(kfk_broker *b, int argc, char **argv)
             return -1;
         }
         *eq = '\0';
-        int rc = kfk_conf_set(&b->conf, kv, eq + 1, err, sizeof(err));
+        int rc = kfk_broker_conf_set(&b->conf, kv, eq + 1, err, sizeof(err));
         *eq = '=';
         if (rc) {
             fprintf(stderr, "kfkd: %s\n", err);
@@ -219,7 +219,7 @@ configure(kfk_broker *b, int argc, char **argv)
     const char *file = NULL;
     int rc = scan_args(argc, argv, &file);
     if (rc >= 0) return rc;
-    if (file && kfk_conf_load(&b->conf, file, err, sizeof(err))) {
+    if (file && kfk_broker_conf_load(&b->conf, file, err, sizeof(err))) {
         fprintf(stderr, "kfkd: %s\n", err);
         return 2;
     }
@@ -345,10 +345,10 @@ main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     kfk_broker b;
     memset(&b, 0, sizeof(b));
-    kfk_conf_defaults(&b.conf);
+    kfk_broker_conf_defaults(&b.conf);
     int rc = run(&b, argc, argv);
     kfk_listeners_free(b.listeners, b.nlisteners);
-    kfk_conf_free(&b.conf);
+    kfk_broker_conf_free(&b.conf);
     kfk_free(b.datadir);
     return rc;
 }
