@@ -61,7 +61,7 @@ struct kfkd {
     /* Start-up handshake with kfkd_open(). */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int state; /* 0 starting, 1 serving, -1 failed */
+    int state;  /* 0 starting, 1 serving, -1 failed */
     kfk_ev *ev; /* b.ev while serving, for kfkd_close() */
     atomic_bool close_requested;
 };
@@ -189,8 +189,9 @@ conf_replay(const kfkd_conf *c, kfk_broker_conf *out, char *err, size_t len)
     kfk_broker_conf_defaults(out);
     for (int i = 0; i < c->nops; i++) {
         const conf_op *op = &c->ops[i];
-        int rc = op->key ? kfk_broker_conf_set(out, op->key, op->value, err, len)
-                         : kfk_broker_conf_load(out, op->value, err, len);
+        int rc = op->key
+                     ? kfk_broker_conf_set(out, op->key, op->value, err, len)
+                     : kfk_broker_conf_load(out, op->value, err, len);
         if (rc) return -1;
     }
     return 0;
@@ -334,9 +335,8 @@ startup(kfkd *k)
     if (kfk_groups_load(b) < 0) return -1;
     if (kfk_server_start(b) < 0) return -1;
     b->flush_timer = kfk_ev_timer_add(b->ev, 100, on_flush_timer, b);
-    b->retention_timer =
-        kfk_ev_timer_add(b->ev, b->conf.log_retention_check_interval_ms,
-                         on_retention_timer, b);
+    b->retention_timer = kfk_ev_timer_add(
+        b->ev, b->conf.log_retention_check_interval_ms, on_retention_timer, b);
     kfk_info("kfkd", "kfkd %s node %d started in %lld ms, data in %s",
              KFK_VERSION_STR, b->conf.node_id, (long long)(kfk_mono_ms() - t0),
              b->datadir);
@@ -417,8 +417,8 @@ make_bootstrap(const kfk_broker *b)
     s[0] = '\0';
     for (int i = 0; i < b->nlisteners; i++) {
         const kfk_listener *l = &b->listeners[i];
-        const char *h = *l->host && strcmp(l->host, "0.0.0.0") ? l->host
-                                                                : "127.0.0.1";
+        const char *h =
+            *l->host && strcmp(l->host, "0.0.0.0") ? l->host : "127.0.0.1";
         int ipv6 = strchr(h, ':') != NULL;
         n += (size_t)snprintf(s + n, cap - n, "%s%s%s%s:%d", i ? "," : "",
                               ipv6 ? "[" : "", h, ipv6 ? "]" : "",

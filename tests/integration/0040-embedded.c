@@ -114,7 +114,8 @@ produce(const kfkd *k, const char *topic, const char *tag, int n)
         kfk_message m = {.value = v, .value_len = len};
         int64_t off = -1;
         e = kfk_conn_write_messages(kc, &m, 1, &off);
-        if (e) fail_msg("produce: %s (%s)", kfk_err2str(e), kfk_conn_errstr(kc));
+        if (e)
+            fail_msg("produce: %s (%s)", kfk_err2str(e), kfk_conn_errstr(kc));
         assert_int_equal(off, i);
     }
     kfk_conn_close(kc);
@@ -187,8 +188,8 @@ test_two_brokers(void **st)
     /* Separate clusters: b has no topic ta. */
     char err[512];
     kfk_conn *kc = NULL;
-    kfk_err e = kfk_conn_dial_leader(kfkd_bootstrap(b), "ta", 0, 2000, &kc,
-                                     err, sizeof(err));
+    kfk_err e = kfk_conn_dial_leader(kfkd_bootstrap(b), "ta", 0, 2000, &kc, err,
+                                     sizeof(err));
     assert_int_not_equal(e, KFK_ERR_NONE);
     kfk_conn_close(kc);
 
@@ -247,9 +248,8 @@ test_refusals(void **st)
     /* A bad value: refused by kfkd_conf_set, as by the daemon. */
     kfkd_conf *c = kfkd_conf_new();
     err[0] = '\0';
-    assert_int_equal(kfkd_conf_set(c, "num.partitions", "many", err,
-                                   sizeof(err)),
-                     -1);
+    assert_int_equal(
+        kfkd_conf_set(c, "num.partitions", "many", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "num.partitions"));
     err[0] = '\0';
     assert_int_equal(
@@ -260,9 +260,9 @@ test_refusals(void **st)
     /* An unsupported listener scheme: kfkd_conf_check and kfkd_open. */
     c = kfkd_conf_new();
     assert_int_equal(kfkd_conf_set(c, "log.dirs", d2, err, sizeof(err)), 0);
-    assert_int_equal(kfkd_conf_set(c, "listeners", "SSL://127.0.0.1:0", err,
-                                   sizeof(err)),
-                     0);
+    assert_int_equal(
+        kfkd_conf_set(c, "listeners", "SSL://127.0.0.1:0", err, sizeof(err)),
+        0);
     err[0] = '\0';
     assert_int_equal(kfkd_conf_check(c, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "SSL"));
