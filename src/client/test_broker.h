@@ -32,12 +32,15 @@ broker_setup(void **state)
     snprintf(tb_dir, sizeof(tb_dir), "%s/kfk-client-test.XXXXXX",
              t && *t ? t : "/tmp");
     if (!mkdtemp(tb_dir)) return -1;
-    static const char *const kv[] = {
-        "listeners", "PLAINTEXT://127.0.0.1:0",
-        "group.initial.rebalance.delay.ms", "0",
-        "group.min.session.timeout.ms", "1000",
-        "offsets.topic.num.partitions", "1",
-        NULL};
+    static const char *const kv[] = {"listeners",
+                                     "PLAINTEXT://127.0.0.1:0",
+                                     "group.initial.rebalance.delay.ms",
+                                     "0",
+                                     "group.min.session.timeout.ms",
+                                     "1000",
+                                     "offsets.topic.num.partitions",
+                                     "1",
+                                     NULL};
     char err[512];
     kfkd_conf *c = kfkd_conf_new();
     if (!c) return -1;
@@ -46,7 +49,7 @@ broker_setup(void **state)
     if (kfkd_conf_set(c, "log.dirs", tb_dir, err, sizeof(err))) goto fail;
     /* KFK_TEST_BROKER_DEBUG=1 shows what the broker does. */
     kfkd_conf_set_log_level(c, getenv("KFK_TEST_BROKER_DEBUG") ? KFKD_LOG_DEBUG
-                                                                : KFKD_LOG_WARN);
+                                                               : KFKD_LOG_WARN);
     tb = kfkd_open(c, err, sizeof(err));
     if (!tb) goto fail;
     kfkd_conf_destroy(c);
