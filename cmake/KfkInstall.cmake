@@ -80,7 +80,12 @@ configure_file(libkfkd.pc.in ${CMAKE_BINARY_DIR}/lib/libkfkd.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/lib/libkfk.pc
         ${CMAKE_BINARY_DIR}/lib/libkfkd.pc DESTINATION ${KFK_PC_DIR})
 
-install(FILES man/kfk.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-install(FILES man/kfkd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+# The man pages carry the version from project(), like version.h.
+configure_file(man/kfk.1.in ${CMAKE_BINARY_DIR}/man/kfk.1 @ONLY)
+configure_file(man/kfkd.8.in ${CMAKE_BINARY_DIR}/man/kfkd.8 @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/man/kfk.1
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${CMAKE_BINARY_DIR}/man/kfkd.8
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES LICENSE README.md CHANGELOG.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})

@@ -36,6 +36,9 @@ for f in bin/kfkd bin/kfk include/kfk/kfk.h include/kfk/alloc.h include/kfk/vers
          share/man/man1/kfk.1 share/man/man8/kfkd.8; do
     check "installed $f" test -e "$P/$f"
 done
+ver=$(sed -nE 's/^project\(kfk VERSION ([0-9.]+).*/\1/p' "$KFK_SOURCE_DIR/CMakeLists.txt")
+check "man pages carry the version of project() ($ver)" \
+    grep -q "kfk $ver\"" "$P/share/man/man1/kfk.1" "$P/share/man/man8/kfkd.8"
 check "installed libkfk.so, libkfk.a, libkfk.pc, kfkConfig.cmake" \
     test -e "$libdir/libkfk.so" -a -e "$libdir/libkfk.a" \
     -a -e "$libdir/pkgconfig/libkfk.pc" -a -e "$libdir/cmake/kfk/kfkConfig.cmake"
