@@ -144,9 +144,9 @@ kfk_reader_coop_assigned(kfk_reader *kr, int32_t gen, kfk_topic_partition *tps,
     kfk_topic_partition *cb = kfk_calloc(nadd + 1, sizeof(*cb));
     for (size_t i = 0; cb && i < nadd; i++) {
         const rpart *rp = &kr->parts[kr->nparts - nadd + i];
-        cb[i] = (kfk_topic_partition){
-            rp->topic, rp->partition,
-            rp->fetch_offset >= 0 ? rp->fetch_offset : -1};
+        cb[i] = (kfk_topic_partition){rp->topic, rp->partition,
+                                      rp->fetch_offset >= 0 ? rp->fetch_offset
+                                                            : -1};
     }
     pthread_mutex_unlock(&kr->lock);
     if (cb) kfk_reader_call_rebalance(kr, KFK_REBALANCE_ASSIGNED, cb, nadd);
