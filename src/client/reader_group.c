@@ -468,15 +468,28 @@ send_join(kfk_reader *kr, int16_t v, kfk_resp *rs, kfk_JoinGroupResponse *jr)
             : kfk_grp_encode_subscription(kr->topics, kr->ntopics, kr->owned,
                                           kr->nowned, kr->owned_gen, &sub);
     kfk_free(cur);
+    /* Eager, but offering a cooperative balancer too (say during an
+     * upgrade): for that one we own nothing, as we gave everything up
+     * before joining; a claim would make its leader hold partitions back
+     * for a follow-up rebalance this member never asks for. */
+    kfk_buf none;
+    kfk_buf_init(&none);
+    if (!err && !kr->coop)
+        err = kfk_grp_encode_subscription(kr->topics, kr->ntopics, NULL, 0, -1,
+                                          &none);
     if (err) {
         kfk_free(ps);
         kfk_buf_free(&sub);
+        kfk_buf_free(&none);
         return err;
     }
     for (size_t i = 0; i < kr->nbalancers; i++) {
+        const kfk_buf *b =
+            !kr->coop && kfk_assignor_cooperative(kr->balancers[i]) ? &none
+                                                                    : &sub;
         ps[i].Name = kfk_str_c(kr->balancers[i]);
-        ps[i].Metadata.p = sub.p;
-        ps[i].Metadata.len = (int32_t)sub.len;
+        ps[i].Metadata.p = b->p;
+        ps[i].Metadata.len = (int32_t)b->len;
     }
     kfk_JoinGroupRequest req;
     kfk_msg_init(&kfk_JoinGroupRequest_msg, v, &req);
@@ -494,6 +507,7 @@ send_join(kfk_reader *kr, int16_t v, kfk_resp *rs, kfk_JoinGroupResponse *jr)
                         c->rebalance_timeout_ms + 5000, rs, jr);
     kfk_free(ps);
     kfk_buf_free(&sub);
+    kfk_buf_free(&none);
     if (!err && jr->ErrorCode) {
         err = (kfk_err)jr->ErrorCode;
         if (err == KFK_ERR_MEMBER_ID_REQUIRED && jr->MemberId.len > 0) {

@@ -14,7 +14,9 @@
  *  - eager ("sticky", same plan, eager protocol): every member is revoked
  *    at every rebalance; its gaps are printed next to the cooperative ones;
  *  - both: every record written is read, none twice (each revoke and the
- *    close commit what was handed out).
+ *    close commit what was handed out);
+ *  - "cooperative-sticky,sticky" (an upgrade's first step): the Reader is
+ *    eager, the group picks cooperative-sticky and still converges.
  *
  * kafka/0206-cooperative runs the same against Apache Kafka.
  */
@@ -189,7 +191,8 @@ produce(void *arg)
         memset(ms, 0, sizeof(ms));
         for (int i = 0; i < NPARTS; i++) {
             ms[i].value = vals[i];
-            ms[i].value_len = snprintf(vals[i], sizeof(vals[i]), "v-%d", base + i);
+            ms[i].value_len =
+                snprintf(vals[i], sizeof(vals[i]), "v-%d", base + i);
         }
         kfk_err err = kfk_writer_write(kw, ms, NPARTS, NULL);
         if (err) {
@@ -371,11 +374,27 @@ test_cooperative_vs_eager(void **st)
     free(eager);
 }
 
+/* An eager balancer listed too (the first step of an upgrade): the Reader
+ * is eager, the group still picks cooperative-sticky, and converges. */
+static void
+test_upgrade_step(void **st)
+{
+    (void)st;
+    run *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    do_run(r, "cooperative-sticky,sticky", "upgrade");
+    for (int i = 1; i < 3; i++)
+        assert_true(atomic_load(&r->m[i].revoked) >= 2);
+    free(r->seen);
+    free(r);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cooperative_vs_eager),
+        cmocka_unit_test(test_upgrade_step),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
