@@ -59,10 +59,10 @@ sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Set once by setup(): the writer thread reads it too. */
 static const char *
 bootstrap(void)
 {
-    snprintf(g_bootstrap, sizeof(g_bootstrap), "127.0.0.1:%d", H.port);
     return g_bootstrap;
 }
 
@@ -78,10 +78,11 @@ static int
 setup(void **st)
 {
     (void)st;
-    return kfkd_start(&H, "group.initial.rebalance.delay.ms=0",
-                      "group.min.session.timeout.ms=1000", NULL)
-               ? -1
-               : 0;
+    if (kfkd_start(&H, "group.initial.rebalance.delay.ms=0",
+                   "group.min.session.timeout.ms=1000", NULL))
+        return -1;
+    snprintf(g_bootstrap, sizeof(g_bootstrap), "127.0.0.1:%d", H.port);
+    return 0;
 }
 
 static int
