@@ -904,3 +904,18 @@ kfk_test_count_records(const uint8_t *p, size_t len, int64_t first_offset,
     }
     return n;
 }
+
+int64_t
+kfk_test_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+kfk_test_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}

@@ -99,6 +99,10 @@ int32_t kfk_test_next_corr(void);
 /* True if the peer closed the connection within timeout_ms (reading and
  * discarding anything it still sends). */
 bool kfk_test_closed(int fd, int timeout_ms);
+/* CLOCK_MONOTONIC in microseconds. */
+int64_t kfk_test_mono_us(void);
+/* Sleep ms milliseconds. */
+void kfk_test_sleep_ms(int ms);
 
 /* ---- shortcuts for common requests ---------------------------------- */
 

@@ -36,13 +36,6 @@
 static kfkd_h H;
 static char g_boot[64];
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int
 setup(void **st)
 {
@@ -418,7 +411,7 @@ test_acks_codecs(void **st)
         int64_t end = 0;
         for (int w = 0; w < 100 && end < N; w++) { /* acks none: async */
             end = log_end(topic, 0);
-            if (end < N) sleep_ms(20);
+            if (end < N) kfk_test_sleep_ms(20);
         }
         assert_int_equal(end, N);
         int bad = 0;
@@ -604,7 +597,7 @@ test_broker_restart(void **st)
         kfk_message m = msg(NULL, val);
         assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
     }
-    sleep_ms(1000); /* the writer fails to connect, and retries */
+    kfk_test_sleep_ms(1000); /* the writer fails to connect, and retries */
     assert_int_equal(c.failed, 0);
     int64_t t0 = kfk_mono_ms();
     assert_int_equal(kfkd_restart(&H), 0);

@@ -44,21 +44,6 @@
 static kfkd_h H;
 static char g_bootstrap[64];
 
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Set once by setup(): the writer thread reads it too. */
 static const char *
 bootstrap(void)
@@ -160,7 +145,7 @@ consume(void *arg)
             if (atomic_load(&g_run->seen[id]) < 255)
                 atomic_fetch_add(&g_run->seen[id], 1);
         }
-        int64_t now = mono_us();
+        int64_t now = kfk_test_mono_us();
         int64_t last = atomic_load(&m->last_us);
         if (atomic_load(&g_run->window) && last > 0 &&
             now - last > atomic_load(&m->max_gap_us))
@@ -199,11 +184,11 @@ produce(void *arg)
         kfk_err err = kfk_writer_write(kw, ms, NPARTS, NULL);
         if (err) {
             fprintf(stderr, "write: %s\n", kfk_err2str(err));
-            sleep_ms(50);
+            kfk_test_sleep_ms(50);
             continue;
         }
         atomic_store(&r->produced, base + NPARTS);
-        sleep_ms(5);
+        kfk_test_sleep_ms(5);
     }
     kfk_writer_destroy(kw);
     return NULL;
@@ -250,7 +235,7 @@ stop_member(memb *m)
 static void
 wait_stable(run *r, const char *what)
 {
-    int64_t until = mono_us() + 90 * 1000000LL, ok_since = 0;
+    int64_t until = kfk_test_mono_us() + 90 * 1000000LL, ok_since = 0;
     for (;;) {
         int sum = 0;
         bool each = true;
@@ -260,7 +245,7 @@ wait_stable(run *r, const char *what)
             sum += n;
             each &= n >= 1;
         }
-        int64_t now = mono_us();
+        int64_t now = kfk_test_mono_us();
         if (sum == NPARTS && each) {
             if (!ok_since) ok_since = now;
             if (now - ok_since >= 1000000) return;
@@ -268,7 +253,7 @@ wait_stable(run *r, const char *what)
             ok_since = 0;
         }
         if (now > until) fail_msg("%s: not stable (sum %d)", what, sum);
-        sleep_ms(20);
+        kfk_test_sleep_ms(20);
     }
 }
 
@@ -293,26 +278,26 @@ do_run(run *r, const char *balancers, const char *name)
     wait_stable(r, "3 members");
     /* The window: a 4th member joins, then the first leaves. */
     atomic_store(&r->window, true);
-    int64_t t0 = mono_us();
+    int64_t t0 = kfk_test_mono_us();
     start_member(r, 3);
     wait_stable(r, "4 members");
-    int64_t t1 = mono_us();
+    int64_t t1 = kfk_test_mono_us();
     stop_member(&r->m[0]);
     wait_stable(r, "member 0 left");
-    int64_t t2 = mono_us();
+    int64_t t2 = kfk_test_mono_us();
     atomic_store(&r->window, false);
     atomic_store(&r->stop_writer, true);
     pthread_join(wt, NULL);
     /* Everything written is read. */
     int produced = atomic_load(&r->produced);
-    int64_t until = mono_us() + 30 * 1000000LL;
+    int64_t until = kfk_test_mono_us() + 30 * 1000000LL;
     int missing = 0;
     for (;;) {
         missing = 0;
         for (int i = 0; i < produced; i++)
             missing += atomic_load(&r->seen[i]) == 0;
-        if (!missing || mono_us() > until) break;
-        sleep_ms(100);
+        if (!missing || kfk_test_mono_us() > until) break;
+        kfk_test_sleep_ms(100);
     }
     for (int i = 1; i < NMEMB; i++)
         stop_member(&r->m[i]);
