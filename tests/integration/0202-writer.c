@@ -118,6 +118,28 @@ log_end(const char *topic, int32_t partition)
     return last;
 }
 
+/* Wait until the leader of topic/partition answers ListOffsets: a topic
+ * Kafka has just created may not be served yet, and an acks=0 write sent
+ * then is dropped without a word (the producer gets no answer to learn
+ * it from). */
+static void
+wait_served(const char *topic, int32_t partition)
+{
+    for (int i = 0; i < 100; i++) {
+        kfk_conn *kc;
+        char es[256] = "";
+        int64_t last = -1;
+        if (!kfk_conn_dial_leader(g_boot, topic, partition, 10000, &kc, es,
+                                  sizeof(es))) {
+            kfk_err err = kfk_conn_read_last_offset(kc, &last);
+            kfk_conn_close(kc);
+            if (!err) return;
+        }
+        kfk_test_sleep_ms(100);
+    }
+    fail_msg("%s [%d] is not served after 10 s", topic, partition);
+}
+
 /* Every record of topic/partition: calls fn for each. */
 typedef void each_fn(const kfk_message *m, void *opaque);
 
@@ -403,6 +425,7 @@ test_acks_codecs(void **st)
         char topic[32];
         snprintf(topic, sizeof(topic), "w-codec-%s", codecs[k]);
         create(topic, 1, NULL, NULL);
+        wait_served(topic, 0);
         const char *const kv[] = {"compression", codecs[k], "acks", acks[k],
                                   NULL};
         kfk_writer *kw = writer(topic, kv, NULL, NULL);
