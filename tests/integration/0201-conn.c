@@ -68,6 +68,10 @@ create(kfk_conn *kc, const char *topic, int32_t parts)
     if (err)
         fail_msg("create %s: %s (%s)", topic, kfk_err2str(err),
                  kfk_conn_errstr(kc));
+    /* Kafka answers before it serves the topic. */
+    int fd = kfk_test_connect(H.port);
+    assert_true(kfk_test_wait_served(fd, topic, parts, 10000));
+    close(fd);
 }
 
 /* The broker's own range for an API, from a raw ApiVersions v3. */

@@ -70,6 +70,10 @@ create(kfk_conn *kc, const char *topic, int32_t parts)
         .topic = topic, .num_partitions = parts, .replication_factor = 1};
     if (kfk_conn_create_topics(kc, &tc, 1, NULL))
         fail_msg("create %s: %s", topic, kfk_conn_errstr(kc));
+    /* Kafka answers before it serves the topic. */
+    int fd = kfk_test_connect(H.port);
+    assert_true(kfk_test_wait_served(fd, topic, parts, 10000));
+    close(fd);
 }
 
 static size_t
