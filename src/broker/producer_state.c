@@ -214,8 +214,8 @@ pending_of(const kfk_producer_state *ps, kfk_producer_check *pc, int64_t pid)
         if (pc->pending[i].producer_id == pid) return &pc->pending[i];
     if (pc->n == pc->cap) {
         pc->cap = pc->cap ? pc->cap * 2 : 4;
-        pc->pending = kfk_xrealloc(pc->pending,
-                                   (size_t)pc->cap * sizeof(*pc->pending));
+        pc->pending =
+            kfk_xrealloc(pc->pending, (size_t)pc->cap * sizeof(*pc->pending));
     }
     kfk_producer_entry *e = &pc->pending[pc->n++];
     const kfk_producer_entry *cur = kfk_producer_state_find(ps, pid);
@@ -238,7 +238,8 @@ kfk_producer_check_batch(const kfk_producer_state *ps, kfk_producer_check *pc,
 {
     int32_t last_seq = kfk_producer_last_seq(bi);
     /* Duplicates are looked up in what is written (Kafka's lastEntry). */
-    const kfk_producer_entry *cur = kfk_producer_state_find(ps, bi->producer_id);
+    const kfk_producer_entry *cur =
+        kfk_producer_state_find(ps, bi->producer_id);
     if (cur && cur->epoch == bi->epoch) {
         for (int i = 0; i < cur->nbatches; i++) {
             const kfk_producer_batch *b = &cur->batches[i];
@@ -342,9 +343,9 @@ write_all_fd(int fd, const uint8_t *p, size_t len)
 }
 
 kfk_err
-kfk_producer_state_write_snapshot(const kfk_producer_state *ps,
-                                  const char *dir, int64_t offset,
-                                  char *errstr, size_t errstr_size)
+kfk_producer_state_write_snapshot(const kfk_producer_state *ps, const char *dir,
+                                  int64_t offset, char *errstr,
+                                  size_t errstr_size)
 {
     kfk_buf wb;
     kfk_buf_init(&wb);

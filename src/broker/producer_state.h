@@ -40,7 +40,7 @@ typedef struct kfk_producer_entry {
     int16_t epoch; /* -1: none yet (a pending entry of a new producer) */
     int nbatches;  /* batches[0] the oldest */
     kfk_producer_batch batches[KFK_PRODUCER_BATCHES];
-    int64_t last_timestamp; /* of the last batch: expiry */
+    int64_t last_timestamp;          /* of the last batch: expiry */
     struct kfk_producer_entry *next; /* hash chain */
 } kfk_producer_entry;
 

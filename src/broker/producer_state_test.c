@@ -179,10 +179,8 @@ test_request_of_several_batches(void **st)
     kfk_producer_check_init(&pc);
     kfk_producer_batch_info a = bi_of(2, 0, 0, 2), b = bi_of(2, 0, 2, 2),
                             c = bi_of(2, 0, 5, 1);
-    assert_int_equal(kfk_producer_check_batch(ps, &pc, &a, NULL),
-                     KFK_ERR_NONE);
-    assert_int_equal(kfk_producer_check_batch(ps, &pc, &b, NULL),
-                     KFK_ERR_NONE);
+    assert_int_equal(kfk_producer_check_batch(ps, &pc, &a, NULL), KFK_ERR_NONE);
+    assert_int_equal(kfk_producer_check_batch(ps, &pc, &b, NULL), KFK_ERR_NONE);
     assert_int_equal(kfk_producer_check_batch(ps, &pc, &c, NULL),
                      KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     /* Nothing changed in the state itself. */
@@ -274,8 +272,7 @@ static void
 damage(const char *dir, int64_t offset, bool truncate)
 {
     char path[512];
-    snprintf(path, sizeof(path), "%s/%020lld.snapshot", dir,
-             (long long)offset);
+    snprintf(path, sizeof(path), "%s/%020lld.snapshot", dir, (long long)offset);
     int fd = open(path, O_RDWR);
     assert_true(fd >= 0);
     if (truncate) {
