@@ -56,8 +56,8 @@ reconnect(void)
 
 /* InitProducerId at version v; returns the ErrorCode. */
 static int
-init_pid(int16_t v, const char *txn_id, int64_t pid_in, int16_t epoch_in,
-         int64_t *pidp, int16_t *epochp)
+init_pid_once(int16_t v, const char *txn_id, int64_t pid_in, int16_t epoch_in,
+              int64_t *pidp, int16_t *epochp)
 {
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
@@ -75,6 +75,24 @@ init_pid(int16_t v, const char *txn_id, int64_t pid_in, int16_t epoch_in,
         if (epochp) *epochp = resp.ProducerEpoch;
     }
     kfk_arena_free(&ar);
+    return rc;
+}
+
+/* Kafka answers COORDINATOR_LOAD_IN_PROGRESS until its producer id
+ * manager has a block from the controller, right after start: clients
+ * retry, so does this. */
+static int
+init_pid(int16_t v, const char *txn_id, int64_t pid_in, int16_t epoch_in,
+         int64_t *pidp, int16_t *epochp)
+{
+    int rc = -1000;
+    for (int i = 0; i < 300; i++) {
+        rc = init_pid_once(v, txn_id, pid_in, epoch_in, pidp, epochp);
+        if (rc != KFK_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
+            rc != KFK_ERR_COORDINATOR_NOT_AVAILABLE)
+            break;
+        kfk_test_sleep_ms(100);
+    }
     return rc;
 }
 
