@@ -5,8 +5,10 @@
  * refused with nothing appended; an older epoch is refused, a new one must
  * start at sequence 0; after DeleteRecords the producer's next batch still
  * succeeds; after a clean restart and after kill -9 the last batch
- * repeated is still recognised; a torn producer snapshot is ignored
- * (kfkd only: it damages the broker's files).  Also run against Apache
+ * repeated is still recognised; DescribeProducers shows the epoch and the
+ * last sequence.  kfkd only (they look at the broker's files): segment
+ * rolls leave snapshots that a kill -9 restart replays from, and a torn
+ * snapshot is ignored.  Also run against Apache
  * Kafka (kafka/0018-idempotence) so the error codes are compared.
  */
 #include <setjmp.h>
@@ -199,6 +201,54 @@ duplicate_gets_first_offsets(void **st)
     assert_int_equal(hw_of("idem-dup"), 9);
 }
 
+/* DescribeProducers v0 of partition 0: the ErrorCode; the last sequence
+ * and epoch of pid in *seqp, *epochp (-1 if not listed). */
+static int
+describe(const char *topic, int64_t pid, int32_t *seqp, int32_t *epochp)
+{
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    int32_t part = 0;
+    kfk_DescribeProducersRequest_TopicRequest tq = {KS(topic), &part, 1};
+    kfk_DescribeProducersRequest req;
+    kfk_msg_init(&kfk_DescribeProducersRequest_msg, 0, &req);
+    req.Topics = &tq;
+    req.Topics_count = 1;
+    kfk_DescribeProducersResponse resp;
+    int rc = -1000;
+    *seqp = *epochp = -1;
+    if (kfk_test_call(Fd, KFK_API_DescribeProducers, 0, &req, &resp, &ar) ==
+            0 &&
+        resp.Topics_count == 1 && resp.Topics[0].Partitions_count == 1) {
+        kfk_DescribeProducersResponse_PartitionResponse *pr =
+            &resp.Topics[0].Partitions[0];
+        rc = pr->ErrorCode;
+        for (int32_t i = 0; i < pr->ActiveProducers_count; i++)
+            if (pr->ActiveProducers[i].ProducerId == pid) {
+                *seqp = pr->ActiveProducers[i].LastSequence;
+                *epochp = pr->ActiveProducers[i].ProducerEpoch;
+            }
+    }
+    kfk_arena_free(&ar);
+    return rc;
+}
+
+static void
+describe_producers(void **st)
+{
+    (void)st;
+    create("idem-desc");
+    int64_t pid = new_pid(), b = -1;
+    assert_int_equal(produce("idem-desc", pid, 0, 0, 3, &b), 0);
+    assert_int_equal(produce("idem-desc", pid, 1, 0, 4, &b), 0);
+    int32_t seq, epoch;
+    assert_int_equal(describe("idem-desc", pid, &seq, &epoch), 0);
+    assert_int_equal(seq, 3);
+    assert_int_equal(epoch, 1);
+    assert_int_equal(describe("idem-desc", pid + 1000, &seq, &epoch), 0);
+    assert_int_equal(seq, -1);
+}
+
 static void
 gap_and_epochs_refused(void **st)
 {
@@ -330,6 +380,48 @@ tear_snapshots(const char *dir)
     return n;
 }
 
+/* How many snapshot files dir has. */
+static int
+count_snapshots(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        n += len >= 9 && !strcmp(de->d_name + len - 9, ".snapshot");
+    }
+    closedir(d);
+    return n;
+}
+
+static void
+roll_snapshot_then_kill9(void **st)
+{
+    (void)st;
+    if (kfk_test_broker_kind() != KFK_TEST_BROKER_KFKD) skip();
+    assert_int_equal(kfk_test_create_topic(Fd, "idem-roll", 1, "segment.bytes",
+                                           "1000", NULL),
+                     0);
+    int64_t pid = new_pid(), b = -1;
+    int64_t last = produce_some("idem-roll", pid);
+    char dir[800];
+    snprintf(dir, sizeof(dir), "%s/idem-roll-0", H.datadir);
+    /* Rolled segments left snapshots behind (the newest two kept). */
+    assert_int_equal(count_snapshots(dir), 2);
+    kfkd_kill9(&H);
+    assert_int_equal(kfkd_restart(&H), 0);
+    reconnect();
+    assert_int_equal(produce("idem-roll", pid, 0, 95, 5, &b), 0);
+    assert_int_equal(b, last);
+    assert_int_equal(produce("idem-roll", pid, 0, 90, 5, &b), 0);
+    assert_int_equal(b, last - 5);
+    assert_int_equal(hw_of("idem-roll"), 100);
+    assert_int_equal(produce("idem-roll", pid, 0, 100, 1, &b), 0);
+    assert_int_equal(b, 100);
+}
+
 static void
 torn_snapshot_ignored(void **st)
 {
@@ -360,7 +452,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(init_producer_id_versions), T(duplicate_gets_first_offsets),
         T(gap_and_epochs_refused),    T(delete_records_keeps_state),
-        T(recognised_after_restarts), T(torn_snapshot_ignored),
+        T(recognised_after_restarts), T(describe_producers),
+        T(roll_snapshot_then_kill9),  T(torn_snapshot_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
