@@ -130,15 +130,16 @@ describe_partition(kfk_req *rq, kfk_topic *t, int32_t index,
         pr->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         return;
     }
-    const kfk_producer_state *ps = kfk_partition_producers(t->partitions[index]);
+    const kfk_producer_state *ps =
+        kfk_partition_producers(t->partitions[index]);
     if (!ps) {
         pr->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
         return;
     }
     int n = kfk_producer_state_count(ps);
-    fill_arg fa = {kfk_req_alloc(rq, (size_t)(n ? n : 1) *
-                                         sizeof(*pr->ActiveProducers)),
-                   0, v};
+    fill_arg fa = {
+        kfk_req_alloc(rq, (size_t)(n ? n : 1) * sizeof(*pr->ActiveProducers)),
+        0, v};
     kfk_producer_state_foreach(ps, fill_one, &fa);
     pr->ActiveProducers = fa.out;
     pr->ActiveProducers_count = fa.n;
@@ -153,7 +154,8 @@ kfk_handle_DescribeProducers(kfk_req *rq)
     kfk_DescribeProducersResponse resp;
     kfk_msg_init(&kfk_DescribeProducersResponse_msg, v, &resp);
     int32_t nt = KFK_MAX(req->Topics_count, 0);
-    resp.Topics = kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
+    resp.Topics =
+        kfk_req_alloc(rq, (size_t)(nt ? nt : 1) * sizeof(*resp.Topics));
     resp.Topics_count = nt;
     for (int32_t i = 0; i < nt; i++) {
         kfk_DescribeProducersRequest_TopicRequest *tq = &req->Topics[i];

@@ -6,7 +6,8 @@
  * start at sequence 0; after DeleteRecords the producer's next batch still
  * succeeds; after a clean restart and after kill -9 the last batch
  * repeated is still recognised; DescribeProducers shows the epoch and the
- * last sequence.  kfkd only (they look at the broker's files): segment
+ * last sequence; an idle producer expires after producer.id.expiration.ms.
+ * kfkd only (they look at the broker's files): segment
  * rolls leave snapshots that a kill -9 restart replays from, and a torn
  * snapshot is ignored.  Also run against Apache
  * Kafka (kafka/0018-idempotence) so the error codes are compared.
@@ -46,6 +47,19 @@ teardown(void **st)
     int rc = kfkd_stop(&H);
     kfkd_cleanup(&H);
     return rc;
+}
+
+/* A broker whose producers expire after 1 s idle, checked every 200 ms. */
+static int
+setup_expiry(void **st)
+{
+    (void)st;
+    if (kfkd_start(&H, "producer.id.expiration.ms=1000",
+                   "producer.id.expiration.check.interval.ms=200",
+                   "log.retention.check.interval.ms=200", NULL))
+        return -1;
+    Fd = kfk_test_connect(H.port);
+    return Fd < 0 ? -1 : 0;
 }
 
 static void
@@ -273,6 +287,28 @@ gap_and_epochs_refused(void **st)
     assert_int_equal(b, 3);
 }
 
+static void
+idle_producer_expires(void **st)
+{
+    (void)st;
+    create("idem-expire");
+    int64_t pid = new_pid(), b = -1;
+    assert_int_equal(produce("idem-expire", pid, 0, 0, 2, &b), 0);
+    assert_int_equal(produce("idem-expire", pid, 0, 7, 1, &b),
+                     KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    /* Idle past producer.id.expiration.ms: forgotten, so any sequence
+     * starts it again (Kafka 2.5+). */
+    int rc = -1;
+    for (int i = 0; i < 100 && rc != 0; i++) {
+        kfk_test_sleep_ms(100);
+        rc = produce("idem-expire", pid, 0, 7, 1, &b);
+        if (rc == 0) break;
+        assert_int_equal(rc, KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(b, 2);
+}
+
 static int
 delete_records(const char *topic, int64_t offset)
 {
@@ -450,10 +486,16 @@ main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(init_producer_id_versions), T(duplicate_gets_first_offsets),
-        T(gap_and_epochs_refused),    T(delete_records_keeps_state),
-        T(recognised_after_restarts), T(describe_producers),
-        T(roll_snapshot_then_kill9),  T(torn_snapshot_ignored),
+        T(init_producer_id_versions),
+        T(duplicate_gets_first_offsets),
+        T(gap_and_epochs_refused),
+        T(delete_records_keeps_state),
+        T(recognised_after_restarts),
+        T(describe_producers),
+        T(roll_snapshot_then_kill9),
+        T(torn_snapshot_ignored),
+        cmocka_unit_test_setup_teardown(idle_producer_expires, setup_expiry,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
