@@ -72,12 +72,12 @@ typedef kfk_err(kfk_parallel_handler)(const kfk_message *msg, void *opaque);
 
 /** Options; kfk_parallel_options_init() sets the defaults. */
 typedef struct kfk_parallel_options {
-    int workers;              /**< worker threads (default 4) */
-    kfk_parallel_order order; /**< default KFK_PARALLEL_ORDER_KEY */
-    size_t max_in_flight;     /**< records held at most (default 1000) */
-    int drain_timeout_ms;     /**< wait for running records on revoke and
-                                   close (default 5000; keep it well under
-                                   "session.timeout.ms") */
+    int workers;                   /**< worker threads (default 4) */
+    kfk_parallel_order order;      /**< default KFK_PARALLEL_ORDER_KEY */
+    size_t max_in_flight;          /**< records held at most (default 1000) */
+    int drain_timeout_ms;          /**< wait for running records on revoke and
+                                        close (default 5000; keep it well under
+                                        "session.timeout.ms") */
     kfk_parallel_handler *handler; /**< required */
     void *opaque;                  /**< passed to handler */
 } kfk_parallel_options;
@@ -125,14 +125,14 @@ KFK_API kfk_err kfk_parallel_close(kfk_parallel *kp);
 
 /** Counters since the helper was created, and gauges. */
 typedef struct kfk_parallel_metrics {
-    uint64_t dispatched; /**< records handed to the workers */
-    uint64_t processed;  /**< handler returned KFK_ERR_NONE */
-    uint64_t failed;     /**< handler returned an error */
-    uint64_t dropped;    /**< queued records dropped unprocessed (revoked,
-                              stopped by an error, closed) */
-    uint64_t abandoned;  /**< running when a revoke's drain bound ran out */
-    uint64_t marks;      /**< offsets marked into the Reader */
-    uint64_t revoked;    /**< partitions revoked */
+    uint64_t dispatched;    /**< records handed to the workers */
+    uint64_t processed;     /**< handler returned KFK_ERR_NONE */
+    uint64_t failed;        /**< handler returned an error */
+    uint64_t dropped;       /**< queued records dropped unprocessed (revoked,
+                                 stopped by an error, closed) */
+    uint64_t abandoned;     /**< running when a revoke's drain bound ran out */
+    uint64_t marks;         /**< offsets marked into the Reader */
+    uint64_t revoked;       /**< partitions revoked */
     uint64_t reader_errors; /**< errors the Reader reported */
     uint64_t in_flight;     /**< records held now */
     uint64_t in_flight_max; /**< most ever held at once */

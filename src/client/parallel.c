@@ -93,7 +93,7 @@ kfk_parallel_options_init(kfk_parallel_options *o)
     o->drain_timeout_ms = 5000;
 }
 
-/* ---- records -------------------------------------------------------------- */
+/* ---- records ------------------------------------------------------------- */
 
 /* Copy m (which borrows from the Reader) into one block. */
 static prec *
@@ -167,7 +167,7 @@ route(const kfk_parallel *kp, const kfk_message *m)
     return h % kp->nw;
 }
 
-/* ---- partitions (under lock) ---------------------------------------------- */
+/* ---- partitions (under lock) --------------------------------------------- */
 
 static ppart *
 find_owned(kfk_parallel *kp, const char *topic, int32_t partition, size_t *ip)
@@ -303,7 +303,7 @@ flush_marks(kfk_parallel *kp)
     free_marks(ms, ts, n);
 }
 
-/* ---- workers -------------------------------------------------------------- */
+/* ---- workers ------------------------------------------------------------- */
 
 static void *
 worker_main(void *arg)
@@ -342,7 +342,7 @@ worker_main(void *arg)
     return NULL;
 }
 
-/* ---- rebalances (the Reader's thread) ------------------------------------- */
+/* ---- rebalances (the Reader's thread) ------------------------------------ */
 
 static void
 on_revoked(kfk_parallel *kp, const kfk_topic_partition *tps, size_t n)
@@ -440,7 +440,7 @@ rebalance(kfk_reader *kr, kfk_rebalance_event ev,
     if (kp->user_cb) kp->user_cb(kr, ev, parts, n, kp->user_opaque);
 }
 
-/* ---- the public API ------------------------------------------------------- */
+/* ---- the public API ------------------------------------------------------ */
 
 static void
 parallel_free(kfk_parallel *kp)
@@ -591,8 +591,8 @@ kfk_parallel_run(kfk_parallel *kp, int timeout_ms)
             kp->mx.reader_errors++;
             continue;
         }
-        ppart *pp = r && m.topic ? find_owned(kp, m.topic, m.partition, NULL)
-                                 : NULL;
+        ppart *pp =
+            r && m.topic ? find_owned(kp, m.topic, m.partition, NULL) : NULL;
         if (!pp || !kfk_pc_add(&pp->t, m.offset, &r->ticket)) {
             /* Not ours, out of memory, or not above the last offset: never
              * tracked, so nothing is committed past it. */

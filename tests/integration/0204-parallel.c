@@ -44,7 +44,7 @@
 #include "harness/kfkd.h"
 
 #define NPARTS 4
-#define NKEYS 40
+#define NKEYS  40
 #define MAXREC 4000
 
 static kfkd_h H;
@@ -228,7 +228,7 @@ key_of(const kfk_message *m)
     return atoi(b);
 }
 
-/* ---- order and bound ------------------------------------------------------ */
+/* ---- order and bound ----------------------------------------------------- */
 
 typedef struct orun {
     pthread_mutex_t lock;
@@ -312,17 +312,19 @@ test_order_and_bound(void **st)
     pthread_mutex_destroy(&r.lock);
 }
 
-/* ---- a crash -------------------------------------------------------------- */
+/* ---- a crash ------------------------------------------------------------- */
 
 static int g_pipe = -1;
 
-/* The child's handler: random work, then report "p o\n" on the pipe (one
- * write, atomic below PIPE_BUF) before returning. */
+/* The child's handler: random work (now and then 300 ms), then report "p o\n"
+ * on the pipe (one write, atomic below PIPE_BUF) before returning. */
 static kfk_err
 crash_handler(const kfk_message *m, void *opaque)
 {
     (void)opaque;
-    sleep_us(rand() % 4000);
+    /* Now and then a slow one, so that later records of its partition
+     * finish before it and the commit has to wait for it. */
+    sleep_us(m->offset % 50 == 7 ? 300000 : rand() % 4000);
     char line[64];
     int l = snprintf(line, sizeof(line), "%d %lld\n", m->partition,
                      (long long)m->offset);
@@ -351,7 +353,8 @@ read_lines(FILE *f, uint8_t done[NPARTS][MAXREC], int until, int64_t deadline)
 {
     int got = 0;
     char line[64];
-    while (got < until && mono_ms() < deadline && fgets(line, sizeof(line), f)) {
+    while (got < until && mono_ms() < deadline &&
+           fgets(line, sizeof(line), f)) {
         int p;
         long long o;
         if (sscanf(line, "%d %lld", &p, &o) != 2 || p < 0 || p >= NPARTS ||
@@ -434,7 +437,7 @@ test_crash(void **st)
     assert_int_equal(got2, need);
 }
 
-/* ---- a rebalance ---------------------------------------------------------- */
+/* ---- a rebalance --------------------------------------------------------- */
 
 typedef struct member {
     kfk_parallel *kp;
@@ -577,7 +580,7 @@ test_rebalance(void **st)
     assert_true(checked > 0);
 }
 
-/* ---- a handler error ------------------------------------------------------ */
+/* ---- a handler error ----------------------------------------------------- */
 
 static atomic_int g_fail_seen;
 
@@ -587,6 +590,7 @@ failing_handler(const kfk_message *m, void *opaque)
     (void)opaque;
     sleep_us(200);
     if (value_of(m) == 300) {
+        sleep_us(300000); /* later records of its partition finish first */
         atomic_store(&g_fail_seen, (int)m->partition * 100000 + (int)m->offset);
         return KFK_ERR__STATE;
     }
@@ -618,7 +622,7 @@ test_handler_error(void **st)
     assert_int_equal(mx.failed, 1);
 }
 
-/* ---- figures -------------------------------------------------------------- */
+/* ---- figures ------------------------------------------------------------- */
 
 static atomic_int g_fig;
 static kfk_parallel *g_fig_kp;
