@@ -2,11 +2,13 @@
 # where, in the standard folders of GNUInstallDirs:
 #
 #   bin/                 kfkd, kfk
-#   lib/ or lib64/       libkfk.so.0 (and its links), libkfk.a
-#   include/kfk/         the public headers
-#   lib/pkgconfig/       libkfk.pc
+#   lib/ or lib64/       libkfk.so.0 (and its links), libkfk.a, and the
+#                        embeddable broker libkfkd.so.0, libkfkd.a
+#   include/kfk/         the public headers (kfkd.h: libkfkd)
+#   lib/pkgconfig/       libkfk.pc, libkfkd.pc
 #   lib/cmake/kfk/       kfkConfig.cmake, kfkConfigVersion.cmake and the
-#                        exported targets kfk::kfk (shared), kfk::kfk_static
+#                        exported targets kfk::kfk (shared), kfk::kfk_static,
+#                        kfk::kfkd (shared), kfk::kfkd_static
 #   share/man/man1, man8 kfk(1), kfkd(8)
 #   share/doc/kfk/       LICENSE, README.md, CHANGELOG.md
 #
@@ -20,7 +22,9 @@ set(KFK_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/kfk)
 # archive; both carry the include folder, the archive its dependencies.
 set_target_properties(kfk_shared PROPERTIES EXPORT_NAME kfk)
 set_target_properties(kfk_static PROPERTIES EXPORT_NAME kfk_static)
-foreach(t kfk_shared kfk_static)
+set_target_properties(kfkd_shared PROPERTIES EXPORT_NAME kfkd)
+set_target_properties(kfkd_static PROPERTIES EXPORT_NAME kfkd_static)
+foreach(t kfk_shared kfk_static kfkd_shared kfkd_static)
   target_include_directories(${t} INTERFACE
     $<BUILD_INTERFACE:${CMAKE_BINARY_DIR}/include>
     $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}/include>
@@ -28,7 +32,8 @@ foreach(t kfk_shared kfk_static)
 endforeach()
 
 install(TARGETS kfkd kfk RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS kfk_shared kfk_static EXPORT kfkTargets
+install(TARGETS kfk_shared kfk_static kfkd_shared kfkd_static
+        EXPORT kfkTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
@@ -71,9 +76,16 @@ else()
   set(KFK_PC_LIBS_PRIVATE "-lsnappy ${KFK_PC_LIBS_PRIVATE}")
 endif()
 configure_file(libkfk.pc.in ${CMAKE_BINARY_DIR}/lib/libkfk.pc @ONLY)
-install(FILES ${CMAKE_BINARY_DIR}/lib/libkfk.pc DESTINATION ${KFK_PC_DIR})
+configure_file(libkfkd.pc.in ${CMAKE_BINARY_DIR}/lib/libkfkd.pc @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/lib/libkfk.pc
+        ${CMAKE_BINARY_DIR}/lib/libkfkd.pc DESTINATION ${KFK_PC_DIR})
 
-install(FILES man/kfk.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-install(FILES man/kfkd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+# The man pages carry the version from project(), like version.h.
+configure_file(man/kfk.1.in ${CMAKE_BINARY_DIR}/man/kfk.1 @ONLY)
+configure_file(man/kfkd.8.in ${CMAKE_BINARY_DIR}/man/kfkd.8 @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/man/kfk.1
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${CMAKE_BINARY_DIR}/man/kfkd.8
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES LICENSE README.md CHANGELOG.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})

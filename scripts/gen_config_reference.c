@@ -36,14 +36,15 @@ topics(void)
            "|---|---|---|---|---|\n");
     for (int i = 0; (ti = kfk_topic_conf_info_at(i)); i++)
         printf("| `%s` | %s | `%s` | `%s` | %s |\n", ti->name,
-               kfk_conf_type_name(ti->type), ti->def, ti->broker_name, ti->doc);
+               kfk_broker_conf_type_name(ti->type), ti->def, ti->broker_name,
+               ti->doc);
 }
 
 static void
 brokers(void)
 {
     kfk_broker_conf c;
-    kfk_conf_defaults(&c);
+    kfk_broker_conf_defaults(&c);
     printf(
         "\n## Broker properties\n\n"
         "Read from the properties file given to kfkd and from "
@@ -56,8 +57,8 @@ brokers(void)
     const char *name;
     char buf[1024];
     kfk_conf_state st;
-    for (int i = 0; kfk_conf_describe(&c, i, &name, buf, sizeof(buf), &st);
-         i++) {
+    for (int i = 0;
+         kfk_broker_conf_describe(&c, i, &name, buf, sizeof(buf), &st); i++) {
         const char *t = topic_of(name);
         printf("| `%s` | ", name);
         if (st.def)
@@ -68,7 +69,7 @@ brokers(void)
             printf("none");
         printf(" | %s%s%s |\n", t ? "`" : "", t ? t : "", t ? "`" : "");
     }
-    kfk_conf_free(&c);
+    kfk_broker_conf_free(&c);
 }
 
 int

@@ -186,7 +186,7 @@ broker_synonyms(kfk_req *rq, const kfk_broker *b, const char *name,
     kfk_conf_state st;
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; g[i] && n < MAX_SYNONYMS; i++) {
-            if (!kfk_conf_lookup(&b->conf, g[i], buf, sizeof(buf), &st))
+            if (!kfk_broker_conf_lookup(&b->conf, g[i], buf, sizeof(buf), &st))
                 continue;
             if (pass == 0 && st.set)
                 out[n++] =
@@ -866,12 +866,14 @@ describe_broker(kfk_req *rq, const kfk_DescribeConfigsRequest *req,
     const char *name;
     int count = 0;
     for (int i = 0;
-         kfk_conf_describe(&b->conf, i, &name, buf, sizeof(buf), &st); i++)
+         kfk_broker_conf_describe(&b->conf, i, &name, buf, sizeof(buf), &st);
+         i++)
         count++;
     r->Configs = arr(rq, count, sizeof(*r->Configs));
     int n = 0;
     for (int i = 0;
-         kfk_conf_describe(&b->conf, i, &name, buf, sizeof(buf), &st); i++) {
+         kfk_broker_conf_describe(&b->conf, i, &name, buf, sizeof(buf), &st);
+         i++) {
         if (!key_wanted(res, name)) continue;
         dc_entry *c = &r->Configs[n++];
         kfk_struct_init(

@@ -236,7 +236,7 @@ bad:
 }
 
 void
-kfk_conf_defaults(kfk_broker_conf *c)
+kfk_broker_conf_defaults(kfk_broker_conf *c)
 {
     memset(c, 0, sizeof(*c));
     char err[256];
@@ -247,7 +247,7 @@ kfk_conf_defaults(kfk_broker_conf *c)
 }
 
 void
-kfk_conf_free(kfk_broker_conf *c)
+kfk_broker_conf_free(kfk_broker_conf *c)
 {
     kfk_free(c->listener_security_protocol_map);
     kfk_free(c->test_copy_listeners);
@@ -313,8 +313,8 @@ security_set(kfk_broker_conf *c, const char *key, const char *value,
 }
 
 int
-kfk_conf_set(kfk_broker_conf *c, const char *key, const char *value,
-             char *errstr, size_t errstr_size)
+kfk_broker_conf_set(kfk_broker_conf *c, const char *key, const char *value,
+                    char *errstr, size_t errstr_size)
 {
     int sr = security_set(c, key, value, errstr, errstr_size);
     if (sr <= 0) return sr;
@@ -370,8 +370,8 @@ trim(char *s)
 }
 
 int
-kfk_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
-              size_t errstr_size)
+kfk_broker_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
+                     size_t errstr_size)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -411,7 +411,7 @@ kfk_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
         *sep = '\0';
         char *key = trim(logical), *val = trim(sep + 1);
         char e2[512];
-        if (kfk_conf_set(c, key, val, e2, sizeof(e2))) {
+        if (kfk_broker_conf_set(c, key, val, e2, sizeof(e2))) {
             snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, e2);
             rc = -1;
             break;
@@ -422,7 +422,7 @@ kfk_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
 }
 
 int64_t
-kfk_conf_retention_ms(const kfk_broker_conf *c)
+kfk_broker_conf_retention_ms(const kfk_broker_conf *c)
 {
     if (c->set_retention_ms) return c->log_retention_ms;
     if (c->set_retention_minutes)
@@ -432,7 +432,7 @@ kfk_conf_retention_ms(const kfk_broker_conf *c)
 }
 
 int64_t
-kfk_conf_roll_ms(const kfk_broker_conf *c)
+kfk_broker_conf_roll_ms(const kfk_broker_conf *c)
 {
     if (c->set_roll_ms && c->log_roll_ms > 0) return c->log_roll_ms;
     return c->log_roll_hours * 3600000;
@@ -470,8 +470,8 @@ describe_def(const kfk_broker_conf *c, size_t i, char *buf, size_t bufsize,
 }
 
 bool
-kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name, char *buf,
-                  size_t bufsize, kfk_conf_state *st)
+kfk_broker_conf_describe(const kfk_broker_conf *c, int i, const char **name,
+                         char *buf, size_t bufsize, kfk_conf_state *st)
 {
     /* The i-th entry that is not ignored. */
     for (size_t k = 0; i >= 0 && k < KFK_ARRAY_LEN(defs); k++) {
@@ -484,8 +484,8 @@ kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name, char *buf,
 }
 
 bool
-kfk_conf_lookup(const kfk_broker_conf *c, const char *name, char *buf,
-                size_t bufsize, kfk_conf_state *st)
+kfk_broker_conf_lookup(const kfk_broker_conf *c, const char *name, char *buf,
+                       size_t bufsize, kfk_conf_state *st)
 {
     for (size_t i = 0; i < KFK_ARRAY_LEN(defs); i++) {
         if (defs[i].type == T_IGNORED || strcmp(defs[i].name, name) != 0)
@@ -614,7 +614,7 @@ static const topicdef tdefs[] = {
 };
 
 const char *
-kfk_conf_type_name(kfk_conf_type t)
+kfk_broker_conf_type_name(kfk_conf_type t)
 {
     static const char *const names[] = {
         [KFK_CONF_TYPE_BOOLEAN] = "BOOLEAN",
@@ -680,10 +680,10 @@ void
 kfk_topic_conf_from_broker(kfk_topic_conf *tc, const kfk_broker_conf *c)
 {
     memset(tc, 0, sizeof(*tc));
-    tc->retention_ms = kfk_conf_retention_ms(c);
+    tc->retention_ms = kfk_broker_conf_retention_ms(c);
     tc->retention_bytes = c->log_retention_bytes;
     tc->segment_bytes = c->log_segment_bytes;
-    tc->segment_ms = kfk_conf_roll_ms(c);
+    tc->segment_ms = kfk_broker_conf_roll_ms(c);
     tc->flush_messages = c->log_flush_interval_messages;
     /* An unset log.flush.interval.ms (-1) means "never", which Kafka's
      * topic config shows as Long.MAX_VALUE (and accepts only >= 0). */

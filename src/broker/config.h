@@ -67,23 +67,23 @@ typedef struct kfk_broker_conf {
 } kfk_broker_conf;
 
 /* Fill every field with Kafka's default. */
-void kfk_conf_defaults(kfk_broker_conf *c);
-void kfk_conf_free(kfk_broker_conf *c);
+void kfk_broker_conf_defaults(kfk_broker_conf *c);
+void kfk_broker_conf_free(kfk_broker_conf *c);
 
 /* Set one property.  Unknown names: a warning, returns 0.  A bad value,
  * or a security setting kfkd cannot honour (ssl.*, sasl.*,
  * authorizer.class.name, security.inter.broker.protocol other than
  * PLAINTEXT): message in errstr naming key and value, returns -1. */
-int kfk_conf_set(kfk_broker_conf *c, const char *key, const char *value,
-                 char *errstr, size_t errstr_size);
+int kfk_broker_conf_set(kfk_broker_conf *c, const char *key, const char *value,
+                        char *errstr, size_t errstr_size);
 /* Read a Java-style .properties file (key=value or key: value, # and !
  * comments, backslash continuations). */
-int kfk_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
-                  size_t errstr_size);
+int kfk_broker_conf_load(kfk_broker_conf *c, const char *path, char *errstr,
+                         size_t errstr_size);
 
 /* Effective values after the alias rules (ms over minutes over hours). */
-int64_t kfk_conf_retention_ms(const kfk_broker_conf *c);
-int64_t kfk_conf_roll_ms(const kfk_broker_conf *c);
+int64_t kfk_broker_conf_retention_ms(const kfk_broker_conf *c);
+int64_t kfk_broker_conf_roll_ms(const kfk_broker_conf *c);
 
 /* What DescribeConfigs says of one broker config. */
 typedef struct kfk_conf_state {
@@ -95,14 +95,15 @@ typedef struct kfk_conf_state {
 /* Iterate the broker configs for DescribeConfigs (i from 0): name,
  * current value as a string (into buf; kfkd's placeholder if
  * !st->has_value) and its state.  Returns false past the end. */
-bool kfk_conf_describe(const kfk_broker_conf *c, int i, const char **name,
-                       char *buf, size_t bufsize, kfk_conf_state *st);
+bool kfk_broker_conf_describe(const kfk_broker_conf *c, int i,
+                              const char **name, char *buf, size_t bufsize,
+                              kfk_conf_state *st);
 /* The same for one config by name; false if kfkd has no such config.
  * A few configs kfkd does not have are known by their default only
  * (log.flush.scheduler.interval.ms, which Kafka lists as a synonym of
  * log.flush.interval.ms): st->set and st->has_value false, st->def set. */
-bool kfk_conf_lookup(const kfk_broker_conf *c, const char *name, char *buf,
-                     size_t bufsize, kfk_conf_state *st);
+bool kfk_broker_conf_lookup(const kfk_broker_conf *c, const char *name,
+                            char *buf, size_t bufsize, kfk_conf_state *st);
 
 /* Topic-level configuration: a topic's overrides, by Kafka name. */
 typedef struct kfk_topic_conf {
@@ -139,7 +140,7 @@ typedef enum kfk_conf_type {
 } kfk_conf_type;
 
 /* Kafka's name of a ConfigType ("LONG"); "UNKNOWN" for others. */
-const char *kfk_conf_type_name(kfk_conf_type t);
+const char *kfk_broker_conf_type_name(kfk_conf_type t);
 
 /* The facts of one topic-level config, all from the one table in
  * config.c: DescribeConfigs and the generated docs/config-reference.md

@@ -17,7 +17,7 @@ defaults_match_broker(void **st)
 {
     (void)st;
     kfk_broker_conf c;
-    kfk_conf_defaults(&c);
+    kfk_broker_conf_defaults(&c);
     kfk_topic_conf tc;
     kfk_topic_conf_from_broker(&tc, &c);
     const kfk_topic_conf_info *ti;
@@ -31,10 +31,10 @@ defaults_match_broker(void **st)
         /* The broker property it defaults from exists. */
         kfk_conf_state cs;
         assert_true(
-            kfk_conf_lookup(&c, ti->broker_name, buf, sizeof(buf), &cs));
+            kfk_broker_conf_lookup(&c, ti->broker_name, buf, sizeof(buf), &cs));
         assert_non_null(ti->doc);
         assert_true(strlen(ti->doc) > 0);
-        assert_string_not_equal(kfk_conf_type_name(ti->type), "UNKNOWN");
+        assert_string_not_equal(kfk_broker_conf_type_name(ti->type), "UNKNOWN");
         assert_ptr_equal(kfk_topic_conf_find(ti->name), ti);
         const char *bn = NULL;
         assert_string_equal(kfk_topic_conf_name(i, &bn), ti->name);
@@ -42,9 +42,10 @@ defaults_match_broker(void **st)
     }
     assert_int_equal(n, 13);
     assert_null(kfk_topic_conf_find("no.such.config"));
-    assert_string_equal(kfk_conf_type_name(KFK_CONF_TYPE_PASSWORD), "PASSWORD");
-    assert_string_equal(kfk_conf_type_name(0), "UNKNOWN");
-    kfk_conf_free(&c);
+    assert_string_equal(kfk_broker_conf_type_name(KFK_CONF_TYPE_PASSWORD),
+                        "PASSWORD");
+    assert_string_equal(kfk_broker_conf_type_name(0), "UNKNOWN");
+    kfk_broker_conf_free(&c);
 }
 
 int

@@ -37,7 +37,7 @@ setup(void **state)
     snprintf(f->root, sizeof(f->root), "%s/kfk-part-test-XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(f->root)) return -1;
-    kfk_conf_defaults(&f->bc);
+    kfk_broker_conf_defaults(&f->bc);
     kfk_topic_conf_from_broker(&f->t.conf, &f->bc);
     f->t.name = "topic";
     f->t.npartitions = 1;
@@ -54,7 +54,7 @@ teardown(void **state)
     kfk_partition_close(f->p);
     kfk_partition_remove_dir(f->root, "topic", 0, NULL, 0);
     rmdir(f->root);
-    kfk_conf_free(&f->bc);
+    kfk_broker_conf_free(&f->bc);
     free(f);
     return 0;
 }

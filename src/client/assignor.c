@@ -18,7 +18,17 @@
  *               cooperative: all partitions are still revoked and
  *               reassigned in one (eager) rebalance, but few change owner.
  *
- * All three are deterministic given the same members and metadata.
+ *   cooperative-sticky
+ *               sticky's balance, made cooperative (KIP-429): a partition
+ *               whose previous owner is still in the group but that the
+ *               sticky plan gives to another member is left out of this
+ *               generation's assignment.  Its owner sees it missing,
+ *               revokes only it and rejoins at once; in that follow-up
+ *               rebalance nobody owns it and it goes to its new member.
+ *               Members keep fetching what they keep throughout (Java's
+ *               CooperativeStickyAssignor).
+ *
+ * All four are deterministic given the same members and metadata.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +39,13 @@ bool
 kfk_assignor_known(const char *name)
 {
     return !strcmp(name, "range") || !strcmp(name, "roundrobin") ||
-           !strcmp(name, "sticky");
+           !strcmp(name, "sticky") || kfk_assignor_cooperative(name);
+}
+
+bool
+kfk_assignor_cooperative(const char *name)
+{
+    return !strcmp(name, "cooperative-sticky");
 }
 
 void
@@ -237,6 +253,38 @@ assign_sticky(kfk_grp_member **ms, size_t n, const kfk_grp_topic *ts, size_t nt)
     return err;
 }
 
+/* Any member listing topic/p as owned, subscribed or not, the newest
+ * generation first: the member that still holds it. */
+static kfk_grp_member *
+holder(kfk_grp_member **ms, size_t n, const char *topic, int32_t p)
+{
+    kfk_grp_member *best = NULL;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < ms[i]->nowned; k++)
+            if (ms[i]->owned[k].partition == p &&
+                !strcmp(ms[i]->owned[k].topic, topic) &&
+                (!best || ms[i]->generation > best->generation))
+                best = ms[i];
+    return best;
+}
+
+/* The cooperative step: drop from each member's plan the partitions that
+ * another member still holds (they move in the follow-up rebalance). */
+static void
+hold_back_moves(kfk_grp_member **ms, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        kfk_grp_member *m = ms[i];
+        size_t k = 0;
+        for (size_t j = 0; j < m->nassigned; j++) {
+            kfk_grp_member *h =
+                holder(ms, n, m->assigned[j].topic, m->assigned[j].partition);
+            if (!h || h == m) m->assigned[k++] = m->assigned[j];
+        }
+        m->nassigned = k;
+    }
+}
+
 kfk_err
 kfk_assignor_run(const char *name, kfk_grp_member *members, size_t n,
                  const kfk_grp_topic *topics, size_t ntopics)
@@ -255,6 +303,7 @@ kfk_assignor_run(const char *name, kfk_grp_member *members, size_t n,
         err = assign_roundrobin(ms, n, ts, ntopics);
     else
         err = assign_sticky(ms, n, ts, ntopics);
+    if (!err && kfk_assignor_cooperative(name)) hold_back_moves(ms, n);
     /* ts holds the caller's topic pointers, so assigned[].topic borrows
      * from topics[]. */
     kfk_free(ms);

@@ -225,8 +225,11 @@ typedef struct kfk_grp_topic {
     int32_t partitions;
 } kfk_grp_topic;
 
-/* The assignors offered: "range", "roundrobin", "sticky". */
+/* The assignors offered: "range", "roundrobin", "sticky",
+ * "cooperative-sticky". */
 bool kfk_assignor_known(const char *name);
+/* Does the assignor follow the cooperative protocol (KIP-429)? */
+bool kfk_assignor_cooperative(const char *name);
 /* Fill members[i].assigned (topic pointers borrow from topics[]). */
 kfk_err kfk_assignor_run(const char *name, kfk_grp_member *members, size_t n,
                          const kfk_grp_topic *topics, size_t ntopics);

@@ -1,10 +1,12 @@
 /*
- * conn_test.c -- kfk_conn against librdkafka's mock cluster: version
- * negotiation, produce and fetch round trips, offsets, seek, topic admin,
- * deadlines; and against a small fake pre-0.11 broker (the mock refuses
- * Produce below v3): the ApiVersions fallback and down-converted
- * MessageSet v0/v1 fetches.  Without librdkafka (KFK_TEST_RDKAFKA unset) only
- * the offline tests run.
+ * conn_test.c -- kfk_conn against a kfkd started in this process (libkfkd,
+ * test_broker.h): produce and fetch round trips, offsets, seek, metadata;
+ * against librdkafka's mock cluster, for injected faults: version
+ * negotiation with an ApiVersions v0 broker, deadlines of a broker that
+ * stops answering, a broker without CreateTopics; and against a small fake
+ * pre-0.11 broker: the ApiVersions fallback and down-converted MessageSet
+ * v0/v1 fetches.  Without librdkafka (KFK_TEST_RDKAFKA unset) the mock
+ * cases do not run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -246,45 +248,13 @@ test_old_broker_message_sets(void **state)
     close(fk.lfd);
 }
 
-#ifdef KFK_TEST_RDKAFKA
-
-#define TEST_MOCK_BROKERS 1
-#include "test_mock.h"
-
-static void
-test_negotiation(void **state)
-{
-    (void)state;
-    kfk_conn *kc;
-    assert_int_equal(kfk_conn_dial(boot, 5000, &kc), KFK_ERR_NONE);
-    static const int16_t keys[] = {KFK_API_ApiVersions, KFK_API_Metadata,
-                                   KFK_API_Produce, KFK_API_Fetch,
-                                   KFK_API_ListOffsets};
-    for (size_t i = 0; i < KFK_ARRAY_LEN(keys); i++) {
-        int16_t lo, hi;
-        kfk_err err = kfk_conn_api_version(kc, keys[i], &lo, &hi);
-        print_message("negotiated %-12s v%d..v%d (%s)\n",
-                      kfk_api_get(keys[i])->name, lo, hi, kfk_err2name(err));
-        assert_int_equal(err, KFK_ERR_NONE);
-    }
-    kfk_conn_close(kc);
-
-    /* A broker that knows only ApiVersions v0: the v3 request is refused
-     * (or the connection dropped) and the conn falls back. */
-    rd_kafka_mock_set_apiversion(mc, KFK_API_ApiVersions, 0, 0);
-    assert_int_equal(kfk_conn_dial(boot, 5000, &kc), KFK_ERR_NONE);
-    int16_t lo, hi;
-    assert_int_equal(kfk_conn_api_version(kc, KFK_API_Produce, &lo, &hi), 0);
-    assert_true(hi >= 3);
-    kfk_conn_close(kc);
-    rd_kafka_mock_set_apiversion(mc, KFK_API_ApiVersions, 0, 2);
-}
+#include "test_broker.h"
 
 static void
 test_produce_fetch_roundtrip(void **state)
 {
     (void)state;
-    assert_int_equal(rd_kafka_mock_topic_create(mc, "conn-rt", 2, 1), 0);
+    broker_topic_create("conn-rt", 2);
     kfk_conn *kc;
     char es[256];
     kfk_err err =
@@ -392,6 +362,42 @@ test_produce_fetch_roundtrip(void **state)
     kfk_conn_close(kc);
 }
 
+/* ---- injected faults, a broker without CreateTopics: librdkafka's mock -- */
+
+#ifdef KFK_TEST_RDKAFKA
+
+#define TEST_MOCK_BROKERS 1
+#include "test_mock.h"
+
+static void
+test_negotiation(void **state)
+{
+    (void)state;
+    kfk_conn *kc;
+    assert_int_equal(kfk_conn_dial(boot, 5000, &kc), KFK_ERR_NONE);
+    static const int16_t keys[] = {KFK_API_ApiVersions, KFK_API_Metadata,
+                                   KFK_API_Produce, KFK_API_Fetch,
+                                   KFK_API_ListOffsets};
+    for (size_t i = 0; i < KFK_ARRAY_LEN(keys); i++) {
+        int16_t lo, hi;
+        kfk_err err = kfk_conn_api_version(kc, keys[i], &lo, &hi);
+        print_message("negotiated %-12s v%d..v%d (%s)\n",
+                      kfk_api_get(keys[i])->name, lo, hi, kfk_err2name(err));
+        assert_int_equal(err, KFK_ERR_NONE);
+    }
+    kfk_conn_close(kc);
+
+    /* A broker that knows only ApiVersions v0: the v3 request is refused
+     * (or the connection dropped) and the conn falls back. */
+    rd_kafka_mock_set_apiversion(mc, KFK_API_ApiVersions, 0, 0);
+    assert_int_equal(kfk_conn_dial(boot, 5000, &kc), KFK_ERR_NONE);
+    int16_t lo, hi;
+    assert_int_equal(kfk_conn_api_version(kc, KFK_API_Produce, &lo, &hi), 0);
+    assert_true(hi >= 3);
+    kfk_conn_close(kc);
+    rd_kafka_mock_set_apiversion(mc, KFK_API_ApiVersions, 0, 2);
+}
+
 static void
 test_errors_and_deadline(void **state)
 {
@@ -459,10 +465,13 @@ main(void)
         cmocka_unit_test(test_old_broker_message_sets),
     };
     int rc = cmocka_run_group_tests(offline, NULL, NULL);
+    const struct CMUnitTest one_broker[] = {
+        cmocka_unit_test(test_produce_fetch_roundtrip),
+    };
+    rc |= cmocka_run_group_tests(one_broker, broker_setup, broker_teardown);
 #ifdef KFK_TEST_RDKAFKA
     const struct CMUnitTest mock[] = {
         cmocka_unit_test(test_negotiation),
-        cmocka_unit_test(test_produce_fetch_roundtrip),
         cmocka_unit_test(test_errors_and_deadline),
         cmocka_unit_test(test_admin_unsupported),
     };

@@ -424,7 +424,7 @@ kfk_err
 kfk_conn_roundtrip(kfk_conn *kc, int16_t api_key, int16_t v, const void *req,
                    int64_t deadline, kfk_resp *rs, void *out)
 {
-    int32_t corr;
+    int32_t corr = 0;
     kfk_err err = kfk_conn_send(kc, api_key, v, req, deadline, &corr);
     if (!err) err = kfk_conn_recv(kc, api_key, v, corr, deadline, rs, out);
     return err;

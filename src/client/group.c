@@ -6,15 +6,17 @@
  * by the ConsumerProtocolSubscription / ConsumerProtocolAssignment struct
  * of that version (generated codec, non-flexible).
  *
- * We write subscription v1 (topics, user data, OwnedPartitions, the input
- * of the sticky assignor) and assignment v1; we read any version, decoding
- * newer ones as the newest we know (later versions only append fields).
+ * We write subscription v2 (topics, user data, OwnedPartitions and the
+ * GenerationId they are of: the input of the sticky and cooperative-sticky
+ * assignors, which trust the newest claim) and assignment v1; we read any
+ * version, decoding newer ones as the newest we know (later versions only
+ * append fields).
  */
 #include <string.h>
 
 #include "client/client.h"
 
-#define SUB_VERSION    1
+#define SUB_VERSION    2
 #define ASSIGN_VERSION 1
 #define MAX_KNOWN      3
 

@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -111,7 +112,7 @@ chunk_free(rchunk *ch)
 static bool
 chunk_valid(const kfk_reader *kr, const rchunk *ch)
 {
-    return ch->serial == kr->serial && ch->rp->epoch == ch->epoch;
+    return ch->rp && ch->serial == kr->serial && ch->rp->epoch == ch->epoch;
 }
 
 /* Under lock: drop chunks that are no longer valid. */
@@ -134,6 +135,83 @@ kfk_reader_purge_queue(kfk_reader *kr)
     }
 }
 
+/* The new address of old partition rp after kfk_reader_change_parts:
+ * map[i] is old index i's new one (SIZE_MAX: dropped). */
+static rpart *
+remap(const kfk_reader *kr, rpart *old, rpart *parts, const size_t *map,
+      rpart *rp)
+{
+    if (!rp || rp < old || rp >= old + kr->nparts) return NULL;
+    size_t i = map[rp - old];
+    return i == SIZE_MAX ? NULL : &parts[i];
+}
+
+kfk_err
+kfk_reader_change_parts(kfk_reader *kr, const bool *drop, rpart *add,
+                        size_t nadd)
+{
+    size_t nold = kr->nparts, n = 0;
+    for (size_t i = 0; i < nold; i++)
+        n += !drop[i];
+    rpart *parts = kfk_calloc(n + nadd + 1, sizeof(*parts));
+    size_t *map = kfk_calloc(nold + 1, sizeof(*map));
+    if (!parts || !map) {
+        kfk_free(parts);
+        kfk_free(map);
+        return KFK_ERR__NOMEM;
+    }
+    pthread_mutex_lock(&kr->lock);
+    rpart *old = kr->parts;
+    size_t k = 0;
+    for (size_t i = 0; i < nold; i++)
+        if (drop[i]) {
+            map[i] = SIZE_MAX;
+        } else {
+            map[i] = k;
+            parts[k++] = old[i];
+        }
+    for (size_t i = 0; i < nadd; i++)
+        parts[k++] = add[i];
+    /* Queued chunks follow their partition, or go with it. */
+    rchunk **pp = &kr->qhead;
+    kr->qtail = NULL;
+    while (*pp) {
+        rchunk *ch = *pp;
+        ch->rp = remap(kr, old, parts, map, ch->rp);
+        if (!ch->rp) {
+            *pp = ch->next;
+            kr->q_msgs -= ch->n - ch->i;
+            kr->q_bytes -= ch->bytes;
+            chunk_free(ch);
+        } else {
+            kr->qtail = ch;
+            pp = &ch->next;
+        }
+    }
+    /* The application's current chunk may still back the message it
+     * holds: it is dropped by take_message() once invalid. */
+    if (kr->cur) {
+        kr->cur->rp = remap(kr, old, parts, map, kr->cur->rp);
+        if (!kr->cur->rp) {
+            kr->q_msgs -= kr->cur->n - kr->cur->i;
+            kr->cur->i = kr->cur->n;
+        }
+    }
+    for (rbroker *b = first_broker(kr); b; b = next_broker(b))
+        for (size_t i = 0; i < b->nfp; i++)
+            b->fp[i].rp = remap(kr, old, parts, map, b->fp[i].rp);
+    for (size_t i = 0; i < nold; i++)
+        if (drop[i]) kfk_free(old[i].topic);
+    kr->parts = parts;
+    kr->nparts = k;
+    pthread_cond_broadcast(&kr->avail);
+    pthread_mutex_unlock(&kr->lock);
+    kfk_free(old);
+    kfk_free(add);
+    kfk_free(map);
+    return KFK_ERR_NONE;
+}
+
 static rpart *
 find_part(rpart *parts, size_t n, const char *topic, int32_t partition)
 {
@@ -144,6 +222,10 @@ find_part(rpart *parts, size_t n, const char *topic, int32_t partition)
 }
 
 /* ---- interruptible round trip ------------------------------------------ */
+
+static void send_fetches(kfk_reader *kr, int64_t now);
+static void recv_fetch(kfk_reader *kr, rbroker *b, int64_t now);
+static void broker_drop(kfk_reader *kr, rbroker *b, bool failed);
 
 /* Send a request and wait for its response, watching the wake pipe: once
  * the reader is closing (and not yet in its final commit/leave) the call
@@ -157,14 +239,30 @@ kfk_reader_rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v,
     kfk_err err = kfk_conn_send(kc, api, v, req, deadline, &corr);
     if (err) return err;
     for (;;) {
-        int64_t left = deadline - kfk_mono_ms();
+        int64_t now = kfk_mono_ms();
+        int64_t left = deadline - now;
         if (left <= 0) {
             kfk_conn_disconnect(kc);
             return kfk_conn_fail(kc, KFK_ERR__TIMED_OUT, "request timed out");
         }
-        struct pollfd pfd[2] = {{.fd = kc->fd, .events = POLLIN},
-                                {.fd = kr->pipe_r, .events = POLLIN}};
-        int r = poll(pfd, 2, (int)KFK_MIN(left, 1000));
+        struct pollfd pfd[64] = {{.fd = kc->fd, .events = POLLIN},
+                                 {.fd = kr->pipe_r, .events = POLLIN}};
+        rbroker *bs[64] = {NULL, NULL};
+        nfds_t n = 2;
+        /* Cooperative rebalancing: the partitions kept are fetched while
+         * the group waits for its members. */
+        if (kr->pump) {
+            send_fetches(kr, now);
+            for (rbroker *b = first_broker(kr); b && n < 64;
+                 b = next_broker(b)) {
+                if (!b->inflight || !b->n.kc) continue;
+                left = KFK_MIN(left, KFK_MAX(b->deadline - now, 1));
+                pfd[n].fd = b->n.kc->fd;
+                pfd[n].events = POLLIN;
+                bs[n++] = b;
+            }
+        }
+        int r = poll(pfd, n, (int)KFK_MIN(left, 1000));
         if (r < 0 && errno != EINTR) {
             kfk_conn_disconnect(kc);
             return KFK_ERR__IO;
@@ -175,6 +273,13 @@ kfk_reader_rt(kfk_reader *kr, kfk_conn *kc, int16_t api, int16_t v,
                 kfk_conn_disconnect(kc);
                 return KFK_ERR__CLOSED;
             }
+        }
+        now = kfk_mono_ms();
+        for (nfds_t i = 2; i < n; i++) {
+            if (r > 0 && pfd[i].revents)
+                recv_fetch(kr, bs[i], now);
+            else if (bs[i]->inflight && now >= bs[i]->deadline)
+                broker_drop(kr, bs[i], true);
         }
         if (r > 0 && pfd[0].revents)
             return kfk_conn_recv(kc, api, v, corr, deadline, rs, out);
@@ -187,7 +292,7 @@ static void
 broker_reset_fetch(rbroker *b)
 {
     for (size_t i = 0; i < b->nfp; i++)
-        b->fp[i].rp->inflight = false;
+        if (b->fp[i].rp) b->fp[i].rp->inflight = false;
     kfk_free(b->fp);
     b->fp = NULL;
     b->nfp = 0;
@@ -719,6 +824,7 @@ recv_fetch(kfk_reader *kr, rbroker *b, int64_t now)
     pthread_mutex_unlock(&kr->lock);
     for (size_t i = 0; i < b->nfp; i++) {
         rpart *rp = b->fp[i].rp;
+        if (!rp) continue; /* revoked since (cooperative) */
         rp->inflight = false;
         if (rp->epoch != b->fp[i].epoch) continue; /* sought since */
         const kfk_FetchResponse_PartitionData *pd = NULL;
@@ -1121,11 +1227,17 @@ kfk_reader_new(kfk_conf *conf, kfk_reader **krp, char *errstr,
         if (!kr->nbalancers)
             return fail_new(kr, KFK_ERR__INVALID_ARG, errstr, errstr_size,
                             "group.balancers is empty");
-        for (size_t i = 0; i < kr->nbalancers; i++)
+        kr->coop = true;
+        for (size_t i = 0; i < kr->nbalancers; i++) {
             if (!kfk_assignor_known(kr->balancers[i]))
                 return fail_new(kr, KFK_ERR__INVALID_ARG, errstr, errstr_size,
                                 "group.balancers: unknown balancer (known: "
-                                "range, roundrobin, sticky)");
+                                "range, roundrobin, sticky, "
+                                "cooperative-sticky)");
+            /* Kafka's rule: cooperative only when every balancer
+             * offered is (an eager one may be chosen otherwise). */
+            kr->coop &= kfk_assignor_cooperative(kr->balancers[i]);
+        }
         kr->gs = G_FIND;
     } else {
         if (!conf->topic || !*conf->topic)

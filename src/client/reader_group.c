@@ -88,6 +88,7 @@ commit_failed(kfk_reader *kr, kfk_err first)
             kfk_free(kr->member_id);
             kr->member_id = NULL;
         }
+        if (first != KFK_ERR_REBALANCE_IN_PROGRESS) kr->g_lost = true;
         kr->gs = G_JOIN;
     }
 }
@@ -96,9 +97,15 @@ commit_failed(kfk_reader *kr, kfk_err first)
 kfk_err
 kfk_reader_group_commit(kfk_reader *kr)
 {
-    if (!kr->group || kr->gs != G_STABLE || !kr->coord)
-        return kr->group && kr->gs != G_STABLE ? KFK_ERR_REBALANCE_IN_PROGRESS
-                                               : KFK_ERR_NONE;
+    /* Cooperative: the member keeps its partitions, and may commit them,
+     * while the group rebalances (Kafka accepts commits of the current
+     * generation in PreparingRebalance). */
+    bool in_gen = kr->gs == G_STABLE ||
+                  (kr->coop && kr->gs == G_JOIN && kr->generation >= 0 &&
+                   kr->member_id && !kr->g_lost);
+    if (!kr->group || !in_gen || !kr->coord)
+        return kr->group && !in_gen ? KFK_ERR_REBALANCE_IN_PROGRESS
+                                    : KFK_ERR_NONE;
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
     pthread_mutex_lock(&kr->lock);
@@ -158,9 +165,9 @@ kfk_reader_group_commit(kfk_reader *kr)
     return first;
 }
 
-static void
-call_rebalance(kfk_reader *kr, kfk_rebalance_event ev, kfk_topic_partition *tps,
-               size_t n)
+void
+kfk_reader_call_rebalance(kfk_reader *kr, kfk_rebalance_event ev,
+                          kfk_topic_partition *tps, size_t n)
 {
     if (kr->conf->rebalance_cb && n)
         kr->conf->rebalance_cb(kr, ev, tps, n, kr->conf->rebalance_opaque);
@@ -218,7 +225,8 @@ kfk_reader_group_give_up(kfk_reader *kr)
 {
     if (!kr->nparts) return KFK_ERR_NONE;
     bool commit =
-        kr->gs == G_STABLE && kr->coord && kfk_conn_connected(kr->coord);
+        (kr->gs == G_STABLE || (kr->coop && kr->gs == G_JOIN && !kr->g_lost)) &&
+        kr->coord && kfk_conn_connected(kr->coord);
     size_t n = kr->nparts;
     kfk_topic_partition *tps = kfk_calloc(n, sizeof(*tps));
     pthread_mutex_lock(&kr->lock);
@@ -232,7 +240,7 @@ kfk_reader_group_give_up(kfk_reader *kr)
     }
     kr->revoking = true;
     pthread_mutex_unlock(&kr->lock);
-    if (tps) call_rebalance(kr, KFK_REBALANCE_REVOKED, tps, n);
+    if (tps) kfk_reader_call_rebalance(kr, KFK_REBALANCE_REVOKED, tps, n);
     kfk_free(tps);
     pthread_mutex_lock(&kr->lock);
     kr->revoking = false;
@@ -373,8 +381,8 @@ set_committed(void *opaque, kfk_str topic, int32_t partition, int64_t offset,
 
 /* OffsetFetch of the new assignment: committed offsets, or the start
  * policy. */
-static kfk_err
-fetch_committed(kfk_reader *kr, rpart *parts, size_t n)
+kfk_err
+kfk_reader_fetch_committed(kfk_reader *kr, rpart *parts, size_t n)
 {
     int16_t v = kfk_conn_version(kr->coord, KFK_API_OffsetFetch, 7);
     if (v < 0) return KFK_ERR__UNSUPPORTED;
@@ -419,8 +427,10 @@ join_failed(kfk_reader *kr, kfk_err err)
         kfk_free(kr->member_id);
         kr->member_id = NULL;
         /* fall through */
-    case KFK_ERR_REBALANCE_IN_PROGRESS:
     case KFK_ERR_ILLEGAL_GENERATION:
+        kr->g_lost = true;
+        /* fall through */
+    case KFK_ERR_REBALANCE_IN_PROGRESS:
     case KFK_ERR_MEMBER_ID_REQUIRED:
         kr->gs = G_JOIN;
         kr->g_retry_at = now;
@@ -444,19 +454,42 @@ send_join(kfk_reader *kr, int16_t v, kfk_resp *rs, kfk_JoinGroupResponse *jr)
         kfk_calloc(kr->nbalancers, sizeof(*ps));
     kfk_buf sub;
     kfk_buf_init(&sub);
+    /* Cooperative: what we own is what we still fetch. */
+    kfk_topic_partition *cur =
+        kr->coop ? kfk_calloc(kr->nparts + 1, sizeof(*cur)) : NULL;
+    for (size_t i = 0; cur && i < kr->nparts; i++)
+        cur[i] = (kfk_topic_partition){kr->parts[i].topic,
+                                       kr->parts[i].partition, -1};
     kfk_err err =
-        ps ? kfk_grp_encode_subscription(kr->topics, kr->ntopics, kr->owned,
-                                         kr->nowned, kr->owned_gen, &sub)
-           : KFK_ERR__NOMEM;
+        !ps || (kr->coop && !cur) ? KFK_ERR__NOMEM
+        : kr->coop
+            ? kfk_grp_encode_subscription(kr->topics, kr->ntopics, cur,
+                                          kr->nparts, kr->generation, &sub)
+            : kfk_grp_encode_subscription(kr->topics, kr->ntopics, kr->owned,
+                                          kr->nowned, kr->owned_gen, &sub);
+    kfk_free(cur);
+    /* Eager, but offering a cooperative balancer too (say during an
+     * upgrade): for that one we own nothing, as we gave everything up
+     * before joining; a claim would make its leader hold partitions back
+     * for a follow-up rebalance this member never asks for. */
+    kfk_buf none;
+    kfk_buf_init(&none);
+    if (!err && !kr->coop)
+        err = kfk_grp_encode_subscription(kr->topics, kr->ntopics, NULL, 0, -1,
+                                          &none);
     if (err) {
         kfk_free(ps);
         kfk_buf_free(&sub);
+        kfk_buf_free(&none);
         return err;
     }
     for (size_t i = 0; i < kr->nbalancers; i++) {
+        const kfk_buf *b =
+            !kr->coop && kfk_assignor_cooperative(kr->balancers[i]) ? &none
+                                                                    : &sub;
         ps[i].Name = kfk_str_c(kr->balancers[i]);
-        ps[i].Metadata.p = sub.p;
-        ps[i].Metadata.len = (int32_t)sub.len;
+        ps[i].Metadata.p = b->p;
+        ps[i].Metadata.len = (int32_t)b->len;
     }
     kfk_JoinGroupRequest req;
     kfk_msg_init(&kfk_JoinGroupRequest_msg, v, &req);
@@ -474,6 +507,7 @@ send_join(kfk_reader *kr, int16_t v, kfk_resp *rs, kfk_JoinGroupResponse *jr)
                         c->rebalance_timeout_ms + 5000, rs, jr);
     kfk_free(ps);
     kfk_buf_free(&sub);
+    kfk_buf_free(&none);
     if (!err && jr->ErrorCode) {
         err = (kfk_err)jr->ErrorCode;
         if (err == KFK_ERR_MEMBER_ID_REQUIRED && jr->MemberId.len > 0) {
@@ -533,8 +567,8 @@ sync_group(kfk_reader *kr, const kfk_JoinGroupResponse *jr,
 
 /* The rparts of an assignment, at the start policy; the topic names move
  * from tps (which is freed). */
-static rpart *
-new_parts(const kfk_conf *c, kfk_topic_partition *tps, size_t ntps)
+rpart *
+kfk_reader_new_parts(const kfk_conf *c, kfk_topic_partition *tps, size_t ntps)
 {
     rpart *parts = kfk_calloc(ntps ? ntps : 1, sizeof(*parts));
     for (size_t i = 0; parts && i < ntps; i++) {
@@ -573,7 +607,7 @@ assigned(kfk_reader *kr, rpart *parts, size_t ntps)
             kr->parts[i].fetch_offset >= 0 ? kr->parts[i].fetch_offset : -1;
     }
     pthread_mutex_unlock(&kr->lock);
-    if (cb) call_rebalance(kr, KFK_REBALANCE_ASSIGNED, cb, ntps);
+    if (cb) kfk_reader_call_rebalance(kr, KFK_REBALANCE_ASSIGNED, cb, ntps);
     kfk_free(cb);
 }
 
@@ -593,15 +627,21 @@ join_group(kfk_reader *kr)
     kfk_JoinGroupResponse jr;
     kfk_topic_partition *tps = NULL;
     size_t ntps = 0;
+    kr->pump = kr->coop && kr->nparts;
     kfk_err err = send_join(kr, v, &rs, &jr);
     int32_t gen = err ? -1 : jr.GenerationId;
     if (!err) err = sync_group(kr, &jr, &tps, &ntps);
+    kr->pump = false;
     kfk_resp_free(&rs);
     if (err) {
         join_failed(kr, err);
         return;
     }
-    rpart *parts = new_parts(c, tps, ntps);
+    if (kr->coop) {
+        kfk_reader_coop_assigned(kr, gen, tps, ntps);
+        return;
+    }
+    rpart *parts = kfk_reader_new_parts(c, tps, ntps);
     if (!parts) {
         join_failed(kr, KFK_ERR__NOMEM);
         return;
@@ -610,7 +650,7 @@ join_group(kfk_reader *kr)
     kr->generation = gen;
     pthread_mutex_unlock(&kr->lock);
     kr->gs = G_STABLE;
-    err = ntps ? fetch_committed(kr, parts, ntps) : KFK_ERR_NONE;
+    err = ntps ? kfk_reader_fetch_committed(kr, parts, ntps) : KFK_ERR_NONE;
     if (err) {
         for (size_t i = 0; i < ntps; i++)
             kfk_free(parts[i].topic);
@@ -656,8 +696,18 @@ heartbeat(kfk_reader *kr)
         return;
     }
     /* REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID...:
-     * give the partitions up and rejoin. */
+     * give the partitions up and rejoin.  Cooperative: a rebalance keeps
+     * them (the member fetches them while it rejoins); only a lost
+     * generation loses them. */
+    if (kr->coop && err == KFK_ERR_REBALANCE_IN_PROGRESS) {
+        kr->unassigned_since = kfk_mono_ms();
+        kr->gs = G_JOIN;
+        kr->g_retry_at = 0;
+        return;
+    }
+    kr->g_lost = true;
     kfk_reader_group_give_up(kr);
+    kr->g_lost = false;
     if (err == KFK_ERR_UNKNOWN_MEMBER_ID || err == KFK_ERR_FENCED_INSTANCE_ID) {
         kfk_free(kr->member_id);
         kr->member_id = NULL;
@@ -733,7 +783,8 @@ kfk_reader_group_step(kfk_reader *kr, int64_t now)
         kr->member_ok = false;
     }
     if (kr->gs == G_JOIN) {
-        kfk_reader_group_give_up(kr);
+        if (!kr->coop || kr->g_lost) kfk_reader_group_give_up(kr);
+        kr->g_lost = false;
         join_group(kr);
         return;
     }

@@ -80,6 +80,7 @@ struct kfk_reader {
     size_t ntopics;
     char **balancers;
     size_t nbalancers;
+    bool coop; /* every balancer is cooperative: KIP-429 (reader_coop.c) */
     pthread_t thr;
     bool thr_started;
     int pipe_r, pipe_w;
@@ -119,6 +120,8 @@ struct kfk_reader {
     size_t nowned;
     int32_t owned_gen;
     bool member_ok;
+    bool g_lost; /* the member lost its generation: its partitions too */
+    bool pump;   /* keep fetching while a JoinGroup/SyncGroup waits */
 };
 
 /* Walk the brokers: for (rbroker *b = first_broker(kr); b; b = next_broker(b))
@@ -157,6 +160,14 @@ kfk_err kfk_reader_meta_conn(kfk_reader *kr);
 kfk_err kfk_reader_metadata(kfk_reader *kr, const char *const *topics, size_t n,
                             kfk_resp *rs, kfk_MetadataResponse *md);
 
+/* Change the assignment in place (cooperative rebalancing): drop the
+ * partitions marked in drop[] (their queued messages go, fetches in flight
+ * for them are forgotten) and append add[0..nadd) (the array is freed,
+ * its topics move).  The partitions kept keep their positions, queued
+ * messages and fetches in flight. */
+kfk_err kfk_reader_change_parts(kfk_reader *kr, const bool *drop, rpart *add,
+                                size_t nadd);
+
 /* ---- reader_group.c, for reader.c --------------------------------------- */
 
 /* One turn of the group state machine: find the coordinator, (re)join,
@@ -169,5 +180,22 @@ kfk_err kfk_reader_group_commit(kfk_reader *kr);
 kfk_err kfk_reader_group_give_up(kfk_reader *kr);
 /* On close: final commit, revoke, LeaveGroup (best effort). */
 kfk_err kfk_reader_group_finish(kfk_reader *kr);
+/* Tell the application (rebalance callback) when n > 0. */
+void kfk_reader_call_rebalance(kfk_reader *kr, kfk_rebalance_event ev,
+                               kfk_topic_partition *tps, size_t n);
+/* OffsetFetch of new partitions: committed offsets, or the start policy. */
+kfk_err kfk_reader_fetch_committed(kfk_reader *kr, rpart *parts, size_t n);
+/* The rparts of an assignment, at the start policy (tps is freed, its
+ * topics move). */
+rpart *kfk_reader_new_parts(const kfk_conf *c, kfk_topic_partition *tps,
+                            size_t ntps);
+
+/* ---- reader_coop.c, for reader_group.c ---------------------------------- */
+
+/* A cooperative join completed with assignment tps of generation gen
+ * (tps is freed): revoke only what is no longer ours (committing it
+ * first), add only what is new, rejoin at once if anything was revoked. */
+void kfk_reader_coop_assigned(kfk_reader *kr, int32_t gen,
+                              kfk_topic_partition *tps, size_t ntps);
 
 #endif

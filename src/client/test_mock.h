@@ -19,7 +19,11 @@
 
 static rd_kafka_t *rk;
 static rd_kafka_mock_cluster_t *mc;
+/* The bootstrap list of the fixture running (test_broker.h, test_mock.h). */
+#ifndef KFK_CLIENT_TEST_BOOT
+#define KFK_CLIENT_TEST_BOOT
 static const char *boot;
+#endif
 
 static int
 mock_setup(void **state)

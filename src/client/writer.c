@@ -1208,18 +1208,16 @@ has_header(const kfk_message *m, const char *name)
     return false;
 }
 
-kfk_err
-kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
-                 kfk_err *errs)
+/* The checks of kfk_writer_write() before it takes anything: each message
+ * names its topic exactly once (the Writer's or its own), has sane
+ * lengths, does not carry the sequence header itself, and fits a batch.
+ * The sum of their sizes goes to *total. */
+static kfk_err
+check_msgs(const kfk_conf *c, const kfk_message *msgs, size_t n, kfk_err *errs,
+           size_t *total)
 {
-    if (!kw || (!msgs && n)) return KFK_ERR__INVALID_ARG;
-    const kfk_conf *c = kw->conf;
-    for (size_t i = 0; i < n; i++)
-        if (errs) errs[i] = KFK_ERR_NONE;
-    if (!n) return KFK_ERR_NONE;
     bool wtopic_set = c->topic && *c->topic;
-    /* Validate everything before taking anything. */
-    size_t total = 0;
+    *total = 0;
     for (size_t i = 0; i < n; i++) {
         const kfk_message *m = &msgs[i];
         bool mtopic = m->topic && *m->topic;
@@ -1238,8 +1236,25 @@ kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
             if (errs) errs[i] = err;
             return err;
         }
-        total += sz;
+        *total += sz;
     }
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_writer_write(kfk_writer *kw, const kfk_message *msgs, size_t n,
+                 kfk_err *errs)
+{
+    if (!kw || (!msgs && n)) return KFK_ERR__INVALID_ARG;
+    const kfk_conf *c = kw->conf;
+    for (size_t i = 0; i < n; i++)
+        if (errs) errs[i] = KFK_ERR_NONE;
+    if (!n) return KFK_ERR_NONE;
+    bool wtopic_set = c->topic && *c->topic;
+    /* Validate everything before taking anything. */
+    size_t total = 0;
+    kfk_err verr = check_msgs(c, msgs, n, errs, &total);
+    if (verr) return verr;
     /* Two clock reads per call (they are not free on every machine). */
     int64_t now_ms = kfk_now_ms();
     int64_t now_us = kfk_mono_us(), mono = now_us / 1000;

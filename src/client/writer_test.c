@@ -1,10 +1,12 @@
 /*
- * writer_test.c -- kfk_writer against librdkafka's mock cluster: sync
- * latency, async throughput with completions, retries on injected leader
- * errors and a leader move across three brokers, every compression codec
- * read back by librdkafka's own consumer, the bounded buffer policies, and
- * concurrent writers.  Without librdkafka (KFK_TEST_RDKAFKA unset) only
- * the configuration tests run.
+ * writer_test.c -- kfk_writer against a kfkd started in this process
+ * (libkfkd, test_broker.h): sync latency, async throughput with
+ * completions, the bounded buffer policies, validation and concurrent
+ * writers; and against librdkafka's mock cluster, for what needs several
+ * brokers or injected faults: pipelining across a leader move, retries on
+ * injected leader errors, a leader move across three brokers, and every
+ * compression codec read back by librdkafka's own consumer.  Without
+ * librdkafka (KFK_TEST_RDKAFKA unset) the mock cases do not run.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -62,9 +64,7 @@ test_conf(void **state)
     kfk_conf_destroy(conf);
 }
 
-#ifdef KFK_TEST_RDKAFKA
-
-#include "test_mock.h"
+#include "test_broker.h"
 
 static kfk_writer *
 writer(const char *topic, const char *const *kv, kfk_writer_completion_cb *cb,
@@ -99,7 +99,7 @@ static void
 test_sync_latency(void **state)
 {
     (void)state;
-    assert_int_equal(rd_kafka_mock_topic_create(mc, "w-sync", 3, 1), 0);
+    broker_topic_create("w-sync", 3);
     kfk_writer *kw = writer("w-sync", NULL, NULL, NULL);
     kfk_message m = msg("k", "first");
     /* The first write also fetches metadata and connects. */
@@ -169,7 +169,7 @@ static void
 test_async_callback(void **state)
 {
     (void)state;
-    assert_int_equal(rd_kafka_mock_topic_create(mc, "w-async", 4, 1), 0);
+    broker_topic_create("w-async", 4);
     counts c;
     counts_init(&c);
     static const char *const kv[] = {"async", "true", "batch.size", "500",
@@ -200,6 +200,149 @@ test_async_callback(void **state)
                   mx.latency_us_avg, (unsigned long long)mx.latency_us_max);
     kfk_writer_destroy(kw);
 }
+
+static void
+test_bounded_buffer(void **state)
+{
+    (void)state;
+    broker_topic_create("w-buf", 1);
+    /* Nothing leaves the buffer for 10 s: a long batch timeout. */
+    static const char *const fail_kv[] = {"async",
+                                          "true",
+                                          "buffer.max.messages",
+                                          "10",
+                                          "buffer.full",
+                                          "fail",
+                                          "batch.timeout.ms",
+                                          "10000",
+                                          "batch.size",
+                                          "1000",
+                                          NULL};
+    counts c;
+    counts_init(&c);
+    kfk_writer *kw = writer("w-buf", fail_kv, count_cb, &c);
+    kfk_message m = msg(NULL, "x");
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
+    int64_t t0 = kfk_mono_us();
+    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), KFK_ERR__QUEUE_FULL);
+    print_message("fail policy: QUEUE_FULL after %lld us\n",
+                  (long long)(kfk_mono_us() - t0));
+    kfk_message two[2] = {m, m};
+    kfk_writer_destroy(kw); /* flushes the 10 */
+    assert_int_equal(c.ok, 10);
+
+    static const char *const block_kv[] = {"async",
+                                           "true",
+                                           "buffer.max.messages",
+                                           "10",
+                                           "buffer.full",
+                                           "block",
+                                           "buffer.full.timeout.ms",
+                                           "200",
+                                           "batch.timeout.ms",
+                                           "10000",
+                                           "batch.size",
+                                           "1000",
+                                           NULL};
+    kw = writer("w-buf", block_kv, NULL, NULL);
+    assert_int_equal(kfk_writer_write(kw, two, 2, NULL), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
+    t0 = kfk_mono_ms();
+    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), KFK_ERR__TIMED_OUT);
+    int64_t dt = kfk_mono_ms() - t0;
+    print_message("block policy: TIMED_OUT after %lld ms\n", (long long)dt);
+    assert_true(dt >= 190 && dt < 2000);
+    /* A flush makes room, then writes go through again. */
+    assert_int_equal(kfk_writer_flush(kw, 5000), 0);
+    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
+    kfk_writer_metrics mx;
+    kfk_writer_stats(kw, &mx, sizeof(mx));
+    assert_int_equal(mx.queued_messages, 1);
+    kfk_writer_destroy(kw);
+}
+
+static void
+test_validation(void **state)
+{
+    (void)state;
+    kfk_writer *kw = writer("w-sync", NULL, NULL, NULL);
+    kfk_message m = msg(NULL, "x");
+    m.topic = "other"; /* the writer has a topic already */
+    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), KFK_ERR__INVALID_ARG);
+    static char big[2 * 1024 * 1024];
+    m = msg(NULL, NULL);
+    m.value = big;
+    m.value_len = sizeof(big);
+    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL),
+                     KFK_ERR_MESSAGE_TOO_LARGE);
+    kfk_writer_destroy(kw);
+    /* Per-message topics; acks none. */
+    static const char *const kv[] = {"acks", "none", NULL};
+    kw = writer(NULL, kv, NULL, NULL);
+    kfk_message ms[2] = {msg(NULL, "a"), msg(NULL, "b")};
+    ms[0].topic = "w-sync";
+    ms[1].topic = "w-async";
+    assert_int_equal(kfk_writer_write(kw, ms, 2, NULL), 0);
+    ms[1].topic = NULL;
+    assert_int_equal(kfk_writer_write(kw, ms, 2, NULL), KFK_ERR__INVALID_ARG);
+    kfk_writer_destroy(kw);
+}
+
+typedef struct thr_arg {
+    kfk_writer *kw;
+    int id, n, errors;
+} thr_arg;
+
+static void *
+writer_thread(void *p)
+{
+    thr_arg *a = p;
+    char key[32];
+    for (int i = 0; i < a->n; i++) {
+        snprintf(key, sizeof(key), "t%d-%d", a->id, i);
+        kfk_message m = msg(key, key);
+        if (kfk_writer_write(a->kw, &m, 1, NULL)) a->errors++;
+    }
+    return NULL;
+}
+
+static void
+test_concurrent_writers(void **state)
+{
+    (void)state;
+    broker_topic_create("w-conc", 6);
+    static const char *const kv[] = {"balancer", "murmur2", NULL};
+    kfk_writer *kw = writer("w-conc", kv, NULL, NULL);
+    enum { T = 4, N = 300 };
+    pthread_t th[T];
+    thr_arg args[T];
+    int64_t t0 = kfk_mono_us();
+    for (int i = 0; i < T; i++) {
+        args[i] = (thr_arg){.kw = kw, .id = i, .n = N};
+        pthread_create(&th[i], NULL, writer_thread, &args[i]);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].errors, 0);
+    }
+    int64_t dt = kfk_mono_us() - t0;
+    kfk_writer_metrics mx;
+    kfk_writer_stats(kw, &mx, sizeof(mx));
+    print_message("%d threads x %d sync writes: %lld ms, %llu requests, "
+                  "avg %.1f msgs/batch\n",
+                  T, N, (long long)(dt / 1000), (unsigned long long)mx.requests,
+                  mx.batch_messages_avg);
+    assert_int_equal(mx.messages, T * N);
+    kfk_writer_destroy(kw);
+}
+
+/* ---- several brokers, injected faults: librdkafka's mock cluster ------- */
+
+#ifdef KFK_TEST_RDKAFKA
+
+#include "test_mock.h"
 
 /* max.in.flight: requests are pipelined, every message lands once, in
  * order while nothing fails; a leader move in the middle loses nothing. */
@@ -457,142 +600,6 @@ test_compression_read_by_librdkafka(void **state)
     }
 }
 
-static void
-test_bounded_buffer(void **state)
-{
-    (void)state;
-    assert_int_equal(rd_kafka_mock_topic_create(mc, "w-buf", 1, 1), 0);
-    /* Nothing leaves the buffer for 10 s: a long batch timeout. */
-    static const char *const fail_kv[] = {"async",
-                                          "true",
-                                          "buffer.max.messages",
-                                          "10",
-                                          "buffer.full",
-                                          "fail",
-                                          "batch.timeout.ms",
-                                          "10000",
-                                          "batch.size",
-                                          "1000",
-                                          NULL};
-    counts c;
-    counts_init(&c);
-    kfk_writer *kw = writer("w-buf", fail_kv, count_cb, &c);
-    kfk_message m = msg(NULL, "x");
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
-    int64_t t0 = kfk_mono_us();
-    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), KFK_ERR__QUEUE_FULL);
-    print_message("fail policy: QUEUE_FULL after %lld us\n",
-                  (long long)(kfk_mono_us() - t0));
-    kfk_message two[2] = {m, m};
-    kfk_writer_destroy(kw); /* flushes the 10 */
-    assert_int_equal(c.ok, 10);
-
-    static const char *const block_kv[] = {"async",
-                                           "true",
-                                           "buffer.max.messages",
-                                           "10",
-                                           "buffer.full",
-                                           "block",
-                                           "buffer.full.timeout.ms",
-                                           "200",
-                                           "batch.timeout.ms",
-                                           "10000",
-                                           "batch.size",
-                                           "1000",
-                                           NULL};
-    kw = writer("w-buf", block_kv, NULL, NULL);
-    assert_int_equal(kfk_writer_write(kw, two, 2, NULL), 0);
-    for (int i = 0; i < 8; i++)
-        assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
-    t0 = kfk_mono_ms();
-    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), KFK_ERR__TIMED_OUT);
-    int64_t dt = kfk_mono_ms() - t0;
-    print_message("block policy: TIMED_OUT after %lld ms\n", (long long)dt);
-    assert_true(dt >= 190 && dt < 2000);
-    /* A flush makes room, then writes go through again. */
-    assert_int_equal(kfk_writer_flush(kw, 5000), 0);
-    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
-    kfk_writer_metrics mx;
-    kfk_writer_stats(kw, &mx, sizeof(mx));
-    assert_int_equal(mx.queued_messages, 1);
-    kfk_writer_destroy(kw);
-}
-
-static void
-test_validation(void **state)
-{
-    (void)state;
-    kfk_writer *kw = writer("w-sync", NULL, NULL, NULL);
-    kfk_message m = msg(NULL, "x");
-    m.topic = "other"; /* the writer has a topic already */
-    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), KFK_ERR__INVALID_ARG);
-    static char big[2 * 1024 * 1024];
-    m = msg(NULL, NULL);
-    m.value = big;
-    m.value_len = sizeof(big);
-    assert_int_equal(kfk_writer_write(kw, &m, 1, NULL),
-                     KFK_ERR_MESSAGE_TOO_LARGE);
-    kfk_writer_destroy(kw);
-    /* Per-message topics; acks none. */
-    static const char *const kv[] = {"acks", "none", NULL};
-    kw = writer(NULL, kv, NULL, NULL);
-    kfk_message ms[2] = {msg(NULL, "a"), msg(NULL, "b")};
-    ms[0].topic = "w-sync";
-    ms[1].topic = "w-async";
-    assert_int_equal(kfk_writer_write(kw, ms, 2, NULL), 0);
-    ms[1].topic = NULL;
-    assert_int_equal(kfk_writer_write(kw, ms, 2, NULL), KFK_ERR__INVALID_ARG);
-    kfk_writer_destroy(kw);
-}
-
-typedef struct thr_arg {
-    kfk_writer *kw;
-    int id, n, errors;
-} thr_arg;
-
-static void *
-writer_thread(void *p)
-{
-    thr_arg *a = p;
-    char key[32];
-    for (int i = 0; i < a->n; i++) {
-        snprintf(key, sizeof(key), "t%d-%d", a->id, i);
-        kfk_message m = msg(key, key);
-        if (kfk_writer_write(a->kw, &m, 1, NULL)) a->errors++;
-    }
-    return NULL;
-}
-
-static void
-test_concurrent_writers(void **state)
-{
-    (void)state;
-    assert_int_equal(rd_kafka_mock_topic_create(mc, "w-conc", 6, 1), 0);
-    static const char *const kv[] = {"balancer", "murmur2", NULL};
-    kfk_writer *kw = writer("w-conc", kv, NULL, NULL);
-    enum { T = 4, N = 300 };
-    pthread_t th[T];
-    thr_arg args[T];
-    int64_t t0 = kfk_mono_us();
-    for (int i = 0; i < T; i++) {
-        args[i] = (thr_arg){.kw = kw, .id = i, .n = N};
-        pthread_create(&th[i], NULL, writer_thread, &args[i]);
-    }
-    for (int i = 0; i < T; i++) {
-        pthread_join(th[i], NULL);
-        assert_int_equal(args[i].errors, 0);
-    }
-    int64_t dt = kfk_mono_us() - t0;
-    kfk_writer_metrics mx;
-    kfk_writer_stats(kw, &mx, sizeof(mx));
-    print_message("%d threads x %d sync writes: %lld ms, %llu requests, "
-                  "avg %.1f msgs/batch\n",
-                  T, N, (long long)(dt / 1000), (unsigned long long)mx.requests,
-                  mx.batch_messages_avg);
-    assert_int_equal(mx.messages, T * N);
-    kfk_writer_destroy(kw);
-}
 #endif
 
 int
@@ -602,17 +609,20 @@ main(void)
         cmocka_unit_test(test_conf),
     };
     int rc = cmocka_run_group_tests(offline, NULL, NULL);
-#ifdef KFK_TEST_RDKAFKA
-    const struct CMUnitTest mock[] = {
+    const struct CMUnitTest one_broker[] = {
         cmocka_unit_test(test_sync_latency),
         cmocka_unit_test(test_async_callback),
+        cmocka_unit_test(test_bounded_buffer),
+        cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_concurrent_writers),
+    };
+    rc |= cmocka_run_group_tests(one_broker, broker_setup, broker_teardown);
+#ifdef KFK_TEST_RDKAFKA
+    const struct CMUnitTest mock[] = {
         cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_retry_not_leader),
         cmocka_unit_test(test_leader_move),
         cmocka_unit_test(test_compression_read_by_librdkafka),
-        cmocka_unit_test(test_bounded_buffer),
-        cmocka_unit_test(test_validation),
-        cmocka_unit_test(test_concurrent_writers),
     };
     rc |= cmocka_run_group_tests(mock, mock_setup, mock_teardown);
 #endif

@@ -48,7 +48,11 @@ int64_t kfk_now_ms(void);  /* wall clock, Unix epoch */
 int64_t kfk_mono_us(void); /* monotonic */
 int64_t kfk_mono_ms(void);
 
-/* Logging to stderr, one line each: time, level, subsystem, message. */
+/* Logging to stderr, one line each: time, level, subsystem, message.
+ * kfk_log_min is the process's threshold; a thread may instead log
+ * through a context of its own (kfk_log_tls: an embedded broker's thread
+ * does), with its own threshold and destination, so that two brokers in
+ * one process are configured apart. */
 typedef enum {
     KFK_LOG_DEBUG,
     KFK_LOG_INFO,
@@ -56,11 +60,27 @@ typedef enum {
     KFK_LOG_ERROR
 } kfk_log_level;
 extern kfk_log_level kfk_log_min;
+typedef struct kfk_log_ctx {
+    int min; /* lines below this level are dropped (KFK_LOG_ERROR + 1: all) */
+    /* NULL: stderr.  Else gets each line, without the newline. */
+    void (*sink)(void *opaque, kfk_log_level lvl, const char *line);
+    void *opaque;
+    /* If set, the last ERROR message ("subsystem: text") is kept here. */
+    char *last_error;
+    size_t last_error_size;
+} kfk_log_ctx;
+extern _Thread_local kfk_log_ctx *kfk_log_tls;
+static inline int
+kfk_log_enabled(kfk_log_level lvl)
+{
+    const kfk_log_ctx *c = kfk_log_tls;
+    return (int)lvl >= (c ? c->min : (int)kfk_log_min);
+}
 void kfk_logmsg(kfk_log_level lvl, const char *sub, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define kfk_dbg(sub, ...)                                                      \
     do {                                                                       \
-        if (kfk_log_min <= KFK_LOG_DEBUG)                                      \
+        if (kfk_log_enabled(KFK_LOG_DEBUG))                                    \
             kfk_logmsg(KFK_LOG_DEBUG, sub, __VA_ARGS__);                       \
     } while (0)
 #define kfk_info(sub, ...)  kfk_logmsg(KFK_LOG_INFO, sub, __VA_ARGS__)

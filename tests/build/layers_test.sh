@@ -45,5 +45,16 @@ while IFS= read -r f; do
     done < <(grep -nE '^[[:space:]]*#[[:space:]]*include' "$f" || true)
 done < <(find "$src/tools" -name '*.[ch]')
 
+# The broker reaches the log through the partition layer only
+# (src/broker/partition.c); the log's own folder and its tests excepted.
+if hits=$(grep -nE '\bkfk_log_[a-z_]+[[:space:]]*\(' "$src"/src/broker/*.c \
+        "$src"/src/broker/group/*.c "$src"/src/broker/net/*.c 2>/dev/null |
+        grep -v -e '^[^:]*/partition\.c:' -e '^[^:]*_test\.c:' |
+        grep -vE 'kfk_log_(debug|info|warn|error|level|set_|ctx)'); then
+    echo "the broker calls the log outside src/broker/partition.c:" >&2
+    echo "$hits" | sed "s|^$src/|  |" >&2
+    status=1
+fi
+
 [ $status -eq 0 ] && echo "includes follow the layers"
 exit $status

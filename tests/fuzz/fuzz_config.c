@@ -2,13 +2,14 @@
  * fuzz_config.c -- fuzz kfkd's configuration parsers.
  *
  * The input is used three ways: written to a temporary file and read with
- * kfk_conf_load (the server.properties parser: comments, continuations,
+ * kfk_broker_conf_load (the server.properties parser: comments, continuations,
  * "key=value" and "key: value", escapes); cut into lines of "key=value"
- * given to kfk_conf_set (as --override does); and the same lines given to
- * kfk_topic_conf_set on a topic config made from the broker's (as
+ * given to kfk_broker_conf_set (as --override does); and the same lines given
+ * to kfk_topic_conf_set on a topic config made from the broker's (as
  * CreateTopics and AlterConfigs do).  Nothing may crash, leak or read out
  * of bounds; a refused value must come with a message; and every config
- * must describe itself afterwards (kfk_conf_describe, kfk_topic_conf_get).
+ * must describe itself afterwards (kfk_broker_conf_describe,
+ * kfk_topic_conf_get).
  *
  * Built with -DKFK_FUZZ=ON this is a libFuzzer target; otherwise main()
  * replays tests/fuzz/corpus/config/ under ctest.
@@ -39,17 +40,17 @@ describe_all(const kfk_broker_conf *c, const kfk_topic_conf *tc)
     char buf[512];
     const char *name;
     kfk_conf_state st;
-    for (int i = 0; kfk_conf_describe(c, i, &name, buf, sizeof(buf), &st);
-         i++) {
+    for (int i = 0;
+         kfk_broker_conf_describe(c, i, &name, buf, sizeof(buf), &st); i++) {
         if (!name) finding("a described broker config has no name");
-        if (!kfk_conf_lookup(c, name, buf, sizeof(buf), &st))
+        if (!kfk_broker_conf_lookup(c, name, buf, sizeof(buf), &st))
             finding("a described broker config cannot be looked up");
     }
     const char *bname;
     for (int i = 0; (name = kfk_topic_conf_name(i, &bname)) != NULL; i++)
         kfk_topic_conf_get(tc, name, buf, sizeof(buf));
-    (void)kfk_conf_retention_ms(c);
-    (void)kfk_conf_roll_ms(c);
+    (void)kfk_broker_conf_retention_ms(c);
+    (void)kfk_broker_conf_roll_ms(c);
 }
 
 int
@@ -75,22 +76,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     close(fd);
     kfk_broker_conf c;
-    kfk_conf_defaults(&c);
+    kfk_broker_conf_defaults(&c);
     errstr[0] = '\0';
-    if (kfk_conf_load(&c, path, errstr, sizeof(errstr)) != 0 && !errstr[0])
-        finding("kfk_conf_load failed without a message");
+    if (kfk_broker_conf_load(&c, path, errstr, sizeof(errstr)) != 0 &&
+        !errstr[0])
+        finding("kfk_broker_conf_load failed without a message");
     unlink(path);
     kfk_topic_conf tc;
     kfk_topic_conf_from_broker(&tc, &c);
     describe_all(&c, &tc);
-    kfk_conf_free(&c);
+    kfk_broker_conf_free(&c);
 
     /* 2. Line by line, as overrides and as topic configs. */
     char *text = malloc(size + 1);
     if (!text) return 0;
     if (size) memcpy(text, data, size);
     text[size] = '\0';
-    kfk_conf_defaults(&c);
+    kfk_broker_conf_defaults(&c);
     kfk_topic_conf_from_broker(&tc, &c);
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line;
@@ -102,16 +104,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             val = eq + 1;
         }
         errstr[0] = '\0';
-        if (kfk_conf_set(&c, key, val, errstr, sizeof(errstr)) != 0 &&
+        if (kfk_broker_conf_set(&c, key, val, errstr, sizeof(errstr)) != 0 &&
             !errstr[0])
-            finding("kfk_conf_set refused a value without a message");
+            finding("kfk_broker_conf_set refused a value without a message");
         errstr[0] = '\0';
         if (kfk_topic_conf_set(&tc, key, val, errstr, sizeof(errstr)) != 0 &&
             !errstr[0])
             finding("kfk_topic_conf_set refused a value without a message");
     }
     describe_all(&c, &tc);
-    kfk_conf_free(&c);
+    kfk_broker_conf_free(&c);
     free(text);
     return 0;
 }

@@ -769,7 +769,59 @@ kfk_test_create_topic(int fd, const char *name, int32_t partitions, ...)
         resp.Topics_count == 1)
         rc = resp.Topics[0].ErrorCode;
     kfk_arena_free(&ar);
+    if (rc == 0 && !kfk_test_wait_served(fd, name, partitions, 10000))
+        rc = -1000;
     return rc;
+}
+
+/* Whether every partition of name answers a ListOffsets (latest) without
+ * an error. */
+static bool
+served(int fd, const char *name, int32_t partitions)
+{
+    kfk_arena ar;
+    kfk_arena_init(&ar, 0);
+    int32_t n = partitions > 0 ? partitions : 1;
+    kfk_ListOffsetsRequest_ListOffsetsPartition *ps =
+        kfk_arena_alloc(&ar, sizeof(*ps) * (size_t)n);
+    for (int32_t i = 0; i < n; i++) {
+        kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsPartition_desc, 1,
+                        &ps[i]);
+        ps[i].PartitionIndex = i;
+        ps[i].Timestamp = -1;
+    }
+    kfk_ListOffsetsRequest_ListOffsetsTopic t;
+    kfk_struct_init(&kfk_ListOffsetsRequest_ListOffsetsTopic_desc, 1, &t);
+    t.Name = KS(name);
+    t.Partitions = ps;
+    t.Partitions_count = n;
+    kfk_ListOffsetsRequest req;
+    kfk_msg_init(&kfk_ListOffsetsRequest_msg, 1, &req);
+    req.ReplicaId = -1;
+    req.Topics = &t;
+    req.Topics_count = 1;
+    kfk_ListOffsetsResponse r;
+    bool ok = kfk_test_call(fd, KFK_API_ListOffsets, 1, &req, &r, &ar) == 0 &&
+              r.Topics_count == 1 && r.Topics[0].Partitions_count == n;
+    for (int32_t i = 0; ok && i < n; i++)
+        ok = r.Topics[0].Partitions[i].ErrorCode == 0;
+    kfk_arena_free(&ar);
+    return ok;
+}
+
+bool
+kfk_test_wait_served(int fd, const char *name, int32_t partitions,
+                     int timeout_ms)
+{
+    int64_t t0 = kfk_test_mono_us();
+    for (;;) {
+        if (served(fd, name, partitions)) return true;
+        if (kfk_test_mono_us() - t0 > (int64_t)timeout_ms * 1000) break;
+        kfk_test_sleep_ms(50);
+    }
+    fprintf(stderr, "kfk_test_wait_served: %s is not served after %d ms\n",
+            name, timeout_ms);
+    return false;
 }
 
 void
@@ -903,4 +955,19 @@ kfk_test_count_records(const uint8_t *p, size_t len, int64_t first_offset,
         off += size;
     }
     return n;
+}
+
+int64_t
+kfk_test_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+kfk_test_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }

@@ -99,6 +99,10 @@ int32_t kfk_test_next_corr(void);
 /* True if the peer closed the connection within timeout_ms (reading and
  * discarding anything it still sends). */
 bool kfk_test_closed(int fd, int timeout_ms);
+/* CLOCK_MONOTONIC in microseconds. */
+int64_t kfk_test_mono_us(void);
+/* Sleep ms milliseconds. */
+void kfk_test_sleep_ms(int ms);
 
 /* ---- shortcuts for common requests ---------------------------------- */
 
@@ -106,9 +110,16 @@ bool kfk_test_closed(int fd, int timeout_ms);
  * exist or the call failed. */
 kfk_uuid kfk_test_topic_id(int fd, const char *name);
 /* CreateTopics v4 of one topic with optional "key", "value" pairs ended
- * by NULL.  Returns the topic's ErrorCode, or -1000 on a transport
- * failure. */
+ * by NULL, then kfk_test_wait_served.  Returns the topic's ErrorCode, or
+ * -1000 on a transport failure or a topic not served after 10 s. */
 int kfk_test_create_topic(int fd, const char *name, int32_t partitions, ...);
+/* Wait up to timeout_ms until every partition of a topic answers a
+ * ListOffsets without an error (partitions <= 0: only partition 0).  Kafka
+ * answers CreateTopics before its partitions are served, and an acks=0
+ * write or a dial of the leader in between fails.  kfk_test_create_topic
+ * waits by itself; tests that create topics another way call this. */
+bool kfk_test_wait_served(int fd, const char *name, int32_t partitions,
+                          int timeout_ms);
 /* One v2 batch of n records "<prefix>-<i>" (keys "k<i>", one header) with
  * the given codec, appended to out. */
 void kfk_test_build_batch(kfk_buf *out, int codec, int n, const char *prefix);

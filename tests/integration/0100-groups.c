@@ -33,13 +33,6 @@
 
 static kfkd_h H;
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int
 setup(void **st)
 {
@@ -362,7 +355,7 @@ wait_rebalance(mem **ms, int n)
             if (e == KFK_ERR_REBALANCE_IN_PROGRESS) return;
             assert_int_equal(e, 0);
         }
-        sleep_ms(50);
+        kfk_test_sleep_ms(50);
     }
     fail_msg("no rebalance started");
 }
@@ -491,7 +484,7 @@ session_timeout(void **st)
     while (kfk_mono_ms() - t0 < 6000) {
         e = hb(&a);
         if (e) break;
-        sleep_ms(100);
+        kfk_test_sleep_ms(100);
     }
     assert_int_equal(e, KFK_ERR_REBALANCE_IN_PROGRESS);
     int64_t t_noticed = kfk_mono_ms() - t0;

@@ -44,21 +44,6 @@
 
 static kfkd_h H;
 
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void
 create_topic(const char *name, int32_t parts)
 {
@@ -288,7 +273,7 @@ lp_thread(void *arg)
     lp_ctx *x = arg;
     kfk_message m;
     kfk_err err = kfk_reader_fetch_message(x->kr, 10000, &m);
-    atomic_store(&x->got_us, mono_us());
+    atomic_store(&x->got_us, kfk_test_mono_us());
     atomic_store(&x->got, err ? -1 : 1);
     return NULL;
 }
@@ -308,8 +293,8 @@ test_long_poll(void **st)
         lp_ctx x = {.kr = kr};
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, lp_thread, &x), 0);
-        sleep_ms(300); /* well inside the broker's long poll */
-        int64_t t0 = mono_us();
+        kfk_test_sleep_ms(300); /* well inside the broker's long poll */
+        int64_t t0 = kfk_test_mono_us();
         write_msgs(kw, "w", r + 1, 1, 0);
         pthread_join(th, NULL);
         assert_int_equal(atomic_load(&x.got), 1);
@@ -443,15 +428,15 @@ stable(member *ms, int n, bool *disjoint)
 static int64_t
 wait_stable(member *ms, int n, int timeout_ms)
 {
-    int64_t t0 = mono_us();
-    while (mono_us() - t0 < (int64_t)timeout_ms * 1000) {
+    int64_t t0 = kfk_test_mono_us();
+    while (kfk_test_mono_us() - t0 < (int64_t)timeout_ms * 1000) {
         bool disjoint;
         bool ok = stable(ms, n, &disjoint);
         /* Eager rebalancing revokes before assigning: at no time may two
          * members own a partition. */
         assert_true(disjoint);
-        if (ok) return (mono_us() - t0) / 1000;
-        sleep_ms(2);
+        if (ok) return (kfk_test_mono_us() - t0) / 1000;
+        kfk_test_sleep_ms(2);
     }
     return -1;
 }
@@ -485,7 +470,7 @@ run_group(int n)
     member ms[MAXM];
     pthread_t th[MAXM];
     memset(ms, 0, sizeof(ms));
-    int64_t t0 = mono_us();
+    int64_t t0 = kfk_test_mono_us();
     for (int i = 0; i < n; i++) {
         ms[i].idx = i;
         ms[i].kr = group_reader(topic, group, &ms[i], "0");
@@ -496,7 +481,7 @@ run_group(int n)
     assert_true(took >= 0);
     printf("group of %d: stable assignment %.0f ms after the members "
            "started\n",
-           n, (double)(mono_us() - t0) / 1000.0);
+           n, (double)(kfk_test_mono_us() - t0) / 1000.0);
     for (int i = 0; i < n; i++) {
         int own = 0;
         for (int p = 0; p < NPARTS; p++)
@@ -506,7 +491,7 @@ run_group(int n)
     /* Everything is consumed. */
     int dups = 0;
     for (int w = 0; w < 1000 && seen_count(&dups) < GMSGS; w++)
-        sleep_ms(10);
+        kfk_test_sleep_ms(10);
     assert_int_equal(seen_count(&dups), GMSGS);
     printf("group of %d: %d messages consumed, %d duplicates\n", n, GMSGS,
            dups);
@@ -525,9 +510,9 @@ run_group(int n)
         member *last = &ms[n - 1];
         atomic_store(&last->stop, true);
         pthread_join(th[n - 1], NULL);
-        int64_t c0 = mono_us();
+        int64_t c0 = kfk_test_mono_us();
         assert_int_equal(kfk_reader_close(last->kr), KFK_ERR_NONE);
-        int64_t close_us = mono_us() - c0;
+        int64_t close_us = kfk_test_mono_us() - c0;
         atomic_store(&last->closed, true);
         int64_t h = wait_stable(ms, n - 1, 20000);
         assert_true(h >= 0);
@@ -545,7 +530,7 @@ run_group(int n)
             pthread_mutex_lock(&g_lock);
             over = g_over;
             pthread_mutex_unlock(&g_lock);
-            if (over < 60) sleep_ms(10);
+            if (over < 60) kfk_test_sleep_ms(10);
         }
         assert_int_equal(over, 60);
         kfk_reader_destroy(last->kr);
@@ -629,7 +614,7 @@ test_commit_interval(void **st)
     read_n(kr, "c", 0, 30);
     int64_t off = -1;
     for (int w = 0; w < 300 && off != 30; w++) {
-        sleep_ms(10);
+        kfk_test_sleep_ms(10);
         off = committed("rg-ci", "r-ci", 0);
     }
     assert_int_equal(off, 30);
@@ -642,7 +627,7 @@ test_commit_interval(void **st)
     /* A long interval: the commit happens on close. */
     kr = group_reader("r-ci", "rg-ci", NULL, "600000");
     read_n(kr, "c", 30, 10);
-    sleep_ms(200);
+    kfk_test_sleep_ms(200);
     /* Nothing is committed in the background; only a rebalance (the
      * previous member's leave can still be settling, and the reader
      * commits what it read before giving a partition up) may commit
@@ -783,7 +768,7 @@ test_close_in_join(void **st)
     /* A is in (Stable, nothing to read yet) once its first fetch times out
      * and the group shows it. */
     for (int i = 0; i < 200 && group_members("rg-cj") != 1; i++)
-        sleep_ms(50);
+        kfk_test_sleep_ms(50);
     assert_int_equal(group_members("rg-cj"), 1);
     (void)kfk_reader_fetch_message(a, 0, &m);
     c = base_conf("r-cj");
@@ -792,14 +777,14 @@ test_close_in_join(void **st)
     kfk_reader *b = new_reader(c);
     /* B's JoinGroup is now waiting for A (up to A's next heartbeat). */
     for (int i = 0; i < 200 && group_members("rg-cj") != 2; i++)
-        sleep_ms(20);
+        kfk_test_sleep_ms(20);
     assert_int_equal(group_members("rg-cj"), 2);
     assert_int_equal(kfk_reader_close(b), KFK_ERR_NONE);
     kfk_reader_destroy(b);
     /* Well within B's 30 s session: only A is left. */
     size_t left = 2;
     for (int i = 0; i < 200 && (left = group_members("rg-cj")) != 1; i++)
-        sleep_ms(50);
+        kfk_test_sleep_ms(50);
     assert_int_equal(left, 1);
     kfk_reader_destroy(a);
 }

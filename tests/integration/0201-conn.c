@@ -32,13 +32,6 @@
 static kfkd_h H;
 static char g_boot[64];
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int
 setup(void **st)
 {
@@ -75,6 +68,10 @@ create(kfk_conn *kc, const char *topic, int32_t parts)
     if (err)
         fail_msg("create %s: %s (%s)", topic, kfk_err2str(err),
                  kfk_conn_errstr(kc));
+    /* Kafka answers before it serves the topic. */
+    int fd = kfk_test_connect(H.port);
+    assert_true(kfk_test_wait_served(fd, topic, parts, 10000));
+    close(fd);
 }
 
 /* The broker's own range for an API, from a raw ApiVersions v3. */
@@ -178,7 +175,7 @@ wait_partitions(kfk_conn *kc, const char *topic, size_t n)
                 got++;
         kfk_partition_info_free(pi);
         if (got == n) return;
-        sleep_ms(50);
+        kfk_test_sleep_ms(50);
     }
     fail_msg("%s: %zu of %zu partitions with a leader", topic, got, n);
 }
@@ -243,7 +240,7 @@ test_topics(void **st)
     kfk_err te = KFK_ERR_NONE;
     for (int w = 0; w < 200 && te == KFK_ERR_NONE; w++) {
         te = topic_err(kc, "c-t2");
-        if (te == KFK_ERR_NONE) sleep_ms(50);
+        if (te == KFK_ERR_NONE) kfk_test_sleep_ms(50);
     }
     assert_int_equal(te, KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
     /* The name can be used again at once. */
@@ -259,7 +256,7 @@ test_topics(void **st)
         kfk_conn_dial_leader(g_boot, "c-auto", 0, 3000, &lc, es, sizeof(es)),
         KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
     assert_non_null(strstr(es, "c-auto"));
-    sleep_ms(300);
+    kfk_test_sleep_ms(300);
     assert_int_equal(topic_err(kc, "c-auto"),
                      KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
     kfk_conn_close(kc);
@@ -409,7 +406,7 @@ test_produce_fetch(void **st)
     for (int i = 0; i < 100; i++) {
         assert_int_equal(kfk_conn_read_last_offset(kc, &last), 0);
         if (last == 6) break;
-        sleep_ms(20);
+        kfk_test_sleep_ms(20);
     }
     assert_int_equal(last, 6);
     /* Partition 0 is untouched. */
@@ -552,7 +549,7 @@ test_errors(void **st)
     err = KFK_ERR_NONE;
     for (int w = 0; w < 100 && err == KFK_ERR_NONE; w++) {
         err = kfk_conn_read_last_offset(kc, &off);
-        if (!err) sleep_ms(50);
+        if (!err) kfk_test_sleep_ms(50);
     }
     printf("list offsets of a deleted topic: %s\n", kfk_err2name(err));
     assert_true(err == KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION ||

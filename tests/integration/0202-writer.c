@@ -36,13 +36,6 @@
 static kfkd_h H;
 static char g_boot[64];
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int
 setup(void **st)
 {
@@ -123,6 +116,28 @@ log_end(const char *topic, int32_t partition)
     assert_int_equal(kfk_conn_read_last_offset(kc, &last), 0);
     kfk_conn_close(kc);
     return last;
+}
+
+/* Wait until the leader of topic/partition answers ListOffsets: a topic
+ * Kafka has just created may not be served yet, and an acks=0 write sent
+ * then is dropped without a word (the producer gets no answer to learn
+ * it from). */
+static void
+wait_served(const char *topic, int32_t partition)
+{
+    for (int i = 0; i < 100; i++) {
+        kfk_conn *kc;
+        char es[256] = "";
+        int64_t last = -1;
+        if (!kfk_conn_dial_leader(g_boot, topic, partition, 10000, &kc, es,
+                                  sizeof(es))) {
+            kfk_err err = kfk_conn_read_last_offset(kc, &last);
+            kfk_conn_close(kc);
+            if (!err) return;
+        }
+        kfk_test_sleep_ms(100);
+    }
+    fail_msg("%s [%d] is not served after 10 s", topic, partition);
 }
 
 /* Every record of topic/partition: calls fn for each. */
@@ -410,6 +425,7 @@ test_acks_codecs(void **st)
         char topic[32];
         snprintf(topic, sizeof(topic), "w-codec-%s", codecs[k]);
         create(topic, 1, NULL, NULL);
+        wait_served(topic, 0);
         const char *const kv[] = {"compression", codecs[k], "acks", acks[k],
                                   NULL};
         kfk_writer *kw = writer(topic, kv, NULL, NULL);
@@ -418,7 +434,7 @@ test_acks_codecs(void **st)
         int64_t end = 0;
         for (int w = 0; w < 100 && end < N; w++) { /* acks none: async */
             end = log_end(topic, 0);
-            if (end < N) sleep_ms(20);
+            if (end < N) kfk_test_sleep_ms(20);
         }
         assert_int_equal(end, N);
         int bad = 0;
@@ -604,7 +620,7 @@ test_broker_restart(void **st)
         kfk_message m = msg(NULL, val);
         assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
     }
-    sleep_ms(1000); /* the writer fails to connect, and retries */
+    kfk_test_sleep_ms(1000); /* the writer fails to connect, and retries */
     assert_int_equal(c.failed, 0);
     int64_t t0 = kfk_mono_ms();
     assert_int_equal(kfkd_restart(&H), 0);

@@ -34,13 +34,6 @@
 static kfkd_h H;
 static char g_boot[64];
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int
 setup(void **st)
 {
@@ -77,6 +70,10 @@ create(kfk_conn *kc, const char *topic, int32_t parts)
         .topic = topic, .num_partitions = parts, .replication_factor = 1};
     if (kfk_conn_create_topics(kc, &tc, 1, NULL))
         fail_msg("create %s: %s", topic, kfk_conn_errstr(kc));
+    /* Kafka answers before it serves the topic. */
+    int fd = kfk_test_connect(H.port);
+    assert_true(kfk_test_wait_served(fd, topic, parts, 10000));
+    close(fd);
 }
 
 static size_t
@@ -96,7 +93,7 @@ wait_led(kfk_conn *kc, const char *topic, size_t n)
 {
     size_t got = 0;
     for (int w = 0; w < 200 && (got = partitions_led(kc, topic)) != n; w++)
-        sleep_ms(50);
+        kfk_test_sleep_ms(50);
     assert_int_equal(got, n);
 }
 
@@ -180,7 +177,7 @@ test_partitions_configs(void **st)
                 seen = true;
             }
         kfk_config_entries_free(ce, n);
-        if (!seen) sleep_ms(50);
+        if (!seen) kfk_test_sleep_ms(50);
     }
     assert_true(seen);
     kfk_config_alter del = {"retention.ms", NULL, KFK_CONFIG_DELETE};
@@ -197,7 +194,7 @@ test_partitions_configs(void **st)
                 back = ce[i].is_default && ce[i].value &&
                        !strcmp(ce[i].value, "604800000");
         kfk_config_entries_free(ce, n);
-        if (!back) sleep_ms(50);
+        if (!back) kfk_test_sleep_ms(50);
     }
     assert_true(back);
     /* An unknown config name is refused. */
@@ -388,7 +385,7 @@ wait_split(member *ms, int n, const int *want, int timeout_ms)
         }
         assert_int_equal(overlap, 0);
         if (ok && all == 0xf) return kfk_mono_ms() - t0;
-        sleep_ms(10);
+        kfk_test_sleep_ms(10);
     }
     return -1;
 }
@@ -408,7 +405,7 @@ test_group(void **st)
     printf("one member owns the 4 partitions %lld ms after it started\n",
            (long long)took);
     for (int w = 0; w < 500 && atomic_load(&ms[0].reads) < 100; w++)
-        sleep_ms(10);
+        kfk_test_sleep_ms(10);
     assert_int_equal(atomic_load(&ms[0].reads), 100);
 
     /* Listed and described. */
@@ -449,7 +446,7 @@ test_group(void **st)
         write_to("a-grp", p, 5, 0);
     int total = before;
     for (int w = 0; w < 1000 && total < before + 20; w++) {
-        sleep_ms(10);
+        kfk_test_sleep_ms(10);
         total = atomic_load(&ms[0].reads) + atomic_load(&ms[1].reads);
     }
     assert_true(total >= before + 20);
@@ -479,7 +476,7 @@ test_group(void **st)
     int rc = KFK_ERR_NON_EMPTY_GROUP;
     for (int w = 0; w < 100 && rc == KFK_ERR_NON_EMPTY_GROUP; w++) {
         rc = kfk_admin_delete_groups(kc, &g, 1, errs);
-        if (rc == KFK_ERR_NON_EMPTY_GROUP) sleep_ms(50);
+        if (rc == KFK_ERR_NON_EMPTY_GROUP) kfk_test_sleep_ms(50);
     }
     assert_int_equal(rc, 0);
     kfk_conn_close(kc);

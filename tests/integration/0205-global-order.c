@@ -42,21 +42,6 @@
 static kfkd_h H;
 static char g_bootstrap[64];
 
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static const char *
 bootstrap(void)
 {
@@ -305,8 +290,8 @@ static void *
 late_write(void *arg)
 {
     late_writer *lw = arg;
-    sleep_ms(lw->delay_ms);
-    atomic_store(&lw->started_us, mono_us());
+    kfk_test_sleep_ms(lw->delay_ms);
+    atomic_store(&lw->started_us, kfk_test_mono_us());
     write_seqs(lw->topic, lw->p, lw->seqs, lw->n);
     return NULL;
 }
@@ -327,12 +312,12 @@ test_slow_partition(void **st)
     late_writer lw = {.topic = topic, .p = NPARTS - 1, .delay_ms = 500};
     lw.n = seqs_of(0, N - 1, NPARTS, NPARTS - 1, lw.seqs);
     pthread_t th;
-    int64_t t0 = mono_us();
+    int64_t t0 = kfk_test_mono_us();
     assert_int_equal(pthread_create(&th, NULL, late_write, &lw), 0);
     int64_t t5 = 0;
     for (int64_t s = 0; s < N; s++) {
         expect_seq(km, s);
-        if (s == 5) t5 = mono_us();
+        if (s == 5) t5 = kfk_test_mono_us();
     }
     pthread_join(th, NULL);
     /* 5 cannot have been handed out before it was written. */
@@ -365,10 +350,10 @@ test_gap_reported(void **st)
     kfk_merge *km = new_merge(topic, gap_ms, "0,1,2,3,4,5");
     for (int64_t s = 0; s < 30; s++)
         expect_seq(km, s);
-    int64_t t29 = mono_us();
+    int64_t t29 = kfk_test_mono_us();
     kfk_message m;
     kfk_err err = kfk_merge_next(km, 30000, &m, NULL);
-    int64_t tgap = mono_us();
+    int64_t tgap = kfk_test_mono_us();
     assert_int_equal(err, KFK_ERR__GAP);
     int64_t from, to;
     kfk_merge_gap(km, &from, &to);
@@ -384,11 +369,11 @@ test_gap_reported(void **st)
         late[i] = 30 + i;
     write_seqs(topic, 5, late, 10);
     kfk_merge_metrics mx;
-    int64_t until = mono_us() + 30000000;
+    int64_t until = kfk_test_mono_us() + 30000000;
     do {
         expect_quiet(km, 100);
         kfk_merge_stats(km, &mx, sizeof(mx));
-    } while (mx.late < 10 && mono_us() < until);
+    } while (mx.late < 10 && kfk_test_mono_us() < until);
     assert_int_equal(mx.late, 10);
     assert_int_equal(mx.duplicates, 0);
     assert_int_equal(mx.gaps, 1);
@@ -418,11 +403,12 @@ test_duplicates(void **st)
     for (int64_t s = 0; s < 10; s++)
         expect_seq(km, s);
     kfk_merge_metrics mx;
-    int64_t until = mono_us() + 30000000;
+    int64_t until = kfk_test_mono_us() + 30000000;
     do {
         expect_quiet(km, 100);
         kfk_merge_stats(km, &mx, sizeof(mx));
-    } while ((mx.duplicates < 2 || mx.unsequenced < 1) && mono_us() < until);
+    } while ((mx.duplicates < 2 || mx.unsequenced < 1) &&
+             kfk_test_mono_us() < until);
     assert_int_equal(mx.duplicates, 2);
     assert_int_equal(mx.unsequenced, 1);
     assert_int_equal(mx.late + mx.gaps, 0);
@@ -478,7 +464,7 @@ lat_read(void *arg)
             r->err = err;
             return NULL;
         }
-        int64_t l = mono_us() - value_us(&m);
+        int64_t l = kfk_test_mono_us() - value_us(&m);
         r->lat[r->nlat++] = l;
         if (r->km) {
             if (seq != i) r->in_order = false;
@@ -518,7 +504,8 @@ test_latency(void **st)
         char v[32];
         kfk_message m = {0};
         m.value = v;
-        m.value_len = snprintf(v, sizeof(v), "%lld", (long long)mono_us());
+        m.value_len =
+            snprintf(v, sizeof(v), "%lld", (long long)kfk_test_mono_us());
         assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
     }
     static lat_run mr, pr;
@@ -534,16 +521,17 @@ test_latency(void **st)
     pthread_t t1, t2;
     assert_int_equal(pthread_create(&t1, NULL, lat_read, &mr), 0);
     assert_int_equal(pthread_create(&t2, NULL, lat_read, &pr), 0);
-    sleep_ms(200);
-    int64_t start = mono_us();
+    kfk_test_sleep_ms(200);
+    int64_t start = kfk_test_mono_us();
     for (int i = 0; i < LAT_N; i++) {
         int64_t due = start + (int64_t)i * 1000000 / LAT_RATE;
-        while (mono_us() < due)
-            sleep_ms(1);
+        while (kfk_test_mono_us() < due)
+            kfk_test_sleep_ms(1);
         char v[32];
         kfk_message m = {0};
         m.value = v;
-        m.value_len = snprintf(v, sizeof(v), "%lld", (long long)mono_us());
+        m.value_len =
+            snprintf(v, sizeof(v), "%lld", (long long)kfk_test_mono_us());
         assert_int_equal(kfk_writer_write(kw, &m, 1, NULL), 0);
     }
     pthread_join(t1, NULL);

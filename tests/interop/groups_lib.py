@@ -41,6 +41,9 @@ client that takes one argument, a JSON object, and does what its "op" says:
 
 The scenarios (one result row each):
   split 2 / split 3     members' assignments: union = all partitions, disjoint
+  cooperative           (variants with the cooperative-sticky strategy) while
+                        the third member joins, the first two only give
+                        partitions up, one at a time, never all (KIP-429)
   admin list/describe   ListGroups/DescribeGroups show the members and their
                         assignments (as the members themselves reported them)
   SIGKILL member        the others take its partitions; time from the kill to
@@ -396,12 +399,42 @@ class Orchestrator:
         if self.R.run("split 6 partitions, 2 members" + sfx, split2) is None:
             return
 
+        before = {}
+
         def split3():
+            for n in "ab":
+                before[n] = len(ms[n].group_events())
             ms["c"] = self.member("c", group, topic, **extra)
             sets = self.wait_split([ms["a"], ms["b"], ms["c"]], 45)
             return "a=%s b=%s c=%s" % tuple(fmt(s) for s in sets)
         if self.R.run("split 6 partitions, 3 members" + sfx, split3) is None:
             return
+
+        def incremental():
+            # KIP-429: the members already there give up only what moves to
+            # the new one (never everything), and never hold a partition
+            # the new one holds.
+            out = []
+            for n in "ab":
+                evs = ms[n].group_events()
+                prev = None
+                for e in evs[:before[n]]:
+                    prev = set(e.get("parts") or []) if e["ev"] == "assigned" else set()
+                steps = [fmt(prev)]
+                for e in evs[before[n]:]:
+                    check(e["ev"] == "assigned", "%s: all its partitions revoked" % n)
+                    cur = set(e.get("parts") or [])
+                    check(prev is None or cur <= prev,
+                          "%s: got %s while the third member joined (had %s)" % (
+                              n, fmt(cur - prev), fmt(prev)))
+                    check(cur, "%s: left with nothing" % n)
+                    steps.append(fmt(cur))
+                    prev = cur
+                out.append("%s %s" % (n, " -> ".join(steps)))
+            return "only the moved partitions revoked: " + "; ".join(out)
+        if extra.get("strategy") == "cooperative-sticky" or extra.get("cooperative"):
+            self.R.run("cooperative: a joining member takes only what moves" + sfx,
+                       incremental)
 
         def admin():
             out = self.one_shot({"op": "admin", "group": group, "topic": topic}, "admin")

@@ -4,7 +4,7 @@
 # Apache Kafka, side by side: the producer with its default settings
 # (idempotent), keys/headers/every codec with enable.idempotence=false,
 # assign + seek, a consumer group (split, rebalance, resume), the Admin
-# client.  The drivers in java/ are compiled here with javac; one JVM per
+# client, cooperative rebalancing (CooperativeStickyAssignor).  The drivers in java/ are compiled here with javac; one JVM per
 # broker runs every scenario (java/JavaClientDriver.java).
 set -uo pipefail
 export LC_ALL=C

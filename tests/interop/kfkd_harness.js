@@ -26,6 +26,12 @@ const DIFFERENTIAL = path.join(HERE, 'differential.py')
 const NODE_MODULES = path.join(HERE, 'node', 'node_modules')
 
 function skipTest (reason) {
+  // Under KFK_REQUIRE_PEERS=1 (CI) a missing client is a failure: the
+  // project's own scripts install every one.
+  if (process.env.KFK_REQUIRE_PEERS === '1') {
+    console.log(`FAIL: ${reason} (KFK_REQUIRE_PEERS=1)`)
+    process.exit(1)
+  }
   console.log(`SKIP: ${reason}`)
   process.exit(77) // ctest's SKIP_RETURN_CODE: reported as skipped, not passed
 }

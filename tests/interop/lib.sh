@@ -167,8 +167,14 @@ check() {
     fi
 }
 
-# Skip the whole test (the client is genuinely unavailable).
+# Skip the whole test (the client is genuinely unavailable).  Under
+# KFK_REQUIRE_PEERS=1 (CI) a missing client is a failure: the project's
+# own scripts install every one.
 skip_test() {
+    if [[ ${KFK_REQUIRE_PEERS:-} == 1 ]]; then
+        echo "FAIL: $* (KFK_REQUIRE_PEERS=1)"
+        exit 1
+    fi
     echo "SKIP: $*"
     exit 77 # ctest's SKIP_RETURN_CODE: reported as skipped, not passed
 }

@@ -178,7 +178,7 @@ kfk_err
 kfk_log_dir_remove(const char *log_dir, const char *topic, int32_t partition,
                    char *errstr, size_t errstr_size)
 {
-    static unsigned seq;
+    static _Atomic unsigned seq; /* two brokers may share a process */
     char path[KFK_LOG_PATH_MAX], gone[KFK_LOG_PATH_MAX + 64];
     kfk_err err =
         kfk_log_dir_path(log_dir, topic, partition, path, sizeof(path));

@@ -4,7 +4,7 @@
 //
 //   java -cp CLASSES:KAFKA_LIB/* JavaClientDriver BOOTSTRAP [PART...]
 //
-// PART (producer, admin, group) runs only those parts, for development.
+// PART (producer, admin, group, coop) runs only those parts, for development.
 
 import java.util.List;
 
@@ -15,6 +15,7 @@ final class JavaClientDriver {
         if (only.isEmpty() || only.contains("producer")) ProducerScenarios.all();
         if (only.isEmpty() || only.contains("admin")) AdminScenarios.all();
         if (only.isEmpty() || only.contains("group")) GroupScenarios.all();
+        if (only.isEmpty() || only.contains("coop")) CooperativeScenarios.all();
         System.out.flush();
         System.exit(0);
     }
