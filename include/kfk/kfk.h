@@ -14,5 +14,6 @@
 #include "kfk/admin.h"
 #include "kfk/reader.h"
 #include "kfk/merge.h"
+#include "kfk/parallel.h"
 
 #endif
