@@ -133,6 +133,10 @@ struct kfk_broker {
     bool stopping;
     struct kfk_groups *groups;
     struct kfk_fetch_sessions *fetch_sessions;
+    /* InitProducerId (producers.c): the next id and the end of its block,
+     * read from "producer-id-block" at the first call. */
+    int64_t pid_next, pid_block_end;
+    bool pid_loaded;
     /* Stats. */
     uint64_t nrequests;
 };

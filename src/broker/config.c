@@ -82,6 +82,8 @@ static const confdef defs[] = {
      NULL},
     {"log.retention.check.interval.ms", T_INT64, "300000", 1, I64,
      OFF(log_retention_check_interval_ms), NULL},
+    {"producer.id.expiration.ms", T_INT64, "86400000", 1, I32,
+     OFF(producer_id_expiration_ms), NULL},
     {"log.flush.interval.messages", T_INT64, "9223372036854775807", 1, I64,
      OFF(log_flush_interval_messages), NULL},
     {"log.flush.interval.ms", T_INT64, "-1", -1, I64,

@@ -38,6 +38,7 @@ typedef struct kfk_broker_conf {
     int64_t log_retention_hours;
     int64_t log_retention_bytes;
     int64_t log_retention_check_interval_ms;
+    int64_t producer_id_expiration_ms; /* idle idempotent producers go */
     int64_t log_flush_interval_messages;
     int64_t log_flush_interval_ms;
     int64_t log_index_interval_bytes;

@@ -237,13 +237,26 @@ on_flush_timer(kfk_ev *ev, kfk_ev_timer *tm, void *arg)
     kfk_ev_timer_rearm(ev, tm, 100);
 }
 
+typedef struct retain_arg {
+    int64_t now;
+    int64_t producer_expiration_ms;
+} retain_arg;
+
 static void
 retain_one(kfk_topic *t, void *arg)
 {
-    int64_t now = *(int64_t *)arg;
+    const retain_arg *ra = arg;
+    int64_t now = ra->now;
     for (int32_t i = 0; i < t->npartitions; i++) {
         kfk_partition *p = t->partitions[i];
         int deleted = 0;
+        /* producer.id.expiration.ms, checked with the retention pass
+         * (Kafka: every producer.id.expiration.check.interval.ms). */
+        int gone =
+            kfk_partition_expire_producers(p, now, ra->producer_expiration_ms);
+        if (gone)
+            kfk_info("log", "%s-%d: %d idle producer(s) expired", t->name, i,
+                     gone);
         if (kfk_partition_retain(p, now, &deleted))
             kfk_error("log", "%s-%d: retention failed: %s", t->name, i,
                       kfk_partition_errstr(p));
@@ -257,8 +270,8 @@ static void
 on_retention_timer(kfk_ev *ev, kfk_ev_timer *tm, void *arg)
 {
     kfk_broker *b = arg;
-    int64_t now = kfk_now_ms();
-    kfk_topics_foreach(b, retain_one, &now);
+    retain_arg ra = {kfk_now_ms(), b->conf.producer_id_expiration_ms};
+    kfk_topics_foreach(b, retain_one, &ra);
     kfk_ev_timer_rearm(ev, tm, b->conf.log_retention_check_interval_ms);
 }
 

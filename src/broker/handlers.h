@@ -12,7 +12,8 @@
  * generated list KFK_API_SERVED (src/protocol/gen/api_table.h) holds:
  * ApiVersions, Metadata and DescribeCluster in handlers.c, Produce in
  * produce.c, Fetch in fetch.c, ListOffsets and OffsetForLeaderEpoch in
- * offsets.c, the admin APIs in admin.c, the group APIs in group/. */
+ * offsets.c, the admin APIs in admin.c, InitProducerId and
+ * DescribeProducers in producers.c, the group APIs in group/. */
 #define KFK_HANDLER_DECL(name) void kfk_handle_##name(kfk_req *rq);
 KFK_API_SERVED(KFK_HANDLER_DECL)
 #undef KFK_HANDLER_DECL

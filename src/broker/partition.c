@@ -8,6 +8,11 @@
  * kfk_log_set_high_watermark, because its reads and its retention are
  * bounded by it.  On a leader the HW is the smallest LEO in the ISR and
  * never goes back; on a follower it is what the leader said.
+ *
+ * The idempotent producers' state (producer_state.h) is kept here too:
+ * a leader append checks it before the log sees anything, every append
+ * updates it after, a segment roll and a close write a snapshot, and an
+ * open loads the newest snapshot and replays the batches after it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,6 +24,12 @@
 #include "broker/broker.h"
 #include "broker/log.h"
 #include "broker/partition.h"
+#include "broker/producer_state.h"
+#include "protocol/records.h"
+
+/* Snapshots kept: the newest and one before it, in case the newest is
+ * damaged. */
+#define SNAPSHOTS_KEPT 2
 
 /* ---- life ---------------------------------------------------------------- */
 
@@ -39,6 +50,94 @@ log_config_of(const kfk_topic_conf *tc, kfk_log_config *lc)
     lc->segment_index_bytes = KFK_MAX(tc->segment_index_bytes, 12);
     lc->timestamp_type = tc->log_append_time ? KFK_LOG_TS_LOG_APPEND_TIME
                                              : KFK_LOG_TS_CREATE_TIME;
+}
+
+/* The producer fields of a batch header; false for batches without a
+ * producer id and for control batches. */
+static bool
+producer_info(const kfk_batch *b, kfk_producer_batch_info *bi)
+{
+    if (b->ProducerId < 0 || (b->Attributes & KFK_ATTR_CONTROL)) return false;
+    bi->producer_id = b->ProducerId;
+    bi->epoch = b->ProducerEpoch;
+    bi->base_seq = b->BaseSequence;
+    bi->last_offset_delta = b->LastOffsetDelta;
+    bi->max_timestamp = b->MaxTimestamp;
+    return true;
+}
+
+/* Apply the (offset-carrying) batches of buf at or after from. */
+static void
+apply_batches(kfk_partition *p, const uint8_t *buf, size_t len, int64_t from)
+{
+    for (size_t pos = 0; pos < len;) {
+        kfk_batch b;
+        size_t size;
+        if (kfk_batch_parse(buf + pos, len - pos, false, &b, &size)) return;
+        kfk_producer_batch_info bi;
+        int64_t last = b.BaseOffset + b.LastOffsetDelta;
+        if (last >= from && producer_info(&b, &bi))
+            kfk_producer_state_apply(p->producer_state, &bi, b.BaseOffset,
+                                     last);
+        pos += size;
+    }
+}
+
+/* The newest valid snapshot, then the batches after it (all of the log
+ * if there is none). */
+static kfk_err
+load_producers(kfk_partition *p)
+{
+    int64_t leo = kfk_log_end_offset(p->log), snap = -1;
+    int bad = 0;
+    if (kfk_producer_state_load_snapshot(p->producer_state, p->dir, leo, &snap,
+                                         &bad))
+        return KFK_ERR__IO;
+    if (bad)
+        kfk_warn("topics",
+                 "%s: %d producer snapshot(s) damaged or past the "
+                 "log end, ignored",
+                 p->dir, bad);
+    int64_t off = KFK_MAX(snap, kfk_log_start_offset(p->log));
+    int64_t from = off;
+    kfk_buf buf;
+    kfk_buf_init(&buf);
+    int64_t scanned = 0;
+    while (off < leo) {
+        kfk_log_slice sl;
+        kfk_buf_reset(&buf);
+        kfk_err e = kfk_log_read_buf(p->log, off, 1u << 20, KFK_LOG_BOUND_LEO,
+                                     &buf, &sl);
+        if (e || sl.len == 0 || sl.next_offset <= off) {
+            kfk_buf_free(&buf);
+            return e ? e : KFK_ERR_NONE;
+        }
+        apply_batches(p, buf.p, buf.len, from);
+        scanned += (int64_t)buf.len;
+        off = sl.next_offset;
+    }
+    kfk_buf_free(&buf);
+    if (scanned || snap >= 0)
+        kfk_dbg("topics",
+                "%s: %d producer(s) from snapshot %" PRId64 " and %" PRId64
+                " bytes replayed",
+                p->dir, kfk_producer_state_count(p->producer_state), snap,
+                scanned);
+    return KFK_ERR_NONE;
+}
+
+/* Snapshot of the state for everything below offset. */
+static void
+write_snapshot(kfk_partition *p, int64_t offset)
+{
+    char err[512];
+    if (kfk_producer_state_write_snapshot(p->producer_state, p->dir, offset,
+                                          err, sizeof(err))) {
+        /* Recovery replays from an older snapshot: slower, not wrong. */
+        kfk_warn("topics", "producer snapshot: %s", err);
+        return;
+    }
+    kfk_producer_snapshots_prune(p->dir, SNAPSHOTS_KEPT);
 }
 
 kfk_err
@@ -84,6 +183,15 @@ kfk_partition_open(kfk_topic *t, int32_t index, const char *datadir,
     kfk_log_keep_high_watermark(p->log);
     p->hw = kfk_log_high_watermark(p->log);
     p->isr[0].leo = kfk_log_end_offset(p->log);
+    p->dir = kfk_xstrdup(dir);
+    p->producer_state = kfk_producer_state_new();
+    if ((e = load_producers(p)) != KFK_ERR_NONE) {
+        kfk_error("topics", "%s: cannot load the producer state: %s", dir,
+                  e == KFK_ERR__IO ? strerror(errno) : kfk_err2name(e));
+        kfk_log_abandon(p->log);
+        p->log = NULL;
+        return KFK_ERR_KAFKA_STORAGE_ERROR;
+    }
     return KFK_ERR_NONE;
 }
 
@@ -92,8 +200,12 @@ kfk_partition_close(kfk_partition *p)
 {
     if (!p) return;
     kfk_dkey_complete_all(&p->watchers);
+    if (p->log && p->producer_state)
+        write_snapshot(p, kfk_log_end_offset(p->log));
     kfk_log_close(p->log);
     p->log = NULL;
+    kfk_producer_state_destroy(p->producer_state);
+    kfk_free(p->dir);
     kfk_free(p);
 }
 
@@ -238,6 +350,28 @@ kfk_partition_set_follower_hw(kfk_partition *p, int64_t hw)
 
 /* ---- appends ------------------------------------------------------------- */
 
+/* Check every producer batch of a leader append before any is written.
+ * A duplicate stops there (Kafka answers the request with it). */
+static kfk_err
+check_producers(kfk_partition *p, const uint8_t *buf, size_t len,
+                kfk_producer_batch *dup)
+{
+    kfk_producer_check pc;
+    kfk_producer_check_init(&pc);
+    kfk_err e = KFK_ERR_NONE;
+    for (size_t pos = 0; pos < len && !e;) {
+        kfk_batch b;
+        size_t size;
+        if (kfk_batch_parse(buf + pos, len - pos, false, &b, &size)) break;
+        kfk_producer_batch_info bi;
+        if (producer_info(&b, &bi))
+            e = kfk_producer_check_batch(p->producer_state, &pc, &bi, dup);
+        pos += size;
+    }
+    kfk_producer_check_free(&pc);
+    return e;
+}
+
 static kfk_err
 append(kfk_partition *p, uint8_t *buf, size_t len, bool verbatim,
        int64_t now_ms, kfk_partition_append_info *info)
@@ -245,12 +379,25 @@ append(kfk_partition *p, uint8_t *buf, size_t len, bool verbatim,
     memset(info, 0, sizeof(*info));
     info->base_offset = info->last_offset = info->log_append_time = -1;
     if (!p->log) return KFK_ERR__IO;
+    kfk_producer_batch dup;
+    kfk_err ce = verbatim ? KFK_ERR_NONE : check_producers(p, buf, len, &dup);
+    if (ce == KFK_ERR_DUPLICATE_SEQUENCE_NUMBER) {
+        info->base_offset = dup.first_offset;
+        info->last_offset = dup.last_offset;
+        info->log_start_offset = kfk_log_start_offset(p->log);
+        return ce;
+    }
+    if (ce) return ce;
     kfk_log_append_info li;
     kfk_err e =
         verbatim
             ? kfk_log_append_verbatim(p->log, buf, len, now_ms, &li)
             : kfk_log_append(p->log, buf, len, p->leader_epoch, now_ms, &li);
     if (e) return e;
+    /* A roll started a segment at li.base_offset: the state before this
+     * append is the snapshot for it (Kafka's snapshot at roll). */
+    if (li.rolled) write_snapshot(p, li.base_offset);
+    apply_batches(p, buf, len, li.base_offset);
     info->base_offset = li.base_offset;
     info->last_offset = li.last_offset;
     info->log_append_time = li.log_append_time;
@@ -385,6 +532,20 @@ kfk_partition_retain(kfk_partition *p, int64_t now_ms, int *deletedp)
     if (deletedp) *deletedp = 0;
     if (!p->log) return KFK_ERR_NONE;
     return kfk_log_retain(p->log, now_ms, deletedp);
+}
+
+int
+kfk_partition_expire_producers(kfk_partition *p, int64_t now_ms,
+                               int64_t expiration_ms)
+{
+    if (!p->log || !p->producer_state) return 0;
+    return kfk_producer_state_expire(p->producer_state, now_ms, expiration_ms);
+}
+
+const struct kfk_producer_state *
+kfk_partition_producers(const kfk_partition *p)
+{
+    return p->log ? p->producer_state : NULL;
 }
 
 kfk_err

@@ -37,9 +37,9 @@ typedef struct kfk_topic kfk_topic;
 typedef struct kfk_partition kfk_partition;
 struct kfk_log;
 
-/* Idempotent producers (later): per ProducerId the last five batch
- * sequences and the epoch, rebuilt on open from "<offset>.snapshot" files
- * plus a scan of the batches after the snapshot.  NULL today. */
+/* Idempotent producers (producer_state.h): per ProducerId the epoch and
+ * the last five batches, rebuilt on open from the newest valid
+ * "<offset>.snapshot" file plus a scan of the batches after it. */
 struct kfk_producer_state;
 
 typedef enum kfk_partition_role {
@@ -67,6 +67,7 @@ struct kfk_partition {
     struct kfk_log *log; /* NULL: offline after a storage error */
     kfk_dkey watchers;   /* delayed operations waiting on it */
     struct kfk_producer_state *producer_state;
+    char *dir; /* the partition directory (snapshots) */
 };
 
 /* How far a read may go. */
@@ -153,8 +154,16 @@ bool kfk_partition_replicated(const kfk_partition *p, int64_t offset);
 /** @brief A client's Produce on the leader: assigns offsets and the leader
  *  epoch (in place, buf is modified), then advances the HW as the ISR
  *  allows and checks waiting operations.  buf holds validated v2 batches.
- *  @returns KFK_ERR_INVALID_TOPIC_EXCEPTION for an internal topic,
- *  KFK_ERR_NOT_LEADER_OR_FOLLOWER on a follower, else the log's errors. */
+ *  Batches with a ProducerId are first checked against the producer
+ *  state (producer_state.h), all of them before anything is written: a
+ *  refused one refuses the whole buffer.
+ *  @returns KFK_ERR_DUPLICATE_SEQUENCE_NUMBER when a batch repeats one
+ *  already written: nothing is written and info has the original batch's
+ *  offsets (answered as success, as Kafka does);
+ *  KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, KFK_ERR_INVALID_PRODUCER_EPOCH
+ *  (nothing written); KFK_ERR_INVALID_TOPIC_EXCEPTION for an internal
+ *  topic, KFK_ERR_NOT_LEADER_OR_FOLLOWER on a follower, else the log's
+ *  errors. */
 kfk_err kfk_partition_append_leader(kfk_partition *p, uint8_t *buf, size_t len,
                                     int64_t now_ms,
                                     kfk_partition_append_info *info);
@@ -211,6 +220,16 @@ kfk_err kfk_partition_delete_records(kfk_partition *p, int64_t offset);
 
 /** @brief A retention pass; deletedp optional, OUT. */
 kfk_err kfk_partition_retain(kfk_partition *p, int64_t now_ms, int *deletedp);
+
+/** @brief Forget the producers idle for expiration_ms or more
+ *  (producer.id.expiration.ms); returns how many. */
+int kfk_partition_expire_producers(kfk_partition *p, int64_t now_ms,
+                                   int64_t expiration_ms);
+
+/** @brief The producer state, NULL when offline (DescribeProducers).
+ *  @remark Valid until the next append or close. */
+const struct kfk_producer_state *
+kfk_partition_producers(const kfk_partition *p);
 
 /** @brief Flush if flush.messages / flush.ms (or a roll) asks for it. */
 kfk_err kfk_partition_maybe_flush(kfk_partition *p, int64_t now_ms);

@@ -19,6 +19,12 @@
  * through the partition layer's internal append.  (Kafka lets a client
  * named "__admin_client" in; kfkd keeps no such door, docs/interop.md.)
  *
+ * Batches with a ProducerId (idempotent producers) are checked by the
+ * partition layer against its producer state before anything of the
+ * partition is written: a repeated batch is answered with its original
+ * offsets and not written again, a gap or an old epoch is refused
+ * (OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH).
+ *
  * acks=all answers once every partition written has its records below
  * the high watermark: a delayed operation (delayed.h) watching those
  * partitions, answered at the latest at TimeoutMs with REQUEST_TIMED_OUT
@@ -188,6 +194,14 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
     e = kfk_partition_append_leader(p, data, len, kfk_now_ms(), &info);
     kfk_buf_free(&recomp);
     kfk_buf_free(&conv);
+    if (e == KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER ||
+        e == KFK_ERR_INVALID_PRODUCER_EPOCH) {
+        pr->ErrorCode = (int16_t)e; /* the producer's business, no warning */
+        return NULL;
+    }
+    /* A retry of a batch already written: success with its original
+     * offsets (Kafka never answers DUPLICATE_SEQUENCE_NUMBER). */
+    if (e == KFK_ERR_DUPLICATE_SEQUENCE_NUMBER) e = KFK_ERR_NONE;
     if (e) {
         kfk_warn("produce", "%s-%d: append failed: %s (%s)", t->name, pd->Index,
                  kfk_err2name(e), kfk_partition_errstr(p));

@@ -824,11 +824,15 @@ kfk_test_wait_served(int fd, const char *name, int32_t partitions,
     return false;
 }
 
-void
-kfk_test_build_batch(kfk_buf *out, int codec, int n, const char *prefix)
+static void
+build_batch(kfk_buf *out, int codec, int n, const char *prefix, int64_t pid,
+            int16_t epoch, int32_t seq)
 {
     kfk_batch_builder bb;
     kfk_batch_builder_init(&bb, out, (kfk_codec)codec, 0);
+    bb.producer_id = pid;
+    bb.producer_epoch = epoch;
+    bb.base_sequence = seq;
     int64_t ts = kfk_now_ms();
     for (int i = 0; i < n; i++) {
         char key[32], val[128];
@@ -840,6 +844,19 @@ kfk_test_build_batch(kfk_buf *out, int codec, int n, const char *prefix)
                               (int32_t)strlen(val), &h, 1);
     }
     kfk_batch_builder_finish(&bb);
+}
+
+void
+kfk_test_build_batch(kfk_buf *out, int codec, int n, const char *prefix)
+{
+    build_batch(out, codec, n, prefix, -1, -1, -1);
+}
+
+void
+kfk_test_build_batch_idem(kfk_buf *out, int n, const char *prefix, int64_t pid,
+                          int16_t epoch, int32_t seq)
+{
+    build_batch(out, KFK_CODEC_NONE, n, prefix, pid, epoch, seq);
 }
 
 int

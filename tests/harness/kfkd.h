@@ -123,6 +123,10 @@ bool kfk_test_wait_served(int fd, const char *name, int32_t partitions,
 /* One v2 batch of n records "<prefix>-<i>" (keys "k<i>", one header) with
  * the given codec, appended to out. */
 void kfk_test_build_batch(kfk_buf *out, int codec, int n, const char *prefix);
+/* As kfk_test_build_batch (no compression), from an idempotent producer:
+ * ProducerId pid, ProducerEpoch epoch, BaseSequence seq. */
+void kfk_test_build_batch_idem(kfk_buf *out, int n, const char *prefix,
+                               int64_t pid, int16_t epoch, int32_t seq);
 /* Produce records (already encoded for the version) to one partition.
  * Returns the partition's ErrorCode (-1000 on transport failure); the base
  * offset goes to *base_offset if not NULL. */

@@ -27,7 +27,7 @@ const kfk_api_spec kfk_api_specs[KFK_API_KEY_MAX + 1] = {
     [KFK_API_CreateTopics] = {"CreateTopics", 0, 7, KFK_API_F_CONTROLLER, 3, {{KFK_ACL_RES_CLUSTER, KFK_ACL_OP_CREATE}, {KFK_ACL_RES_TOPIC, KFK_ACL_OP_CREATE}, {KFK_ACL_RES_TOPIC, KFK_ACL_OP_DESCRIBE_CONFIGS}}},
     [KFK_API_DeleteTopics] = {"DeleteTopics", 0, 6, KFK_API_F_CONTROLLER, 2, {{KFK_ACL_RES_TOPIC, KFK_ACL_OP_DELETE}, {KFK_ACL_RES_TOPIC, KFK_ACL_OP_DESCRIBE}}},
     [KFK_API_DeleteRecords] = {"DeleteRecords", 0, 2, KFK_API_F_LEADER, 1, {{KFK_ACL_RES_TOPIC, KFK_ACL_OP_DELETE}}},
-    [KFK_API_InitProducerId] = {"InitProducerId", -1, -2, KFK_API_F_TXN, 2, {{KFK_ACL_RES_TRANSACTIONAL_ID, KFK_ACL_OP_WRITE}, {KFK_ACL_RES_CLUSTER, KFK_ACL_OP_IDEMPOTENT_WRITE}}},
+    [KFK_API_InitProducerId] = {"InitProducerId", 0, 5, KFK_API_F_TXN, 2, {{KFK_ACL_RES_TRANSACTIONAL_ID, KFK_ACL_OP_WRITE}, {KFK_ACL_RES_CLUSTER, KFK_ACL_OP_IDEMPOTENT_WRITE}}},
     [KFK_API_OffsetForLeaderEpoch] = {"OffsetForLeaderEpoch", 0, 4, KFK_API_F_LEADER, 2, {{KFK_ACL_RES_TOPIC, KFK_ACL_OP_DESCRIBE}, {KFK_ACL_RES_CLUSTER, KFK_ACL_OP_CLUSTER_ACTION}}},
     [KFK_API_AddPartitionsToTxn] = {"AddPartitionsToTxn", -1, -2, KFK_API_F_TXN, 2, {{KFK_ACL_RES_TRANSACTIONAL_ID, KFK_ACL_OP_WRITE}, {KFK_ACL_RES_TOPIC, KFK_ACL_OP_WRITE}}},
     [KFK_API_AddOffsetsToTxn] = {"AddOffsetsToTxn", -1, -2, KFK_API_F_TXN, 2, {{KFK_ACL_RES_TRANSACTIONAL_ID, KFK_ACL_OP_WRITE}, {KFK_ACL_RES_GROUP, KFK_ACL_OP_READ}}},
@@ -42,7 +42,7 @@ const kfk_api_spec kfk_api_specs[KFK_API_KEY_MAX + 1] = {
     [KFK_API_IncrementalAlterConfigs] = {"IncrementalAlterConfigs", 0, 1, KFK_API_F_CONTROLLER, 2, {{KFK_ACL_RES_CLUSTER, KFK_ACL_OP_ALTER_CONFIGS}, {KFK_ACL_RES_TOPIC, KFK_ACL_OP_ALTER_CONFIGS}}},
     [KFK_API_OffsetDelete] = {"OffsetDelete", 0, 0, KFK_API_F_GROUP, 2, {{KFK_ACL_RES_GROUP, KFK_ACL_OP_DELETE}, {KFK_ACL_RES_TOPIC, KFK_ACL_OP_READ}}},
     [KFK_API_DescribeCluster] = {"DescribeCluster", 0, 1, 0, 1, {{KFK_ACL_RES_CLUSTER, KFK_ACL_OP_DESCRIBE}}},
-    [KFK_API_DescribeProducers] = {"DescribeProducers", -1, -2, KFK_API_F_LEADER, 1, {{KFK_ACL_RES_TOPIC, KFK_ACL_OP_READ}}},
+    [KFK_API_DescribeProducers] = {"DescribeProducers", 0, 0, KFK_API_F_LEADER, 1, {{KFK_ACL_RES_TOPIC, KFK_ACL_OP_READ}}},
     [KFK_API_DescribeTransactions] = {"DescribeTransactions", -1, -2, KFK_API_F_TXN, 2, {{KFK_ACL_RES_TRANSACTIONAL_ID, KFK_ACL_OP_DESCRIBE}, {KFK_ACL_RES_TOPIC, KFK_ACL_OP_DESCRIBE}}},
     [KFK_API_ListTransactions] = {"ListTransactions", -1, -2, 0, 1, {{KFK_ACL_RES_TRANSACTIONAL_ID, KFK_ACL_OP_DESCRIBE}}},
 };

@@ -92,6 +92,7 @@ const kfk_api_spec *kfk_api_spec_get(int16_t api_key);
     X(CreateTopics) \
     X(DeleteTopics) \
     X(DeleteRecords) \
+    X(InitProducerId) \
     X(OffsetForLeaderEpoch) \
     X(DescribeConfigs) \
     X(AlterConfigs) \
@@ -100,8 +101,9 @@ const kfk_api_spec *kfk_api_spec_get(int16_t api_key);
     X(DeleteGroups) \
     X(IncrementalAlterConfigs) \
     X(OffsetDelete) \
-    X(DescribeCluster)
+    X(DescribeCluster) \
+    X(DescribeProducers)
 
-#define KFK_API_NSERVED 26
+#define KFK_API_NSERVED 28
 
 #endif
