@@ -1164,6 +1164,12 @@ idem_gate(kfk_writer *kw, int64_t now)
     if (err) {
         kw->pid_fails++;
         kfk_dbg("writer", "InitProducerId: %s %s", kfk_err2name(err), es);
+        if (!kfk_idem_init_retriable(err) && kw->pid_ok) {
+            /* The bump of the current id was refused (a broker that only
+             * bumps transactional ids): a new producer id does as well. */
+            kw->pid_ok = false;
+            return false;
+        }
         if (!kfk_idem_init_retriable(err)) {
             set_fatal(kw, err, "InitProducerId");
             return false;
@@ -1171,7 +1177,7 @@ idem_gate(kfk_writer *kw, int64_t now)
         kw->pid_retry_at = now + kfk_cluster_backoff_ms(c, kw->pid_fails);
         return false;
     }
-    bool bumped = kw->pid_ok;
+    bool bumped = kw->bump;
     kfk_dbg("writer", "InitProducerId v%d: producer id %lld epoch %d", v,
             (long long)pid, epoch);
     kw->pid = pid;

@@ -66,8 +66,8 @@ bool
 kfk_idem_seq_before(int32_t a, int32_t b)
 {
     /* a comes before b if b is less than half the space ahead of it. */
-    int64_t d = ((int64_t)b - a + ((int64_t)INT32_MAX + 1)) %
-                ((int64_t)INT32_MAX + 1);
+    int64_t d =
+        ((int64_t)b - a + ((int64_t)INT32_MAX + 1)) % ((int64_t)INT32_MAX + 1);
     return d > 0 && d < ((int64_t)1 << 30);
 }
 
@@ -133,9 +133,8 @@ kfk_idem_init_pid(kfk_conn *kc, int timeout_ms, int64_t *pidp, int16_t *epochp,
     kfk_resp rs;
     kfk_resp_init(&rs);
     kfk_InitProducerIdResponse r;
-    kfk_err err =
-        kfk_conn_roundtrip(kc, KFK_API_InitProducerId, v, &req,
-                           kfk_mono_ms() + timeout_ms, &rs, &r);
+    kfk_err err = kfk_conn_roundtrip(kc, KFK_API_InitProducerId, v, &req,
+                                     kfk_mono_ms() + timeout_ms, &rs, &r);
     if (!err) err = (kfk_err)r.ErrorCode; /* Response: ErrorCode */
     if (!err && r.ProducerId < 0) err = KFK_ERR__BAD_MSG;
     if (!err) {
