@@ -1124,6 +1124,7 @@ idem_unsupported(kfk_writer *kw)
                  "support InitProducerId",
                  host, port);
         set_fatal(kw, KFK_ERR__UNSUPPORTED, why);
+        idem_note(kw, false);
         return;
     }
     kfk_warn("writer",

@@ -70,16 +70,17 @@ test_conf_rules(void **state)
                          KFK_ERR__INVALID_ARG);
         assert_non_null(strstr(es, "idempotent"));
         /* kfk_writer_new() says the same, and the caller keeps conf. */
-        assert_int_equal(kfk_conf_set(c, "bootstrap.servers", "127.0.0.1:1",
-                                      e2, sizeof(e2)),
-                         0);
+        assert_int_equal(
+            kfk_conf_set(c, "bootstrap.servers", "127.0.0.1:1", e2, sizeof(e2)),
+            0);
         kfk_writer *kw;
         es[0] = '\0';
         assert_int_equal(kfk_writer_new(c, &kw, es, sizeof(es)),
                          KFK_ERR__INVALID_ARG);
-        assert_non_null(strstr(es, conflicts[i][0][0] == 'a'   ? "acks"
-                                   : conflicts[i][0][4] == 'a' ? "max.attempts"
-                                                               : "max.in.flight"));
+        assert_non_null(strstr(es, conflicts[i][0][0] == 'a' ? "acks"
+                                   : conflicts[i][0][4] == 'a'
+                                       ? "max.attempts"
+                                       : "max.in.flight"));
         kfk_conf_destroy(c);
     }
     const char *off[] = {"enable.idempotence", "false", "acks", "1", NULL};
@@ -142,8 +143,9 @@ test_error_rules(void **state)
     assert_int_equal(
         kfk_idem_on_error(KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 10, 9, false),
         KFK_IDEM_FAIL_BUMP);
-    assert_int_equal(kfk_idem_on_error(KFK_ERR_UNKNOWN_PRODUCER_ID, 10, 9, true),
-                     KFK_IDEM_RETRY_BUMP);
+    assert_int_equal(
+        kfk_idem_on_error(KFK_ERR_UNKNOWN_PRODUCER_ID, 10, 9, true),
+        KFK_IDEM_RETRY_BUMP);
     assert_int_equal(
         kfk_idem_on_error(KFK_ERR_UNKNOWN_PRODUCER_ID, 10, 9, false),
         KFK_IDEM_FAIL_BUMP);
