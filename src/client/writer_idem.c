@@ -89,9 +89,15 @@ kfk_idem_on_error(kfk_err err, int32_t base_seq, int32_t acked_seq,
         return KFK_IDEM_FATAL;
     case KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
         if (!retriable_left) return KFK_IDEM_FAIL_BUMP;
-        /* Not the next batch: an earlier one failed and is resent first;
-         * this one follows it (Java's canRetry(), first branch).  The
-         * next batch refused: a real gap, bump and resend. */
+        /* After the next one: an earlier batch failed and is resent
+         * first, this one follows it (Java's canRetry(), first branch).
+         * The next batch refused is a real gap; one before it can never
+         * be written in this epoch (a broker that did not know the
+         * producer took a later batch first, as Kafka 2.5+ does for a new
+         * producer id): both bump the epoch and resend. */
+        if (acked_seq >= 0 &&
+            !kfk_idem_seq_before(acked_seq, base_seq)) /* at or behind */
+            return KFK_IDEM_RETRY_BUMP;
         return base_seq == kfk_idem_seq_add(acked_seq, 1) ? KFK_IDEM_RETRY_BUMP
                                                           : KFK_IDEM_RETRY;
     case KFK_ERR_UNKNOWN_PRODUCER_ID:

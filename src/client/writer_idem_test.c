@@ -140,6 +140,17 @@ test_error_rules(void **state)
     assert_int_equal(
         kfk_idem_on_error(KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 0, -1, true),
         KFK_IDEM_RETRY_BUMP);
+    /* Behind what was acknowledged (later batches were taken first): it
+     * can only be written in a new epoch. */
+    assert_int_equal(
+        kfk_idem_on_error(KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 0, 2499, true),
+        KFK_IDEM_RETRY_BUMP);
+    assert_int_equal(
+        kfk_idem_on_error(KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 0, -1, false),
+        KFK_IDEM_FAIL_BUMP);
+    assert_int_equal(
+        kfk_idem_on_error(KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 500, -1, true),
+        KFK_IDEM_RETRY);
     assert_int_equal(
         kfk_idem_on_error(KFK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 10, 9, false),
         KFK_IDEM_FAIL_BUMP);

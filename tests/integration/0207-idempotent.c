@@ -267,8 +267,8 @@ test_connection_cuts(void **st)
     int64_t t0 = kfk_test_mono_us();
     /* Write for CUT_SECS while the connections are cut. */
     int written = 0;
-    for (int i = 0; i < CUT_N &&
-                    kfk_test_mono_us() - t0 < (int64_t)CUT_SECS * 1000000;
+    for (int i = 0;
+         i < CUT_N && kfk_test_mono_us() - t0 < (int64_t)CUT_SECS * 1000000;
          i += 100) {
         kfk_message ms[100];
         char vals[100][16];
@@ -343,8 +343,8 @@ test_connection_cuts(void **st)
                   kfk_test_broker_name(),
                   mx.idempotent == 1 ? "idempotent" : "not idempotent",
                   atomic_load(&g_cuts), (double)dt / 1e6, written, acked,
-                  a.failed, found_n, copies, missing,
-                  order_breaks, (unsigned long long)mx.retries, (long long)total);
+                  a.failed, found_n, copies, missing, order_breaks,
+                  (unsigned long long)mx.retries, (long long)total);
     assert_true(atomic_load(&g_cuts) > 10);
     assert_true(mx.retries > 0);
     assert_int_equal(missing, 0);
