@@ -395,6 +395,48 @@ test_epoch_bump(void **state)
     }
 }
 
+/* A sent batch that expires while waiting for its retry: whether the
+ * broker holds it is unknown, so the epoch is bumped and what follows is
+ * written in the new one. */
+static void
+test_expired_batch_bumps(void **state)
+{
+    (void)state;
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "i-expire", 1, 1), 0);
+    acks a;
+    acks_init(&a);
+    static const char *const kv[] = {"async",
+                                     "true",
+                                     "batch.timeout.ms",
+                                     "0",
+                                     "delivery.timeout.ms",
+                                     "400",
+                                     "retry.backoff.ms",
+                                     "300",
+                                     "retry.backoff.max.ms",
+                                     "300",
+                                     NULL};
+    kfk_writer *kw = mwriter("i-expire", kv, &a);
+    write_n(kw, 10);
+    /* Attempts at 0 and 300 ms fail; the next would be after 600 ms. */
+    static const kfk_err nl[] = {KFK_ERR_NOT_LEADER_OR_FOLLOWER,
+                                 KFK_ERR_NOT_LEADER_OR_FOLLOWER};
+    push_errors(KFK_ARRAY_LEN(nl), nl);
+    write_n(kw, 10);
+    write_n(kw, 10);
+    kfk_writer_metrics mx;
+    kfk_writer_stats(kw, &mx, sizeof(mx));
+    kfk_writer_destroy(kw);
+    print_message("acknowledged %d, failed %d (%s), bumps %llu\n", a.ok,
+                  a.failed, kfk_err2name(a.last_err),
+                  (unsigned long long)mx.epoch_bumps);
+    assert_int_equal(a.failed, 10);
+    assert_int_equal(a.last_err, KFK_ERR__TIMED_OUT);
+    assert_int_equal(a.ok, 20);
+    assert_int_equal(mx.epoch_bumps, 1);
+    assert_int_equal(records_on("i-expire"), 20);
+}
+
 /* A fenced producer: every message from then on fails with it. */
 static void
 test_fatal(void **state)
@@ -462,6 +504,7 @@ main(void)
     const struct CMUnitTest mock[] = {
         cmocka_unit_test(test_retry_keeps_order),
         cmocka_unit_test(test_epoch_bump),
+        cmocka_unit_test(test_expired_batch_bumps),
         cmocka_unit_test(test_fatal),
         cmocka_unit_test(test_no_init_producer_id),
     };
