@@ -381,14 +381,21 @@ topic_resize(kfk_writer *kw, wtopic *t, int32_t n)
         if (i < n) {
             np[i] = t->parts[i];
         } else {
-            /* Partitions that disappeared: balance their messages again. */
+            /* Partitions that disappeared: balance their messages again
+             * (numbered again too: their sequences belonged there, and
+             * the broker may hold some of them, hence a bump). */
+            for (wmsg *m = t->parts[i].q.head; m; m = m->next)
+                if (m->seq >= 0) {
+                    m->seq = -1;
+                    m->batch_n = 0;
+                    kw->bump = true;
+                }
             wl_concat(&t->pending, &t->parts[i].q);
         }
     }
     kfk_free(t->parts);
     t->parts = np;
     t->nparts = n;
-    (void)kw;
     return true;
 }
 
