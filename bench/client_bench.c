@@ -7,11 +7,13 @@
  * Uses libkfk's public API only.
  *
  *   client_bench produce brokers=127.0.0.1:P topic=T size=100 acks=1
- *                        secs=S partitions=N chunk=1
+ *                        secs=S partitions=N chunk=1 [idempotence=B]
  *
  *   client_bench consume brokers=127.0.0.1:P topic=T secs=S expect=N
  *
- * chunk is the number of messages given to one kfk_writer_write() call.
+ * chunk is the number of messages given to one kfk_writer_write() call;
+ * idempotence (true/false) sets enable.idempotence (unset: the Writer's
+ * default, which is on with acks=-1 and off otherwise).
  * consume reads partition 0 of T from the first offset with a partition
  * Reader (prefetch bound as librdkafka's default queued.min.messages)
  * until expect records or secs, like loadgen's consume.
@@ -33,6 +35,7 @@ static int o_acks = 1;
 static double o_secs = 5;
 static int o_chunk = 1;
 static long long o_expect = 0;
+static const char *o_idem = NULL;
 
 static atomic_llong g_delivered, g_failed;
 static double g_last;
@@ -148,6 +151,8 @@ main(int argc, char **argv)
             o_chunk = atoi(v);
         else if (!strcmp(k, "expect"))
             o_expect = atoll(v);
+        else if (!strcmp(k, "idempotence"))
+            o_idem = v;
         else if (!strcmp(k, "partitions"))
             ; /* the writer learns them from metadata */
         else {
@@ -176,6 +181,7 @@ main(int argc, char **argv)
     set(c, "buffer.max.messages", "1000000");
     set(c, "buffer.max.bytes", "536870912");
     set(c, "balancer", "round_robin");
+    if (o_idem) set(c, "enable.idempotence", o_idem);
     kfk_conf_set_completion_cb(c, on_done, NULL);
     kfk_writer *kw;
     char es[256];

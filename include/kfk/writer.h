@@ -123,6 +123,14 @@ typedef struct kfk_writer_metrics {
     uint64_t queued_messages; /**< in the writer now (not completed) */
     uint64_t queued_bytes;
     uint64_t requests_in_flight_max; /**< most Produce rounds out at once */
+    /* Idempotence (docs/client.md, Writer: idempotence). */
+    int32_t idempotent;     /**< 1: batches carry a producer id and
+                                 sequences; 0: off, or turned off (acks,
+                                 max.in.flight, a broker without
+                                 InitProducerId); -1 not decided yet */
+    int32_t producer_epoch; /**< current epoch (-1: none yet) */
+    int64_t producer_id;    /**< from InitProducerId (-1: none yet) */
+    uint64_t epoch_bumps;   /**< epochs bumped after a sequence error */
 } kfk_writer_metrics;
 
 /**

@@ -45,6 +45,7 @@ struct kfk_conf {
     bool async;
     int max_attempts;
     int max_in_flight; /* Produce requests in flight per broker */
+    bool enable_idempotence;
     int retry_backoff_ms;
     int retry_backoff_max_ms;
     bool allow_auto_topic_creation;
@@ -94,7 +95,12 @@ struct kfk_conf {
     kfk_writer_completion_cb *completion_cb;
     void *completion_opaque;
     kfk_balancer *balancer_obj;
+    uint64_t set_mask[2]; /* bit i: props[i] set by kfk_conf_set() */
 };
+
+/* Was name (or an alias of it) set by kfk_conf_set(), rather than left at
+ * its default?  (Java's "originals().containsKey()": idempotence.) */
+bool kfk_conf_is_set(const kfk_conf *conf, const char *name);
 
 /* ---- connection --------------------------------------------------------- */
 
@@ -189,6 +195,13 @@ kfk_err kfk_client_build_records(const kfk_message *msgs, size_t n,
                                  kfk_compression codec, int16_t produce_v,
                                  int64_t now_ms, kfk_buf *out);
 
+/* kfk_client_build_records() of an idempotent batch (record batch v2
+ * only): producer id, epoch and the first record's sequence number. */
+kfk_err kfk_client_build_records_idem(const kfk_message *msgs, size_t n,
+                                      kfk_compression codec, int16_t produce_v,
+                                      int64_t now_ms, int64_t producer_id,
+                                      int16_t epoch, int32_t base_sequence,
+                                      kfk_buf *out);
 /* Metadata request for topics (n may be 0: all topics when all is true). */
 kfk_err kfk_conn_metadata(kfk_conn *kc, const char *const *topics, size_t n,
                           bool allow_auto_create, int64_t deadline,
@@ -203,6 +216,42 @@ kfk_err kfk_fetch_view(const char *topic, int32_t partition, int64_t hwm,
 /* The offset after the last record (or skipped batch) read: where the
  * next fetch of the partition starts. */
 int64_t kfk_fetch_position(const kfk_fetch *f);
+
+/* ---- the Writer's idempotence rules (writer_idem.c) --------------------- */
+
+/* Kafka's broker keeps the last 5 batches of a producer per partition. */
+#define KFK_IDEM_MAX_IN_FLIGHT 5
+
+/* *onp: the writer is idempotent.  enable.idempotence set explicitly with
+ * acks != all, max.in.flight > 5 or max.attempts 1 is an error (errstr);
+ * left at its default it is turned off then, with an info line. */
+kfk_err kfk_idem_conf_check(const kfk_conf *c, bool *onp, char *errstr,
+                            size_t errstr_size);
+/* seq + n, wrapping at INT32_MAX to 0. */
+int32_t kfk_idem_seq_add(int32_t seq, int64_t n);
+/* a is before b (modulo the wrap). */
+bool kfk_idem_seq_before(int32_t a, int32_t b);
+
+/* What to do with an idempotent batch after an answer (or failure). */
+typedef enum {
+    KFK_IDEM_DONE,       /* written (DUPLICATE_SEQUENCE_NUMBER included) */
+    KFK_IDEM_RETRY,      /* resend it, same sequence, in order */
+    KFK_IDEM_RETRY_BUMP, /* bump the epoch (sequences restart), resend */
+    KFK_IDEM_FAIL_BUMP,  /* fail it, then bump the epoch */
+    KFK_IDEM_FATAL       /* fail the writer: every message from now on */
+} kfk_idem_action;
+/* err for the batch starting at base_seq, the partition's last acked
+ * sequence acked_seq (-1: none); retriable_left: attempts remain. */
+kfk_idem_action kfk_idem_on_error(kfk_err err, int32_t base_seq,
+                                  int32_t acked_seq, bool retriable_left);
+/* InitProducerId on kc: a new producer id (*pidp < 0), or the current
+ * id's epoch bumped (v3+; a new id before v3).  *vp: the version used
+ * (-1 none).  KFK_ERR__UNSUPPORTED: the broker has no InitProducerId, or
+ * no Produce v3+ (record batches v2). */
+kfk_err kfk_idem_init_pid(kfk_conn *kc, int timeout_ms, int64_t *pidp,
+                          int16_t *epochp, int16_t *vp);
+/* An InitProducerId error worth asking again after a backoff. */
+bool kfk_idem_init_retriable(kfk_err err);
 
 /* ---- consumer groups (group.c, assignor.c) ------------------------------ */
 

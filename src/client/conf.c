@@ -66,11 +66,22 @@ static const conf_prop props[] = {
      "completion callback."},
     {"max.attempts", CT_INT, O(max_attempts), 1, 1000, "10", NULL, NULL,
      "Produce attempts per message (1: no retry)."},
-    {"max.in.flight", CT_INT, O(max_in_flight), 1, 16, "1", NULL, NULL,
-     "Produce requests in flight per broker.  1 keeps every partition in "
-     "order even across retries; more pipelines requests (throughput) but "
-     "a retried batch may then land after a later one, as in other "
-     "clients without idempotence."},
+    {"max.in.flight.requests.per.connection", CT_INT, O(max_in_flight), 1, 16,
+     "5", NULL, NULL,
+     "Produce requests in flight per broker.  With idempotence (at most 5, "
+     "as Kafka's broker remembers the last 5 batches of a producer) every "
+     "partition stays in order across retries; without it a retried batch "
+     "may land after a later one, as in other clients."},
+    {"max.in.flight", CT_INT, O(max_in_flight), 1, 16, "5", NULL, NULL,
+     "Alias of max.in.flight.requests.per.connection."},
+    {"enable.idempotence", CT_BOOL, O(enable_idempotence), 0, 1, "true", NULL,
+     NULL,
+     "Writer: a producer id and per-partition sequence numbers in every "
+     "batch, so a retry is never written twice and order holds with up "
+     "to 5 requests in flight.  Needs acks=all, max.in.flight <= 5 and "
+     "max.attempts > 1: left at its default it turns itself off when they "
+     "say otherwise (and against brokers without InitProducerId); set "
+     "explicitly, a conflict is an error of kfk_writer_new()."},
     {"retry.backoff.ms", CT_INT, O(retry_backoff_ms), 0, 600000, "100", NULL,
      NULL, "Backoff after attempt n is min(n*n*this, retry.backoff.max.ms)."},
     {"retry.backoff.max.ms", CT_INT, O(retry_backoff_max_ms), 0, 600000, "1000",
@@ -192,6 +203,10 @@ static const conf_prop props[] = {
      "Merge: records buffered per partition; a full partition is not read "
      "further."},
 };
+
+_Static_assert(KFK_ARRAY_LEN(props) <=
+                   64 * KFK_ARRAY_LEN(((kfk_conf *)0)->set_mask),
+               "kfk_conf.set_mask has a bit per property");
 
 static const conf_prop *
 find_prop(const char *name)
@@ -318,7 +333,24 @@ kfk_conf_set(kfk_conf *conf, const char *name, const char *value, char *errstr,
         errf(errstr, errstr_size, "unknown property \"%s\"%s", name, "");
         return KFK_ERR__NOT_FOUND;
     }
-    return set_prop(conf, p, value, errstr, errstr_size);
+    kfk_err err = set_prop(conf, p, value, errstr, errstr_size);
+    if (!err) {
+        size_t i = (size_t)(p - props);
+        conf->set_mask[i / 64] |= UINT64_C(1) << (i % 64);
+    }
+    return err;
+}
+
+bool
+kfk_conf_is_set(const kfk_conf *conf, const char *name)
+{
+    const conf_prop *p = find_prop(name);
+    if (!p) return false;
+    /* Aliases share the field: setting either counts. */
+    for (size_t i = 0; i < KFK_ARRAY_LEN(props); i++)
+        if (props[i].off == p->off && (conf->set_mask[i / 64] >> (i % 64) & 1))
+            return true;
+    return false;
 }
 
 /* The string form of p's value into buf[n]; returns the length needed. */

@@ -496,6 +496,18 @@ kfk_client_build_records(const kfk_message *msgs, size_t n,
                          kfk_compression codec, int16_t produce_v,
                          int64_t now_ms, kfk_buf *out)
 {
+    return kfk_client_build_records_idem(msgs, n, codec, produce_v, now_ms, -1,
+                                         -1, -1, out);
+}
+
+kfk_err
+kfk_client_build_records_idem(const kfk_message *msgs, size_t n,
+                              kfk_compression codec, int16_t produce_v,
+                              int64_t now_ms, int64_t producer_id,
+                              int16_t epoch, int32_t base_sequence,
+                              kfk_buf *out)
+{
+    if (producer_id >= 0 && produce_v < 3) return KFK_ERR__UNSUPPORTED;
     if (codec == KFK_COMPRESSION_ZSTD && produce_v < 7)
         return KFK_ERR_UNSUPPORTED_COMPRESSION_TYPE;
     bool legacy = produce_v < 3;
@@ -505,6 +517,9 @@ kfk_client_build_records(const kfk_message *msgs, size_t n,
     kfk_batch_builder bb;
     kfk_batch_builder_init(&bb, dst, legacy ? KFK_CODEC_NONE : (kfk_codec)codec,
                            0);
+    bb.producer_id = producer_id;
+    bb.producer_epoch = epoch;
+    bb.base_sequence = base_sequence;
     kfk_record_hdr hstack[16];
     for (size_t i = 0; i < n; i++) {
         const kfk_message *m = &msgs[i];

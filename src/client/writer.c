@@ -75,6 +75,12 @@ typedef struct wmsg {
     bool flush; /* sent without waiting for the batch timeout */
     wwait *w;   /* sync waiter, or NULL */
     size_t idx; /* index in the waiter's call */
+    /* Idempotence: the message's sequence number, given when its batch is
+     * first sent and kept across retries (-1: none yet); on a batch's
+     * first message, how many messages the batch has, so a retry sends
+     * exactly the same batch. */
+    int32_t seq;
+    int32_t batch_n;
 } wmsg;
 
 typedef struct wlist {
@@ -90,6 +96,8 @@ typedef struct wpart {
     size_t nflush;    /* queued messages with flush set */
     int64_t first_ms; /* when the oldest queued message arrived */
     int64_t backoff_until;
+    int32_t next_seq;  /* idempotence: the next batch's first sequence */
+    int32_t acked_seq; /* the last sequence acknowledged (-1: none) */
 } wpart;
 
 typedef struct wtopic {
@@ -112,6 +120,7 @@ typedef struct wbatch {
     wlist msgs;
     size_t bytes;
     kfk_buf recs;
+    int32_t base_seq; /* idempotence: the first message's sequence */
 } wbatch;
 
 struct kfk_writer {
@@ -147,6 +156,19 @@ struct kfk_writer {
     size_t nrbufs;
     struct wround *rounds; /* in flight, oldest first (max.in.flight) */
     int nrounds, rhead;
+    /* Idempotence (writer_idem.c has the rules).  Until the producer id
+     * is in hand nothing is sent; a bump stops new sends until the
+     * requests in flight are answered, then asks for the next epoch and
+     * restarts every partition's sequences at 0. */
+    bool idem;          /* on (may turn off: a broker without it) */
+    bool idem_explicit; /* enable.idempotence set by the application */
+    bool pid_ok;        /* pid/epoch valid */
+    bool bump;          /* an epoch bump is wanted */
+    int64_t pid;
+    int16_t epoch;
+    int64_t pid_retry_at;
+    int pid_fails;
+    kfk_err fatal; /* set: every message fails with it */
 };
 
 /* ---- lists -------------------------------------------------------------- */
@@ -351,20 +373,29 @@ topic_resize(kfk_writer *kw, wtopic *t, int32_t n)
     if (n == t->nparts) return true;
     wpart *np = kfk_calloc((size_t)n, sizeof(*np));
     if (!np) return false;
-    for (int32_t i = 0; i < n; i++)
+    for (int32_t i = 0; i < n; i++) {
         np[i].leader = -1;
+        np[i].acked_seq = -1;
+    }
     for (int32_t i = 0; i < t->nparts; i++) {
         if (i < n) {
             np[i] = t->parts[i];
         } else {
-            /* Partitions that disappeared: balance their messages again. */
+            /* Partitions that disappeared: balance their messages again
+             * (numbered again too: their sequences belonged there, and
+             * the broker may hold some of them, hence a bump). */
+            for (wmsg *m = t->parts[i].q.head; m; m = m->next)
+                if (m->seq >= 0) {
+                    m->seq = -1;
+                    m->batch_n = 0;
+                    kw->bump = true;
+                }
             wl_concat(&t->pending, &t->parts[i].q);
         }
     }
     kfk_free(t->parts);
     t->parts = np;
     t->nparts = n;
-    (void)kw;
     return true;
 }
 
@@ -515,6 +546,9 @@ expire(kfk_writer *kw, int64_t now)
             wlist dead = {0};
             while (l->head && l->head->deadline <= now) {
                 wmsg *m = wl_pop(l);
+                /* Sent before: whether the broker holds it is unknown,
+                 * and the sequences after it would leave a gap. */
+                if (m->seq >= 0) kw->bump = true;
                 if (p >= 0) {
                     t->parts[p].bytes -= m->bytes;
                     if (m->flush) t->parts[p].nflush--;
@@ -534,6 +568,10 @@ part_ready(const kfk_conf *c, const wpart *wp, int64_t now, bool flushing)
     if (!wp->q.n || wp->backoff_until > now || wp->leader < 0 ||
         wp->inflight >= c->max_in_flight)
         return false;
+    /* A batch being retried goes again only once the batches sent after
+     * it are answered, so they follow it in order (as Java's and
+     * librdkafka's idempotent producers do). */
+    if (wp->q.head->seq >= 0) return wp->inflight == 0;
     return flushing || wp->nflush > 0 || wp->q.n >= (size_t)c->batch_size ||
            wp->bytes >= (size_t)c->batch_bytes ||
            now - wp->first_ms >= c->batch_timeout_ms;
@@ -545,6 +583,22 @@ part_ready(const kfk_conf *c, const wpart *wp, int64_t now, bool flushing)
 static void
 take_batch(const kfk_conf *c, wpart *wp, wbatch *wb, int64_t now, wlist *dead)
 {
+    if (wp->q.head && wp->q.head->seq >= 0) {
+        /* A retry: exactly the batch sent before (its sequence range is
+         * what the broker recognises), expired messages included (only a
+         * bump, which renumbers, may drop them). */
+        int32_t n = wp->q.head->batch_n;
+        wb->base_seq = wp->q.head->seq;
+        while (wp->q.head && wb->msgs.n < (size_t)n) {
+            wmsg *m = wl_pop(&wp->q);
+            wp->bytes -= m->bytes;
+            if (m->flush) wp->nflush--;
+            wb->bytes += m->bytes;
+            wl_push(&wb->msgs, m);
+        }
+        wp->first_ms = now;
+        return;
+    }
     while (wp->q.head && wb->msgs.n < (size_t)c->batch_size &&
            (wb->msgs.n == 0 ||
             wb->bytes + wp->q.head->bytes <= (size_t)c->batch_bytes)) {
@@ -561,6 +615,86 @@ take_batch(const kfk_conf *c, wpart *wp, wbatch *wb, int64_t now, wlist *dead)
     wp->first_ms = now;
 }
 
+/* The writer cannot go on (a fenced producer, an authorization or
+ * version failure of idempotence): every message from now on fails. */
+static void
+set_fatal(kfk_writer *kw, kfk_err err, const char *why)
+{
+    if (kw->fatal) return;
+    kw->fatal = err;
+    kfk_error("writer", "idempotent writer failed for good: %s (%s)", why,
+              kfk_err2str(err));
+}
+
+/* Give a batch taken for the first time its sequence numbers. */
+static void
+seq_assign(wpart *wp, wbatch *wb)
+{
+    wb->base_seq = wp->next_seq;
+    int32_t i = 0;
+    for (wmsg *m = wb->msgs.head; m; m = m->next)
+        m->seq = kfk_idem_seq_add(wb->base_seq, i++);
+    wb->msgs.head->batch_n = i;
+    wp->next_seq = kfk_idem_seq_add(wb->base_seq, i);
+}
+
+/* Put a sequenced batch back among the retried ones at the head of its
+ * queue, in sequence order (rounds are answered oldest first, but a batch
+ * of a later round may still fail before an earlier one is resent). */
+static void
+requeue_in_order(wpart *wp, wbatch *wb)
+{
+    wmsg *prev = NULL, *at = wp->q.head;
+    while (at && at->seq >= 0 && kfk_idem_seq_before(at->seq, wb->base_seq)) {
+        prev = at;
+        at = at->next;
+    }
+    wlist *l = &wb->msgs;
+    l->tail->next = at;
+    if (prev)
+        prev->next = l->head;
+    else
+        wp->q.head = l->head;
+    if (!at) wp->q.tail = l->tail;
+    wp->q.n += l->n;
+    l->head = l->tail = NULL;
+    l->n = 0;
+}
+
+/* The idempotent part of batch_failed(): false if the batch is settled. */
+static bool
+idem_failed(kfk_writer *kw, wbatch *wb, kfk_err err, int attempts)
+{
+    bool gone = wb->t->nparts <= wb->part;
+    int32_t acked = gone ? -1 : wb->t->parts[wb->part].acked_seq;
+    kfk_idem_action a = kfk_idem_on_error(
+        err, wb->base_seq, acked, !gone && attempts < kw->conf->max_attempts);
+    switch (a) {
+    case KFK_IDEM_DONE:
+        if (!gone)
+            wb->t->parts[wb->part].acked_seq =
+                kfk_idem_seq_add(wb->base_seq, (int64_t)wb->msgs.n - 1);
+        complete(kw, &wb->msgs, KFK_ERR_NONE, wb->part, -1);
+        return false;
+    case KFK_IDEM_FATAL:
+        set_fatal(kw, err, "a Produce answer");
+        complete(kw, &wb->msgs, err, wb->part, -1);
+        return false;
+    case KFK_IDEM_FAIL_BUMP:
+        kw->bump = true;
+        complete(kw, &wb->msgs, err, wb->part, -1);
+        return false;
+    case KFK_IDEM_RETRY_BUMP:
+        kfk_dbg("writer", "%s [%d] sequence %d: %s: bumping the epoch",
+                wb->t->name, wb->part, wb->base_seq, kfk_err2name(err));
+        kw->bump = true;
+        return true;
+    case KFK_IDEM_RETRY:
+        return true;
+    }
+    return true;
+}
+
 /* A batch failed with err: retry it or complete it. */
 static void
 batch_failed(kfk_writer *kw, wbatch *wb, kfk_err err, int64_t now)
@@ -571,8 +705,11 @@ batch_failed(kfk_writer *kw, wbatch *wb, kfk_err err, int64_t now)
         m->attempts++;
         attempts = KFK_MAX(attempts, m->attempts);
     }
-    if (!kfk_client_err_retriable(err) || attempts >= c->max_attempts ||
-        wb->t->nparts <= wb->part) {
+    bool seqd = kw->idem && wb->msgs.head && wb->msgs.head->seq >= 0;
+    if (seqd) {
+        if (!idem_failed(kw, wb, err, attempts)) return;
+    } else if (!kfk_client_err_retriable(err) || attempts >= c->max_attempts ||
+               wb->t->nparts <= wb->part) {
         complete(kw, &wb->msgs, err, wb->part, -1);
         return;
     }
@@ -582,7 +719,10 @@ batch_failed(kfk_writer *kw, wbatch *wb, kfk_err err, int64_t now)
         wp->bytes += m->bytes;
         if (m->flush) wp->nflush++;
     }
-    wl_prepend(&wp->q, &wb->msgs);
+    if (seqd)
+        requeue_in_order(wp, wb);
+    else
+        wl_prepend(&wp->q, &wb->msgs);
     wp->backoff_until = now + kfk_cluster_backoff_ms(c, attempts);
     pthread_mutex_lock(&kw->lock);
     kw->mx.retries++;
@@ -671,8 +811,14 @@ send_request(kfk_writer *kw, wreq *rq, int64_t now)
         for (wmsg *m = wb->msgs.head; m; m = m->next)
             arr[k++] = m->m;
         wb->recs = rbuf_get(kw);
-        err = kfk_client_build_records(arr, k, (kfk_compression)c->compression,
-                                       rq->v, kfk_now_ms(), &wb->recs);
+        if (kw->idem && wb->msgs.head->seq >= 0)
+            err = kfk_client_build_records_idem(
+                arr, k, (kfk_compression)c->compression, rq->v, kfk_now_ms(),
+                kw->pid, kw->epoch, wb->base_seq, &wb->recs);
+        else
+            err = kfk_client_build_records(arr, k,
+                                           (kfk_compression)c->compression,
+                                           rq->v, kfk_now_ms(), &wb->recs);
         if (arr != stack) kfk_free(arr);
         if (err) return err;
     }
@@ -758,10 +904,14 @@ recv_response(kfk_writer *kw, wreq *rq, int64_t now)
                     pr = &r.Responses[t].PartitionResponses[p];
         }
         kfk_err perr = pr ? (kfk_err)pr->ErrorCode : KFK_ERR__BAD_MSG;
-        if (perr)
+        if (perr) {
             batch_failed(kw, wb, perr, now);
-        else
-            complete(kw, &wb->msgs, KFK_ERR_NONE, wb->part, pr->BaseOffset);
+            continue;
+        }
+        if (kw->idem && wb->msgs.head->seq >= 0 && wb->part < wb->t->nparts)
+            wb->t->parts[wb->part].acked_seq =
+                kfk_idem_seq_add(wb->base_seq, (int64_t)wb->msgs.n - 1);
+        complete(kw, &wb->msgs, KFK_ERR_NONE, wb->part, pr->BaseOffset);
     }
     kfk_resp_free(&rs);
 }
@@ -819,10 +969,12 @@ produce_send(kfk_writer *kw, int64_t now, bool flushing)
                 wlist dead = {0};
                 take_batch(c, wp, wb, now, &dead);
                 complete(kw, &dead, KFK_ERR__TIMED_OUT, p, -1);
-                if (!wb->msgs.n)
+                if (!wb->msgs.n) {
                     memset(&bs[--nb], 0, sizeof(*wb));
-                else
-                    wp->inflight++;
+                    continue;
+                }
+                wp->inflight++;
+                if (kw->idem && wb->msgs.head->seq < 0) seq_assign(wp, wb);
             }
         if (nb > first) {
             r.rqs[nrq].b = b;
@@ -896,6 +1048,8 @@ next_wakeup(kfk_writer *kw, int64_t now)
 {
     const kfk_conf *c = kw->conf;
     int64_t at = now + 1000;
+    if (kw->idem && (!kw->pid_ok || kw->bump))
+        at = KFK_MIN(at, KFK_MAX(kw->pid_retry_at, now + 1));
     for (wtopic *t = kw->topics; t; t = t->next) {
         if (t->pending.head) {
             at = KFK_MIN(at, KFK_MAX(t->md.retry_at, now + 1));
@@ -918,6 +1072,130 @@ next_wakeup(kfk_writer *kw, int64_t now)
         }
     }
     return at;
+}
+
+/* ---- idempotence: the producer id --------------------------------------- */
+
+static void
+idem_note(kfk_writer *kw, bool bumped)
+{
+    pthread_mutex_lock(&kw->lock);
+    kw->mx.idempotent = kw->idem ? 1 : 0;
+    kw->mx.producer_id = kw->idem ? kw->pid : -1;
+    kw->mx.producer_epoch = kw->idem ? kw->epoch : -1;
+    if (bumped) kw->mx.epoch_bumps++;
+    pthread_mutex_unlock(&kw->lock);
+}
+
+/* A new producer id or epoch: every partition's sequences start at 0 and
+ * the batches waiting to be resent are numbered again (nothing is in
+ * flight). */
+static void
+seq_reset(kfk_writer *kw)
+{
+    for (wtopic *t = kw->topics; t; t = t->next)
+        for (int32_t p = 0; p < t->nparts; p++) {
+            wpart *wp = &t->parts[p];
+            wp->next_seq = 0;
+            wp->acked_seq = -1;
+            for (wmsg *m = wp->q.head; m && m->seq >= 0; m = m->next) {
+                m->seq = -1;
+                m->batch_n = 0;
+            }
+        }
+}
+
+static bool
+has_work(const kfk_writer *kw)
+{
+    for (const wtopic *t = kw->topics; t; t = t->next) {
+        if (t->pending.head) return true;
+        for (int32_t p = 0; p < t->nparts; p++)
+            if (t->parts[p].q.head) return true;
+    }
+    return false;
+}
+
+/* The broker has no InitProducerId (or no record batches v2).  With
+ * idempotence left at its default the writer goes on without it; asked
+ * for explicitly it fails, as librdkafka does (_UNSUPPORTED_FEATURE). */
+static void
+idem_unsupported(kfk_writer *kw)
+{
+    const char *host = kw->mc && kw->mc->host ? kw->mc->host : "?";
+    int port = kw->mc ? kw->mc->port : 0;
+    if (kw->idem_explicit || kw->pid_ok) {
+        char why[300];
+        snprintf(why, sizeof(why),
+                 "enable.idempotence is set but the broker at %s:%d does not "
+                 "support InitProducerId",
+                 host, port);
+        set_fatal(kw, KFK_ERR__UNSUPPORTED, why);
+        idem_note(kw, false);
+        return;
+    }
+    kfk_warn("writer",
+             "the broker at %s:%d does not support InitProducerId: writing "
+             "without idempotence (retries may write a message twice)",
+             host, port);
+    kw->idem = false;
+    seq_reset(kw);
+    idem_note(kw, false);
+}
+
+/* May batches be sent?  Not before the producer id is in hand, nor while
+ * an epoch bump waits for the requests in flight to be answered. */
+static bool
+idem_gate(kfk_writer *kw, int64_t now)
+{
+    const kfk_conf *c = kw->conf;
+    if (!kw->idem) return true;
+    if (kw->fatal) return false;
+    if (kw->pid_ok && !kw->bump) return true;
+    if (kw->nrounds || now < kw->pid_retry_at || !has_work(kw)) return false;
+    char es[256] = "";
+    kfk_err err = kfk_cluster_meta_conn(&kw->cl, &kw->mc, es, sizeof(es));
+    int64_t pid = kw->pid_ok ? kw->pid : -1;
+    int16_t epoch = kw->epoch, v = -1;
+    if (!err) {
+        err = kfk_idem_init_pid(kw->mc, c->read_timeout_ms, &pid, &epoch, &v);
+        if (err == KFK_ERR__UNSUPPORTED) {
+            idem_unsupported(kw);
+            return !kw->idem;
+        }
+        if (err < 0 && kw->mc && !kfk_conn_connected(kw->mc)) {
+            snprintf(es, sizeof(es), "%s", kfk_conn_errstr(kw->mc));
+            kfk_conn_close(kw->mc);
+            kw->mc = NULL;
+        }
+    }
+    if (err) {
+        kw->pid_fails++;
+        kfk_dbg("writer", "InitProducerId: %s %s", kfk_err2name(err), es);
+        if (!kfk_idem_init_retriable(err) && kw->pid_ok) {
+            /* The bump of the current id was refused (a broker that only
+             * bumps transactional ids): a new producer id does as well. */
+            kw->pid_ok = false;
+            return false;
+        }
+        if (!kfk_idem_init_retriable(err)) {
+            set_fatal(kw, err, "InitProducerId");
+            return false;
+        }
+        kw->pid_retry_at = now + kfk_cluster_backoff_ms(c, kw->pid_fails);
+        return false;
+    }
+    bool bumped = kw->bump;
+    kfk_dbg("writer", "InitProducerId v%d: producer id %lld epoch %d", v,
+            (long long)pid, epoch);
+    kw->pid = pid;
+    kw->epoch = epoch;
+    kw->pid_ok = true;
+    kw->bump = false;
+    kw->pid_fails = 0;
+    seq_reset(kw);
+    idem_note(kw, bumped);
+    return true;
 }
 
 /* ---- the I/O thread ------------------------------------------------------ */
@@ -997,10 +1275,11 @@ io_thread(void *arg)
         refresh_metadata(kw, now);
         dispatch_pending(kw, now);
         expire(kw, now);
+        if (kw->fatal) fail_all(kw, kw->fatal);
         /* A new round if there is room for one; the oldest round's
          * answers when the pipeline is full or nothing else was sent. */
-        bool sent =
-            kw->nrounds < c->max_in_flight && produce_send(kw, now, flushing);
+        bool sent = kw->nrounds < c->max_in_flight && idem_gate(kw, now) &&
+                    produce_send(kw, now, flushing);
         if (kw->nrounds && (kw->nrounds >= c->max_in_flight || !sent)) {
             produce_recv(kw, kfk_mono_ms());
             sent = true; /* completions may have made partitions ready */
@@ -1040,8 +1319,18 @@ kfk_writer_new(kfk_conf *conf, kfk_writer **kwp, char *errstr,
             snprintf(errstr, errstr_size, "bootstrap.servers is not set");
         return KFK_ERR__INVALID_ARG;
     }
+    bool idem;
+    kfk_err cerr = kfk_idem_conf_check(conf, &idem, errstr, errstr_size);
+    if (cerr) return cerr;
     kfk_writer *kw = kfk_calloc(1, sizeof(*kw));
     if (!kw) return KFK_ERR__NOMEM;
+    kw->idem = idem;
+    kw->idem_explicit = kfk_conf_is_set(conf, "enable.idempotence");
+    kw->pid = -1;
+    kw->epoch = -1;
+    kw->mx.idempotent = idem ? -1 : 0;
+    kw->mx.producer_id = -1;
+    kw->mx.producer_epoch = -1;
     kw->rounds = kfk_calloc((size_t)KFK_MAX(conf->max_in_flight, 1),
                             sizeof(*kw->rounds));
     if (!kw->rounds) {
@@ -1146,6 +1435,7 @@ msg_fill(wmsg *m, const kfk_message *src, const char *topic, bool copy_topic,
     int32_t nall = nh + (seq_name ? 1 : 0);
     memset(m, 0, sizeof(*m));
     m->page = pg;
+    m->seq = -1;
     char *p = (char *)(m + 1);
     kfk_header *hs = (kfk_header *)p;
     p += (size_t)nall * sizeof(kfk_header);
