@@ -188,8 +188,15 @@ def admin_scenarios(bs):
         f = a.create_partitions([NewPartitions("ck-admin", 5)],
                                 request_timeout=15)["ck-admin"]
         f.result(15)
-        md = a.list_topics("ck-admin", timeout=10)
-        n = len(md.topics["ck-admin"].partitions)
+        # Kafka answers once its controller has the change; the broker's
+        # metadata follows a moment later.
+        deadline = time.time() + 10
+        while True:
+            md = a.list_topics("ck-admin", timeout=10)
+            n = len(md.topics["ck-admin"].partitions)
+            if n == 5 or time.time() > deadline:
+                break
+            time.sleep(0.1)
         check(n == 5, "ck-admin has %d partitions" % n)
         # The new partitions take records.
         produce_all(bs, "ck-admin", "none", [(b"k", b"to-p4", None)], partition=4)
