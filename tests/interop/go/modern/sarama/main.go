@@ -413,7 +413,8 @@ func main() {
 	}
 	defer ca.Close()
 	retention := "3600000"
-	topics := map[string]int{groupTopic: drv.GroupParts, "sarama-admin": 2, "sarama-async": 1}
+	topics := map[string]int{groupTopic: drv.GroupParts, "sarama-admin": 2, "sarama-async": 1,
+		"sarama-idem": 1}
 	for _, v := range versions {
 		for _, c := range drv.Codecs {
 			topics["sarama-"+strings.Fields(v.name)[0]+"-"+c] = 1
@@ -509,6 +510,19 @@ func main() {
 			return "", err
 		}
 		return fmt.Sprintf("%d successes at offsets 0..%d, read back in order", drv.N, drv.N-1), nil
+	})
+	drv.Run("SyncProducer idempotent (InitProducerId, sequences) + consumer", 45*time.Second, func() (string, error) {
+		conf := config(sarama.V3_6_0_0)
+		conf.Producer.Idempotent = true
+		conf.Net.MaxOpenRequests = 1 // sarama's rule for idempotence
+		conf.Producer.Retry.Max = 5
+		if err := syncProduce(conf, "sarama-idem", "idem"); err != nil {
+			return "", err
+		}
+		if err := readBack(conf, "sarama-idem", "idem"); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d records at offsets 0..%d, read back in order", drv.N, drv.N-1), nil
 	})
 	drv.Run("Client GetOffset (ListOffsets)", 20*time.Second, func() (string, error) {
 		cl, err := sarama.NewClient(brokers, config(sarama.DefaultVersion))
