@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """idempotence_java_test.py -- exactly once through the Java client
 (kafka-clients of the Apache Kafka install, its default producer:
-idempotent, acks=all) at full speed against kfkd: under kill -9 cycles of
+idempotent, acks=all) at full speed against kfkd (and Apache Kafka with
+KFK_IDEM_BROKERS=kfkd,kafka, as the stress variant): under kill -9 cycles of
 the broker and under connections cut by tests/harness/cutproxy.py; then
 the same proxy run with enable.idempotence=false, which must show copies.
 The producer is java_idem/IdemProducer.java; the records are read back
@@ -34,13 +35,16 @@ def main():
     try:
         cp, log4j = L.java_build(cp, tmp)
         p = L.java_producer(cp, log4j, tmp)
-        R.run("default producer (idempotent), full speed, %d kill -9 cycles "
-              "of kfkd" % L.CYCLES, L.run, "java", p, "kill9", True, tmp,
-              "java-kill9")
-        R.run("default producer (idempotent), full speed, connections cut "
-              "by the proxy", L.run, "java", p, "cut", True, tmp, "java-cut")
-        R.run("enable.idempotence=false, same proxy run: copies appear",
-              L.run, "java", p, "cut", False, tmp, "java-cut-plain")
+        for kind in L.broker_kinds():
+            R.run("%s: default producer (idempotent), full speed, %d kill -9 "
+                  "cycles" % (kind, L.CYCLES), L.run, "java", p, "kill9",
+                  True, tmp, "java-kill9", kind)
+            R.run("%s: default producer (idempotent), full speed, connections "
+                  "cut by the proxy" % kind, L.run, "java", p, "cut", True,
+                  tmp, "java-cut", kind)
+            R.run("%s: enable.idempotence=false, same proxy run: copies appear"
+                  % kind, L.run, "java", p, "cut", False, tmp, "java-cut-plain",
+                  kind)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     R.table()

@@ -28,8 +28,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 
-from kfkd_harness import Kfkd, check  # noqa: E402
+from kfkd_harness import check  # noqa: E402
 from cutproxy import CutProxy  # noqa: E402
+import brokers  # noqa: E402
 
 PARTITIONS = 3
 KFKD_OVERRIDES = {"num.partitions": str(PARTITIONS),
@@ -48,6 +49,25 @@ def env_float(name, default):
 SECS = env_float("KFK_IDEM_SECS", 10)
 CYCLES = int(env_float("KFK_IDEM_CYCLES", 6))
 CUT_RATE = env_float("KFK_IDEM_CUT_RATE", 0.04)
+
+
+def broker_kinds():
+    """The brokers of the runs: KFK_IDEM_BROKERS (default kfkd; the stress
+    variants add Apache Kafka, whose JVM restarts make the kill -9 runs
+    too long for make test).  A Kafka that is not installed is left out
+    (a failure under KFK_REQUIRE_PEERS=1)."""
+    out = []
+    for k in os.environ.get("KFK_IDEM_BROKERS", "kfkd").split(","):
+        k = k.strip()
+        if not k:
+            continue
+        why = brokers.missing_reason(k)
+        if why:
+            check(not brokers.peers_required(), why)
+            print("note: %s: its runs are left out" % why, flush=True)
+            continue
+        out.append(k)
+    return out
 
 
 def create_topic(bootstrap, topic):
@@ -264,23 +284,27 @@ def java_producer(classpath, log4j, tmp):
     return produce
 
 
-def run(client, produce, fault, idempotent, tmp, topic):
-    """One run on a fresh kfkd: returns the counts line.  Raises when the
-    counts break the rule of the run."""
+def run(client, produce, fault, idempotent, tmp, topic, kind="kfkd"):
+    """One run on a fresh broker of that kind (brokers.py: kfkd or kafka):
+    returns the counts line.  Raises when the counts break the rule of the
+    run."""
     proxy = None
     overrides = dict(KFKD_OVERRIDES)
+    if kind != "kfkd":
+        overrides = {"num.partitions": str(PARTITIONS)}
     if fault == "cut":
         proxy = CutProxy(rate=CUT_RATE, apis=(0,), max_gap=0.7,
                          seed=int(os.environ.get("KFK_IDEM_SEED", "0")) or None)
         overrides["advertised.listeners"] = "PLAINTEXT://%s" % proxy.address
-    k = Kfkd(overrides=overrides, tmpdir=os.path.join(tmp, topic))
+    k = brokers.make(kind, overrides, tmpdir=os.path.join(tmp, topic))
     faults = None
     os.makedirs(k.dir, exist_ok=True)
     try:
         k.start()
         bootstrap = k.bootstrap
         if proxy is not None:
-            proxy.set_target("127.0.0.1", k.port)
+            proxy.set_target("127.0.0.1",
+                             k.port if kind == "kfkd" else k.ports[0])
             proxy.pause()
             proxy.start()
             bootstrap = proxy.address
@@ -301,9 +325,9 @@ def run(client, produce, fault, idempotent, tmp, topic):
                 else "%d cuts (%s)" % (proxy.cuts(), ", ".join(
                     "%s %d" % (m, n) for m, n in proxy.stats().items()
                     if m != "connections")))
-        line = ("COUNTS %s %s idempotence=%s: sent %d acknowledged %d found %d "
+        line = ("COUNTS %s %s %s idempotence=%s: sent %d acknowledged %d found %d "
                 "copies %d missing %d failed %d; %s; %.1f s"
-                % (client, fault, "on" if idempotent else "off", sent,
+                % (kind, client, fault, "on" if idempotent else "off", sent,
                    len(acked), found, copies, missing, failed, what, elapsed))
         print(line, flush=True)
         check(foreign == 0, "%d ids read back were never sent" % foreign)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """idempotence_librdkafka_test.py -- exactly once through librdkafka
 (today's confluent-kafka from the venv of scripts/peers.sh python),
-enable.idempotence=True and acks=all at full speed, against kfkd: under
+enable.idempotence=True and acks=all at full speed, against kfkd (and
+Apache Kafka with KFK_IDEM_BROKERS=kfkd,kafka, as the stress variant): under
 kill -9 cycles of the broker and under connections cut by
 tests/harness/cutproxy.py; then the same proxy run with idempotence off,
 which must show copies.  Counts and rules: idempotence_lib.py."""
@@ -29,12 +30,16 @@ def main():
     tmp = tempfile.mkdtemp(prefix="kfk-idem-rdk-")
     try:
         p = L.librdkafka_produce
-        R.run("idempotent, acks=all, full speed, %d kill -9 cycles of kfkd"
-              % L.CYCLES, L.run, "librdkafka", p, "kill9", True, tmp, "rdk-kill9")
-        R.run("idempotent, acks=all, full speed, connections cut by the proxy",
-              L.run, "librdkafka", p, "cut", True, tmp, "rdk-cut")
-        R.run("idempotence off, same proxy run: copies appear", L.run,
-              "librdkafka", p, "cut", False, tmp, "rdk-cut-plain")
+        for kind in L.broker_kinds():
+            R.run("%s: idempotent, acks=all, full speed, %d kill -9 cycles"
+                  % (kind, L.CYCLES), L.run, "librdkafka", p, "kill9", True,
+                  tmp, "rdk-kill9", kind)
+            R.run("%s: idempotent, acks=all, full speed, connections cut by "
+                  "the proxy" % kind, L.run, "librdkafka", p, "cut", True,
+                  tmp, "rdk-cut", kind)
+            R.run("%s: idempotence off, same proxy run: copies appear" % kind,
+                  L.run, "librdkafka", p, "cut", False, tmp, "rdk-cut-plain",
+                  kind)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     R.table()
