@@ -415,7 +415,7 @@ class Bench:
     # -- broker workloads -------------------------------------------------
 
     def produce(self, which, size, acks, secs, partitions=1, producers=1,
-                cpu=None):
+                cpu=None, idempotence=0):
         # Bound what one run stores: 3 GB (the mock keeps it in memory).
         cap = int(3e9 // size)
 
@@ -426,7 +426,8 @@ class Bench:
                           f"topic={t}", f"size={size}", f"acks={acks}",
                           f"secs={secs}", f"max={cap}",
                           f"partitions={partitions}",
-                          f"producers={producers}")
+                          f"producers={producers}",
+                          f"idempotence={idempotence}")
             r["rss_kb"] = proc_rss_kb(b.pid)
             return r
         res, cpu_s = self.on_broker(which, fn, cpu=cpu)
@@ -453,6 +454,31 @@ class Bench:
                          rss["kfkd"], rss["mock"], None, "lower",
                          kafka=rss["kafka"] if x else self.kv(x, ""),
                          note="the mock keeps every record in memory")
+
+    def broker_idempotence(self):
+        """The idempotent producer's cost on kfkd (issue 16): the same
+        produce 100 B acks=all workload with librdkafka's
+        enable.idempotence on and off, interleaved (off, on, off, on) in
+        the same run so that the machine's state weighs on both alike;
+        each figure is the mean of its runs.  The ratio is on/off."""
+        log("== broker: idempotent vs plain produce (kfkd)")
+        runs = {0: [], 1: []}
+        for _ in range(2):
+            for idem in (0, 1):
+                runs[idem].append(self.produce("kfkd", 100, -1, self.secs,
+                                               idempotence=idem))
+
+        def mean(idem, key):
+            v = [r[key] for r in runs[idem] if r.get(key) is not None]
+            return sum(v) / len(v) if v else None
+        name = "produce 100 B, acks=all, idempotent vs plain"
+        self.row("broker", name, "records/s", mean(1, "rate"),
+                 mean(0, "rate"), 0.9, ref_name="plain",
+                 note="kfkd only; reference: the same run without "
+                 "idempotence")
+        self.row("broker", name + ": broker CPU per M records", "CPU s",
+                 mean(1, "cpu_per_m"), mean(0, "cpu_per_m"), 1.1, "lower",
+                 ref_name="plain", note="kfkd only")
 
     def broker_consume(self):
         log("== broker: consume from the start of a backlog")
@@ -798,7 +824,7 @@ class Bench:
         t0 = time.monotonic()
         self.info()
         steps = [self.ceilings, self.footprint, self.broker_produce,
-                 self.broker_consume, self.broker_latency, self.kafka_tools,
+                 self.broker_idempotence, self.broker_consume, self.broker_latency, self.kafka_tools,
                  self.ceiling, self.clients, self.scaling]
         if self.a.only:
             steps = [s for s in steps if s.__name__ in self.a.only.split(",")]

@@ -8,7 +8,9 @@
  *   create    CreateTopics (Admin API): topic, partitions
  *   produce   as fast as possible for secs (or max records): topic, size,
  *             partitions, acks, producers (one rd_kafka_t and thread each),
- *             linger (ms), batch (max records per batch)
+ *             linger (ms), batch (max records per batch), idempotence
+ *             (1: librdkafka's idempotent producer, which needs acks=-1;
+ *             default 0)
  *   consume   read from the start of the backlog until expect records
  *             were read or secs passed: topic, partitions
  *   latency   produce at a fixed rate (records/s) for secs with linger 0 and
@@ -40,6 +42,7 @@ static const char *o_topic = "bench";
 static int o_size = 100;
 static int o_partitions = 1;
 static int o_acks = 1;
+static int o_idempotence = 0;
 static double o_secs = 5;
 static long long o_max = 0;
 static int o_producers = 1;
@@ -189,7 +192,7 @@ new_producer(prod *p, int linger_ms)
     /* Memory bound of all producers together: 512 MB. */
     snprintf(v, sizeof(v), "%d", 524288 / o_producers);
     set(c, "queue.buffering.max.kbytes", v);
-    set(c, "enable.idempotence", "false");
+    set(c, "enable.idempotence", o_idempotence ? "true" : "false");
     set(c, "compression.type", "none");
     rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
     rd_kafka_conf_set_opaque(c, p);
@@ -485,6 +488,8 @@ main(int argc, char **argv)
             o_partitions = atoi(v);
         else if (!strcmp(k, "acks"))
             o_acks = atoi(v);
+        else if (!strcmp(k, "idempotence"))
+            o_idempotence = atoi(v);
         else if (!strcmp(k, "secs"))
             o_secs = atof(v);
         else if (!strcmp(k, "max"))
@@ -508,6 +513,8 @@ main(int argc, char **argv)
         o_partitions > 10000 || o_producers < 1 || o_producers > 64 ||
         o_rate < 1 || o_rate > 1000000)
         die("options", "out of range");
+    if (o_idempotence && o_acks != -1)
+        die("idempotence", "needs acks=-1 (all)");
     if (strncmp(o_brokers, "127.0.0.1:", 10) != 0)
         die("brokers", "load is only sent to 127.0.0.1");
     if (!strcmp(argv[1], "create")) return do_create();
