@@ -60,6 +60,21 @@ typedef struct kfk_broker_conf {
     int32_t offset_metadata_max_bytes;
     int32_t min_insync_replicas;
     char *compression_type;
+    /* The cluster (docs/cluster.md); etcd_endpoints empty: single node. */
+    char *etcd_endpoints;
+    char *inter_broker_listener_name; /* empty: the first listener */
+    int32_t broker_session_timeout_ms;
+    int64_t replica_lag_time_max_ms;
+    int32_t replica_fetch_max_bytes;
+    int32_t replica_fetch_response_max_bytes;
+    int32_t replica_fetch_wait_max_ms;
+    int32_t replica_fetch_min_bytes;
+    int32_t replica_fetch_backoff_ms;
+    int32_t replica_socket_timeout_ms;
+    bool unclean_leader_election_enable;
+    bool auto_leader_rebalance_enable;
+    int64_t leader_imbalance_check_interval_seconds;
+    int32_t offsets_topic_replication_factor;
     /* Which of the alias groups were given explicitly. */
     bool set_retention_ms, set_retention_minutes, set_roll_ms;
     /* Per entry of the config table: given in the properties file or by
