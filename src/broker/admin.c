@@ -31,6 +31,7 @@
 #include <sys/statvfs.h>
 
 #include "broker/broker.h"
+#include "broker/cluster/cluster.h"
 #include "broker/handlers.h"
 
 /* DescribeConfigs ConfigSource values. */
@@ -96,6 +97,76 @@ typedef struct name_ix {
     kfk_str s;
     int32_t i;
 } name_ix;
+
+/* ------------------------------------------------------------------ */
+/* Cluster mode: requests answered once etcd has the change.           */
+
+/* A request waiting for its changes (parked); freed when both the
+ * request and every change are done. */
+typedef struct await {
+    kfk_req *rq; /* NULL once the request went away */
+    int refs;
+    int pending;
+    void (*finish)(kfk_req *rq, void *resp);
+    void *resp;
+} await;
+
+typedef struct await_slot {
+    await *w;
+    void *slot; /* the result entry to fill (in rq's arena) */
+    int kind;
+    char name[256];
+    int32_t np, rf;
+    int16_t v;
+} await_slot;
+
+static void
+await_unref(await *w)
+{
+    if (--w->refs == 0) kfk_free(w);
+}
+
+static void
+await_park_free(kfk_req *rq)
+{
+    await *w = rq->park;
+    rq->park = NULL;
+    w->rq = NULL;
+    await_unref(w);
+}
+
+static await *
+await_new(kfk_req *rq, void *resp, void (*finish)(kfk_req *, void *))
+{
+    await *w = kfk_xcalloc(1, sizeof(*w));
+    w->rq = rq;
+    w->refs = 1;
+    w->pending = 1; /* the handler's own, dropped by await_arm */
+    w->finish = finish;
+    w->resp = resp;
+    rq->park = w;
+    rq->park_free = await_park_free;
+    return w;
+}
+
+static await_slot *
+await_add(await *w, void *slot, int kind)
+{
+    await_slot *s = kfk_xcalloc(1, sizeof(*s));
+    s->w = w;
+    s->slot = slot;
+    s->kind = kind;
+    w->refs++;
+    w->pending++;
+    return s;
+}
+
+/* One change (or the handler itself) is done. */
+static void
+await_done(await *w)
+{
+    if (--w->pending == 0 && w->rq) w->finish(w->rq, w->resp);
+}
 
 static int
 cmp_name_ix(const void *a, const void *b)
@@ -308,7 +379,9 @@ check_broker_name(kfk_req *rq, kfk_str name, kfk_str *msg)
 static bool
 assignment_ok(const kfk_broker *b, const int32_t *ids, int32_t n)
 {
-    return n == 1 && ids[0] == b->conf.node_id;
+    /* In a cluster explicit assignments come with reassignment (a later
+     * step): refused rather than ignored. */
+    return !b->cluster && n == 1 && ids[0] == b->conf.node_id;
 }
 
 /* ------------------------------------------------------------------ */
@@ -413,6 +486,8 @@ layout_of(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct, int32_t *npp,
     return KFK_ERR_NONE;
 }
 
+static void on_topic_created(void *arg, kfk_err err, const char *errstr);
+
 static void
 create_one(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct,
            bool validate_only, bool dup,
@@ -476,12 +551,36 @@ create_one(kfk_req *rq, kfk_CreateTopicsRequest_CreatableTopic *ct,
 
     char err[512] = "";
     kfk_topic *t = NULL;
+    if (b->cluster) {
+        int nb;
+        kfk_cluster_brokers(b, &nb);
+        if (rf > nb) {
+            e = KFK_ERR_INVALID_REPLICATION_FACTOR;
+            msg = msgf(rq,
+                       "Replication factor: %d larger than available "
+                       "brokers: %d.",
+                       rf, nb);
+            goto out;
+        }
+    }
     e = kfk_topic_create(b, ct->Name, np, rf, (const char *const *)keys,
-                         (const char *const *)vals, nc, validate_only, err,
-                         sizeof(err), &t);
+                         (const char *const *)vals, nc,
+                         validate_only || b->cluster, err, sizeof(err), &t);
     if (e) {
         msg = scopy(rq, err);
         goto out;
+    }
+    if (b->cluster && !validate_only) {
+        /* Answered once etcd has it and this broker's mirror too. */
+        await_slot *s = await_add(rq->park, tr, 0);
+        snprintf(s->name, sizeof(s->name), "%.*s", ct->Name.len, ct->Name.p);
+        s->np = np;
+        s->rf = rf;
+        s->v = v;
+        kfk_cluster_create_topic(b, s->name, np, rf, (const char *const *)keys,
+                                 (const char *const *)vals, nc,
+                                 on_topic_created, s);
+        return;
     }
     /* Response: Topics.TopicId (v7), NumPartitions, ReplicationFactor,
      * Configs (v5+) */
@@ -506,13 +605,62 @@ out:
     tr->ErrorMessage = msg;
 }
 
+static void
+on_topic_created(void *arg, kfk_err err, const char *errstr)
+{
+    await_slot *s = arg;
+    await *w = s->w;
+    kfk_req *rq = w->rq;
+    if (rq) {
+        kfk_CreateTopicsResponse_CreatableTopicResult *tr = s->slot;
+        kfk_topic *t = kfk_topic_find(rq->peer->b, kfk_str_c(s->name));
+        if (err) {
+            tr->ErrorCode = (int16_t)err;
+            tr->ErrorMessage = scopy(rq, errstr);
+        } else if (t) {
+            tr->TopicId = t->id;
+            tr->NumPartitions = s->np;
+            tr->ReplicationFactor = (int16_t)s->rf;
+            if (s->v >= 5)
+                fill_created_configs(rq, tr, &t->conf, t->conf_keys,
+                                     t->conf_vals, t->nconf);
+        }
+    }
+    await_done(w);
+    await_unref(w);
+    kfk_free(s);
+}
+
+static void
+finish_create_topics(kfk_req *rq, void *resp)
+{
+    kfk_req_respond(rq, &kfk_CreateTopicsResponse_msg, resp);
+}
+
 void
 kfk_handle_CreateTopics(kfk_req *rq)
 {
     kfk_CreateTopicsRequest *req = rq->body;
     int16_t v = rq->hdr.ApiVersion;
+    kfk_CreateTopicsResponse *respp = kfk_req_alloc(rq, sizeof(*respp));
     kfk_CreateTopicsResponse resp;
     kfk_msg_init(&kfk_CreateTopicsResponse_msg, v, &resp);
+    if (rq->peer->b->cluster) {
+        await *w = await_new(rq, respp, finish_create_topics);
+        int32_t n = KFK_MAX(req->Topics_count, 0);
+        kfk_msg_init(&kfk_CreateTopicsResponse_msg, v, respp);
+        respp->Topics = arr(rq, n, sizeof(*respp->Topics));
+        respp->Topics_count = n;
+        bool *dup = kfk_req_alloc(rq, (size_t)(n ? n : 1));
+        if (n > 1)
+            mark_dups(rq, &req->Topics[0].Name, sizeof(req->Topics[0]), n, dup);
+        bool validate_only = v >= 1 && req->validateOnly;
+        for (int32_t i = 0; i < n; i++)
+            create_one(rq, &req->Topics[i], validate_only, dup[i],
+                       &respp->Topics[i]);
+        await_done(w);
+        return;
+    }
     int32_t n = KFK_MAX(req->Topics_count, 0);
     resp.Topics = arr(rq, n, sizeof(*resp.Topics));
     resp.Topics_count = n;
@@ -527,6 +675,41 @@ kfk_handle_CreateTopics(kfk_req *rq)
 
 /* ------------------------------------------------------------------ */
 /* DeleteTopics                                                        */
+
+static void
+finish_delete_topics(kfk_req *rq, void *resp)
+{
+    kfk_req_respond(rq, &kfk_DeleteTopicsResponse_msg, resp);
+}
+
+static void
+finish_create_partitions(kfk_req *rq, void *resp)
+{
+    kfk_req_respond(rq, &kfk_CreatePartitionsResponse_msg, resp);
+}
+
+/* A delete (kind 1) or a partition increase (kind 2) is done. */
+static void
+on_change_done(void *arg, kfk_err err, const char *errstr)
+{
+    await_slot *s = arg;
+    await *w = s->w;
+    if (w->rq && err) {
+        if (s->kind == 1) {
+            kfk_DeleteTopicsResponse_DeletableTopicResult *r = s->slot;
+            r->ErrorCode = (int16_t)err;
+            r->ErrorMessage = scopy(w->rq, errstr);
+        } else {
+            kfk_CreatePartitionsResponse_CreatePartitionsTopicResult *r =
+                s->slot;
+            r->ErrorCode = (int16_t)err;
+            r->ErrorMessage = scopy(w->rq, errstr);
+        }
+    }
+    await_done(w);
+    await_unref(w);
+    kfk_free(s);
+}
 
 void
 kfk_handle_DeleteTopics(kfk_req *rq)
@@ -619,6 +802,18 @@ kfk_handle_DeleteTopics(kfk_req *rq)
         r->ErrorCode = (int16_t)e;
         r->ErrorMessage = msg;
     }
+    if (b->cluster) {
+        kfk_DeleteTopicsResponse *respp = kfk_req_alloc(rq, sizeof(*respp));
+        *respp = resp;
+        await *w = await_new(rq, respp, finish_delete_topics);
+        for (int32_t i = 0; i < n; i++) {
+            if (!del[i]) continue;
+            await_slot *s = await_add(w, &respp->Responses[i], 1);
+            kfk_cluster_delete_topic(b, del[i], on_change_done, s);
+        }
+        await_done(w);
+        return;
+    }
     for (int32_t i = 0; i < n; i++)
         if (del[i]) kfk_topic_delete(b, del[i]);
     kfk_req_respond(rq, &kfk_DeleteTopicsResponse_msg, &resp);
@@ -695,7 +890,22 @@ kfk_handle_CreatePartitions(kfk_req *rq)
                 }
             }
         }
-        if (!e) {
+        if (!e && b->cluster) {
+            int nb;
+            kfk_cluster_brokers(b, &nb);
+            int32_t rf = t->cstate[0].nreplicas;
+            if (rf > nb) {
+                e = KFK_ERR_INVALID_REPLICATION_FACTOR;
+                msg = msgf(rq,
+                           "Replication factor: %d larger than available "
+                           "brokers: %d.",
+                           rf, nb);
+            } else if (!req->ValidateOnly) {
+                if (!rq->park) await_new(rq, NULL, finish_create_partitions);
+                await_slot *s = await_add(rq->park, r, 2);
+                kfk_cluster_add_partitions(b, t, ct->Count, on_change_done, s);
+            }
+        } else if (!e) {
             e = kfk_topic_add_partitions(b, t, ct->Count, req->ValidateOnly);
             if (e)
                 msg = msgf(rq, "Cannot add partitions to %s: %s", t->name,
@@ -704,6 +914,14 @@ kfk_handle_CreatePartitions(kfk_req *rq)
         /* Response: Results.ErrorCode, Results.ErrorMessage */
         r->ErrorCode = (int16_t)e;
         r->ErrorMessage = msg;
+    }
+    if (rq->park) {
+        await *w = rq->park;
+        kfk_CreatePartitionsResponse *respp = kfk_req_alloc(rq, sizeof(*respp));
+        *respp = resp;
+        w->resp = respp;
+        await_done(w);
+        return;
     }
     kfk_req_respond(rq, &kfk_CreatePartitionsResponse_msg, &resp);
 }
@@ -1007,6 +1225,13 @@ alter_check_resource(kfk_req *rq, const alter_res *ar, kfk_topic **tp,
     return KFK_ERR_NONE;
 }
 
+static void
+configs_stored(void *arg, kfk_err err, const char *errstr)
+{
+    (void)arg;
+    if (err) kfk_warn("config", "topic configs not stored in etcd: %s", errstr);
+}
+
 static kfk_err
 alter_apply(kfk_req *rq, const alter_res *ar, kfk_topic *t, bool replace,
             bool validate_only, kfk_str *msg)
@@ -1017,6 +1242,13 @@ alter_apply(kfk_req *rq, const alter_res *ar, kfk_topic *t, bool replace,
                                (const char *const *)ar->vals, ar->n, replace,
                                validate_only, err, sizeof(err));
     if (e) *msg = scopy(rq, err);
+    if (!e && !validate_only && t->cstate) {
+        /* In a cluster the new overrides go to etcd, whence every broker
+         * applies them (this one has already). */
+        kfk_cluster_set_topic_configs(
+            rq->peer->b, t, (const char *const *)t->conf_keys,
+            (const char *const *)t->conf_vals, t->nconf, configs_stored, NULL);
+    }
     return e;
 }
 
@@ -1219,7 +1451,7 @@ describe_partitions(kfk_req *rq, kfk_topic *t, const int32_t *parts,
     int32_t k = 0;
     for (int32_t i = 0; i < n; i++) {
         int32_t idx = parts ? parts[i] : i;
-        if (idx < 0 || idx >= t->npartitions)
+        if (idx < 0 || idx >= t->npartitions || !t->partitions[idx])
             continue; /* Kafka leaves out what the directory lacks */
         kfk_partition *p = t->partitions[idx];
         dl_part *dp = &dt->Partitions[k++];

@@ -103,6 +103,10 @@ struct kfk_topic {
     int nconf;
     bool internal;
     kfk_topic *hnext; /* hash chain */
+    /* Cluster mode (cluster/cluster.h): what etcd says of each partition,
+     * [npartitions]; partitions[i] is NULL where this broker holds no
+     * replica.  NULL on a single node. */
+    struct kfk_cpart *cstate;
 };
 
 /* A handler answers rq (kfk_req_respond / kfk_req_respond_struct) now or
@@ -137,6 +141,8 @@ struct kfk_broker {
      * read from "producer-id-block" at the first call. */
     int64_t pid_next, pid_block_end;
     bool pid_loaded;
+    /* Cluster mode (etcd.endpoints set), else NULL. */
+    struct kfk_cluster *cluster;
     /* Stats. */
     uint64_t nrequests;
 };
@@ -190,8 +196,25 @@ kfk_err kfk_topic_alter_config(kfk_broker *b, kfk_topic *t,
                                const char *const *keys, const char *const *vals,
                                int n, bool replace, bool validate_only,
                                char *errstr, size_t errstr_size);
+/* Cluster mode (cluster/cluster.c): the registry mirrors etcd.  A topic
+ * adopted from etcd's record, its partitions not opened yet; grown to n
+ * partitions; its overrides replaced; a replica opened (its directory made
+ * if missing) or closed where this broker is (no longer) a replica. */
+kfk_topic *kfk_topic_adopt(kfk_broker *b, const char *name, const kfk_uuid *id,
+                           int32_t npartitions, const char *const *keys,
+                           const char *const *vals, int nconf);
+void kfk_topic_resize(kfk_broker *b, kfk_topic *t, int32_t npartitions);
+void kfk_topic_set_overrides(kfk_broker *b, kfk_topic *t,
+                             const char *const *keys, const char *const *vals,
+                             int n);
+kfk_err kfk_topic_open_partition(kfk_broker *b, kfk_topic *t, int32_t index);
+void kfk_topic_close_partition(kfk_broker *b, kfk_topic *t, int32_t index);
 /* Replace path with data atomically (-1 and errno on failure). */
 int kfk_write_file_atomic(const char *path, const char *data, size_t len);
+/* Kafka's Uuid text: URL-safe base64 without padding, 22 characters. */
+void kfk_uuid_to_str(const kfk_uuid *u, char out[23]);
+bool kfk_uuid_from_str(const char *s, kfk_uuid *u);
+void kfk_uuid_random(kfk_uuid *u);
 /* Kafka's topic name rules. */
 kfk_err kfk_topic_name_valid(kfk_str name);
 void kfk_topics_foreach(kfk_broker *b, void (*fn)(kfk_topic *t, void *arg),

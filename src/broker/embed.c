@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/cluster/cluster.h"
 #include "broker/group/group.h"
 #include "kfk/kfkd.h"
 #include "kfk/version.h"
@@ -230,6 +231,7 @@ flush_one(kfk_topic *t, void *arg)
     int64_t now = *(int64_t *)arg;
     for (int32_t i = 0; i < t->npartitions; i++) {
         kfk_partition *p = t->partitions[i];
+        if (!p) continue; /* no replica here (cluster) */
         if (kfk_partition_maybe_flush(p, now))
             kfk_error("log", "%s-%d: flush failed: %s", t->name, i,
                       kfk_partition_errstr(p));
@@ -257,6 +259,7 @@ retain_one(kfk_topic *t, void *arg)
     int64_t now = ra->now;
     for (int32_t i = 0; i < t->npartitions; i++) {
         kfk_partition *p = t->partitions[i];
+        if (!p) continue; /* no replica here (cluster) */
         int deleted = 0;
         /* producer.id.expiration.ms, checked with the retention pass
          * (Kafka: every producer.id.expiration.check.interval.ms). */
@@ -287,7 +290,15 @@ static void
 before_sleep(kfk_ev *ev, void *arg)
 {
     (void)ev;
-    kfk_server_reap(arg);
+    kfk_broker *b = arg;
+    if (b->cluster) kfk_cluster_before_sleep(b);
+    kfk_server_reap(b);
+}
+
+static void
+stop_loop(void *arg)
+{
+    kfk_ev_stop(arg);
 }
 
 /* Runs on the loop's thread after kfk_ev_wake(). */
@@ -295,9 +306,14 @@ static void
 on_wake(kfk_ev *ev, void *arg)
 {
     kfkd *k = arg;
-    if (!atomic_load(&k->close_requested)) return;
+    if (!atomic_load(&k->close_requested) || k->b.stopping) return;
     k->b.stopping = true;
-    kfk_ev_stop(ev);
+    /* In a cluster, a controlled shutdown: end the session first, so
+     * leadership moves now, not after the session timeout. */
+    if (k->b.cluster)
+        kfk_cluster_leave(&k->b, stop_loop, ev);
+    else
+        kfk_ev_stop(ev);
 }
 
 static void
@@ -351,10 +367,20 @@ startup(kfkd *k)
     kfk_ev_set_before_sleep(b->ev, before_sleep, b);
     kfk_handlers_init(b);
     int64_t t0 = kfk_mono_ms();
-    if (kfk_topics_load(b) < 0) return -1;
+    bool cluster = b->conf.etcd_endpoints && *b->conf.etcd_endpoints;
+    /* In a cluster etcd says which topics exist and which replicas are
+     * here; they are opened as the mirror brings them (cluster.c). */
+    if (!cluster && kfk_topics_load(b) < 0) return -1;
     /* Group coordinator: create/replay __consumer_offsets. */
     if (kfk_groups_load(b) < 0) return -1;
     if (kfk_server_start(b) < 0) return -1;
+    if (cluster) {
+        char err[512];
+        if (kfk_cluster_start(b, err, sizeof(err))) {
+            kfk_error("kfkd", "%s", err);
+            return -1;
+        }
+    }
     b->flush_timer = kfk_ev_timer_add(b->ev, 100, on_flush_timer, b);
     b->retention_timer = kfk_ev_timer_add(
         b->ev, b->conf.log_retention_check_interval_ms, on_retention_timer, b);
@@ -371,6 +397,7 @@ shutdown_broker(kfkd *k)
     if (b->ev) {
         kfk_server_stop(b);
         kfk_server_reap(b);
+        kfk_cluster_free(b);    /* its fetchers follow partitions */
         kfk_groups_shutdown(b); /* groups and their timers, before the logs */
         kfk_topics_close(b);    /* flushes and closes every segment */
         kfk_fetch_sessions_free(b);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/cluster/cluster.h"
 #include "broker/handlers.h"
 
 void
@@ -91,6 +92,31 @@ kfk_fill_broker_list(kfk_req *rq,
                      int32_t *np)
 {
     kfk_broker *b = rq->peer->b;
+    if (b->cluster) {
+        /* Every live broker, at its address on the listener the client
+         * came in on (Kafka's rule). */
+        int n;
+        const kfk_meta_broker *ms = kfk_cluster_brokers(b, &n);
+        kfk_MetadataResponse_MetadataResponseBroker *br =
+            kfk_req_alloc(rq, (size_t)KFK_MAX(n, 1) * sizeof(*br));
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            const char *host;
+            int port;
+            if (!kfk_cluster_broker_addr(b, ms[i].id, rq->peer->listener->name,
+                                         &host, &port))
+                continue;
+            br[k].NodeId = ms[i].id;
+            br[k].Host = kfk_str_c(host);
+            br[k].Port = port;
+            br[k].Rack.p = NULL;
+            br[k].Rack.len = -1;
+            k++;
+        }
+        *bp = br;
+        *np = k;
+        return;
+    }
     kfk_MetadataResponse_MetadataResponseBroker *br =
         kfk_req_alloc(rq, sizeof(*br));
     br->NodeId = b->conf.node_id;
@@ -100,6 +126,56 @@ kfk_fill_broker_list(kfk_req *rq,
     br->Rack.len = -1;
     *bp = br;
     *np = 1;
+}
+
+/* Cluster mode: leaders, replicas and ISR as etcd has them. */
+static void
+fill_cluster_partitions(kfk_req *rq,
+                        kfk_MetadataResponse_MetadataResponseTopic *rt,
+                        kfk_topic *t)
+{
+    kfk_broker *b = rq->peer->b;
+    int16_t v = rq->hdr.ApiVersion;
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        kfk_MetadataResponse_MetadataResponsePartition *rp = &rt->Partitions[i];
+        const kfk_cpart *cp = &t->cstate[i];
+        kfk_struct_init(&kfk_MetadataResponse_MetadataResponsePartition_desc, v,
+                        rp);
+        rp->PartitionIndex = i;
+        int32_t *ids = kfk_req_alloc(
+            rq, sizeof(int32_t) * (size_t)(2 * KFK_META_MAX_REPLICAS + 1));
+        int32_t *isr = ids + KFK_META_MAX_REPLICAS;
+        int32_t *off = isr + KFK_META_MAX_REPLICAS;
+        int noff = 0;
+        memcpy(ids, cp->replicas, sizeof(int32_t) * (size_t)cp->nreplicas);
+        for (int k = 0; k < cp->nreplicas; k++) {
+            const char *h;
+            int port;
+            if (!kfk_cluster_broker_addr(b, cp->replicas[k],
+                                         rq->peer->listener->name, &h, &port))
+                off[noff++] = cp->replicas[k];
+        }
+        rp->ReplicaNodes = ids;
+        rp->ReplicaNodes_count = cp->nreplicas;
+        rp->OfflineReplicas = off;
+        rp->OfflineReplicas_count = noff;
+        if (!cp->has_state || cp->st.leader < 0) {
+            rp->ErrorCode = KFK_ERR_LEADER_NOT_AVAILABLE;
+            rp->LeaderId = -1;
+            rp->LeaderEpoch = cp->has_state ? cp->st.leader_epoch : -1;
+            if (cp->has_state) {
+                memcpy(isr, cp->st.isr, sizeof(int32_t) * (size_t)cp->st.nisr);
+                rp->IsrNodes = isr;
+                rp->IsrNodes_count = cp->st.nisr;
+            }
+            continue;
+        }
+        rp->LeaderId = cp->st.leader;
+        rp->LeaderEpoch = cp->st.leader_epoch;
+        memcpy(isr, cp->st.isr, sizeof(int32_t) * (size_t)cp->st.nisr);
+        rp->IsrNodes = isr;
+        rp->IsrNodes_count = cp->st.nisr;
+    }
 }
 
 static void
@@ -118,6 +194,10 @@ fill_topic(kfk_req *rq, kfk_MetadataResponse_MetadataResponseTopic *rt,
         kfk_req_alloc(rq, (size_t)t->npartitions * sizeof(*rt->Partitions));
     int32_t *node = kfk_req_alloc(rq, sizeof(int32_t));
     *node = b->conf.node_id;
+    if (t->cstate) {
+        fill_cluster_partitions(rq, rt, t);
+        return;
+    }
     for (int32_t i = 0; i < t->npartitions; i++) {
         kfk_MetadataResponse_MetadataResponsePartition *rp = &rt->Partitions[i];
         kfk_struct_init(&kfk_MetadataResponse_MetadataResponsePartition_desc, v,
@@ -131,6 +211,14 @@ fill_topic(kfk_req *rq, kfk_MetadataResponse_MetadataResponseTopic *rt,
         rp->IsrNodes_count = 1;
         rp->OfflineReplicas_count = 0;
     }
+}
+
+static void
+auto_created(void *arg, kfk_err err, const char *errstr)
+{
+    (void)arg;
+    if (err && err != KFK_ERR_TOPIC_ALREADY_EXISTS)
+        kfk_warn("topics", "auto-creating a topic failed: %s", errstr);
 }
 
 typedef struct all_ctx {
@@ -149,7 +237,8 @@ kfk_handle_Metadata(kfk_req *rq)
     kfk_msg_init(&kfk_MetadataResponse_msg, v, &resp);
     kfk_fill_broker_list(rq, &resp.Brokers, &resp.Brokers_count);
     resp.ClusterId = kfk_str_c(b->conf.cluster_id);
-    resp.ControllerId = b->conf.node_id;
+    resp.ControllerId =
+        b->cluster ? kfk_cluster_controller_id(b) : b->conf.node_id;
 
     /* v0: an empty list means all topics; v1+: null means all. */
     bool all = req->Topics_count < 0 || (v == 0 && req->Topics_count == 0);
@@ -186,7 +275,15 @@ kfk_handle_Metadata(kfk_req *rq)
             for (int k = 0; t && k < ncreated; k++)
                 fresh |= created[k] == t;
             if (!t && rt->Name.len >= 0 && may_create &&
-                kfk_topic_name_valid(rt->Name) == KFK_ERR_NONE) {
+                kfk_topic_name_valid(rt->Name) == KFK_ERR_NONE && b->cluster) {
+                /* Written to etcd; the client asks again and finds it. */
+                char name[256];
+                snprintf(name, sizeof(name), "%.*s", rt->Name.len, rt->Name.p);
+                kfk_cluster_create_topic(b, name, b->conf.num_partitions,
+                                         b->conf.default_replication_factor,
+                                         NULL, NULL, 0, auto_created, NULL);
+            } else if (!t && rt->Name.len >= 0 && may_create &&
+                       kfk_topic_name_valid(rt->Name) == KFK_ERR_NONE) {
                 char err[256];
                 if (kfk_topic_create(b, rt->Name, b->conf.num_partitions,
                                      b->conf.default_replication_factor, NULL,
@@ -233,6 +330,33 @@ kfk_handle_DescribeCluster(kfk_req *rq)
     kfk_msg_init(&kfk_DescribeClusterResponse_msg, v, &resp);
     resp.ClusterId = kfk_str_c(b->conf.cluster_id);
     resp.ControllerId = b->conf.node_id;
+    resp.ClusterAuthorizedOperations = INT32_MIN;
+    if (b->cluster) {
+        resp.ControllerId = kfk_cluster_controller_id(b);
+        int n;
+        const kfk_meta_broker *ms = kfk_cluster_brokers(b, &n);
+        kfk_DescribeClusterResponse_DescribeClusterBroker *bs =
+            kfk_req_alloc(rq, (size_t)KFK_MAX(n, 1) * sizeof(*bs));
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            const char *host;
+            int port;
+            if (!kfk_cluster_broker_addr(b, ms[i].id, rq->peer->listener->name,
+                                         &host, &port))
+                continue;
+            kfk_struct_init(
+                &kfk_DescribeClusterResponse_DescribeClusterBroker_desc, v,
+                &bs[k]);
+            bs[k].BrokerId = ms[i].id;
+            bs[k].Host = kfk_str_c(host);
+            bs[k].Port = port;
+            k++;
+        }
+        resp.Brokers = bs;
+        resp.Brokers_count = k;
+        kfk_req_respond(rq, &kfk_DescribeClusterResponse_msg, &resp);
+        return;
+    }
     kfk_DescribeClusterResponse_DescribeClusterBroker *br =
         kfk_req_alloc(rq, sizeof(*br));
     kfk_struct_init(&kfk_DescribeClusterResponse_DescribeClusterBroker_desc, v,

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/cluster/cluster.h"
 #include "broker/handlers.h"
 #include "broker/producer_state.h"
 
@@ -69,6 +70,56 @@ next_block(kfk_broker *b)
     return true;
 }
 
+/* ---- in a cluster: blocks from etcd ------------------------------------- */
+
+/* A request waiting for a block; rq NULL once it went away. */
+typedef struct pid_wait {
+    kfk_req *rq;
+    bool done;
+} pid_wait;
+
+static void
+pid_wait_park_free(kfk_req *rq)
+{
+    pid_wait *w = rq->park;
+    rq->park = NULL;
+    w->rq = NULL;
+    if (w->done) kfk_free(w);
+}
+
+static void
+answer(kfk_req *rq, kfk_err err, int64_t id)
+{
+    int16_t v = rq->hdr.ApiVersion;
+    kfk_InitProducerIdResponse resp;
+    kfk_msg_init(&kfk_InitProducerIdResponse_msg, v, &resp);
+    resp.ErrorCode = (int16_t)err;
+    resp.ProducerId = err ? -1 : id;
+    resp.ProducerEpoch = err ? -1 : 0;
+    kfk_req_respond(rq, &kfk_InitProducerIdResponse_msg, &resp);
+}
+
+static void
+on_block(void *arg, kfk_err err, int64_t first)
+{
+    pid_wait *w = arg;
+    kfk_req *rq = w->rq;
+    w->done = true;
+    if (!rq) {
+        kfk_free(w);
+        return;
+    }
+    kfk_broker *b = rq->peer->b;
+    if (!err) {
+        b->pid_next = first;
+        b->pid_block_end = first + PID_BLOCK;
+        b->pid_loaded = true;
+        answer(rq, KFK_ERR_NONE, b->pid_next++);
+    } else {
+        answer(rq, err, -1);
+    }
+}
+
 void
 kfk_handle_InitProducerId(kfk_req *rq)
 {
@@ -84,6 +135,15 @@ kfk_handle_InitProducerId(kfk_req *rq)
         resp.ErrorCode = req->TransactionalId.len == 0
                              ? KFK_ERR_INVALID_REQUEST
                              : KFK_ERR_UNSUPPORTED_VERSION;
+    } else if (b->cluster &&
+               (!b->pid_loaded || b->pid_next >= b->pid_block_end)) {
+        /* A cluster-wide block, by compare-and-swap in etcd. */
+        pid_wait *w = kfk_xcalloc(1, sizeof(*w));
+        w->rq = rq;
+        rq->park = w;
+        rq->park_free = pid_wait_park_free;
+        kfk_cluster_alloc_producer_ids(b, PID_BLOCK, on_block, w);
+        return;
     } else if ((!b->pid_loaded || b->pid_next >= b->pid_block_end) &&
                !next_block(b)) {
         resp.ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
@@ -128,6 +188,11 @@ describe_partition(kfk_req *rq, kfk_topic *t, int32_t index,
     pr->PartitionIndex = index;
     if (!t || index < 0 || index >= t->npartitions) {
         pr->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    if (!t->partitions[index] ||
+        (t->cstate && t->partitions[index]->role != KFK_PARTITION_LEADER)) {
+        pr->ErrorCode = KFK_ERR_NOT_LEADER_OR_FOLLOWER;
         return;
     }
     const kfk_producer_state *ps =

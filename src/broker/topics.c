@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/cluster/cluster.h"
 
 /* ------------------------------------------------------------------ */
 /* Names, ids, hashing.                                                */
@@ -57,8 +58,8 @@ static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* Kafka prints a Uuid as URL-safe base64 without padding (22 chars). */
-static void
-uuid_to_str(const kfk_uuid *u, char out[23])
+void
+kfk_uuid_to_str(const kfk_uuid *u, char out[23])
 {
     int o = 0;
     uint32_t acc = 0;
@@ -75,8 +76,8 @@ uuid_to_str(const kfk_uuid *u, char out[23])
     out[o] = '\0';
 }
 
-static bool
-uuid_from_str(const char *s, kfk_uuid *u)
+bool
+kfk_uuid_from_str(const char *s, kfk_uuid *u)
 {
     uint32_t acc = 0;
     int bits = 0, o = 0;
@@ -93,8 +94,8 @@ uuid_from_str(const char *s, kfk_uuid *u)
     return o == 16;
 }
 
-static void
-uuid_random(kfk_uuid *u)
+void
+kfk_uuid_random(kfk_uuid *u)
 {
     static const kfk_uuid zero;
     do {
@@ -243,7 +244,7 @@ static kfk_err
 partition_open(kfk_broker *b, kfk_topic *t, int32_t i, bool create)
 {
     char meta[128], id[23];
-    uuid_to_str(&t->id, id);
+    kfk_uuid_to_str(&t->id, id);
     snprintf(meta, sizeof(meta), "version: 0\ntopic_id: %s\n", id);
     return kfk_partition_open(t, i, logdir(b), b->conf.node_id, create, meta,
                               &t->partitions[i]);
@@ -262,6 +263,7 @@ topic_free(kfk_topic *t)
     kfk_free(t->conf_keys);
     kfk_free(t->conf_vals);
     kfk_free(t->partitions);
+    kfk_free(t->cstate);
     kfk_free(t->name);
     kfk_free(t);
 }
@@ -365,7 +367,7 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
                  "Number of partitions must be between 1 and 100000.");
         return KFK_ERR_INVALID_PARTITIONS;
     }
-    if (replication != 1) {
+    if (replication != 1 && !b->cluster) {
         snprintf(errstr, errstr_size,
                  "Replication factor: %d larger than available brokers: 1.",
                  replication);
@@ -383,7 +385,7 @@ kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,
     int64_t t0 = kfk_mono_us();
     kfk_topic *t = kfk_xcalloc(1, sizeof(*t));
     t->name = kfk_strndup(name.p, (size_t)name.len);
-    uuid_random(&t->id);
+    kfk_uuid_random(&t->id);
     t->internal = name.len > 2 && name.p[0] == '_' && name.p[1] == '_';
     for (int i = 0; i < nconf; i++)
         if (vals[i]) set_override(t, keys[i], vals[i]);
@@ -419,11 +421,16 @@ kfk_topic_delete(kfk_broker *b, kfk_topic *t)
         kfk_partition_close(t->partitions[i]);
         t->partitions[i] = NULL;
         char err[256];
-        if (kfk_partition_remove_dir(logdir(b), t->name, i, err, sizeof(err)))
+        kfk_err e =
+            kfk_partition_remove_dir(logdir(b), t->name, i, err, sizeof(err));
+        /* In a cluster most partitions have no replica here. */
+        if (e && !(t->cstate && e == KFK_ERR__NOT_FOUND))
             kfk_warn("topics", "%s", err);
     }
-    t->nconf = 0;
+    int nconf = t->nconf;
+    t->nconf = 0; /* removes the overrides file */
     save_topic_config(b, t);
+    t->nconf = nconf;
     kfk_info("topics", "deleted topic %s", t->name);
     topic_free(t);
     return KFK_ERR_NONE;
@@ -448,6 +455,91 @@ kfk_topic_add_partitions(kfk_broker *b, kfk_topic *t, int32_t count,
     }
     kfk_info("topics", "topic %s now has %d partitions", t->name, count);
     return KFK_ERR_NONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Cluster mode: the registry as etcd says.                            */
+
+kfk_topic *
+kfk_topic_adopt(kfk_broker *b, const char *name, const kfk_uuid *id,
+                int32_t npartitions, const char *const *keys,
+                const char *const *vals, int nconf)
+{
+    kfk_topic *t = kfk_xcalloc(1, sizeof(*t));
+    t->name = kfk_xstrdup(name);
+    t->id = *id;
+    t->internal = name[0] == '_' && name[1] == '_';
+    for (int i = 0; i < nconf; i++)
+        if (vals[i]) set_override(t, keys[i], vals[i]);
+    apply_overrides(b, t);
+    save_topic_config(b, t);
+    t->npartitions = 0;
+    reg_insert(b, t);
+    kfk_topic_resize(b, t, npartitions);
+    return t;
+}
+
+void
+kfk_topic_resize(kfk_broker *b, kfk_topic *t, int32_t n)
+{
+    (void)b;
+    if (n <= t->npartitions) return;
+    t->partitions =
+        kfk_xrealloc(t->partitions, (size_t)n * sizeof(*t->partitions));
+    t->cstate = kfk_xrealloc(t->cstate, (size_t)n * sizeof(*t->cstate));
+    for (int32_t i = t->npartitions; i < n; i++) {
+        t->partitions[i] = NULL;
+        memset(&t->cstate[i], 0, sizeof(t->cstate[i]));
+        t->cstate[i].following = -1;
+    }
+    t->npartitions = n;
+}
+
+void
+kfk_topic_set_overrides(kfk_broker *b, kfk_topic *t, const char *const *keys,
+                        const char *const *vals, int n)
+{
+    bool same = n == t->nconf;
+    for (int i = 0; same && i < n; i++)
+        same = strcmp(keys[i], t->conf_keys[i]) == 0 &&
+               strcmp(vals[i], t->conf_vals[i]) == 0;
+    if (same) return;
+    for (int i = 0; i < t->nconf; i++) {
+        kfk_free(t->conf_keys[i]);
+        kfk_free(t->conf_vals[i]);
+    }
+    t->nconf = 0;
+    for (int i = 0; i < n; i++)
+        if (vals[i]) set_override(t, keys[i], vals[i]);
+    apply_overrides(b, t);
+    save_topic_config(b, t);
+    for (int32_t i = 0; i < t->npartitions; i++)
+        if (t->partitions[i])
+            kfk_partition_configure(t->partitions[i], &t->conf);
+}
+
+kfk_err
+kfk_topic_open_partition(kfk_broker *b, kfk_topic *t, int32_t index)
+{
+    char dir[4400];
+    struct stat st;
+    bool exists = kfk_partition_dir_path(logdir(b), t->name, index, dir,
+                                         sizeof(dir)) == KFK_ERR_NONE &&
+                  stat(dir, &st) == 0;
+    kfk_err e = partition_open(b, t, index, !exists);
+    if (e) {
+        kfk_partition_close(t->partitions[index]);
+        t->partitions[index] = NULL;
+    }
+    return e;
+}
+
+void
+kfk_topic_close_partition(kfk_broker *b, kfk_topic *t, int32_t index)
+{
+    (void)b;
+    kfk_partition_close(t->partitions[index]);
+    t->partitions[index] = NULL;
 }
 
 kfk_err
@@ -533,7 +625,7 @@ read_topic_id(const char *dir, kfk_uuid *id)
     bool ok = false;
     while (fgets(buf, sizeof(buf), f))
         if (strncmp(buf, "topic_id: ", 10) == 0)
-            ok = uuid_from_str(buf + 10, id);
+            ok = kfk_uuid_from_str(buf + 10, id);
     fclose(f);
     return ok;
 }
@@ -595,7 +687,7 @@ kfk_topics_load(kfk_broker *b)
         apply_overrides(b, t);
         char dir[4200];
         kfk_partition_dir_path(logdir(b), t->name, 0, dir, sizeof(dir));
-        if (!read_topic_id(dir, &t->id)) uuid_random(&t->id);
+        if (!read_topic_id(dir, &t->id)) kfk_uuid_random(&t->id);
         for (int32_t i = 0; i < t->npartitions; i++) {
             if (partition_open(b, t, i, true)) {
                 rc = -1;

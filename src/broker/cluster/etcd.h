@@ -2,7 +2,7 @@
  * etcd.h -- kfkd's client of etcd, where a cluster keeps its metadata
  * (docs/cluster.md): an asynchronous client of etcd's v3 JSON gateway
  * (HTTP POST of JSON to /v3/kv/range, /v3/kv/put, /v3/kv/deleterange,
- * /v3/kv/txn, /v3/lease/*, /v3/watch), driven from kfkd's event loop
+ * /v3/kv/txn, /v3/lease/..., /v3/watch), driven from kfkd's event loop
  * through libcurl's multi interface, JSON through jansson.
  *
  * Every call starts one request and returns at once; its callback runs
@@ -176,8 +176,7 @@ void kfk_etcd_lease_revoke(kfk_etcd *e, int64_t lease, kfk_etcd_cb *cb,
  *  (0: from now).  cb gets each batch of events.
  *  @remark The watch lives until kfk_etcd_watch_cancel or destroy. */
 kfk_etcd_watch *kfk_etcd_watch_prefix(kfk_etcd *e, const void *prefix,
-                                      size_t prefix_len,
-                                      int64_t start_revision,
+                                      size_t prefix_len, int64_t start_revision,
                                       kfk_etcd_watch_cb *cb, void *arg);
 
 /** @brief Stop a watch; its callback does not run again.  Accepts NULL;

@@ -27,4 +27,10 @@ int kfk_groups_load(kfk_broker *b);
  * and cancel the coordinator's timers.  Accepts a broker without groups. */
 void kfk_groups_shutdown(kfk_broker *b);
 
+/* In a cluster (cluster/cluster.c): this broker became (led true) or
+ * stopped being (false) the leader of __consumer_offsets partition
+ * index, and so the coordinator of its groups: they are loaded from it,
+ * or dropped. */
+void kfk_groups_partition_led(kfk_broker *b, int32_t index, bool led);
+
 #endif

@@ -134,6 +134,7 @@ struct kfk_groups {
     size_t ngroups;
     int32_t npartitions; /* of __consumer_offsets */
     kfk_ev_timer *expire_timer;
+    bool creating; /* cluster: __consumer_offsets being written to etcd */
 };
 
 /* ---- group.c: registry and state machine ------------------------------ */

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker/cluster/cluster.h"
 #include "broker/group/group_int.h"
 
 #define LOAD_READ_BYTES  (1u << 20)
@@ -318,6 +319,7 @@ on_expire_timer(kfk_ev *ev, kfk_ev_timer *t, void *arg)
 
 typedef struct load_stats {
     int64_t records, offsets, groups, skipped;
+    int32_t index; /* kfk_groups_partition_led: the partition loaded */
 } load_stats;
 
 static void
@@ -460,6 +462,43 @@ finish_loaded(kfk_group *g, void *arg)
     }
 }
 
+static void
+finish_loaded_in(kfk_group *g, void *arg)
+{
+    load_stats *st = arg;
+    if (g->partition == st->index) finish_loaded(g, arg);
+}
+
+static void
+on_offsets_created(void *arg, kfk_err err, const char *errstr)
+{
+    kfk_groups *gs = arg;
+    gs->creating = false;
+    if (err && err != KFK_ERR_TOPIC_ALREADY_EXISTS)
+        kfk_warn("group", "cannot create %s: %s", KFK_OFFSETS_TOPIC, errstr);
+}
+
+void
+kfk_groups_partition_led(kfk_broker *b, int32_t index, bool led)
+{
+    kfk_groups *gs = b->groups;
+    kfk_topic *t = kfk_topic_find(b, kfk_str_c(KFK_OFFSETS_TOPIC));
+    if (!gs || !t || index >= t->npartitions || !t->partitions[index]) return;
+    t->internal = true;
+    gs->npartitions = t->npartitions;
+    if (led) {
+        load_stats st = {0, 0, 0, 0, 0};
+        load_partition(gs, t->partitions[index], &st);
+        st.index = index;
+        kfk_groups_foreach(gs, finish_loaded_in, &st);
+        kfk_info("group", "%s-%d led here: %lld record(s) replayed",
+                 KFK_OFFSETS_TOPIC, index, (long long)st.records);
+    }
+    /* Giving a partition up (led false) is not handled yet: its groups
+     * stay in memory here and are refused by the new coordinator's
+     * clients only through NOT_COORDINATOR on the next request. */
+}
+
 /* __consumer_offsets is created on first use, as Kafka does: a broker that
  * never sees a group does not pay for its partitions at start-up. */
 kfk_topic *
@@ -467,9 +506,25 @@ kfk_groups_offsets_topic(kfk_groups *gs)
 {
     kfk_broker *b = gs->b;
     kfk_topic *t = kfk_topic_find(b, kfk_str_c(KFK_OFFSETS_TOPIC));
+    static const char *const keys[] = {"cleanup.policy", "segment.bytes"};
+    static const char *const vals[] = {"compact", "104857600"};
+    if (!t && b->cluster) {
+        /* Written to etcd; until every broker has it the coordinator is
+         * not available.  RF: offsets.topic.replication.factor, capped by
+         * the brokers alive (docs/cluster.md). */
+        if (!gs->creating) {
+            int nb;
+            kfk_cluster_brokers(b, &nb);
+            gs->creating = true;
+            kfk_cluster_create_topic(
+                b, KFK_OFFSETS_TOPIC, b->conf.offsets_topic_num_partitions,
+                KFK_MAX(KFK_MIN(b->conf.offsets_topic_replication_factor, nb),
+                        1),
+                keys, vals, 2, on_offsets_created, gs);
+        }
+        return NULL;
+    }
     if (!t) {
-        static const char *const keys[] = {"cleanup.policy", "segment.bytes"};
-        static const char *const vals[] = {"compact", "104857600"};
         char err[512];
         kfk_err e =
             kfk_topic_create(b, kfk_str_c(KFK_OFFSETS_TOPIC),
@@ -500,8 +555,8 @@ kfk_groups_load(kfk_broker *b)
     }
     gs->nbuckets = 64;
     gs->buckets = kfk_xcalloc(gs->nbuckets, sizeof(*gs->buckets));
-    load_stats st = {0, 0, 0, 0};
-    for (int32_t i = 0; t && i < t->npartitions; i++)
+    load_stats st = {0, 0, 0, 0, 0};
+    for (int32_t i = 0; t && !b->cluster && i < t->npartitions; i++)
         load_partition(gs, t->partitions[i], &st);
     st.groups = st.offsets = 0;
     kfk_groups_foreach(gs, finish_loaded, &st);
