@@ -15,7 +15,7 @@ CMAKE_FLAGS ?=
 # quarantine (docs/interop.md, Known problems); `make stress` runs both.
 CTEST_ARGS ?= -LE 'stress|quarantine'
 
-.PHONY: all deps test-deps peers build run test stress unit asan tsan fuzz bench bench-quick \
+.PHONY: all deps test-deps peers build run cluster cluster-stop test stress unit asan tsan fuzz bench bench-quick \
         gen format format-check clean install
 
 all: build
@@ -36,6 +36,14 @@ build: deps
 run: build
 	@mkdir -p data
 	$(BUILD)/bin/kfkd $(CONFIG)
+
+# The seed's three brokers, localhost:9092-9094, and an etcd, in the
+# background; data under data/cluster (docs/cluster.md).
+cluster: test-deps build
+	@scripts/cluster.sh start data/cluster 9092
+
+cluster-stop:
+	@scripts/cluster.sh stop data/cluster
 
 test: test-deps build
 	cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
