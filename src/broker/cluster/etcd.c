@@ -91,7 +91,7 @@ struct kfk_etcd {
     kfk_ev_timer *timer;
     kfk_ev_timer *firing; /* the timer whose callback is on the stack */
     bool firing_rearmed;  /* ... and it was re-armed there */
-    int depth;           /* process() frames on the stack */
+    int depth;            /* process() frames on the stack */
     req *reqs;
     kfk_etcd_watch *watches;
     int *fds; /* the sockets curl asked us to watch */
@@ -493,8 +493,8 @@ parse_reply(req *r, json_t *j, kfk_etcd_result *res, kfk_arena *ar)
         txn_kvs = json_array();
         json_array_foreach(resps, i, rr)
         {
-            json_t *a = json_object_get(json_object_get(rr, "response_range"),
-                                        "kvs");
+            json_t *a =
+                json_object_get(json_object_get(rr, "response_range"), "kvs");
             if (json_is_array(a)) json_array_extend(txn_kvs, a);
         }
         kvs = txn_kvs;
@@ -554,8 +554,8 @@ req_done(kfk_etcd *e, req *r, CURLcode rc)
                  MAX_REPLY);
     } else {
         json_error_t jerr;
-        json_t *j = json_loadb((const char *)r->x.rbuf.p, r->x.rbuf.len, 0,
-                               &jerr);
+        json_t *j =
+            json_loadb((const char *)r->x.rbuf.p, r->x.rbuf.len, 0, &jerr);
         if (!json_is_object(j)) {
             res.err = KFK_ERR__BAD_MSG;
             snprintf(errstr, sizeof(errstr),
@@ -638,8 +638,9 @@ watch_broken(kfk_etcd_watch *w)
     xfer_stop(e, &w->x);
     w->running = false;
     if (e->nendpoints > 1) w->x.ep = next_endpoint(e, w->x.ep);
-    kfk_dbg("etcd", "watch stream broken; again from revision %" PRId64
-                    " in %" PRId64 " ms",
+    kfk_dbg("etcd",
+            "watch stream broken; again from revision %" PRId64 " in %" PRId64
+            " ms",
             w->next_rev, w->backoff_ms);
     w->retry = kfk_ev_timer_add(e->ev, w->backoff_ms, on_watch_retry, w);
     w->backoff_ms = KFK_MIN(w->backoff_ms * 2, WATCH_BACKOFF1);
@@ -996,8 +997,7 @@ kfk_etcd_lease_grant(kfk_etcd *e, int64_t ttl_s, kfk_etcd_cb *cb, void *arg)
 }
 
 void
-kfk_etcd_lease_keepalive(kfk_etcd *e, int64_t lease, kfk_etcd_cb *cb,
-                         void *arg)
+kfk_etcd_lease_keepalive(kfk_etcd *e, int64_t lease, kfk_etcd_cb *cb, void *arg)
 {
     json_t *b = json_object();
     set_i64(b, "ID", lease);

@@ -67,8 +67,7 @@ find_etcd(void)
     }
     const char *path = getenv("PATH");
     char buf[4096];
-    snprintf(buf, sizeof(buf), "%s:/usr/bin:/usr/local/bin",
-             path ? path : "");
+    snprintf(buf, sizeof(buf), "%s:/usr/bin:/usr/local/bin", path ? path : "");
     for (char *save, *d = strtok_r(buf, ":", &save); d;
          d = strtok_r(NULL, ":", &save)) {
         snprintf(etcd_bin, sizeof(etcd_bin), "%s/etcd", d);
@@ -94,10 +93,9 @@ etcd_start(void)
         dup2(fd, 1);
         dup2(fd, 2);
         execl(etcd_bin, etcd_bin, "--name", "default", "--data-dir", data,
-              "--listen-client-urls", client, "--advertise-client-urls",
-              client, "--listen-peer-urls", peer,
-              "--initial-advertise-peer-urls", peer, "--initial-cluster",
-              cluster, (char *)NULL);
+              "--listen-client-urls", client, "--advertise-client-urls", client,
+              "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+              "--initial-cluster", cluster, (char *)NULL);
         _exit(127);
     }
     etcd_pid = pid;
@@ -431,14 +429,13 @@ test_txn_absent(void **st)
                       .target = KFK_ETCD_CREATE_REVISION,
                       .result = KFK_ETCD_EQUAL,
                       .n = 0};
-    kfk_etcd_op s[2] = {{.type = KFK_ETCD_OP_PUT,
-                         .key = "t-new",
-                         .key_len = 5,
-                         .value = "1",
-                         .value_len = 1},
-                        {.type = KFK_ETCD_OP_RANGE,
-                         .key = "t-new",
-                         .key_len = 5}};
+    kfk_etcd_op s[2] = {
+        {.type = KFK_ETCD_OP_PUT,
+         .key = "t-new",
+         .key_len = 5,
+         .value = "1",
+         .value_len = 1},
+        {.type = KFK_ETCD_OP_RANGE, .key = "t-new", .key_len = 5}};
     got g = {0};
     kfk_etcd_txn(etc, &c, 1, s, 2, NULL, 0, on_res, &g);
     wait_got(&g);
