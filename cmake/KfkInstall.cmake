@@ -75,6 +75,12 @@ if(KFK_SNAPPY_PC_FOUND)
 else()
   set(KFK_PC_LIBS_PRIVATE "-lsnappy ${KFK_PC_LIBS_PRIVATE}")
 endif()
+# libkfkd also needs the etcd client's HTTP and JSON libraries: in
+# Libs.private, not Requires.private, because `pkg-config --static
+# libcurl` names every protocol library of curl's own static build (ssh2,
+# ldap, rtmp...), which Debian does not install; a static libkfkd over the
+# shared libcurl needs only -lcurl.
+set(KFKD_PC_LIBS_PRIVATE "-lcurl -ljansson ${KFK_PC_LIBS_PRIVATE}")
 configure_file(libkfk.pc.in ${CMAKE_BINARY_DIR}/lib/libkfk.pc @ONLY)
 configure_file(libkfkd.pc.in ${CMAKE_BINARY_DIR}/lib/libkfkd.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/lib/libkfk.pc

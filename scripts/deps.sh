@@ -2,8 +2,10 @@
 # deps.sh -- install the Debian packages kfk needs, and the test peers.
 #
 #   scripts/deps.sh build    compilers, CMake, compression libraries, cmocka,
-#                            clang-format
-#   scripts/deps.sh test     build + Debian's Kafka clients (the legacy
+#                            clang-format, libcurl and jansson (the broker's
+#                            etcd client)
+#   scripts/deps.sh test     build + etcd (the cluster tests) + Debian's
+#                            Kafka clients (the legacy
 #                            protocol's coverage) + scripts/peers.sh all
 #                            (Apache Kafka, today's clients)
 #
@@ -13,9 +15,9 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config python3 clang libclang-rt-14-dev
             zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libssl-dev
-            libcmocka-dev clang-format)
-test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka
-           python3-snappy python3-lz4 python3-xxhash python3-zstandard
+            libcmocka-dev clang-format libcurl4-openssl-dev libjansson-dev)
+test_pkgs=(etcd-server etcd-client kcat librdkafka-dev python3-confluent-kafka
+           python3-kafka python3-snappy python3-lz4 python3-xxhash python3-zstandard
            golang-go golang-github-shopify-sarama-dev
            golang-github-segmentio-kafka-go-dev nodejs npm netcat-openbsd
            procps default-jdk-headless maven)

@@ -2,8 +2,8 @@
  * etcd.h -- kfkd's client of etcd, where a cluster keeps its metadata
  * (docs/cluster.md): an asynchronous client of etcd's v3 JSON gateway
  * (HTTP POST of JSON to /v3/kv/range, /v3/kv/put, /v3/kv/deleterange,
- * /v3/kv/txn, /v3/lease/..., /v3/watch), driven from kfkd's event loop
- * through libcurl's multi interface, JSON through jansson.
+ * /v3/kv/txn, /v3/lease/{grant,keepalive,revoke}, /v3/watch), driven from
+ * kfkd's event loop through libcurl's multi interface, JSON through jansson.
  *
  * Every call starts one request and returns at once; its callback runs
  * later on the loop thread, exactly once (unless the client is destroyed
@@ -52,9 +52,12 @@ typedef struct kfk_etcd_kv {
 
 /* What a request returned.  Valid only during the callback. */
 typedef struct kfk_etcd_result {
-    kfk_err err;        /* KFK_ERR_NO_ERROR, __TRANSPORT, __TIMED_OUT, __FAIL
-                           (etcd answered with an error: errstr says it) */
-    const char *errstr; /* "" when err is NO_ERROR */
+    /* KFK_ERR_NONE; __TRANSPORT, __TIMED_OUT (no answer, see above);
+     * __STATE: etcd answered with an error (errstr says which, e.g.
+     * "etcd: etcdserver: requested lease not found"); __BAD_MSG: the
+     * answer did not parse; __TOO_LARGE: over 64 MiB. */
+    kfk_err err;
+    const char *errstr; /* "" when err is KFK_ERR_NONE */
     int64_t revision;   /* the header's revision */
     bool succeeded;     /* txn: the compare held */
     /* range: the keys found; txn: those of the branch's range ops, in
@@ -67,8 +70,10 @@ typedef struct kfk_etcd_result {
 
 typedef void kfk_etcd_cb(void *arg, const kfk_etcd_result *res);
 
-/* A batch of watch events (puts and deletes) at increasing revisions; on
- * err != NO_ERROR, see above. */
+/* A batch of watch events (puts and deletes) at increasing revisions;
+ * revision is the header's.  err is KFK_ERR_NONE, or KFK_ERR__STATE once
+ * when the revision to resume from was compacted (see above; evs NULL,
+ * revision the compaction's): the watch has stopped, cancel it. */
 typedef struct kfk_etcd_event {
     bool is_delete;
     kfk_etcd_kv kv; /* for a delete: key and mod_revision only */
