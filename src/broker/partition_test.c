@@ -146,10 +146,10 @@ test_acks_all_waits_for_isr(void **state)
     kfk_dop_watch(op, &f->p->watchers);
     kfk_dop_watch(op, &f->p->watchers); /* once only */
     assert_int_equal(kfk_dkey_count(&f->p->watchers), 1);
-    kfk_partition_update_follower(f->p, 2, 2);
+    kfk_partition_update_follower(f->p, 2, 2, 6000);
     assert_int_equal(kfk_partition_high_watermark(f->p), 2);
     assert_int_equal(w.completed, 0);
-    kfk_partition_update_follower(f->p, 2, end);
+    kfk_partition_update_follower(f->p, 2, end, 6000);
     assert_int_equal(kfk_partition_high_watermark(f->p), end);
     assert_int_equal(w.completed, 1);
     assert_int_equal(w.expired, 0);
@@ -173,7 +173,7 @@ test_acks_all_expires(void **state)
     assert_int_equal(w.completed, 1);
     assert_int_equal(kfk_dkey_count(&f->p->watchers), 0);
     /* A later HW move finds nothing to complete. */
-    kfk_partition_update_follower(f->p, 2, end);
+    kfk_partition_update_follower(f->p, 2, end, 6000);
     assert_int_equal(w.completed, 1);
     kfk_ev_destroy(ev);
 }

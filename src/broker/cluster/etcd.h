@@ -176,8 +176,7 @@ void kfk_etcd_lease_revoke(kfk_etcd *e, int64_t lease, kfk_etcd_cb *cb,
  *  (0: from now).  cb gets each batch of events.
  *  @remark The watch lives until kfk_etcd_watch_cancel or destroy. */
 kfk_etcd_watch *kfk_etcd_watch_prefix(kfk_etcd *e, const void *prefix,
-                                      size_t prefix_len,
-                                      int64_t start_revision,
+                                      size_t prefix_len, int64_t start_revision,
                                       kfk_etcd_watch_cb *cb, void *arg);
 
 /** @brief Stop a watch; its callback does not run again.  Accepts NULL;
