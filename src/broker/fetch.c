@@ -24,6 +24,29 @@
  * From v13 topics are named by id; an id nobody knows gets
  * UNKNOWN_TOPIC_ID.
  *
+ * Replication (Kafka's leader side): a Fetch whose ReplicaId (v0-v14) or
+ * ReplicaState.ReplicaId (v15+) is a broker id (>= 0) is a follower's.
+ * Its fetch offset is its log end offset: the partition records it
+ * (kfk_partition_update_follower) when the fetch arrives and again when
+ * it is answered, which may move the HW and complete acks=all produces;
+ * it reads up to the LEO, not the HW, and waits for MinBytes like any
+ * fetch (an append wakes it).  For every fetcher, in Kafka's order: a
+ * CurrentLeaderEpoch below the partition's is FENCED_LEADER_EPOCH, above
+ * it UNKNOWN_LEADER_EPOCH; a partition this broker does not lead answers
+ * NOT_LEADER_OR_FOLLOWER (kfkd serves no follower fetching, KIP-392,
+ * whatever the fetcher); a replica id that is not an assigned replica of
+ * the partition gets what Kafka 3.x answers (Partition's
+ * followerReplicaOrThrow): UNKNOWN_LEADER_EPOCH if the fetch carries a
+ * CurrentLeaderEpoch (the replica set may not have reached this broker
+ * yet: the follower retries), else NOT_LEADER_OR_FOLLOWER -- not the
+ * empty answer of Kafka 2.x.  Fetch v12+ carries the epoch of the
+ * fetcher's last batch (LastFetchedEpoch, KIP-320): if the leader's log
+ * ends that epoch elsewhere (a lower epoch, or an end below FetchOffset)
+ * the partition answers DivergingEpoch {Epoch, EndOffset} with no
+ * records and the follower's position is not recorded; an epoch the
+ * leader cannot place, or a FetchOffset below the log start, is
+ * OFFSET_OUT_OF_RANGE.
+ *
  * Data goes out without a copy: the response carries file regions that
  * the network layer sends with sendfile.  Clients that asked Fetch v0-v3
  * understand only the legacy message sets, so for them the batches are
@@ -50,6 +73,7 @@ typedef struct sess_part {
     int64_t fetch_offset;
     int32_t max_bytes;
     int32_t leader_epoch;
+    int32_t last_fetched_epoch;
     int64_t hw, lso, start; /* last values sent */
     bool sent;
 } sess_part;
@@ -134,7 +158,7 @@ session_new(kfk_broker *b)
 
 static void
 session_set(fsession *s, kfk_str topic, int32_t partition, int64_t offset,
-            int32_t max_bytes, int32_t leader_epoch)
+            int32_t max_bytes, int32_t leader_epoch, int32_t last_fetched)
 {
     for (int i = 0; i < s->n; i++) {
         sess_part *sp = &s->parts[i];
@@ -142,6 +166,7 @@ session_set(fsession *s, kfk_str topic, int32_t partition, int64_t offset,
             sp->fetch_offset = offset;
             sp->max_bytes = max_bytes;
             sp->leader_epoch = leader_epoch;
+            sp->last_fetched_epoch = last_fetched;
             return;
         }
     }
@@ -157,6 +182,7 @@ session_set(fsession *s, kfk_str topic, int32_t partition, int64_t offset,
     sp->fetch_offset = offset;
     sp->max_bytes = max_bytes;
     sp->leader_epoch = leader_epoch;
+    sp->last_fetched_epoch = last_fetched;
 }
 
 /* Fetch v13+ names topics by id: the name, or "" if the id is unknown. */
@@ -179,7 +205,8 @@ session_update(kfk_broker *b, int16_t v, fsession *s,
         for (int32_t k = 0; k < ft->Partitions_count; k++) {
             const kfk_FetchRequest_FetchPartition *fp = &ft->Partitions[k];
             session_set(s, name, fp->Partition, fp->FetchOffset,
-                        fp->PartitionMaxBytes, fp->CurrentLeaderEpoch);
+                        fp->PartitionMaxBytes, fp->CurrentLeaderEpoch,
+                        fp->LastFetchedEpoch);
         }
     }
 }
@@ -221,7 +248,8 @@ typedef struct target {
     int64_t fetch_offset;
     int32_t max_bytes;
     int32_t leader_epoch;
-    int sess_idx; /* index in the session, -1 */
+    int32_t last_fetched_epoch; /* -1: none */
+    int sess_idx;               /* index in the session, -1 */
 } target;
 
 typedef struct fetch_ctx {
@@ -249,6 +277,7 @@ targets_of(kfk_req *rq, fetch_ctx *fc, fsession *s, target **tp)
             t[n].fetch_offset = sp->fetch_offset;
             t[n].max_bytes = sp->max_bytes;
             t[n].leader_epoch = sp->leader_epoch;
+            t[n].last_fetched_epoch = sp->last_fetched_epoch;
             t[n].sess_idx = i;
             n++;
         }
@@ -272,6 +301,7 @@ targets_of(kfk_req *rq, fetch_ctx *fc, fsession *s, target **tp)
             t[n].fetch_offset = fp->FetchOffset;
             t[n].max_bytes = fp->PartitionMaxBytes;
             t[n].leader_epoch = fp->CurrentLeaderEpoch;
+            t[n].last_fetched_epoch = fp->LastFetchedEpoch;
             t[n].sess_idx = -1;
             n++;
         }
@@ -299,11 +329,72 @@ respond_error(kfk_req *rq, int16_t err)
     kfk_req_respond(rq, &kfk_FetchResponse_msg, &resp);
 }
 
-/* Fetch v9+: the fetcher's CurrentLeaderEpoch is not the partition's. */
-static bool
-fenced(int16_t v, const target *t, const kfk_partition *p)
+/* The fetcher's broker id if it is a follower (>= 0), else -1 (a
+ * consumer) or another negative id (-2: a debugging tool). */
+static int32_t
+replica_id(const kfk_req *rq)
 {
-    return v >= 9 && t->leader_epoch >= 0 && t->leader_epoch != p->leader_epoch;
+    const kfk_FetchRequest *req = rq->body;
+    return rq->hdr.ApiVersion >= 15 ? req->ReplicaState.ReplicaId
+                                    : req->ReplicaId;
+}
+
+/* Whether a partition this broker has may be read by this fetcher, in
+ * Kafka's order (epoch, leadership, then the follower's membership):
+ * KFK_ERR_NONE or the partition's error.  No side effect. */
+static kfk_err
+fetch_check(int16_t v, int32_t rid, const target *t, const kfk_partition *p)
+{
+    if (!kfk_partition_online(p)) return KFK_ERR_KAFKA_STORAGE_ERROR;
+    /* Fetch v9+ carries CurrentLeaderEpoch (-1: not checked). */
+    if (v >= 9 && t->leader_epoch >= 0 && t->leader_epoch != p->leader_epoch)
+        return t->leader_epoch < p->leader_epoch ? KFK_ERR_FENCED_LEADER_EPOCH
+                                                 : KFK_ERR_UNKNOWN_LEADER_EPOCH;
+    if (p->role != KFK_PARTITION_LEADER) return KFK_ERR_NOT_LEADER_OR_FOLLOWER;
+    if (rid >= 0 && !kfk_partition_is_follower_replica(p, rid))
+        return v >= 9 && t->leader_epoch >= 0 ? KFK_ERR_UNKNOWN_LEADER_EPOCH
+                                              : KFK_ERR_NOT_LEADER_OR_FOLLOWER;
+    return KFK_ERR_NONE;
+}
+
+/* KIP-320: with a LastFetchedEpoch, KFK_ERR_NONE and *div->Epoch -1 if
+ * the fetcher's log agrees with this one up to its FetchOffset, or the
+ * diverging epoch and its end in *div, or OFFSET_OUT_OF_RANGE. */
+static kfk_err
+divergence(int16_t v, const target *t, const kfk_partition *p,
+           kfk_FetchResponse_EpochEndOffset *div)
+{
+    div->Epoch = -1;
+    div->EndOffset = -1;
+    if (v < 12 || t->last_fetched_epoch < 0) return KFK_ERR_NONE;
+    int32_t ep;
+    int64_t end;
+    kfk_partition_end_offset_for_epoch(p, t->last_fetched_epoch, &ep, &end);
+    if (ep < 0 || end < 0) return KFK_ERR_OFFSET_OUT_OF_RANGE;
+    if (t->fetch_offset < kfk_partition_start_offset(p))
+        return KFK_ERR_OFFSET_OUT_OF_RANGE;
+    if (ep < t->last_fetched_epoch || end < t->fetch_offset) {
+        div->Epoch = ep;
+        div->EndOffset = end;
+    }
+    return KFK_ERR_NONE;
+}
+
+/* A follower's fetch of a partition it may read, not diverging, within
+ * the log: record its position (the HW may move, produces complete). */
+static void
+record_follower(kfk_req *rq, const target *t, kfk_partition *p)
+{
+    int16_t v = rq->hdr.ApiVersion;
+    int32_t rid = replica_id(rq);
+    kfk_FetchResponse_EpochEndOffset div;
+    if (rid < 0 || fetch_check(v, rid, t, p) || divergence(v, t, p, &div) ||
+        div.Epoch >= 0)
+        return;
+    if (t->fetch_offset < kfk_partition_start_offset(p) ||
+        t->fetch_offset > kfk_partition_end_offset(p))
+        return; /* OFFSET_OUT_OF_RANGE, as the read will say */
+    kfk_partition_update_follower(p, rid, t->fetch_offset, kfk_now_ms());
 }
 
 /* Fill one partition's answer; returns the bytes of records it carries. */
@@ -331,25 +422,28 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
                             : KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         return 0;
     }
-    if (!kfk_partition_online(p)) {
-        pd->ErrorCode = KFK_ERR_KAFKA_STORAGE_ERROR;
+    int32_t rid = replica_id(rq);
+    kfk_err ce = fetch_check(v, rid, t, p);
+    if (ce) {
+        pd->ErrorCode = (int16_t)ce;
         return 0;
     }
+    kfk_partition_bound bound =
+        rid >= 0 ? KFK_PARTITION_BOUND_LEO : KFK_PARTITION_BOUND_HW;
+    record_follower(rq, t, p);
     pd->HighWatermark = kfk_partition_high_watermark(p);
     pd->LastStableOffset = pd->HighWatermark;
     pd->LogStartOffset = kfk_partition_start_offset(p);
-    if (fenced(v, t, p)) {
-        pd->ErrorCode = t->leader_epoch < p->leader_epoch
-                            ? KFK_ERR_FENCED_LEADER_EPOCH
-                            : KFK_ERR_UNKNOWN_LEADER_EPOCH;
+    ce = divergence(v, t, p, &pd->DivergingEpoch);
+    if (ce || pd->DivergingEpoch.Epoch >= 0) {
+        pd->ErrorCode = (int16_t)ce;
         return 0;
     }
     size_t maxb = (size_t)KFK_MAX(t->max_bytes, 0);
     if ((int64_t)maxb > budget) maxb = (size_t)KFK_MAX(budget, 0);
     if (maxb == 0 && !first_data) return 0;
     kfk_partition_slice sl;
-    kfk_err e = kfk_partition_read(p, t->fetch_offset, maxb,
-                                   KFK_PARTITION_BOUND_HW, &sl);
+    kfk_err e = kfk_partition_read(p, t->fetch_offset, maxb, bound, &sl);
     if (e) {
         pd->ErrorCode =
             e == KFK_ERR__IO ? KFK_ERR_KAFKA_STORAGE_ERROR : (int16_t)e;
@@ -364,8 +458,7 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
     kfk_buf raw, conv;
     kfk_buf_init(&raw);
     kfk_buf_init(&conv);
-    kfk_partition_read_buf(p, t->fetch_offset, maxb, KFK_PARTITION_BOUND_HW,
-                           &raw, &sl);
+    kfk_partition_read_buf(p, t->fetch_offset, maxb, bound, &raw, &sl);
     kfk_buf *out = &raw;
     if (v < 4) {
         /* Down-convert for Fetch v0-v3. */
@@ -416,6 +509,9 @@ fetch_ready(kfk_req *rq)
     if (gone) return true; /* to say so */
     target *t;
     int n = targets_of(rq, fc, fc->incremental ? s : NULL, &t);
+    int32_t rid = replica_id(rq);
+    kfk_partition_bound bound =
+        rid >= 0 ? KFK_PARTITION_BOUND_LEO : KFK_PARTITION_BOUND_HW;
 
     /* Pass 1: how much is there?  As in Kafka, only MinBytes of data or
      * an error reading a partition this broker has answer before
@@ -434,11 +530,13 @@ fetch_ready(kfk_req *rq)
             continue;
         }
         kfk_partition_slice sl;
-        if (!kfk_partition_online(p) || fenced(v, &t[i], p) ||
+        kfk_FetchResponse_EpochEndOffset div;
+        if (fetch_check(v, rid, &t[i], p) || divergence(v, &t[i], p, &div) ||
+            div.Epoch >= 0 ||
             kfk_partition_read(p, t[i].fetch_offset,
-                               (size_t)KFK_MAX(t[i].max_bytes, 0),
-                               KFK_PARTITION_BOUND_HW, &sl)) {
-            err = true; /* an error to report */
+                               (size_t)KFK_MAX(t[i].max_bytes, 0), bound,
+                               &sl)) {
+            err = true; /* an error or a divergence to report */
             continue;
         }
         avail += (int64_t)sl.len;
@@ -486,6 +584,7 @@ fetch_answer(kfk_req *rq)
         if (fc->incremental && t[i].sess_idx >= 0) {
             sess_part *sp = &s->parts[t[i].sess_idx];
             bool changed = got || pd->ErrorCode || !sp->sent ||
+                           pd->DivergingEpoch.Epoch >= 0 ||
                            sp->hw != pd->HighWatermark ||
                            sp->start != pd->LogStartOffset;
             if (!changed) continue;
@@ -595,6 +694,18 @@ kfk_handle_Fetch(kfk_req *rq)
             }
             fc->session_id = id;
             fc->incremental = true;
+        }
+    }
+
+    /* A follower's position counts from its arrival: the HW may move and
+     * acks=all produces complete before this fetch waits for data. */
+    if (replica_id(rq) >= 0) {
+        fsession *s = fc->session_id ? session_find(b, fc->session_id) : NULL;
+        target *t;
+        int n = targets_of(rq, fc, fc->incremental ? s : NULL, &t);
+        for (int i = 0; i < n; i++) {
+            kfk_partition *p = kfk_partition_get(b, t[i].topic, t[i].partition);
+            if (p) record_follower(rq, &t[i], p);
         }
     }
 

@@ -2,6 +2,13 @@
  * offsets.c -- ListOffsets (earliest, latest, max timestamp, by timestamp
  * through the time index) and OffsetForLeaderEpoch (where an epoch ended,
  * for clients validating their position after a leader change).
+ *
+ * Both fence by CurrentLeaderEpoch as Fetch does (below the partition's:
+ * FENCED_LEADER_EPOCH, above: UNKNOWN_LEADER_EPOCH), then answer
+ * NOT_LEADER_OR_FOLLOWER on a partition this broker does not lead, as
+ * Kafka does; ListOffsets lets the debugging replica id (-2) read a
+ * follower, like Kafka.  A follower's ListOffsets (ReplicaId >= 0) gets
+ * the LEO as the latest offset, a consumer's the HW.
  */
 #include "broker/broker.h"
 #include "broker/handlers.h"
@@ -97,10 +104,15 @@ kfk_handle_ListOffsets(kfk_req *rq)
                                     : KFK_ERR_UNKNOWN_LEADER_EPOCH;
                 continue;
             }
+            if (req->ReplicaId != -2 && p->role != KFK_PARTITION_LEADER) {
+                pr->ErrorCode = KFK_ERR_NOT_LEADER_OR_FOLLOWER;
+                continue;
+            }
             int64_t off = -1, ts = -1;
             kfk_err e = KFK_ERR_NONE;
             if (pp->Timestamp == -1) { /* latest */
-                off = kfk_partition_high_watermark(p);
+                off = req->ReplicaId >= 0 ? kfk_partition_end_offset(p)
+                                          : kfk_partition_high_watermark(p);
             } else if (pp->Timestamp == -2) { /* earliest */
                 off = kfk_partition_start_offset(p);
             } else if (pp->Timestamp == -3) { /* max timestamp (v7+) */
@@ -180,6 +192,10 @@ kfk_handle_OffsetForLeaderEpoch(kfk_req *rq)
                 pr->ErrorCode = pp->CurrentLeaderEpoch < p->leader_epoch
                                     ? KFK_ERR_FENCED_LEADER_EPOCH
                                     : KFK_ERR_UNKNOWN_LEADER_EPOCH;
+                continue;
+            }
+            if (p->role != KFK_PARTITION_LEADER) {
+                pr->ErrorCode = KFK_ERR_NOT_LEADER_OR_FOLLOWER;
                 continue;
             }
             int32_t ep;

@@ -152,7 +152,10 @@ kfk_partition_open(kfk_topic *t, int32_t index, const char *datadir,
     p->leader_epoch = 0;
     p->role = KFK_PARTITION_LEADER;
     p->self_id = self_id;
-    p->isr[0].broker_id = self_id;
+    p->leader_id = self_id;
+    p->replicas[0].broker_id = self_id;
+    p->nreplicas = 1;
+    p->isr[0] = self_id;
     p->nisr = 1;
     *pp = p;
     if (create &&
@@ -182,7 +185,7 @@ kfk_partition_open(kfk_topic *t, int32_t index, const char *datadir,
     /* A single node's HW after a restart is its LEO, as the log says. */
     kfk_log_keep_high_watermark(p->log);
     p->hw = kfk_log_high_watermark(p->log);
-    p->isr[0].leo = kfk_log_end_offset(p->log);
+    p->epoch_start_offset = kfk_log_end_offset(p->log);
     p->dir = kfk_xstrdup(dir);
     p->producer_state = kfk_producer_state_new();
     if ((e = load_producers(p)) != KFK_ERR_NONE) {
@@ -285,46 +288,222 @@ set_hw(kfk_partition *p, int64_t hw)
     return moved;
 }
 
-/* A leader's HW: the smallest LEO of the ISR, never lower than before.
- * True if it moved (the waiters were checked). */
+/* The state of an assigned replica, NULL if id is not one. */
+static kfk_replica *
+replica_of(kfk_partition *p, int32_t id)
+{
+    for (int i = 0; i < p->nreplicas; i++)
+        if (p->replicas[i].broker_id == id) return &p->replicas[i];
+    return NULL;
+}
+
+static const kfk_replica *
+replica_of_c(const kfk_partition *p, int32_t id)
+{
+    return replica_of((kfk_partition *)p, id);
+}
+
+static bool
+in_isr(const kfk_partition *p, int32_t id)
+{
+    for (int i = 0; i < p->nisr; i++)
+        if (p->isr[i] == id) return true;
+    return false;
+}
+
+static void
+replica_reset(kfk_replica *r, int32_t id)
+{
+    r->broker_id = id;
+    r->leo = -1;
+    r->last_fetch_ms = -1;
+    r->last_fetch_leader_leo = -1;
+    r->caught_up_ms = 0;
+}
+
+static int64_t
+leader_leo(const kfk_partition *p)
+{
+    return p->log ? kfk_log_end_offset(p->log) : -1;
+}
+
+/* A leader's HW: the smallest LEO of the ISR (a member that has not
+ * fetched yet holds it where it is), never lower than before nor above
+ * the leader's LEO.  True if it moved (the waiters were checked). */
 static bool
 leader_advance_hw(kfk_partition *p)
 {
     if (!p->log || p->role != KFK_PARTITION_LEADER) return false;
-    p->isr[0].leo = kfk_log_end_offset(p->log);
-    int64_t hw = p->isr[0].leo;
+    int64_t leo = kfk_log_end_offset(p->log), hw = leo;
+    for (int i = 1; i < p->nisr; i++) {
+        const kfk_replica *r = replica_of_c(p, p->isr[i]);
+        hw = KFK_MIN(hw, r ? r->leo : -1);
+    }
+    return hw > p->hw && hw <= leo && set_hw(p, hw);
+}
+
+/* Add id to the assigned replicas (unknown state) if it is not one. */
+static kfk_replica *
+replica_add(kfk_partition *p, int32_t id)
+{
+    kfk_replica *r = replica_of(p, id);
+    if (r || p->nreplicas == KFK_PARTITION_MAX_REPLICAS) return r;
+    r = &p->replicas[p->nreplicas++];
+    replica_reset(r, id);
+    return r;
+}
+
+void
+kfk_partition_set_replicas(kfk_partition *p, const int32_t *ids, int n)
+{
+    kfk_replica old[KFK_PARTITION_MAX_REPLICAS];
+    int nold = p->nreplicas;
+    memcpy(old, p->replicas, sizeof(old));
+    p->nreplicas = 1; /* self */
+    for (int i = 0; i < n && p->nreplicas < KFK_PARTITION_MAX_REPLICAS; i++) {
+        if (ids[i] == p->self_id || replica_of(p, ids[i])) continue;
+        kfk_replica *r = &p->replicas[p->nreplicas++];
+        replica_reset(r, ids[i]);
+        for (int k = 1; k < nold; k++)
+            if (old[k].broker_id == ids[i]) *r = old[k];
+    }
+    /* The ISR stays within the replicas. */
+    int m = 1;
     for (int i = 1; i < p->nisr; i++)
-        hw = KFK_MIN(hw, p->isr[i].leo);
-    return hw > p->hw && set_hw(p, hw);
+        if (replica_of(p, p->isr[i])) p->isr[m++] = p->isr[i];
+    p->nisr = m;
+    leader_advance_hw(p);
 }
 
 void
 kfk_partition_set_isr(kfk_partition *p, const int32_t *ids, int n)
 {
-    kfk_replica old[KFK_PARTITION_MAX_ISR];
-    int nold = p->nisr;
-    memcpy(old, p->isr, sizeof(old));
     p->nisr = 1; /* self */
     for (int i = 0; i < n && p->nisr < KFK_PARTITION_MAX_ISR; i++) {
-        if (ids[i] == p->self_id) continue;
-        kfk_replica *r = &p->isr[p->nisr++];
-        r->broker_id = ids[i];
-        r->leo = -1; /* unknown until it fetches */
-        for (int k = 1; k < nold; k++)
-            if (old[k].broker_id == ids[i]) r->leo = old[k].leo;
+        if (ids[i] == p->self_id || in_isr(p, ids[i])) continue;
+        if (!replica_add(p, ids[i])) continue;
+        p->isr[p->nisr++] = ids[i];
     }
     leader_advance_hw(p);
 }
 
-void
-kfk_partition_update_follower(kfk_partition *p, int32_t broker_id, int64_t leo)
+bool
+kfk_partition_is_follower_replica(const kfk_partition *p, int32_t broker_id)
 {
+    return broker_id != p->self_id && replica_of_c(p, broker_id) != NULL;
+}
+
+bool
+kfk_partition_update_follower(kfk_partition *p, int32_t broker_id,
+                              int64_t fetch_offset, int64_t now_ms)
+{
+    if (broker_id == p->self_id) return false;
+    kfk_replica *r = replica_of(p, broker_id);
+    if (!r) return false;
+    if (!p->log || p->role != KFK_PARTITION_LEADER) return true;
+    int64_t leo = kfk_log_end_offset(p->log);
+    /* Kafka's Replica.updateFetchState: caught up to the leader's LEO of
+     * this fetch now, or to the one of its previous fetch at that time. */
+    if (fetch_offset >= leo)
+        r->caught_up_ms = KFK_MAX(r->caught_up_ms, now_ms);
+    else if (r->last_fetch_leader_leo >= 0 &&
+             fetch_offset >= r->last_fetch_leader_leo)
+        r->caught_up_ms = KFK_MAX(r->caught_up_ms, r->last_fetch_ms);
+    r->leo = fetch_offset;
+    r->last_fetch_ms = now_ms;
+    r->last_fetch_leader_leo = leo;
+    if (in_isr(p, broker_id)) leader_advance_hw(p);
+    return true;
+}
+
+int
+kfk_partition_isr_wanted(const kfk_partition *p, int64_t now_ms,
+                         int64_t lag_max_ms, int32_t *ids)
+{
+    if (p->role != KFK_PARTITION_LEADER || !p->log) return 0;
+    int64_t leo = leader_leo(p);
+    int n = 0;
+    ids[n++] = p->self_id;
+    /* Shrink: Kafka's Replica.isCaughtUp, false for getOutOfSyncReplicas. */
     for (int i = 1; i < p->nisr; i++) {
-        if (p->isr[i].broker_id != broker_id) continue;
-        p->isr[i].leo = KFK_MAX(p->isr[i].leo, leo);
-        leader_advance_hw(p);
-        return;
+        const kfk_replica *r = replica_of_c(p, p->isr[i]);
+        if (!r) continue;
+        bool caught_up =
+            r->leo == leo || now_ms - r->caught_up_ms <= lag_max_ms;
+        if (caught_up) ids[n++] = r->broker_id;
     }
+    /* Expand: Kafka's isFollowerInSync. */
+    for (int i = 1; i < p->nreplicas && n < KFK_PARTITION_MAX_ISR; i++) {
+        const kfk_replica *r = &p->replicas[i];
+        if (in_isr(p, r->broker_id)) continue;
+        if (r->leo >= 0 && r->leo >= p->hw && r->leo >= p->epoch_start_offset)
+            ids[n++] = r->broker_id;
+    }
+    return n;
+}
+
+bool
+kfk_partition_replica_info(const kfk_partition *p, int32_t broker_id,
+                           int64_t *leop, int64_t *caught_up_msp)
+{
+    const kfk_replica *r = replica_of_c(p, broker_id);
+    if (!r) return false;
+    bool self = broker_id == p->self_id;
+    if (leop) *leop = self ? leader_leo(p) : r->leo;
+    if (caught_up_msp) *caught_up_msp = self ? kfk_now_ms() : r->caught_up_ms;
+    return true;
+}
+
+void
+kfk_partition_become_leader(kfk_partition *p, int32_t epoch, const int32_t *isr,
+                            int nisr, const int32_t *replicas, int nreplicas,
+                            int64_t now_ms)
+{
+    bool was_leader = p->role == KFK_PARTITION_LEADER;
+    p->role = KFK_PARTITION_LEADER;
+    p->leader_id = p->self_id;
+    if (!was_leader || epoch != p->leader_epoch)
+        p->epoch_start_offset = leader_leo(p);
+    p->leader_epoch = epoch;
+    /* The ISR first, so that set_replicas keeps it. */
+    p->nisr = 1;
+    for (int i = 0; i < nisr && p->nisr < KFK_PARTITION_MAX_ISR; i++)
+        if (isr[i] != p->self_id && !in_isr(p, isr[i]))
+            p->isr[p->nisr++] = isr[i];
+    if (!was_leader) p->nreplicas = 1; /* forget what a follower had */
+    int32_t all[KFK_PARTITION_MAX_REPLICAS * 2];
+    int nall = 0;
+    for (int i = 0; i < nreplicas && nall < KFK_PARTITION_MAX_REPLICAS; i++)
+        all[nall++] = replicas[i];
+    for (int i = 1; i < p->nisr; i++)
+        all[nall++] = p->isr[i];
+    kfk_partition_set_replicas(p, all, nall);
+    int64_t leo = leader_leo(p);
+    for (int i = 1; i < p->nreplicas; i++) {
+        kfk_replica *r = &p->replicas[i];
+        if (!was_leader || r->last_fetch_ms < 0) {
+            /* Kafka's resetReplicaState for a new leader (and a replica
+             * this leader has not heard from). */
+            replica_reset(r, r->broker_id);
+            r->caught_up_ms = in_isr(p, r->broker_id) ? now_ms : 0;
+        } else {
+            r->last_fetch_leader_leo = leo;
+        }
+    }
+    if (p->log && p->hw > leo) set_hw(p, leo);
+    if (!leader_advance_hw(p)) kfk_dkey_check(&p->watchers);
+}
+
+void
+kfk_partition_become_follower(kfk_partition *p, int32_t epoch,
+                              int32_t leader_id)
+{
+    p->role = KFK_PARTITION_FOLLOWER;
+    p->leader_epoch = epoch;
+    p->leader_id = leader_id;
+    p->epoch_start_offset = -1;
+    /* acks=all waits and parked fetches see the role and answer. */
+    kfk_dkey_check(&p->watchers);
 }
 
 bool
@@ -333,13 +512,36 @@ kfk_partition_replicated(const kfk_partition *p, int64_t offset)
     return !p->log || p->hw >= offset;
 }
 
+bool
+kfk_partition_acks_done(const kfk_partition *p, int64_t offset, int32_t min_isr,
+                        kfk_err *errp)
+{
+    *errp = KFK_ERR_NONE;
+    if (!p->log) {
+        *errp = KFK_ERR_KAFKA_STORAGE_ERROR;
+        return true;
+    }
+    if (p->role != KFK_PARTITION_LEADER) {
+        *errp = KFK_ERR_NOT_LEADER_OR_FOLLOWER;
+        return true;
+    }
+    if (p->hw < offset) return false;
+    if (p->nisr < min_isr) *errp = KFK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+    return true;
+}
+
 void
 kfk_partition_set_role(kfk_partition *p, kfk_partition_role role,
                        int32_t leader_epoch)
 {
     p->role = role;
     p->leader_epoch = leader_epoch;
-    if (role == KFK_PARTITION_LEADER) leader_advance_hw(p);
+    if (role == KFK_PARTITION_LEADER) {
+        p->leader_id = p->self_id;
+        leader_advance_hw(p);
+    } else {
+        kfk_dkey_check(&p->watchers);
+    }
 }
 
 void
@@ -403,7 +605,6 @@ append(kfk_partition *p, uint8_t *buf, size_t len, bool verbatim,
     info->log_append_time = li.log_append_time;
     info->record_count = li.record_count;
     info->log_start_offset = kfk_log_start_offset(p->log);
-    p->isr[0].leo = li.log_end_offset;
     /* New data: the waiters are checked once, by set_hw when the HW moved
      * (every append on a single node), else here for those that read up
      * to the LEO (a follower's log, an ISR not caught up yet). */
@@ -510,8 +711,22 @@ kfk_partition_end_offset_for_epoch(const kfk_partition *p, int32_t epoch,
 {
     *epochp = -1;
     *end_offsetp = -1;
-    if (p->log)
-        kfk_log_end_offset_for_epoch(p->log, epoch, epochp, end_offsetp);
+    if (!p->log || epoch < 0) return;
+    bool leader = p->role == KFK_PARTITION_LEADER;
+    if (leader && epoch == p->leader_epoch) {
+        *epochp = epoch;
+        *end_offsetp = kfk_log_end_offset(p->log);
+        return;
+    }
+    if (leader && epoch > p->leader_epoch) return;
+    kfk_log_end_offset_for_epoch(p->log, epoch, epochp, end_offsetp);
+    int32_t latest = kfk_log_latest_epoch(p->log);
+    if (leader && epoch >= latest && latest < p->leader_epoch) {
+        /* Between the log's latest epoch and the current one, which
+         * starts where this broker became leader. */
+        *epochp = latest >= 0 ? latest : epoch;
+        *end_offsetp = p->epoch_start_offset;
+    }
 }
 
 /* ---- retention, DeleteRecords, flush ------------------------------------- */

@@ -47,12 +47,19 @@ typedef enum kfk_partition_role {
     KFK_PARTITION_FOLLOWER = 1 /* replication, with the cluster */
 } kfk_partition_role;
 
-#define KFK_PARTITION_MAX_ISR 16
+#define KFK_PARTITION_MAX_ISR      16
+#define KFK_PARTITION_MAX_REPLICAS KFK_PARTITION_MAX_ISR
 
-/* A member of the ISR and how far its log reaches. */
+/* An assigned replica as its leader sees it (Kafka's Replica state).
+ * For self only broker_id is used: its LEO is the log's. */
 typedef struct kfk_replica {
     int32_t broker_id;
-    int64_t leo;
+    int64_t leo;           /* the fetch offset it last asked for, -1 */
+    int64_t last_fetch_ms; /* -1: has not fetched since we lead */
+    /* The leader's LEO when it last fetched (-1): Kafka's
+     * lastFetchLeaderLogEndOffset, for the caught-up rule. */
+    int64_t last_fetch_leader_leo;
+    int64_t caught_up_ms; /* lastCaughtUpTimeMs */
 } kfk_replica;
 
 struct kfk_partition {
@@ -60,9 +67,16 @@ struct kfk_partition {
     int32_t index;
     int32_t leader_epoch;
     kfk_partition_role role;
-    int32_t self_id;                        /* this broker's node.id */
-    kfk_replica isr[KFK_PARTITION_MAX_ISR]; /* isr[0] is this broker */
+    int32_t self_id;   /* this broker's node.id */
+    int32_t leader_id; /* a follower's leader, -1 unknown; self on leaders */
+    /* The assigned replicas, replicas[0] is this broker. */
+    kfk_replica replicas[KFK_PARTITION_MAX_REPLICAS];
+    int nreplicas;
+    int32_t isr[KFK_PARTITION_MAX_ISR]; /* isr[0] is this broker */
     int nisr;
+    /* Where the leader's current epoch starts (its LEO when it became
+     * leader): Kafka's leaderEpochStartOffset, -1 on a follower. */
+    int64_t epoch_start_offset;
     int64_t hw;          /* high watermark: committed to the ISR */
     struct kfk_log *log; /* NULL: offline after a storage error */
     kfk_dkey watchers;   /* delayed operations waiting on it */
@@ -135,19 +149,84 @@ int64_t kfk_partition_end_offset(const kfk_partition *p);
 int64_t kfk_partition_high_watermark(const kfk_partition *p);
 int64_t kfk_partition_size_bytes(const kfk_partition *p);
 
-/* ---- replication state --------------------------------------------------- */
+/* ---- replication state --------------------------------------------------- *
+ *
+ * The leader side of Kafka's replication.  The integrator (the cluster
+ * code) tells the partition its role, epoch, assigned replicas and ISR;
+ * the Fetch handler reports each follower's fetches; the HW is the
+ * smallest LEO over the ISR (a follower's LEO is the offset it last
+ * fetched from), never moves back on a leader and never passes the
+ * leader's LEO.  The leader never changes its ISR itself:
+ * kfk_partition_isr_wanted says what it should be, the integrator commits
+ * that (compare-and-swap) and applies it with kfk_partition_set_isr. */
+
+/** @brief Replace the assigned replicas (self is added if missing and kept
+ *  first).  Replicas kept keep their state; new ones start unknown. */
+void kfk_partition_set_replicas(kfk_partition *p, const int32_t *ids, int n);
 
 /** @brief Replace the ISR (ids[0] need not be self: self is always kept
- *  first).  The HW is recomputed; waiting operations are checked. */
+ *  first).  A member that is not an assigned replica becomes one.  The HW
+ *  is recomputed; waiting operations are checked. */
 void kfk_partition_set_isr(kfk_partition *p, const int32_t *ids, int n);
 
-/** @brief A follower in the ISR reports its log end offset (its fetch
- *  position); the HW may advance and operations complete. */
-void kfk_partition_update_follower(kfk_partition *p, int32_t broker_id,
-                                   int64_t leo);
+/** @brief A follower's Fetch on the leader: fetch_offset is its LEO now.
+ *  Records it and its fetch time, moves its lastCaughtUpTime by Kafka's
+ *  rule (at or past the leader's LEO now: caught up now; at or past the
+ *  leader's LEO as of its previous fetch: caught up at that fetch's
+ *  time); the HW may advance and operations complete.  An id that is not
+ *  an assigned replica, or a partition that does not lead, is ignored.
+ *  @returns false for an id that is not an assigned follower. */
+bool kfk_partition_update_follower(kfk_partition *p, int32_t broker_id,
+                                   int64_t fetch_offset, int64_t now_ms);
+
+/** @brief True if broker_id is an assigned replica other than self. */
+bool kfk_partition_is_follower_replica(const kfk_partition *p,
+                                       int32_t broker_id);
+
+/** @brief The ISR the leader wants now (Kafka's maybeShrinkIsr and
+ *  maybeExpandIsr in one): the current ISR minus the followers out of
+ *  sync (LEO short of the leader's and not caught up for more than
+ *  lag_max_ms; never self), plus the assigned followers not in it that
+ *  caught up (fetch offset >= HW and >= the start of the leader's current
+ *  epoch: Kafka's isFollowerInSync).  ids gets up to
+ *  KFK_PARTITION_MAX_ISR ids, self first; returns their count (0 unless
+ *  leader).  The caller compares with p->isr. */
+int kfk_partition_isr_wanted(const kfk_partition *p, int64_t now_ms,
+                             int64_t lag_max_ms, int32_t *ids);
+
+/** @brief An assigned replica's LEO (-1 unknown) and lastCaughtUpTime;
+ *  for self the log's LEO and now.  Either pointer may be NULL.
+ *  @returns false if id is not an assigned replica. */
+bool kfk_partition_replica_info(const kfk_partition *p, int32_t broker_id,
+                                int64_t *leop, int64_t *caught_up_msp);
+
+/** @brief Become leader at epoch with these ISR and replicas (self added
+ *  to both if missing).  Coming from follower, every follower's state is
+ *  reset: LEO unknown until it fetches, caught up now if in the ISR (as
+ *  Kafka does); a leader moving to a new epoch keeps what it knows.  The
+ *  epoch starts at the LEO.  The HW is kept and may advance as followers
+ *  report. */
+void kfk_partition_become_leader(kfk_partition *p, int32_t epoch,
+                                 const int32_t *isr, int nisr,
+                                 const int32_t *replicas, int nreplicas,
+                                 int64_t now_ms);
+
+/** @brief Become follower of leader_id at epoch: no more leader appends;
+ *  waiting acks=all produces answer NOT_LEADER_OR_FOLLOWER and parked
+ *  fetches answer now (with that error too). */
+void kfk_partition_become_follower(kfk_partition *p, int32_t epoch,
+                                   int32_t leader_id);
 
 /** @brief True when everything below offset is in the HW (acks=all). */
 bool kfk_partition_replicated(const kfk_partition *p, int64_t offset);
+
+/** @brief acks=all, Kafka's checkEnoughReplicasReachOffset: true when the
+ *  wait for the records below offset is over, with *errp NONE,
+ *  NOT_ENOUGH_REPLICAS_AFTER_APPEND (the HW reached it but the ISR is
+ *  smaller than min_isr by then) or NOT_LEADER_OR_FOLLOWER (leadership
+ *  lost); KAFKA_STORAGE_ERROR offline. */
+bool kfk_partition_acks_done(const kfk_partition *p, int64_t offset,
+                             int32_t min_isr, kfk_err *errp);
 
 /* ---- appends ------------------------------------------------------------- */
 
@@ -184,7 +263,8 @@ kfk_err kfk_partition_append_follower(kfk_partition *p, uint8_t *buf,
                                       size_t len, int64_t now_ms,
                                       kfk_partition_append_info *info);
 
-/** @brief Become leader (or follower) at epoch. */
+/** @brief Become leader (or follower) at epoch, the ISR and replicas
+ *  kept (kfk_partition_become_leader / _follower do the whole change). */
 void kfk_partition_set_role(kfk_partition *p, kfk_partition_role role,
                             int32_t leader_epoch);
 
@@ -208,7 +288,12 @@ kfk_err kfk_partition_offset_for_timestamp(kfk_partition *p, int64_t ts,
 kfk_err kfk_partition_max_timestamp(kfk_partition *p, int64_t *offsetp,
                                     int64_t *tsp);
 
-/** @brief OffsetForLeaderEpoch (see kfk_log_end_offset_for_epoch). */
+/** @brief OffsetForLeaderEpoch and Fetch's divergence check (see
+ *  kfk_log_end_offset_for_epoch), with a leader's current epoch known
+ *  from its start even before it wrote a batch, as Kafka's epoch cache
+ *  has it: the current epoch ends at the LEO, an epoch above it is
+ *  unknown (-1/-1), one between the log's latest and the current ends
+ *  where the current starts. */
 void kfk_partition_end_offset_for_epoch(const kfk_partition *p, int32_t epoch,
                                         int32_t *epochp, int64_t *end_offsetp);
 

@@ -29,7 +29,14 @@
  * the high watermark: a delayed operation (delayed.h) watching those
  * partitions, answered at the latest at TimeoutMs with REQUEST_TIMED_OUT
  * for the ones still short.  With the ISR {self} of a single node the HW
- * moves with the append, so it completes at once.
+ * moves with the append, so it completes at once.  As in Kafka, acks=all
+ * is refused with NOT_ENOUGH_REPLICAS (nothing appended) while the ISR is
+ * smaller than the topic's min.insync.replicas; records that reach the HW
+ * after the ISR shrank below it are answered
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND (Kafka's
+ * checkEnoughReplicasReachOffset, when the wait completes); a partition
+ * that stops leading while its records wait answers
+ * NOT_LEADER_OR_FOLLOWER.  acks=1 and acks=0 ignore min.insync.replicas.
  */
 #include <stdio.h>
 #include <string.h>
@@ -114,7 +121,7 @@ static kfk_partition *
 produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
                   kfk_ProduceRequest_PartitionProduceData *pd,
                   kfk_ProduceResponse_PartitionProduceResponse *pr,
-                  int64_t *endp)
+                  int16_t acks, int64_t *endp)
 {
     kfk_broker *b = rq->peer->b;
     int16_t v = rq->hdr.ApiVersion;
@@ -136,6 +143,16 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
         return NULL;
     }
     kfk_partition *p = t->partitions[pd->Index];
+    /* Kafka's appendRecordsToLeader checks leadership and the ISR size
+     * before the log validates anything. */
+    if (p->role != KFK_PARTITION_LEADER) {
+        pr->ErrorCode = KFK_ERR_NOT_LEADER_OR_FOLLOWER;
+        return NULL;
+    }
+    if (acks == -1 && p->nisr < t->conf.min_insync_replicas) {
+        pr->ErrorCode = KFK_ERR_NOT_ENOUGH_REPLICAS;
+        return NULL;
+    }
     if (pd->Records.len <= 0) {
         pr->ErrorCode = KFK_ERR_CORRUPT_MESSAGE;
         return NULL;
@@ -219,7 +236,9 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
 /* An acks=all produce waiting for its records to reach the HW. */
 typedef struct pwait_part {
     kfk_partition *p;
-    int64_t need; /* the HW must reach this */
+    int64_t need;    /* the HW must reach this */
+    int32_t min_isr; /* the topic's min.insync.replicas */
+    bool done;       /* answered (pr->ErrorCode set) */
     kfk_ProduceResponse_PartitionProduceResponse *pr;
 } pwait_part;
 
@@ -231,23 +250,36 @@ typedef struct pwait {
     kfk_dop *dop;
 } pwait;
 
+/* Settle the partitions whose wait is over; true when all are. */
 static bool
 pwait_try(void *arg)
 {
     pwait *pw = arg;
-    for (int i = 0; i < pw->n; i++)
-        if (!kfk_partition_replicated(pw->parts[i].p, pw->parts[i].need))
-            return false;
-    return true;
+    bool all = true;
+    for (int i = 0; i < pw->n; i++) {
+        pwait_part *pp = &pw->parts[i];
+        kfk_err e;
+        if (pp->done) continue;
+        if (!kfk_partition_acks_done(pp->p, pp->need, pp->min_isr, &e)) {
+            all = false;
+            continue;
+        }
+        pp->done = true;
+        if (e) pp->pr->ErrorCode = (int16_t)e; /* offsets kept, as Kafka */
+    }
+    return all;
 }
 
 static void
 pwait_expire(void *arg)
 {
     pwait *pw = arg;
+    pwait_try(pw);
     for (int i = 0; i < pw->n; i++)
-        if (!kfk_partition_replicated(pw->parts[i].p, pw->parts[i].need))
+        if (!pw->parts[i].done) {
+            pw->parts[i].done = true;
             pw->parts[i].pr->ErrorCode = KFK_ERR_REQUEST_TIMED_OUT;
+        }
 }
 
 static void
@@ -255,6 +287,12 @@ pwait_complete(void *arg)
 {
     pwait *pw = arg;
     kfk_req *rq = pw->rq;
+    /* Forced (a partition it waits on goes away): what is still short
+     * is no longer led here.  The partitions are all still open. */
+    pwait_try(pw);
+    for (int i = 0; i < pw->n; i++)
+        if (!pw->parts[i].done)
+            pw->parts[i].pr->ErrorCode = KFK_ERR_NOT_LEADER_OR_FOLLOWER;
     pw->dop = NULL;
     rq->park = NULL;
     rq->park_free = NULL;
@@ -332,9 +370,11 @@ kfk_handle_Produce(kfk_req *rq)
                 continue;
             }
             int64_t end = -1;
-            kfk_partition *p =
-                produce_partition(rq, td, &td->PartitionData[k], pr, &end);
-            if (p) pw->parts[pw->n++] = (pwait_part){p, end, pr};
+            kfk_partition *p = produce_partition(rq, td, &td->PartitionData[k],
+                                                 pr, req->Acks, &end);
+            if (p)
+                pw->parts[pw->n++] = (pwait_part){
+                    p, end, p->topic->conf.min_insync_replicas, false, pr};
         }
     }
     if (req->Acks == 0) {

@@ -240,14 +240,49 @@ kfk_write_file_atomic(const char *path, const char *data, size_t len)
     return rename(tmp, path);
 }
 
+/* Hidden test knob, for testing the leader side of replication on one
+ * broker: the environment variable KFKD_TEST_FAKE_REPLICAS,
+ * "<id>[,<id>...][@<epoch>]", makes every partition of every client topic
+ * opened (created or found at start-up) lead at <epoch> (default 0) with
+ * the assigned replicas and the ISR {self, <id>...}: brokers that do not
+ * exist, played by a test sending replica Fetches.  Not a configuration
+ * key and not documented for users: with it, acks=all waits for
+ * followers that nobody runs. */
+static void
+apply_fake_replicas(kfk_broker *b, kfk_partition *p)
+{
+    const char *v = getenv("KFKD_TEST_FAKE_REPLICAS");
+    if (!v || !*v || p->topic->internal || !kfk_partition_online(p)) return;
+    int32_t ids[KFK_PARTITION_MAX_REPLICAS];
+    int n = 0;
+    ids[n++] = b->conf.node_id;
+    int32_t epoch = 0;
+    const char *s = v;
+    while (*s && n < KFK_PARTITION_MAX_REPLICAS) {
+        char *end;
+        long id = strtol(s, &end, 10);
+        if (end == s) break;
+        ids[n++] = (int32_t)id;
+        s = end;
+        if (*s == ',') s++;
+        if (*s == '@') {
+            epoch = (int32_t)strtol(s + 1, NULL, 10);
+            break;
+        }
+    }
+    kfk_partition_become_leader(p, epoch, ids, n, ids, n, kfk_now_ms());
+}
+
 static kfk_err
 partition_open(kfk_broker *b, kfk_topic *t, int32_t i, bool create)
 {
     char meta[128], id[23];
     kfk_uuid_to_str(&t->id, id);
     snprintf(meta, sizeof(meta), "version: 0\ntopic_id: %s\n", id);
-    return kfk_partition_open(t, i, logdir(b), b->conf.node_id, create, meta,
-                              &t->partitions[i]);
+    kfk_err e = kfk_partition_open(t, i, logdir(b), b->conf.node_id, create,
+                                   meta, &t->partitions[i]);
+    if (!e) apply_fake_replicas(b, t->partitions[i]);
+    return e;
 }
 
 static void
