@@ -183,6 +183,10 @@ int kfk_topics_load(kfk_broker *b);
 kfk_topic *kfk_topic_find(kfk_broker *b, kfk_str name);
 kfk_topic *kfk_topic_find_id(kfk_broker *b, const kfk_uuid *id);
 kfk_partition *kfk_partition_get(kfk_broker *b, kfk_str topic, int32_t part);
+/* What to answer when kfk_partition_get found nothing: in a cluster a
+ * partition of a known topic with no replica here is
+ * NOT_LEADER_OR_FOLLOWER, else UNKNOWN_TOPIC_OR_PARTITION. */
+kfk_err kfk_partition_missing_err(kfk_broker *b, kfk_str topic, int32_t part);
 /* Create a topic; errors are Kafka codes (TOPIC_ALREADY_EXISTS,
  * INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, INVALID_CONFIG...). */
 kfk_err kfk_topic_create(kfk_broker *b, kfk_str name, int32_t npartitions,

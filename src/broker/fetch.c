@@ -417,9 +417,10 @@ fill_partition(kfk_req *rq, const target *t, int64_t budget, bool first_data,
     pd->Records.len = 0;
     kfk_partition *p = kfk_partition_get(b, t->topic, t->partition);
     if (!p) {
-        pd->ErrorCode = v >= 13 && t->topic.len == 0
-                            ? KFK_ERR_UNKNOWN_TOPIC_ID
-                            : KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        pd->ErrorCode =
+            v >= 13 && t->topic.len == 0
+                ? KFK_ERR_UNKNOWN_TOPIC_ID
+                : kfk_partition_missing_err(b, t->topic, t->partition);
         return 0;
     }
     int32_t rid = replica_id(rq);

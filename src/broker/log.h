@@ -268,6 +268,42 @@ kfk_err kfk_log_retain(kfk_log *log, int64_t now_ms, int *deletedp);
  *  @returns KFK_ERR_OFFSET_OUT_OF_RANGE if offset > high watermark. */
 kfk_err kfk_log_delete_records(kfk_log *log, int64_t offset);
 
+/* ---- truncation (a follower matching its leader) ------------------------ */
+
+/** @brief Cut the log back so that its end offset is offset (Kafka's
+ *  truncateTo): segments above it go, the segment holding it is cut at
+ *  a batch boundary and its indexes trimmed, the leader-epoch cache loses
+ *  the epochs that start at or after the new end (and its file is
+ *  rewritten), the HW and the recovery point are clamped, and everything
+ *  is synced before it returns.
+ *
+ *  Batches are never split: an offset inside a batch truncates to that
+ *  batch's BaseOffset (the LEO afterwards says where the log ends).  An
+ *  offset at or past the LEO changes nothing; one below the log start
+ *  empties the log (kfk_log_truncate_fully_and_start_at).
+ *
+ *  Crash safety: kfk.state is first rewritten with the recovery point at
+ *  or below the cut, so the next open scans the cut segment; the segments
+ *  above go from the highest down, each deletion synced, so a crash at any
+ *  point leaves a prefix of the old log that opens and recovers; the cut
+ *  itself is an ftruncate followed by fdatasync before anything new can be
+ *  appended over it.
+ *  @returns KFK_ERR__IO (the log may be partly truncated but stays
+ *  consistent and usable). */
+kfk_err kfk_log_truncate_to(kfk_log *log, int64_t offset);
+
+/** @brief Empty the log and start it again at offset (Kafka's
+ *  truncateFullyAndStartAt: a follower whose LEO is below its leader's log
+ *  start): every segment is deleted, a new empty one is created at offset,
+ *  the log start, HW, recovery point and LEO become offset, and the epoch
+ *  cache is emptied.  kfk.state (log start = offset) is written first and
+ *  the segments go from the lowest up, so a crash leaves a suffix of the
+ *  old log, or an empty directory that opens at offset.
+ *  @returns KFK_ERR__IO; if the new segment cannot be created the log has
+ *  no segment left and must be abandoned (kfk_log_abandon). */
+kfk_err kfk_log_truncate_fully_and_start_at(kfk_log *log, int64_t offset,
+                                            int64_t now_ms);
+
 /* ---- flush ----------------------------------------------------------------
  */
 

@@ -90,7 +90,8 @@ kfk_handle_ListOffsets(kfk_req *rq)
             kfk_partition *p =
                 kfk_partition_get(b, t->Name, pp->PartitionIndex);
             if (!p) {
-                pr->ErrorCode = KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                pr->ErrorCode =
+                    kfk_partition_missing_err(b, t->Name, pp->PartitionIndex);
                 continue;
             }
             if (!kfk_partition_online(p)) {
@@ -183,8 +184,9 @@ kfk_handle_OffsetForLeaderEpoch(kfk_req *rq)
             pr->EndOffset = -1;
             kfk_partition *p = kfk_partition_get(b, t->Topic, pp->Partition);
             if (!p || !kfk_partition_online(p)) {
-                pr->ErrorCode = p ? KFK_ERR_KAFKA_STORAGE_ERROR
-                                  : KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                pr->ErrorCode =
+                    p ? KFK_ERR_KAFKA_STORAGE_ERROR
+                      : kfk_partition_missing_err(b, t->Topic, pp->Partition);
                 continue;
             }
             if (pp->CurrentLeaderEpoch >= 0 &&

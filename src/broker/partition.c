@@ -645,6 +645,71 @@ kfk_partition_append_follower(kfk_partition *p, uint8_t *buf, size_t len,
     return append(p, buf, len, true, now_ms, info);
 }
 
+/* ---- follower truncation ------------------------------------------------- */
+
+/* Take a partition whose storage failed offline. */
+static kfk_err
+go_offline(kfk_partition *p, const char *what)
+{
+    kfk_error("topics", "%s: %s: %s; partition offline", p->dir, what,
+              kfk_log_errstr(p->log));
+    kfk_log_abandon(p->log);
+    p->log = NULL;
+    kfk_dkey_complete_all(&p->watchers);
+    return KFK_ERR_KAFKA_STORAGE_ERROR;
+}
+
+/* After the log was cut: the HW and our LEO as the log has them now. */
+static void
+after_truncation(kfk_partition *p)
+{
+    p->hw = kfk_log_high_watermark(p->log);
+    p->isr[0].leo = kfk_log_end_offset(p->log);
+    kfk_dkey_check(&p->watchers);
+}
+
+kfk_err
+kfk_partition_truncate_to(kfk_partition *p, int64_t offset)
+{
+    if (!p->log) return KFK_ERR__IO;
+    if (offset >= kfk_log_end_offset(p->log)) return KFK_ERR_NONE;
+    kfk_err e = kfk_log_truncate_to(p->log, offset);
+    if (e) {
+        kfk_error("topics", "%s: truncation to %" PRId64 ": %s", p->dir, offset,
+                  kfk_log_errstr(p->log));
+        after_truncation(p);
+        return e;
+    }
+    after_truncation(p);
+    /* The producers as of the new end: the newest snapshot at or below it
+     * (load drops those above) plus the batches after it. */
+    kfk_producer_state_clear(p->producer_state);
+    if ((e = load_producers(p)) != KFK_ERR_NONE)
+        return go_offline(p, "cannot rebuild the producer state");
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_partition_reset_to(kfk_partition *p, int64_t offset)
+{
+    if (!p->log) return KFK_ERR__IO;
+    kfk_err e =
+        kfk_log_truncate_fully_and_start_at(p->log, offset, kfk_now_ms());
+    if (e) return go_offline(p, "cannot empty the log");
+    kfk_producer_state_clear(p->producer_state);
+    kfk_producer_snapshots_prune(p->dir, 0);
+    after_truncation(p);
+    return KFK_ERR_NONE;
+}
+
+int32_t
+kfk_partition_latest_epoch(const kfk_partition *p)
+{
+    if (!p->log || kfk_log_end_offset(p->log) <= kfk_log_start_offset(p->log))
+        return -1;
+    return kfk_log_latest_epoch(p->log);
+}
+
 /* ---- reads and lookups --------------------------------------------------- */
 
 static void

@@ -271,6 +271,28 @@ void kfk_partition_set_role(kfk_partition *p, kfk_partition_role role,
 /** @brief A follower learns its leader's HW (clamped to its own LEO). */
 void kfk_partition_set_follower_hw(kfk_partition *p, int64_t hw);
 
+/* ---- follower truncation (the replica fetcher) --------------------------- */
+
+/** @brief A follower cuts its log back to offset (kfk_log_truncate_to: an
+ *  offset inside a batch cuts to the batch's BaseOffset; at or past the
+ *  LEO nothing changes).  The producer state is rebuilt as on open from
+ *  the newest snapshot at or below the new end (the ones above are
+ *  deleted) plus the batches after it; the HW is clamped to the new end.
+ *  @returns KFK_ERR__IO (the partition stays online: the log is
+ *  consistent), KFK_ERR_KAFKA_STORAGE_ERROR if the producer state cannot
+ *  be rebuilt (the partition goes offline). */
+kfk_err kfk_partition_truncate_to(kfk_partition *p, int64_t offset);
+
+/** @brief A follower empties its log and starts it at offset (its LEO is
+ *  below the leader's log start): kfk_log_truncate_fully_and_start_at,
+ *  every producer snapshot deleted and the producer state emptied.
+ *  @returns KFK_ERR_KAFKA_STORAGE_ERROR (the partition goes offline). */
+kfk_err kfk_partition_reset_to(kfk_partition *p, int64_t offset);
+
+/** @brief The leader epoch of the last batch of the log (a fetch's
+ *  LastFetchedEpoch), -1 for an empty log or one without epochs. */
+int32_t kfk_partition_latest_epoch(const kfk_partition *p);
+
 /* ---- reads and lookups --------------------------------------------------- */
 
 /** @brief Locate whole batches from offset (see kfk_log_read). */

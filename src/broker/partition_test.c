@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "broker/broker.h"
 #include "broker/delayed.h"
 #include "broker/partition.h"
+#include "broker/producer_state.h"
 #include "protocol/records.h"
 
 typedef struct fixture {
@@ -561,6 +563,131 @@ test_new_leader_epoch_ends(void **state)
     assert_int_equal(eo, 5);
 }
 
+/* One idempotent batch of n records at base, leader epoch ep, from
+ * producer 7 (epoch 0) with first sequence seq, appended by a follower. */
+static void
+follow_idem(kfk_partition *p, int64_t base, int n, int32_t ep, int32_t seq)
+{
+    kfk_buf wb;
+    kfk_buf_init(&wb);
+    kfk_batch_builder bb;
+    kfk_batch_builder_init(&bb, &wb, KFK_CODEC_NONE, 0);
+    bb.producer_id = 7;
+    bb.producer_epoch = 0;
+    bb.base_sequence = seq;
+    for (int i = 0; i < n; i++)
+        kfk_batch_builder_add(&bb, 1000 + i, "k", 1, "v", 1, NULL, 0);
+    assert_int_equal(kfk_batch_builder_finish(&bb), KFK_ERR_NONE);
+    kfk_batch_set_base_offset(wb.p, base);
+    kfk_batch_set_leader_epoch(wb.p, ep);
+    kfk_partition_append_info info;
+    assert_int_equal(kfk_partition_append_follower(p, wb.p, wb.len, 1, &info),
+                     KFK_ERR_NONE);
+    assert_int_equal(info.base_offset, base);
+    kfk_buf_free(&wb);
+}
+
+static int
+count_snapshots(const char *root)
+{
+    char dir[400];
+    snprintf(dir, sizeof(dir), "%s/topic-0", root);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        n += strstr(de->d_name, ".snapshot") != NULL;
+    closedir(d);
+    return n;
+}
+
+static int32_t
+last_seq_of_7(kfk_partition *p)
+{
+    const kfk_producer_entry *e =
+        kfk_producer_state_find(kfk_partition_producers(p), 7);
+    if (!e || e->nbatches == 0) return -1;
+    return e->batches[e->nbatches - 1].last_seq;
+}
+
+/* A follower's truncation: the log, the HW, the last epoch and the
+ * producer state (from the snapshot at or below the cut plus a scan;
+ * snapshots above it gone); then the reset to a higher start. */
+static void
+test_follower_truncate_and_reset(void **state)
+{
+    fixture *f = *state;
+    kfk_partition_set_role(f->p, KFK_PARTITION_FOLLOWER, 2);
+    assert_int_equal(kfk_partition_latest_epoch(f->p), -1);
+    follow_idem(f->p, 0, 2, 2, 0); /* 0-1, seq 0-1 */
+    follow_idem(f->p, 2, 3, 2, 2); /* 2-4, seq 2-4 */
+    /* A close writes the producer snapshot at 5. */
+    kfk_partition_close(f->p);
+    assert_int_equal(
+        kfk_partition_open(&f->t, 0, f->root, 1, false, NULL, &f->p), 0);
+    assert_int_equal(count_snapshots(f->root), 1);
+    kfk_partition_set_role(f->p, KFK_PARTITION_FOLLOWER, 5);
+    follow_idem(f->p, 5, 2, 5, 5); /* 5-6, seq 5-6 */
+    follow_idem(f->p, 7, 3, 5, 7); /* 7-9, seq 7-9 */
+    kfk_partition_set_follower_hw(f->p, 9);
+    assert_int_equal(kfk_partition_latest_epoch(f->p), 5);
+    assert_int_equal(last_seq_of_7(f->p), 9);
+
+    /* Past the end: nothing. */
+    assert_int_equal(kfk_partition_truncate_to(f->p, 10), KFK_ERR_NONE);
+    assert_int_equal(kfk_partition_end_offset(f->p), 10);
+    /* Inside batch 7-9: cut to 7; the snapshot at 5 plus 5-6. */
+    assert_int_equal(kfk_partition_truncate_to(f->p, 8), KFK_ERR_NONE);
+    assert_int_equal(kfk_partition_end_offset(f->p), 7);
+    assert_int_equal(kfk_partition_high_watermark(f->p), 7);
+    assert_int_equal(kfk_partition_latest_epoch(f->p), 5);
+    assert_int_equal(last_seq_of_7(f->p), 6);
+    assert_int_equal(count_snapshots(f->root), 1);
+    /* The producer may go on where the log now ends. */
+    follow_idem(f->p, 7, 1, 5, 7);
+    assert_int_equal(last_seq_of_7(f->p), 7);
+
+    /* Below the snapshot: it goes, the state is replayed from the log. */
+    assert_int_equal(kfk_partition_truncate_to(f->p, 3), KFK_ERR_NONE);
+    assert_int_equal(kfk_partition_end_offset(f->p), 2);
+    assert_int_equal(kfk_partition_high_watermark(f->p), 2);
+    assert_int_equal(kfk_partition_latest_epoch(f->p), 2);
+    assert_int_equal(last_seq_of_7(f->p), 1);
+    assert_int_equal(count_snapshots(f->root), 0);
+    int32_t ep;
+    int64_t eo;
+    kfk_partition_end_offset_for_epoch(f->p, 2, &ep, &eo);
+    assert_int_equal(ep, 2);
+    assert_int_equal(eo, 2);
+    kfk_partition_end_offset_for_epoch(f->p, 5, &ep, &eo);
+    assert_int_equal(ep, -1); /* epoch 5 is gone with its batches */
+
+    /* The leader's log now starts above ours. */
+    follow_idem(f->p, 2, 3, 6, 2);
+    kfk_partition_close(f->p); /* snapshot at 5 */
+    assert_int_equal(
+        kfk_partition_open(&f->t, 0, f->root, 1, false, NULL, &f->p), 0);
+    kfk_partition_set_role(f->p, KFK_PARTITION_FOLLOWER, 6);
+    assert_int_equal(count_snapshots(f->root), 1);
+    assert_int_equal(kfk_partition_reset_to(f->p, 100), KFK_ERR_NONE);
+    assert_int_equal(kfk_partition_start_offset(f->p), 100);
+    assert_int_equal(kfk_partition_end_offset(f->p), 100);
+    assert_int_equal(kfk_partition_high_watermark(f->p), 100);
+    assert_int_equal(kfk_partition_latest_epoch(f->p), -1);
+    assert_int_equal(last_seq_of_7(f->p), -1);
+    assert_int_equal(count_snapshots(f->root), 0);
+    follow_idem(f->p, 100, 2, 6, 0);
+    assert_int_equal(kfk_partition_latest_epoch(f->p), 6);
+    /* And it all survives a restart. */
+    kfk_partition_close(f->p);
+    assert_int_equal(
+        kfk_partition_open(&f->t, 0, f->root, 1, false, NULL, &f->p), 0);
+    assert_int_equal(kfk_partition_start_offset(f->p), 100);
+    assert_int_equal(kfk_partition_end_offset(f->p), 102);
+    assert_int_equal(last_seq_of_7(f->p), 1);
+}
+
 int
 main(void)
 {
@@ -579,6 +706,7 @@ main(void)
         T(test_become_follower_answers_waiters),
         T(test_min_insync_after_append),
         T(test_new_leader_epoch_ends),
+        T(test_follower_truncate_and_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/cluster/cluster.h"
 #include "broker/handlers.h"
 #include "protocol/records.h"
 
@@ -144,8 +145,18 @@ produce_partition(kfk_req *rq, kfk_ProduceRequest_TopicProduceData *td,
     }
     kfk_partition *p = t->partitions[pd->Index];
     /* Kafka's appendRecordsToLeader checks leadership and the ISR size
-     * before the log validates anything. */
-    if (p->role != KFK_PARTITION_LEADER) {
+     * before the log validates anything.  In a cluster the mirror of etcd
+     * decides (a replica not here, a session lost). */
+    if (b->cluster) {
+        kfk_err le = kfk_cluster_check_leader(b, t, pd->Index);
+        if (le) {
+            pr->ErrorCode = (int16_t)(le == KFK_ERR_LEADER_NOT_AVAILABLE
+                                          ? KFK_ERR_NOT_LEADER_OR_FOLLOWER
+                                          : le);
+            return NULL;
+        }
+    }
+    if (!p || p->role != KFK_PARTITION_LEADER) {
         pr->ErrorCode = KFK_ERR_NOT_LEADER_OR_FOLLOWER;
         return NULL;
     }

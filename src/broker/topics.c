@@ -179,6 +179,15 @@ kfk_partition_get(kfk_broker *b, kfk_str topic, int32_t part)
     return t->partitions[part];
 }
 
+kfk_err
+kfk_partition_missing_err(kfk_broker *b, kfk_str topic, int32_t part)
+{
+    kfk_topic *t = kfk_topic_find(b, topic);
+    if (b->cluster && t && part >= 0 && part < t->npartitions)
+        return KFK_ERR_NOT_LEADER_OR_FOLLOWER; /* no replica here */
+    return KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
 void
 kfk_topics_foreach(kfk_broker *b, void (*fn)(kfk_topic *t, void *arg),
                    void *arg)

@@ -370,7 +370,7 @@ reconcile_partition(kfk_cluster *c, kfk_topic *t, int32_t i)
             int32_t cur[KFK_PARTITION_MAX_ISR];
             int ncur = 0;
             for (int k = 0; k < p->nisr; k++)
-                cur[ncur++] = p->isr[k].broker_id;
+                cur[ncur++] = p->isr[k];
             if (!same_ids(isr, n, cur, ncur)) kfk_partition_set_isr(p, isr, n);
         }
         return;

@@ -1046,6 +1046,156 @@ kfk_log_delete_records(kfk_log *log, int64_t offset)
     return delete_old(log, false, 0, NULL);
 }
 
+/* ---- truncation ---------------------------------------------------------- */
+
+int kfk_log_truncate_stop_after = -1;
+
+/* Count one step of a truncation; true when the test hook says the
+ * process dies here. */
+static bool
+stop_here(kfk_log *log, int *steps)
+{
+    if (kfk_log_truncate_stop_after < 0 ||
+        (*steps)++ < kfk_log_truncate_stop_after)
+        return false;
+    kfk_log_set_error(log, KFK_ERR__IO, "%s: truncation stopped (test)",
+                      log->dir);
+    return true;
+}
+
+/* Delete one segment file set and make the deletion durable before the
+ * next one, so the order of deletions is the order a crash can see. */
+static kfk_err
+delete_synced(kfk_log *log, kfk_log_segment *seg)
+{
+    kfk_info("log", "%s: truncation deletes segment %020" PRId64, log->dir,
+             seg->base);
+    kfk_err err = kfk_log_segment_delete(log, seg);
+    if (!err) err = kfk_log_fsync_dir(log, log->dir);
+    return err;
+}
+
+/* Cut seg's file at pos (a batch boundary) and bring its indexes, size,
+ * next offset and max timestamp back to what is left. */
+static kfk_err
+cut_segment(kfk_log *log, kfk_log_segment *seg, int64_t pos)
+{
+    if (ftruncate(seg->fd, (off_t)pos) < 0)
+        return kfk_log_io_error(log, "truncate segment", seg->path);
+    if (fdatasync(seg->fd) < 0)
+        return kfk_log_io_error(log, "sync segment", seg->path);
+    seg->unsynced = false;
+    seg->reserved = pos;
+    /* Offset entries past the cut point at batches that are gone; the
+     * time entries are redone by the tail scan from the last kept entry
+     * (recover_start), which also finds the new end. */
+    while (seg->idx_n > 0 && seg->idx[seg->idx_n - 1].pos >= pos)
+        seg->idx_n--;
+    if (seg->idx_written > seg->idx_n) seg->idx_written = seg->idx_n;
+    seg->idx_dirty = true;
+    int64_t cut = 0, scanned = 0;
+    kfk_err err = kfk_log_segment_recover(log, seg, false, &cut, &scanned);
+    if (err) return err;
+    if (seg->size != pos)
+        return kfk_log_set_error(log, KFK_ERR_CORRUPT_MESSAGE,
+                                 "%s.log: %" PRId64
+                                 " bytes after a cut at %" PRId64,
+                                 seg->path, seg->size, pos);
+    return kfk_log_segment_write_indexes(log, seg, true);
+}
+
+kfk_err
+kfk_log_truncate_to(kfk_log *log, int64_t offset)
+{
+    int64_t leo = kfk_log_end_offset(log);
+    if (offset >= leo) return KFK_ERR_NONE;
+    if (offset < log->log_start)
+        return kfk_log_truncate_fully_and_start_at(log, KFK_MAX(offset, 0),
+                                                   active(log)->created_ms);
+    int steps = 0;
+    int i = seg_for(log, offset);
+    kfk_log_segment *seg = log->segs[i];
+    int64_t pos = seg->size, base = seg->next_offset;
+    kfk_err err;
+    if (offset < seg->next_offset &&
+        (err = kfk_log_segment_find(log, seg, offset, &pos, &base)))
+        return err;
+    int64_t end = pos < seg->size ? base : seg->next_offset;
+    kfk_info("log",
+             "%s: truncating to offset %" PRId64 " (asked %" PRId64
+             ", LEO was %" PRId64 ")",
+             log->dir, end, offset, leo);
+
+    /* 1. The recovery point at or below the cut: a crash from here on
+     *    scans the cut segment when the log is next opened. */
+    log->log_start = KFK_MIN(log->log_start, end);
+    log->recovery_point = KFK_MIN(log->recovery_point, end);
+    log->hw = KFK_MIN(log->hw, end);
+    if ((err = write_state(log, false, true))) return err;
+    if (stop_here(log, &steps)) return KFK_ERR__IO;
+
+    /* 2. Whole segments above, the highest first. */
+    while (log->nsegs - 1 > i) {
+        kfk_log_segment *gone = log->segs[--log->nsegs];
+        if ((err = delete_synced(log, gone))) return err;
+        if (stop_here(log, &steps)) return KFK_ERR__IO;
+    }
+
+    /* 3. The segment holding the new end. */
+    if (pos < seg->size) {
+        if ((err = cut_segment(log, seg, pos))) return err;
+        if (stop_here(log, &steps)) return KFK_ERR__IO;
+    }
+
+    /* 4. Epochs that start at or past the new end (truncateFromEnd). */
+    int before = log->nepochs;
+    kfk_log_epochs_truncate(log, log->log_start, end);
+    if (log->nepochs != before && (err = kfk_log_epochs_write(log))) return err;
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_log_truncate_fully_and_start_at(kfk_log *log, int64_t offset,
+                                    int64_t now_ms)
+{
+    int steps = 0;
+    kfk_err err;
+    kfk_info("log", "%s: emptying the log to start again at %" PRId64, log->dir,
+             offset);
+    /* 1. The new log start, so that an empty directory opens at offset;
+     *    the recovery point no higher than before. */
+    log->log_start = offset;
+    log->recovery_point = KFK_MIN(log->recovery_point, offset);
+    log->hw = offset;
+    if ((err = write_state(log, false, true))) return err;
+    if (stop_here(log, &steps)) return KFK_ERR__IO;
+
+    /* 2. Every segment, the lowest first: what a crash leaves is a
+     *    suffix of the old log. */
+    while (log->nsegs > 0) {
+        kfk_log_segment *gone = log->segs[0];
+        memmove(log->segs, log->segs + 1,
+                (size_t)(log->nsegs - 1) * sizeof(*log->segs));
+        log->nsegs--;
+        if ((err = delete_synced(log, gone))) return err;
+        if (stop_here(log, &steps)) return KFK_ERR__IO;
+    }
+
+    /* 3. The new empty segment. */
+    kfk_log_segment *seg = kfk_log_segment_create(log, offset, now_ms, &err);
+    if (!seg) return err;
+    segs_push(log, seg);
+    if ((err = kfk_log_fsync_dir(log, log->dir))) return err;
+    log->dir_unsynced = false;
+    log->unflushed_msgs = 0;
+
+    /* 4. No epoch history, and the recovery point at the new end. */
+    log->nepochs = 0;
+    if ((err = kfk_log_epochs_write(log))) return err;
+    log->recovery_point = offset;
+    return write_state(log, false, true);
+}
+
 /* ---- flush ------------------------------------------------------------------
  */
 

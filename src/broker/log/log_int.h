@@ -173,6 +173,9 @@ kfk_err kfk_log_write_file(kfk_log *log, const char *path, const char *data,
 kfk_err kfk_log_fsync_dir(kfk_log *log, const char *dir);
 
 /* log.c */
+/* Tests: a truncation stops after this many of its steps (>= 0) as if
+ * the process died there, returning KFK_ERR__IO; -1 (default): never. */
+extern int kfk_log_truncate_stop_after;
 kfk_err kfk_log_set_error(kfk_log *log, kfk_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* KFK_ERR__IO with "what path: strerror(errno)", also logged. */

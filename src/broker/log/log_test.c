@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "broker/log.h"
+#include "broker/log/log_int.h"
 #include "protocol/records.h"
 
 typedef struct fixture {
@@ -1178,6 +1179,218 @@ test_space_reserved(void **state)
                 file_size(f->dir, bases[1], ".log") + 8192);
 }
 
+/* ---- truncation ---------------------------------------------------------- */
+
+/* A log over several segments: 60 batches of 3 records (offsets 0..179),
+ * epochs 1 (batches 0-19), 4 (20-39) and 6 (40-59). */
+static kfk_log *
+truncation_log(fixture *f, const kfk_log_config *conf)
+{
+    kfk_log *log = open_log(f, conf, 1000, NULL);
+    for (int i = 0; i < 60; i++)
+        append(log, 3, 1000 + i, 100, i < 20 ? 1 : i < 40 ? 4 : 6, 1000);
+    assert_int_equal(kfk_log_end_offset(log), 180);
+    assert_true(kfk_log_segment_count(log) >= 4);
+    return log;
+}
+
+/* Remove and recreate the partition directory (a fresh log). */
+static void
+fresh_dir(fixture *f)
+{
+    kfk_log_dir_remove(f->root, "topic", 0, NULL, 0);
+    char err[256];
+    assert_int_equal(kfk_log_dir_create(f->root, "topic", 0, err, sizeof(err)),
+                     KFK_ERR_NONE);
+}
+
+/* Truncation inside a middle segment, mid-batch: the cut lands on the
+ * batch's base offset, the segments above go, the epoch cache loses the
+ * epochs at or past the end, the HW is clamped, the log reads back whole,
+ * appends continue from the new end and a reopen finds the same log with
+ * index files that need no rebuild. */
+static void
+test_truncate_to(void **state)
+{
+    fixture *f = *state;
+    kfk_log_config conf;
+    small_conf(&conf);
+    kfk_log *log = truncation_log(f, &conf);
+    int nsegs = kfk_log_segment_count(log);
+    /* Nothing at or past the LEO. */
+    assert_int_equal(kfk_log_truncate_to(log, 180), KFK_ERR_NONE);
+    assert_int_equal(kfk_log_truncate_to(log, 500), KFK_ERR_NONE);
+    assert_int_equal(kfk_log_end_offset(log), 180);
+
+    /* 64 is inside batch 21 (63..65): epoch 4 begins at 60. */
+    assert_int_equal(kfk_log_truncate_to(log, 64), KFK_ERR_NONE);
+    assert_int_equal(kfk_log_end_offset(log), 63);
+    assert_int_equal(kfk_log_high_watermark(log), 63);
+    assert_true(kfk_log_segment_count(log) < nsegs);
+    int64_t bases[16];
+    int n = list_segments(f->dir, bases, 16);
+    assert_int_equal(n, kfk_log_segment_count(log));
+    assert_true(bases[n - 1] <= 63);
+    assert_int_equal(kfk_log_latest_epoch(log), 4);
+    int32_t ep;
+    int64_t end;
+    kfk_log_end_offset_for_epoch(log, 4, &ep, &end);
+    assert_int_equal(ep, 4);
+    assert_int_equal(end, 63);
+    kfk_log_end_offset_for_epoch(log, 6, &ep, &end);
+    assert_int_equal(ep, -1);
+    check_all(log, 1 << 20);
+    /* Reads at and past the new end. */
+    kfk_log_slice sl;
+    assert_int_equal(kfk_log_read(log, 63, 1 << 20, KFK_LOG_BOUND_LEO, &sl),
+                     KFK_ERR_NONE);
+    assert_int_equal(sl.len, 0);
+    assert_int_equal(kfk_log_read(log, 64, 1 << 20, KFK_LOG_BOUND_LEO, &sl),
+                     KFK_ERR_OFFSET_OUT_OF_RANGE);
+
+    /* Truncating at an exact segment base leaves that segment empty. */
+    int64_t cut_base = bases[n - 1];
+    if (cut_base > 0) {
+        assert_int_equal(kfk_log_truncate_to(log, cut_base), KFK_ERR_NONE);
+        assert_int_equal(kfk_log_end_offset(log), cut_base);
+        assert_int_equal(file_size(f->dir, cut_base, ".log"), 0);
+    }
+    int64_t leo = kfk_log_end_offset(log);
+    /* A new leader's data continues from the end. */
+    for (int i = 0; i < 30; i++)
+        append(log, 2, 5000, 100, 9, 1000);
+    assert_int_equal(kfk_log_end_offset(log), leo + 60);
+    kfk_log_end_offset_for_epoch(log, 4, &ep, &end);
+    assert_int_equal(end, leo);
+    check_all(log, 300);
+    /* Timestamps: the old epoch-6 data (ts 1040..) is gone. */
+    int64_t off, ts;
+    assert_int_equal(kfk_log_max_timestamp(log, &off, &ts), KFK_ERR_NONE);
+    assert_int_equal(ts, 5000);
+    assert_int_equal(off, leo);
+    int64_t new_start = leo;
+    /* Batch i had timestamp 1000 + i at offset 3i: the first kept one
+     * past the old data is the new leader's. */
+    assert_int_equal(
+        kfk_log_offset_for_timestamp(log, 1000 + new_start / 3, &off, &ts),
+        KFK_ERR_NONE);
+    assert_int_equal(off, leo);
+    assert_int_equal(ts, 5000);
+    assert_int_equal(kfk_log_offset_for_timestamp(log, 1000, &off, &ts),
+                     KFK_ERR_NONE);
+    assert_int_equal(off, 0);
+
+    leo = kfk_log_end_offset(log);
+    assert_int_equal(kfk_log_close(log), KFK_ERR_NONE);
+    kfk_log_open_stats st;
+    log = open_log(f, &conf, 1000, &st);
+    assert_int_equal(st.indexes_rebuilt, 0);
+    assert_int_equal(st.bytes_truncated, 0);
+    assert_int_equal(kfk_log_end_offset(log), leo);
+    assert_int_equal(kfk_log_latest_epoch(log), 9);
+    check_all(log, 1 << 20);
+    kfk_log_close(log);
+
+    /* The same after an unclean stop (full recovery of the tail). */
+    log = open_log(f, &conf, 1000, NULL);
+    assert_int_equal(kfk_log_truncate_to(log, 10), KFK_ERR_NONE);
+    assert_int_equal(kfk_log_end_offset(log), 9);
+    kfk_log_abandon(log);
+    log = open_log(f, &conf, 1000, &st);
+    assert_int_equal(st.bytes_truncated, 0);
+    assert_int_equal(kfk_log_end_offset(log), 9);
+    assert_int_equal(kfk_log_segment_count(log), 1);
+    check_all(log, 1 << 20);
+    kfk_log_close(log);
+}
+
+/* A truncation killed after each of its steps leaves a log that opens,
+ * reads back whole (a prefix of the old one, at least down to the cut),
+ * and a second truncation completes it. */
+static void
+test_truncate_crash_steps(void **state)
+{
+    fixture *f = *state;
+    kfk_log_config conf;
+    small_conf(&conf);
+    bool finished = false;
+    for (int stop = 0; !finished && stop < 32; stop++) {
+        fresh_dir(f);
+        kfk_log *log = truncation_log(f, &conf);
+        kfk_log_flush(log, 1000);
+        kfk_log_truncate_stop_after = stop;
+        kfk_err e = kfk_log_truncate_to(log, 40);
+        kfk_log_truncate_stop_after = -1;
+        finished = e == KFK_ERR_NONE;
+        kfk_log_abandon(log);
+        log = open_log(f, &conf, 1000, NULL);
+        int64_t leo = kfk_log_end_offset(log);
+        assert_true(leo >= 39 && leo <= 180);
+        check_all(log, 1 << 20);
+        int32_t latest = kfk_log_latest_epoch(log);
+        assert_true(latest == (leo > 120 ? 6 : leo > 60 ? 4 : 1));
+        assert_int_equal(kfk_log_truncate_to(log, 40), KFK_ERR_NONE);
+        assert_int_equal(kfk_log_end_offset(log), 39);
+        assert_int_equal(kfk_log_latest_epoch(log), 1);
+        check_all(log, 1 << 20);
+        kfk_log_close(log);
+    }
+    assert_true(finished);
+}
+
+/* Emptying the log to restart at a higher offset, and the same killed
+ * after each step: the log opens either as a suffix of the old one or
+ * empty at the new start. */
+static void
+test_truncate_fully(void **state)
+{
+    fixture *f = *state;
+    kfk_log_config conf;
+    small_conf(&conf);
+    bool finished = false;
+    for (int stop = -1; !finished; stop++) {
+        fresh_dir(f);
+        kfk_log *log = truncation_log(f, &conf);
+        kfk_log_truncate_stop_after = stop;
+        kfk_err e = kfk_log_truncate_fully_and_start_at(log, 1000, 2000);
+        kfk_log_truncate_stop_after = -1;
+        if (stop < 0) {
+            /* The uninterrupted run. */
+            assert_int_equal(e, KFK_ERR_NONE);
+            assert_int_equal(kfk_log_start_offset(log), 1000);
+            assert_int_equal(kfk_log_end_offset(log), 1000);
+            assert_int_equal(kfk_log_high_watermark(log), 1000);
+            assert_int_equal(kfk_log_latest_epoch(log), -1);
+            assert_int_equal(kfk_log_segment_count(log), 1);
+            int64_t bases[4];
+            assert_int_equal(list_segments(f->dir, bases, 4), 1);
+            assert_int_equal(bases[0], 1000);
+            append(log, 5, 3000, 10, 8, 2000);
+            assert_int_equal(kfk_log_end_offset(log), 1005);
+            check_all(log, 1 << 20);
+            kfk_log_close(log);
+            log = open_log(f, &conf, 2000, NULL);
+            assert_int_equal(kfk_log_start_offset(log), 1000);
+            assert_int_equal(kfk_log_end_offset(log), 1005);
+            assert_int_equal(kfk_log_latest_epoch(log), 8);
+            kfk_log_close(log);
+            continue;
+        }
+        finished = e == KFK_ERR_NONE;
+        kfk_log_abandon(log);
+        log = open_log(f, &conf, 2000, NULL);
+        int64_t leo = kfk_log_end_offset(log);
+        assert_true(leo == 180 || leo == 1000);
+        if (leo == 1000) assert_int_equal(kfk_log_start_offset(log), 1000);
+        check_all(log, 1 << 20);
+        assert_int_equal(kfk_log_truncate_fully_and_start_at(log, 1000, 2000),
+                         KFK_ERR_NONE);
+        assert_int_equal(kfk_log_end_offset(log), 1000);
+        kfk_log_close(log);
+        assert_true(stop < 32);
+    }
+}
+
 int
 main(void)
 {
@@ -1205,6 +1418,9 @@ main(void)
         T(test_append_rejects),
         T(test_dir_helpers),
         T(test_space_reserved),
+        T(test_truncate_to),
+        T(test_truncate_crash_steps),
+        T(test_truncate_fully),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
