@@ -36,7 +36,22 @@ usage() {
     exit 2
 }
 
-alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+# A process that exists and is not a zombie (a killed node may wait a
+# moment to be reaped).
+alive() {
+    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null &&
+        [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
+}
+
+# gone PID: wait until it no longer runs (5 s at most).
+gone() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        alive "$1" || return 0
+        sleep 0.1
+    done
+    return 1
+}
 pid_of() { cat "$1/$2.pid" 2>/dev/null || true; }
 base_of() { cat "$1/baseport" 2>/dev/null || die "$1 holds no cluster"; }
 
@@ -68,14 +83,16 @@ start_etcd() {
     local cport=$((base + 1000)) pport=$((base + 1001))
     command -v etcd >/dev/null || die "etcd is not installed (Debian: etcd-server)"
     mkdir -p "$dir/etcd"
-    (cd "$dir" && setsid etcd --name kfk-etcd --data-dir "$dir/etcd/data" \
+    # Started straight from this shell, so that $! is etcd itself and
+    # nothing else holds this script's output open.
+    etcd --name kfk-etcd --data-dir "$dir/etcd/data" \
         --listen-client-urls "http://127.0.0.1:$cport" \
         --advertise-client-urls "http://127.0.0.1:$cport" \
         --listen-peer-urls "http://127.0.0.1:$pport" \
         --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
         --initial-cluster "kfk-etcd=http://127.0.0.1:$pport" \
         >>"$dir/etcd.log" 2>&1 </dev/null &
-        echo $! >"$dir/etcd.pid")
+    echo $! >"$dir/etcd.pid"
     local i
     for ((i = 0; i < 100; i++)); do
         if curl -sf -X POST "http://127.0.0.1:$cport/v3/kv/range" \
@@ -94,23 +111,29 @@ start_node() {
     alive "$(pid_of "$dir" "node-$n")" && return 0
     [[ -x $KFKD ]] || die "$KFKD is missing: run make first"
     mkdir -p "$dir/node-$n"
-    (setsid "$KFKD" "$dir/node-$n.properties" >>"$dir/node-$n.log" 2>&1 \
-        </dev/null &
-        echo $! >"$dir/node-$n.pid")
+    "$KFKD" "$dir/node-$n.properties" >>"$dir/node-$n.log" 2>&1 </dev/null &
+    echo $! >"$dir/node-$n.pid"
 }
 
-# wait_brokers DIR COUNT: until node 1..3 (any) lists COUNT brokers.
+# wait_brokers DIR COUNT: until every running node lists COUNT brokers
+# and a controller.
 wait_brokers() {
     local dir=$1 want=$2 base i n
     base=$(base_of "$dir")
     for ((i = 0; i < 300; i++)); do
+        local ok=1
         for ((n = 1; n <= NODES; n++)); do
             alive "$(pid_of "$dir" "node-$n")" || continue
-            local got
-            got=$("$KFK" -b "127.0.0.1:$((base + n - 1))" --timeout 1000 \
-                cluster --json 2>/dev/null | grep -o '"id": [0-9]' | wc -l || true)
-            if ((got >= want)); then return 0; fi
+            local js got
+            js=$("$KFK" -b "127.0.0.1:$((base + n - 1))" --timeout 1000 \
+                cluster --json 2>/dev/null || true)
+            got=$(grep -o '"id": [0-9]' <<<"$js" | wc -l)
+            if ((got < want)) || ! grep -q '"controller": [1-9]' <<<"$js"; then
+                ok=0
+                break
+            fi
         done
+        ((ok)) && return 0
         sleep 0.1
     done
     return 1
@@ -195,7 +218,10 @@ status) cmd_status "$dir" ;;
 kill-node)
     node_arg "${3:-}"
     pid=$(pid_of "$dir" "node-$3")
-    alive "$pid" && kill -KILL "$pid"
+    if alive "$pid"; then
+        kill -KILL "$pid"
+        gone "$pid" || die "node $3 (pid $pid) survived kill -9"
+    fi
     ;;
 stop-node)
     node_arg "${3:-}"

@@ -167,14 +167,6 @@ kfkd_conf_check(const kfkd_conf *c, char *errstr, size_t errlen)
         return -1;
     }
     kfk_listeners_free(ls, n);
-    if (c->check.etcd_endpoints && *c->check.etcd_endpoints) {
-        /* Until cluster mode is served (docs/cluster.md). */
-        set_err(errstr, errlen,
-                "etcd.endpoints=%s: cluster mode is not available in this "
-                "build",
-                c->check.etcd_endpoints);
-        return -1;
-    }
     return 0;
 }
 

@@ -442,6 +442,18 @@ kfk_partition_isr_wanted(const kfk_partition *p, int64_t now_ms,
     return n;
 }
 
+void
+kfk_partition_forget_follower(kfk_partition *p, int32_t broker_id)
+{
+    for (int i = 1; i < p->nreplicas; i++) {
+        kfk_replica *r = &p->replicas[i];
+        if (r->broker_id != broker_id) continue;
+        r->leo = -1;
+        r->last_fetch_ms = -1;
+        r->last_fetch_leader_leo = -1;
+    }
+}
+
 bool
 kfk_partition_replica_info(const kfk_partition *p, int32_t broker_id,
                            int64_t *leop, int64_t *caught_up_msp)
@@ -659,12 +671,11 @@ go_offline(kfk_partition *p, const char *what)
     return KFK_ERR_KAFKA_STORAGE_ERROR;
 }
 
-/* After the log was cut: the HW and our LEO as the log has them now. */
+/* After the log was cut: the HW as the log has it now. */
 static void
 after_truncation(kfk_partition *p)
 {
     p->hw = kfk_log_high_watermark(p->log);
-    p->isr[0].leo = kfk_log_end_offset(p->log);
     kfk_dkey_check(&p->watchers);
 }
 

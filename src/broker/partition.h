@@ -194,6 +194,12 @@ bool kfk_partition_is_follower_replica(const kfk_partition *p,
 int kfk_partition_isr_wanted(const kfk_partition *p, int64_t now_ms,
                              int64_t lag_max_ms, int32_t *ids);
 
+/** @brief A follower's broker went away (its session ended): what it
+ *  fetched is forgotten (LEO unknown, no last fetch), so it joins the ISR
+ *  again only after fetching anew; its caught-up time is kept, so a
+ *  follower still in the ISR leaves it after the lag time as before. */
+void kfk_partition_forget_follower(kfk_partition *p, int32_t broker_id);
+
 /** @brief An assigned replica's LEO (-1 unknown) and lastCaughtUpTime;
  *  for self the log's LEO and now.  Either pointer may be NULL.
  *  @returns false if id is not an assigned replica. */

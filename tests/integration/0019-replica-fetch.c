@@ -404,9 +404,9 @@ offset_for_epoch(int fd, const char *topic, int32_t current, int32_t epoch,
     req.Topics = &ot;
     req.Topics_count = 1;
     kfk_OffsetForLeaderEpochResponse resp;
-    assert_int_equal(kfk_test_call(fd, KFK_API_OffsetForLeaderEpoch, 3, &req,
-                                   &resp, &ar),
-                     0);
+    assert_int_equal(
+        kfk_test_call(fd, KFK_API_OffsetForLeaderEpoch, 3, &req, &resp, &ar),
+        0);
     int16_t e = resp.Topics[0].Partitions[0].ErrorCode;
     if (end) *end = resp.Topics[0].Partitions[0].EndOffset;
     kfk_arena_free(&ar);

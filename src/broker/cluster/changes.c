@@ -27,10 +27,10 @@ typedef struct change {
     kfk_cluster_done_cb *done;
     void *arg;
     char name[256];
-    kfk_meta_topic m;  /* the record written */
-    int32_t next;      /* next partition whose record is still to write */
-    int32_t end;       /* one past the last partition to write */
-    int64_t rev;       /* etcd's revision after the last write */
+    kfk_meta_topic m; /* the record written */
+    int32_t next;     /* next partition whose record is still to write */
+    int32_t end;      /* one past the last partition to write */
+    int64_t rev;      /* etcd's revision after the last write */
 } change;
 
 /* Success is told once this broker's mirror has the change too. */
@@ -99,8 +99,8 @@ write_rest(change *x)
                                            sizeof(keys[k]));
         kfk_buf_init(&vals[k]);
         initial_state(&x->m, i, &vals[k]);
-        ops[k] = (kfk_etcd_op){KFK_ETCD_OP_PUT, keys[k], kl, false,
-                               vals[k].p, vals[k].len, 0};
+        ops[k] = (kfk_etcd_op){KFK_ETCD_OP_PUT, keys[k],     kl, false,
+                               vals[k].p,       vals[k].len, 0};
     }
     x->next += n;
     kfk_etcd_txn(x->c->etcd, NULL, 0, ops, n, NULL, 0, on_rest, x);
@@ -132,8 +132,8 @@ write_topic(change *x, const kfk_etcd_cmp *cmp, kfk_etcd_cb *cb)
                                            sizeof(keys[k]));
         kfk_buf_init(&vals[k]);
         initial_state(&x->m, i, &vals[k]);
-        ops[k] = (kfk_etcd_op){KFK_ETCD_OP_PUT, keys[k], kl, false,
-                               vals[k].p, vals[k].len, 0};
+        ops[k] = (kfk_etcd_op){KFK_ETCD_OP_PUT, keys[k],     kl, false,
+                               vals[k].p,       vals[k].len, 0};
     }
     x->next += n - 1;
     kfk_etcd_txn(x->c->etcd, cmp, 1, ops, n, NULL, 0, cb, x);
@@ -180,8 +180,8 @@ kfk_cluster_create_topic(kfk_broker *b, const char *name, int32_t npartitions,
     x->arg = arg;
     snprintf(x->name, sizeof(x->name), "%s", name);
     kfk_meta_topic_alloc(&x->m, npartitions);
-    kfk_err e = kfk_controller_assign(c, npartitions, rf, 0, &x->m, err,
-                                      sizeof(err));
+    kfk_err e =
+        kfk_controller_assign(c, npartitions, rf, 0, &x->m, err, sizeof(err));
     if (e) {
         finish(x, e, err);
         return;
@@ -214,8 +214,7 @@ record_of(const kfk_topic *t, kfk_meta_topic *m, int32_t npartitions)
     m->id = t->id;
     for (int32_t i = 0; i < t->npartitions && i < npartitions; i++) {
         m->nreplicas[i] = t->cstate[i].nreplicas;
-        memcpy(m->replicas[i], t->cstate[i].replicas,
-               sizeof(m->replicas[i]));
+        memcpy(m->replicas[i], t->cstate[i].replicas, sizeof(m->replicas[i]));
     }
     m->conf_keys = kfk_xcalloc((size_t)KFK_MAX(t->nconf, 1), sizeof(char *));
     m->conf_vals = kfk_xcalloc((size_t)KFK_MAX(t->nconf, 1), sizeof(char *));
@@ -256,8 +255,8 @@ change_topic(change *x, const kfk_topic *t)
     /* The topic must still exist.  Two concurrent changes of one topic
      * (rare: admin requests) are applied in turn, the later record
      * written from the mirror as the later broker saw it. */
-    kfk_etcd_cmp cmp = {tkey, tkl, KFK_ETCD_CREATE_REVISION,
-                        KFK_ETCD_NOT_EQUAL, 0, NULL, 0};
+    kfk_etcd_cmp cmp = {
+        tkey, tkl, KFK_ETCD_CREATE_REVISION, KFK_ETCD_NOT_EQUAL, 0, NULL, 0};
     write_topic(x, &cmp, on_changed);
 }
 
@@ -348,8 +347,8 @@ kfk_cluster_delete_topic(kfk_broker *b, const kfk_topic *t,
     char tkey[400], pfx[402];
     size_t tkl = kfk_meta_key_topic(c->root, t->name, tkey, sizeof(tkey));
     int pl = snprintf(pfx, sizeof(pfx), "%s/", tkey);
-    kfk_etcd_cmp cmp = {tkey, tkl, KFK_ETCD_CREATE_REVISION,
-                        KFK_ETCD_NOT_EQUAL, 0, NULL, 0};
+    kfk_etcd_cmp cmp = {
+        tkey, tkl, KFK_ETCD_CREATE_REVISION, KFK_ETCD_NOT_EQUAL, 0, NULL, 0};
     kfk_etcd_op ops[2] = {
         {KFK_ETCD_OP_DELETE, pfx, (size_t)pl, true, NULL, 0, 0},
         {KFK_ETCD_OP_DELETE, tkey, tkl, false, NULL, 0, 0},
@@ -414,9 +413,13 @@ on_pid_read(void *arg, const kfk_etcd_result *res)
     kfk_buf wb;
     kfk_buf_init(&wb);
     kfk_meta_producer_ids_encode(next + x->count, &wb);
-    kfk_etcd_cmp cmp = {key, kl,
+    kfk_etcd_cmp cmp = {key,
+                        kl,
                         rev ? KFK_ETCD_MOD_REVISION : KFK_ETCD_CREATE_REVISION,
-                        KFK_ETCD_EQUAL, rev, NULL, 0};
+                        KFK_ETCD_EQUAL,
+                        rev,
+                        NULL,
+                        0};
     kfk_etcd_op op = {KFK_ETCD_OP_PUT, key, kl, false, wb.p, wb.len, 0};
     kfk_etcd_txn(x->c->etcd, &cmp, 1, &op, 1, NULL, 0, on_pid_cas, x);
     kfk_buf_free(&wb);

@@ -174,6 +174,23 @@ broker_put(kfk_cluster *c, const kfk_meta_broker *m)
 }
 
 static void
+forget_in_topic(kfk_topic *t, void *arg)
+{
+    int32_t id = *(int32_t *)arg;
+    for (int32_t i = 0; t->cstate && i < t->npartitions; i++)
+        if (t->partitions[i] && t->partitions[i]->role == KFK_PARTITION_LEADER)
+            kfk_partition_forget_follower(t->partitions[i], id);
+}
+
+/* A broker's session ended: what its followers fetched before is no
+ * evidence of what their logs hold when they come back. */
+static void
+forget_everywhere(kfk_cluster *c, int32_t id)
+{
+    kfk_topics_foreach(c->b, forget_in_topic, &id);
+}
+
+static void
 broker_del(kfk_cluster *c, int32_t id)
 {
     for (int i = 0; i < c->nbrokers; i++) {
@@ -246,8 +263,8 @@ apply_partition(kfk_cluster *c, const char *name, int32_t index,
     }
     kfk_meta_partition st;
     if (kfk_meta_partition_decode(kv->value, kv->value_len, &st)) {
-        kfk_warn("cluster", "%s-%d: malformed leadership record ignored",
-                 name, index);
+        kfk_warn("cluster", "%s-%d: malformed leadership record ignored", name,
+                 index);
         return;
     }
     cp->st = st;
@@ -264,6 +281,7 @@ apply_kv(kfk_cluster *c, const kfk_etcd_kv *kv, bool is_delete)
     case KFK_META_BROKER:
         if (is_delete) {
             broker_del(c, k.id);
+            forget_everywhere(c, k.id);
             /* Our own registration gone while our session lives: someone
              * ended the session (a peer's monitor, or an operator). */
             if (k.id == c->b->conf.node_id && c->registered)
@@ -354,8 +372,8 @@ reconcile_partition(kfk_cluster *c, kfk_topic *t, int32_t i)
             kfk_partition_become_leader(p, cp->st.leader_epoch, cp->st.isr,
                                         cp->st.nisr, cp->replicas,
                                         cp->nreplicas, now);
-            kfk_info("cluster", "%s-%d: leader at epoch %d, ISR of %d",
-                     t->name, i, cp->st.leader_epoch, cp->st.nisr);
+            kfk_info("cluster", "%s-%d: leader at epoch %d, ISR of %d", t->name,
+                     i, cp->st.leader_epoch, cp->st.nisr);
             if (t->internal && strcmp(t->name, KFK_OFFSETS_TOPIC) == 0)
                 kfk_groups_partition_led(b, i, true);
         } else {
@@ -430,8 +448,7 @@ on_cas(void *arg, const kfk_etcd_result *res)
     cas_ctx *x = arg;
     bool ok = res->err == KFK_ERR_NONE && res->succeeded;
     if (res->err)
-        kfk_warn("cluster", "etcd: %s %s", kfk_err2name(res->err),
-                 res->errstr);
+        kfk_warn("cluster", "etcd: %s %s", kfk_err2name(res->err), res->errstr);
     if (x->done) x->done(x->arg, ok);
     kfk_free(x);
 }
@@ -446,7 +463,7 @@ kfk_cluster_cas_partition(kfk_cluster *c, const char *topic, int32_t index,
     kfk_buf wb;
     kfk_buf_init(&wb);
     kfk_meta_partition_encode(st, &wb);
-    kfk_etcd_cmp cmp = {key, kl, KFK_ETCD_MOD_REVISION, KFK_ETCD_EQUAL, rev,
+    kfk_etcd_cmp cmp = {key,  kl, KFK_ETCD_MOD_REVISION, KFK_ETCD_EQUAL, rev,
                         NULL, 0};
     kfk_etcd_op op = {KFK_ETCD_OP_PUT, key, kl, false, wb.p, wb.len, 0};
     cas_ctx *x = kfk_xcalloc(1, sizeof(*x));
@@ -464,6 +481,7 @@ typedef struct isr_ctx {
     char *topic;
     int32_t index;
     kfk_uuid id;
+    int nisr;
 } isr_ctx;
 
 static void
@@ -476,9 +494,12 @@ on_isr_cas(void *arg, bool applied)
         kfk_cpart *cp = &t->cstate[x->index];
         cp->isr_change_pending = false;
         cp->npending = 0;
-        if (!applied)
+        if (applied)
+            kfk_info("cluster", "%s-%d: ISR of %d replica(s) stored", x->topic,
+                     x->index, x->nisr);
+        else
             kfk_dbg("cluster", "%s-%d: ISR change lost a race", x->topic,
-                      x->index);
+                    x->index);
         mark_dirty(x->c);
     }
     kfk_free(x->topic);
@@ -499,8 +520,16 @@ isr_check_topic(kfk_topic *t, void *arg)
             kfk_cluster_check_leader(b, t, i) != KFK_ERR_NONE)
             continue;
         int32_t want[KFK_PARTITION_MAX_ISR];
-        int n = kfk_partition_isr_wanted(p, now, b->conf.replica_lag_time_max_ms,
-                                         want);
+        int n = kfk_partition_isr_wanted(p, now,
+                                         b->conf.replica_lag_time_max_ms, want);
+        /* Only live brokers join (a dead one's last fetch may look
+         * caught up; the controller would take it out again). */
+        int nw = 0;
+        for (int j = 0; j < n; j++)
+            if (kfk_meta_has(cp->st.isr, cp->st.nisr, want[j]) ||
+                kfk_cluster_alive(c, want[j]))
+                want[nw++] = want[j];
+        n = nw;
         if (n <= 0 || same_ids(want, n, cp->st.isr, cp->st.nisr)) continue;
         kfk_meta_partition st = cp->st;
         memcpy(st.isr, want, sizeof(int32_t) * (size_t)n);
@@ -512,13 +541,14 @@ isr_check_topic(kfk_topic *t, void *arg)
         for (int k = 0; k < n; k++)
             if (!kfk_meta_has(cp->st.isr, cp->st.nisr, want[k]))
                 cp->pending[cp->npending++] = want[k];
-        kfk_info("cluster", "%s-%d: ISR %d -> %d replica(s)", t->name, i,
-                 cp->st.nisr, n);
+        kfk_dbg("cluster", "%s-%d: proposing an ISR of %d (now %d)", t->name, i,
+                n, cp->st.nisr);
         isr_ctx *x = kfk_xcalloc(1, sizeof(*x));
         x->c = c;
         x->topic = kfk_xstrdup(t->name);
         x->index = i;
         x->id = t->id;
+        x->nisr = n;
         kfk_cluster_cas_partition(c, t->name, i, cp->mod_revision, &st,
                                   on_isr_cas, x);
         mark_dirty(c);
@@ -548,8 +578,8 @@ struct rev_waiter {
 };
 
 void
-kfk_cluster_when_applied(kfk_cluster *c, int64_t rev,
-                         kfk_cluster_done_cb *done, void *arg)
+kfk_cluster_when_applied(kfk_cluster *c, int64_t rev, kfk_cluster_done_cb *done,
+                         void *arg)
 {
     if (c->loaded && c->revision >= rev) {
         done(arg, KFK_ERR_NONE, "");
@@ -628,8 +658,8 @@ drop_missing(kfk_cluster *c, const kfk_etcd_kv *kvs, int n)
         for (int k = 0; k < n && !found; k++) {
             kfk_meta_key mk;
             kfk_meta_key_parse(c->root, kvs[k].key, kvs[k].key_len, &mk);
-            found = mk.kind == KFK_META_TOPIC &&
-                    strcmp(mk.name, ts[i]->name) == 0;
+            found =
+                mk.kind == KFK_META_TOPIC && strcmp(mk.name, ts[i]->name) == 0;
         }
         if (!found) drop_topic(c, ts[i]);
     }
@@ -659,8 +689,9 @@ on_range_all(void *arg, const kfk_etcd_result *res)
     c->watch = kfk_etcd_watch_prefix(c->etcd, c->root, c->root_len,
                                      c->revision + 1, on_watch, c);
     if (first)
-        kfk_info("cluster", "metadata loaded at revision %" PRId64
-                            ": %d broker(s), controller %d",
+        kfk_info("cluster",
+                 "metadata loaded at revision %" PRId64
+                 ": %d broker(s), controller %d",
                  c->revision, c->nbrokers, c->controller_id);
     if (c->controller_id < 0) campaign(c);
     if (c->monitor) kfk_monitor_sync(c->monitor);
@@ -698,7 +729,7 @@ campaign(kfk_cluster *c)
     kfk_buf wb;
     kfk_buf_init(&wb);
     kfk_meta_controller_encode(c->b->conf.node_id, &wb);
-    kfk_etcd_cmp cmp = {key, kl, KFK_ETCD_CREATE_REVISION, KFK_ETCD_EQUAL, 0,
+    kfk_etcd_cmp cmp = {key,  kl, KFK_ETCD_CREATE_REVISION, KFK_ETCD_EQUAL, 0,
                         NULL, 0};
     kfk_etcd_op op = {KFK_ETCD_OP_PUT, key, kl, false, wb.p, wb.len, c->lease};
     c->campaigning = true;
@@ -712,8 +743,9 @@ campaign(kfk_cluster *c)
 static void
 fenced(kfk_cluster *c, const char *why)
 {
-    kfk_warn("cluster", "session lost (%s): leadership given up until a new "
-                        "session is registered",
+    kfk_warn("cluster",
+             "session lost (%s): leadership given up until a new "
+             "session is registered",
              why);
     if (c->lease) /* it may live on in etcd: end it, and what hangs on it */
         kfk_etcd_lease_revoke(c->etcd, c->lease, ignore_result, NULL);
@@ -798,7 +830,7 @@ do_register(kfk_cluster *c)
     kfk_buf wb;
     kfk_buf_init(&wb);
     kfk_meta_broker_encode(&m, &wb);
-    kfk_etcd_cmp cmp = {key, kl, KFK_ETCD_CREATE_REVISION, KFK_ETCD_EQUAL, 0,
+    kfk_etcd_cmp cmp = {key,  kl, KFK_ETCD_CREATE_REVISION, KFK_ETCD_EQUAL, 0,
                         NULL, 0};
     kfk_etcd_op op = {KFK_ETCD_OP_PUT, key, kl, false, wb.p, wb.len, c->lease};
     kfk_etcd_txn(c->etcd, &cmp, 1, &op, 1, NULL, 0, on_register, c);
@@ -868,7 +900,8 @@ kfk_cluster_start(kfk_broker *b, char *errstr, size_t errstr_size)
         kfk_free(c);
         return -1;
     }
-    c->lease_ttl_s = KFK_MAX((b->conf.broker_session_timeout_ms + 999) / 1000, 2);
+    c->lease_ttl_s =
+        KFK_MAX((b->conf.broker_session_timeout_ms + 999) / 1000, 2);
     kfk_fetcher_conf fc = {
         .self_id = b->conf.node_id,
         .max_bytes = b->conf.replica_fetch_max_bytes,

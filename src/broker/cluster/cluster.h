@@ -33,16 +33,16 @@ typedef struct kfk_cluster kfk_cluster;
 typedef struct kfk_cpart {
     int32_t replicas[KFK_META_MAX_REPLICAS];
     int nreplicas;
-    bool has_state;          /* the leadership record was seen */
-    kfk_meta_partition st;   /* leader, leader epoch, ISR */
-    int64_t mod_revision;    /* of the leadership record */
+    bool has_state;        /* the leadership record was seen */
+    kfk_meta_partition st; /* leader, leader epoch, ISR */
+    int64_t mod_revision;  /* of the leadership record */
     /* This broker as leader: an ISR change in flight, and the followers
      * it adds (counted at once: the maximal ISR). */
     bool isr_change_pending;
     int32_t pending[KFK_META_MAX_REPLICAS];
     int npending;
-    int32_t following;        /* as follower: the leader fetched from, -1 */
-    bool election_pending;    /* the controller's CAS in flight */
+    int32_t following;     /* as follower: the leader fetched from, -1 */
+    bool election_pending; /* the controller's CAS in flight */
 } kfk_cpart;
 
 /** @brief Start: connect to etcd, register this broker, mirror the

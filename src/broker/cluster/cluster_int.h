@@ -20,29 +20,29 @@ struct kfk_cluster {
     const kfk_listener *ib; /* the inter-broker listener */
 
     /* The session: a lease, and this broker's registration on it. */
-    int64_t lease;      /* 0: none (joining, or fenced) */
+    int64_t lease; /* 0: none (joining, or fenced) */
     int64_t lease_ttl_s;
-    bool registered;    /* brokers/<self> is ours */
-    bool granting;      /* lease_grant or registration in flight */
-    bool leaving;       /* controlled shutdown */
+    bool registered;       /* brokers/<self> is ours */
+    bool granting;         /* lease_grant or registration in flight */
+    bool leaving;          /* controlled shutdown */
     int64_t session_ok_ms; /* last keepalive answered */
     kfk_ev_timer *session_timer;
 
     /* The mirror. */
-    bool loaded;            /* the first range arrived */
-    int64_t revision;       /* newest revision applied */
+    bool loaded;      /* the first range arrived */
+    int64_t revision; /* newest revision applied */
     kfk_etcd_watch *watch;
     kfk_meta_broker *brokers; /* live, sorted by id */
     int nbrokers;
-    int32_t controller_id;    /* -1: none */
+    int32_t controller_id; /* -1: none */
     bool campaigning;
-    bool dirty;               /* reconcile before sleeping */
-    kfk_ev_timer *tick;       /* ISR proposals, controller retries */
+    bool dirty;         /* reconcile before sleeping */
+    kfk_ev_timer *tick; /* ISR proposals, controller retries */
 
     kfk_fetchers *fetchers;
     kfk_monitor *monitor;
-    int controller_inflight; /* leader elections in flight */
-    struct leave_ctx *leave; /* controlled shutdown in progress */
+    int controller_inflight;    /* leader elections in flight */
+    struct leave_ctx *leave;    /* controlled shutdown in progress */
     struct rev_waiter *waiters; /* kfk_cluster_when_applied */
 };
 
@@ -58,9 +58,8 @@ const kfk_meta_broker *kfk_cluster_find_broker(const kfk_cluster *c,
 /* Write a partition's new leadership record if its mod revision is still
  * rev; done(arg, applied) afterwards (applied false: lost the race or
  * etcd failed). */
-void kfk_cluster_cas_partition(kfk_cluster *c, const char *topic,
-                               int32_t index, int64_t rev,
-                               const kfk_meta_partition *st,
+void kfk_cluster_cas_partition(kfk_cluster *c, const char *topic, int32_t index,
+                               int64_t rev, const kfk_meta_partition *st,
                                void (*done)(void *arg, bool applied),
                                void *arg);
 

@@ -89,8 +89,9 @@ decide(const kfk_cluster *c, const kfk_cpart *cp, kfk_meta_partition *out)
         for (int i = 0; i < cp->nreplicas && cand < 0; i++)
             if (kfk_cluster_alive(c, cp->replicas[i])) cand = cp->replicas[i];
         if (cand >= 0) {
-            kfk_warn("controller", "unclean leader election: node %d leads "
-                                   "from outside the ISR",
+            kfk_warn("controller",
+                     "unclean leader election: node %d leads "
+                     "from outside the ISR",
                      cand);
             n.isr[0] = cand;
             n.nisr = 1;
@@ -151,8 +152,8 @@ kfk_controller_run(kfk_cluster *c)
 
 kfk_err
 kfk_controller_assign(const kfk_cluster *c, int32_t npartitions, int32_t rf,
-                      int32_t first_partition, kfk_meta_topic *m,
-                      char *errstr, size_t errstr_size)
+                      int32_t first_partition, kfk_meta_topic *m, char *errstr,
+                      size_t errstr_size)
 {
     int n = c->nbrokers;
     if (rf <= 0 || rf > n || rf > KFK_META_MAX_REPLICAS) {

@@ -32,10 +32,10 @@
 #include "protocol/protocol.h"
 #include "protocol/records.h"
 
-#define FETCH_V_MIN 12
-#define FETCH_V_MAX 17
+#define FETCH_V_MIN   12
+#define FETCH_V_MAX   17
 #define APIVERSIONS_V 3
-#define MAX_FRAME (256 << 20)
+#define MAX_FRAME     (256 << 20)
 
 typedef struct fconn fconn;
 
@@ -108,7 +108,8 @@ kfk_fetcher_truncation_offset(int64_t leo, int32_t div_epoch, int64_t div_end,
     return KFK_MIN(KFK_MIN(div_end, our_end), leo);
 }
 
-/* ---- timers --------------------------------------------------------------- */
+/* ---- timers ---------------------------------------------------------------
+ */
 
 static void
 timer_cb(kfk_ev *ev, kfk_ev_timer *t, void *arg)
@@ -148,7 +149,8 @@ timer_clear(fconn *c)
     c->timer = NULL;
 }
 
-/* ---- connection ------------------------------------------------------------ */
+/* ---- connection ------------------------------------------------------------
+ */
 
 static void
 conn_close_fd(fconn *c)
@@ -171,7 +173,8 @@ conn_close_fd(fconn *c)
 static void
 conn_fail(fconn *c, kfk_err err, const char *what)
 {
-    kfk_warn("fetcher", "leader %" PRId32 " at %s:%d: %s (%s); retrying in %d ms",
+    kfk_warn("fetcher",
+             "leader %" PRId32 " at %s:%d: %s (%s); retrying in %d ms",
              c->leader_id, c->host, c->port, what, kfk_err2name(err),
              c->f->conf.backoff_ms);
     conn_close_fd(c);
@@ -266,7 +269,8 @@ send_apiversions(fconn *c)
     conn_send(c, KFK_API_ApiVersions, APIVERSIONS_V, &req);
 }
 
-/* ---- Fetch ---------------------------------------------------------------- */
+/* ---- Fetch ----------------------------------------------------------------
+ */
 
 static bool
 uuid_zero(const kfk_uuid *u)
@@ -295,13 +299,16 @@ conn_maybe_fetch(fconn *c)
         if (uuid_zero(&fp->p->topic->id)) names_only = true;
     }
     if (n == 0) {
-        if (wake != INT64_MAX) timer_set(c, wake - now);
-        else timer_clear(c);
+        if (wake != INT64_MAX)
+            timer_set(c, wake - now);
+        else
+            timer_clear(c);
         return;
     }
     /* v13+ names topics by id: a topic without one is fetched by name. */
     int16_t v = names_only ? FETCH_V_MIN : c->fetch_v;
-    kfk_FetchRequest_FetchTopic *topics = kfk_xcalloc((size_t)n, sizeof(*topics));
+    kfk_FetchRequest_FetchTopic *topics =
+        kfk_xcalloc((size_t)n, sizeof(*topics));
     kfk_FetchRequest_FetchPartition *parts =
         kfk_xcalloc((size_t)n, sizeof(*parts));
     int nt = 0, np = 0;
@@ -388,8 +395,10 @@ static void
 part_stop(fpart *fp, kfk_err err, const char *why)
 {
     kfk_partition *p = fp->p;
-    kfk_warn("fetcher", "%s-%" PRId32 ": %s (%s): not fetching until new "
-             "metadata", p->topic->name, p->index, why, kfk_err2name(err));
+    kfk_warn("fetcher",
+             "%s-%" PRId32 ": %s (%s): not fetching until new "
+             "metadata",
+             p->topic->name, p->index, why, kfk_err2name(err));
     fp->last_error = err;
     fp->stopped = true;
 }
@@ -532,9 +541,9 @@ on_fetch(fconn *c, kfk_rbuf *rb)
     }
     for (int i = 0; !r.ErrorCode && i < r.Responses_count; i++)
         for (int k = 0; k < r.Responses[i].Partitions_count; k++) {
-            kfk_FetchResponse_PartitionData *pd =
-                &r.Responses[i].Partitions[k];
-            fpart *fp = find_answered(c, &r.Responses[i], v, pd->PartitionIndex);
+            kfk_FetchResponse_PartitionData *pd = &r.Responses[i].Partitions[k];
+            fpart *fp =
+                find_answered(c, &r.Responses[i], v, pd->PartitionIndex);
             if (fp) {
                 fp->sent_gen = 0;
                 part_answer(fp, pd);
@@ -551,8 +560,8 @@ on_apiversions(fconn *c, kfk_rbuf *rb)
     kfk_arena ar;
     kfk_arena_init(&ar, 0);
     kfk_ApiVersionsResponse r;
-    kfk_err err = kfk_decode(&kfk_ApiVersionsResponse_msg, APIVERSIONS_V, rb,
-                             &ar, &r);
+    kfk_err err =
+        kfk_decode(&kfk_ApiVersionsResponse_msg, APIVERSIONS_V, rb, &ar, &r);
     if (!err && r.ErrorCode) err = (kfk_err)r.ErrorCode;
     int16_t hi = -1;
     for (int i = 0; !err && i < r.ApiKeys_count; i++)
@@ -693,7 +702,8 @@ io_cb(kfk_ev *ev, int fd, int mask, void *arg)
     if (mask & KFK_EV_READ) conn_read(c);
 }
 
-/* ---- the set of fetchers -------------------------------------------------- */
+/* ---- the set of fetchers --------------------------------------------------
+ */
 
 kfk_fetchers *
 kfk_fetchers_new(kfk_ev *ev, const kfk_fetcher_conf *conf)
@@ -701,8 +711,8 @@ kfk_fetchers_new(kfk_ev *ev, const kfk_fetcher_conf *conf)
     kfk_fetchers *f = kfk_xcalloc(1, sizeof(*f));
     f->ev = ev;
     f->conf = *conf;
-    f->client_id = kfk_xstrdup(conf->client_id ? conf->client_id
-                                               : "kfkd-replica-fetcher");
+    f->client_id =
+        kfk_xstrdup(conf->client_id ? conf->client_id : "kfkd-replica-fetcher");
     f->conf.client_id = f->client_id;
     return f;
 }

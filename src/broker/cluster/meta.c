@@ -355,7 +355,8 @@ kfk_meta_topic_decode(const uint8_t *p, size_t n, kfk_meta_topic *m)
     kfk_uuid id;
     if (!json_is_array(rs) || json_array_size(rs) == 0 ||
         json_array_size(rs) > 100000 || (cs && !json_is_object(cs)) ||
-        !json_is_string(idv) || !kfk_uuid_from_str(json_string_value(idv), &id)) {
+        !json_is_string(idv) ||
+        !kfk_uuid_from_str(json_string_value(idv), &id)) {
         json_decref(o);
         return KFK_ERR__BAD_MSG;
     }

@@ -124,8 +124,7 @@ void kfk_meta_controller_encode(int32_t id, kfk_buf *wb);
 kfk_err kfk_meta_controller_decode(const uint8_t *p, size_t n, int32_t *id);
 
 void kfk_meta_producer_ids_encode(int64_t next, kfk_buf *wb);
-kfk_err kfk_meta_producer_ids_decode(const uint8_t *p, size_t n,
-                                     int64_t *next);
+kfk_err kfk_meta_producer_ids_decode(const uint8_t *p, size_t n, int64_t *next);
 
 /** @brief True if id is one of ids[0..n). */
 bool kfk_meta_has(const int32_t *ids, int n, int32_t id);

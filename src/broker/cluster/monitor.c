@@ -101,8 +101,7 @@ dead(mpeer *p)
     p->reported = true;
     if (!c->registered) return;
     kfk_warn("cluster",
-             "node %d refuses connections: ending its session %" PRIx64
-             " now",
+             "node %d refuses connections: ending its session %" PRIx64 " now",
              p->id, (uint64_t)p->session);
     kfk_etcd_lease_revoke(c->etcd, p->session, ignore, NULL);
 }
@@ -142,8 +141,7 @@ on_io(kfk_ev *ev, int fd, int mask, void *arg)
 }
 
 static bool
-resolve(const char *host, int port, struct sockaddr_storage *ss,
-        socklen_t *len)
+resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
     memset(ss, 0, sizeof(*ss));
     struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
@@ -175,8 +173,8 @@ start_connect(mpeer *p)
         retry_later(p);
         return;
     }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd =
+        socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         retry_later(p);
         return;
@@ -197,8 +195,8 @@ start_connect(mpeer *p)
     }
     p->connecting = rc < 0;
     if (!p->connecting) p->seen_up = true;
-    kfk_ev_watch(p->m->c->b->ev, fd,
-                 p->connecting ? KFK_EV_WRITE : KFK_EV_READ, on_io, p);
+    kfk_ev_watch(p->m->c->b->ev, fd, p->connecting ? KFK_EV_WRITE : KFK_EV_READ,
+                 on_io, p);
 }
 
 static void
