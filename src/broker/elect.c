@@ -85,8 +85,7 @@ elect_topic(kfk_req *rq, kfk_ElectLeadersResponse_ReplicaElectionResult *r,
             int8_t type, kfk_err forced, bool skip_not_needed)
 {
     int16_t v = rq->hdr.ApiVersion;
-    kfk_struct_init(&kfk_ElectLeadersResponse_ReplicaElectionResult_desc, v,
-                    r);
+    kfk_struct_init(&kfk_ElectLeadersResponse_ReplicaElectionResult_desc, v, r);
     /* Response: ReplicaElectionResults.Topic */
     r->Topic = name;
     r->PartitionResult =
