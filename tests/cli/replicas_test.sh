@@ -121,6 +121,13 @@ replica_scenario() {
     check "$name: elect-leaders rt again" "election not needed, per partition" \
         awk '$1 == "rt" { n++; if ($3 " " $4 " " $5 != "election not needed") bad++ }
              END { exit !(n == 3 && !bad) }' "$TMP/elect"
+    kfk topics elect-leaders rt -p 2 --unclean --json >"$TMP/elect.json"
+    check "$name: elect-leaders rt -p 2 --unclean" "not needed: it has a leader" \
+        json_check "$TMP/elect.json" \
+        "[(r['partition'], r['error']) for r in d] == [(2, 'ELECTION_NOT_NEEDED')]"
+    kfk topics elect-leaders --all --json >"$TMP/elect.json"
+    check "$name: elect-leaders --all" "nothing listed: no partition needs one" \
+        json_check "$TMP/elect.json" "[r for r in d if r['topic'] == 'rt'] == []"
 }
 
 # json_ok TOPIC EXPR: EXPR over describe TOPIC --json.
