@@ -71,6 +71,7 @@ def req_header(key, ver, flexible, client=b"edge", tags=b"\x00"):
 def request_edges(k):
     meta, produce, fetch, apiv = (k["Metadata"], k["Produce"], k["Fetch"],
                                   k["ApiVersions"])
+    elect = k["ElectLeaders"]
     return {
         "edge-empty": b"",
         "edge-truncated-header": b"\x00\x03\x00",
@@ -109,11 +110,21 @@ def request_edges(k):
         # A string length that is neither null nor possible.
         "edge-metadata-v1-bad-string": req_header(meta, 1, False) + i32(1)
         + i16(-7),
+        # ElectLeaders: every partition (null), one topic, a count far
+        # beyond the bytes.
+        "edge-electleaders-v0-all": req_header(elect, 0, False) + i32(-1)
+        + i32(60000),
+        "edge-electleaders-v1-one-topic": req_header(elect, 1, False)
+        + b"\x00" + i32(1) + i16(1) + b"t" + i32(2) + i32(0) + i32(1)
+        + i32(60000),
+        "edge-electleaders-v2-huge-partitions": req_header(elect, 2, True)
+        + b"\x01" + uvarint(2) + uvarint(2) + b"t" + uvarint(0xFFFFFFFF),
     }
 
 
 def response_edges(k):
     meta, fetch, apiv = k["Metadata"], k["Fetch"], k["ApiVersions"]
+    elect = k["ElectLeaders"]
     return {
         "edge-empty": b"",
         "edge-prefix-only": bytes([meta, 1]),
@@ -128,6 +139,10 @@ def response_edges(k):
         + i32(0) + i16(0) + i32(0) + uvarint(2) + uvarint(2) + b"t"
         + uvarint(2) + i32(0) + i16(0) + struct.pack(">qqq", 0, 0, 0)
         + uvarint(0) + i32(-1) + uvarint(0x7FFFFFF0),
+        # One partition, ELECTION_NOT_NEEDED, a null message.
+        "edge-electleaders-v2": bytes([elect, 2]) + i32(1) + b"\x00" + i32(0)
+        + i16(0) + uvarint(2) + uvarint(2) + b"t" + uvarint(2) + i32(0)
+        + i16(84) + uvarint(0) + b"\x00\x00\x00",
     }
 
 

@@ -3,7 +3,7 @@
  * cluster, list/describe/delete consumer groups, read and write the
  * committed offsets of a group without joining it, list the offsets of
  * many partitions at once, describe and alter configurations, add
- * partitions to a topic.
+ * partitions to a topic, elect partition leaders.
  *
  * Every function takes a connected kfk_conn (any broker of the cluster,
  * e.g. from kfk_conn_dial()) and routes the request where Kafka wants it:
@@ -11,6 +11,7 @@
  *    FindCoordinator; if that is another broker a second connection is
  *    opened for the call and closed before returning;
  *  - ListOffsets goes to the leader of each partition (Metadata first);
+ *  - ElectLeaders goes to the controller the cluster names;
  *  - the rest go to kc itself.
  *
  * Threading and time-outs are those of the conn (see conn.h): not
@@ -272,6 +273,57 @@ KFK_API kfk_err kfk_admin_alter_configs(kfk_conn *kc, kfk_resource_type type,
 KFK_API kfk_err kfk_admin_create_partitions(kfk_conn *kc, const char *topic,
                                             int32_t total_count,
                                             bool validate_only);
+
+/* ---- leader election ---------------------------------------------------- */
+
+/** Which leader kfk_admin_elect_leaders() asks for (Kafka's ElectionType). */
+typedef enum kfk_election_type {
+    /** The preferred replica (the first of the assignment), if it is in
+     * sync and not leading already. */
+    KFK_ELECTION_PREFERRED = 0,
+    /** Any live replica, in sync or not, for a partition without a
+     * leader: records may be lost. */
+    KFK_ELECTION_UNCLEAN = 1
+} kfk_election_type;
+
+/** A partition to elect a leader for. */
+typedef struct kfk_election_partition {
+    const char *topic;
+    int32_t partition;
+} kfk_election_partition;
+
+/** The outcome of the election of one partition. */
+typedef struct kfk_election_result {
+    char *topic;
+    int32_t partition;
+    /** KFK_ERR_NONE: a leader was elected; KFK_ERR_ELECTION_NOT_NEEDED:
+     * the wanted leader leads already; else e.g.
+     * KFK_ERR_PREFERRED_LEADER_NOT_AVAILABLE,
+     * KFK_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE,
+     * KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION. */
+    kfk_err err;
+    char *message; /**< the broker's detail, NULL if none */
+} kfk_election_result;
+
+/**
+ * @brief Elect leaders (ElectLeaders, sent to the controller the cluster
+ * names, or to kc when it names none).
+ * @param parts the partitions; NULL/0: every partition of the cluster, and
+ *              then (as Kafka answers) those that need no election are
+ *              left out of the results.
+ * @param resultsp OUT: one entry per partition the broker answered for,
+ *              free with kfk_election_results_free().
+ * @returns an error of the request as a whole (per-partition outcomes are
+ *          in the results, a partition that needs no election is not a
+ *          failure).
+ */
+KFK_API kfk_err kfk_admin_elect_leaders(kfk_conn *kc, kfk_election_type type,
+                                        const kfk_election_partition *parts,
+                                        size_t n,
+                                        kfk_election_result **resultsp,
+                                        size_t *countp);
+KFK_API void kfk_election_results_free(kfk_election_result *results,
+                                       size_t count);
 
 #ifdef __cplusplus
 }

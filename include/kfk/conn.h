@@ -174,6 +174,14 @@ typedef struct kfk_partition_info {
     int32_t replica_count;
     int32_t isr_count;
     kfk_err err; /**< partition (or topic) error */
+    /** Node ids of the replicas (replica_count, the preferred leader
+     * first), of the in-sync replicas (isr_count) and of the replicas
+     * that are offline (offline_count); owned by the array, never NULL. */
+    const int32_t *replicas;
+    const int32_t *isr;
+    const int32_t *offline_replicas;
+    int32_t offline_count;
+    int32_t leader_epoch; /**< -1: unknown (Metadata v6 and older) */
 } kfk_partition_info;
 
 /**

@@ -2,7 +2,7 @@
  * admin.c -- libkfk's admin calls (include/kfk/admin.h): cluster
  * description, consumer groups (list, describe, delete, committed offsets
  * read and written from outside the group), ListOffsets for many
- * partitions, configs and CreatePartitions.
+ * partitions, configs, CreatePartitions and ElectLeaders.
  *
  * Each call builds the generated request struct, sends it with the conn
  * round trip of client.h and copies what the caller needs out of the
@@ -10,7 +10,8 @@
  * protocol struct.  Requests are built in a per-call arena.
  *
  * Routing: group requests go to the coordinator (FindCoordinator),
- * ListOffsets to each partition's leader (Metadata).  When the broker to
+ * ListOffsets to each partition's leader (Metadata), ElectLeaders to the
+ * controller (DescribeCluster).  When the broker to
  * talk to is not the one kc is connected to, a temporary conn is opened
  * for the call; its failure detail is copied into kc's errstr.
  */
@@ -1061,4 +1062,175 @@ kfk_admin_create_partitions(kfk_conn *kc, const char *topic,
     }
     kfk_resp_free(&rs);
     return err;
+}
+
+/* ---- leader election ---------------------------------------------------- */
+
+void
+kfk_election_results_free(kfk_election_result *results, size_t count)
+{
+    if (!results) return;
+    for (size_t i = 0; i < count; i++) {
+        kfk_free(results[i].topic);
+        kfk_free(results[i].message);
+    }
+    kfk_free(results);
+}
+
+/* A conn to the controller the cluster names (see node_conn): kc itself
+ * when it names none, or one that is not among its brokers. */
+static kfk_err
+controller_conn(kfk_conn *kc, kfk_conn **ccp, bool *ownedp)
+{
+    *ccp = kc;
+    *ownedp = false;
+    kfk_cluster_info *ci;
+    kfk_err err = kfk_admin_describe_cluster(kc, &ci);
+    if (err) return err;
+    for (size_t i = 0; i < ci->broker_count; i++) {
+        const kfk_broker_info *b = &ci->brokers[i];
+        if (b->id != ci->controller_id) continue;
+        err = node_conn(kc, b->id, kfk_str_c(b->host), b->port, ccp, ownedp);
+        break;
+    }
+    kfk_cluster_info_free(ci);
+    return err;
+}
+
+/* Build the request's topics: one entry per topic, in the order of first
+ * appearance in parts, its partitions in the order given. */
+static kfk_ElectLeadersRequest_TopicPartitions *
+elect_topics(const kfk_election_partition *parts, size_t n, int16_t v,
+             kfk_arena *ar, int32_t *ntp)
+{
+    kfk_ElectLeadersRequest_TopicPartitions *tps =
+        kfk_arena_alloc(ar, (n + 1) * sizeof(*tps));
+    int32_t *idx = kfk_arena_alloc(ar, (n + 1) * sizeof(*idx));
+    if (!tps || !idx) return NULL;
+    int32_t nt = 0;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(parts[j].topic, parts[i].topic);
+        if (seen) continue;
+        kfk_ElectLeadersRequest_TopicPartitions *tp = &tps[nt++];
+        kfk_struct_init(&kfk_ElectLeadersRequest_TopicPartitions_desc, v, tp);
+        tp->Topic = kfk_str_c(parts[i].topic);
+        tp->Partitions = idx + used;
+        tp->Partitions_count = 0;
+        for (size_t j = i; j < n; j++)
+            if (!strcmp(parts[j].topic, parts[i].topic))
+                tp->Partitions[tp->Partitions_count++] = parts[j].partition;
+        used += (size_t)tp->Partitions_count;
+    }
+    *ntp = nt;
+    return tps;
+}
+
+/* Copy the answer's partitions out. */
+static kfk_err
+elect_results(const kfk_ElectLeadersResponse *r, kfk_election_result **resultsp,
+              size_t *countp)
+{
+    size_t cnt = 0;
+    for (int32_t i = 0; i < r->ReplicaElectionResults_count; i++)
+        cnt += (size_t)KFK_MAX(
+            r->ReplicaElectionResults[i].PartitionResult_count, 0);
+    kfk_election_result *res = kfk_calloc(cnt + 1, sizeof(*res));
+    if (!res) return KFK_ERR__NOMEM;
+    bool nomem = false;
+    size_t k = 0;
+    for (int32_t i = 0; i < r->ReplicaElectionResults_count; i++) {
+        const kfk_ElectLeadersResponse_ReplicaElectionResult *rt =
+            &r->ReplicaElectionResults[i];
+        for (int32_t j = 0; j < rt->PartitionResult_count; j++) {
+            const kfk_ElectLeadersResponse_PartitionResult *rp =
+                &rt->PartitionResult[j];
+            res[k].topic = sdup0(rt->Topic, &nomem);
+            res[k].partition = rp->PartitionId;
+            res[k].err = (kfk_err)rp->ErrorCode;
+            res[k].message = sdup(rp->ErrorMessage, &nomem);
+            k++;
+        }
+    }
+    if (nomem) {
+        kfk_election_results_free(res, k);
+        return KFK_ERR__NOMEM;
+    }
+    *resultsp = res;
+    *countp = k;
+    return KFK_ERR_NONE;
+}
+
+kfk_err
+kfk_admin_elect_leaders(kfk_conn *kc, kfk_election_type type,
+                        const kfk_election_partition *parts, size_t n,
+                        kfk_election_result **resultsp, size_t *countp)
+{
+    if (!kc || !resultsp || !countp || (n && !parts) ||
+        (type != KFK_ELECTION_PREFERRED && type != KFK_ELECTION_UNCLEAN))
+        return KFK_ERR__INVALID_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!parts[i].topic) return KFK_ERR__INVALID_ARG;
+    *resultsp = NULL;
+    *countp = 0;
+    kc->errstr[0] = '\0';
+    int64_t deadline = kfk_conn_deadline(kc);
+    for (;;) {
+        kfk_conn *cc;
+        bool owned;
+        kfk_err err = controller_conn(kc, &cc, &owned);
+        if (err) return err;
+        int16_t v;
+        err = kfk_conn_pick(cc, KFK_API_ElectLeaders, &v);
+        if (!err && v < 1 && type != KFK_ELECTION_PREFERRED)
+            err = kfk_conn_fail(cc, KFK_ERR_UNSUPPORTED_VERSION,
+                                "ElectLeaders: the broker has only v0, "
+                                "which elects preferred leaders only");
+        if (err) {
+            node_done(kc, cc, owned, err);
+            return err;
+        }
+        kfk_arena ar;
+        kfk_arena_init(&ar, 0);
+        kfk_ElectLeadersRequest req;
+        kfk_msg_init(&kfk_ElectLeadersRequest_msg, v, &req);
+        /* Request: ElectionType (v1+), TopicPartitions (null: all). */
+        req.ElectionType = (int8_t)type;
+        req.TopicPartitions = NULL;
+        req.TopicPartitions_count = -1;
+        if (n) {
+            req.TopicPartitions =
+                elect_topics(parts, n, v, &ar, &req.TopicPartitions_count);
+            if (!req.TopicPartitions) {
+                kfk_arena_free(&ar);
+                node_done(kc, cc, owned, KFK_ERR__NOMEM);
+                return KFK_ERR__NOMEM;
+            }
+        }
+        req.TimeoutMs = cc->timeout_ms;
+        kfk_resp rs;
+        kfk_resp_init(&rs);
+        kfk_ElectLeadersResponse r;
+        err = kfk_conn_roundtrip(cc, KFK_API_ElectLeaders, v, &req,
+                                 kfk_conn_deadline(cc), &rs, &r);
+        kfk_arena_free(&ar);
+        /* Response: ErrorCode (v1+): the request as a whole. */
+        if (!err && r.ErrorCode) err = (kfk_err)r.ErrorCode;
+        if (err == KFK_ERR_NOT_CONTROLLER && kfk_mono_ms() + 100 < deadline) {
+            /* The controller moved: ask the cluster again. */
+            kfk_resp_free(&rs);
+            node_done(kc, cc, owned, KFK_ERR_NONE);
+            sleep_ms(100);
+            continue;
+        }
+        if (!err)
+            err = elect_results(&r, resultsp, countp);
+        else if (err > 0)
+            kfk_conn_fail(cc, err, "ElectLeaders: %s", kfk_err2name(err));
+        kfk_resp_free(&rs);
+        node_done(kc, cc, owned, err);
+        return err;
+    }
 }

@@ -151,6 +151,16 @@ md_broker(const kfk_MetadataResponse *md, int32_t id)
     return NULL;
 }
 
+/* Copy n node ids to *ipp and advance it; returns where they went. */
+static const int32_t *
+copy_ids(int32_t **ipp, const int32_t *src, int32_t n)
+{
+    int32_t *dst = *ipp;
+    if (n > 0) memcpy(dst, src, (size_t)n * sizeof(*dst));
+    *ipp += KFK_MAX(n, 0);
+    return dst;
+}
+
 kfk_err
 kfk_conn_read_partitions(kfk_conn *kc, const char *const *topics,
                          size_t topic_count, kfk_partition_info **partsp,
@@ -166,8 +176,9 @@ kfk_conn_read_partitions(kfk_conn *kc, const char *const *topics,
         kfk_resp_free(&rs);
         return err;
     }
-    /* One allocation: the entries, then the strings. */
-    size_t cnt = 0, strs = 0;
+    /* One allocation: the entries, the node id lists, then the
+     * strings. */
+    size_t cnt = 0, strs = 0, ids = 0;
     for (int32_t t = 0; t < md.Topics_count; t++) {
         const kfk_MetadataResponse_MetadataResponseTopic *mt = &md.Topics[t];
         size_t np = mt->Partitions_count > 0 ? (size_t)mt->Partitions_count : 1;
@@ -177,14 +188,19 @@ kfk_conn_read_partitions(kfk_conn *kc, const char *const *topics,
             const kfk_MetadataResponse_MetadataResponseBroker *b =
                 md_broker(&md, mt->Partitions[p].LeaderId);
             strs += (b ? (size_t)KFK_MAX(b->Host.len, 0) : 0) + 1;
+            ids += (size_t)KFK_MAX(mt->Partitions[p].ReplicaNodes_count, 0) +
+                   (size_t)KFK_MAX(mt->Partitions[p].IsrNodes_count, 0) +
+                   (size_t)KFK_MAX(mt->Partitions[p].OfflineReplicas_count, 0);
         }
     }
-    kfk_partition_info *parts = kfk_calloc(1, cnt * sizeof(*parts) + strs + 1);
+    kfk_partition_info *parts =
+        kfk_calloc(1, cnt * sizeof(*parts) + ids * sizeof(int32_t) + strs + 1);
     if (!parts) {
         kfk_resp_free(&rs);
         return KFK_ERR__NOMEM;
     }
-    char *sp = (char *)(parts + cnt);
+    int32_t *ip = (int32_t *)(void *)(parts + cnt);
+    char *sp = (char *)(ip + ids);
     size_t k = 0;
     for (int32_t t = 0; t < md.Topics_count; t++) {
         const kfk_MetadataResponse_MetadataResponseTopic *mt = &md.Topics[t];
@@ -197,6 +213,8 @@ kfk_conn_read_partitions(kfk_conn *kc, const char *const *topics,
             parts[k].id = -1;
             parts[k].leader = -1;
             parts[k].leader_host = "";
+            parts[k].replicas = parts[k].isr = parts[k].offline_replicas = ip;
+            parts[k].leader_epoch = -1;
             parts[k].err = mt->ErrorCode ? (kfk_err)mt->ErrorCode
                                          : KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
             k++;
@@ -211,6 +229,12 @@ kfk_conn_read_partitions(kfk_conn *kc, const char *const *topics,
             pi->leader = mp->LeaderId;
             pi->replica_count = KFK_MAX(mp->ReplicaNodes_count, 0);
             pi->isr_count = KFK_MAX(mp->IsrNodes_count, 0);
+            pi->offline_count = KFK_MAX(mp->OfflineReplicas_count, 0);
+            pi->leader_epoch = mp->LeaderEpoch;
+            pi->replicas = copy_ids(&ip, mp->ReplicaNodes, pi->replica_count);
+            pi->isr = copy_ids(&ip, mp->IsrNodes, pi->isr_count);
+            pi->offline_replicas =
+                copy_ids(&ip, mp->OfflineReplicas, pi->offline_count);
             pi->err = (kfk_err)(mp->ErrorCode ? mp->ErrorCode : mt->ErrorCode);
             const kfk_MetadataResponse_MetadataResponseBroker *b =
                 md_broker(&md, mp->LeaderId);

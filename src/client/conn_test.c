@@ -358,7 +358,77 @@ test_produce_fetch_roundtrip(void **state)
     assert_string_equal(pi[0].topic, "conn-rt");
     assert_true(pi[0].leader >= 0);
     assert_true(pi[0].leader_port > 0);
+    /* The node id lists: kfkd alone is every replica and the ISR. */
+    for (size_t i = 0; i < np; i++) {
+        assert_int_equal(pi[i].replica_count, 1);
+        assert_int_equal(pi[i].isr_count, 1);
+        assert_int_equal(pi[i].replicas[0], pi[i].leader);
+        assert_int_equal(pi[i].isr[0], pi[i].leader);
+        assert_int_equal(pi[i].offline_count, 0);
+        assert_non_null(pi[i].offline_replicas);
+        assert_true(pi[i].leader_epoch >= 0);
+    }
     kfk_partition_info_free(pi);
+    /* An unknown topic: one entry, empty lists. */
+    t = "conn-no-such-topic";
+    assert_int_equal(kfk_conn_read_partitions(kc, &t, 1, &pi, &np), 0);
+    assert_int_equal(np, 1);
+    assert_int_equal(pi[0].id, -1);
+    assert_int_equal(pi[0].replica_count, 0);
+    assert_non_null(pi[0].replicas);
+    assert_int_equal(pi[0].leader_epoch, -1);
+    kfk_partition_info_free(pi);
+    kfk_conn_close(kc);
+}
+
+/* ElectLeaders against one broker: it is the preferred leader of every
+ * partition and alive, so no election is needed; unknown partitions say
+ * so; all partitions (parts NULL) answer nothing. */
+static void
+test_elect_leaders(void **state)
+{
+    (void)state;
+    broker_topic_create("conn-elect", 2);
+    kfk_conn *kc;
+    assert_int_equal(kfk_conn_dial(boot, 5000, &kc), KFK_ERR_NONE);
+    const kfk_election_partition parts[] = {{"conn-elect", 1},
+                                            {"conn-elect-none", 0},
+                                            {"conn-elect", 0},
+                                            {"conn-elect", 7}};
+    for (int type = KFK_ELECTION_PREFERRED; type <= KFK_ELECTION_UNCLEAN;
+         type++) {
+        kfk_election_result *r;
+        size_t n;
+        assert_int_equal(kfk_admin_elect_leaders(kc, (kfk_election_type)type,
+                                                 parts, 4, &r, &n),
+                         KFK_ERR_NONE);
+        assert_int_equal(n, 4);
+        /* Grouped by topic, in the order of first appearance. */
+        assert_string_equal(r[0].topic, "conn-elect");
+        assert_int_equal(r[0].partition, 1);
+        assert_int_equal(r[0].err, KFK_ERR_ELECTION_NOT_NEEDED);
+        assert_int_equal(r[1].partition, 0);
+        assert_int_equal(r[1].err, KFK_ERR_ELECTION_NOT_NEEDED);
+        assert_int_equal(r[2].partition, 7);
+        assert_int_equal(r[2].err, KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        assert_string_equal(r[3].topic, "conn-elect-none");
+        assert_int_equal(r[3].err, KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        assert_non_null(r[3].message);
+        kfk_election_results_free(r, n);
+    }
+    kfk_election_result *r = NULL;
+    size_t n = 99;
+    assert_int_equal(
+        kfk_admin_elect_leaders(kc, KFK_ELECTION_PREFERRED, NULL, 0, &r, &n),
+        KFK_ERR_NONE);
+    assert_int_equal(n, 0);
+    kfk_election_results_free(r, n);
+    assert_int_equal(
+        kfk_admin_elect_leaders(kc, (kfk_election_type)5, NULL, 0, &r, &n),
+        KFK_ERR__INVALID_ARG);
+    assert_int_equal(
+        kfk_admin_elect_leaders(NULL, KFK_ELECTION_PREFERRED, NULL, 0, &r, &n),
+        KFK_ERR__INVALID_ARG);
     kfk_conn_close(kc);
 }
 
@@ -467,6 +537,7 @@ main(void)
     int rc = cmocka_run_group_tests(offline, NULL, NULL);
     const struct CMUnitTest one_broker[] = {
         cmocka_unit_test(test_produce_fetch_roundtrip),
+        cmocka_unit_test(test_elect_leaders),
     };
     rc |= cmocka_run_group_tests(one_broker, broker_setup, broker_teardown);
 #ifdef KFK_TEST_RDKAFKA

@@ -39,6 +39,7 @@ const kfk_api_spec kfk_api_specs[KFK_API_KEY_MAX + 1] = {
     [KFK_API_SaslAuthenticate] = {"SaslAuthenticate", -1, -2, KFK_API_F_PREAUTH, 0, {{0, 0}}},
     [KFK_API_CreatePartitions] = {"CreatePartitions", 0, 3, KFK_API_F_CONTROLLER, 1, {{KFK_ACL_RES_TOPIC, KFK_ACL_OP_ALTER}}},
     [KFK_API_DeleteGroups] = {"DeleteGroups", 0, 2, KFK_API_F_GROUP, 1, {{KFK_ACL_RES_GROUP, KFK_ACL_OP_DELETE}}},
+    [KFK_API_ElectLeaders] = {"ElectLeaders", 0, 2, KFK_API_F_CONTROLLER, 1, {{KFK_ACL_RES_CLUSTER, KFK_ACL_OP_ALTER}}},
     [KFK_API_IncrementalAlterConfigs] = {"IncrementalAlterConfigs", 0, 1, KFK_API_F_CONTROLLER, 2, {{KFK_ACL_RES_CLUSTER, KFK_ACL_OP_ALTER_CONFIGS}, {KFK_ACL_RES_TOPIC, KFK_ACL_OP_ALTER_CONFIGS}}},
     [KFK_API_OffsetDelete] = {"OffsetDelete", 0, 0, KFK_API_F_GROUP, 2, {{KFK_ACL_RES_GROUP, KFK_ACL_OP_DELETE}, {KFK_ACL_RES_TOPIC, KFK_ACL_OP_READ}}},
     [KFK_API_DescribeCluster] = {"DescribeCluster", 0, 1, 0, 1, {{KFK_ACL_RES_CLUSTER, KFK_ACL_OP_DESCRIBE}}},

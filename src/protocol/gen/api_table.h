@@ -99,11 +99,12 @@ const kfk_api_spec *kfk_api_spec_get(int16_t api_key);
     X(DescribeLogDirs) \
     X(CreatePartitions) \
     X(DeleteGroups) \
+    X(ElectLeaders) \
     X(IncrementalAlterConfigs) \
     X(OffsetDelete) \
     X(DescribeCluster) \
     X(DescribeProducers)
 
-#define KFK_API_NSERVED 28
+#define KFK_API_NSERVED 29
 
 #endif

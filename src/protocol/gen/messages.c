@@ -1415,6 +1415,49 @@ const kfk_struct_desc kfk_DeleteGroupsResponse_desc = {
     "DeleteGroupsResponse", sizeof(kfk_DeleteGroupsResponse), 2, kfk_DeleteGroupsResponse_fields,
 };
 
+static const kfk_field_desc kfk_ElectLeadersRequest_TopicPartitions_fields[] = {
+    {"Topic", KFK_FT_STRING, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersRequest_TopicPartitions, Topic), 0, NULL, 0, NULL, 0},
+    {"Partitions", KFK_FT_ARRAY, KFK_FT_INT32, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersRequest_TopicPartitions, Partitions), offsetof(kfk_ElectLeadersRequest_TopicPartitions, Partitions_count), NULL, 0, NULL, 0},
+};
+const kfk_struct_desc kfk_ElectLeadersRequest_TopicPartitions_desc = {
+    "TopicPartitions", sizeof(kfk_ElectLeadersRequest_TopicPartitions), 2, kfk_ElectLeadersRequest_TopicPartitions_fields,
+};
+
+static const kfk_field_desc kfk_ElectLeadersRequest_fields[] = {
+    {"ElectionType", KFK_FT_INT8, 0, 1, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersRequest, ElectionType), 0, NULL, 0, NULL, 0},
+    {"TopicPartitions", KFK_FT_ARRAY, KFK_FT_STRUCT, 0, 32767, 0, 32767, -1, -2, -1, offsetof(kfk_ElectLeadersRequest, TopicPartitions), offsetof(kfk_ElectLeadersRequest, TopicPartitions_count), &kfk_ElectLeadersRequest_TopicPartitions_desc, 0, NULL, 0},
+    {"TimeoutMs", KFK_FT_INT32, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersRequest, TimeoutMs), 0, NULL, (int64_t)60000LL, NULL, 0},
+};
+const kfk_struct_desc kfk_ElectLeadersRequest_desc = {
+    "ElectLeadersRequest", sizeof(kfk_ElectLeadersRequest), 3, kfk_ElectLeadersRequest_fields,
+};
+
+static const kfk_field_desc kfk_ElectLeadersResponse_PartitionResult_fields[] = {
+    {"PartitionId", KFK_FT_INT32, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersResponse_PartitionResult, PartitionId), 0, NULL, 0, NULL, 0},
+    {"ErrorCode", KFK_FT_INT16, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersResponse_PartitionResult, ErrorCode), 0, NULL, 0, NULL, 0},
+    {"ErrorMessage", KFK_FT_STRING, 0, 0, 32767, 0, 32767, -1, -2, -1, offsetof(kfk_ElectLeadersResponse_PartitionResult, ErrorMessage), 0, NULL, 0, NULL, 0},
+};
+const kfk_struct_desc kfk_ElectLeadersResponse_PartitionResult_desc = {
+    "PartitionResult", sizeof(kfk_ElectLeadersResponse_PartitionResult), 3, kfk_ElectLeadersResponse_PartitionResult_fields,
+};
+
+static const kfk_field_desc kfk_ElectLeadersResponse_ReplicaElectionResult_fields[] = {
+    {"Topic", KFK_FT_STRING, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersResponse_ReplicaElectionResult, Topic), 0, NULL, 0, NULL, 0},
+    {"PartitionResult", KFK_FT_ARRAY, KFK_FT_STRUCT, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersResponse_ReplicaElectionResult, PartitionResult), offsetof(kfk_ElectLeadersResponse_ReplicaElectionResult, PartitionResult_count), &kfk_ElectLeadersResponse_PartitionResult_desc, 0, NULL, 0},
+};
+const kfk_struct_desc kfk_ElectLeadersResponse_ReplicaElectionResult_desc = {
+    "ReplicaElectionResult", sizeof(kfk_ElectLeadersResponse_ReplicaElectionResult), 2, kfk_ElectLeadersResponse_ReplicaElectionResult_fields,
+};
+
+static const kfk_field_desc kfk_ElectLeadersResponse_fields[] = {
+    {"ThrottleTimeMs", KFK_FT_INT32, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersResponse, ThrottleTimeMs), 0, NULL, 0, NULL, 0},
+    {"ErrorCode", KFK_FT_INT16, 0, 1, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersResponse, ErrorCode), 0, NULL, 0, NULL, 0},
+    {"ReplicaElectionResults", KFK_FT_ARRAY, KFK_FT_STRUCT, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_ElectLeadersResponse, ReplicaElectionResults), offsetof(kfk_ElectLeadersResponse, ReplicaElectionResults_count), &kfk_ElectLeadersResponse_ReplicaElectionResult_desc, 0, NULL, 0},
+};
+const kfk_struct_desc kfk_ElectLeadersResponse_desc = {
+    "ElectLeadersResponse", sizeof(kfk_ElectLeadersResponse), 3, kfk_ElectLeadersResponse_fields,
+};
+
 static const kfk_field_desc kfk_IncrementalAlterConfigsRequest_AlterableConfig_fields[] = {
     {"Name", KFK_FT_STRING, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_IncrementalAlterConfigsRequest_AlterableConfig, Name), 0, NULL, 0, NULL, 0},
     {"ConfigOperation", KFK_FT_INT8, 0, 0, 32767, -1, -2, -1, -2, -1, offsetof(kfk_IncrementalAlterConfigsRequest_AlterableConfig, ConfigOperation), 0, NULL, 0, NULL, 0},
@@ -1805,6 +1848,8 @@ const kfk_msg_desc kfk_CreatePartitionsRequest_msg = {"CreatePartitionsRequest",
 const kfk_msg_desc kfk_CreatePartitionsResponse_msg = {"CreatePartitionsResponse", 37, 0, 3, 2, &kfk_CreatePartitionsResponse_desc};
 const kfk_msg_desc kfk_DeleteGroupsRequest_msg = {"DeleteGroupsRequest", 42, 0, 2, 2, &kfk_DeleteGroupsRequest_desc};
 const kfk_msg_desc kfk_DeleteGroupsResponse_msg = {"DeleteGroupsResponse", 42, 0, 2, 2, &kfk_DeleteGroupsResponse_desc};
+const kfk_msg_desc kfk_ElectLeadersRequest_msg = {"ElectLeadersRequest", 43, 0, 2, 2, &kfk_ElectLeadersRequest_desc};
+const kfk_msg_desc kfk_ElectLeadersResponse_msg = {"ElectLeadersResponse", 43, 0, 2, 2, &kfk_ElectLeadersResponse_desc};
 const kfk_msg_desc kfk_IncrementalAlterConfigsRequest_msg = {"IncrementalAlterConfigsRequest", 44, 0, 1, 1, &kfk_IncrementalAlterConfigsRequest_desc};
 const kfk_msg_desc kfk_IncrementalAlterConfigsResponse_msg = {"IncrementalAlterConfigsResponse", 44, 0, 1, 1, &kfk_IncrementalAlterConfigsResponse_desc};
 const kfk_msg_desc kfk_OffsetDeleteRequest_msg = {"OffsetDeleteRequest", 47, 0, 0, -1, &kfk_OffsetDeleteRequest_desc};
@@ -1855,6 +1900,7 @@ const kfk_api_desc kfk_api_table[KFK_API_KEY_MAX + 1] = {
     [KFK_API_SaslAuthenticate] = {"SaslAuthenticate", 36, 0, 2, 2, &kfk_SaslAuthenticateRequest_msg, &kfk_SaslAuthenticateResponse_msg},
     [KFK_API_CreatePartitions] = {"CreatePartitions", 37, 0, 3, 2, &kfk_CreatePartitionsRequest_msg, &kfk_CreatePartitionsResponse_msg},
     [KFK_API_DeleteGroups] = {"DeleteGroups", 42, 0, 2, 2, &kfk_DeleteGroupsRequest_msg, &kfk_DeleteGroupsResponse_msg},
+    [KFK_API_ElectLeaders] = {"ElectLeaders", 43, 0, 2, 2, &kfk_ElectLeadersRequest_msg, &kfk_ElectLeadersResponse_msg},
     [KFK_API_IncrementalAlterConfigs] = {"IncrementalAlterConfigs", 44, 0, 1, 1, &kfk_IncrementalAlterConfigsRequest_msg, &kfk_IncrementalAlterConfigsResponse_msg},
     [KFK_API_OffsetDelete] = {"OffsetDelete", 47, 0, 0, -1, &kfk_OffsetDeleteRequest_msg, &kfk_OffsetDeleteResponse_msg},
     [KFK_API_DescribeCluster] = {"DescribeCluster", 60, 0, 1, 0, &kfk_DescribeClusterRequest_msg, &kfk_DescribeClusterResponse_msg},

@@ -44,6 +44,7 @@ typedef enum kfk_api_key {
     KFK_API_SaslAuthenticate = 36,
     KFK_API_CreatePartitions = 37,
     KFK_API_DeleteGroups = 42,
+    KFK_API_ElectLeaders = 43,
     KFK_API_IncrementalAlterConfigs = 44,
     KFK_API_OffsetDelete = 47,
     KFK_API_DescribeCluster = 60,
@@ -1416,6 +1417,48 @@ typedef struct kfk_DeleteGroupsResponse {
 
 extern const kfk_struct_desc kfk_DeleteGroupsResponse_desc;
 
+typedef struct kfk_ElectLeadersRequest_TopicPartitions {
+    kfk_str Topic;
+    int32_t *Partitions;
+    int32_t Partitions_count; /* -1: null */
+} kfk_ElectLeadersRequest_TopicPartitions;
+
+extern const kfk_struct_desc kfk_ElectLeadersRequest_TopicPartitions_desc;
+
+typedef struct kfk_ElectLeadersRequest {
+    int8_t ElectionType;
+    kfk_ElectLeadersRequest_TopicPartitions *TopicPartitions;
+    int32_t TopicPartitions_count; /* -1: null */
+    int32_t TimeoutMs;
+} kfk_ElectLeadersRequest;
+
+extern const kfk_struct_desc kfk_ElectLeadersRequest_desc;
+
+typedef struct kfk_ElectLeadersResponse_PartitionResult {
+    int32_t PartitionId;
+    int16_t ErrorCode;
+    kfk_str ErrorMessage;
+} kfk_ElectLeadersResponse_PartitionResult;
+
+extern const kfk_struct_desc kfk_ElectLeadersResponse_PartitionResult_desc;
+
+typedef struct kfk_ElectLeadersResponse_ReplicaElectionResult {
+    kfk_str Topic;
+    kfk_ElectLeadersResponse_PartitionResult *PartitionResult;
+    int32_t PartitionResult_count; /* -1: null */
+} kfk_ElectLeadersResponse_ReplicaElectionResult;
+
+extern const kfk_struct_desc kfk_ElectLeadersResponse_ReplicaElectionResult_desc;
+
+typedef struct kfk_ElectLeadersResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    kfk_ElectLeadersResponse_ReplicaElectionResult *ReplicaElectionResults;
+    int32_t ReplicaElectionResults_count; /* -1: null */
+} kfk_ElectLeadersResponse;
+
+extern const kfk_struct_desc kfk_ElectLeadersResponse_desc;
+
 typedef struct kfk_IncrementalAlterConfigsRequest_AlterableConfig {
     kfk_str Name;
     int8_t ConfigOperation;
@@ -1797,6 +1840,8 @@ extern const kfk_msg_desc kfk_CreatePartitionsRequest_msg;
 extern const kfk_msg_desc kfk_CreatePartitionsResponse_msg;
 extern const kfk_msg_desc kfk_DeleteGroupsRequest_msg;
 extern const kfk_msg_desc kfk_DeleteGroupsResponse_msg;
+extern const kfk_msg_desc kfk_ElectLeadersRequest_msg;
+extern const kfk_msg_desc kfk_ElectLeadersResponse_msg;
 extern const kfk_msg_desc kfk_IncrementalAlterConfigsRequest_msg;
 extern const kfk_msg_desc kfk_IncrementalAlterConfigsResponse_msg;
 extern const kfk_msg_desc kfk_OffsetDeleteRequest_msg;
