@@ -632,7 +632,7 @@ def read_partition(c, topic, p, isolation="read_committed", timeout=120):
     watermark (taken first)."""
     from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
     cons = Consumer({"bootstrap.servers": c.bootstrap,
-                     "group.id": "kfk-cluster-check", "log_level": 3,
+                     "group.id": "kfk-cluster-check", "log_level": 2,
                      "enable.auto.commit": False,
                      "isolation.level": isolation,
                      "fetch.wait.max.ms": 100, "enable.partition.eof": True})

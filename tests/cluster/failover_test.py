@@ -130,7 +130,7 @@ def scenario(c):
 def main():
     R = Results("cluster failover, librdkafka %s (confluent-kafka %s)"
                 % (confluent_kafka.libversion()[0],
-                   confluent_kafka.version()[0]))
+                   confluent_kafka.__version__))
     tmp = tempfile.mkdtemp(prefix="kfk-cluster-failover-")
     name = ("%s producer, acks=all, RF 3, min.insync.replicas=2, %d kill -9 "
             "of the leader" % ("idempotent" if IDEMPOTENCE else "plain",
