@@ -68,7 +68,7 @@ cluster.id=kfk-cluster
 default.replication.factor=3
 min.insync.replicas=2
 offsets.topic.replication.factor=3
-broker.session.timeout.ms=${KFK_CLUSTER_SESSION_MS:-6000}
+broker.session.timeout.ms=${KFK_CLUSTER_SESSION_MS:-3000}
 replica.lag.time.max.ms=${KFK_CLUSTER_LAG_MS:-10000}
 group.initial.rebalance.delay.ms=0
 EOF

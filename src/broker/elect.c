@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/cluster/cluster.h"
 #include "broker/handlers.h"
 
 /* ElectionType values (Kafka's ElectionType). */
@@ -42,6 +43,14 @@ msgf(kfk_req *rq, const char *fmt, ...)
     char *c = kfk_req_alloc(rq, n + 1);
     memcpy(c, tmp, n + 1);
     return kfk_str_n(c, n);
+}
+
+static void
+election_done(void *arg, kfk_err err, const char *errstr)
+{
+    (void)arg;
+    if (err && err != KFK_ERR_ELECTION_NOT_NEEDED)
+        kfk_warn("cluster", "preferred leader election: %s", errstr);
 }
 
 /* The election of partition index of t (t NULL: no such topic, name is
@@ -69,6 +78,45 @@ elect_one(kfk_req *rq, kfk_str name, kfk_topic *t, int32_t index, int8_t type,
      * elects a live replica when there is no leader
      * (ELIGIBLE_LEADERS_NOT_AVAILABLE if none is alive).
      * ------------------------------------------------------------------ */
+    kfk_broker *b = rq->peer->b;
+    if (b->cluster) {
+        const kfk_cpart *cp = kfk_cluster_partition(b, t, index);
+        if (!cp || !cp->has_state) {
+            *msgp = msgf(rq, "No leadership record for %s-%d yet", t->name,
+                         (int)index);
+            return KFK_ERR_LEADER_NOT_AVAILABLE;
+        }
+        if (type == ELECT_UNCLEAN) {
+            if (cp->st.leader >= 0) goto not_needed;
+            /* Forcing one on request is not served: the controller elects
+             * outside the ISR only with unclean.leader.election.enable. */
+            *msgp = msgf(rq,
+                         "%s-%d has no leader; an unclean election on "
+                         "request is not supported, set "
+                         "unclean.leader.election.enable",
+                         t->name, (int)index);
+            return KFK_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+        }
+        int32_t pref = cp->replicas[0];
+        if (cp->st.leader == pref) goto not_needed;
+        int nb;
+        const kfk_meta_broker *bs = kfk_cluster_brokers(b, &nb);
+        bool alive = false;
+        for (int i = 0; i < nb; i++)
+            alive |= bs[i].id == pref;
+        if (!alive || !kfk_meta_has(cp->st.isr, cp->st.nisr, pref)) {
+            *msgp = msgf(rq,
+                         "Failed to elect leader for partition %s-%d under "
+                         "strategy PreferredReplicaPartitionLeaderElection",
+                         t->name, (int)index);
+            return KFK_ERR_PREFERRED_LEADER_NOT_AVAILABLE;
+        }
+        /* Written by compare-and-swap; answered without waiting for it
+         * (docs/cluster.md). */
+        kfk_cluster_elect_preferred(b, t, index, election_done, NULL);
+        return KFK_ERR_NONE;
+    }
+not_needed:
     /* One broker: it is the preferred replica and leads (UNCLEAN: the
      * partition has a live leader). */
     (void)type;

@@ -71,7 +71,7 @@ check "topic of RF 3" "created" kfk topics create orders -p 3 -r 3
 describe() { kfk topics describe orders --json >"$TMP/d.json" 2>&1; }
 full_isr() {
     describe && json_check "$TMP/d.json" \
-        'all(p["replicas"] == 3 and p["isr"] == 3 and p["leader"] >= 1 for p in d["partitions"])'
+        'all(len(p["replicas"]) == 3 and len(p["isr"]) == 3 and p["leader"] >= 1 for p in d["partitions"])'
 }
 check "every partition led, ISR full" "3 replicas, 3 in sync" wait_for 20 full_isr
 check "leaders spread" "three partitions, three leaders" json_check "$TMP/d.json" \
