@@ -5,7 +5,7 @@
 # against a kfkd of its own, then against a 3-node Apache Kafka cluster
 # (one node killed with -9, the ISR shrinking, the node back, the
 # preferred leaders elected again).  The same scenario against a 3-node
-# kfkd cluster is kfkd_cluster_scenario(), skipped until kfkd has one.
+# kfkd cluster (scripts/cluster.sh) is kfkd_cluster_scenario().
 # Without Apache Kafka (tests/harness/kafka.py home) its part is skipped
 # with a message; the kfkd part always runs.
 set -uo pipefail
@@ -174,14 +174,58 @@ kafka_scenario() {
 }
 
 # ---- kfkd, 3 nodes -------------------------------------------------------------
-# To come with kfkd's cluster (issue 17): start it with scripts/cluster.sh
-# and run replica_scenario with its kill-node / start-node.
+# scripts/cluster.sh: etcd and three kfkd on free ports; automatic leader
+# rebalancing off, as for Kafka above, so that elect-leaders has work.
+KFKD_CL=
 kfkd_cluster_scenario() {
-    echo "SKIP (part): kfkd 3-node cluster: not there yet (scripts/cluster.sh)"
+    if ! command -v etcd >/dev/null; then
+        if [[ ${KFK_REQUIRE_PEERS:-} == 1 ]]; then
+            fail "kfkd 3 nodes" "etcd is not installed"
+        else
+            echo "SKIP (part): kfkd 3-node cluster: etcd is not installed"
+        fi
+        return
+    fi
+    local top base out
+    top=$(cd "$(dirname "$0")/../.." && pwd)
+    base=$(python3 - <<'PY'
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(200):
+    b = random.randrange(20000, 40000)
+    if all(free(p) for p in (b, b + 1, b + 2, b + 1000, b + 1001)):
+        print(b)
+        break
+PY
+)
+    KFKD_CL="$TMP/kfkd-cluster"
+    kcl() { KFKD="$KFKD_BIN" KFK="$KFK_BIN" "$top/scripts/cluster.sh" "$@"; }
+    if ! out=$(KFK_CLUSTER_OVERRIDES="auto.leader.rebalance.enable=false" \
+        kcl start "$KFKD_CL" "$base" 2>&1); then
+        fail "kfkd 3 nodes" "did not start: $out"
+        return
+    fi
+    local saved=$KFK_BROKERS
+    export KFK_BROKERS=${out##*bootstrap=}
+    echo "kfkd, 3 nodes: $KFK_BROKERS"
+    node_kill() { kcl kill-node "$KFKD_CL" "$1"; }
+    node_start() { kcl start-node "$KFKD_CL" "$1"; }
+    replica_scenario "kfkd"
+    export KFK_BROKERS=$saved
+    kcl stop "$KFKD_CL"
+    KFKD_CL=
 }
 
 KAFKA_DIR=
-trap '[[ -n "$KAFKA_DIR" ]] && python3 "$HARNESS" cleanup "$KAFKA_DIR"; cleanup' EXIT
+trap '[[ -n "$KAFKA_DIR" ]] && python3 "$HARNESS" cleanup "$KAFKA_DIR"; [[ -n "$KFKD_CL" ]] && "$(dirname "$0")/../../scripts/cluster.sh" stop "$KFKD_CL"; cleanup' EXIT
 kafka_scenario
 kfkd_cluster_scenario
 finish
