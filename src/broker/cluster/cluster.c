@@ -332,7 +332,9 @@ follow(kfk_cluster *c, kfk_partition *p, kfk_cpart *cp)
 {
     const char *host;
     int port;
-    if (cp->st.leader < 0 ||
+    /* A broker fenced while the mirror still names it leader has no
+     * leader to fetch from: never itself. */
+    if (cp->st.leader < 0 || cp->st.leader == c->b->conf.node_id ||
         !kfk_cluster_broker_addr(c->b, cp->st.leader, c->ib->name, &host,
                                  &port)) {
         kfk_fetchers_unfollow(c->fetchers, p);
