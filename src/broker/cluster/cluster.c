@@ -346,6 +346,13 @@ follow(kfk_cluster *c, kfk_partition *p, kfk_cpart *cp)
     cp->following = cp->st.leader;
 }
 
+static bool
+fetch_stopped(kfk_cluster *c, const kfk_partition *p)
+{
+    kfk_fetcher_state st;
+    return kfk_fetchers_state(c->fetchers, p, &st) && st.stopped;
+}
+
 static void
 reconcile_partition(kfk_cluster *c, kfk_topic *t, int32_t i)
 {
@@ -405,7 +412,10 @@ reconcile_partition(kfk_cluster *c, kfk_topic *t, int32_t i)
             strcmp(t->name, KFK_OFFSETS_TOPIC) == 0)
             kfk_groups_partition_led(b, i, false);
         follow(c, p, cp);
-    } else if (cp->following != cp->st.leader) {
+    } else if (cp->following != cp->st.leader || fetch_stopped(c, p)) {
+        /* A fetch the leader refused waits for new metadata: this is it
+         * (the leader may be back at the same epoch, after its session
+         * was lost and registered again). */
         follow(c, p, cp);
     }
 }
