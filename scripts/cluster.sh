@@ -18,7 +18,10 @@
 # etcd (Debian's etcd-server) listens on BASEPORT+1000 for clients and
 # BASEPORT+1001 for peers.  Every node gets the settings below; more
 # (key=value, space-separated) from KFK_CLUSTER_OVERRIDES.  The kfkd binary
-# is build/bin/kfkd unless KFKD says otherwise.
+# is build/bin/kfkd unless KFKD says otherwise.  With KFK_CLUSTER_GID_BASE=G
+# at start, node N runs with group id G+N (setpriv; kept for start-node):
+# what lets a test tell the nodes' sockets apart in iptables (owner match),
+# as they all share 127.0.0.1.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -111,7 +114,11 @@ start_node() {
     alive "$(pid_of "$dir" "node-$n")" && return 0
     [[ -x $KFKD ]] || die "$KFKD is missing: run make first"
     mkdir -p "$dir/node-$n"
-    "$KFKD" "$dir/node-$n.properties" >>"$dir/node-$n.log" 2>&1 </dev/null &
+    local as=()
+    if [[ -s $dir/gidbase ]]; then
+        as=(setpriv --regid $(($(cat "$dir/gidbase") + n)) --clear-groups)
+    fi
+    "${as[@]}" "$KFKD" "$dir/node-$n.properties" >>"$dir/node-$n.log" 2>&1 </dev/null &
     echo $! >"$dir/node-$n.pid"
 }
 
@@ -150,6 +157,11 @@ cmd_start() {
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     echo "$base" >"$dir/baseport"
+    if [[ -n ${KFK_CLUSTER_GID_BASE:-} ]]; then
+        [[ $KFK_CLUSTER_GID_BASE =~ ^[0-9]+$ ]] ||
+            die "KFK_CLUSTER_GID_BASE must be a number"
+        echo "$KFK_CLUSTER_GID_BASE" >"$dir/gidbase"
+    fi
     alive "$(pid_of "$dir" etcd)" || start_etcd "$dir" "$base"
     local n
     for ((n = 1; n <= NODES; n++)); do

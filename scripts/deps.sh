@@ -20,7 +20,7 @@ test_pkgs=(etcd-server etcd-client kcat librdkafka-dev python3-confluent-kafka
            python3-kafka python3-snappy python3-lz4 python3-xxhash python3-zstandard
            golang-go golang-github-shopify-sarama-dev
            golang-github-segmentio-kafka-go-dev nodejs npm netcat-openbsd
-           procps default-jdk-headless maven)
+           procps iptables default-jdk-headless maven)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

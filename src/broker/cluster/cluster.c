@@ -332,7 +332,9 @@ follow(kfk_cluster *c, kfk_partition *p, kfk_cpart *cp)
 {
     const char *host;
     int port;
-    if (cp->st.leader < 0 ||
+    /* A broker fenced while the mirror still names it leader has no
+     * leader to fetch from: never itself. */
+    if (cp->st.leader < 0 || cp->st.leader == c->b->conf.node_id ||
         !kfk_cluster_broker_addr(c->b, cp->st.leader, c->ib->name, &host,
                                  &port)) {
         kfk_fetchers_unfollow(c->fetchers, p);
@@ -342,6 +344,13 @@ follow(kfk_cluster *c, kfk_partition *p, kfk_cpart *cp)
     kfk_fetchers_follow(c->fetchers, p, cp->st.leader, host, port,
                         cp->st.leader_epoch);
     cp->following = cp->st.leader;
+}
+
+static bool
+fetch_stopped(kfk_cluster *c, const kfk_partition *p)
+{
+    kfk_fetcher_state st;
+    return kfk_fetchers_state(c->fetchers, p, &st) && st.stopped;
 }
 
 static void
@@ -403,7 +412,10 @@ reconcile_partition(kfk_cluster *c, kfk_topic *t, int32_t i)
             strcmp(t->name, KFK_OFFSETS_TOPIC) == 0)
             kfk_groups_partition_led(b, i, false);
         follow(c, p, cp);
-    } else if (cp->following != cp->st.leader) {
+    } else if (cp->following != cp->st.leader || fetch_stopped(c, p)) {
+        /* A fetch the leader refused waits for new metadata: this is it
+         * (the leader may be back at the same epoch, after its session
+         * was lost and registered again). */
         follow(c, p, cp);
     }
 }
