@@ -13,6 +13,8 @@ as a ratio, because the machines are shared and noisy:
     kfkd and Kafka;
   * client workloads: libkfk's Writer against librdkafka's producer, both
     against kfkd;
+  * replication: produce acks=all to RF 3 against RF 1 on a 3-broker
+    kfkd cluster over etcd (scripts/cluster.sh) and on a 3-node Kafka;
   * the broker ceiling: pre-encoded Produce/Fetch requests replayed
     (bench/replay.c) against kfkd pinned to one core, beside the loopback
     TCP and page-cache write bandwidth measured in the same run.
@@ -30,6 +32,8 @@ import argparse
 import json
 import os
 import platform
+import random
+import re
 import shutil
 import socket
 import statistics
@@ -153,6 +157,85 @@ class Mock:
         except (subprocess.TimeoutExpired, BrokenPipeError):
             self.proc.kill()
             self.proc.wait()
+
+
+def free_cluster_base():
+    """A BASEPORT for scripts/cluster.sh: the brokers' BASEPORT..+2 and
+    etcd's BASEPORT+1000..+1001, all free on 127.0.0.1 just now."""
+    for _ in range(200):
+        base = random.randrange(20000, 40000)
+        socks = []
+        try:
+            for port in (base, base + 1, base + 2, base + 1000, base + 1001):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range for a cluster")
+
+
+class KfkdCluster:
+    """Three kfkd brokers over one etcd (scripts/cluster.sh) in a
+    temporary directory on free ports of 127.0.0.1."""
+
+    def __init__(self, build, src, tmp):
+        self.dir = tempfile.mkdtemp(prefix="kfkd-cluster-", dir=tmp)
+        self.script = os.path.join(src, "scripts", "cluster.sh")
+        self.env = dict(os.environ, KFKD=os.path.join(build, "bin", "kfkd"),
+                        KFK=os.path.join(build, "bin", "kfk"))
+        base = free_cluster_base()
+        r = subprocess.run([self.script, "start", self.dir, str(base)],
+                           capture_output=True, text=True, env=self.env,
+                           timeout=120)
+        if r.returncode != 0:
+            self.stop()
+            raise RuntimeError("cluster.sh start: " + r.stderr[-2000:])
+        self.brokers = ",".join(f"127.0.0.1:{base + i}" for i in range(3))
+
+    def pids(self):
+        out = []
+        for n in (1, 2, 3):
+            try:
+                with open(os.path.join(self.dir, f"node-{n}.pid")) as f:
+                    out.append(int(f.read()))
+            except (OSError, ValueError):
+                pass
+        return out
+
+    def data_dirs(self):
+        return [os.path.join(self.dir, f"node-{n}") for n in (1, 2, 3)]
+
+    def stop(self):
+        try:
+            subprocess.run([self.script, "stop", self.dir],
+                           capture_output=True, env=self.env, timeout=120)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class KafkaCluster(kafka_ref._Node):
+    """Three combined KRaft nodes with the benchmark's JVM options (full
+    JIT).  No start-up clock per node: a node cannot answer Metadata
+    before a quorum of the others has started."""
+
+    def start_node(self, nid):
+        kafka_ref.harness.Kafka.start_node(self, nid)
+
+    @property
+    def brokers(self):
+        return self.bootstrap
+
+    def pids_all(self):
+        return [self.pids[n] for n in self.node_ids() if n in self.pids]
+
+    def data_dirs(self):
+        return [os.path.join(self._node_dir(n), "data")
+                for n in self.node_ids()]
 
 
 class Bench:
@@ -479,6 +562,151 @@ class Bench:
         self.row("broker", name + ": broker CPU per M records", "CPU s",
                  mean(1, "cpu_per_m"), mean(0, "cpu_per_m"), 1.1, "lower",
                  ref_name="plain", note="kfkd only")
+
+    def cluster_replication(self):
+        """What replication costs: produce 100 B acks=all to a 3-partition
+        topic of RF 1 (min.insync.replicas=1) and to one of RF 3
+        (min.insync.replicas=2) on the same 3-broker cluster, interleaved
+        (RF 1, RF 3, RF 1, RF 3) so that the machine's state weighs on
+        both alike; each figure is the mean of its runs.  A kfkd cluster
+        over etcd (scripts/cluster.sh) and an Apache Kafka cluster of
+        three KRaft nodes, one after the other.  The ratio is RF 3 / RF 1."""
+        log("== cluster: produce acks=all, RF 3 vs RF 1 (3 brokers)")
+        cap = int(3e9 // 100)
+        kfk_bin = os.path.join(self.build, "bin", "kfk")
+
+        def create(brokers, c, topic, rf):
+            subprocess.run(
+                [kfk_bin, "-b", brokers, "topics", "create", topic, "-p",
+                 "3", "-r", str(rf), "--config",
+                 f"min.insync.replicas={1 if rf == 1 else 2}"],
+                check=True, capture_output=True, timeout=60)
+            # Until every partition has a leader and its full ISR, and
+            # every replica's log exists (Kafka answers CreateTopics
+            # before its brokers open the logs).
+            pat = re.compile(re.escape(topic) + r"-\d+$")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                r = subprocess.run([kfk_bin, "-b", brokers, "topics",
+                                    "describe", topic, "--json"],
+                                   capture_output=True, text=True,
+                                   timeout=30)
+                try:
+                    ps = json.loads(r.stdout)["partitions"]
+                except (ValueError, KeyError):
+                    ps = []
+                logs = 0
+                for d in c.data_dirs():
+                    try:
+                        logs += sum(1 for e in os.listdir(d) if pat.match(e))
+                    except OSError:
+                        pass
+                if len(ps) == 3 and logs >= 3 * rf and all(
+                        p["leader"] >= 0 and len(p["isr"]) == rf
+                        for p in ps):
+                    return
+                time.sleep(0.1)
+            raise RuntimeError(f"{topic}: partitions not ready in 60 s")
+
+        def produce(brokers, topic, secs):
+            return self.tool("loadgen", "produce", f"brokers={brokers}",
+                             f"topic={topic}", "size=100", "acks=-1",
+                             f"secs={secs}", f"max={cap}", "partitions=3")
+
+        def one(which):
+            if which == "kfkd":
+                c = KfkdCluster(self.build, self.a.src, self.tmp)
+                pids = c.pids
+            else:
+                c = KafkaCluster(overrides=dict(kafka_ref.KAFKA_SETTINGS),
+                                 nodes=3, tmpdir=tempfile.mkdtemp(
+                                     prefix="kafka-cluster-", dir=self.tmp),
+                                 heap=kafka_ref.HEAP, log_level="WARN",
+                                 fast_start=False)
+                pids = c.pids_all
+                try:
+                    c.start()
+                except Exception:
+                    c.kill9()
+                    shutil.rmtree(c.dir, ignore_errors=True)
+                    raise
+            try:
+                if which == "kafka":
+                    # Both paths (local append, then replication) warm.
+                    for rf in (1, 3):
+                        t = self.topic(f"warm-rf{rf}")
+                        create(c.brokers, c, t, rf)
+                        produce(c.brokers, t, self.wsecs)
+                runs = {1: [], 3: []}
+                for _ in range(2):
+                    for rf in (1, 3):
+                        t = self.topic(f"rf{rf}")
+                        create(c.brokers, c, t, rf)
+                        c0 = sum(proc_cpu(p) for p in pids())
+                        r = produce(c.brokers, t, self.secs)
+                        r["broker_cpu"] = sum(proc_cpu(p) for p in pids()) \
+                            - c0
+                        if r.get("failed"):
+                            raise RuntimeError(f"{which} RF {rf}: "
+                                               f"{r['failed']} failed")
+                        log(f"  {which} RF {rf}: {fmt(r['rate'])} "
+                            "records/s")
+                        runs[rf].append(r)
+                out = {"runs": runs}
+                for rf in (1, 3):
+                    out[f"rf{rf}"] = statistics.mean(
+                        r["rate"] for r in runs[rf])
+                out["ratio"] = out["rf3"] / out["rf1"] if out["rf1"] \
+                    else None
+                return out
+            finally:
+                if which == "kfkd":
+                    c.stop()
+                else:
+                    try:
+                        c.kill9()
+                    finally:
+                        shutil.rmtree(c.dir, ignore_errors=True)
+
+        run = ["kfkd", "kafka"]
+        skip_kfkd = None
+        if "kfkd" not in self.brokers:
+            skip_kfkd = "not run"
+        elif not shutil.which("etcd"):
+            skip_kfkd = "skipped: etcd not installed"
+            log("  kfkd cluster " + skip_kfkd)
+        if skip_kfkd:
+            run = ["kafka"]
+        if not os.path.exists(kfk_bin):
+            # The topics are created with kfk (RF and configs), on both.
+            skip_kfkd = "skipped: the kfk CLI is not built"
+            log("  " + skip_kfkd)
+            run = []
+        r = self.across(one, run)
+        k, x = r["kfkd"], r["kafka"]
+        xk = (lambda key: skip_kfkd) if not run else \
+            (lambda key: self.kv(x, key))
+        self.results["cluster_replication"] = {"kfkd": k, "kafka": x}
+
+        def kc(key):
+            return skip_kfkd if skip_kfkd else get(k, key)
+        name = "cluster: produce 100 B acks=all, RF 3 vs RF 1"
+        note = ("3 brokers, 3 partitions; reference: RF 1 on the same "
+                "cluster; Kafka column: RF 3")
+        if x:
+            note += f" (Kafka RF 3 / RF 1: {fmt(x['ratio'])})"
+        self.row("cluster", name, "records/s", kc("rf3"), get(k, "rf1"),
+                 None,
+                 ref_name="RF 1", note=note, kafka=xk("rf3"))
+        self.row("cluster", name + ": ratio RF 3 / RF 1", "", kc("ratio"),
+                 None, None, ref_name="—", kafka=xk("ratio"),
+                 note="kfk/Kafka above 1: replication costs kfkd less")
+        self.row("cluster", "cluster: produce 100 B acks=all, RF 1",
+                 "records/s", kc("rf1"), None, None, ref_name="—",
+                 kafka=xk("rf1"))
+        self.row("cluster", "cluster: produce 100 B acks=all, RF 3",
+                 "records/s", kc("rf3"), None, None, ref_name="—",
+                 kafka=xk("rf3"))
 
     def broker_consume(self):
         log("== broker: consume from the start of a backlog")
@@ -824,7 +1052,8 @@ class Bench:
         t0 = time.monotonic()
         self.info()
         steps = [self.ceilings, self.footprint, self.broker_produce,
-                 self.broker_idempotence, self.broker_consume, self.broker_latency, self.kafka_tools,
+                 self.broker_idempotence, self.cluster_replication,
+                 self.broker_consume, self.broker_latency, self.kafka_tools,
                  self.ceiling, self.clients, self.scaling]
         if self.a.only:
             steps = [s for s in steps if s.__name__ in self.a.only.split(",")]
