@@ -41,7 +41,7 @@ command -v python3 >/dev/null || { echo "bench: python3 is required" >&2; exit 1
 
 echo "== building bench tools in $build" >&2
 test -f "$build/CMakeCache.txt" || cmake -S "$src" -B "$build" >&2
-cmake --build "$build" -j "$(nproc)" --target kfkd kfk_static kfk_shared \
+cmake --build "$build" -j "$(nproc)" --target kfkd kfk kfk_static kfk_shared \
     bench_replay bench_client bench_loadgen bench_mock_broker >&2
 
 exec python3 "$here/bench.py" --build "$build" --src "$src" --out "$out" \
