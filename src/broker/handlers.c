@@ -159,7 +159,16 @@ fill_cluster_partitions(kfk_req *rq,
         rp->ReplicaNodes_count = cp->nreplicas;
         rp->OfflineReplicas = off;
         rp->OfflineReplicas_count = noff;
-        if (!cp->has_state || cp->st.leader < 0) {
+        const char *lh;
+        int lp;
+        /* A leader whose registration is gone is not available: the
+         * client asks again (the controller elects one within
+         * milliseconds) instead of dialing a dead broker. */
+        bool leader_up =
+            cp->has_state && cp->st.leader >= 0 &&
+            kfk_cluster_broker_addr(b, cp->st.leader, rq->peer->listener->name,
+                                    &lh, &lp);
+        if (!leader_up) {
             rp->ErrorCode = KFK_ERR_LEADER_NOT_AVAILABLE;
             rp->LeaderId = -1;
             rp->LeaderEpoch = cp->has_state ? cp->st.leader_epoch : -1;
