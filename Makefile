@@ -54,11 +54,11 @@ stress: test-deps build
 unit: build
 	cd $(BUILD) && $(CTEST) --output-on-failure -L 'unit|proto' -j $(JOBS)
 
-# Under the sanitizers the interop tests run against kfkd only: the Apache
+# Under the sanitizers the interop and cluster tests run against kfkd only: the Apache
 # Kafka side of each differential scenario does not depend on how kfkd was
 # built, and `make test` runs it.  libkfk's tests against Kafka (label
 # kafka) still run: they exercise libkfk's own code.
-SAN_ENV = KFK_INTEROP_BROKERS=kfkd
+SAN_ENV = KFK_INTEROP_BROKERS=kfkd KFK_CLUSTER_BROKERS=kfkd
 
 asan: test-deps
 	$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug \
