@@ -13,7 +13,9 @@ sarama Idempotent with MaxOpenRequests 1, Java enable.idempotence=true;
 kafka-go and kafkajs without).  Each prints the number, partition and
 offset of every acknowledged record.  Once a quarter of them are
 acknowledged the driver kills -9 the leader of partition 0, waits for the
-first acknowledgement on partition 0 after it, restarts the node, waits for
+first acknowledgement on partition 0 of a record given to the client after
+the kill (the failover time; each program prints SENT before it hands a
+record over), restarts the node a second later, waits for
 the program to end, reads the topic back and checks:
 
   - the program ended, within KFK_CLUSTER_RUN_MAX (N/rate + 120 s), with
@@ -161,12 +163,13 @@ CLIENTS = {
 
 class Run:
     """The producer program, its stdout parsed in a thread: acks[num] is a
-    list of (partition, offset), ack_times of partition 0 the monotonic
-    times of its acknowledgements."""
+    list of (partition, offset); sent[num] and the (time, num) of
+    partition 0's acknowledgements in p0 are the monotonic times their
+    lines were read."""
 
     def __init__(self, argv, log):
         self.acks, self.fails, self.done = {}, [], None
-        self.p0_times = []
+        self.p0, self.sent = [], {}
         self.nacked = 0
         self.err = open(log, "w+")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
@@ -186,7 +189,9 @@ class Run:
                 self.acks.setdefault(num, []).append((p, off))
                 self.nacked += 1
                 if p == 0:
-                    self.p0_times.append(time.monotonic())
+                    self.p0.append((time.monotonic(), num))
+            elif f[0] == "SENT" and len(f) == 2:
+                self.sent[int(f[1])] = time.monotonic()
             elif f[0] == "FAIL":
                 self.fails.append(line.strip())
             elif f[0] == "DONE":
@@ -195,8 +200,10 @@ class Run:
         self.t_end = time.monotonic()
 
     def first_p0_after(self, t):
-        for x in self.p0_times:
-            if x > t:
+        """The time of the first acknowledgement on partition 0 of a record
+        given to the client after t."""
+        for x, num in list(self.p0):
+            if self.sent.get(num, 0) > t:
                 return x
         return None
 
@@ -229,8 +236,8 @@ def scenario(c, client, idempotent, argv_of, tmp, table):
         check(run.t_end is None, "the program ended early (%s): %s"
               % (run.proc.returncode, run.stderr_tail()))
         leader = L.leader_of(c, topic, 0)
-        c.kill9(leader)
         t_kill = time.monotonic()
+        c.kill9(leader)
         acked_at_kill = run.nacked
         wait_until(lambda: run.first_p0_after(t_kill) or run.t_end,
                    FAILOVER_MAX, "%s: an acknowledgement on partition 0 after "

@@ -3,6 +3,7 @@
 // -rate records/s, with franz-go's defaults (idempotent, acks=all,
 // unlimited retries).  One line per outcome on stdout:
 //
+//	SENT number (before the client is given it)
 //	ACK number partition offset
 //	FAIL number error
 //	DONE acked failed
@@ -50,6 +51,9 @@ func main() {
 	for i := 0; i < *n; i++ {
 		k := []byte(strconv.Itoa(i))
 		num := i
+		mu.Lock()
+		fmt.Printf("SENT %d\n", i)
+		mu.Unlock()
 		wg.Add(1)
 		cl.Produce(context.Background(), &kgo.Record{Key: k, Value: k},
 			func(r *kgo.Record, err error) {

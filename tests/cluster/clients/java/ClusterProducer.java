@@ -4,6 +4,7 @@
 // (key and value: the number) paced at RATE records/s.  One line per
 // outcome on stdout:
 //
+//	SENT number (before the client is given it)
 //	ACK number partition offset
 //	FAIL number error
 //	DONE acked failed
@@ -38,6 +39,7 @@ public class ClusterProducer {
     try (KafkaProducer<String, String> prod = new KafkaProducer<>(p)) {
       for (int i = 0; i < n; i++) {
         final String k = Integer.toString(i);
+        System.out.println("SENT " + k);
         prod.send(new ProducerRecord<>(topic, k, k), (md, err) -> {
           if (err != null) {
             failed.incrementAndGet();

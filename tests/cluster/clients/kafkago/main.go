@@ -5,6 +5,7 @@
 // are MaxAttempts): N numbered records (key and value: the number), paced
 // at -rate records/s.  One line per outcome on stdout:
 //
+//	SENT number (before the client is given it)
 //	ACK number partition offset
 //	FAIL number error
 //	DONE acked failed
@@ -57,6 +58,9 @@ func main() {
 	next := time.Now()
 	for i := 0; i < *n; i++ {
 		k := []byte(strconv.Itoa(i))
+		mu.Lock()
+		fmt.Printf("SENT %d\n", i)
+		mu.Unlock()
 		if err := w.WriteMessages(context.Background(), kafka.Message{Key: k, Value: k}); err != nil {
 			fmt.Fprintln(os.Stderr, "write:", err)
 		}

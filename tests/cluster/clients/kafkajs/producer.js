@@ -4,6 +4,7 @@
 // one send() each (acks=-1, kafkajs's retries; not idempotent: kafkajs
 // marks its idempotent producer experimental).  One line per outcome:
 //
+//	SENT number (before the client is given it)
 //	ACK number partition offset
 //	FAIL number error
 //	DONE acked failed
@@ -40,6 +41,7 @@ async function main () {
   const t0 = Date.now()
   for (let i = 0; i < n; i++) {
     const k = String(i)
+    process.stdout.write(`SENT ${k}\n`)
     pending.push(producer.send({ topic, acks: -1, messages: [{ key: k, value: k }] })
       .then(res => {
         acked++

@@ -3,6 +3,7 @@
 // WaitForAll, retries on) writing N numbered records (key and value: the
 // number), paced at -rate records/s.  One line per outcome on stdout:
 //
+//	SENT number (before the client is given it)
 //	ACK number partition offset
 //	FAIL number error
 //	DONE acked failed
@@ -64,6 +65,7 @@ func main() {
 	next := time.Now()
 	for i := 0; i < *n; i++ {
 		k := strconv.Itoa(i)
+		fmt.Printf("SENT %d\n", i)
 		p.Input() <- &sarama.ProducerMessage{Topic: *topic, Key: sarama.StringEncoder(k),
 			Value: sarama.StringEncoder(k), Metadata: k}
 		next = next.Add(pace)
