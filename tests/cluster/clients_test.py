@@ -14,8 +14,8 @@ kafka-go and kafkajs without).  Each prints the number, partition and
 offset of every acknowledged record.  Once a quarter of them are
 acknowledged the driver kills -9 the leader of partition 0, waits for the
 first acknowledgement on partition 0 of a record given to the client after
-the kill (the failover time; each program prints SENT before it hands a
-record over), restarts the node a second later, waits for
+the node is gone, timed from the kill (the failover time; each program
+prints SENT before it hands a record over), restarts the node a second later, waits for
 the program to end, reads the topic back and checks:
 
   - the program ended, within KFK_CLUSTER_RUN_MAX (N/rate + 120 s), with
@@ -24,7 +24,8 @@ the program to end, reads the topic back and checks:
     (lost: 0);
   - no number appears twice, for the idempotent clients (for the others
     the copies are counted and reported: Kafka allows them too);
-  - franz-go only: a consumer group reads every acknowledged record back.
+  - franz-go only: the program then reads the topic back as a consumer
+    group member (kgo, read_committed) and gets every acknowledged record.
 
 A client whose toolchain or pinned peer is missing is skipped with the
 reason (failed under KFK_REQUIRE_PEERS=1).  KFK_CLUSTER_CLIENTS selects
@@ -70,6 +71,10 @@ SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 ORDER = ["franz-go", "kafka-go", "sarama", "kafkajs", "java"]
 
 
+# The clients whose program then reads the topic back in a consumer group.
+CONSUMERS = {"franz-go"}
+
+
 class Missing(Exception):
     pass
 
@@ -103,8 +108,9 @@ def go_builder(pkg):
                            cwd=os.path.join(CLIENTS_DIR, pkg),
                            capture_output=True, text=True, timeout=300)
         check(r.returncode == 0, "go build %s: %s" % (pkg, r.stderr[-600:]))
+        extra = ["-consume"] if pkg == "franz" else []
         return lambda b, t: [out, "-brokers", b, "-topic", t, "-n", str(N),
-                             "-rate", str(RATE)]
+                             "-rate", str(RATE), "-timeout", "60s"] + extra
     return build
 
 
@@ -170,6 +176,7 @@ class Run:
     def __init__(self, argv, log):
         self.acks, self.fails, self.done = {}, [], None
         self.p0, self.sent = [], {}
+        self.read, self.readdone, self.t_done = set(), None, None
         self.nacked = 0
         self.err = open(log, "w+")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
@@ -196,6 +203,11 @@ class Run:
                 self.fails.append(line.strip())
             elif f[0] == "DONE":
                 self.done = line.strip()
+                self.t_done = time.monotonic()
+            elif f[0] == "READ" and len(f) == 4:
+                self.read.add(int(f[1]))
+            elif f[0] == "READDONE":
+                self.readdone = line.strip()
         self.proc.wait()
         self.t_end = time.monotonic()
 
@@ -238,11 +250,12 @@ def scenario(c, client, idempotent, argv_of, tmp, table):
         leader = L.leader_of(c, topic, 0)
         t_kill = time.monotonic()
         c.kill9(leader)
+        t_gone = time.monotonic()  # kill9 returns once the process is gone
         acked_at_kill = run.nacked
-        wait_until(lambda: run.first_p0_after(t_kill) or run.t_end,
+        wait_until(lambda: run.first_p0_after(t_gone) or run.t_end,
                    FAILOVER_MAX, "%s: an acknowledgement on partition 0 after "
                    "kill -9 of node %d" % (client, leader))
-        first = run.first_p0_after(t_kill)
+        first = run.first_p0_after(t_gone)
         failover = first - t_kill if first else float("nan")
         print("%s/%s: kill -9 of node %d (leader of %s-0) at %d acked; first "
               "acknowledgement on partition 0 after %.3f s"
@@ -254,10 +267,9 @@ def scenario(c, client, idempotent, argv_of, tmp, table):
                    % client)
     finally:
         run.kill()
-    secs = run.t_end - run.t_start
-    check(run.proc.returncode == 0 and run.done,
-          "%s exited with %s: %s" % (client, run.proc.returncode,
-                                     run.stderr_tail()))
+    secs = (run.t_done or run.t_end) - run.t_start
+    check(run.done, "%s exited with %s before its DONE: %s"
+          % (client, run.proc.returncode, run.stderr_tail()))
     L.wait_healthy(c, topic, PARTITIONS)
     # The log, read back: {(p, offset): number} and the copies of each.
     at, copies, foreign = {}, {}, 0
@@ -290,6 +302,17 @@ def scenario(c, client, idempotent, argv_of, tmp, table):
     check(acked == N, "%d of %d acknowledged" % (acked, N))
     if idempotent:
         check(dups == 0, "%d duplicates from an idempotent producer" % dups)
+    if client in CONSUMERS:
+        unread = sum(1 for num in run.acks if num not in run.read)
+        print("%s/%s: the group consumer read %d distinct records back, %d "
+              "acknowledged ones missing (%s)" % (c.kind, client,
+                                                  len(run.read), unread,
+                                                  run.readdone), flush=True)
+        check(run.readdone and unread == 0, "the group consumer: %d "
+              "acknowledged records not read (%s)" % (unread, run.readdone))
+        detail += "; group consumer read all %d back" % len(run.read)
+    check(run.proc.returncode == 0, "%s exited with %s: %s"
+          % (client, run.proc.returncode, run.stderr_tail()))
     check(secs <= RUN_MAX, "the run took %.1f s (bound %.0f s)"
           % (secs, RUN_MAX))
     return detail
