@@ -108,9 +108,9 @@ def go_builder(pkg):
                            cwd=os.path.join(CLIENTS_DIR, pkg),
                            capture_output=True, text=True, timeout=300)
         check(r.returncode == 0, "go build %s: %s" % (pkg, r.stderr[-600:]))
-        extra = ["-consume"] if pkg == "franz" else []
+        extra = ["-consume", "-timeout", "60s"] if pkg == "franz" else []
         return lambda b, t: [out, "-brokers", b, "-topic", t, "-n", str(N),
-                             "-rate", str(RATE), "-timeout", "60s"] + extra
+                             "-rate", str(RATE)] + extra
     return build
 
 
