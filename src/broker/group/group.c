@@ -1194,8 +1194,9 @@ kfk_handle_JoinGroup(kfk_req *rq)
     kfk_JoinGroupRequest *req = rq->body;
     int16_t v = rq->hdr.ApiVersion;
     const kfk_broker_conf *c = &rq->peer->b->conf;
-    if (!gs) {
-        join_error(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, "");
+    int16_t cerr = kfk_group_check_coordinator(gs, req->GroupId);
+    if (cerr) {
+        join_error(rq, cerr, "");
         return;
     }
     if (req->GroupId.len <= 0) {
@@ -1241,8 +1242,9 @@ kfk_handle_SyncGroup(kfk_req *rq)
     kfk_SyncGroupRequest *req = rq->body;
     int16_t v = rq->hdr.ApiVersion;
     kfk_str instance = v >= 3 ? req->GroupInstanceId : kfk_str_c(NULL);
-    if (!gs) {
-        sync_send(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, NULL, NULL);
+    int16_t cerr = kfk_group_check_coordinator(gs, req->GroupId);
+    if (cerr) {
+        sync_send(rq, cerr, NULL, NULL);
         return;
     }
     if (req->GroupId.len <= 0) {
@@ -1338,7 +1340,8 @@ kfk_handle_SyncGroup(kfk_req *rq)
 static int16_t
 heartbeat(kfk_groups *gs, const kfk_HeartbeatRequest *req, kfk_str instance)
 {
-    if (!gs) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    int16_t cerr = kfk_group_check_coordinator(gs, req->GroupId);
+    if (cerr) return cerr;
     if (req->GroupId.len <= 0) return KFK_ERR_INVALID_GROUP_ID;
     kfk_group *g = kfk_group_find(gs, req->GroupId);
     if (!g) return KFK_ERR_UNKNOWN_MEMBER_ID;
@@ -1424,8 +1427,8 @@ kfk_handle_LeaveGroup(kfk_req *rq)
         n = 1;
     }
     kfk_group *g = NULL;
-    if (!gs)
-        resp.ErrorCode = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    if ((resp.ErrorCode = kfk_group_check_coordinator(gs, req->GroupId)))
+        ;
     else if (req->GroupId.len <= 0)
         resp.ErrorCode = KFK_ERR_INVALID_GROUP_ID;
     else if ((g = kfk_group_find(gs, req->GroupId)) && g->state == KFK_GS_DEAD)
@@ -1505,6 +1508,12 @@ kfk_group_free_members(kfk_group *g)
 void
 kfk_group_destroy(kfk_group *g)
 {
+    kfk_group_destroy_err(g, KFK_ERR_COORDINATOR_NOT_AVAILABLE);
+}
+
+void
+kfk_group_destroy_err(kfk_group *g, int16_t err)
+{
     kfk_groups *gs = g->gs;
     kfk_ev *ev = loop_of(g);
     kfk_group_transition(g, KFK_GS_DEAD);
@@ -1523,9 +1532,9 @@ kfk_group_destroy(kfk_group *g)
         g->members = m->next;
         /* Parked requests learn the group is gone. */
         kfk_req *rq = take_join(m);
-        if (rq) join_error(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, "");
+        if (rq) join_error(rq, err, "");
         rq = take_sync(m);
-        if (rq) sync_send(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, NULL, NULL);
+        if (rq) sync_send(rq, err, NULL, NULL);
         member_free(g, m);
     }
     while (g->pending)

@@ -145,6 +145,23 @@ kfk_group *kfk_group_create(kfk_groups *gs, kfk_str id);
 /* Unlink and free a group, answering whatever is parked on it with
  * COORDINATOR_NOT_AVAILABLE (it is Dead). */
 void kfk_group_destroy(kfk_group *g);
+/* The same, answering parked requests with err (NOT_COORDINATOR when
+ * this broker gives the group's partition up). */
+void kfk_group_destroy_err(kfk_group *g, int16_t err);
+/* Is this broker the coordinator of group id?  KFK_ERR_NONE (always on
+ * a single node, and for a null id: the caller refuses it),
+ * COORDINATOR_NOT_AVAILABLE (no groups, or in a cluster
+ * __consumer_offsets does not exist yet: its creation is started),
+ * NOT_COORDINATOR (another broker leads the group's partition, or none
+ * does).  Every group API asks before it looks the group up. */
+int16_t kfk_group_check_coordinator(kfk_groups *gs, kfk_str id);
+/* The coordinator of group id in a cluster: its node id in *nodep, or
+ * COORDINATOR_NOT_AVAILABLE (no topic yet, its creation started; or the
+ * partition has no leader).  On a single node, this broker. */
+int16_t kfk_group_coordinator_of(kfk_groups *gs, kfk_str id, int32_t *nodep);
+/* Is g's partition led here (ListGroups, expiry)?  Always on a single
+ * node. */
+bool kfk_group_led_here(kfk_group *g);
 void kfk_group_transition(kfk_group *g, kfk_gstate s);
 kfk_gmember *kfk_group_member(kfk_group *g, kfk_str id);
 /* Kafka's isStaticMemberFenced: instance is known under another member

@@ -241,6 +241,7 @@ static void
 expire_group(kfk_group *g, void *arg)
 {
     expire_ctx *x = arg;
+    if (!kfk_group_led_here(g)) return;
     /* Kafka's GroupMetadata.removeExpiredOffsets. */
     int mode; /* 0: none, 1: since Empty, 2: since commit, 3: unsubscribed */
     if (g->protocol_type && g->state == KFK_GS_EMPTY)
@@ -478,6 +479,20 @@ on_offsets_created(void *arg, kfk_err err, const char *errstr)
         kfk_warn("group", "cannot create %s: %s", KFK_OFFSETS_TOPIC, errstr);
 }
 
+typedef struct unload_ctx {
+    int32_t index;
+    int groups;
+} unload_ctx;
+
+static void
+unload_one(kfk_group *g, void *arg)
+{
+    unload_ctx *u = arg;
+    if (g->partition != u->index) return;
+    u->groups++;
+    kfk_group_destroy_err(g, KFK_ERR_NOT_COORDINATOR);
+}
+
 void
 kfk_groups_partition_led(kfk_broker *b, int32_t index, bool led)
 {
@@ -486,17 +501,69 @@ kfk_groups_partition_led(kfk_broker *b, int32_t index, bool led)
     if (!gs || !t || index >= t->npartitions || !t->partitions[index]) return;
     t->internal = true;
     gs->npartitions = t->npartitions;
-    if (led) {
-        load_stats st = {0, 0, 0, 0, 0};
-        load_partition(gs, t->partitions[index], &st);
-        st.index = index;
-        kfk_groups_foreach(gs, finish_loaded_in, &st);
-        kfk_info("group", "%s-%d led here: %lld record(s) replayed",
-                 KFK_OFFSETS_TOPIC, index, (long long)st.records);
+    /* What this broker held of the partition goes first: given up, or led
+     * again at a new epoch (then the log is the truth, replayed anew).
+     * Parked JoinGroup and SyncGroup requests learn NOT_COORDINATOR and
+     * find the new coordinator. */
+    unload_ctx u = {index, 0};
+    kfk_groups_foreach(gs, unload_one, &u);
+    if (!led) {
+        kfk_info("group", "%s-%d no longer led here: %d group(s) unloaded",
+                 KFK_OFFSETS_TOPIC, index, u.groups);
+        return;
     }
-    /* Giving a partition up (led false) is not handled yet: its groups
-     * stay in memory here and are refused by the new coordinator's
-     * clients only through NOT_COORDINATOR on the next request. */
+    load_stats st = {0, 0, 0, 0, 0};
+    load_partition(gs, t->partitions[index], &st);
+    st.index = index;
+    kfk_groups_foreach(gs, finish_loaded_in, &st);
+    kfk_info("group", "%s-%d led here: %lld record(s) replayed",
+             KFK_OFFSETS_TOPIC, index, (long long)st.records);
+}
+
+int16_t
+kfk_group_coordinator_of(kfk_groups *gs, kfk_str id, int32_t *nodep)
+{
+    *nodep = -1;
+    if (!gs) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    kfk_broker *b = gs->b;
+    if (!b->cluster) {
+        *nodep = b->conf.node_id;
+        return KFK_ERR_NONE;
+    }
+    kfk_topic *t = kfk_groups_offsets_topic(gs); /* created if missing */
+    if (!t || t->npartitions <= 0) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    int32_t idx = kfk_group_partition_for(
+        id.len > 0 ? id.p : "", (size_t)KFK_MAX(id.len, 0), t->npartitions);
+    const kfk_cpart *cp = kfk_cluster_partition(b, t, idx);
+    if (!cp || !cp->has_state || cp->st.leader < 0)
+        return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    *nodep = cp->st.leader;
+    return KFK_ERR_NONE;
+}
+
+int16_t
+kfk_group_check_coordinator(kfk_groups *gs, kfk_str id)
+{
+    if (!gs) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    kfk_broker *b = gs->b;
+    if (!b->cluster || id.len < 0) return KFK_ERR_NONE;
+    kfk_topic *t = kfk_groups_offsets_topic(gs);
+    if (!t || t->npartitions <= 0) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    int32_t idx = kfk_group_partition_for(id.p, (size_t)id.len, t->npartitions);
+    /* Led here, as leader at the recorded epoch (so replayed). */
+    return kfk_cluster_check_leader(b, t, idx) == KFK_ERR_NONE
+               ? KFK_ERR_NONE
+               : KFK_ERR_NOT_COORDINATOR;
+}
+
+bool
+kfk_group_led_here(kfk_group *g)
+{
+    kfk_broker *b = g->gs->b;
+    if (!b->cluster) return true;
+    kfk_topic *t = kfk_topic_find(b, kfk_str_c(KFK_OFFSETS_TOPIC));
+    return t && g->partition < t->npartitions &&
+           kfk_cluster_check_leader(b, t, g->partition) == KFK_ERR_NONE;
 }
 
 /* __consumer_offsets is created on first use, as Kafka does: a broker that
