@@ -1235,6 +1235,30 @@ kfk_handle_JoinGroup(kfk_req *rq)
 /* ------------------------------------------------------------------ */
 /* SyncGroup.                                                          */
 
+/* The leader's assignment is in the ISR (or could not be): the members'
+ * SyncGroups are answered, if the generation is still the one stored. */
+static void
+assignment_stored(void *arg, int16_t e)
+{
+    kfk_group *g = arg;
+    g->store_wait = NULL;
+    if (g->state != KFK_GS_COMPLETING_REBALANCE ||
+        g->generation != g->store_generation)
+        return;
+    if (e) {
+        reset_assignment_error(g, e);
+        maybe_prepare_rebalance(g, "storing the assignment failed");
+        return;
+    }
+    g->has_meta = true;
+    kfk_group_transition(g, KFK_GS_STABLE);
+    for (kfk_gmember *x = g->members; x; x = x->next) {
+        kfk_req *srq = take_sync(x);
+        if (srq) sync_send(srq, KFK_ERR_NONE, g, x);
+        member_heartbeat(x);
+    }
+}
+
 void
 kfk_handle_SyncGroup(kfk_req *rq)
 {
@@ -1320,18 +1344,15 @@ kfk_handle_SyncGroup(kfk_req *rq)
             }
         }
     }
-    int16_t e = kfk_gstore_group(g);
-    if (e) {
-        reset_assignment_error(g, e);
-        maybe_prepare_rebalance(g, "storing the assignment failed");
-        return;
-    }
-    kfk_group_transition(g, KFK_GS_STABLE);
-    for (kfk_gmember *x = g->members; x; x = x->next) {
-        kfk_req *srq = take_sync(x);
-        if (srq) sync_send(srq, KFK_ERR_NONE, g, x);
-        member_heartbeat(x);
-    }
+    /* Answered once the metadata is replicated to the ISR. */
+    kfk_gwait_cancel(g->store_wait);
+    g->store_wait = NULL;
+    g->store_generation = g->generation;
+    kfk_gbatch gb;
+    kfk_gbatch_init(&gb);
+    kfk_gbatch_group(&gb, g);
+    g->store_wait =
+        kfk_gbatch_commit_acked(&gb, g, false, assignment_stored, g);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1527,6 +1548,7 @@ kfk_group_destroy_err(kfk_group *g, int16_t err)
     }
     if (g->join_timer) kfk_ev_timer_cancel(ev, g->join_timer);
     if (g->sync_timer) kfk_ev_timer_cancel(ev, g->sync_timer);
+    kfk_gwait_cancel(g->store_wait);
     while (g->members) {
         kfk_gmember *m = g->members;
         g->members = m->next;

@@ -250,6 +250,47 @@ commit_apply(kfk_req *rq, kfk_group *g, int16_t serr, int64_t now,
     }
 }
 
+/* An OffsetCommit whose records wait for the ISR. */
+typedef struct commit_wait {
+    kfk_req *rq;
+    kfk_OffsetCommitResponse *resp;
+    int64_t now;
+    bool created; /* the group was created for this commit */
+    bool waiting; /* parked on rq */
+    kfk_gwait *w;
+} commit_wait;
+
+static void
+commit_done(void *arg, int16_t serr)
+{
+    commit_wait *cw = arg;
+    kfk_req *rq = cw->rq;
+    kfk_OffsetCommitRequest *req = rq->body;
+    if (cw->waiting) {
+        rq->park = NULL;
+        rq->park_free = NULL;
+    }
+    /* The group may have gone while the records waited (its partition
+     * given up): the commit is not acknowledged. */
+    kfk_group *g = kfk_group_find(kfk_groups_of(rq), req->GroupId);
+    if (!serr && (!g || !kfk_group_led_here(g))) serr = KFK_ERR_NOT_COORDINATOR;
+    commit_apply(rq, g, serr, cw->now, cw->resp);
+    if (cw->created && g && g->noffsets == 0 && !g->has_meta &&
+        g->nmembers == 0)
+        kfk_group_destroy(g);
+    kfk_req_respond(rq, &kfk_OffsetCommitResponse_msg, cw->resp);
+}
+
+static void
+commit_park_free(kfk_req *rq)
+{
+    commit_wait *cw = rq->park;
+    kfk_gwait_cancel(cw->w);
+    cw->w = NULL;
+    rq->park = NULL;
+    rq->park_free = NULL;
+}
+
 void
 kfk_handle_OffsetCommit(kfk_req *rq)
 {
@@ -284,15 +325,26 @@ kfk_handle_OffsetCommit(kfk_req *rq)
     kfk_gbatch gb;
     kfk_gbatch_init(&gb);
     int nstore = commit_prepare(rq, g, gerr, now, &gb, &resp);
-    /* One batch per request, in the log before the answer. */
-    if (nstore) {
-        int16_t serr = kfk_gstore_commit_error(kfk_gbatch_commit(&gb, g));
-        commit_apply(rq, g, serr, now, &resp);
-    } else {
+    if (!nstore) {
         kfk_gbatch_free(&gb);
+        if (created && g->noffsets == 0 && !g->has_meta) kfk_group_destroy(g);
+        kfk_req_respond(rq, &kfk_OffsetCommitResponse_msg, &resp);
+        return;
     }
-    if (created && g->noffsets == 0 && !g->has_meta) kfk_group_destroy(g);
-    kfk_req_respond(rq, &kfk_OffsetCommitResponse_msg, &resp);
+    /* One batch per request, replicated to the ISR before the answer. */
+    commit_wait *cw = kfk_req_alloc(rq, sizeof(*cw));
+    cw->rq = rq;
+    cw->resp = kfk_req_alloc(rq, sizeof(resp));
+    *cw->resp = resp;
+    cw->now = now;
+    cw->created = created;
+    cw->w = NULL;
+    cw->waiting = false;
+    cw->w = kfk_gbatch_commit_acked(&gb, g, true, commit_done, cw);
+    if (!cw->w) return; /* answered */
+    cw->waiting = true;
+    rq->park = cw;
+    rq->park_free = commit_park_free;
 }
 
 /* ------------------------------------------------------------------ */

@@ -119,6 +119,10 @@ struct kfk_group {
     kfk_ev_timer *sync_timer;
     int32_t sync_generation;
     bool has_meta; /* a GroupMetadata record exists */
+    /* The leader's assignment waiting for the ISR (SyncGroup), and the
+     * generation it belongs to. */
+    struct kfk_gwait *store_wait;
+    int32_t store_generation;
     /* Committed offsets, hashed by topic and partition. */
     kfk_goffset **obuckets;
     size_t nobuckets;
@@ -318,6 +322,23 @@ void kfk_gbatch_group_tombstone(kfk_gbatch *gb, kfk_group *g);
  * KFK_ERR_COORDINATOR_NOT_AVAILABLE (no topic) or a log error. */
 kfk_err kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g);
 void kfk_gbatch_free(kfk_gbatch *gb);
+
+/* Kafka's offsets.commit.timeout.ms: how long a write waits for the ISR. */
+#define KFK_GSTORE_TIMEOUT_MS 5000
+
+/* The coordinator's acks=all (Kafka appends with acks=-1 and waits): append
+ * as kfk_gbatch_commit, then done(arg, err) once the records are below the
+ * HW, err a Kafka error code for clients as kfk_gstore_commit_error (commit
+ * true) or kfk_gstore_group answer (NOT_COORDINATOR when the leadership was
+ * lost; COORDINATOR_NOT_AVAILABLE for too few replicas or a timeout of
+ * KFK_GSTORE_TIMEOUT_MS).  When that is known at once (an error, the
+ * single node's ISR {self}) done runs before this returns, which returns
+ * NULL; else the waiter, to cancel (done never runs) if arg goes first. */
+typedef struct kfk_gwait kfk_gwait;
+typedef void kfk_gwait_cb(void *arg, int16_t err);
+kfk_gwait *kfk_gbatch_commit_acked(kfk_gbatch *gb, kfk_group *g, bool commit,
+                                   kfk_gwait_cb *done, void *arg);
+void kfk_gwait_cancel(kfk_gwait *w);
 
 /* Write the group's metadata record.  Returns a Kafka error code for
  * clients (NONE, NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "broker/cluster/cluster.h"
+#include "broker/delayed.h"
 #include "broker/group/group_int.h"
 
 #define LOAD_READ_BYTES  (1u << 20)
@@ -138,15 +139,19 @@ kfk_gbatch_group_tombstone(kfk_gbatch *gb, kfk_group *g)
     add(gb, true);
 }
 
-kfk_err
-kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
+/* Append gb to g's partition; *pp and *endp: where and up to which
+ * offset. */
+static kfk_err
+gbatch_append(kfk_gbatch *gb, kfk_group *g, kfk_partition **pp, int64_t *endp)
 {
     kfk_err e = KFK_ERR_NONE;
+    *pp = NULL;
+    *endp = -1;
     if (gb->n == 0) goto out;
     e = kfk_batch_builder_finish(&gb->bb);
     if (e) goto out;
     kfk_topic *t = kfk_groups_offsets_topic(g->gs);
-    if (!t || g->partition >= t->npartitions) {
+    if (!t || g->partition >= t->npartitions || !t->partitions[g->partition]) {
         e = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
         goto out;
     }
@@ -165,9 +170,107 @@ kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
                  kfk_partition_errstr(p));
         goto out;
     }
+    *pp = p;
+    *endp = info.last_offset + 1;
 out:
     kfk_gbatch_free(gb);
     return e;
+}
+
+kfk_err
+kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
+{
+    kfk_partition *p;
+    int64_t end;
+    return gbatch_append(gb, g, &p, &end);
+}
+
+static int16_t store_error(kfk_err e, bool commit);
+
+/* A write waiting for the ISR: a delayed operation on the partition. */
+struct kfk_gwait {
+    kfk_dop *dop;
+    kfk_partition *p;
+    int64_t need;
+    int32_t min_isr;
+    bool decided;
+    kfk_err err;
+    bool commit;
+    kfk_gwait_cb *done;
+    void *arg;
+};
+
+static bool
+gwait_try(void *arg)
+{
+    kfk_gwait *w = arg;
+    if (w->decided) return true;
+    if (!kfk_partition_acks_done(w->p, w->need, w->min_isr, &w->err))
+        return false;
+    w->decided = true;
+    return true;
+}
+
+static void
+gwait_expire(void *arg)
+{
+    kfk_gwait *w = arg;
+    if (gwait_try(w)) return;
+    w->decided = true;
+    w->err = KFK_ERR_REQUEST_TIMED_OUT;
+}
+
+static void
+gwait_complete(void *arg)
+{
+    kfk_gwait *w = arg;
+    /* Forced: the partition is no longer led here. */
+    if (!gwait_try(w)) w->err = KFK_ERR_NOT_LEADER_OR_FOLLOWER;
+    if (w->err)
+        kfk_warn("group", "%s-%d: waiting for the ISR failed: %s",
+                 KFK_OFFSETS_TOPIC, w->p->index, kfk_err2name(w->err));
+    w->dop = NULL;
+    kfk_gwait_cb *done = w->done;
+    void *darg = w->arg;
+    int16_t r = store_error(w->err, w->commit);
+    kfk_free(w);
+    done(darg, r);
+}
+
+static const kfk_dop_ops gwait_ops = {gwait_try, gwait_complete, gwait_expire};
+
+kfk_gwait *
+kfk_gbatch_commit_acked(kfk_gbatch *gb, kfk_group *g, bool commit,
+                        kfk_gwait_cb *done, void *arg)
+{
+    kfk_partition *p;
+    int64_t end;
+    kfk_err e = gbatch_append(gb, g, &p, &end);
+    kfk_err ae = KFK_ERR_NONE;
+    if (e || !p ||
+        kfk_partition_acks_done(p, end, p->topic->conf.min_insync_replicas,
+                                &ae)) {
+        done(arg, store_error(e ? e : ae, commit));
+        return NULL;
+    }
+    kfk_gwait *w = kfk_xcalloc(1, sizeof(*w));
+    w->p = p;
+    w->need = end;
+    w->min_isr = p->topic->conf.min_insync_replicas;
+    w->commit = commit;
+    w->done = done;
+    w->arg = arg;
+    w->dop = kfk_dop_new(g->gs->b->ev, &gwait_ops, w, KFK_GSTORE_TIMEOUT_MS);
+    kfk_dop_watch(w->dop, &p->watchers);
+    return w;
+}
+
+void
+kfk_gwait_cancel(kfk_gwait *w)
+{
+    if (!w) return;
+    kfk_dop_cancel(w->dop);
+    kfk_free(w);
 }
 
 /* What Kafka's coordinator answers when its append fails. */
@@ -179,6 +282,9 @@ store_error(kfk_err e, bool commit)
         return KFK_ERR_NONE;
     case KFK_ERR_COORDINATOR_NOT_AVAILABLE:
     case KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case KFK_ERR_NOT_ENOUGH_REPLICAS:
+    case KFK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case KFK_ERR_REQUEST_TIMED_OUT:
         return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
     case KFK_ERR__IO:
     case KFK_ERR_KAFKA_STORAGE_ERROR:
