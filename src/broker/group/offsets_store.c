@@ -18,6 +18,13 @@
  * for groups with no protocol), then a group tombstone once an Empty group has
  * no offsets left
  *
+ * In a cluster the partition is replicated like any other and the writes
+ * of OffsetCommit and of the leader's SyncGroup are answered once below
+ * the high watermark (kfk_gbatch_commit_acked: Kafka's acks=-1 append and
+ * its wait in the delayed-produce purgatory); a broker that becomes
+ * leader of a partition replays it, one that gives it up drops its groups
+ * (kfk_groups_partition_led).
+ *
  * Reading (start-up): every partition from its log start to its end; the
  * last value of each key wins and a tombstone deletes.  Groups come back
  * as Kafka restores them: a group whose last metadata lists members is
