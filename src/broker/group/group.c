@@ -1194,8 +1194,9 @@ kfk_handle_JoinGroup(kfk_req *rq)
     kfk_JoinGroupRequest *req = rq->body;
     int16_t v = rq->hdr.ApiVersion;
     const kfk_broker_conf *c = &rq->peer->b->conf;
-    if (!gs) {
-        join_error(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, "");
+    int16_t cerr = kfk_group_check_coordinator(gs, req->GroupId);
+    if (cerr) {
+        join_error(rq, cerr, "");
         return;
     }
     if (req->GroupId.len <= 0) {
@@ -1234,6 +1235,30 @@ kfk_handle_JoinGroup(kfk_req *rq)
 /* ------------------------------------------------------------------ */
 /* SyncGroup.                                                          */
 
+/* The leader's assignment is in the ISR (or could not be): the members'
+ * SyncGroups are answered, if the generation is still the one stored. */
+static void
+assignment_stored(void *arg, int16_t e)
+{
+    kfk_group *g = arg;
+    g->store_wait = NULL;
+    if (g->state != KFK_GS_COMPLETING_REBALANCE ||
+        g->generation != g->store_generation)
+        return;
+    if (e) {
+        reset_assignment_error(g, e);
+        maybe_prepare_rebalance(g, "storing the assignment failed");
+        return;
+    }
+    g->has_meta = true;
+    kfk_group_transition(g, KFK_GS_STABLE);
+    for (kfk_gmember *x = g->members; x; x = x->next) {
+        kfk_req *srq = take_sync(x);
+        if (srq) sync_send(srq, KFK_ERR_NONE, g, x);
+        member_heartbeat(x);
+    }
+}
+
 void
 kfk_handle_SyncGroup(kfk_req *rq)
 {
@@ -1241,8 +1266,9 @@ kfk_handle_SyncGroup(kfk_req *rq)
     kfk_SyncGroupRequest *req = rq->body;
     int16_t v = rq->hdr.ApiVersion;
     kfk_str instance = v >= 3 ? req->GroupInstanceId : kfk_str_c(NULL);
-    if (!gs) {
-        sync_send(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, NULL, NULL);
+    int16_t cerr = kfk_group_check_coordinator(gs, req->GroupId);
+    if (cerr) {
+        sync_send(rq, cerr, NULL, NULL);
         return;
     }
     if (req->GroupId.len <= 0) {
@@ -1318,18 +1344,15 @@ kfk_handle_SyncGroup(kfk_req *rq)
             }
         }
     }
-    int16_t e = kfk_gstore_group(g);
-    if (e) {
-        reset_assignment_error(g, e);
-        maybe_prepare_rebalance(g, "storing the assignment failed");
-        return;
-    }
-    kfk_group_transition(g, KFK_GS_STABLE);
-    for (kfk_gmember *x = g->members; x; x = x->next) {
-        kfk_req *srq = take_sync(x);
-        if (srq) sync_send(srq, KFK_ERR_NONE, g, x);
-        member_heartbeat(x);
-    }
+    /* Answered once the metadata is replicated to the ISR. */
+    kfk_gwait_cancel(g->store_wait);
+    g->store_wait = NULL;
+    g->store_generation = g->generation;
+    kfk_gbatch gb;
+    kfk_gbatch_init(&gb);
+    kfk_gbatch_group(&gb, g);
+    g->store_wait =
+        kfk_gbatch_commit_acked(&gb, g, false, assignment_stored, g);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1338,7 +1361,8 @@ kfk_handle_SyncGroup(kfk_req *rq)
 static int16_t
 heartbeat(kfk_groups *gs, const kfk_HeartbeatRequest *req, kfk_str instance)
 {
-    if (!gs) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    int16_t cerr = kfk_group_check_coordinator(gs, req->GroupId);
+    if (cerr) return cerr;
     if (req->GroupId.len <= 0) return KFK_ERR_INVALID_GROUP_ID;
     kfk_group *g = kfk_group_find(gs, req->GroupId);
     if (!g) return KFK_ERR_UNKNOWN_MEMBER_ID;
@@ -1424,8 +1448,8 @@ kfk_handle_LeaveGroup(kfk_req *rq)
         n = 1;
     }
     kfk_group *g = NULL;
-    if (!gs)
-        resp.ErrorCode = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    if ((resp.ErrorCode = kfk_group_check_coordinator(gs, req->GroupId)))
+        ;
     else if (req->GroupId.len <= 0)
         resp.ErrorCode = KFK_ERR_INVALID_GROUP_ID;
     else if ((g = kfk_group_find(gs, req->GroupId)) && g->state == KFK_GS_DEAD)
@@ -1505,6 +1529,12 @@ kfk_group_free_members(kfk_group *g)
 void
 kfk_group_destroy(kfk_group *g)
 {
+    kfk_group_destroy_err(g, KFK_ERR_COORDINATOR_NOT_AVAILABLE);
+}
+
+void
+kfk_group_destroy_err(kfk_group *g, int16_t err)
+{
     kfk_groups *gs = g->gs;
     kfk_ev *ev = loop_of(g);
     kfk_group_transition(g, KFK_GS_DEAD);
@@ -1518,14 +1548,15 @@ kfk_group_destroy(kfk_group *g)
     }
     if (g->join_timer) kfk_ev_timer_cancel(ev, g->join_timer);
     if (g->sync_timer) kfk_ev_timer_cancel(ev, g->sync_timer);
+    kfk_gwait_cancel(g->store_wait);
     while (g->members) {
         kfk_gmember *m = g->members;
         g->members = m->next;
         /* Parked requests learn the group is gone. */
         kfk_req *rq = take_join(m);
-        if (rq) join_error(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, "");
+        if (rq) join_error(rq, err, "");
         rq = take_sync(m);
-        if (rq) sync_send(rq, KFK_ERR_COORDINATOR_NOT_AVAILABLE, NULL, NULL);
+        if (rq) sync_send(rq, err, NULL, NULL);
         member_free(g, m);
     }
     while (g->pending)

@@ -6,8 +6,9 @@
  *
  * The coordinator implements Kafka's classic group protocol (FindCoordinator,
  * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
- * DescribeGroups, ListGroups, DeleteGroups, OffsetDelete).  This broker is
- * the coordinator of every group.  See docs/groups.md.
+ * DescribeGroups, ListGroups, DeleteGroups, OffsetDelete).  A single node
+ * is the coordinator of every group; in a cluster the leader of a group's
+ * __consumer_offsets partition is.  See docs/groups.md, docs/cluster.md.
  */
 #ifndef KFK_BROKER_GROUP_H
 #define KFK_BROKER_GROUP_H

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "broker/cluster/cluster.h"
 #include "broker/group/group_int.h"
 #include "broker/handlers.h"
 
@@ -32,28 +33,53 @@ empty_str(void)
 /* ------------------------------------------------------------------ */
 /* FindCoordinator.                                                    */
 
+/* The coordinator of key: on a single node this broker; in a cluster the
+ * leader of the group's __consumer_offsets partition, at its address on
+ * the client's listener. */
 static int16_t
-coordinator_for(kfk_req *rq, int8_t key_type, const char **msg)
+coordinator_for(kfk_req *rq, int8_t key_type, kfk_str key, const char **msg,
+                int32_t *nodep, kfk_str *hostp, int32_t *portp)
 {
+    kfk_broker *b = rq->peer->b;
     *msg = NULL;
-    if (!kfk_groups_of(rq)) {
-        *msg = "The group coordinator is not available.";
-        return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
-    }
-    if (key_type == 0) /* group */
-        return KFK_ERR_NONE;
+    *nodep = -1;
+    *hostp = empty_str();
+    *portp = -1;
     if (key_type == 1) { /* transaction: no coordinator yet */
         *msg = "The transaction coordinator is not available.";
         return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
     }
-    *msg = "Unknown coordinator key type.";
-    return KFK_ERR_INVALID_REQUEST;
+    if (key_type != 0) {
+        *msg = "Unknown coordinator key type.";
+        return KFK_ERR_INVALID_REQUEST;
+    }
+    int32_t node;
+    if (kfk_group_coordinator_of(kfk_groups_of(rq), key, &node)) {
+        *msg = "The group coordinator is not available.";
+        return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    if (!b->cluster || node == b->conf.node_id) {
+        *nodep = b->conf.node_id;
+        *hostp = kfk_str_c(rq->peer->listener->adv_host);
+        *portp = rq->peer->listener->adv_port;
+        return KFK_ERR_NONE;
+    }
+    const char *host;
+    int port;
+    if (!kfk_cluster_broker_addr(b, node, rq->peer->listener->name, &host,
+                                 &port)) {
+        *msg = "The group coordinator is not available.";
+        return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    *nodep = node;
+    *hostp = kfk_str_c(host);
+    *portp = port;
+    return KFK_ERR_NONE;
 }
 
 void
 kfk_handle_FindCoordinator(kfk_req *rq)
 {
-    kfk_broker *b = rq->peer->b;
     kfk_FindCoordinatorRequest *req = rq->body;
     int16_t v = rq->hdr.ApiVersion;
     kfk_FindCoordinatorResponse resp;
@@ -61,12 +87,9 @@ kfk_handle_FindCoordinator(kfk_req *rq)
     int8_t kt = v >= 1 ? req->KeyType : 0;
     const char *msg;
     if (v < 4) {
-        resp.ErrorCode = coordinator_for(rq, kt, &msg);
+        resp.ErrorCode = coordinator_for(rq, kt, req->Key, &msg, &resp.NodeId,
+                                         &resp.Host, &resp.Port);
         resp.ErrorMessage = kfk_str_c(msg);
-        resp.NodeId = resp.ErrorCode ? -1 : b->conf.node_id;
-        resp.Host = resp.ErrorCode ? empty_str()
-                                   : kfk_str_c(rq->peer->listener->adv_host);
-        resp.Port = resp.ErrorCode ? -1 : rq->peer->listener->adv_port;
         kfk_req_respond(rq, &kfk_FindCoordinatorResponse_msg, &resp);
         return;
     }
@@ -79,12 +102,9 @@ kfk_handle_FindCoordinator(kfk_req *rq)
         kfk_FindCoordinatorResponse_Coordinator *c = &resp.Coordinators[i];
         kfk_struct_init(&kfk_FindCoordinatorResponse_Coordinator_desc, v, c);
         c->Key = req->CoordinatorKeys[i];
-        c->ErrorCode = coordinator_for(rq, kt, &msg);
+        c->ErrorCode = coordinator_for(rq, kt, c->Key, &msg, &c->NodeId,
+                                       &c->Host, &c->Port);
         c->ErrorMessage = kfk_str_c(msg);
-        c->NodeId = c->ErrorCode ? -1 : b->conf.node_id;
-        c->Host = c->ErrorCode ? empty_str()
-                               : kfk_str_c(rq->peer->listener->adv_host);
-        c->Port = c->ErrorCode ? -1 : rq->peer->listener->adv_port;
     }
     kfk_req_respond(rq, &kfk_FindCoordinatorResponse_msg, &resp);
 }
@@ -230,6 +250,47 @@ commit_apply(kfk_req *rq, kfk_group *g, int16_t serr, int64_t now,
     }
 }
 
+/* An OffsetCommit whose records wait for the ISR. */
+typedef struct commit_wait {
+    kfk_req *rq;
+    kfk_OffsetCommitResponse *resp;
+    int64_t now;
+    bool created; /* the group was created for this commit */
+    bool waiting; /* parked on rq */
+    kfk_gwait *w;
+} commit_wait;
+
+static void
+commit_done(void *arg, int16_t serr)
+{
+    commit_wait *cw = arg;
+    kfk_req *rq = cw->rq;
+    kfk_OffsetCommitRequest *req = rq->body;
+    if (cw->waiting) {
+        rq->park = NULL;
+        rq->park_free = NULL;
+    }
+    /* The group may have gone while the records waited (its partition
+     * given up): the commit is not acknowledged. */
+    kfk_group *g = kfk_group_find(kfk_groups_of(rq), req->GroupId);
+    if (!serr && (!g || !kfk_group_led_here(g))) serr = KFK_ERR_NOT_COORDINATOR;
+    commit_apply(rq, g, serr, cw->now, cw->resp);
+    if (cw->created && g && g->noffsets == 0 && !g->has_meta &&
+        g->nmembers == 0)
+        kfk_group_destroy(g);
+    kfk_req_respond(rq, &kfk_OffsetCommitResponse_msg, cw->resp);
+}
+
+static void
+commit_park_free(kfk_req *rq)
+{
+    commit_wait *cw = rq->park;
+    kfk_gwait_cancel(cw->w);
+    cw->w = NULL;
+    rq->park = NULL;
+    rq->park_free = NULL;
+}
+
 void
 kfk_handle_OffsetCommit(kfk_req *rq)
 {
@@ -246,8 +307,8 @@ kfk_handle_OffsetCommit(kfk_req *rq)
     int16_t gerr = KFK_ERR_NONE;
     kfk_group *g = NULL;
     bool created = false;
-    if (!gs) {
-        gerr = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    if ((gerr = kfk_group_check_coordinator(gs, req->GroupId))) {
+        /* not here */
     } else if (req->GroupId.len < 0) {
         gerr = KFK_ERR_INVALID_GROUP_ID;
     } else {
@@ -264,15 +325,26 @@ kfk_handle_OffsetCommit(kfk_req *rq)
     kfk_gbatch gb;
     kfk_gbatch_init(&gb);
     int nstore = commit_prepare(rq, g, gerr, now, &gb, &resp);
-    /* One batch per request, in the log before the answer. */
-    if (nstore) {
-        int16_t serr = kfk_gstore_commit_error(kfk_gbatch_commit(&gb, g));
-        commit_apply(rq, g, serr, now, &resp);
-    } else {
+    if (!nstore) {
         kfk_gbatch_free(&gb);
+        if (created && g->noffsets == 0 && !g->has_meta) kfk_group_destroy(g);
+        kfk_req_respond(rq, &kfk_OffsetCommitResponse_msg, &resp);
+        return;
     }
-    if (created && g->noffsets == 0 && !g->has_meta) kfk_group_destroy(g);
-    kfk_req_respond(rq, &kfk_OffsetCommitResponse_msg, &resp);
+    /* One batch per request, replicated to the ISR before the answer. */
+    commit_wait *cw = kfk_req_alloc(rq, sizeof(*cw));
+    cw->rq = rq;
+    cw->resp = kfk_req_alloc(rq, sizeof(resp));
+    *cw->resp = resp;
+    cw->now = now;
+    cw->created = created;
+    cw->w = NULL;
+    cw->waiting = false;
+    cw->w = kfk_gbatch_commit_acked(&gb, g, true, commit_done, cw);
+    if (!cw->w) return; /* answered */
+    cw->waiting = true;
+    rq->park = cw;
+    rq->park_free = commit_park_free;
 }
 
 /* ------------------------------------------------------------------ */
@@ -300,7 +372,8 @@ static int16_t
 fetch_group(kfk_req *rq, kfk_str gid, of_topic **topicsp, int32_t *ntopicsp)
 {
     kfk_groups *gs = kfk_groups_of(rq);
-    if (!gs) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    int16_t cerr = kfk_group_check_coordinator(gs, gid);
+    if (cerr) return cerr;
     if (gid.len < 0) return KFK_ERR_INVALID_GROUP_ID;
     kfk_group *g = kfk_group_find(gs, gid);
     if (g && g->state == KFK_GS_DEAD) g = NULL;
@@ -490,8 +563,7 @@ kfk_handle_DescribeGroups(kfk_req *rq)
         dg->AuthorizedOperations = v >= 3 && req->IncludeAuthorizedOperations
                                        ? GROUP_AUTHORIZED_OPS
                                        : INT32_MIN;
-        if (!gs) {
-            dg->ErrorCode = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+        if ((dg->ErrorCode = kfk_group_check_coordinator(gs, req->Groups[i]))) {
             dg->GroupState = empty_str();
             continue;
         }
@@ -551,7 +623,7 @@ static void
 collect(kfk_group *g, void *arg)
 {
     list_ctx *lc = arg;
-    lc->arr[lc->n++] = g;
+    if (kfk_group_led_here(g)) lc->arr[lc->n++] = g;
 }
 
 static int
@@ -638,10 +710,7 @@ kfk_handle_DeleteGroups(kfk_req *rq)
         kfk_struct_init(&kfk_DeleteGroupsResponse_DeletableGroupResult_desc, v,
                         r);
         r->GroupId = id;
-        if (!gs) {
-            r->ErrorCode = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
-            continue;
-        }
+        if ((r->ErrorCode = kfk_group_check_coordinator(gs, id))) continue;
         if (id.len < 0) {
             r->ErrorCode = KFK_ERR_INVALID_GROUP_ID;
             continue;
@@ -676,8 +745,8 @@ kfk_handle_OffsetDelete(kfk_req *rq)
     kfk_OffsetDeleteResponse resp;
     kfk_msg_init(&kfk_OffsetDeleteResponse_msg, v, &resp);
     kfk_group *g = NULL;
-    if (!gs)
-        resp.ErrorCode = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    if ((resp.ErrorCode = kfk_group_check_coordinator(gs, req->GroupId)))
+        ;
     else if (req->GroupId.len <= 0)
         resp.ErrorCode = KFK_ERR_INVALID_GROUP_ID;
     else if (!(g = kfk_group_find(gs, req->GroupId)) || g->state == KFK_GS_DEAD)

@@ -119,6 +119,10 @@ struct kfk_group {
     kfk_ev_timer *sync_timer;
     int32_t sync_generation;
     bool has_meta; /* a GroupMetadata record exists */
+    /* The leader's assignment waiting for the ISR (SyncGroup), and the
+     * generation it belongs to. */
+    struct kfk_gwait *store_wait;
+    int32_t store_generation;
     /* Committed offsets, hashed by topic and partition. */
     kfk_goffset **obuckets;
     size_t nobuckets;
@@ -145,6 +149,23 @@ kfk_group *kfk_group_create(kfk_groups *gs, kfk_str id);
 /* Unlink and free a group, answering whatever is parked on it with
  * COORDINATOR_NOT_AVAILABLE (it is Dead). */
 void kfk_group_destroy(kfk_group *g);
+/* The same, answering parked requests with err (NOT_COORDINATOR when
+ * this broker gives the group's partition up). */
+void kfk_group_destroy_err(kfk_group *g, int16_t err);
+/* Is this broker the coordinator of group id?  KFK_ERR_NONE (always on
+ * a single node, and for a null id: the caller refuses it),
+ * COORDINATOR_NOT_AVAILABLE (no groups, or in a cluster
+ * __consumer_offsets does not exist yet: its creation is started),
+ * NOT_COORDINATOR (another broker leads the group's partition, or none
+ * does).  Every group API asks before it looks the group up. */
+int16_t kfk_group_check_coordinator(kfk_groups *gs, kfk_str id);
+/* The coordinator of group id in a cluster: its node id in *nodep, or
+ * COORDINATOR_NOT_AVAILABLE (no topic yet, its creation started; or the
+ * partition has no leader).  On a single node, this broker. */
+int16_t kfk_group_coordinator_of(kfk_groups *gs, kfk_str id, int32_t *nodep);
+/* Is g's partition led here (ListGroups, expiry)?  Always on a single
+ * node. */
+bool kfk_group_led_here(kfk_group *g);
 void kfk_group_transition(kfk_group *g, kfk_gstate s);
 kfk_gmember *kfk_group_member(kfk_group *g, kfk_str id);
 /* Kafka's isStaticMemberFenced: instance is known under another member
@@ -301,6 +322,23 @@ void kfk_gbatch_group_tombstone(kfk_gbatch *gb, kfk_group *g);
  * KFK_ERR_COORDINATOR_NOT_AVAILABLE (no topic) or a log error. */
 kfk_err kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g);
 void kfk_gbatch_free(kfk_gbatch *gb);
+
+/* Kafka's offsets.commit.timeout.ms: how long a write waits for the ISR. */
+#define KFK_GSTORE_TIMEOUT_MS 5000
+
+/* The coordinator's acks=all (Kafka appends with acks=-1 and waits): append
+ * as kfk_gbatch_commit, then done(arg, err) once the records are below the
+ * HW, err a Kafka error code for clients as kfk_gstore_commit_error (commit
+ * true) or kfk_gstore_group answer (NOT_COORDINATOR when the leadership was
+ * lost; COORDINATOR_NOT_AVAILABLE for too few replicas or a timeout of
+ * KFK_GSTORE_TIMEOUT_MS).  When that is known at once (an error, the
+ * single node's ISR {self}) done runs before this returns, which returns
+ * NULL; else the waiter, to cancel (done never runs) if arg goes first. */
+typedef struct kfk_gwait kfk_gwait;
+typedef void kfk_gwait_cb(void *arg, int16_t err);
+kfk_gwait *kfk_gbatch_commit_acked(kfk_gbatch *gb, kfk_group *g, bool commit,
+                                   kfk_gwait_cb *done, void *arg);
+void kfk_gwait_cancel(kfk_gwait *w);
 
 /* Write the group's metadata record.  Returns a Kafka error code for
  * clients (NONE, NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,

@@ -18,6 +18,13 @@
  * for groups with no protocol), then a group tombstone once an Empty group has
  * no offsets left
  *
+ * In a cluster the partition is replicated like any other and the writes
+ * of OffsetCommit and of the leader's SyncGroup are answered once below
+ * the high watermark (kfk_gbatch_commit_acked: Kafka's acks=-1 append and
+ * its wait in the delayed-produce purgatory); a broker that becomes
+ * leader of a partition replays it, one that gives it up drops its groups
+ * (kfk_groups_partition_led).
+ *
  * Reading (start-up): every partition from its log start to its end; the
  * last value of each key wins and a tombstone deletes.  Groups come back
  * as Kafka restores them: a group whose last metadata lists members is
@@ -33,6 +40,7 @@
 #include <string.h>
 
 #include "broker/cluster/cluster.h"
+#include "broker/delayed.h"
 #include "broker/group/group_int.h"
 
 #define LOAD_READ_BYTES  (1u << 20)
@@ -138,15 +146,19 @@ kfk_gbatch_group_tombstone(kfk_gbatch *gb, kfk_group *g)
     add(gb, true);
 }
 
-kfk_err
-kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
+/* Append gb to g's partition; *pp and *endp: where and up to which
+ * offset. */
+static kfk_err
+gbatch_append(kfk_gbatch *gb, kfk_group *g, kfk_partition **pp, int64_t *endp)
 {
     kfk_err e = KFK_ERR_NONE;
+    *pp = NULL;
+    *endp = -1;
     if (gb->n == 0) goto out;
     e = kfk_batch_builder_finish(&gb->bb);
     if (e) goto out;
     kfk_topic *t = kfk_groups_offsets_topic(g->gs);
-    if (!t || g->partition >= t->npartitions) {
+    if (!t || g->partition >= t->npartitions || !t->partitions[g->partition]) {
         e = KFK_ERR_COORDINATOR_NOT_AVAILABLE;
         goto out;
     }
@@ -165,9 +177,107 @@ kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
                  kfk_partition_errstr(p));
         goto out;
     }
+    *pp = p;
+    *endp = info.last_offset + 1;
 out:
     kfk_gbatch_free(gb);
     return e;
+}
+
+kfk_err
+kfk_gbatch_commit(kfk_gbatch *gb, kfk_group *g)
+{
+    kfk_partition *p;
+    int64_t end;
+    return gbatch_append(gb, g, &p, &end);
+}
+
+static int16_t store_error(kfk_err e, bool commit);
+
+/* A write waiting for the ISR: a delayed operation on the partition. */
+struct kfk_gwait {
+    kfk_dop *dop;
+    kfk_partition *p;
+    int64_t need;
+    int32_t min_isr;
+    bool decided;
+    kfk_err err;
+    bool commit;
+    kfk_gwait_cb *done;
+    void *arg;
+};
+
+static bool
+gwait_try(void *arg)
+{
+    kfk_gwait *w = arg;
+    if (w->decided) return true;
+    if (!kfk_partition_acks_done(w->p, w->need, w->min_isr, &w->err))
+        return false;
+    w->decided = true;
+    return true;
+}
+
+static void
+gwait_expire(void *arg)
+{
+    kfk_gwait *w = arg;
+    if (gwait_try(w)) return;
+    w->decided = true;
+    w->err = KFK_ERR_REQUEST_TIMED_OUT;
+}
+
+static void
+gwait_complete(void *arg)
+{
+    kfk_gwait *w = arg;
+    /* Forced: the partition is no longer led here. */
+    if (!gwait_try(w)) w->err = KFK_ERR_NOT_LEADER_OR_FOLLOWER;
+    if (w->err)
+        kfk_warn("group", "%s-%d: waiting for the ISR failed: %s",
+                 KFK_OFFSETS_TOPIC, w->p->index, kfk_err2name(w->err));
+    w->dop = NULL;
+    kfk_gwait_cb *done = w->done;
+    void *darg = w->arg;
+    int16_t r = store_error(w->err, w->commit);
+    kfk_free(w);
+    done(darg, r);
+}
+
+static const kfk_dop_ops gwait_ops = {gwait_try, gwait_complete, gwait_expire};
+
+kfk_gwait *
+kfk_gbatch_commit_acked(kfk_gbatch *gb, kfk_group *g, bool commit,
+                        kfk_gwait_cb *done, void *arg)
+{
+    kfk_partition *p;
+    int64_t end;
+    kfk_err e = gbatch_append(gb, g, &p, &end);
+    kfk_err ae = KFK_ERR_NONE;
+    if (e || !p ||
+        kfk_partition_acks_done(p, end, p->topic->conf.min_insync_replicas,
+                                &ae)) {
+        done(arg, store_error(e ? e : ae, commit));
+        return NULL;
+    }
+    kfk_gwait *w = kfk_xcalloc(1, sizeof(*w));
+    w->p = p;
+    w->need = end;
+    w->min_isr = p->topic->conf.min_insync_replicas;
+    w->commit = commit;
+    w->done = done;
+    w->arg = arg;
+    w->dop = kfk_dop_new(g->gs->b->ev, &gwait_ops, w, KFK_GSTORE_TIMEOUT_MS);
+    kfk_dop_watch(w->dop, &p->watchers);
+    return w;
+}
+
+void
+kfk_gwait_cancel(kfk_gwait *w)
+{
+    if (!w) return;
+    kfk_dop_cancel(w->dop);
+    kfk_free(w);
 }
 
 /* What Kafka's coordinator answers when its append fails. */
@@ -179,6 +289,9 @@ store_error(kfk_err e, bool commit)
         return KFK_ERR_NONE;
     case KFK_ERR_COORDINATOR_NOT_AVAILABLE:
     case KFK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case KFK_ERR_NOT_ENOUGH_REPLICAS:
+    case KFK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case KFK_ERR_REQUEST_TIMED_OUT:
         return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
     case KFK_ERR__IO:
     case KFK_ERR_KAFKA_STORAGE_ERROR:
@@ -241,6 +354,7 @@ static void
 expire_group(kfk_group *g, void *arg)
 {
     expire_ctx *x = arg;
+    if (!kfk_group_led_here(g)) return;
     /* Kafka's GroupMetadata.removeExpiredOffsets. */
     int mode; /* 0: none, 1: since Empty, 2: since commit, 3: unsubscribed */
     if (g->protocol_type && g->state == KFK_GS_EMPTY)
@@ -478,6 +592,20 @@ on_offsets_created(void *arg, kfk_err err, const char *errstr)
         kfk_warn("group", "cannot create %s: %s", KFK_OFFSETS_TOPIC, errstr);
 }
 
+typedef struct unload_ctx {
+    int32_t index;
+    int groups;
+} unload_ctx;
+
+static void
+unload_one(kfk_group *g, void *arg)
+{
+    unload_ctx *u = arg;
+    if (g->partition != u->index) return;
+    u->groups++;
+    kfk_group_destroy_err(g, KFK_ERR_NOT_COORDINATOR);
+}
+
 void
 kfk_groups_partition_led(kfk_broker *b, int32_t index, bool led)
 {
@@ -486,17 +614,69 @@ kfk_groups_partition_led(kfk_broker *b, int32_t index, bool led)
     if (!gs || !t || index >= t->npartitions || !t->partitions[index]) return;
     t->internal = true;
     gs->npartitions = t->npartitions;
-    if (led) {
-        load_stats st = {0, 0, 0, 0, 0};
-        load_partition(gs, t->partitions[index], &st);
-        st.index = index;
-        kfk_groups_foreach(gs, finish_loaded_in, &st);
-        kfk_info("group", "%s-%d led here: %lld record(s) replayed",
-                 KFK_OFFSETS_TOPIC, index, (long long)st.records);
+    /* What this broker held of the partition goes first: given up, or led
+     * again at a new epoch (then the log is the truth, replayed anew).
+     * Parked JoinGroup and SyncGroup requests learn NOT_COORDINATOR and
+     * find the new coordinator. */
+    unload_ctx u = {index, 0};
+    kfk_groups_foreach(gs, unload_one, &u);
+    if (!led) {
+        kfk_info("group", "%s-%d no longer led here: %d group(s) unloaded",
+                 KFK_OFFSETS_TOPIC, index, u.groups);
+        return;
     }
-    /* Giving a partition up (led false) is not handled yet: its groups
-     * stay in memory here and are refused by the new coordinator's
-     * clients only through NOT_COORDINATOR on the next request. */
+    load_stats st = {0, 0, 0, 0, 0};
+    load_partition(gs, t->partitions[index], &st);
+    st.index = index;
+    kfk_groups_foreach(gs, finish_loaded_in, &st);
+    kfk_info("group", "%s-%d led here: %lld record(s) replayed",
+             KFK_OFFSETS_TOPIC, index, (long long)st.records);
+}
+
+int16_t
+kfk_group_coordinator_of(kfk_groups *gs, kfk_str id, int32_t *nodep)
+{
+    *nodep = -1;
+    if (!gs) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    kfk_broker *b = gs->b;
+    if (!b->cluster) {
+        *nodep = b->conf.node_id;
+        return KFK_ERR_NONE;
+    }
+    kfk_topic *t = kfk_groups_offsets_topic(gs); /* created if missing */
+    if (!t || t->npartitions <= 0) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    int32_t idx = kfk_group_partition_for(
+        id.len > 0 ? id.p : "", (size_t)KFK_MAX(id.len, 0), t->npartitions);
+    const kfk_cpart *cp = kfk_cluster_partition(b, t, idx);
+    if (!cp || !cp->has_state || cp->st.leader < 0)
+        return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    *nodep = cp->st.leader;
+    return KFK_ERR_NONE;
+}
+
+int16_t
+kfk_group_check_coordinator(kfk_groups *gs, kfk_str id)
+{
+    if (!gs) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    kfk_broker *b = gs->b;
+    if (!b->cluster || id.len < 0) return KFK_ERR_NONE;
+    kfk_topic *t = kfk_groups_offsets_topic(gs);
+    if (!t || t->npartitions <= 0) return KFK_ERR_COORDINATOR_NOT_AVAILABLE;
+    int32_t idx = kfk_group_partition_for(id.p, (size_t)id.len, t->npartitions);
+    /* Led here, as leader at the recorded epoch (so replayed). */
+    return kfk_cluster_check_leader(b, t, idx) == KFK_ERR_NONE
+               ? KFK_ERR_NONE
+               : KFK_ERR_NOT_COORDINATOR;
+}
+
+bool
+kfk_group_led_here(kfk_group *g)
+{
+    kfk_broker *b = g->gs->b;
+    if (!b->cluster) return true;
+    kfk_topic *t = kfk_topic_find(b, kfk_str_c(KFK_OFFSETS_TOPIC));
+    return t && g->partition < t->npartitions &&
+           kfk_cluster_check_leader(b, t, g->partition) == KFK_ERR_NONE;
 }
 
 /* __consumer_offsets is created on first use, as Kafka does: a broker that
