@@ -340,8 +340,11 @@ kfk_handle_OffsetCommit(kfk_req *rq)
     cw->created = created;
     cw->w = NULL;
     cw->waiting = false;
-    cw->w = kfk_gbatch_commit_acked(&gb, g, true, commit_done, cw);
-    if (!cw->w) return; /* answered */
+    /* Answered at once (ISR {self}: commit_done ran inside) means rq and
+     * cw, in its arena, may be gone already: touch neither. */
+    kfk_gwait *w = kfk_gbatch_commit_acked(&gb, g, true, commit_done, cw);
+    if (!w) return;
+    cw->w = w;
     cw->waiting = true;
     rq->park = cw;
     rq->park_free = commit_park_free;
