@@ -132,9 +132,17 @@ def admin_scenarios(bs):
                              operation_timeout=10, request_timeout=15)
         for t, f in fs.items():
             f.result(15)
-        md = a.list_topics(timeout=10)
-        check("ck-admin" in md.topics and len(md.topics["ck-admin"].partitions) == 3,
-              "ck-admin not listed with 3 partitions")
+        # Kafka answers CreateTopics before every broker's metadata has
+        # the topic: ask until it is there (10 s at most).
+        deadline = time.monotonic() + 10
+        while True:
+            md = a.list_topics(timeout=10)
+            listed = ("ck-admin" in md.topics and
+                      len(md.topics["ck-admin"].partitions) == 3)
+            if listed or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        check(listed, "ck-admin not listed with 3 partitions")
         # Creating it again must fail with TOPIC_ALREADY_EXISTS.
         f = a.create_topics([NewTopic("ck-admin", num_partitions=1,
                                       replication_factor=1)],
