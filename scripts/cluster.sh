@@ -16,7 +16,8 @@
 #                                           and one for etcd
 #
 # etcd (Debian's etcd-server) listens on BASEPORT+1000 for clients and
-# BASEPORT+1001 for peers.  Every node gets the settings below; more
+# BASEPORT+1001 for peers, or on free ports where those are taken (kept in
+# DIR/etcd-ports).  Every node gets the settings below; more
 # (key=value, space-separated) from KFK_CLUSTER_OVERRIDES.  The kfkd binary
 # is build/bin/kfkd unless KFKD says otherwise.  With KFK_CLUSTER_GID_BASE=G
 # at start, node N runs with group id G+N (setpriv; kept for start-node):
@@ -81,9 +82,53 @@ EOF
     done
 }
 
-start_etcd() {
+# free_port P: P if nothing listens there or holds it, else a free one.
+free_port() {
+    python3 - "$1" <<'PY'
+import socket, sys
+def ok(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+p = int(sys.argv[1])
+if not ok(p):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+print(p)
+PY
+}
+
+# etcd's client and peer ports: BASEPORT+1000 and +1001 where they are
+# free, chosen once and kept in DIR/etcd-ports.
+etcd_ports() {
     local dir=$1 base=$2
-    local cport=$((base + 1000)) pport=$((base + 1001))
+    if [[ ! -s $dir/etcd-ports ]]; then
+        local c p
+        c=$(free_port $((base + 1000)))
+        p=$(free_port $((base + 1001)))
+        [[ $p == "$c" ]] && p=$(free_port 0)
+        echo "$c $p" >"$dir/etcd-ports"
+    fi
+    cat "$dir/etcd-ports"
+}
+
+etcd_client_port() {
+    local ports
+    ports=$(etcd_ports "$1" "$2")
+    echo "${ports%% *}"
+}
+
+start_etcd() {
+    local dir=$1 base=$2 ports
+    ports=$(etcd_ports "$dir" "$base")
+    local cport=${ports%% *} pport=${ports##* }
     command -v etcd >/dev/null || die "etcd is not installed (Debian: etcd-server)"
     mkdir -p "$dir/etcd"
     # Started straight from this shell, so that $! is etcd itself and
@@ -96,15 +141,17 @@ start_etcd() {
         --initial-cluster "kfk-etcd=http://127.0.0.1:$pport" \
         >>"$dir/etcd.log" 2>&1 </dev/null &
     echo $! >"$dir/etcd.pid"
-    local i
-    for ((i = 0; i < 100; i++)); do
+    local i pid
+    pid=$(cat "$dir/etcd.pid")
+    for ((i = 0; i < 300; i++)); do
         if curl -sf -X POST "http://127.0.0.1:$cport/v3/kv/range" \
             -d '{"key":"AA=="}' >/dev/null 2>&1; then
             return 0
         fi
+        alive "$pid" || break
         sleep 0.1
     done
-    die "etcd did not answer on 127.0.0.1:$cport (see $dir/etcd.log)"
+    die "etcd did not answer on 127.0.0.1:$cport: $(tail -n 3 "$dir/etcd.log" | tr '\n' ' ')"
 }
 
 start_node() {
@@ -165,7 +212,7 @@ cmd_start() {
     alive "$(pid_of "$dir" etcd)" || start_etcd "$dir" "$base"
     local n
     for ((n = 1; n <= NODES; n++)); do
-        node_conf "$dir" "$n" "$base" $((base + 1000))
+        node_conf "$dir" "$n" "$base" "$(etcd_client_port "$dir" "$base")"
         start_node "$dir" "$n"
     done
     wait_brokers "$dir" "$NODES" ||
@@ -211,9 +258,9 @@ cmd_status() {
     done
     pid=$(pid_of "$dir" etcd)
     if alive "$pid"; then
-        echo "etcd pid $pid port $((base + 1000)) running"
+        echo "etcd pid $pid port $(etcd_client_port "$dir" "$base") running"
     else
-        echo "etcd pid ${pid:--} port $((base + 1000)) stopped"
+        echo "etcd pid ${pid:--} port $(etcd_client_port "$dir" "$base") stopped"
     fi
 }
 
