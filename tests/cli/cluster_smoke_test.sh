@@ -35,25 +35,8 @@ cleanup_cluster() {
 }
 trap cleanup_cluster EXIT
 
-# A base port with BASE..BASE+2 and BASE+1000..BASE+1001 free.
-base=$(python3 - <<'EOF'
-import random, socket
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-for _ in range(200):
-    b = random.randrange(20000, 40000)
-    if all(free(p) for p in (b, b + 1, b + 2, b + 1000, b + 1001)):
-        print(b)
-        break
-EOF
-)
+# A base port with BASE..BASE+2 free (cluster.sh finds etcd's ports).
+base=$(cluster_base_port)
 out=$(KFK_CLUSTER_SESSION_MS=4000 cluster start "$CL" "$base" 2>&1)
 if [[ $out != *bootstrap=* ]]; then
     fail "cluster start" "$out"

@@ -135,6 +135,28 @@ wait_for() {
     return 1
 }
 
+# cluster_base_port: a port B with B, B+1 and B+2 free on 127.0.0.1, for
+# scripts/cluster.sh start DIR B (it finds etcd's ports itself).
+cluster_base_port() {
+    python3 - <<'PY'
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(200):
+    b = random.randrange(20000, 40000)
+    if all(free(p) for p in (b, b + 1, b + 2)):
+        print(b)
+        break
+PY
+}
+
 finish() {
     stop_bg
     echo "$PASSED passed, $FAILED failed"

@@ -188,24 +188,7 @@ kfkd_cluster_scenario() {
     fi
     local top base out
     top=$(cd "$(dirname "$0")/../.." && pwd)
-    base=$(python3 - <<'PY'
-import random, socket
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-for _ in range(200):
-    b = random.randrange(20000, 40000)
-    if all(free(p) for p in (b, b + 1, b + 2, b + 1000, b + 1001)):
-        print(b)
-        break
-PY
-)
+    base=$(cluster_base_port)
     KFKD_CL="$TMP/kfkd-cluster"
     kcl() { KFKD="$KFKD_BIN" KFK="$KFK_BIN" "$top/scripts/cluster.sh" "$@"; }
     if ! out=$(KFK_CLUSTER_OVERRIDES="auto.leader.rebalance.enable=false" \

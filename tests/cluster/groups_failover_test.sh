@@ -37,25 +37,8 @@ cleanup_cluster() {
 }
 trap cleanup_cluster EXIT
 
-# A base port with BASE..BASE+2 and BASE+1000..BASE+1001 free.
-base=$(python3 - <<'EOF'
-import random, socket
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-for _ in range(200):
-    b = random.randrange(20000, 40000)
-    if all(free(p) for p in (b, b + 1, b + 2, b + 1000, b + 1001)):
-        print(b)
-        break
-EOF
-)
+# A base port with BASE..BASE+2 free (cluster.sh finds etcd's ports).
+base=$(cluster_base_port)
 # Sessions outlast the stopped followers below (else they leave the ISR
 # and the coordinator's partition cannot move); a kill -9 is found at once
 # by the refused connection.
